@@ -1,0 +1,257 @@
+"""Boards are data: one TOML file per board, validated on load.
+
+Search path, first match wins: --boards-dir directories, then $EDGEKIT_BOARDS_DIR
+(os.pathsep-separated), then ~/.config/edgekit/boards, then the boards shipped with edgekit.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from edgekit.errors import BoardError
+from edgekit.resources import data_dir
+
+FAMILIES = ("stm32", "esp32")
+CORES = (
+    "cortex-m0plus", "cortex-m3", "cortex-m4", "cortex-m4f", "cortex-m7f", "cortex-m7fd",
+    "cortex-m33f", "xtensa-lx6", "xtensa-lx7", "riscv32imc",
+)
+CYCLE_COUNTERS = ("dwt", "tim2", "systick", "esp_cpu")
+# Flash runners edgekit implements (edgekit/runners/, one module each).
+RUNNER_NAMES = ("openocd", "pyocd", "st-flash", "stm32cubeprogrammer", "esptool", "idf.py", "qemu")
+ESP32_TARGETS = ("esp32", "esp32s2", "esp32s3", "esp32c3", "esp32c6")
+USER_BOARDS_DIR = Path.home() / ".config" / "edgekit" / "boards"
+BOARDS_ENV = "EDGEKIT_BOARDS_DIR"
+
+
+@dataclass(frozen=True)
+class MemoryRegion:
+    origin: int
+    size: int
+
+
+@dataclass(frozen=True)
+class Runner:
+    name: str
+    args: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Sensor:
+    id: str
+    kind: str
+    part: str
+    axes: int
+    units: str
+    max_rate_hz: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Board:
+    """One board as its datasheet and user manual describe it."""
+
+    id: str
+    name: str
+    vendor: str
+    family: str
+    mcu: str
+    core: str
+    max_clock_hz: int
+    flash: MemoryRegion
+    ram: MemoryRegion
+    console: dict[str, Any]
+    clock: dict[str, Any]
+    cycle_counter: dict[str, Any]
+    runners: tuple[Runner, ...]
+    sensors: tuple[Sensor, ...]
+    virtual: bool
+    url: str
+    esp32: dict[str, Any]
+    extra_memory: dict[str, MemoryRegion]
+    source: Path
+
+    @property
+    def baud(self) -> int:
+        return int(self.console.get("baud", 115200))
+
+    @property
+    def usb_ids(self) -> tuple[int, int] | None:
+        vid, pid = self.console.get("usb_vid"), self.console.get("usb_pid")
+        return (vid, pid) if vid is not None and pid is not None else None
+
+    @property
+    def cycles_hz(self) -> int:
+        return int(self.cycle_counter.get("hz", self.max_clock_hz))
+
+    def sensor(self, sensor_id: str) -> Sensor:
+        for s in self.sensors:
+            if s.id == sensor_id:
+                return s
+        known = ", ".join(s.id for s in self.sensors) or "none"
+        raise BoardError(f"board '{self.id}' has no sensor '{sensor_id}' (it has: {known})")
+
+
+class _Checker:
+    """Reads typed fields from a TOML table and names file and field when one is wrong."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def fail(self, where: str, why: str) -> BoardError:
+        return BoardError(
+            f"invalid board file {self.path}: field '{where}' {why}",
+            hint="fix the field; see boards/README.md for the schema",
+        )
+
+    def get(self, table: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str,
+            default: Any = ..., choices: Iterable[Any] | None = None) -> Any:
+        name = f"{where}{key}"
+        if key not in table:
+            if default is ...:
+                raise self.fail(name, "is missing")
+            return default
+        value = table[key]
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        # TOML booleans are not integers for our purposes.
+        if isinstance(value, bool) and bool not in kinds:
+            raise self.fail(name, f"must be {self._kind_name(kinds)}, not a boolean")
+        if not isinstance(value, kinds):
+            raise self.fail(name, f"must be {self._kind_name(kinds)}, not {type(value).__name__}")
+        if choices is not None and value not in tuple(choices):
+            raise self.fail(name, f"is '{value}', expected one of: {', '.join(map(str, choices))}")
+        if isinstance(value, int) and not isinstance(value, bool) and value < 0:
+            raise self.fail(name, "must not be negative")
+        return value
+
+    @staticmethod
+    def _kind_name(kinds: tuple[type, ...]) -> str:
+        names = {int: "an integer", str: "a string", bool: "true or false", dict: "a table",
+                 list: "a list", float: "a number"}
+        return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+    def memory(self, table: dict[str, Any], key: str) -> MemoryRegion:
+        region = self.get(table, key, dict, "memory.")
+        size = self.get(region, "size", int, f"memory.{key}.")
+        if size == 0:
+            raise self.fail(f"memory.{key}.size", "must be greater than 0")
+        return MemoryRegion(origin=self.get(region, "origin", int, f"memory.{key}."), size=size)
+
+
+def parse_board(path: Path) -> Board:
+    """Load and validate one board file."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise BoardError(f"cannot read board file {path}: {exc.strerror}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise BoardError(f"board file {path} is not valid TOML: {exc}") from None
+    c = _Checker(path)
+    board_id = c.get(raw, "id", str, "")
+    if board_id != path.stem:
+        raise c.fail("id", f"is '{board_id}' but the file is named '{path.name}': they must match")
+    family = c.get(raw, "family", str, "", choices=FAMILIES)
+    memory = c.get(raw, "memory", dict, "")
+    extra_memory = {k: c.memory(memory, k) for k in memory if k not in ("flash", "ram")}
+    console = c.get(raw, "console", dict, "")
+    c.get(console, "baud", int, "console.", default=115200)
+    for key in ("usb_vid", "usb_pid"):
+        c.get(console, key, int, "console.", default=None)
+    cycle_counter = c.get(raw, "cycle_counter", dict, "")
+    c.get(cycle_counter, "kind", str, "cycle_counter.", choices=CYCLE_COUNTERS)
+    runners = []
+    for i, r in enumerate(c.get(raw, "runners", list, "")):
+        if not isinstance(r, dict):
+            raise c.fail(f"runners[{i}]", "must be a table")
+        args = c.get(r, "args", list, f"runners[{i}].", default=[])
+        if not all(isinstance(a, str) for a in args):
+            raise c.fail(f"runners[{i}].args", "must be a list of strings")
+        runners.append(Runner(name=c.get(r, "name", str, f"runners[{i}].", choices=RUNNER_NAMES),
+                              args=tuple(args)))
+    if not runners:
+        raise c.fail("runners", "must list at least one flash runner")
+    sensors = []
+    for i, s in enumerate(c.get(raw, "sensors", list, "", default=[])):
+        if not isinstance(s, dict):
+            raise c.fail(f"sensors[{i}]", "must be a table")
+        w = f"sensors[{i}]."
+        known = {"id", "kind", "part", "axes", "units", "max_rate_hz"}
+        sensors.append(Sensor(
+            id=c.get(s, "id", str, w), kind=c.get(s, "kind", str, w), part=c.get(s, "part", str, w),
+            axes=c.get(s, "axes", int, w), units=c.get(s, "units", str, w),
+            max_rate_hz=c.get(s, "max_rate_hz", int, w),
+            extra={k: v for k, v in s.items() if k not in known},
+        ))
+    esp32 = c.get(raw, "esp32", dict, "", default={})
+    if family == "esp32":
+        if not esp32:
+            raise c.fail("esp32", "is missing (ESP32 boards need [esp32] with target)")
+        c.get(esp32, "target", str, "esp32.", choices=ESP32_TARGETS)
+    clock = c.get(raw, "clock", dict, "")
+    c.get(clock, "sysclk_hz", int, "clock.")
+    return Board(
+        id=board_id,
+        name=c.get(raw, "name", str, ""),
+        vendor=c.get(raw, "vendor", str, ""),
+        family=family,
+        mcu=c.get(raw, "mcu", str, ""),
+        core=c.get(raw, "core", str, "", choices=CORES),
+        max_clock_hz=c.get(raw, "max_clock_hz", int, ""),
+        flash=c.memory(memory, "flash"),
+        ram=c.memory(memory, "ram"),
+        console=console,
+        clock=clock,
+        cycle_counter=cycle_counter,
+        runners=tuple(runners),
+        sensors=tuple(sensors),
+        virtual=c.get(raw, "virtual", bool, "", default=False),
+        url=c.get(raw, "url", str, "", default=""),
+        esp32=esp32,
+        extra_memory=extra_memory,
+        source=path,
+    )
+
+
+def search_path(extra_dirs: Iterable[Path] = ()) -> list[Path]:
+    """Directories searched for board files, highest priority first."""
+    dirs = [Path(d) for d in extra_dirs]
+    env = os.environ.get(BOARDS_ENV)
+    if env:
+        dirs += [Path(p) for p in env.split(os.pathsep) if p]
+    dirs.append(USER_BOARDS_DIR)
+    dirs.append(data_dir("boards"))
+    return dirs
+
+
+def _board_files(extra_dirs: Iterable[Path]) -> dict[str, Path]:
+    found: dict[str, Path] = {}
+    for directory in search_path(extra_dirs):
+        if not directory.is_dir():
+            continue
+        for f in sorted(directory.glob("*.toml")):
+            found.setdefault(f.stem, f)
+    return found
+
+
+def list_boards(extra_dirs: Iterable[Path] = ()) -> list[Board]:
+    """Every board on the search path, validated, sorted by id."""
+    return [parse_board(p) for _, p in sorted(_board_files(extra_dirs).items())]
+
+
+def load_board(board_id: str, extra_dirs: Iterable[Path] = ()) -> Board:
+    """The board with this id; a clear error listing the known ids when there is none."""
+    files = _board_files(extra_dirs)
+    if board_id not in files:
+        known = ", ".join(sorted(files)) or "none"
+        raise BoardError(
+            f"unknown board '{board_id}'",
+            hint=f"known boards: {known}; add one with --boards-dir or ${BOARDS_ENV}",
+        )
+    return parse_board(files[board_id])
+
+
+DEFAULT_BOARD = "qemu-netduinoplus2"

@@ -1,0 +1,109 @@
+"""Datasets as .npz files.
+
+A dataset holds x_train, y_train, x_test, y_test (x_calib optional); a file with just x
+(and optionally y) is accepted wherever data is read. Inputs are float, in the model's input
+shape with a leading sample axis (a single sample without it is accepted too).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edgekit.errors import DataError, InputFileError
+
+
+@dataclass
+class Dataset:
+    path: Path | None
+    arrays: dict[str, np.ndarray]
+
+    def has(self, key: str) -> bool:
+        return key in self.arrays
+
+    def calibration(self) -> tuple[str, np.ndarray]:
+        """Calibration inputs: x_calib, else x_train, else x."""
+        for key in ("x_calib", "x_train", "x"):
+            if key in self.arrays:
+                return key, self.arrays[key]
+        raise DataError(f"{self._where()} has no x_calib, x_train or x array to calibrate with",
+                        hint="save inputs under one of those names")
+
+    def evaluation(self) -> tuple[str, np.ndarray, np.ndarray | None]:
+        """Evaluation inputs and labels: x_test/y_test, else x/y."""
+        for xk, yk in (("x_test", "y_test"), ("x", "y")):
+            if xk in self.arrays:
+                return xk, self.arrays[xk], self.arrays.get(yk)
+        raise DataError(f"{self._where()} has no x_test or x array to evaluate on",
+                        hint="save test inputs as x_test (labels as y_test)")
+
+    def _where(self) -> str:
+        return str(self.path) if self.path else "the dataset"
+
+
+def load_dataset(path: Path | str) -> Dataset:
+    """Load an .npz dataset with clear errors for missing, corrupt or empty files."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(f"data file not found: {path}")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
+        raise InputFileError(f"{path} is not a readable .npz dataset ({exc})",
+                             hint="save data with numpy.savez") from None
+    if not any(k in arrays for k in ("x", "x_train", "x_test", "x_calib")):
+        raise DataError(f"{path} has none of x_train, x_test, x_calib, x (found: {', '.join(arrays) or 'nothing'})",
+                        hint="see README 'Data files'")
+    for key, arr in arrays.items():
+        if key.startswith("x") and arr.size == 0:
+            raise DataError(f"{path}: array '{key}' is empty")
+        if key.startswith("x") and not np.issubdtype(arr.dtype, np.number):
+            raise DataError(f"{path}: array '{key}' has dtype {arr.dtype}, expected numbers")
+    return Dataset(path, arrays)
+
+
+def fit_to_input(x: np.ndarray, input_shape: tuple[int, ...], *, what: str) -> np.ndarray:
+    """Return x with a leading sample axis, checked against the model input shape (no batch)."""
+    x = np.asarray(x)
+    if tuple(x.shape) == tuple(input_shape):
+        x = x[None]
+    if tuple(x.shape[1:]) != tuple(input_shape):
+        raise DataError(
+            f"{what} has shape {tuple(x.shape)} but the model takes {tuple(input_shape)} per sample",
+            hint="reshape the data to (samples, " + ", ".join(map(str, input_shape)) + ")",
+        )
+    if len(x) == 0:
+        raise DataError(f"{what} is empty")
+    if not np.all(np.isfinite(x)):
+        raise DataError(f"{what} contains NaN or infinite values")
+    return x.astype(np.float32, copy=False)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write via a temporary file in the same directory, then rename: never a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def save_dataset(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    atomic_write_bytes(path, buf.getvalue())

@@ -1,0 +1,1 @@
+"""Models: training, quantization, evaluation and reading .tflite files."""

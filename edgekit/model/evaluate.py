@@ -1,0 +1,103 @@
+"""Run float (Keras or .tflite) and int8 (.tflite) models on data and measure the task metric."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgekit.data import Dataset, fit_to_input
+from edgekit.errors import DataError, InputFileError
+from edgekit.model import metrics
+from edgekit.model.keras_io import load_keras_model, static_input_shape
+from edgekit.model.reference import dequantize, int8_interpreter, quantize
+from edgekit.model.tflite_graph import Graph, load_graph
+
+
+@dataclass
+class Outputs:
+    """A model's outputs on a set of inputs, as float (dequantized for int8 models)."""
+
+    values: np.ndarray
+    int8: np.ndarray | None = None  # raw int8 outputs of an int8 model
+    backend: str = "keras"
+
+
+def run_keras(model: Any, x: np.ndarray) -> Outputs:
+    return Outputs(np.asarray(model.predict(x, batch_size=256, verbose=0), dtype=np.float32))
+
+
+def run_tflite(model_bytes: bytes, graph: Graph, x: np.ndarray, backend: str = "auto") -> Outputs:
+    """Quantize inputs, run the int8 model on the most exact host interpreter, dequantize."""
+    tin, tout = graph.input_tensors[0], graph.output_tensors[0]
+    if tin.dtype != "int8":
+        return _run_float_tflite(model_bytes, x)
+    interp = int8_interpreter(model_bytes, graph, backend)
+    xq = quantize(x, float(tin.quant.scale[0]), int(tin.quant.zero_point[0]))
+    yq = interp.run(xq)
+    y = dequantize(yq, float(tout.quant.scale[0]), int(tout.quant.zero_point[0]))
+    return Outputs(y, yq, interp.backend)
+
+
+def _run_float_tflite(model_bytes: bytes, x: np.ndarray) -> Outputs:
+    from ai_edge_litert.interpreter import Interpreter
+
+    it = Interpreter(model_content=model_bytes)
+    it.allocate_tensors()
+    i, o = it.get_input_details()[0]["index"], it.get_output_details()[0]["index"]
+    outs = []
+    for sample in x:
+        it.set_tensor(i, sample[None].astype(np.float32))
+        it.invoke()
+        outs.append(np.array(it.get_tensor(o), copy=True)[0])
+    return Outputs(np.stack(outs), None, "litert")
+
+
+@dataclass
+class EvaluationReport:
+    model: str
+    kind: str  # "keras float", "tflite int8", "tflite float"
+    backend: str
+    data: str
+    samples: int
+    task: str | None
+    metric: str | None
+    value: float | None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def resolve_task(task: str | None, x: np.ndarray, y: np.ndarray | None, out_shape: tuple[int, ...]) -> str | None:
+    if task is not None:
+        if task not in metrics.TASKS:
+            raise DataError(f"unknown task '{task}'", hint=f"use one of: {', '.join(metrics.TASKS)}")
+        if y is None:
+            raise DataError(f"task '{task}' needs labels, but the data has no y_test or y")
+        return task
+    return metrics.infer_task(x, y, out_shape)
+
+
+def evaluate_model(model_path: Path, dataset: Dataset, task: str | None = None) -> EvaluationReport:
+    """`edgekit evaluate`: the task metric of any .keras or .tflite model on a dataset."""
+    xkey, x, y = dataset.evaluation()
+    suffix = model_path.suffix
+    if suffix in (".keras", ".h5"):
+        model = load_keras_model(model_path)
+        x = fit_to_input(x, static_input_shape(model, str(model_path)), what=f"{dataset.path}:{xkey}")
+        outs = run_keras(model, x)
+        kind = "keras float"
+    elif suffix == ".tflite":
+        graph = load_graph(model_path)
+        x = fit_to_input(x, graph.input_tensors[0].shape[1:], what=f"{dataset.path}:{xkey}")
+        outs = run_tflite(model_path.read_bytes(), graph, x)
+        kind = f"tflite {graph.input_tensors[0].dtype}"
+    else:
+        raise InputFileError(f"{model_path}: unknown model type '{suffix}'", hint="pass a .keras or .tflite file")
+    task = resolve_task(task, x, y, outs.values.shape)
+    value = metrics.task_metric(task, x, y, outs.values) if task else None
+    return EvaluationReport(str(model_path), kind, outs.backend, str(dataset.path), len(x), task,
+                            metrics.METRIC_OF_TASK.get(task) if task else None, value)

@@ -1,0 +1,105 @@
+"""`edgekit quantize` end to end: quantize, verify, compare float vs int8, write model + report."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgekit import __version__
+from edgekit.data import atomic_write_bytes, atomic_write_text, fit_to_input, load_dataset
+from edgekit.model import metrics
+from edgekit.model.evaluate import resolve_task, run_keras, run_tflite
+from edgekit.model.keras_io import load_keras_model, static_input_shape
+from edgekit.model.quantize import DEFAULT_CALIBRATION_SAMPLES, quantize_model
+from edgekit.model.tflite_graph import Graph
+
+
+@dataclass
+class QuantizationReport:
+    keras_model: str
+    tflite_model: str
+    sha256: str
+    edgekit_version: str
+    calibration: dict[str, Any]
+    input: dict[str, Any]
+    output: dict[str, Any]
+    float_weight_bytes: int
+    int8_file_bytes: int
+    ops: list[str]
+    task: str | None = None
+    metric: str | None = None
+    test_samples: int = 0
+    float_value: float | None = None
+    int8_value: float | None = None
+    int8_backend: str | None = None
+    agreement: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _io(tensor: Any) -> dict[str, Any]:
+    return {"name": tensor.name, "shape": list(tensor.shape), "dtype": tensor.dtype,
+            "scale": float(tensor.quant.scale[0]), "zero_point": int(tensor.quant.zero_point[0])}
+
+
+def report_path_for(tflite_path: Path) -> Path:
+    return tflite_path.with_suffix(".quant.json")
+
+
+def compare_float_int8(model: Any, tflite_bytes: bytes, graph: Graph, x: np.ndarray,
+                       y: np.ndarray | None, task: str | None) -> dict[str, Any]:
+    """Float vs int8 task metric and agreement on the same inputs."""
+    float_out = run_keras(model, x)
+    int8_out = run_tflite(tflite_bytes, graph, x)
+    task = resolve_task(task, x, y, float_out.values.shape)
+    tout = graph.output_tensors[0]
+    result: dict[str, Any] = {"task": task, "test_samples": len(x), "int8_backend": int8_out.backend}
+    agreement = metrics.float_int8_agreement(
+        task or "regression", float_out.values, int8_out.values, int8_out.int8,
+        float(tout.quant.scale[0]), int(tout.quant.zero_point[0]))
+    result["agreement"] = {"share": agreement.share, "definition": agreement.definition}
+    if task is not None and y is not None:
+        result["metric"] = metrics.METRIC_OF_TASK[task]
+        result["float_value"] = metrics.task_metric(task, x, y, float_out.values)
+        result["int8_value"] = metrics.task_metric(task, x, y, int8_out.values)
+    return result
+
+
+def quantize_file(model_path: Path, calib_path: Path, out_path: Path | None = None, *,
+                  samples: int = DEFAULT_CALIBRATION_SAMPLES, task: str | None = None,
+                  test_path: Path | None = None) -> QuantizationReport:
+    """Quantize a .keras model with calibration data; write OUT.tflite and OUT.quant.json.
+
+    Nothing is written unless conversion, verification and evaluation all succeed.
+    """
+    calib_data = load_dataset(calib_path)  # cheap checks first: fail before TensorFlow loads
+    calib_key, calib_x = calib_data.calibration()
+    test_data = load_dataset(test_path) if test_path else calib_data
+    model = load_keras_model(model_path)
+    input_shape = static_input_shape(model, str(model_path))
+    calib_x = fit_to_input(calib_x, input_shape, what=f"{calib_path}:{calib_key}")
+    tflite_bytes, graph = quantize_model(model, calib_x, samples=samples, where=str(model_path))
+    out_path = out_path or model_path.with_suffix(".tflite")
+
+    report = QuantizationReport(
+        keras_model=str(model_path), tflite_model=str(out_path), sha256=graph.sha256,
+        edgekit_version=__version__,
+        calibration={"data": str(calib_path), "array": calib_key, "samples": min(samples, len(calib_x))},
+        input=_io(graph.input_tensors[0]), output=_io(graph.output_tensors[0]),
+        float_weight_bytes=int(model.count_params()) * 4, int8_file_bytes=len(tflite_bytes),
+        ops=graph.op_names(),
+    )
+    if any(test_data.has(k) for k in ("x_test", "x")):
+        xkey, x, y = test_data.evaluation()
+        x = fit_to_input(x, input_shape, what=f"{test_data.path}:{xkey}")
+        for key, value in compare_float_int8(model, tflite_bytes, graph, x, y, task).items():
+            setattr(report, key, value)
+
+    atomic_write_bytes(out_path, tflite_bytes)
+    atomic_write_text(report_path_for(out_path), json.dumps(report.to_dict(), indent=2) + "\n")
+    return report

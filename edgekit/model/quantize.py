@@ -1,0 +1,115 @@
+"""Full-integer int8 post-training quantization of Keras models, and its verification.
+
+The model is exported as a SavedModel with a static batch-1 input signature and converted
+from there: that avoids Keras 3 `from_keras_model` failures and keeps the SHAPE /
+STRIDED_SLICE / PACK ops a dynamic batch adds (e.g. around Flatten) out of the graph.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgekit.console import quiet_native_stderr
+from edgekit.errors import DataError, ModelError
+from edgekit.model.keras_io import import_tensorflow, static_input_shape
+from edgekit.model.tflite_graph import Graph, parse_graph
+
+DEFAULT_CALIBRATION_SAMPLES = 200
+# Tensor types an int8 graph may hold: int8 activations/weights, int32 biases and shapes,
+# int64 axis/shape constants of some ops.
+_INT8_GRAPH_TYPES = ("int8", "int32", "int64")
+
+
+def calibration_subset(x: np.ndarray, samples: int, seed: int = 0) -> np.ndarray:
+    """Up to `samples` calibration inputs, drawn without replacement, repeatable."""
+    if samples <= 0:
+        raise DataError(f"--samples must be positive, got {samples}")
+    if len(x) <= samples:
+        return x
+    idx = np.random.default_rng(seed).choice(len(x), size=samples, replace=False)
+    return x[np.sort(idx)]
+
+
+def convert_int8(model: Any, calibration: np.ndarray, *, where: str = "model") -> bytes:
+    """Convert a Keras model to full-integer int8 TFLite bytes (int8 input and output)."""
+    tf = import_tensorflow()
+    input_shape = static_input_shape(model, where)
+    if calibration.shape[1:] != input_shape:
+        raise DataError(f"calibration data has samples of shape {calibration.shape[1:]}, "
+                        f"the model takes {input_shape}")
+    if len(calibration) == 0:
+        raise DataError("calibration data is empty")
+    calib = calibration.astype(np.float32)
+
+    def representative_dataset():
+        for sample in calib:
+            yield [sample[None]]
+
+    with tempfile.TemporaryDirectory(prefix="edgekit-savedmodel-") as tmp:
+        saved = Path(tmp) / "saved_model"
+        try:
+            model.export(str(saved), format="tf_saved_model", verbose=False,
+                         input_signature=[tf.TensorSpec((1,) + input_shape, tf.float32)])
+        except Exception as exc:
+            raise ModelError(f"cannot export {where} as a SavedModel: {_first_line(exc)}") from None
+        converter = tf.lite.TFLiteConverter.from_saved_model(str(saved))
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = representative_dataset
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = tf.int8
+        converter.inference_output_type = tf.int8
+        try:
+            with quiet_native_stderr():  # the converter prints its settings to stderr
+                return bytes(converter.convert())
+        except Exception as exc:
+            raise ModelError(f"{where} does not convert to full-integer int8: {_first_line(exc)}",
+                             hint="replace the layer the converter names with int8-friendly ops") from None
+
+
+def _first_line(exc: Exception) -> str:
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    # The converter's useful line names the op, e.g. "'tf.Erf' op is neither a custom op nor...".
+    for ln in lines:
+        if "op" in ln and ("error" in ln.lower() or "neither" in ln or "not supported" in ln):
+            return ln[:300]
+    return (lines[0] if lines else type(exc).__name__)[:300]
+
+
+def verify_int8(graph: Graph, where: str) -> None:
+    """Every operator builtin and int8; int8 graph input/output. Raises ModelError naming the op."""
+    for t in graph.input_tensors + graph.output_tensors:
+        if t.dtype != "int8":
+            kind = "input" if t.index in graph.inputs else "output"
+            raise ModelError(f"{where}: model {kind} '{t.name}' is {t.dtype}, not int8",
+                             hint="quantize with `edgekit quantize` (int8 input and output)")
+    float_ops = []
+    for op in graph.operators:
+        if op.op.startswith("CUSTOM:") or op.op.startswith("FLEX") or op.op == "DELEGATE":
+            raise ModelError(f"{where}: op #{op.index} {op.op} is a custom/flex op, not a TFLite builtin",
+                             hint="microcontroller runtimes only run builtin int8 ops")
+        bad = [graph.tensors[i] for i in op.inputs + op.outputs
+               if i >= 0 and graph.tensors[i].dtype not in _INT8_GRAPH_TYPES]
+        if bad:
+            float_ops.append((op, bad[0]))
+    if float_ops:
+        # The converter wraps an op it cannot quantize in DEQUANTIZE/QUANTIZE: name the op itself.
+        core = [(op, t) for op, t in float_ops if op.op not in ("QUANTIZE", "DEQUANTIZE")] or float_ops
+        op, tensor = core[0]
+        layer = graph.tensors[op.outputs[0]].name if op.outputs else "?"
+        raise ModelError(
+            f"{where}: op #{op.index} {op.op} (layer '{layer}') computes in {tensor.dtype}: it did not "
+            "quantize to int8",
+            hint="replace that layer with int8-friendly ops (Dense, Conv, pooling, ReLU, Add...)")
+
+
+def quantize_model(model: Any, calibration: np.ndarray, *, samples: int = DEFAULT_CALIBRATION_SAMPLES,
+                   where: str = "model") -> tuple[bytes, Graph]:
+    """Quantize and verify; returns the .tflite bytes and its parsed graph."""
+    tflite_bytes = convert_int8(model, calibration_subset(calibration, samples), where=where)
+    graph = parse_graph(tflite_bytes)
+    verify_int8(graph, where)
+    return tflite_bytes, graph

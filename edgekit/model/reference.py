@@ -1,0 +1,162 @@
+"""Host int8 reference interpreters.
+
+TFLM's reference kernels (the `tflite_micro` package) compute exactly what TFLM computes on a
+device, so they are the reference for on-device agreement. LiteRT (with its reference op
+resolver) is a fallback for task metrics where tflite_micro has no wheel: it can differ from
+TFLM by a few LSB on fully-connected models, so it never judges on-device exactness.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from edgekit.console import quiet_native_stderr
+from edgekit.errors import MissingToolError, ModelError
+from edgekit.model.tflite_graph import Graph
+
+
+def quantize(x: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
+    """Float to int8 as a device should: round half away from zero, then clamp (never truncate)."""
+    q = np.round(np.asarray(x, dtype=np.float64) / scale) + zero_point
+    return np.clip(q, -128, 127).astype(np.int8)
+
+
+def dequantize(q: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
+    return (q.astype(np.float32) - np.float32(zero_point)) * np.float32(scale)
+
+
+def tflm_available() -> bool:
+    try:
+        from tflite_micro.python.tflite_micro import runtime  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@dataclass
+class Int8Interpreter:
+    """Runs an int8 model one sample at a time: int8 input array -> int8 output array."""
+
+    backend: str  # "tflm" or "litert"
+    run_one: Callable[[np.ndarray], np.ndarray]
+    input_shape: tuple[int, ...]
+    output_shape: tuple[int, ...]
+
+    def run(self, xq: np.ndarray) -> np.ndarray:
+        """Run every sample of xq (leading sample axis, int8) and stack the outputs."""
+        return np.stack([self.run_one(x.reshape(self.input_shape)) for x in xq]).reshape(
+            (len(xq),) + self.output_shape[1:])
+
+
+def _tflm(model: bytes, graph: Graph) -> Int8Interpreter:
+    from tflite_micro.python.tflite_micro import runtime
+
+    # Arena: generous on the host, where memory is free; the device arena is sized separately.
+    arena = max(64 * 1024, 4 * sum(t.nbytes for t in graph.tensors if not t.is_constant))
+    with quiet_native_stderr():
+        try:
+            it = runtime.Interpreter.from_bytes(model, arena_size=arena)
+        except RuntimeError as exc:
+            raise ModelError(f"TFLM cannot prepare this model: {exc}",
+                             hint="run `edgekit inspect` to see its ops") from None
+
+    def run_one(x: np.ndarray) -> np.ndarray:
+        it.set_input(x, 0)  # TFLM reuses input memory: set it before every invoke
+        it.invoke()
+        return np.array(it.get_output(0), copy=True)
+
+    return Int8Interpreter("tflm", run_one, graph.input_tensors[0].shape, graph.output_tensors[0].shape)
+
+
+def _litert(model: bytes, graph: Graph) -> Int8Interpreter:
+    try:
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
+        kwargs = {"experimental_op_resolver_type": OpResolverType.BUILTIN_REF}
+    except ImportError:
+        try:
+            from tflite_runtime.interpreter import Interpreter  # type: ignore[no-redef]
+            kwargs = {}
+        except ImportError:
+            raise MissingToolError(
+                "no int8 interpreter available (neither tflite_micro nor ai_edge_litert imports)",
+                hint="pip install ai-edge-litert, or tflite-micro on Linux x86_64") from None
+    try:
+        it = Interpreter(model_content=model, **kwargs)
+        it.allocate_tensors()
+    except (RuntimeError, ValueError) as exc:
+        raise ModelError(f"LiteRT cannot load this model: {exc}") from None
+    inp, out = it.get_input_details()[0]["index"], it.get_output_details()[0]["index"]
+
+    def run_one(x: np.ndarray) -> np.ndarray:
+        it.set_tensor(inp, x)
+        it.invoke()
+        return np.array(it.get_tensor(out), copy=True)
+
+    return Int8Interpreter("litert", run_one, graph.input_tensors[0].shape, graph.output_tensors[0].shape)
+
+
+def int8_interpreter(model: bytes, graph: Graph, backend: str = "auto") -> Int8Interpreter:
+    """The most exact interpreter available: TFLM reference kernels, else LiteRT reference."""
+    if backend == "tflm" or (backend == "auto" and tflm_available()):
+        return _tflm(model, graph)
+    return _litert(model, graph)
+
+
+# Each probe runs in its own child process: TFLM crashes (SIGSEGV, abort) on some arenas too
+# small for its bookkeeping, and a crash must neither take edgekit down nor poison later probes.
+_ARENA_PROBE = r"""
+import sys
+from tflite_micro.python.tflite_micro import runtime
+try:
+    runtime.Interpreter.from_bytes(open(sys.argv[1], 'rb').read(), arena_size=int(sys.argv[2]))
+except RuntimeError:
+    sys.exit(1)
+"""
+
+
+def _arena_ok(model_path: str, size: int) -> bool:
+    proc = subprocess.run([sys.executable, "-c", _ARENA_PROBE, model_path, str(size)],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)
+    return proc.returncode == 0
+
+
+def measure_tflm_arena(model_path: str, graph: Graph, *, limit: int = 64 * 1024 * 1024) -> int | None:
+    """Smallest TFLM arena (to 16 bytes) with which AllocateTensors succeeds on this host.
+
+    A 64-bit host figure (see ARENA_MARGIN for the device). None when tflite_micro is
+    missing or the model does not allocate within `limit` bytes.
+    """
+    if not tflm_available():
+        return None
+    activations = sum(t.nbytes for t in graph.tensors if not t.is_constant)
+    hi = (activations + 4096 + 15) // 16 * 16
+    lo = 0
+    while not _arena_ok(model_path, hi):
+        lo, hi = hi, hi * 2
+        if hi > limit:
+            return None
+    while hi - lo > 16:
+        mid = (lo + hi) // 2 // 16 * 16
+        if _arena_ok(model_path, mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+# The host arena is measured on a 64-bit machine where TFLM's bookkeeping structs hold 8-byte
+# pointers, so it over-covers a 32-bit MCU's needs; the margin covers differences in alignment
+# of the arena start and kernel scratch buffers between builds (e.g. CMSIS-NN's larger scratch).
+ARENA_MARGIN_FRACTION = 0.10
+ARENA_MARGIN_BYTES = 256
+
+
+def device_arena_bytes(host_arena: int) -> int:
+    """Arena to reserve on a 32-bit MCU for a model measured at `host_arena` on the host."""
+    size = int(host_arena * (1 + ARENA_MARGIN_FRACTION)) + ARENA_MARGIN_BYTES
+    return (size + 15) // 16 * 16

@@ -1,0 +1,81 @@
+"""`edgekit train EXAMPLE`: train an example model and save model, data splits and metrics."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from edgekit import __version__
+from edgekit.data import atomic_write_text, save_dataset
+from edgekit.examples import get_example
+from edgekit.model import metrics
+from edgekit.model.evaluate import run_keras
+from edgekit.model.keras_io import import_tensorflow
+
+MODEL_FILE = "model.keras"
+DATA_FILE = "data.npz"
+METRICS_FILE = "train.json"
+
+
+@dataclass
+class TrainResult:
+    example: str
+    task: str
+    metric: str
+    float_test: float
+    epochs: int
+    seed: int
+    train_seconds: float
+    params: int
+    model: str
+    data: str
+    edgekit_version: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _save_keras_atomically(model: Any, path: Path) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".keras")
+    os.close(fd)
+    try:
+        model.save(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def train_example(name: str, out_dir: Path, *, epochs: int | None = None, seed: int = 0) -> TrainResult:
+    """Make the example's data, train its model and write model.keras, data.npz, train.json."""
+    example = get_example(name)
+    tf = import_tensorflow()
+    import keras
+
+    # Same seed, same data, same weights: seeded RNGs and deterministic kernels.
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+    data = example.make_data(seed)
+    epochs = example.epochs if epochs is None else epochs
+    started = time.perf_counter()
+    model = example.train_model(data, epochs, seed)
+    seconds = time.perf_counter() - started
+
+    x_test, y_test = data["x_test"], data["y_test"]
+    value = metrics.task_metric(example.task, x_test, y_test, run_keras(model, x_test).values)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result = TrainResult(
+        example=name, task=example.task, metric=metrics.METRIC_OF_TASK[example.task],
+        float_test=value, epochs=epochs, seed=seed, train_seconds=round(seconds, 2),
+        params=int(model.count_params()), model=str(out_dir / MODEL_FILE), data=str(out_dir / DATA_FILE),
+        edgekit_version=__version__,
+    )
+    save_dataset(out_dir / DATA_FILE, data)
+    _save_keras_atomically(model, out_dir / MODEL_FILE)
+    atomic_write_text(out_dir / METRICS_FILE, json.dumps(result.to_dict(), indent=2) + "\n")
+    return result

@@ -1,0 +1,48 @@
+/* edgekit firmware port contract.
+ *
+ * The portable core (protocol endpoint, model runner, streaming) calls only these
+ * functions; each target (stm32/, esp32/, the host test port) implements them.
+ * Keep this list short: a new board family should need nothing else.
+ */
+#ifndef EK_PORT_H
+#define EK_PORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Bring up clocks, console UART, cycle counter and sensors. Called once from main. */
+void ek_port_init(void);
+
+/* Read one byte from the console without blocking: 0..255, or -1 when none is waiting. */
+int ek_port_uart_getc(void);
+
+/* Write len bytes to the console; returns once they are queued or sent. */
+void ek_port_uart_write(const uint8_t *data, size_t len);
+
+/* Free-running cycle counter (wraps at 2^32). DWT CYCCNT on Cortex-M silicon,
+ * TIM2 at one count per instruction on QEMU (-icount shift=0), esp_cpu_get_cycle_count()
+ * on ESP32. */
+uint32_t ek_port_cycles(void);
+
+/* Frequency the cycle counter counts at, in Hz (the core clock on silicon). */
+uint32_t ek_port_cycles_hz(void);
+
+/* Milliseconds since ek_port_init (wraps); used for timeouts and stream pacing. */
+uint32_t ek_port_millis(void);
+
+/* Read one sample of sensor `sensor_id` into out[0..max_values); returns the number of
+ * values written, or a negative number when the sensor does not exist or failed. */
+int ek_port_sensor_read(uint8_t sensor_id, int16_t *out, size_t max_values);
+
+/* Leave the firmware: reset on silicon, semihosting exit with `code` on QEMU. */
+void ek_port_exit(int code);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* EK_PORT_H */
