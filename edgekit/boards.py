@@ -86,7 +86,8 @@ class Board:
 
     @property
     def cycles_hz(self) -> int:
-        return int(self.cycle_counter.get("hz", self.max_clock_hz))
+        """What the cycle counter counts at: its own `hz`, else the configured core clock."""
+        return int(self.cycle_counter.get("hz", self.clock.get("sysclk_hz", self.max_clock_hz)))
 
     def sensor(self, sensor_id: str) -> Sensor:
         for s in self.sensors:

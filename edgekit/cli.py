@@ -166,6 +166,183 @@ def boards_show(boards_dirs: tuple[Path, ...] | None, board_id: str) -> None:
     out.print(board_detail(load_board(board_id, boards_dirs or ())))
 
 
+def _runtime_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--runtime", type=click.Choice(["edgekit-rt", "tflm"]), default="edgekit-rt",
+                        show_default=True, help="edgekit-rt: ahead-of-time C, no interpreter; "
+                        "tflm: TensorFlow Lite Micro.")(f)
+
+
+@cli.command()
+@click.argument("model", type=click.Path(path_type=Path))
+@click.option("--board", "board_id", required=True, help="Board id (edgekit boards).")
+@click.option("-o", "--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Project directory to write.")
+@_runtime_option
+@click.option("--data", "data_path", type=click.Path(path_type=Path),
+              help="Test data the harness uses by default [default: data.npz next to the model].")
+@click.option("--force", is_flag=True, help="Overwrite a directory edgekit did not generate, or edited files.")
+@_boards_dirs_option
+def generate(model: Path, board_id: str, out_dir: Path, runtime: str, data_path: Path | None, force: bool,
+             boards_dirs: tuple[Path, ...]) -> None:
+    """Write a firmware project for MODEL (int8 .tflite) on a board."""
+    from edgekit.boards import load_board
+    from edgekit.project.generate import generate_project
+
+    board = load_board(board_id, boards_dirs)
+    with step(f"generating {board.family} project for {board.id}"):
+        r = generate_project(model, board, out_dir, runtime=runtime, data_path=data_path, force=force)
+    out.print(f"project: {r.project_dir}  (runtime {r.runtime}, model sha256:{r.model_sha256[:16]}…, "
+              f"ops: {', '.join(r.ops)})\n"
+              f"estimate before building: flash ~{r.flash_estimate:,} B, RAM ~{r.ram_estimate:,} B "
+              f"(arena {r.arena_bytes:,} B); next: edgekit build {r.project_dir}")
+
+
+@cli.command()
+@click.argument("project_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--tflm-dir", type=click.Path(file_okay=False, path_type=Path), envvar="TFLM_DIR",
+              help="TFLM source tree (create_tflm_tree.py) for --runtime tflm projects [env TFLM_DIR].")
+@click.option("-j", "--jobs", type=int, default=2, show_default=True)
+@_boards_dirs_option
+def build(project_dir: Path, tflm_dir: Path | None, jobs: int, boards_dirs: tuple[Path, ...]) -> None:
+    """Build a generated project and check that it fits its board."""
+    from edgekit.boards import load_board
+    from edgekit.project.build import build_project
+    from edgekit.project.render import read_manifest
+
+    board = load_board(read_manifest(project_dir)["board"], boards_dirs)
+    with step(f"building {project_dir} for {board.id}"):
+        result = build_project(project_dir, board, jobs=jobs, tflm_dir=tflm_dir)
+    out.print(result.size.table())
+    out.print(f"image: {result.elf}")
+
+
+@cli.command()
+@click.argument("project_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--runner", help="Flash runner [default: the board's first one whose tool is installed].")
+@click.option("--port", help="Serial port (ESP32 runners).")
+@click.option("--dry-run", is_flag=True, help="Print the exact commands instead of running them.")
+@_boards_dirs_option
+def flash(project_dir: Path, runner: str | None, port: str | None, dry_run: bool,
+          boards_dirs: tuple[Path, ...]) -> None:
+    """Flash a built project onto its board."""
+    from edgekit.boards import load_board
+    from edgekit.project.render import read_manifest
+    from edgekit.runners import Executor, FlashImage, make_runner
+
+    board = load_board(read_manifest(project_dir)["board"], boards_dirs)
+    build_dir = Path(project_dir) / "build"
+    image = FlashImage(build_dir / "firmware.elf", build_dir)
+    chosen = make_runner(board, runner, Executor(dry_run=dry_run, echo=lambda s: out.print(s, markup=False)), port)
+    chosen.flash(image)
+
+
+@cli.group()
+def sim() -> None:
+    """The virtual board (QEMU) in the background: start prints its serial pty."""
+
+
+@sim.command("start")
+@click.argument("board_id")
+@click.argument("project_dir", type=click.Path(file_okay=False, path_type=Path))
+@_boards_dirs_option
+def sim_start(board_id: str, project_dir: Path, boards_dirs: tuple[Path, ...]) -> None:
+    """Start BOARD_ID (a virtual board) with PROJECT_DIR's built firmware."""
+    from edgekit.boards import load_board
+    from edgekit.sim.background import start_background
+
+    state = start_background(load_board(board_id, boards_dirs), project_dir)
+    out.print(f"virtual board running (pid {state['pid']}), serial port: {state['pty']}")
+    click.echo(state["pty"], err=True)
+
+
+@sim.command("stop")
+@click.argument("board_id")
+@click.argument("project_dir", type=click.Path(file_okay=False, path_type=Path))
+def sim_stop(board_id: str, project_dir: Path) -> None:
+    """Stop the virtual board started for PROJECT_DIR."""
+    from edgekit.sim.background import stop_background
+
+    state = stop_background(project_dir)
+    out.print(f"stopped pid {state['pid']}" if state else f"no virtual board was running for {project_dir}")
+
+
+@cli.command()
+@click.argument("project_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--board", "board_id", help="Board id [default: the project's].")
+@click.option("--port", help="Serial port or URL [default: virtual board started here, else found by USB id].")
+@click.option("--data", "data_path", type=click.Path(path_type=Path), help="Test .npz [default: the model's test split].")
+@click.option("--samples", type=click.IntRange(min=1), help="Use only the first N test inputs.")
+@click.option("--runs", type=click.IntRange(min=0), default=100, show_default=True, help="Timed BENCH runs (0: skip).")
+@click.option("--warmup", type=click.IntRange(min=0), default=5, show_default=True)
+@click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Report directory [default: PROJECT_DIR/hil-report].")
+@click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), help="Also write JUnit XML here.")
+@click.option("--min-accuracy", type=float, help="Gate: on-device accuracy (or AUC) at least this.")
+@click.option("--max-latency-ms", type=float, help="Gate: p99 latency at most this.")
+@click.option("--require-exact", is_flag=True, help="Gate: every output equals the host TFLM reference.")
+@_boards_dirs_option
+def hil(project_dir: Path, board_id: str | None, port: str | None, data_path: Path | None, samples: int | None,
+        runs: int, warmup: int, report_dir: Path | None, junit: Path | None, min_accuracy: float | None,
+        max_latency_ms: float | None, require_exact: bool, boards_dirs: tuple[Path, ...]) -> None:
+    """Validate a project on its board: accuracy, agreement with the host reference, latency."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from edgekit.errors import GateFailed
+    from edgekit.hil.evaluate import Gates
+    from edgekit.hil.harness import HilOptions, run_hil
+    from edgekit.hil.report import console_tables
+
+    opts = HilOptions(port=port, data=data_path, max_samples=samples, bench_runs=runs, warmup=warmup,
+                      report_dir=report_dir, junit=junit, boards_dirs=boards_dirs,
+                      gates=Gates(min_accuracy, max_latency_ms, require_exact))
+    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn(), console=err, transient=True) as progress:
+        task = progress.add_task("inferring on the board", total=None)
+        result = run_hil(project_dir, board_id=board_id, options=opts,
+                         on_progress=lambda i, n: progress.update(task, completed=i, total=n))
+    for table in console_tables(result.report):
+        out.print(table)
+    for gate in result.report.get("gates", []):
+        out.print(("[green]pass[/] " if gate["passed"] else "[red]FAIL[/] ") + f"{gate['name']}: {gate['message']}")
+    out.print(f"report: {', '.join(str(p) for p in result.paths)}")
+    if not result.gates_passed:
+        failed = [g["message"] for g in result.report.get("gates", []) if not g["passed"]]
+        raise GateFailed("; ".join(failed))
+
+
+@cli.command()
+@click.option("--board", "board_id", required=True, help="Board id.")
+@click.option("--port", help="Serial port or URL [default: virtual board, else found by USB id].")
+@click.option("--project", "project_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Built project (needed to run the virtual board).")
+@click.option("--sensor", required=True, help="Sensor id from the board file (edgekit boards show B).")
+@click.option("--rate", type=click.IntRange(min=1, max=65535), required=True, help="Samples per second.")
+@click.option("--seconds", type=click.FloatRange(min=0.1), required=True)
+@click.option("-o", "--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Output .csv or .npz.")
+@click.option("--infer", is_flag=True, help="Also record the device's live predictions.")
+@_boards_dirs_option
+def stream(board_id: str, port: str | None, project_dir: Path | None, sensor: str, rate: int, seconds: float,
+           out_path: Path, infer: bool, boards_dirs: tuple[Path, ...]) -> None:
+    """Record sensor samples from the board with device timestamps."""
+    from edgekit.boards import load_board
+    from edgekit.hil.stream import record_stream
+
+    board = load_board(board_id, boards_dirs)
+    count = [0]
+
+    def show(sample: Any) -> None:
+        count[0] += 1
+        if infer and sample.prediction:
+            err.print(f"t={sample.t_ms} ms prediction {list(sample.prediction)}", highlight=False)
+
+    with step(f"recording {sensor} at {rate} Hz for {seconds:g} s"):
+        r = record_stream(board, sensor, rate, seconds, out_path, port=port, project_dir=project_dir,
+                          infer=infer, on_sample=show)
+    rate_text = "-" if r.rate_hz is None else f"{r.rate_hz:.1f} Hz"
+    out.print(f"{r.received} samples, {r.dropped} dropped, achieved {rate_text} (asked {rate} Hz) -> {r.path}")
+
+
 @cli.command()
 @click.option("--strict", is_flag=True, help="Exit 4 when a tool the default pipeline needs is missing.")
 def doctor(strict: bool) -> None:

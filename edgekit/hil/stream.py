@@ -1,0 +1,109 @@
+"""`edgekit stream`: record a board's sensor samples (with device timestamps) to CSV or npz.
+
+The data-collection job of a data forwarder: dropped samples are counted from sequence
+numbers, the achieved rate is measured with the device's clock, and with --infer the
+device's live predictions are recorded beside the samples. What was received is written
+even when the board or link fails mid-recording.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from edgekit.boards import Board
+from edgekit.data import atomic_write_text, save_dataset
+from edgekit.errors import DeviceError, UsageError
+
+
+@dataclass
+class StreamResult:
+    path: Path
+    sensor: str
+    requested_hz: int
+    received: int
+    dropped: int
+    lost_on_link: int | None
+    rate_hz: float | None
+    error: str | None = None
+
+
+def sensor_index(board: Board, sensor_id: str) -> int:
+    board.sensor(sensor_id)  # clear error listing the board's sensors
+    return [s.id for s in board.sensors].index(sensor_id)
+
+
+def _write(path: Path, samples: list, axes: int, with_predictions: bool) -> None:
+    t = np.array([s.t_ms for s in samples], dtype=np.uint32)
+    seq = np.array([s.seq for s in samples], dtype=np.uint32)
+    values = np.array([s.values for s in samples], dtype=np.int16).reshape(len(samples), axes)
+    if path.suffix == ".npz":
+        arrays = {"t_ms": t, "seq": seq, "values": values}
+        if with_predictions:
+            preds = [np.frombuffer(s.prediction, dtype=np.int8) if s.prediction else None for s in samples]
+            width = max((len(p) for p in preds if p is not None), default=0)
+            arrays["prediction"] = np.array([p if p is not None else np.zeros(width, np.int8) for p in preds],
+                                            dtype=np.int8).reshape(len(samples), width)
+            arrays["has_prediction"] = np.array([p is not None for p in preds])
+        save_dataset(path, arrays)
+        return
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["t_ms", "seq"] + [f"v{i}" for i in range(axes)] + (["prediction"] if with_predictions else []))
+    for s in samples:
+        row = [s.t_ms, s.seq, *s.values]
+        if with_predictions:
+            row.append(" ".join(str(v) for v in np.frombuffer(s.prediction, np.int8)) if s.prediction else "")
+        w.writerow(row)
+    atomic_write_text(path, buf.getvalue())
+
+
+def record_stream(board: Board, sensor_id: str, rate_hz: int, seconds: float, out_path: Path, *,
+                  port: str | None = None, project_dir: Path | None = None, infer: bool = False,
+                  on_sample: Callable[[object], None] | None = None) -> StreamResult:
+    if out_path.suffix not in (".csv", ".npz"):
+        raise UsageError(f"output {out_path} must end in .csv or .npz")
+    sensor = board.sensor(sensor_id)
+    if rate_hz > sensor.max_rate_hz:
+        raise UsageError(f"{sensor_id} on {board.id} samples at most {sensor.max_rate_hz} Hz, asked {rate_hz}")
+    from edgekit.hil.ports import find_port
+    from edgekit.hil.session import Session
+
+    samples: list = []
+    error = None
+    stats = None
+    with ExitStack() as stack:
+        if port is None and board.virtual:
+            if project_dir is None:
+                raise UsageError("the virtual board needs the project to run", hint="pass --project DIR")
+            from edgekit.sim.qemu import QemuBoard
+
+            port = stack.enter_context(QemuBoard.for_board(board, Path(project_dir) / "build" / "firmware.elf")).pty
+        elif port is None:
+            port = find_port(board)
+        session = Session(port, baudrate=board.baud)
+        stack.callback(session.close)
+        session.connect()
+        stream = session.stream(sensor_index(board, sensor_id), rate_hz, seconds, infer=infer)
+        try:
+            for sample in stream:
+                samples.append(sample)
+                if on_sample:
+                    on_sample(sample)
+        except DeviceError as exc:
+            error = str(exc)
+        stats = stream.stats
+    if samples:
+        _write(out_path, samples, sensor.axes, infer)
+    result = StreamResult(out_path, sensor_id, rate_hz, stats.received, stats.dropped, stats.lost_on_link,
+                          stats.rate_hz, error)
+    if error:
+        raise DeviceError(f"{error} ({len(samples)} samples received were written to {out_path})"
+                          if samples else error)
+    return result
