@@ -131,8 +131,15 @@ def _fail_from_log(log: Path, project_dir: Path, board: Board) -> EdgekitError:
         return FitError(f"firmware for {board.id} does not fit: {m.group(0)}",
                         hint="use a smaller model, a smaller stack, or a bigger board")
     lines = text.splitlines()
-    first = next((ln.strip() for pattern in (_COMPILER_ERROR, _CMAKE_ERROR, _NINJA_FAILED)
-                  for ln in lines if pattern.search(ln)), "see the log")
+    first = "see the log"
+    for pattern in (_COMPILER_ERROR, _CMAKE_ERROR, _NINJA_FAILED):
+        hit = next((i for i, ln in enumerate(lines) if pattern.search(ln)), None)
+        if hit is not None:
+            first = lines[hit].strip()
+            if pattern is _CMAKE_ERROR:  # CMake puts the message itself on the indented lines after
+                detail = [ln.strip() for ln in lines[hit + 1:hit + 4] if ln.startswith("  ") and ln.strip()]
+                first = " ".join([first.rstrip(":")] + detail)
+            break
     return BuildError(f"firmware build failed in {project_dir}: {first}",
                       hint=f"full log: {log}")
 

@@ -1,0 +1,58 @@
+"""The whole pipeline on the virtual board for every example, through the CLI:
+train -> quantize -> generate -> build -> hil (QEMU), exact with the host TFLM reference."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import assert_clean_error
+
+pytestmark = pytest.mark.slow
+BOARD = "qemu-netduinoplus2"
+
+
+@pytest.mark.parametrize("name", ["sine", "gesture", "anomaly", "digits"])
+def test_example_on_virtual_board(cli, trained_example, tmp_path: Path, name: str) -> None:
+    ex = trained_example(name)
+    project = tmp_path / "fw"
+    r = cli("generate", ex.tflite, "--board", BOARD, "-o", project)
+    assert r.returncode == 0, r.stderr
+    manifest = json.loads((project / "edgekit.json").read_text())
+    assert manifest["model"]["example"] == name and manifest["runtime"] == "edgekit-rt"
+    r = cli("build", project)
+    assert r.returncode == 0, r.stderr
+    assert "flash" in r.stdout and (project / "build" / "firmware.elf").is_file()
+    r = cli("hil", project, "--require-exact", "--runs", "20", "--junit", tmp_path / "junit.xml")
+    assert r.returncode == 0, r.stdout + r.stderr
+    report = json.loads((project / "hil-report" / "report.json").read_text())
+    assert report["status"] == "complete" and report["host_reference"] == "tflm"
+    n_test = report["samples_planned"]
+    assert report["samples_measured"] == n_test and n_test >= 100
+    agree = report["agreement"]
+    assert agree["exact_share"] == 1.0 and agree["max_abs_diff_lsb"] == 0
+    task = report["task"]
+    assert task["device"] == task["host_int8"]  # the device computes what the host reference does
+    assert task["device"] == pytest.approx(ex.quant["int8_value"], abs=1e-9)
+    lat = report["latency"]
+    assert lat["runs"] == 20 and lat["counts"]["min"] == lat["counts"]["max"]  # deterministic under -icount
+    assert (project / "hil-report" / "latency.png").is_file()
+    if name in ("gesture", "digits"):
+        assert (project / "hil-report" / "confusion.png").is_file()
+
+
+def test_board_running_another_model_is_named(cli, trained_example, tmp_path: Path) -> None:
+    """A project whose firmware was built for another model: hil names both hashes."""
+    sine, digits = trained_example("sine"), trained_example("digits")
+    project = tmp_path / "fw"
+    assert cli("generate", sine.tflite, "--board", BOARD, "-o", project).returncode == 0
+    assert cli("build", project).returncode == 0
+    elf = (project / "build" / "firmware.elf").read_bytes()
+    assert cli("generate", digits.tflite, "--board", BOARD, "-o", project).returncode == 0
+    (project / "build" / "firmware.elf").write_bytes(elf)  # stale firmware, new model
+    r = cli("hil", project, "--runs", "0")
+    assert_clean_error(r, 3, "runs model sha256:" + sine.quant["sha256"][:16], digits.quant["sha256"][:16])
+    report = json.loads((project / "hil-report" / "report.json").read_text())
+    assert report["status"] == "failed" and report["samples_measured"] == 0
