@@ -11,10 +11,9 @@ OUT ?= out
 setup:
 	@VENV=$(VENV) scripts/setup.sh
 
+# train -> quantize -> generate -> build -> flash -> hil; BOARD=nucleo-f446re for a real board.
 demo: setup
-	$(EDGEKIT) doctor
-	$(EDGEKIT) train $(EXAMPLE) -o $(OUT)/$(EXAMPLE)
-	$(EDGEKIT) quantize $(OUT)/$(EXAMPLE)/model.keras --calib $(OUT)/$(EXAMPLE)/data.npz
+	$(EDGEKIT) deploy $(EXAMPLE) --board $(BOARD) -o $(OUT)/$(EXAMPLE) --require-exact
 	$(EDGEKIT) inspect $(OUT)/$(EXAMPLE)/model.tflite --board $(BOARD)
 
 test: setup

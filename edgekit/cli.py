@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import click
 
@@ -266,6 +267,17 @@ def sim_stop(board_id: str, project_dir: Path) -> None:
     out.print(f"stopped pid {state['pid']}" if state else f"no virtual board was running for {project_dir}")
 
 
+@contextmanager
+def _inference_progress() -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on stderr for test inputs sent to the board; yields the update callback."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn(), console=err, transient=True) as progress:
+        task = progress.add_task("inferring on the board", total=None)
+        yield lambda i, n: progress.update(task, completed=i, total=n)
+
+
 @cli.command()
 @click.argument("project_dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--board", "board_id", help="Board id [default: the project's].")
@@ -285,8 +297,6 @@ def hil(project_dir: Path, board_id: str | None, port: str | None, data_path: Pa
         runs: int, warmup: int, report_dir: Path | None, junit: Path | None, min_accuracy: float | None,
         max_latency_ms: float | None, require_exact: bool, boards_dirs: tuple[Path, ...]) -> None:
     """Validate a project on its board: accuracy, agreement with the host reference, latency."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
     from edgekit.errors import GateFailed
     from edgekit.hil.evaluate import Gates
     from edgekit.hil.harness import HilOptions, run_hil
@@ -295,11 +305,8 @@ def hil(project_dir: Path, board_id: str | None, port: str | None, data_path: Pa
     opts = HilOptions(port=port, data=data_path, max_samples=samples, bench_runs=runs, warmup=warmup,
                       report_dir=report_dir, junit=junit, boards_dirs=boards_dirs,
                       gates=Gates(min_accuracy, max_latency_ms, require_exact))
-    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                  TimeRemainingColumn(), console=err, transient=True) as progress:
-        task = progress.add_task("inferring on the board", total=None)
-        result = run_hil(project_dir, board_id=board_id, options=opts,
-                         on_progress=lambda i, n: progress.update(task, completed=i, total=n))
+    with _inference_progress() as on_progress:
+        result = run_hil(project_dir, board_id=board_id, options=opts, on_progress=on_progress)
     for table in console_tables(result.report):
         out.print(table)
     for gate in result.report.get("gates", []):
@@ -341,6 +348,55 @@ def stream(board_id: str, port: str | None, project_dir: Path | None, sensor: st
                           infer=infer, on_sample=show)
     rate_text = "-" if r.rate_hz is None else f"{r.rate_hz:.1f} Hz"
     out.print(f"{r.received} samples, {r.dropped} dropped, achieved {rate_text} (asked {rate} Hz) -> {r.path}")
+
+
+@cli.command()
+@click.argument("target")
+@click.option("--board", "board_id", default="qemu-netduinoplus2", show_default=True,
+              help="Board id; the default is the virtual board (QEMU).")
+@click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Working directory [default: out/TARGET].")
+@_runtime_option
+@click.option("--data", "data_path", type=click.Path(path_type=Path),
+              help="Calibration/test .npz for a .keras or .tflite target.")
+@click.option("--port", help="Serial port of a physical board [default: found by USB id].")
+@click.option("--runner", help="Flash runner [default: the board's first installed one].")
+@click.option("--min-accuracy", type=float, help="Gate: on-device accuracy (or AUC) at least this.")
+@click.option("--max-latency-ms", type=float, help="Gate: p99 latency at most this.")
+@click.option("--require-exact", is_flag=True, help="Gate: every output equals the host TFLM reference.")
+@_boards_dirs_option
+def deploy(target: str, board_id: str, out_dir: Path | None, runtime: str, data_path: Path | None,
+           port: str | None, runner: str | None, min_accuracy: float | None, max_latency_ms: float | None,
+           require_exact: bool, boards_dirs: tuple[Path, ...]) -> None:
+    """The whole pipeline: TARGET is an example name, a .keras model or an int8 .tflite.
+
+    train -> quantize -> generate -> build -> flash -> hil, on the virtual board by default.
+    """
+    from rich.table import Table
+
+    from edgekit.boards import load_board
+    from edgekit.deploy import deploy as run_deploy
+    from edgekit.errors import GateFailed
+    from edgekit.hil.evaluate import Gates
+    from edgekit.hil.harness import HilOptions
+    from edgekit.hil.report import console_tables
+
+    board = load_board(board_id, boards_dirs)
+    out_dir = out_dir or Path("out") / Path(target).stem
+    opts = HilOptions(port=port, boards_dirs=boards_dirs, gates=Gates(min_accuracy, max_latency_ms, require_exact))
+    with _inference_progress() as on_progress:
+        result = run_deploy(target, board, out_dir, runtime=runtime, data=data_path, runner=runner,
+                            hil_options=opts, step=step, on_progress=on_progress)
+    for table in console_tables(result.hil.report):
+        out.print(table)
+    summary = Table(title=f"edgekit deploy {target} on {board.id}")
+    summary.add_column("step")
+    summary.add_column("result")
+    for name, text in result.steps:
+        summary.add_row(name, text)
+    out.print(summary)
+    if not result.hil.gates_passed:
+        raise GateFailed("; ".join(g["message"] for g in result.hil.report["gates"] if not g["passed"]))
 
 
 @cli.command()

@@ -56,3 +56,14 @@ def test_board_running_another_model_is_named(cli, trained_example, tmp_path: Pa
     assert_clean_error(r, 3, "runs model sha256:" + sine.quant["sha256"][:16], digits.quant["sha256"][:16])
     report = json.loads((project / "hil-report" / "report.json").read_text())
     assert report["status"] == "failed" and report["samples_measured"] == 0
+
+
+def test_deploy_runs_the_whole_pipeline(cli, tmp_path: Path) -> None:
+    """What `make demo` runs: one command from example to a validated virtual board."""
+    r = cli("deploy", "sine", "-o", tmp_path / "sine", "--require-exact")
+    assert r.returncode == 0, r.stdout + r.stderr
+    for stage in ("train", "quantize", "generate", "build", "flash", "hil"):
+        assert f"│ {stage}" in r.stdout
+    report = json.loads((tmp_path / "sine" / f"firmware-{BOARD}" / "hil-report" / "report.json").read_text())
+    assert report["agreement"]["exact_share"] == 1.0 and report["task"]["metric"] == "mae"
+    assert_clean_error(cli("deploy", "weather", "-o", tmp_path / "w"), 2, "neither an example")
