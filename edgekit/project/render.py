@@ -56,32 +56,33 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 # --------------------------------------------------------------------------- STM32 data
 # Per family: register block bases and the console UART instances a board may name.
-# (base address, RCC enable register macro, enable bit, APB bus, kind). Sources: RM0390
-# (F446) / RM0090 (F405) §2.3 memory map + §6.3 RCC; RM0351/RM0432 §2.2 + §6.4; RM0433 §2.3 + §8.7.
-_STM32_UARTS: dict[str, dict[str, tuple[int, str, int, str, str]]] = {
+# (base address, RCC enable register macro, enable bit, APB bus, kind, NVIC interrupt number).
+# Sources: RM0390 (F446) / RM0090 (F405) §2.3 memory map, §6.3 RCC, §10/§12 vector table;
+# RM0351/RM0432 §2.2, §6.4, §12; RM0433 §2.3, §8.7, §19.
+_STM32_UARTS: dict[str, dict[str, tuple[int, str, int, str, str, int]]] = {
     "f4": {
-        "USART1": (0x4001_1000, "RCC_APB2ENR", 4, "apb2", "usart_v1"),
-        "USART2": (0x4000_4400, "RCC_APB1ENR", 17, "apb1", "usart_v1"),
-        "USART3": (0x4000_4800, "RCC_APB1ENR", 18, "apb1", "usart_v1"),
-        "UART4": (0x4000_4C00, "RCC_APB1ENR", 19, "apb1", "usart_v1"),
-        "UART5": (0x4000_5000, "RCC_APB1ENR", 20, "apb1", "usart_v1"),
-        "USART6": (0x4001_1400, "RCC_APB2ENR", 5, "apb2", "usart_v1"),
+        "USART1": (0x4001_1000, "RCC_APB2ENR", 4, "apb2", "usart_v1", 37),
+        "USART2": (0x4000_4400, "RCC_APB1ENR", 17, "apb1", "usart_v1", 38),
+        "USART3": (0x4000_4800, "RCC_APB1ENR", 18, "apb1", "usart_v1", 39),
+        "UART4": (0x4000_4C00, "RCC_APB1ENR", 19, "apb1", "usart_v1", 52),
+        "UART5": (0x4000_5000, "RCC_APB1ENR", 20, "apb1", "usart_v1", 53),
+        "USART6": (0x4001_1400, "RCC_APB2ENR", 5, "apb2", "usart_v1", 71),
     },
     "l4": {
-        "USART1": (0x4001_3800, "RCC_APB2ENR", 14, "apb2", "usart_v2"),
-        "USART2": (0x4000_4400, "RCC_APB1ENR1", 17, "apb1", "usart_v2"),
-        "USART3": (0x4000_4800, "RCC_APB1ENR1", 18, "apb1", "usart_v2"),
-        "UART4": (0x4000_4C00, "RCC_APB1ENR1", 19, "apb1", "usart_v2"),
-        "UART5": (0x4000_5000, "RCC_APB1ENR1", 20, "apb1", "usart_v2"),
-        "LPUART1": (0x4000_8000, "RCC_APB1ENR2", 0, "apb1", "lpuart"),
+        "USART1": (0x4001_3800, "RCC_APB2ENR", 14, "apb2", "usart_v2", 37),
+        "USART2": (0x4000_4400, "RCC_APB1ENR1", 17, "apb1", "usart_v2", 38),
+        "USART3": (0x4000_4800, "RCC_APB1ENR1", 18, "apb1", "usart_v2", 39),
+        "UART4": (0x4000_4C00, "RCC_APB1ENR1", 19, "apb1", "usart_v2", 52),
+        "UART5": (0x4000_5000, "RCC_APB1ENR1", 20, "apb1", "usart_v2", 53),
+        "LPUART1": (0x4000_8000, "RCC_APB1ENR2", 0, "apb1", "lpuart", 70),
     },
     "h7": {
-        "USART1": (0x4001_1000, "RCC_APB2ENR", 4, "apb2", "usart_v2"),
-        "USART2": (0x4000_4400, "RCC_APB1LENR", 17, "apb1", "usart_v2"),
-        "USART3": (0x4000_4800, "RCC_APB1LENR", 18, "apb1", "usart_v2"),
-        "UART4": (0x4000_4C00, "RCC_APB1LENR", 19, "apb1", "usart_v2"),
-        "UART5": (0x4000_5000, "RCC_APB1LENR", 20, "apb1", "usart_v2"),
-        "USART6": (0x4001_1400, "RCC_APB2ENR", 5, "apb2", "usart_v2"),
+        "USART1": (0x4001_1000, "RCC_APB2ENR", 4, "apb2", "usart_v2", 37),
+        "USART2": (0x4000_4400, "RCC_APB1LENR", 17, "apb1", "usart_v2", 38),
+        "USART3": (0x4000_4800, "RCC_APB1LENR", 18, "apb1", "usart_v2", 39),
+        "UART4": (0x4000_4C00, "RCC_APB1LENR", 19, "apb1", "usart_v2", 52),
+        "UART5": (0x4000_5000, "RCC_APB1LENR", 20, "apb1", "usart_v2", 53),
+        "USART6": (0x4001_1400, "RCC_APB2ENR", 5, "apb2", "usart_v2", 71),
     },
 }
 # GPIO port A base, register stride, RCC enable register for the GPIO ports.
@@ -199,7 +200,7 @@ def stm32_context(board: Board) -> dict[str, Any]:
     if uart_name not in uarts:
         raise _board_error(board, "console.uart", f"is '{uart_name}', expected one of "
                            f"{', '.join(uarts)} for {board.mcu}")
-    base, enr, bit, bus, kind = uarts[uart_name]
+    base, enr, bit, bus, kind, irq = uarts[uart_name]
     if board.virtual:
         tx = rx = {"name": "", "port": "A", "port_index": 0, "pin": 0}
         af = 0
@@ -232,7 +233,7 @@ def stm32_context(board: Board) -> dict[str, Any]:
                   "boost": bool(clk.get("boost", False)),
                   "supply": str(clk.get("supply", "ldo"))},
         "console": {"uart": uart_name, "base": base, "rcc_enr": enr, "rcc_bit": bit,
-                    "bus": bus, "kind": kind, "clock_hz": pclk[bus], "tx": tx, "rx": rx,
+                    "bus": bus, "kind": kind, "irq": irq, "clock_hz": pclk[bus], "tx": tx, "rx": rx,
                     "af": af, "gpio_base": gpio_base, "gpio_enr": gpio_enr},
         "counter": counter,
     }

@@ -22,6 +22,7 @@ from elftools.elf.elffile import ELFFile
 from edgekit.boards import load_board
 from edgekit.errors import DeviceError, FitError, MissingToolError
 from edgekit.project import build_project, check_fit, render_project
+from edgekit.project.render import stm32_context
 from edgekit.project.build import BuildError, BuildResult, SizeReport
 from edgekit.sim.qemu import QemuBoard
 
@@ -244,6 +245,11 @@ def test_board_builds_fits_and_boots_from_flash_origin(
         assert vectors["sh_addr"] == board.flash.origin
         initial_sp, reset = (int.from_bytes(vectors.data()[i:i + 4], "little") for i in (0, 4))
         entry = elf.header["e_entry"]
+        # The console's receive interrupt sits at its NVIC slot (16 system vectors first).
+        irq = stm32_context(board)["console"]["irq"]
+        slot = int.from_bytes(vectors.data()[4 * (16 + irq):4 * (17 + irq)], "little")
+        handler = elf.get_section_by_name(".symtab").get_symbol_by_name("ek_console_irq_handler")[0]
+        assert slot == handler["st_value"] | 1
     ram_end = board.ram.origin + board.ram.size
     assert board.ram.origin < initial_sp <= ram_end and initial_sp % 8 == 0
     assert reset == entry | 1                          # Thumb bit set

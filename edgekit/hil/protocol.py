@@ -1,0 +1,464 @@
+"""The edgekit serial protocol, host side: pure functions and message types, no I/O.
+
+Normative description: docs/protocol.md. In short, every frame on the wire is
+
+    0x00 | COBS( version u8 | type u8 | seq u16 | len u16 | payload | crc32 u32 ) | 0x00
+
+little-endian, CRC-32/IEEE (``zlib.crc32``) over version..payload. The firmware side is
+firmware_templates/common/ek_protocol.c; the two must stay byte-identical.
+"""
+
+from __future__ import annotations
+
+import enum
+import struct
+import zlib
+from dataclasses import dataclass, field
+
+PROTOCOL_VERSION = 1
+HEADER_BYTES = 6
+CRC_BYTES = 4
+OVERHEAD = HEADER_BYTES + CRC_BYTES
+DELIMITER = b"\x00"
+#: Max payload assumed before HELLO has told the real one (the device minimum).
+MIN_MAX_PAYLOAD = 256
+#: Values per stream sample a device may send (EK_APP_MAX_SENSOR_VALUES upper bound).
+MAX_SENSOR_VALUES = 64
+
+
+class Msg(enum.IntEnum):
+    """Message types. Replies are ``request | REPLY``; bit 7 set = sent by the device."""
+
+    HELLO = 0x01
+    INFO = 0x02
+    INFER = 0x03
+    INFER_CHUNK = 0x04
+    READ_OUTPUT = 0x05
+    BENCH = 0x06
+    STREAM_START = 0x07
+    STREAM_STOP = 0x08
+    RESET = 0x09
+    ECHO = 0x0A
+    REPLY = 0x80
+    SAMPLE = 0xC0
+    ERROR = 0xFF
+
+
+class ErrorCode(enum.IntEnum):
+    """Codes carried by an ERROR frame."""
+
+    BAD_CRC = 0x01
+    UNKNOWN_CMD = 0x02
+    BAD_LENGTH = 0x03
+    BUSY = 0x04
+    MODEL = 0x05
+    NO_SUCH_SENSOR = 0x06
+    BAD_ARG = 0x07
+    BAD_VERSION = 0x08
+    TOO_LONG = 0x09
+    NOT_READY = 0x0A
+
+
+ERROR_TEXT: dict[int, str] = {
+    ErrorCode.BAD_CRC: "the device received a corrupted frame (bad CRC)",
+    ErrorCode.UNKNOWN_CMD: "the firmware does not know this command (older firmware?)",
+    ErrorCode.BAD_LENGTH: "the payload length is wrong for this command",
+    ErrorCode.BUSY: "the device is busy (streaming); stop the stream first",
+    ErrorCode.MODEL: "the model returned an error",
+    ErrorCode.NO_SUCH_SENSOR: "the board has no such sensor",
+    ErrorCode.BAD_ARG: "an argument is out of range",
+    ErrorCode.BAD_VERSION: "the device speaks another protocol version",
+    ErrorCode.TOO_LONG: "the frame is longer than the device's buffer",
+    ErrorCode.NOT_READY: "the model failed to initialise on the device",
+}
+
+DTYPES = {1: "int8", 2: "uint8", 3: "int16", 4: "float32"}
+
+
+class ProtocolError(ValueError):
+    """A frame or payload that does not follow the protocol (a pure-decoding error)."""
+
+
+# --- CRC and COBS ----------------------------------------------------------------------
+
+
+def crc32(data: bytes) -> int:
+    """CRC-32/IEEE (reflected 0xEDB88320, init and xorout 0xFFFFFFFF)."""
+    return zlib.crc32(data) & 0xFFFFFFFF
+
+
+def cobs_encode(data: bytes) -> bytes:
+    """Canonical COBS encoding of ``data`` (no delimiter); the output has no 0x00.
+
+    Same algorithm as the firmware's streaming encoder, so both give identical bytes.
+    """
+    out = bytearray([0])
+    code_at = 0
+    code = 1
+    after_full = False
+    for b in data:
+        after_full = False
+        if b == 0:
+            out[code_at] = code
+            code = 1
+        else:
+            out.append(b)
+            code += 1
+            if code != 0xFF:
+                continue
+            out[code_at] = code
+            code = 1
+            after_full = True
+        code_at = len(out)
+        out.append(0)  # reserve the next block's code byte
+    if after_full and code == 1:
+        out.pop()  # canonical: no empty block after a full one at the very end
+    else:
+        out[code_at] = code
+    return bytes(out)
+
+
+def cobs_decode(data: bytes) -> bytes:
+    """Decode one COBS block sequence (no delimiter). Raises ProtocolError if malformed."""
+    out = bytearray()
+    i = 0
+    n = len(data)
+    while i < n:
+        code = data[i]
+        if code == 0:
+            raise ProtocolError("COBS: zero byte inside a frame")
+        end = i + code
+        if end > n:
+            raise ProtocolError("COBS: block runs past the end of the frame")
+        chunk = data[i + 1:end]
+        if 0 in chunk:
+            raise ProtocolError("COBS: zero byte inside a frame")
+        out += chunk
+        i = end
+        if code != 0xFF and i < n:
+            out.append(0)
+    return bytes(out)
+
+
+def max_wire_bytes(payload_len: int) -> int:
+    """Upper bound of a frame's size on the wire, both delimiters included."""
+    body = payload_len + OVERHEAD
+    return body + body // 254 + 1 + 2
+
+
+# --- Frames ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One decoded frame."""
+
+    type: int
+    seq: int
+    payload: bytes = b""
+    version: int = PROTOCOL_VERSION
+
+
+def encode_frame(type_: int, seq: int, payload: bytes = b"", *, version: int = PROTOCOL_VERSION) -> bytes:
+    """Wire bytes of a frame: leading 0x00, COBS body, trailing 0x00."""
+    if not 0 <= seq <= 0xFFFF:
+        raise ValueError(f"seq {seq} out of range 0..65535")
+    if len(payload) > 0xFFFF:
+        raise ValueError(f"payload of {len(payload)} bytes exceeds 65535")
+    body = struct.pack("<BBHH", version, type_, seq, len(payload)) + bytes(payload)
+    body += struct.pack("<I", crc32(body))
+    return DELIMITER + cobs_encode(body) + DELIMITER
+
+
+def decode_frame(encoded: bytes) -> Frame:
+    """Decode one frame given its COBS bytes between two delimiters.
+
+    Raises ProtocolError for malformed COBS, short frames, bad CRC or a length field
+    that disagrees with the frame size.
+    """
+    body = cobs_decode(encoded)
+    if len(body) < OVERHEAD:
+        raise ProtocolError(f"frame of {len(body)} bytes is shorter than header + CRC")
+    (crc_rx,) = struct.unpack_from("<I", body, len(body) - CRC_BYTES)
+    if crc32(body[:-CRC_BYTES]) != crc_rx:
+        raise ProtocolError("bad CRC")
+    version, type_, seq, length = struct.unpack_from("<BBHH", body)
+    payload = body[HEADER_BYTES:-CRC_BYTES]
+    if length != len(payload):
+        raise ProtocolError(f"length field {length} but {len(payload)} payload bytes")
+    return Frame(type=type_, seq=seq, payload=payload, version=version)
+
+
+class FrameSplitter:
+    """Cuts a byte stream into frames at 0x00 delimiters (host-side receive path).
+
+    ``feed`` returns the decoded good frames; bad ones are counted, never raised,
+    because line noise is expected and the session retries.
+    """
+
+    def __init__(self, max_frame: int = 0xFFFF + OVERHEAD) -> None:
+        self._buf = bytearray()
+        self._max_encoded = max_frame + max_frame // 254 + 1
+        self._overflow = False
+        self.bad_frames = 0
+        self.garbage_bytes = 0
+        self.good_frames = 0
+        self.last_garbage = b""
+
+    def feed(self, data: bytes) -> list[Frame]:
+        """Consume received bytes; return the good frames completed by them."""
+        frames: list[Frame] = []
+        for part_i, part in enumerate(bytes(data).split(DELIMITER)):
+            if part_i > 0:
+                self._finish(frames)
+            if self._overflow:
+                self.garbage_bytes += len(part)
+                continue
+            self._buf += part
+            if len(self._buf) > self._max_encoded:
+                self.garbage_bytes += len(self._buf)
+                self.last_garbage = bytes(self._buf[:32])
+                self._buf.clear()
+                self._overflow = True
+        return frames
+
+    def _finish(self, frames: list[Frame]) -> None:
+        if self._overflow:
+            self._overflow = False
+            self.bad_frames += 1
+            return
+        if not self._buf:
+            return  # empty frame: a frame-start delimiter
+        raw = bytes(self._buf)
+        self._buf.clear()
+        try:
+            frames.append(decode_frame(raw))
+            self.good_frames += 1
+        except ProtocolError:
+            self.bad_frames += 1
+            self.garbage_bytes += len(raw) + 1
+            self.last_garbage = raw[:32]
+
+
+# --- Payloads --------------------------------------------------------------------------
+
+
+def _need(payload: bytes, n: int, what: str) -> None:
+    if len(payload) < n:
+        raise ProtocolError(f"{what} payload of {len(payload)} bytes, need {n}")
+
+
+@dataclass(frozen=True)
+class Hello:
+    """HELLO reply: liveness, protocol version, receive limits and diagnostics."""
+
+    protocol_version: int
+    streaming: bool
+    model_ready: bool
+    max_payload: int
+    uptime_ms: int
+    model_init_rc: int
+    rx_bad_frames: int
+    rx_overflows: int
+
+    @classmethod
+    def decode(cls, p: bytes) -> "Hello":
+        _need(p, 16, "HELLO")
+        ver, flags, maxp, up, rc, bad, ovf = struct.unpack_from("<BBHIiHH", p)
+        return cls(ver, bool(flags & 1), bool(flags & 2), maxp, up, rc, bad, ovf)
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    """INFO reply: what the firmware is and what model it runs."""
+
+    protocol_version: int
+    model_ready: bool
+    max_payload: int
+    cycles_hz: int
+    arena_bytes: int
+    input_bytes: int
+    output_bytes: int
+    input_dtype: str
+    output_dtype: str
+    input_shape: tuple[int, ...]
+    output_shape: tuple[int, ...]
+    input_scale: float
+    input_zero_point: int
+    output_scale: float
+    output_zero_point: int
+    board_id: str
+    firmware_version: str
+    runtime: str
+    model_sha256: str
+
+    @classmethod
+    def decode(cls, p: bytes) -> "DeviceInfo":
+        _need(p, 40, "INFO")
+        (ver, flags, maxp, hz, arena, inb, outb, idt, odt, irank, orank,
+         isc, izp, osc, ozp) = struct.unpack_from("<BBHIIIIBBBBfifi", p)
+        off = 40
+        _need(p, off + 4 * (irank + orank), "INFO")
+        ishape = struct.unpack_from(f"<{irank}I", p, off)
+        off += 4 * irank
+        oshape = struct.unpack_from(f"<{orank}I", p, off)
+        off += 4 * orank
+        strings: list[str] = []
+        for _ in range(4):
+            _need(p, off + 1, "INFO")
+            n = p[off]
+            _need(p, off + 1 + n, "INFO")
+            strings.append(p[off + 1:off + 1 + n].decode("ascii", "replace"))
+            off += 1 + n
+        return cls(ver, bool(flags & 1), maxp, hz, arena, inb, outb,
+                   DTYPES.get(idt, f"dtype{idt}"), DTYPES.get(odt, f"dtype{odt}"),
+                   tuple(ishape), tuple(oshape), isc, izp, osc, ozp, *strings)
+
+
+@dataclass(frozen=True)
+class InferReply:
+    """INFER reply: cycles inside edgekit_model_invoke and the first output bytes."""
+
+    cycles: int
+    output_bytes: int
+    output: bytes
+
+    @classmethod
+    def decode(cls, p: bytes) -> "InferReply":
+        _need(p, 8, "INFER")
+        cycles, total = struct.unpack_from("<II", p)
+        return cls(cycles, total, p[8:])
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One streamed sensor sample, optionally with the prediction made on the window."""
+
+    seq: int
+    t_ms: int
+    sensor: int
+    values: tuple[int, ...]
+    prediction: bytes | None = None
+    cycles: int | None = None
+    model_error: int | None = None
+
+    @classmethod
+    def decode(cls, p: bytes) -> "Sample":
+        _need(p, 12, "SAMPLE")
+        seq, t_ms, sensor, flags, n = struct.unpack_from("<IIBBB", p)
+        off = 12
+        _need(p, off + 2 * n, "SAMPLE")
+        values = struct.unpack_from(f"<{n}h", p, off)
+        off += 2 * n
+        if flags == 0:
+            return cls(seq, t_ms, sensor, tuple(values))
+        _need(p, off + 8, "SAMPLE")
+        word, out_n = struct.unpack_from("<II", p, off)
+        off += 8
+        if flags == 2:
+            rc = word - (1 << 32) if word & 0x80000000 else word
+            return cls(seq, t_ms, sensor, tuple(values), model_error=rc)
+        _need(p, off + out_n, "SAMPLE")
+        return cls(seq, t_ms, sensor, tuple(values), bytes(p[off:off + out_n]), word)
+
+
+@dataclass(frozen=True)
+class StreamStopped:
+    """STREAM_STOP reply: the device's own counts."""
+
+    sent: int
+    skipped: int
+
+    @classmethod
+    def decode(cls, p: bytes) -> "StreamStopped":
+        _need(p, 8, "STREAM_STOP")
+        return cls(*struct.unpack_from("<II", p))
+
+
+@dataclass(frozen=True)
+class DeviceErrorReply:
+    """ERROR frame: which request failed and why."""
+
+    code: int
+    request: int
+    detail: int
+    text: str = field(default="")
+
+    @classmethod
+    def decode(cls, p: bytes) -> "DeviceErrorReply":
+        _need(p, 8, "ERROR")
+        code, req, _, detail = struct.unpack_from("<BBHi", p)
+        return cls(code, req, detail, ERROR_TEXT.get(code, f"unknown error code {code}"))
+
+    def describe(self) -> str:
+        """Human-readable one-liner, e.g. 'INFER failed: BAD_LENGTH (...), detail 16'."""
+        try:
+            req = Msg(self.request).name
+        except ValueError:
+            req = f"command 0x{self.request:02x}"
+        try:
+            code = ErrorCode(self.code).name
+        except ValueError:
+            code = f"0x{self.code:02x}"
+        return f"{req} failed on the device: {code} ({self.text}), detail {self.detail}"
+
+
+# --- Request payload builders ----------------------------------------------------------
+
+
+def hello_request() -> bytes:
+    """HELLO payload: the host's protocol version."""
+    return bytes([PROTOCOL_VERSION])
+
+
+def infer_chunk_request(offset: int, data: bytes) -> bytes:
+    """INFER_CHUNK payload: u32 offset into the input tensor, then the bytes."""
+    return struct.pack("<I", offset) + bytes(data)
+
+
+def read_output_request(offset: int, length: int) -> bytes:
+    """READ_OUTPUT payload: u32 offset, u16 length."""
+    return struct.pack("<IH", offset, length)
+
+
+def bench_request(warmup: int, runs: int) -> bytes:
+    """BENCH payload: u16 warm-up invokes, u16 measured runs."""
+    return struct.pack("<HH", warmup, runs)
+
+
+def decode_bench(p: bytes) -> list[int]:
+    """BENCH reply: per-run cycles."""
+    _need(p, 4, "BENCH")
+    (runs,) = struct.unpack_from("<H", p)
+    _need(p, 4 + 4 * runs, "BENCH")
+    return list(struct.unpack_from(f"<{runs}I", p, 4))
+
+
+def bench_max_runs(max_payload: int) -> int:
+    """Runs one BENCH reply can carry."""
+    return (max_payload - 4) // 4
+
+
+def stream_start_request(sensor: int, rate_hz: int, *, infer: bool = False, shift: int = 0,
+                         infer_every: int = 1) -> bytes:
+    """STREAM_START payload: sensor, flags (bit 0 infer), rate, shift, infer_every."""
+    return struct.pack("<BBHBBH", sensor, 1 if infer else 0, rate_hz, shift, 0, infer_every)
+
+
+def decode_stream_ack(p: bytes) -> tuple[int, int, int]:
+    """STREAM_START reply: (sensor, values per sample, accepted rate Hz)."""
+    _need(p, 4, "STREAM_START")
+    sensor, n, rate = struct.unpack_from("<BBH", p)
+    return sensor, n, rate
+
+
+def reset_request(exit_firmware: bool = False, code: int = 0) -> bytes:
+    """RESET payload: mode 0 soft reset, 1 leave the firmware (ek_port_exit(code))."""
+    return bytes([1 if exit_firmware else 0, code & 0xFF])
+
+
+def sensor_to_input(value: int, shift: int) -> int:
+    """How the device turns a sensor value into an int8 model input while streaming."""
+    q = abs(value) >> shift
+    q = -q if value < 0 else q
+    return max(-128, min(127, q))

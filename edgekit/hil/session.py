@@ -1,0 +1,481 @@
+"""A conversation with an edgekit board: handshake, info, infer, bench, stream, reset.
+
+Stop-and-wait: one request is on the wire at a time and its reply (matched by sequence
+number) is awaited before the next, so a UART without flow control never overruns the
+device's one-frame receive buffer. A lost or corrupted request or reply is repaired by
+resending the same request with the same sequence number a bounded number of times
+(every command is idempotent for a retry); every wait has a deadline.
+
+    with Session("/dev/ttyACM0") as s:      # connect() + handshake
+        out, cycles = s.infer(x_int8)
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from types import TracebackType
+from typing import TypeVar
+
+import numpy as np
+
+from edgekit.errors import DataError, DeviceError
+from edgekit.hil import protocol as P
+from edgekit.hil.link import DEFAULT_BAUD, Link, open_link
+
+T = TypeVar("T")
+
+DEFAULT_TIMEOUT_S = 2.0
+DEFAULT_RETRIES = 3
+DEFAULT_HANDSHAKE_S = 8.0
+# Per-HELLO wait during the handshake: short, since a booting board loses what we send.
+_HELLO_WAIT_S = 0.3
+
+
+class Session:
+    """One host-side session with a device speaking docs/protocol.md.
+
+    Args:
+        url: anything ``serial.serial_for_url`` opens (device path, pty, socket://...).
+        baudrate: UART speed (ignored by ptys and sockets).
+        timeout: seconds to wait for each reply before resending the request.
+        retries: resends of one request before giving up with DeviceError.
+        handshake_timeout: total seconds connect() keeps sending HELLO to a silent
+            or booting board.
+        link: an already open Link (tests); ``url`` is then only used in messages.
+    """
+
+    def __init__(self, url: str, *, baudrate: int = DEFAULT_BAUD,
+                 timeout: float = DEFAULT_TIMEOUT_S, retries: int = DEFAULT_RETRIES,
+                 handshake_timeout: float = DEFAULT_HANDSHAKE_S, link: Link | None = None) -> None:
+        self.url = url
+        self.baudrate = baudrate
+        self.timeout = timeout
+        self.retries = retries
+        self.handshake_timeout = handshake_timeout
+        self.link = link
+        self.hello_reply: P.Hello | None = None
+        self.device: P.DeviceInfo | None = None
+        self.max_payload = P.MIN_MAX_PAYLOAD
+        # Random start: a stale reply left in the port by an earlier session must not
+        # match one of our sequence numbers.
+        self._seq = int.from_bytes(os.urandom(2), "little")
+        self._early_samples: list[P.Frame] = []
+        self._last_infer_s = 0.0
+        #: Requests resent after a timeout or a BAD_CRC answer (link-quality indicator).
+        self.resends = 0
+
+    # -- lifetime ---------------------------------------------------------------------
+
+    def __enter__(self) -> "Session":
+        self.connect()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def connect(self) -> P.DeviceInfo:
+        """Open the port, handshake (HELLO until answered) and read INFO.
+
+        Garbage and a board that is still booting are tolerated until
+        ``handshake_timeout``; then DeviceError says whether the board was silent or
+        answered something that is not this protocol.
+        """
+        if self.link is None:
+            self.link = open_link(self.url, baudrate=self.baudrate, write_timeout=self.timeout)
+        try:
+            return self._handshake()
+        except BaseException:
+            self.close()  # a failed connect leaves no port open (__exit__ will not run)
+            raise
+
+    def _handshake(self) -> P.DeviceInfo:
+        assert self.link is not None
+        self.link.discard_input()
+        deadline = time.monotonic() + self.handshake_timeout
+        while True:
+            seq = self._next_seq()
+            self.link.write(P.encode_frame(P.Msg.HELLO, seq, P.hello_request()))
+            wait_until = min(deadline, time.monotonic() + _HELLO_WAIT_S)
+            # Garbage is expected while a board boots: keep the HELLO pace regardless.
+            reply = self._await(P.Msg.HELLO, seq, wait_until, early_retry=False)
+            if isinstance(reply, P.Frame):
+                break
+            if time.monotonic() >= deadline:
+                raise self._silent("handshake", self.handshake_timeout)
+        hello = self._decode(P.Hello.decode, reply.payload, "HELLO")
+        if hello.protocol_version != P.PROTOCOL_VERSION:
+            raise DeviceError(
+                f"device on {self.url} speaks protocol v{hello.protocol_version}, "
+                f"this edgekit speaks v{P.PROTOCOL_VERSION}",
+                hint="regenerate and reflash the firmware with this edgekit version",
+            )
+        self.hello_reply = hello
+        self.max_payload = max(P.MIN_MAX_PAYLOAD, hello.max_payload)
+        if hello.streaming:
+            # An earlier session died mid-stream: start from an idle device.
+            self.request(P.Msg.STREAM_STOP)
+        return self.info()
+
+    def close(self) -> None:
+        """Close the port (idempotent)."""
+        if self.link is not None:
+            self.link.close()
+            self.link = None
+
+    # -- commands ---------------------------------------------------------------------
+
+    def hello(self) -> P.Hello:
+        """Liveness check: protocol version, state and receive-error counters."""
+        self.hello_reply = self._decode(P.Hello.decode, self.request(P.Msg.HELLO, P.hello_request()),
+                                        "HELLO")
+        return self.hello_reply
+
+    def info(self) -> P.DeviceInfo:
+        """Board, firmware and model description (shapes, quantization, sha256...)."""
+        self.device = self._decode(P.DeviceInfo.decode, self.request(P.Msg.INFO), "INFO")
+        return self.device
+
+    def echo(self, data: bytes) -> bytes:
+        """Send ``data`` and return what the device echoes (link test and baseline)."""
+        if len(data) > self.max_payload:
+            raise DataError(f"echo payload of {len(data)} bytes exceeds the device's "
+                            f"max payload of {self.max_payload}")
+        return self.request(P.Msg.ECHO, bytes(data))
+
+    def infer(self, x: np.ndarray | bytes, *, timeout: float | None = None) -> tuple[np.ndarray, int]:
+        """Run the model once on the int8 input ``x``.
+
+        Returns the int8 output (shaped as the device reports) and the cycles spent
+        inside edgekit_model_invoke. Inputs larger than one frame go in INFER_CHUNKs,
+        outputs larger than one frame come back with READ_OUTPUT.
+        """
+        info = self._info()
+        data = _as_int8_bytes(x, info)
+        t0 = time.monotonic()
+        chunk = self.max_payload - 4
+        if len(data) <= self.max_payload:
+            reply = self._decode(P.InferReply.decode, self.request(P.Msg.INFER, data, timeout=timeout),
+                                 "INFER")
+        else:
+            for off in range(0, len(data), chunk):
+                self.request(P.Msg.INFER_CHUNK, P.infer_chunk_request(off, data[off:off + chunk]))
+            reply = self._decode(P.InferReply.decode, self.request(P.Msg.INFER, b"", timeout=timeout),
+                                 "INFER")
+        self._last_infer_s = time.monotonic() - t0
+        out = bytearray(reply.output)
+        while len(out) < reply.output_bytes:
+            part = self.request(P.Msg.READ_OUTPUT,
+                                P.read_output_request(len(out), min(chunk, reply.output_bytes - len(out))))
+            if len(part) <= 4:
+                raise DeviceError(f"device on {self.url} returned no output bytes at offset {len(out)}")
+            out += part[4:]
+        arr = np.frombuffer(bytes(out[:reply.output_bytes]), dtype=np.int8)
+        if arr.size == int(np.prod(info.output_shape)):
+            arr = arr.reshape(info.output_shape)
+        return arr.copy(), reply.cycles
+
+    def bench(self, warmup: int, runs: int, *, timeout: float | None = None) -> list[int]:
+        """``warmup`` unmeasured invokes, then ``runs`` measured ones on the last input.
+
+        Returns the cycles of each measured run. Split into several BENCH requests when
+        one reply cannot carry all runs; the reply timeout grows with the work asked.
+        """
+        if warmup < 0 or runs < 1:
+            raise DataError(f"bench needs warmup >= 0 and runs >= 1, got {warmup} and {runs}")
+        if self._last_infer_s == 0.0:
+            # Time one invoke first so the reply timeout below fits a slow model.
+            t0 = time.monotonic()
+            self.request(P.Msg.INFER, b"", timeout=timeout)
+            self._last_infer_s = time.monotonic() - t0
+        per_reply = P.bench_max_runs(self.max_payload)
+        cycles: list[int] = []
+        w = warmup
+        while len(cycles) < runs:
+            n = min(per_reply, runs - len(cycles))
+            # Bound the wait by the work: a round trip of INFER took _last_infer_s.
+            budget = (timeout or self.timeout) + 4.0 * (min(w, 0xFFFF) + n) * self._last_infer_s
+            reply = self.request(P.Msg.BENCH, P.bench_request(min(w, 0xFFFF), n), timeout=budget)
+            cycles += self._decode(P.decode_bench, reply, "BENCH")
+            w = 0
+        return cycles
+
+    def stream(self, sensor: int, rate_hz: int, seconds: float | None, *, infer: bool = False,
+               shift: int = 0, infer_every: int = 1) -> "Stream":
+        """Start streaming ``sensor`` at ``rate_hz``; iterate the result for samples.
+
+        Iteration ends after ``seconds`` (None: until the consumer stops), then
+        STREAM_STOP is sent. With ``infer``, the device runs the model on a sliding
+        window of the values (each ``sensor_value / 2**shift`` saturated to int8) every
+        ``infer_every`` samples and attaches the prediction.
+        """
+        return Stream(self, sensor, rate_hz, seconds, infer=infer, shift=shift,
+                      infer_every=infer_every)
+
+    def reset(self, *, exit_firmware: bool = False, code: int = 0) -> None:
+        """Soft reset (stop streaming, clear buffers, re-init the model), or with
+        ``exit_firmware`` leave the firmware (ek_port_exit(code): reboot on silicon,
+        exit the emulator) and close the port; call connect() again to talk to a
+        board that reboots."""
+        if not exit_firmware:
+            self.request(P.Msg.RESET, P.reset_request())
+            return
+        # The firmware leaves right after its reply, which may therefore be lost with
+        # the link (an emulator exits, a USB VCP re-enumerates): both mean success.
+        try:
+            self.request(P.Msg.RESET, P.reset_request(True, code), retries=0)
+        except DeviceError:
+            pass
+        self.device = None
+        self.close()
+
+    # -- core -------------------------------------------------------------------------
+
+    def request(self, cmd: P.Msg, payload: bytes = b"", *, timeout: float | None = None,
+                retries: int | None = None) -> bytes:
+        """Send one request and return its reply payload (stop-and-wait with retries).
+
+        The same frame (same sequence number) is resent after ``timeout`` or a BAD_CRC
+        answer, at most ``retries`` times; an ERROR reply raises DeviceError.
+        """
+        link = self._link()
+        name = cmd.name if isinstance(cmd, P.Msg) else f"command 0x{int(cmd):02x}"
+        if len(payload) > self.max_payload:
+            raise DataError(f"{name} payload of {len(payload)} bytes exceeds the device's "
+                            f"max payload of {self.max_payload}")
+        wait = self.timeout if timeout is None else timeout
+        tries = 1 + (self.retries if retries is None else retries)
+        seq = self._next_seq()
+        frame = P.encode_frame(cmd, seq, payload)
+        if cmd == P.Msg.STREAM_START:
+            self._early_samples.clear()
+        for attempt in range(tries):
+            if attempt:
+                self.resends += 1
+            link.write(frame)
+            reply = self._await(cmd, seq, time.monotonic() + wait)
+            if isinstance(reply, P.Frame):
+                return reply.payload
+            # None (timeout) or a BAD_CRC error: resend the same request.
+        raise self._silent(name, wait, tries=tries)
+
+    def _await(self, cmd: P.Msg, seq: int, deadline: float, *,
+               early_retry: bool = True) -> P.Frame | str | None:
+        """Wait for the reply to (cmd, seq). Returns the frame, 'retry' (a corrupted
+        frame either way), or None at the deadline; raises on any other ERROR reply."""
+        link = self._link()
+        want = cmd | P.Msg.REPLY
+        bad_before = link.splitter.bad_frames
+        while True:
+            f = link.read_frame(min(deadline, time.monotonic() + 0.02))
+            if f is None:
+                if time.monotonic() >= deadline:
+                    return None
+                if early_retry and link.splitter.bad_frames != bad_before:
+                    # A corrupted frame arrived and nothing good after it: most likely
+                    # our reply. Resend now rather than wait out the timeout.
+                    return "retry"
+                continue
+            if f.seq != seq:
+                continue  # stale reply or a sample of an older stream
+            if f.type == want:
+                return f
+            if f.type == P.Msg.SAMPLE and cmd == P.Msg.STREAM_START:
+                self._early_samples.append(f)  # our ack was lost but the stream runs
+                continue
+            if f.type == P.Msg.ERROR:
+                err = self._decode(P.DeviceErrorReply.decode, f.payload, "ERROR")
+                if err.code == P.ErrorCode.BAD_CRC:
+                    return "retry"
+                raise DeviceError(f"{err.describe()} (device on {self.url})")
+
+    def _silent(self, what: str, wait: float, tries: int = 1) -> DeviceError:
+        link = self._link()
+        sp = link.splitter
+        tried = f"after {tries} tries of {wait:g} s" if tries > 1 else f"within {wait:g} s"
+        if sp.good_frames == 0 and sp.garbage_bytes > 0:
+            return DeviceError(
+                f"device on {self.url} answers, but not in the edgekit protocol "
+                f"({sp.garbage_bytes} bytes of garbage, e.g. {sp.last_garbage[:16]!r})",
+                hint="wrong baud rate, or the board does not run edgekit firmware: flash it",
+            )
+        if sp.good_frames == 0:
+            return DeviceError(
+                f"no answer from {self.url} to {what} {tried}",
+                hint="is the board powered, flashed with edgekit firmware and on this port?",
+            )
+        return DeviceError(
+            f"device on {self.url} stopped answering: no valid reply to {what} {tried} "
+            f"({sp.bad_frames} corrupted frames so far)",
+            hint="the link is noisy or the board hung; reset it and retry",
+        )
+
+    def _decode(self, fn: Callable[[bytes], T], payload: bytes, what: str) -> T:
+        """Decode a reply payload; a malformed one is a DeviceError, not a traceback."""
+        try:
+            return fn(payload)
+        except (P.ProtocolError, struct.error, ValueError) as e:
+            raise DeviceError(f"device on {self.url} sent a malformed {what} reply: {e}",
+                              hint="firmware and host disagree on the protocol; reflash") from None
+
+    def _next_seq(self) -> int:
+        self._seq = (self._seq + 1) & 0xFFFF
+        return self._seq
+
+    def _link(self) -> Link:
+        if self.link is None:
+            raise DeviceError(f"session to {self.url} is not connected", hint="call connect() first")
+        return self.link
+
+    def _info(self) -> P.DeviceInfo:
+        return self.device if self.device is not None else self.info()
+
+
+def _as_int8_bytes(x: np.ndarray | bytes, info: P.DeviceInfo) -> bytes:
+    if isinstance(x, (bytes, bytearray, memoryview)):
+        data = bytes(x)
+    else:
+        arr = np.asarray(x)
+        if arr.dtype != np.int8:
+            if not np.issubdtype(arr.dtype, np.integer):
+                raise DataError(f"model input must be int8 (quantized), got {arr.dtype}",
+                                hint="quantize with the input scale and zero point from INFO")
+            if arr.size and (arr.min() < -128 or arr.max() > 127):
+                raise DataError("model input has values outside the int8 range -128..127")
+            arr = arr.astype(np.int8)
+        data = arr.tobytes()
+    if len(data) != info.input_bytes:
+        raise DataError(f"input has {len(data)} values but the model on the device takes "
+                        f"{info.input_bytes} (shape {info.input_shape})")
+    return data
+
+
+@dataclass
+class StreamStats:
+    """What a stream delivered. ``dropped`` counts sample numbers never received: the
+    device's own overruns (``device_skipped``) plus frames lost or corrupted on the link."""
+
+    received: int = 0
+    dropped: int = 0
+    device_sent: int | None = None
+    device_skipped: int | None = None
+    first_t_ms: int | None = None
+    last_t_ms: int | None = None
+
+    @property
+    def lost_on_link(self) -> int | None:
+        """Samples the device sent that never arrived intact."""
+        if self.device_skipped is None:
+            return None
+        return max(0, self.dropped - self.device_skipped)
+
+    @property
+    def rate_hz(self) -> float | None:
+        """Sample rate measured with the device's own timestamps."""
+        if self.first_t_ms is None or self.last_t_ms is None or self.received < 2:
+            return None
+        span = (self.last_t_ms - self.first_t_ms) & 0xFFFFFFFF
+        return None if span == 0 else (self.received + self.dropped - 1) * 1000.0 / span
+
+
+class Stream:
+    """Iterable of :class:`edgekit.hil.protocol.Sample`; stops the stream when done.
+
+    Use as ``for s in session.stream(...)`` (or a ``with`` block, which guarantees
+    STREAM_STOP even if the loop is left early); ``stats`` holds the counts.
+    """
+
+    def __init__(self, session: Session, sensor: int, rate_hz: int, seconds: float | None, *,
+                 infer: bool, shift: int, infer_every: int) -> None:
+        if not 1 <= rate_hz <= 0xFFFF:
+            raise DataError(f"stream rate {rate_hz} Hz out of range")
+        self.session = session
+        self.sensor = sensor
+        self.rate_hz = rate_hz
+        self.seconds = seconds
+        self.infer = infer
+        self.shift = shift
+        self.infer_every = infer_every
+        self.stats = StreamStats()
+        self.values_per_sample: int | None = None
+        self._seq: int | None = None
+        self._next = 0
+        self._started = False
+        self._stopped = False
+
+    def __enter__(self) -> "Stream":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        """Send STREAM_START (done by iteration if not called)."""
+        if self._started:
+            return
+        s = self.session
+        payload = P.stream_start_request(self.sensor, self.rate_hz, infer=self.infer,
+                                         shift=self.shift, infer_every=self.infer_every)
+        ack = s.request(P.Msg.STREAM_START, payload)
+        self._seq = s._seq
+        _, self.values_per_sample, _ = s._decode(P.decode_stream_ack, ack, "STREAM_START")
+        self._started = True
+
+    def __iter__(self) -> Iterator[P.Sample]:
+        self.start()
+        s = self.session
+        link = s._link()
+        # Silence longer than this means the device or link died mid-stream.
+        stall_s = max(s.timeout, 5.0 / self.rate_hz)
+        end = None if self.seconds is None else time.monotonic() + self.seconds
+        try:
+            pending = list(s._early_samples)
+            s._early_samples.clear()
+            while end is None or time.monotonic() < end:
+                if pending:
+                    f: P.Frame | None = pending.pop(0)
+                else:
+                    limit = time.monotonic() + stall_s
+                    f = link.read_frame(limit if end is None else min(limit, end))
+                    if f is None:
+                        if end is not None and time.monotonic() >= end:
+                            break
+                        raise DeviceError(
+                            f"stream from {s.url} stalled: no sample for {stall_s:g} s "
+                            f"after {self.stats.received} samples",
+                            hint="the board hung or the link was cut; reset it and retry")
+                if f.type != P.Msg.SAMPLE or f.seq != self._seq:
+                    continue
+                sample = s._decode(P.Sample.decode, f.payload, "SAMPLE")
+                self._count(sample)
+                yield sample
+        except DeviceError:
+            self._stopped = True  # the board is gone or hung: do not wait on it again
+            raise
+        finally:
+            self.stop()
+
+    def _count(self, sample: P.Sample) -> None:
+        st = self.stats
+        if sample.seq < self._next:
+            return  # duplicate or reordered: already counted
+        st.dropped += sample.seq - self._next
+        self._next = sample.seq + 1
+        st.received += 1
+        if st.first_t_ms is None:
+            st.first_t_ms = sample.t_ms
+        st.last_t_ms = sample.t_ms
+
+    def stop(self) -> StreamStats:
+        """Send STREAM_STOP (idempotent) and record the device's totals."""
+        if self._started and not self._stopped and self.session.link is not None:
+            self._stopped = True
+            done = self.session._decode(P.StreamStopped.decode,
+                                        self.session.request(P.Msg.STREAM_STOP), "STREAM_STOP")
+            self.stats.device_sent = done.sent
+            self.stats.device_skipped = done.skipped
+        return self.stats

@@ -1,0 +1,626 @@
+/* edgekit firmware application: answers the requests of docs/protocol.md.
+ *
+ * Single-threaded and stop-and-wait: a request is handled to completion (the model
+ * runs inside the poll) and its reply sent before the next byte is read. All state
+ * is in one static struct; nothing is allocated.
+ */
+#include "ek_app.h"
+
+#include "edgekit_model.h"
+#include "ek_port.h"
+#include "ek_protocol.h"
+
+#define MAX_RANK 6
+#define DTYPE_INT8 1u
+#define STR_MAX 32u
+#define SAMPLE_HEADER 12u
+
+/* Bytes read per poll before servicing the stream again: one full frame. */
+#define RX_BUDGET EK_PROTO_MAX_WIRE
+
+typedef char ek_assert_in_rank[(EDGEKIT_MODEL_INPUT_RANK <= MAX_RANK) ? 1 : -1];
+typedef char ek_assert_out_rank[(EDGEKIT_MODEL_OUTPUT_RANK <= MAX_RANK) ? 1 : -1];
+typedef char ek_assert_sensor[(EK_APP_MAX_SENSOR_VALUES <= 64) ? 1 : -1];
+
+static const uint32_t in_dims[] = EDGEKIT_MODEL_INPUT_DIMS;
+static const uint32_t out_dims[] = EDGEKIT_MODEL_OUTPUT_DIMS;
+
+typedef struct {
+    uint8_t active;
+    uint8_t sensor;
+    uint8_t infer;
+    uint8_t shift;
+    uint8_t n_values;
+    uint16_t seq;          /* seq of the STREAM_START that began it; sample frames echo it */
+    uint16_t rate_hz;
+    uint16_t infer_every;
+    uint16_t since_infer;
+    uint32_t period_ms;    /* 1000 / rate ... */
+    uint32_t period_rem;   /* ... and 1000 % rate, spread by acc so pacing never drifts */
+    uint32_t acc;
+    uint32_t next_due;
+    uint32_t sample_seq;
+    uint32_t sent;
+    uint32_t skipped;
+    uint32_t window_fill;  /* values pushed into the input window, saturating at size */
+} stream_t;
+
+static struct {
+    uint8_t initialised;
+    int32_t model_rc;
+    uint32_t boot_ms;
+    ek_parser_t parser;
+    stream_t stream;
+    uint8_t tx[EK_PROTO_MAX_WIRE];
+    uint8_t reply[EK_PROTO_MAX_PAYLOAD];
+    int8_t input[EDGEKIT_MODEL_INPUT_BYTES];
+    int8_t output[EDGEKIT_MODEL_OUTPUT_BYTES];
+} g;
+
+/* No string.h: the core must link on any freestanding toolchain. */
+static void copy_bytes(uint8_t *dst, const uint8_t *src, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        dst[i] = src[i];
+    }
+}
+
+static void zero_bytes(uint8_t *dst, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        dst[i] = 0;
+    }
+}
+
+static size_t str_len(const char *s, size_t max)
+{
+    size_t n = 0;
+    while (n < max && s[n] != '\0') {
+        n++;
+    }
+    return n;
+}
+
+static uint32_t float_bits(float f)
+{
+    union {
+        float f;
+        uint32_t u;
+    } v;
+    v.f = f;
+    return v.u;
+}
+
+static void send(uint8_t type, uint16_t seq, const uint8_t *payload, size_t len)
+{
+    size_t n = ek_frame_encode(type, seq, payload, len, g.tx, sizeof g.tx);
+    if (n > 0u) {
+        ek_port_uart_write(g.tx, n);
+    }
+}
+
+static void reply(uint8_t req, uint16_t seq, size_t len)
+{
+    send((uint8_t)(req | EK_MSG_REPLY), seq, g.reply, len);
+}
+
+static void send_error(uint8_t req, uint16_t seq, uint8_t code, int32_t detail)
+{
+    uint8_t p[8];
+    p[0] = code;
+    p[1] = req;
+    p[2] = 0;
+    p[3] = 0;
+    ek_put_u32(&p[4], (uint32_t)detail);
+    send(EK_MSG_ERROR, seq, p, sizeof p);
+}
+
+static uint8_t model_ready(void)
+{
+    return (uint8_t)(g.model_rc == 0);
+}
+
+/* Runs the model on g.input; returns the cycles spent inside edgekit_model_invoke. */
+static int run_model(uint32_t *cycles)
+{
+    uint32_t c0, c1;
+    int rc;
+    c0 = ek_port_cycles();
+    rc = edgekit_model_invoke(g.input, g.output);
+    c1 = ek_port_cycles();
+    *cycles = c1 - c0; /* unsigned: correct across one counter wrap */
+    return rc;
+}
+
+void ek_app_init(void)
+{
+    ek_parser_init(&g.parser);
+    zero_bytes((uint8_t *)&g.stream, sizeof g.stream);
+    zero_bytes((uint8_t *)g.input, sizeof g.input);
+    zero_bytes((uint8_t *)g.output, sizeof g.output);
+    g.boot_ms = ek_port_millis();
+    g.model_rc = (int32_t)edgekit_model_init();
+    g.initialised = 1;
+}
+
+static size_t put_str(uint8_t *p, const char *s, size_t max)
+{
+    size_t n = str_len(s, max);
+    p[0] = (uint8_t)n;
+    copy_bytes(&p[1], (const uint8_t *)s, n);
+    return n + 1u;
+}
+
+static void on_hello(uint16_t seq)
+{
+    uint8_t *p = g.reply;
+    p[0] = (uint8_t)EK_PROTO_VERSION;
+    p[1] = (uint8_t)((g.stream.active ? 1u : 0u) | (model_ready() ? 2u : 0u));
+    ek_put_u16(&p[2], (uint16_t)EK_PROTO_MAX_PAYLOAD);
+    ek_put_u32(&p[4], ek_port_millis() - g.boot_ms);
+    ek_put_u32(&p[8], (uint32_t)g.model_rc);
+    ek_put_u16(&p[12], g.parser.bad_frames);
+    ek_put_u16(&p[14], g.parser.overflows);
+    reply(EK_MSG_HELLO, seq, 16);
+}
+
+static void on_info(uint16_t seq)
+{
+    uint8_t *p = g.reply;
+    size_t n, i;
+    p[0] = (uint8_t)EK_PROTO_VERSION;
+    p[1] = (uint8_t)(model_ready() ? 1u : 0u);
+    ek_put_u16(&p[2], (uint16_t)EK_PROTO_MAX_PAYLOAD);
+    ek_put_u32(&p[4], ek_port_cycles_hz());
+    ek_put_u32(&p[8], (uint32_t)(EDGEKIT_MODEL_ARENA_BYTES));
+    ek_put_u32(&p[12], (uint32_t)EDGEKIT_MODEL_INPUT_BYTES);
+    ek_put_u32(&p[16], (uint32_t)EDGEKIT_MODEL_OUTPUT_BYTES);
+    p[20] = DTYPE_INT8;
+    p[21] = DTYPE_INT8;
+    p[22] = (uint8_t)EDGEKIT_MODEL_INPUT_RANK;
+    p[23] = (uint8_t)EDGEKIT_MODEL_OUTPUT_RANK;
+    ek_put_u32(&p[24], float_bits((float)(EDGEKIT_MODEL_INPUT_SCALE)));
+    ek_put_u32(&p[28], (uint32_t)(int32_t)(EDGEKIT_MODEL_INPUT_ZERO_POINT));
+    ek_put_u32(&p[32], float_bits((float)(EDGEKIT_MODEL_OUTPUT_SCALE)));
+    ek_put_u32(&p[36], (uint32_t)(int32_t)(EDGEKIT_MODEL_OUTPUT_ZERO_POINT));
+    n = 40;
+    for (i = 0; i < (size_t)EDGEKIT_MODEL_INPUT_RANK; i++, n += 4u) {
+        ek_put_u32(&p[n], in_dims[i]);
+    }
+    for (i = 0; i < (size_t)EDGEKIT_MODEL_OUTPUT_RANK; i++, n += 4u) {
+        ek_put_u32(&p[n], out_dims[i]);
+    }
+    n += put_str(&p[n], EK_BOARD_ID, STR_MAX);
+    n += put_str(&p[n], EK_FIRMWARE_VERSION, STR_MAX);
+    n += put_str(&p[n], EDGEKIT_MODEL_RUNTIME, STR_MAX);
+    n += put_str(&p[n], EDGEKIT_MODEL_SHA256, 64u);
+    reply(EK_MSG_INFO, seq, n);
+}
+
+/* Output bytes [offset, offset + n) after a header of `at` bytes; returns payload size. */
+static size_t put_output(size_t at, uint32_t offset)
+{
+    size_t room = EK_PROTO_MAX_PAYLOAD - at;
+    size_t n = (size_t)EDGEKIT_MODEL_OUTPUT_BYTES - offset;
+    if (n > room) {
+        n = room;
+    }
+    copy_bytes(&g.reply[at], (const uint8_t *)&g.output[offset], n);
+    return at + n;
+}
+
+static void on_infer(const ek_frame_t *f)
+{
+    uint32_t cycles = 0;
+    int rc;
+    /* Empty: run on the staged input (INFER_CHUNK, or the last INFER). */
+    if (f->len != 0u && (size_t)f->len != (size_t)EDGEKIT_MODEL_INPUT_BYTES) {
+        send_error(f->type, f->seq, EK_ERR_BAD_LENGTH, (int32_t)EDGEKIT_MODEL_INPUT_BYTES);
+        return;
+    }
+    if (f->len != 0u) {
+        copy_bytes((uint8_t *)g.input, f->payload, f->len);
+    }
+    rc = run_model(&cycles);
+    if (rc != 0) {
+        send_error(f->type, f->seq, EK_ERR_MODEL, (int32_t)rc);
+        return;
+    }
+    ek_put_u32(&g.reply[0], cycles);
+    ek_put_u32(&g.reply[4], (uint32_t)EDGEKIT_MODEL_OUTPUT_BYTES);
+    reply(f->type, f->seq, put_output(8, 0));
+}
+
+static void on_infer_chunk(const ek_frame_t *f)
+{
+    uint32_t offset, n;
+    if (f->len < 4u) {
+        send_error(f->type, f->seq, EK_ERR_BAD_LENGTH, 4);
+        return;
+    }
+    offset = ek_get_u32(f->payload);
+    n = (uint32_t)f->len - 4u;
+    if (offset > (uint32_t)EDGEKIT_MODEL_INPUT_BYTES ||
+        n > (uint32_t)EDGEKIT_MODEL_INPUT_BYTES - offset) {
+        send_error(f->type, f->seq, EK_ERR_BAD_ARG, (int32_t)EDGEKIT_MODEL_INPUT_BYTES);
+        return;
+    }
+    copy_bytes((uint8_t *)&g.input[offset], f->payload + 4, n);
+    ek_put_u32(&g.reply[0], offset + n);
+    reply(f->type, f->seq, 4);
+}
+
+static void on_read_output(const ek_frame_t *f)
+{
+    uint32_t offset;
+    size_t n, want;
+    if (f->len != 6u) {
+        send_error(f->type, f->seq, EK_ERR_BAD_LENGTH, 6);
+        return;
+    }
+    offset = ek_get_u32(f->payload);
+    want = ek_get_u16(f->payload + 4);
+    if (offset > (uint32_t)EDGEKIT_MODEL_OUTPUT_BYTES) {
+        send_error(f->type, f->seq, EK_ERR_BAD_ARG, (int32_t)EDGEKIT_MODEL_OUTPUT_BYTES);
+        return;
+    }
+    ek_put_u32(&g.reply[0], offset);
+    n = put_output(4, offset);
+    if (n - 4u > want) {
+        n = 4u + want;
+    }
+    reply(f->type, f->seq, n);
+}
+
+static void on_bench(const ek_frame_t *f)
+{
+    uint32_t warmup, runs, i, cycles = 0;
+    int rc;
+    if (f->len != 4u) {
+        send_error(f->type, f->seq, EK_ERR_BAD_LENGTH, 4);
+        return;
+    }
+    warmup = ek_get_u16(f->payload);
+    runs = ek_get_u16(f->payload + 2);
+    if (runs == 0u || runs > (EK_PROTO_MAX_PAYLOAD - 4u) / 4u) {
+        send_error(f->type, f->seq, EK_ERR_BAD_ARG, (int32_t)((EK_PROTO_MAX_PAYLOAD - 4u) / 4u));
+        return;
+    }
+    for (i = 0; i < warmup + runs; i++) {
+        rc = run_model(&cycles);
+        if (rc != 0) {
+            send_error(f->type, f->seq, EK_ERR_MODEL, (int32_t)rc);
+            return;
+        }
+        if (i >= warmup) {
+            ek_put_u32(&g.reply[4u + 4u * (i - warmup)], cycles);
+        }
+    }
+    ek_put_u16(&g.reply[0], (uint16_t)runs);
+    ek_put_u16(&g.reply[2], 0);
+    reply(f->type, f->seq, 4u + 4u * runs);
+}
+
+static void stream_ack(uint16_t seq)
+{
+    g.reply[0] = g.stream.sensor;
+    g.reply[1] = g.stream.n_values;
+    ek_put_u16(&g.reply[2], g.stream.rate_hz);
+    reply(EK_MSG_STREAM_START, seq, 4);
+}
+
+static void on_stream_start(const ek_frame_t *f)
+{
+    int16_t probe[EK_APP_MAX_SENSOR_VALUES];
+    stream_t *s = &g.stream;
+    uint8_t sensor, flags, shift;
+    uint16_t rate;
+    int n;
+
+    if (s->active) {
+        if (f->seq == s->seq) {
+            stream_ack(f->seq); /* our ack was lost and the host retried */
+        } else {
+            send_error(f->type, f->seq, EK_ERR_BUSY, 0);
+        }
+        return;
+    }
+    if (f->len != 8u) {
+        send_error(f->type, f->seq, EK_ERR_BAD_LENGTH, 8);
+        return;
+    }
+    sensor = f->payload[0];
+    flags = f->payload[1];
+    rate = ek_get_u16(f->payload + 2);
+    shift = f->payload[4];
+    if (rate == 0u || rate > EK_APP_MAX_RATE_HZ || shift > 15u || (flags & 0xFEu) != 0u) {
+        send_error(f->type, f->seq, EK_ERR_BAD_ARG, (int32_t)EK_APP_MAX_RATE_HZ);
+        return;
+    }
+    /* A probe read tells whether the sensor exists and how many values it gives. */
+    n = ek_port_sensor_read(sensor, probe, EK_APP_MAX_SENSOR_VALUES);
+    if (n < 0) {
+        send_error(f->type, f->seq, EK_ERR_NO_SUCH_SENSOR, (int32_t)sensor);
+        return;
+    }
+    if (n > EK_APP_MAX_SENSOR_VALUES) {
+        n = EK_APP_MAX_SENSOR_VALUES; /* a port that ignored max_values */
+    }
+    if (flags & 1u) {
+        if (!model_ready()) {
+            send_error(f->type, f->seq, EK_ERR_NOT_READY, g.model_rc);
+            return;
+        }
+        if (SAMPLE_HEADER + 2u * (uint32_t)n + 8u + (uint32_t)EDGEKIT_MODEL_OUTPUT_BYTES >
+            EK_PROTO_MAX_PAYLOAD) {
+            send_error(f->type, f->seq, EK_ERR_BAD_ARG, (int32_t)EK_PROTO_MAX_PAYLOAD);
+            return;
+        }
+    }
+    zero_bytes((uint8_t *)s, sizeof *s);
+    s->sensor = sensor;
+    s->infer = (uint8_t)(flags & 1u);
+    s->shift = shift;
+    s->n_values = (uint8_t)n;
+    s->rate_hz = rate;
+    s->infer_every = ek_get_u16(f->payload + 6);
+    if (s->infer_every == 0u) {
+        s->infer_every = 1;
+    }
+    s->seq = f->seq;
+    s->period_ms = 1000u / rate;
+    s->period_rem = 1000u % rate;
+    s->next_due = ek_port_millis();
+    s->active = 1;
+    stream_ack(f->seq);
+}
+
+static void on_stream_stop(const ek_frame_t *f)
+{
+    /* Idempotent: a retried STOP after the stream ended gets the same totals. */
+    g.stream.active = 0;
+    ek_put_u32(&g.reply[0], g.stream.sent);
+    ek_put_u32(&g.reply[4], g.stream.skipped);
+    reply(f->type, f->seq, 8);
+}
+
+static void on_reset(const ek_frame_t *f)
+{
+    uint8_t mode = f->len > 0u ? f->payload[0] : 0u;
+    uint8_t code = f->len > 1u ? f->payload[1] : 0u;
+    uint16_t seq = f->seq;
+    uint8_t type = f->type;
+    if (mode > 1u) {
+        send_error(type, seq, EK_ERR_BAD_ARG, 1);
+        return;
+    }
+    if (mode == 1u) {
+        reply(type, seq, 0);
+        ek_port_exit((int)code);
+        return; /* only reached on ports whose exit returns (tests) */
+    }
+    ek_app_init(); /* soft: stop streaming, clear buffers, re-init the model */
+    reply(type, seq, 0);
+}
+
+static void on_echo(const ek_frame_t *f)
+{
+    copy_bytes(g.reply, f->payload, f->len);
+    reply(f->type, f->seq, f->len);
+}
+
+static void dispatch(const ek_frame_t *f)
+{
+    uint8_t busy_cmd = (uint8_t)(f->type == EK_MSG_INFER || f->type == EK_MSG_INFER_CHUNK ||
+                                 f->type == EK_MSG_READ_OUTPUT || f->type == EK_MSG_BENCH);
+    if (g.stream.active && busy_cmd) {
+        send_error(f->type, f->seq, EK_ERR_BUSY, 0);
+        return;
+    }
+    if ((f->type == EK_MSG_INFER || f->type == EK_MSG_BENCH) && !model_ready()) {
+        send_error(f->type, f->seq, EK_ERR_NOT_READY, g.model_rc);
+        return;
+    }
+    switch (f->type) {
+    case EK_MSG_HELLO:
+        on_hello(f->seq);
+        break;
+    case EK_MSG_INFO:
+        on_info(f->seq);
+        break;
+    case EK_MSG_INFER:
+        on_infer(f);
+        break;
+    case EK_MSG_INFER_CHUNK:
+        on_infer_chunk(f);
+        break;
+    case EK_MSG_READ_OUTPUT:
+        on_read_output(f);
+        break;
+    case EK_MSG_BENCH:
+        on_bench(f);
+        break;
+    case EK_MSG_STREAM_START:
+        on_stream_start(f);
+        break;
+    case EK_MSG_STREAM_STOP:
+        on_stream_stop(f);
+        break;
+    case EK_MSG_RESET:
+        on_reset(f);
+        break;
+    case EK_MSG_ECHO:
+        on_echo(f);
+        break;
+    default:
+        send_error(f->type, f->seq, EK_ERR_UNKNOWN_CMD, 0);
+        break;
+    }
+}
+
+static void on_parse_result(int rc, const ek_frame_t *f)
+{
+    /* Errors are answered only when the header looks like ours, so line noise
+     * does not make the device chatter; the host retries on BAD_CRC at once. */
+    switch (rc) {
+    case EK_PARSE_FRAME:
+        dispatch(f);
+        break;
+    case EK_PARSE_BAD_CRC:
+        if (f->version == EK_PROTO_VERSION) {
+            send_error(f->type, f->seq, EK_ERR_BAD_CRC, 0);
+        }
+        break;
+    case EK_PARSE_TOO_LONG:
+        if (f->version == EK_PROTO_VERSION) {
+            send_error(f->type, f->seq, EK_ERR_TOO_LONG, (int32_t)EK_PROTO_MAX_PAYLOAD);
+        }
+        break;
+    case EK_PARSE_BAD_LENGTH:
+        send_error(f->type, f->seq, EK_ERR_BAD_LENGTH, (int32_t)f->len);
+        break;
+    case EK_PARSE_BAD_VERSION:
+        send_error(f->type, f->seq, EK_ERR_BAD_VERSION, (int32_t)EK_PROTO_VERSION);
+        break;
+    default:
+        break; /* NONE, EMPTY, MALFORMED */
+    }
+}
+
+/* Signed int8 from a sensor value: round toward zero after the shift, then saturate. */
+static int8_t to_input(int16_t v, uint8_t shift)
+{
+    int32_t q = (int32_t)v / (int32_t)(1L << shift);
+    if (q > 127) {
+        q = 127;
+    } else if (q < -128) {
+        q = -128;
+    }
+    return (int8_t)q;
+}
+
+static void window_push(const int16_t *values, uint8_t n, uint8_t shift)
+{
+    const size_t size = (size_t)EDGEKIT_MODEL_INPUT_BYTES;
+    size_t i;
+    /* Sliding window over the flattened sample stream, newest values last. */
+    if ((size_t)n >= size) {
+        for (i = 0; i < size; i++) {
+            g.input[i] = to_input(values[(size_t)n - size + i], shift);
+        }
+    } else {
+        for (i = 0; i + n < size; i++) {
+            g.input[i] = g.input[i + n];
+        }
+        for (i = 0; i < n; i++) {
+            g.input[size - n + i] = to_input(values[i], shift);
+        }
+    }
+    g.stream.window_fill += n;
+    if (g.stream.window_fill > size) {
+        g.stream.window_fill = (uint32_t)size;
+    }
+}
+
+static void advance_due(stream_t *s)
+{
+    s->next_due += s->period_ms;
+    s->acc += s->period_rem;
+    if (s->acc >= s->rate_hz) {
+        s->acc -= s->rate_hz;
+        s->next_due += 1u;
+    }
+}
+
+static void stream_service(void)
+{
+    stream_t *s = &g.stream;
+    int16_t values[EK_APP_MAX_SENSOR_VALUES];
+    uint8_t *p = g.reply;
+    uint32_t now = ek_port_millis();
+    uint32_t cycles = 0;
+    size_t n_out, i;
+    int n, rc;
+
+    if (!s->active || (int32_t)(now - s->next_due) < 0) {
+        return;
+    }
+    n = ek_port_sensor_read(s->sensor, values, EK_APP_MAX_SENSOR_VALUES);
+    if (n < 0) {
+        n = 0; /* a failed read still produces a sample, so the host sees it */
+    }
+    if (n > (int)s->n_values) {
+        n = (int)s->n_values;
+    }
+    ek_put_u32(&p[0], s->sample_seq);
+    ek_put_u32(&p[4], now);
+    p[8] = s->sensor;
+    p[9] = 0;
+    p[10] = (uint8_t)n;
+    p[11] = 0;
+    n_out = SAMPLE_HEADER;
+    for (i = 0; i < (size_t)n; i++, n_out += 2u) {
+        ek_put_u16(&p[n_out], (uint16_t)values[i]);
+    }
+    if (s->infer) {
+        window_push(values, (uint8_t)n, s->shift);
+        s->since_infer++;
+        if (s->window_fill >= (uint32_t)EDGEKIT_MODEL_INPUT_BYTES &&
+            s->since_infer >= s->infer_every) {
+            s->since_infer = 0;
+            rc = run_model(&cycles);
+            p[9] = (uint8_t)(rc == 0 ? 1u : 2u); /* 1: prediction, 2: model error */
+            ek_put_u32(&p[n_out], rc == 0 ? cycles : (uint32_t)rc);
+            ek_put_u32(&p[n_out + 4u], (uint32_t)EDGEKIT_MODEL_OUTPUT_BYTES);
+            n_out += 8u;
+            if (rc == 0) {
+                copy_bytes(&p[n_out], (const uint8_t *)g.output,
+                           (size_t)EDGEKIT_MODEL_OUTPUT_BYTES);
+                n_out += (size_t)EDGEKIT_MODEL_OUTPUT_BYTES;
+            }
+        }
+    }
+    send(EK_MSG_SAMPLE, s->seq, p, n_out);
+    s->sample_seq++;
+    s->sent++;
+    advance_due(s);
+    /* Short hiccups are caught up by sending the due samples back to back. Further
+     * behind (slow link or model): skip the missed slots but count them in
+     * sample_seq, so the host sees a gap, not a time warp. */
+    now = ek_port_millis();
+    while ((int32_t)(now - s->next_due) >= (int32_t)s->period_ms &&
+           (int32_t)(now - s->next_due) > (int32_t)EK_APP_STREAM_MAX_LAG_MS) {
+        advance_due(s);
+        s->sample_seq++;
+        s->skipped++;
+    }
+}
+
+void ek_app_poll(void)
+{
+    ek_frame_t frame;
+    size_t budget = RX_BUDGET;
+    int c;
+
+    if (!g.initialised) {
+        ek_app_init();
+    }
+    while (budget-- > 0u) {
+        c = ek_port_uart_getc();
+        if (c < 0) {
+            break;
+        }
+        on_parse_result(ek_parser_feed(&g.parser, (uint8_t)c, &frame), &frame);
+    }
+    stream_service();
+}
+
+void ek_app_run(void)
+{
+    ek_app_init();
+    for (;;) {
+        ek_app_poll();
+    }
+}

@@ -1,0 +1,54 @@
+/* edgekit firmware application: the protocol endpoint (docs/protocol.md).
+ *
+ * main() of every port does:
+ *     ek_port_init();
+ *     ek_app_run();          (never returns)
+ * or, under an RTOS / super-loop, calls ek_app_init() once and ek_app_poll() often.
+ * The application touches the hardware only through ek_port.h and the model only
+ * through edgekit_model.h; it owns all its buffers statically.
+ */
+#ifndef EK_APP_H
+#define EK_APP_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Board id and firmware version reported by INFO; the generated project defines them. */
+#ifndef EK_BOARD_ID
+#define EK_BOARD_ID "unknown"
+#endif
+#ifndef EK_FIRMWARE_VERSION
+#define EK_FIRMWARE_VERSION "0.0.0"
+#endif
+
+/* Values of one sensor sample the device can carry (ek_port_sensor_read's max_values). */
+#ifndef EK_APP_MAX_SENSOR_VALUES
+#define EK_APP_MAX_SENSOR_VALUES 16
+#endif
+
+/* Highest streaming rate accepted (pacing uses ek_port_millis). */
+#define EK_APP_MAX_RATE_HZ 1000u
+
+/* A stream that falls behind by up to this many ms sends the missed samples back to back;
+ * further behind, it skips them (they show as a gap in the sample numbers). */
+#ifndef EK_APP_STREAM_MAX_LAG_MS
+#define EK_APP_STREAM_MAX_LAG_MS 50u
+#endif
+
+/* Reset state and initialise the model (edgekit_model_init). Safe to call again. */
+void ek_app_init(void);
+
+/* One step: read the UART bytes waiting, answer complete requests, send a due stream
+ * sample. Returns quickly unless a request runs the model. Calls ek_app_init() first
+ * if it was never called. */
+void ek_app_poll(void);
+
+/* ek_app_init() then ek_app_poll() forever. */
+void ek_app_run(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* EK_APP_H */
