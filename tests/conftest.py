@@ -87,3 +87,21 @@ def trained_example(tmp_path_factory):
         return _TRAINED[name]
 
     return get
+
+
+# In CI every tool the suite needs is installed by `make test`: a test that skips there for a
+# missing tool hides a broken install step, so it fails instead. Skips that are by design
+# (no physical board here, an ESP-IDF present) stay skips.
+_SKIPS_BY_DESIGN = ("needs a board", "ESP-IDF is installed here")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if os.environ.get("CI", "").lower() not in ("1", "true") or not report.skipped:
+        return
+    reason = str(report.longrepr[-1]) if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    if not any(text in reason for text in _SKIPS_BY_DESIGN):
+        report.outcome = "failed"
+        report.longrepr = f"skipped in CI, where everything must be installed: {reason}"

@@ -1,0 +1,63 @@
+"""The four bundled examples: deterministic data, a small Keras model, its training.
+
+Each example lives in its own module (``sine``, ``gesture``, ``anomaly``, ``digits``) and
+defines ``EXAMPLE``. Importing this package is cheap: TensorFlow/Keras are imported only
+inside ``train_model``.
+
+Data conventions (what ``make_data(seed)`` returns):
+  * ``x_train``, ``x_test``, ``x_calib``: float32, shape ``(N,) + input_shape``;
+    ``x_calib`` is a few hundred samples of the training distribution for int8 calibration.
+  * classification: ``y_*`` int64 class indices, the model outputs softmax probabilities;
+  * regression: ``y_*`` float32 with the model output's shape, e.g. ``(N, 1)``;
+  * anomaly: ``x_train`` holds only normal samples (``y_train`` all 0), ``x_test`` is
+    mixed with ``y_test`` 1 = faulty, 0 = normal; the model output has the input's shape
+    and the anomaly score is the mean squared reconstruction error per sample.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
+
+import numpy as np
+
+from edgekit.errors import UsageError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import keras
+
+
+@dataclass(frozen=True)
+class Example:
+    """One bundled example: how to make its data and train its model."""
+
+    name: str  # "sine" | "gesture" | "anomaly" | "digits"
+    task: str  # "regression" | "classification" | "anomaly"
+    description: str  # one line
+    input_shape: tuple[int, ...]  # without batch, e.g. (128, 3)
+    class_names: tuple[str, ...] | None  # classification only
+    epochs: int  # CI default epochs (the <1 minute setting)
+    make_data: Callable[[int], dict[str, np.ndarray]]
+    train_model: Callable[[dict[str, np.ndarray], int, int], "keras.Model"]
+
+
+def _load() -> dict[str, Example]:
+    from edgekit.examples import anomaly, digits, gesture, sine
+
+    return {m.EXAMPLE.name: m.EXAMPLE for m in (sine, gesture, anomaly, digits)}
+
+
+EXAMPLES: dict[str, Example] = _load()
+
+
+def get_example(name: str) -> Example:
+    """Return the example called `name`; raise UsageError for an unknown name."""
+    try:
+        return EXAMPLES[name]
+    except KeyError:
+        raise UsageError(
+            f"unknown example '{name}'", hint="known examples: " + ", ".join(EXAMPLES)
+        ) from None
+
+
+__all__ = ["EXAMPLES", "Example", "get_example"]
