@@ -143,12 +143,13 @@ def run_hil(project_dir: Path, *, board_id: str | None = None, options: HilOptio
             if opts.bench_runs > 0:
                 bench = session.bench(opts.warmup, opts.bench_runs)
         except (DeviceError, KeyboardInterrupt) as exc:
-            message = "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc)
-            result = finish("failed", f"after {len(device_q)} of {len(xq)} samples: {message}")
+            message = "interrupted" if isinstance(exc, KeyboardInterrupt) else exc.message
+            where = f"after {len(device_q)} of {len(xq)} samples: {message}"
+            result = finish("failed", where)
             if isinstance(exc, KeyboardInterrupt):
                 raise
-            raise DeviceError(f"{message} (report with the {len(device_q)} samples measured: "
-                              f"{result.paths[0]})") from None
+            kept = f"the {len(device_q)} samples measured are in {result.paths[0]}"
+            raise DeviceError(where, hint=f"{exc.hint}; {kept}" if exc.hint else kept) from None
     return finish("complete", None)
 
 
