@@ -87,6 +87,13 @@ def inspect_tables(r: InspectReport) -> list[Table]:
     mem.add_row("constant data (weights, biases)", f"{r.weight_bytes:,}")
     mem.add_row("TFLM arena, measured on this 64-bit host", "-" if r.tflm_arena_host is None else f"{r.tflm_arena_host:,}")
     mem.add_row("TFLM arena to reserve on a 32-bit MCU", "-" if r.tflm_arena_device is None else f"{r.tflm_arena_device:,}")
+    rt = r.edgekit_rt
+    if "arena_bytes" in rt:
+        mem.add_row("edgekit-rt arena (static plan)", f"{rt['arena_bytes']:,}")
+        mem.add_row("edgekit-rt lower bound without in-place ops", f"{rt['lower_bound_bytes']:,}")
+        mem.add_row("edgekit-rt constant data (weights, requantization)", f"{rt['const_bytes']:,}")
+    else:
+        mem.add_row("edgekit-rt", f"[yellow]cannot run it[/]: {rt.get('unsupported', '?')}")
     tables = [io, ops, mem]
     if r.fits:
         fit = Table(title="fit per board (estimate before building; `edgekit build` measures the ELF)")

@@ -28,8 +28,13 @@ def test_inspect_ds_cnn_kws(cli) -> None:
     assert rep["weight_bytes"] == 24_368  # ../shared/models/README.md
     # TFLM needed 22,784 bytes on the Cortex-M4F; the 64-bit host measurement must cover it.
     assert rep["tflm_arena_host"] >= 22_784 and rep["tflm_arena_device"] > rep["tflm_arena_host"]
-    assert [f["board"] for f in rep["fits"]] == ["qemu-netduinoplus2", "nucleo-f446re"]
+    assert [(f["board"], f["runtime"]) for f in rep["fits"]] == [
+        ("qemu-netduinoplus2", "edgekit-rt"), ("qemu-netduinoplus2", "tflm"),
+        ("nucleo-f446re", "edgekit-rt"), ("nucleo-f446re", "tflm")]
     assert all(f["fits"] for f in rep["fits"])
+    # edgekit-rt plans below TFLM's arena and below the no-in-place lower bound (16,000 B).
+    rt = rep["edgekit_rt"]
+    assert rt["arena_bytes"] < 0.7 * 22_784 and rt["lower_bound_bytes"] == 16_000
 
 
 @needs_shared

@@ -9,18 +9,10 @@ from typing import Any, Iterable
 import numpy as np
 
 from edgekit.boards import Board
+from edgekit.errors import ModelError
+from edgekit.footprint import estimate
 from edgekit.model.reference import ARENA_MARGIN_BYTES, ARENA_MARGIN_FRACTION, device_arena_bytes, measure_tflm_arena
 from edgekit.model.tflite_graph import Graph, Operator, load_graph
-
-# What the firmware needs besides the model, for the fit estimate before anything is built
-# (`edgekit build` measures the real ELF). TFLM: interpreter (13.6 KB at -O2) plus reference
-# kernels took 22-43 KB beyond the .tflite file for the shared benchmark models (Cortex-M4F).
-TFLM_RUNTIME_FLASH = 48 * 1024
-# Startup, port, protocol endpoint and C library pieces of an edgekit firmware.
-FIRMWARE_BASE_FLASH = 12 * 1024
-# Stack, protocol frame buffers and input/output buffers.
-FIRMWARE_BASE_RAM = 8 * 1024
-
 
 @dataclass
 class LayerInfo:
@@ -64,6 +56,7 @@ class InspectReport:
     tflm_arena_host: int | None
     tflm_arena_device: int | None
     arena_note: str
+    edgekit_rt: dict[str, Any] = field(default_factory=dict)  # plan figures, or {"unsupported": why}
     fits: list[BoardFit] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -109,11 +102,27 @@ def layers(graph: Graph) -> list[LayerInfo]:
     return result
 
 
-def board_fit(board: Board, file_bytes: int, arena_device: int | None, runtime: str = "tflm") -> BoardFit:
-    arena = arena_device or 0
-    return BoardFit(board=board.id, runtime=runtime,
-                    flash_needed=file_bytes + TFLM_RUNTIME_FLASH + FIRMWARE_BASE_FLASH, flash_size=board.flash.size,
-                    ram_needed=arena + FIRMWARE_BASE_RAM, ram_size=board.ram.size)
+def board_fits(board: Board, report: "InspectReport", io_bytes: int) -> list[BoardFit]:
+    """Estimated fit of the firmware on `board` for each runtime that can run the model."""
+    fits = []
+    rt = report.edgekit_rt
+    if "arena_bytes" in rt:
+        need = estimate("edgekit-rt", model_flash=rt["const_bytes"], arena=rt["arena_bytes"], io_bytes=io_bytes)
+        fits.append(BoardFit(board.id, "edgekit-rt", need.flash, board.flash.size, need.ram, board.ram.size))
+    if report.tflm_arena_device is not None:
+        need = estimate("tflm", model_flash=report.file_bytes, arena=report.tflm_arena_device, io_bytes=io_bytes)
+        fits.append(BoardFit(board.id, "tflm", need.flash, board.flash.size, need.ram, board.ram.size))
+    return fits
+
+
+def edgekit_rt_plan(graph: Graph) -> dict[str, Any]:
+    """The edgekit-rt memory plan, or why edgekit-rt cannot run the model."""
+    from edgekit.codegen import plan_summary
+
+    try:
+        return plan_summary(graph)
+    except ModelError as exc:
+        return {"unsupported": exc.message}
 
 
 def inspect_model(path: Path, boards: Iterable[Board] = (), *, measure_arena: bool = True) -> InspectReport:
@@ -133,5 +142,7 @@ def inspect_model(path: Path, boards: Iterable[Board] = (), *, measure_arena: bo
         total_params=sum(i.params for i in infos), weight_bytes=const_bytes,
         tflm_arena_host=host_arena, tflm_arena_device=device_arena, arena_note=note,
     )
-    report.fits = [board_fit(b, report.file_bytes, device_arena) for b in boards]
+    report.edgekit_rt = edgekit_rt_plan(graph)
+    io_bytes = graph.input_tensors[0].size + graph.output_tensors[0].size
+    report.fits = [fit for b in boards for fit in board_fits(b, report, io_bytes)]
     return report

@@ -15,17 +15,11 @@ from typing import Any
 
 from edgekit.boards import Board
 from edgekit.errors import FitError, ModelError
+from edgekit.footprint import STACK_BYTES, estimate
 from edgekit.model.quantize import verify_int8
 from edgekit.model.tflite_graph import Graph, load_graph
 from edgekit.project.render import RUNTIMES, read_manifest, render_project
 
-# Fit estimates before building (the ELF is measured by `edgekit build`). Firmware without
-# the model: startup, port, protocol core, C library pieces (measured 6.7-8.7 KB on our boards).
-FIRMWARE_FLASH_BYTES = 12 * 1024
-STACK_BYTES = 8 * 1024
-FIRMWARE_RAM_BYTES = 4 * 1024  # protocol frame buffers, input/output buffers, .data/.bss
-EDGEKIT_RT_CODE_BYTES = 8 * 1024  # kernels + per-model glue, upper end of what we measured
-TFLM_CODE_BYTES = 48 * 1024  # interpreter + reference kernels (see model/inspect.py)
 MODEL_FILE = "model/model.tflite"
 
 
@@ -43,12 +37,12 @@ class GenerateResult:
 
 
 def _model_code(graph: Graph, model_bytes: bytes, runtime: str, where: str) -> tuple[dict[str, str], int, int]:
-    """(generated files, arena bytes, model bytes in flash) for the runtime."""
+    """(generated files, arena bytes, model constant bytes in flash) for the runtime."""
     if runtime == "edgekit-rt":
         from edgekit.codegen import generate_model_code, plan_summary
 
         summary = plan_summary(graph)  # ModelError names an unsupported op and points to tflm
-        return generate_model_code(graph), summary["arena_bytes"], summary["const_bytes"] + EDGEKIT_RT_CODE_BYTES
+        return generate_model_code(graph), summary["arena_bytes"], summary["const_bytes"]
     from edgekit.codegen.tflm_array import generate_tflm_code
     from edgekit.model.reference import device_arena_bytes, measure_tflm_arena
 
@@ -57,7 +51,7 @@ def _model_code(graph: Graph, model_bytes: bytes, runtime: str, where: str) -> t
         raise ModelError(f"{where}: cannot size the TFLM arena (tflite_micro is missing or the model "
                          "does not allocate)", hint="install tflite-micro (Linux x86_64), or use --runtime edgekit-rt")
     arena = device_arena_bytes(host_arena)
-    return generate_tflm_code(graph, model_bytes, arena), arena, len(model_bytes) + TFLM_CODE_BYTES
+    return generate_tflm_code(graph, model_bytes, arena), arena, len(model_bytes)
 
 
 def _origin(model_path: Path, data_path: Path | None) -> dict[str, Any]:
@@ -91,12 +85,12 @@ def generate_project(model_path: Path, board: Board, out_dir: Path, *, runtime: 
                          "the firmware supports single-input, single-output models")
     model_bytes = model_path.read_bytes()
     sources, arena, model_flash = _model_code(graph, model_bytes, runtime, str(model_path))
-    flash = model_flash + FIRMWARE_FLASH_BYTES
-    ram = arena + STACK_BYTES + FIRMWARE_RAM_BYTES + graph.input_tensors[0].size + graph.output_tensors[0].size
-    for region, need, have in (("flash", flash, board.flash.size), ("RAM", ram, board.ram.size)):
-        if need > have:
+    need = estimate(runtime, model_flash=model_flash, arena=arena,
+                    io_bytes=graph.input_tensors[0].size + graph.output_tensors[0].size)
+    for region, amount, have in (("flash", need.flash, board.flash.size), ("RAM", need.ram, board.ram.size)):
+        if amount > have:
             raise FitError(f"{model_path} does not fit {board.id} with runtime {runtime}: {region} needs about "
-                           f"{need:,} bytes, the board has {have:,}",
+                           f"{amount:,} bytes, the board has {have:,}",
                            hint="use a smaller model, another runtime, or a board with more memory")
     render_project(
         board, out_dir, model_sources=sources, force=force,
@@ -105,8 +99,8 @@ def generate_project(model_path: Path, board: Board, out_dir: Path, *, runtime: 
         manifest_extra={"model": {**_origin(model_path, data_path), "file": MODEL_FILE,
                                   "arena_bytes": arena, "ops": graph.op_names()}},
     )
-    return GenerateResult(Path(out_dir), board.id, runtime, graph.sha256, arena, model_flash, flash, ram,
-                          graph.op_names())
+    return GenerateResult(Path(out_dir), board.id, runtime, graph.sha256, arena, model_flash, need.flash,
+                          need.ram, graph.op_names())
 
 
 def project_model(project_dir: Path) -> tuple[dict[str, Any], Path]:

@@ -1,0 +1,222 @@
+"""Static memory plan for edgekit-rt: every activation at a fixed offset in one arena.
+
+- RESHAPE/SQUEEZE/EXPAND_DIMS outputs alias their input (no copy).
+- The graph input is read in place from the caller's buffer and the graph output is
+  written straight into the caller's buffer, so neither takes arena space.
+- Ops that are exact in place (row-buffered depthwise conv, 1x1 conv with out_c <= in_c,
+  elementwise ops) write over an input that dies at that op.
+- Buffers are placed greedily (several orders tried, the smallest arena kept).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from edgekit.codegen.lower import Step
+from edgekit.model.tflite_graph import Graph
+
+ALIGN = 4          # activations: word-aligned for the DSP kernels' word loads
+SCRATCH_ALIGN = 8  # scratch may hold int32 sums or pointer tables (8 bytes on 64-bit hosts)
+
+
+def _align(n: int, a: int = ALIGN) -> int:
+    return (n + a - 1) // a * a
+
+
+class _UnionFind:
+    def __init__(self) -> None:
+        self.parent: dict[int, int] = {}
+
+    def find(self, x: int) -> int:
+        self.parent.setdefault(x, x)
+        while self.parent[x] != x:
+            self.parent[x] = self.parent[self.parent[x]]
+            x = self.parent[x]
+        return x
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[rb] = ra
+
+
+@dataclass
+class Buffer:
+    key: str                 # "t<root>" for tensors, "s<step>" for scratch
+    size: int
+    first: int
+    last: int
+    offset: int = -1
+    align: int = ALIGN
+
+
+@dataclass
+class Plan:
+    arena_bytes: int
+    lower_bound: int          # largest total of activation tensors alive at one op (TFLM view)
+    plan_lower_bound: int     # same for this plan (in place, external I/O, scratch included)
+    buffers: list[Buffer]
+    tensor_expr: dict[int, str]
+    scratch_expr: dict[int, str]
+    inplace_steps: list[int] = field(default_factory=list)
+    io_copy: bool = False     # graph output is (an alias of) the graph input
+
+
+def _intervals_peak(buffers: list[Buffer], n_steps: int) -> int:
+    peak = 0
+    for s in range(n_steps):
+        peak = max(peak, sum(b.size for b in buffers if b.first <= s <= b.last))
+    return peak
+
+
+def _place(buffers: list[Buffer], order: list[Buffer]) -> int:
+    placed: list[Buffer] = []
+    for b in order:
+        conflicts = sorted((p for p in placed if not (p.last < b.first or b.last < p.first)),
+                           key=lambda p: p.offset)
+        off = 0
+        for p in conflicts:
+            if off + b.size <= p.offset:
+                break
+            off = max(off, _align(p.offset + p.size, b.align))
+        b.offset = off
+        placed.append(b)
+    return max((_align(b.offset + b.size, SCRATCH_ALIGN) for b in buffers), default=0)
+
+
+def _greedy(buffers: list[Buffer], n_steps: int) -> int:
+    """First-fit placement over several orders (greedy by size, by lifetime, by first use,
+    then seeded random orders); stops early when the peak of live bytes is reached."""
+    import random
+
+    floor = _align(_intervals_peak(buffers, n_steps), SCRATCH_ALIGN)
+    orders = [
+        sorted(buffers, key=lambda b: (-b.size, b.first)),
+        sorted(buffers, key=lambda b: (-(b.last - b.first + 1) * b.size, b.first)),
+        sorted(buffers, key=lambda b: (b.first, -b.size)),
+        sorted(buffers, key=lambda b: (-(b.last - b.first), -b.size)),
+    ]
+    rng = random.Random(0)
+    tries = 200 if len(buffers) <= 64 else 20
+    best, best_offsets = None, None
+    for k in range(len(orders) + tries):
+        if k < len(orders):
+            order = orders[k]
+        else:
+            order = sorted(buffers, key=lambda b: (-b.size, b.first))
+            rng.shuffle(order)
+        total = _place(buffers, order)
+        if best is None or total < best:
+            best, best_offsets = total, [b.offset for b in buffers]
+        if best <= floor:
+            break
+    for b, off in zip(buffers, best_offsets or []):
+        b.offset = off
+    return best or 0
+
+
+def tflm_lower_bound(graph: Graph, steps: list[Step]) -> int:
+    """Largest total of activation tensors alive at one op, aliases merged, no in place."""
+    uf = _UnionFind()
+    for st in steps:
+        if st.alias_of is not None:
+            uf.union(st.alias_of, st.output)
+    first: dict[int, int] = {}
+    last: dict[int, int] = {}
+    size: dict[int, int] = {}
+    for t in (graph.inputs[0],):
+        r = uf.find(t)
+        first[r], last[r], size[r] = 0, 0, graph.tensors[t].nbytes
+    for i, st in enumerate(steps):
+        for t in st.inputs + ([st.output] if st.output >= 0 else []):
+            r = uf.find(t)
+            size[r] = max(size.get(r, 0), graph.tensors[t].nbytes)
+            first.setdefault(r, i)
+            last[r] = max(last.get(r, i), i)
+    r_out = uf.find(graph.outputs[0])
+    if r_out in last:
+        last[r_out] = len(steps) - 1
+    bufs = [Buffer(f"t{r}", size[r], first[r], last[r]) for r in size]
+    return _intervals_peak(bufs, max(len(steps), 1))
+
+
+def plan_memory(graph: Graph, steps: list[Step]) -> Plan:
+    uf = _UnionFind()
+    for st in steps:
+        if st.alias_of is not None:
+            uf.union(st.alias_of, st.output)
+    g_in, g_out = uf.find(graph.inputs[0]), uf.find(graph.outputs[0])
+    io_copy = g_in == g_out
+
+    def last_use(root: int) -> int:
+        last = -1
+        for i, st in enumerate(steps):
+            if st.alias_of is None and any(uf.find(t) == root for t in st.inputs):
+                last = i
+        return last
+
+    inplace_steps = []
+    for i, st in enumerate(steps):
+        if st.inplace_call is None or st.alias_of is not None:
+            continue
+        for k in st.inplace_inputs:
+            cand = st.inputs[k]
+            r_in, r_out = uf.find(cand), uf.find(st.output)
+            others = [uf.find(t) for j, t in enumerate(st.inputs) if j != k]
+            if r_in in (g_in, g_out) or r_out in (g_in, g_out) or r_in in others:
+                continue
+            if last_use(r_in) != i:
+                continue
+            uf.union(cand, st.output)
+            st.inplace = True
+            st.inplace_input = k
+            inplace_steps.append(i)
+            break
+    g_in, g_out = uf.find(graph.inputs[0]), uf.find(graph.outputs[0])
+
+    # Lifetimes of arena groups.
+    first: dict[int, int] = {}
+    last: dict[int, int] = {}
+    size: dict[int, int] = {}
+    for i, st in enumerate(steps):
+        if st.alias_of is not None:
+            continue
+        for t in st.inputs + [st.output]:
+            r = uf.find(t)
+            if r in (g_in, g_out):
+                continue
+            size[r] = max(size.get(r, 0), graph.tensors[t].nbytes)
+            first.setdefault(r, i)
+            last[r] = max(last.get(r, i), i)
+    buffers = [Buffer(f"t{r}", _align(size[r]), first[r], last[r]) for r in size]
+    for i, st in enumerate(steps):
+        need = st.inplace_scratch if st.inplace else st.scratch
+        if need:
+            buffers.append(Buffer(f"s{i}", _align(need, SCRATCH_ALIGN), i, i,
+                                  align=SCRATCH_ALIGN))
+    arena = _greedy(buffers, max(len(steps), 1))
+    by_key = {b.key: b for b in buffers}
+
+    tensor_expr: dict[int, str] = {}
+    for t in range(len(graph.tensors)):
+        if graph.tensors[t].is_constant:
+            continue
+        r = uf.find(t)
+        if r == g_in:
+            tensor_expr[t] = "input"
+        elif r == g_out:
+            tensor_expr[t] = "output"
+        elif f"t{r}" in by_key:
+            tensor_expr[t] = f"(ekrt_arena + {by_key[f't{r}'].offset})"
+    scratch_expr = {int(b.key[1:]): f"(ekrt_arena + {b.offset})" for b in buffers
+                    if b.key.startswith("s")}
+    return Plan(
+        arena_bytes=arena,
+        lower_bound=tflm_lower_bound(graph, steps),
+        plan_lower_bound=_intervals_peak(buffers, max(len(steps), 1)),
+        buffers=buffers,
+        tensor_expr=tensor_expr,
+        scratch_expr=scratch_expr,
+        inplace_steps=inplace_steps,
+        io_copy=io_copy,
+    )

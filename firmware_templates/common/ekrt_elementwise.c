@@ -1,0 +1,249 @@
+/* edgekit-rt: pooling, elementwise and data-movement kernels (int8, TFLM-exact). */
+#include "ekrt_kernels.h"
+
+/* ------------------------------------------------------------------ pooling */
+
+void ekrt_avgpool(const ekrt_pool_t *p, const int8_t *in, int8_t *out)
+{
+    int32_t oy, ox, c, fy, fx;
+    for (oy = 0; oy < p->out_h; oy++) {
+        int32_t y0 = oy * p->stride_h - p->pad_h;
+        int32_t fy0 = y0 < 0 ? -y0 : 0;
+        int32_t fy1 = p->in_h - y0 < p->k_h ? p->in_h - y0 : p->k_h;
+        for (ox = 0; ox < p->out_w; ox++) {
+            int32_t x0 = ox * p->stride_w - p->pad_w;
+            int32_t fx0 = x0 < 0 ? -x0 : 0;
+            int32_t fx1 = p->in_w - x0 < p->k_w ? p->in_w - x0 : p->k_w;
+            int32_t count = (fy1 - fy0) * (fx1 - fx0);
+            for (c = 0; c < p->c; c++) {
+                int32_t acc = 0;
+                for (fy = fy0; fy < fy1; fy++) {
+                    const int8_t *row = in + ((size_t)(y0 + fy) * p->in_w + x0) * p->c + c;
+                    for (fx = fx0; fx < fx1; fx++) {
+                        acc += row[(size_t)fx * p->c];
+                    }
+                }
+                if (count > 0) {
+                    acc = acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count;
+                }
+                *out++ = ekrt_clamp8(acc, p->act_min, p->act_max);
+            }
+        }
+    }
+}
+
+void ekrt_maxpool(const ekrt_pool_t *p, const int8_t *in, int8_t *out)
+{
+    int32_t oy, ox, c, fy, fx;
+    for (oy = 0; oy < p->out_h; oy++) {
+        int32_t y0 = oy * p->stride_h - p->pad_h;
+        int32_t fy0 = y0 < 0 ? -y0 : 0;
+        int32_t fy1 = p->in_h - y0 < p->k_h ? p->in_h - y0 : p->k_h;
+        for (ox = 0; ox < p->out_w; ox++) {
+            int32_t x0 = ox * p->stride_w - p->pad_w;
+            int32_t fx0 = x0 < 0 ? -x0 : 0;
+            int32_t fx1 = p->in_w - x0 < p->k_w ? p->in_w - x0 : p->k_w;
+            for (c = 0; c < p->c; c++) {
+                int32_t m = -128;
+                for (fy = fy0; fy < fy1; fy++) {
+                    const int8_t *row = in + ((size_t)(y0 + fy) * p->in_w + x0) * p->c + c;
+                    for (fx = fx0; fx < fx1; fx++) {
+                        int32_t v = row[(size_t)fx * p->c];
+                        m = v > m ? v : m;
+                    }
+                }
+                *out++ = ekrt_clamp8(m, p->act_min, p->act_max);
+            }
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ binary */
+
+static inline int8_t add1(const ekrt_binary_t *p, int32_t x, int32_t y)
+{
+    int32_t a = (int32_t)((uint32_t)(x + p->in1_off) << p->left_shift);
+    int32_t b = (int32_t)((uint32_t)(y + p->in2_off) << p->left_shift);
+    int32_t s = ekrt_mul_q(a, p->m1, p->sh1) + ekrt_mul_q(b, p->m2, p->sh2);
+    return ekrt_clamp8(ekrt_mul_q(s, p->mo, p->sho) + p->out_zp, p->act_min, p->act_max);
+}
+
+static inline int8_t sub1(const ekrt_binary_t *p, int32_t x, int32_t y)
+{
+    int32_t a = (int32_t)((uint32_t)(x + p->in1_off) << p->left_shift);
+    int32_t b = (int32_t)((uint32_t)(y + p->in2_off) << p->left_shift);
+    int32_t s = ekrt_mul_q(a, p->m1, p->sh1) - ekrt_mul_q(b, p->m2, p->sh2);
+    return ekrt_clamp8(ekrt_mul_q(s, p->mo, p->sho) + p->out_zp, p->act_min, p->act_max);
+}
+
+static inline int8_t mul1(const ekrt_binary_t *p, int32_t x, int32_t y)
+{
+    int32_t v = ekrt_mul_q((x + p->in1_off) * (y + p->in2_off), p->mo, p->sho) + p->out_zp;
+    return ekrt_clamp8(v, p->act_min, p->act_max);
+}
+
+#define EKRT_BINARY_LOOP(OP)                                                              \
+    do {                                                                                  \
+        if (!p->broadcast) {                                                              \
+            int32_t i;                                                                    \
+            for (i = 0; i < p->size; i++) {                                               \
+                out[i] = OP(p, in1[i], in2[i]);                                           \
+            }                                                                             \
+        } else {                                                                          \
+            int32_t i0, i1, i2, i3, i4;                                                   \
+            for (i0 = 0; i0 < p->dims[0]; i0++)                                           \
+                for (i1 = 0; i1 < p->dims[1]; i1++)                                       \
+                    for (i2 = 0; i2 < p->dims[2]; i2++)                                   \
+                        for (i3 = 0; i3 < p->dims[3]; i3++) {                             \
+                            const int8_t *a = in1 + i0 * p->s1[0] + i1 * p->s1[1] +       \
+                                              i2 * p->s1[2] + i3 * p->s1[3];              \
+                            const int8_t *b = in2 + i0 * p->s2[0] + i1 * p->s2[1] +       \
+                                              i2 * p->s2[2] + i3 * p->s2[3];              \
+                            for (i4 = 0; i4 < p->dims[4]; i4++) {                         \
+                                *out++ = OP(p, a[i4 * p->s1[4]], b[i4 * p->s2[4]]);       \
+                            }                                                             \
+                        }                                                                 \
+        }                                                                                 \
+    } while (0)
+
+void ekrt_add(const ekrt_binary_t *p, const int8_t *in1, const int8_t *in2, int8_t *out)
+{
+    EKRT_BINARY_LOOP(add1);
+}
+
+void ekrt_sub(const ekrt_binary_t *p, const int8_t *in1, const int8_t *in2, int8_t *out)
+{
+    EKRT_BINARY_LOOP(sub1);
+}
+
+void ekrt_mul(const ekrt_binary_t *p, const int8_t *in1, const int8_t *in2, int8_t *out)
+{
+    EKRT_BINARY_LOOP(mul1);
+}
+
+/* ------------------------------------------------------------------ unary */
+
+void ekrt_requantize(const ekrt_unary_t *p, const int8_t *in, int8_t *out)
+{
+    int32_t i;
+    for (i = 0; i < p->size; i++) {
+        int32_t v = ekrt_mul_q((int32_t)in[i] - p->in_zp, p->mult, p->shift) + p->out_zp;
+        out[i] = ekrt_clamp8(v, p->act_min, p->act_max);
+    }
+}
+
+void ekrt_leaky_relu(const ekrt_unary_t *p, const int8_t *in, int8_t *out)
+{
+    /* mult/shift: identity rescale; radius/act_min reused: alpha multiplier and shift */
+    int32_t i;
+    for (i = 0; i < p->size; i++) {
+        int32_t v = (int32_t)in[i] - p->in_zp;
+        v = v >= 0 ? ekrt_mul_q(v, p->mult, p->shift) : ekrt_mul_q(v, p->radius, p->act_min);
+        out[i] = ekrt_clamp8(v + p->out_zp, -128, 127);
+    }
+}
+
+void ekrt_clamp(const ekrt_unary_t *p, const int8_t *in, int8_t *out)
+{
+    int32_t i;
+    for (i = 0; i < p->size; i++) {
+        out[i] = ekrt_clamp8(in[i], p->act_min, p->act_max);
+    }
+}
+
+void ekrt_relu_requant(const ekrt_unary_t *p, const int8_t *in, int8_t *out)
+{
+    int32_t i;
+    for (i = 0; i < p->size; i++) {
+        int32_t v = p->out_zp + ekrt_mul_q((int32_t)in[i] - p->in_zp, p->mult, p->shift);
+        out[i] = ekrt_clamp8(v, p->act_min, p->act_max);
+    }
+}
+
+/* ------------------------------------------------------------------ data movement */
+
+void ekrt_copy(const int8_t *in, int8_t *out, int32_t n)
+{
+    int32_t i = 0;
+    if (in == out) {
+        return;
+    }
+#if defined(__GNUC__)
+    if ((((uintptr_t)in | (uintptr_t)out) & 3u) == 0) {
+        for (; i + 4 <= n; i += 4) { /* word copies (memcpy of 4 bytes is one ldr/str) */
+            uint32_t v;
+            __builtin_memcpy(&v, in + i, 4);
+            __builtin_memcpy(out + i, &v, 4);
+        }
+    }
+#endif
+    for (; i < n; i++) {
+        out[i] = in[i];
+    }
+}
+
+void ekrt_lut(const int8_t *table, const int8_t *in, int8_t *out, int32_t n)
+{
+    int32_t i;
+    for (i = 0; i < n; i++) {
+        out[i] = table[(uint8_t)in[i]];
+    }
+}
+
+void ekrt_concat(const ekrt_concat_t *p, const int8_t *const *ins, int8_t *out)
+{
+    int32_t o, k, i;
+    for (o = 0; o < p->outer; o++) {
+        for (k = 0; k < p->n_inputs; k++) {
+            int32_t n = p->in_axis_bytes[k];
+            const int8_t *src = ins[k] + (size_t)o * n;
+            for (i = 0; i < n; i++) {
+                *out++ = src[i];
+            }
+        }
+    }
+}
+
+void ekrt_pad(const ekrt_pad_t *p, const int8_t *in, int8_t *out)
+{
+    int32_t a, b, c, d;
+    for (a = 0; a < p->out_dims[0]; a++) {
+        int32_t ia = a - p->before[0];
+        for (b = 0; b < p->out_dims[1]; b++) {
+            int32_t ib = b - p->before[1];
+            for (c = 0; c < p->out_dims[2]; c++) {
+                int32_t ic = c - p->before[2];
+                int inside = ia >= 0 && ia < p->in_dims[0] && ib >= 0 && ib < p->in_dims[1] &&
+                             ic >= 0 && ic < p->in_dims[2];
+                const int8_t *row = in + (((size_t)ia * p->in_dims[1] + ib) * p->in_dims[2] + ic) *
+                                             p->in_dims[3];
+                for (d = 0; d < p->out_dims[3]; d++) {
+                    int32_t id = d - p->before[3];
+                    *out++ = (inside && id >= 0 && id < p->in_dims[3]) ? row[id] : p->pad_value;
+                }
+            }
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ MEAN */
+
+void ekrt_mean(const ekrt_mean_t *p, const int8_t *in, int8_t *out, int32_t *scratch)
+{
+    int32_t o, r, i;
+    int32_t zp_sum = p->in_zp * p->reduce;
+    for (o = 0; o < p->outer; o++) {
+        for (i = 0; i < p->inner; i++) {
+            scratch[i] = 0;
+        }
+        for (r = 0; r < p->reduce; r++) {
+            for (i = 0; i < p->inner; i++) {
+                scratch[i] += *in++;
+            }
+        }
+        for (i = 0; i < p->inner; i++) {
+            int32_t v = ekrt_mul_q(scratch[i] - zp_sum, p->mult, p->shift) + p->out_zp;
+            *out++ = ekrt_clamp8(v, -128, 127);
+        }
+    }
+}

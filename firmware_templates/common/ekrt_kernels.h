@@ -1,0 +1,322 @@
+/* edgekit-rt: int8 kernel library for ahead-of-time generated models.
+ *
+ * C99, freestanding (no malloc, no stdio, no libm on the int8 path). Arithmetic follows
+ * the TFLite int8 quantization spec as the TFLM reference kernels compute it, so that
+ * results are bit-exact with TFLM. Generated model code (edgekit_model.c) fills the
+ * parameter structs below at generation time (multipliers, shifts, folded biases) and
+ * calls the kernels in order on one static arena.
+ */
+#ifndef EKRT_KERNELS_H
+#define EKRT_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------- fixed point */
+
+/* Round-to-nearest high half of 2*a*b, saturating the one overflow case (gemmlowp). */
+static inline int32_t ekrt_srdhm(int32_t a, int32_t b)
+{
+    int64_t ab;
+    int32_t nudge;
+    if (a == b && a == INT32_MIN) {
+        return INT32_MAX;
+    }
+    ab = (int64_t)a * (int64_t)b;
+    nudge = ab >= 0 ? (1 << 30) : (1 - (1 << 30));
+    /* Division (truncating toward zero), not a shift: this is what gemmlowp does. */
+    return (int32_t)((ab + nudge) / ((int64_t)1 << 31));
+}
+
+/* Divide by 2^exponent, rounding half away from zero. */
+static inline int32_t ekrt_rdbpot(int32_t x, int exponent)
+{
+    int32_t mask = (int32_t)(((uint32_t)1 << exponent) - 1u);
+    int32_t remainder = x & mask;
+    int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+    return (x >> exponent) + (remainder > threshold ? 1 : 0);
+}
+
+/* x * multiplier * 2^shift, as TFLM's MultiplyByQuantizedMultiplier (int32 input), for
+ * multiplier >= 0 (QuantizeMultiplier never makes a negative one).
+ * Default: the double-rounding form TFLM builds use without TFLITE_SINGLE_ROUNDING (what
+ * the tflite_micro package computes). With b >= 0, SaturatingRoundingDoublingHighMul's
+ * overflow case cannot occur and its truncating division of (ab + nudge) by 2^31 equals
+ * an arithmetic shift of (ab + 2^30) for either sign of ab. */
+static inline int32_t ekrt_mul_q(int32_t x, int32_t multiplier, int shift)
+{
+#ifdef EKRT_SINGLE_ROUNDING
+    int total_shift = 31 - shift;
+    int64_t r = (int64_t)x * multiplier + ((int64_t)1 << (total_shift - 1));
+    return (int32_t)(r >> total_shift);
+#else
+    int32_t hi;
+    if (shift > 0) {
+        x = (int32_t)((uint32_t)x << shift);
+    }
+    hi = (int32_t)(((int64_t)x * multiplier + ((int64_t)1 << 30)) >> 31);
+    if (shift < 0) {
+        hi = ekrt_rdbpot(hi, -shift);
+    }
+    return hi;
+#endif
+}
+
+/* ekrt_mul_q for |x| < 2^30 - 1 (proven per layer at generation time), with the two
+ * roundings of the double-rounding form merged exactly into one 64-bit product:
+ * for shift = -r < 0, RoundingDivideByPOT(SRDHM(x, m), r)
+ *   = ((x*m + (x < 0 ? -2^30 : 2^30)) >> 31) + 2^(r-1)) >> r      (floor shifts).
+ * Derivation: SRDHM(x, m) = floor((x*m + 2^30) / 2^31) for m > 0; RoundingDivideByPOT(h, r)
+ * = floor((h + 2^(r-1) - [h < 0]) / 2^r); nested floors of power-of-two divisions merge;
+ * [h < 0] may be replaced by [x < 0] because they differ only when h == 0, where both give
+ * 0 for r >= 1. The bound on |x| keeps the final 32-bit add from overflowing. */
+static inline int32_t ekrt_mul_q_small(int32_t x, int32_t multiplier, int shift)
+{
+#ifdef EKRT_SINGLE_ROUNDING
+    return ekrt_mul_q(x, multiplier, shift);
+#else
+    if (shift >= 0) {
+        return (int32_t)(((int64_t)(int32_t)((uint32_t)x << shift) * multiplier +
+                          ((int64_t)1 << 30)) >> 31);
+    } else {
+        int r = -shift;
+        int32_t g = (int32_t)(((int64_t)x * multiplier + (x < 0 ? -(1 << 30) : (1 << 30))) >> 31);
+        return (g + (1 << (r - 1))) >> r;
+    }
+#endif
+}
+
+/* SaturatingRoundingMultiplyByPOT with a positive exponent (saturating left shift). */
+static inline int32_t ekrt_sat_shl(int32_t x, int exponent)
+{
+    int32_t threshold = (int32_t)(((uint32_t)1 << (31 - exponent)) - 1u);
+    if (x > threshold) {
+        return INT32_MAX;
+    }
+    if (x < -threshold) {
+        return INT32_MIN;
+    }
+    return (int32_t)((uint32_t)x << exponent);
+}
+
+static inline int8_t ekrt_clamp8(int32_t v, int32_t lo, int32_t hi)
+{
+    return (int8_t)(v < lo ? lo : (v > hi ? hi : v));
+}
+
+/* ---------------------------------------------------------------- parameters */
+
+/* Requantization of int32 accumulators to int8 outputs (per channel or per tensor).
+ * shift == NULL means packed multipliers: every multiplier is in [2^30, 2^31), so bit 30
+ * is implied and bits 31..30 carry the channel's shift minus base_shift (0..3). */
+struct ekrt_requant;
+/* out[i] = requantized acc[i] for channels c0 + i, i < n. */
+typedef void (*ekrt_rq_vec_fn)(const struct ekrt_requant *rq, int32_t c0, const int32_t *acc,
+                               int8_t *out, int32_t n);
+
+typedef struct ekrt_requant {
+    const int32_t *mult;   /* per channel, or 1 entry */
+    const int8_t *shift;   /* per channel, or 1 entry; NULL: packed in mult */
+    int16_t out_zp;
+    int16_t act_min, act_max;
+    uint8_t per_channel;   /* 0: entry 0 for every channel */
+    int8_t base_shift;
+    uint8_t small_acc;     /* generation-time proof that |acc| < 2^30 - 1: fast path exact */
+    ekrt_rq_vec_fn vec;    /* chosen at generation time: ekrt_rq_vec_fast, _fast_s, _generic */
+} ekrt_requant_t;
+
+/* Any requantization (per tensor or channel, packed or not, any shift). */
+void ekrt_rq_vec_generic(const ekrt_requant_t *rq, int32_t c0, const int32_t *acc, int8_t *out,
+                         int32_t n);
+/* Packed per-channel multipliers, small_acc, every shift <= -2 (base_shift <= -5). */
+void ekrt_rq_vec_fast(const ekrt_requant_t *rq, int32_t c0, const int32_t *acc, int8_t *out,
+                      int32_t n);
+/* Shift array (per tensor or channel), small_acc, every shift <= -2. */
+void ekrt_rq_vec_fast_s(const ekrt_requant_t *rq, int32_t c0, const int32_t *acc, int8_t *out,
+                        int32_t n);
+
+/* Requantization parameters copied into locals (registers) by the kernels: int8 stores
+ * may alias anything, so reading them through the struct would reload them every time. */
+typedef struct {
+    const int32_t *mult;
+    const int8_t *shift;
+    int32_t out_zp, act_min, act_max, ch_mask, base_shift, small_acc;
+} ekrt_rq_local_t;
+
+static inline ekrt_rq_local_t ekrt_rq_load(const ekrt_requant_t *rq)
+{
+    ekrt_rq_local_t l;
+    l.mult = rq->mult;
+    l.shift = rq->shift;
+    l.out_zp = rq->out_zp;
+    l.act_min = rq->act_min;
+    l.act_max = rq->act_max;
+    l.ch_mask = -(int32_t)rq->per_channel;
+    l.base_shift = rq->base_shift;
+    l.small_acc = rq->small_acc;
+    return l;
+}
+
+static inline int8_t ekrt_rq_apply(ekrt_rq_local_t l, int32_t c, int32_t acc)
+{
+    int32_t k = c & l.ch_mask;
+    int32_t m = l.mult[k];
+    int s;
+    int32_t v;
+    if (l.shift) {
+        s = l.shift[k];
+    } else {
+        s = l.base_shift + (int)((uint32_t)m >> 30);
+        m = (int32_t)(((uint32_t)m & 0x3FFFFFFFu) | 0x40000000u);
+    }
+    v = l.small_acc ? ekrt_mul_q_small(acc, m, s) : ekrt_mul_q(acc, m, s);
+    v += l.out_zp;
+    v = v < l.act_min ? l.act_min : v;
+    v = v > l.act_max ? l.act_max : v;
+    return (int8_t)v;
+}
+
+static inline int8_t ekrt_requant(const ekrt_requant_t *rq, int32_t c, int32_t acc)
+{
+    return ekrt_rq_apply(ekrt_rq_load(rq), c, acc);
+}
+
+/* Weight matrices [n_out][depth] are stored blocked for streaming: for each block of 4
+ * rows, 4-column slices of the 4 rows interleaved (16 bytes per step), then the 4 rows'
+ * last depth % 4 columns row after row; the n_out % 4 last rows are stored plainly. */
+
+typedef struct {
+    int32_t batches, in_dim, out_dim;
+    const int8_t *w;       /* [out_dim][in_dim], blocked (see above) */
+    const int32_t *bias;   /* bias + input_offset * sum(w[o]) (folded), out_dim entries */
+    ekrt_requant_t rq;
+} ekrt_fc_t;
+
+typedef struct {
+    int16_t in_h, in_w, in_c, out_h, out_w, out_c;
+    int16_t k_h, k_w, stride_h, stride_w, dil_h, dil_w, pad_h, pad_w;
+    int16_t groups;        /* CONV_2D: in_c / filter in_c; DEPTHWISE: depth multiplier */
+    int32_t in_zp;
+    const int8_t *w;       /* CONV: OHWI per group, blocked; DEPTHWISE: [k_h][k_w][out_c] */
+    const int32_t *bias;   /* folded: bias + input_offset * sum over all taps of w */
+    ekrt_requant_t rq;
+} ekrt_conv_t;
+
+typedef struct {
+    int16_t in_h, in_w, c, out_h, out_w;
+    int16_t k_h, k_w, stride_h, stride_w, pad_h, pad_w;
+    int32_t act_min, act_max;
+} ekrt_pool_t;
+
+typedef struct {
+    int32_t rows, depth;
+    int32_t input_multiplier;
+    int32_t input_left_shift;
+    int32_t diff_min;
+} ekrt_softmax_t;
+
+/* Elementwise binary op with up to 5-D broadcast: strides are 0 on broadcast axes. */
+typedef struct {
+    int32_t dims[5];
+    int32_t s1[5], s2[5];
+    int32_t size;          /* product of dims */
+    uint8_t broadcast;     /* 0: both inputs have `size` elements */
+    int32_t in1_off, in2_off, out_zp;
+    int32_t m1, m2, mo;    /* ADD: input and output multipliers; MUL: mo only */
+    int8_t sh1, sh2, sho;
+    int8_t left_shift;
+    int32_t act_min, act_max;
+} ekrt_binary_t;
+
+typedef struct {
+    int32_t size;
+    int32_t in_zp, out_zp;
+    int32_t mult;
+    int32_t shift;
+    int32_t radius;        /* LOGISTIC/TANH */
+    int32_t act_min, act_max;
+} ekrt_unary_t;
+
+/* Copy blocks: output = concatenation along an axis, or padding. */
+typedef struct {
+    int32_t outer, out_axis_bytes;
+    int32_t n_inputs;
+    const int32_t *in_axis_bytes;
+} ekrt_concat_t;
+
+typedef struct {
+    int32_t in_dims[4], out_dims[4], before[4];
+    int8_t pad_value;
+} ekrt_pad_t;
+
+/* MEAN over contiguous axes: input viewed as [outer][reduce][inner]. */
+typedef struct {
+    int32_t outer, reduce, inner;
+    int32_t in_zp, out_zp;
+    int32_t mult;          /* input/output rescale with 1/reduce folded in (as TFLM) */
+    int32_t shift;
+} ekrt_mean_t;
+
+/* ---------------------------------------------------------------- kernels */
+
+void ekrt_fully_connected(const ekrt_fc_t *p, const int8_t *in, int8_t *out);
+/* Same result, two batch rows per pass (also used when the model's convolutions link the
+ * two-row kernel anyway: one kernel less in flash). */
+void ekrt_fully_connected_x2(const ekrt_fc_t *p, const int8_t *in, int8_t *out);
+
+/* CONV_2D. Generic NHWC convolution (groups > 1 allowed); scratch holds two im2col
+ * columns of k_h * k_w * (in_c / groups) bytes, each rounded up to a multiple of 4. */
+void ekrt_conv2d(const ekrt_conv_t *p, const int8_t *in, int8_t *out, int8_t *scratch);
+/* 1x1 stride-1 unpadded convolution; in-place capable when out_c <= in_c and out == in:
+ * scratch holds 2 * out_c bytes (NULL when not in place). */
+void ekrt_conv2d_1x1(const ekrt_conv_t *p, const int8_t *in, int8_t *out, int8_t *scratch);
+
+/* DEPTHWISE_CONV_2D; scratch: EKRT_DW_SCRATCH bytes, 8-byte aligned (a tap pointer table,
+ * sized for 64-bit hosts too, and one input pixel of zero points). */
+#define EKRT_DW_SCRATCH(k_h, k_w, in_c) (8 * (k_h) * (k_w) + (((in_c) + 7) & ~7))
+void ekrt_dwconv(const ekrt_conv_t *p, const int8_t *in, int8_t *out, int32_t *scratch);
+/* In place (out == in) for stride 1, depth multiplier 1, same-size output: output rows
+ * are buffered in scratch (EKRT_DW_SCRATCH bytes, then min(pad_h + 1, out_h) rows of
+ * out_w * out_c bytes) until the input rows they overwrite are dead. */
+void ekrt_dwconv_inplace(const ekrt_conv_t *p, int8_t *inout, int32_t *scratch);
+
+void ekrt_avgpool(const ekrt_pool_t *p, const int8_t *in, int8_t *out);
+void ekrt_maxpool(const ekrt_pool_t *p, const int8_t *in, int8_t *out);
+
+void ekrt_softmax(const ekrt_softmax_t *p, const int8_t *in, int8_t *out);
+void ekrt_logistic(const ekrt_unary_t *p, const int8_t *in, int8_t *out);
+void ekrt_tanh(const ekrt_unary_t *p, const int8_t *in, int8_t *out);
+
+void ekrt_add(const ekrt_binary_t *p, const int8_t *in1, const int8_t *in2, int8_t *out);
+void ekrt_mul(const ekrt_binary_t *p, const int8_t *in1, const int8_t *in2, int8_t *out);
+void ekrt_sub(const ekrt_binary_t *p, const int8_t *in1, const int8_t *in2, int8_t *out);
+
+/* QUANTIZE int8 -> int8 (requantize). */
+void ekrt_requantize(const ekrt_unary_t *p, const int8_t *in, int8_t *out);
+/* LEAKY_RELU: mult/shift rescale x >= 0; radius (multiplier) and act_min (shift) x < 0. */
+void ekrt_leaky_relu(const ekrt_unary_t *p, const int8_t *in, int8_t *out);
+/* Clamp to [act_min, act_max]: RELU, RELU6, RELU_N1_TO_1 with equal in/out quantization. */
+void ekrt_clamp(const ekrt_unary_t *p, const int8_t *in, int8_t *out);
+/* RELU/RELU6 with differing in/out quantization: requantize then clamp. */
+void ekrt_relu_requant(const ekrt_unary_t *p, const int8_t *in, int8_t *out);
+
+void ekrt_concat(const ekrt_concat_t *p, const int8_t *const *ins, int8_t *out);
+void ekrt_pad(const ekrt_pad_t *p, const int8_t *in, int8_t *out);
+
+/* scratch: inner int32 sums. */
+void ekrt_mean(const ekrt_mean_t *p, const int8_t *in, int8_t *out, int32_t *scratch);
+
+void ekrt_copy(const int8_t *in, int8_t *out, int32_t n);
+/* out[i] = table[(uint8_t)in[i]]: any elementwise int8 -> int8 function tabulated at
+ * generation time (HARD_SWISH). */
+void ekrt_lut(const int8_t *table, const int8_t *in, int8_t *out, int32_t n);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* EKRT_KERNELS_H */

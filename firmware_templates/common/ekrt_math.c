@@ -1,0 +1,166 @@
+/* edgekit-rt: SOFTMAX, LOGISTIC and TANH (int8), with the gemmlowp-style fixed-point
+ * exp and reciprocal that TFLM's reference kernels use, so results match bit for bit.
+ * Fixed-point values are plain int32 "raw" numbers; the comment on each helper says
+ * how many integer bits its arguments and result carry.
+ */
+#include "ekrt_kernels.h"
+
+/* Q0.31 * Q0.31 (or any Qa * Qb -> Q(a+b)). */
+#define FX_MUL(a, b) ekrt_srdhm((a), (b))
+
+/* exp(a) for a in [-1/4, 0), a in Q0.31; result Q0.31. */
+static int32_t exp_quarter(int32_t a)
+{
+    const int32_t constant_term = 1895147668;
+    const int32_t one_third = 715827883;
+    int32_t x = a + (1 << 28); /* Taylor expansion around -1/8 */
+    int32_t x2 = FX_MUL(x, x);
+    int32_t x3 = FX_MUL(x2, x);
+    int32_t x4 = FX_MUL(x2, x2);
+    int32_t x4_4 = ekrt_rdbpot(x4, 2);
+    int32_t poly = ekrt_rdbpot(FX_MUL(x4_4 + x3, one_third) + x2, 1);
+    return constant_term + FX_MUL(constant_term, x + poly);
+}
+
+/* exp(a) for a <= 0, a with int_bits integer bits; result Q0.31. */
+static int32_t exp_neg(int32_t a, int int_bits)
+{
+    static const int32_t mults[7] = {1672461947, 1302514674, 790015084, 290630308,
+                                     39332535, 720401, 242};
+    int frac_bits = 31 - int_bits;
+    int32_t quarter = (int32_t)1 << (frac_bits - 2);
+    int32_t mask = quarter - 1;
+    int32_t amq = (a & mask) - quarter;
+    int32_t result = exp_quarter(ekrt_sat_shl(amq, int_bits));
+    int32_t remainder = amq - a;
+    int e;
+    for (e = -2; e <= 4; e++) {
+        if (int_bits > e && (remainder & ((int32_t)1 << (frac_bits + e)))) {
+            result = FX_MUL(result, mults[e + 2]);
+        }
+    }
+    return a == 0 ? INT32_MAX : result;
+}
+
+/* Newton-Raphson 1/(1+a) core for a in [0, 1) (Q0.31); returns x ~ 1/(1+a) in Q2.29. */
+static int32_t recip_nr(int32_t a)
+{
+    int64_t sum = (int64_t)a + INT32_MAX;
+    int32_t half_den = (int32_t)((sum + (sum >= 0 ? 1 : -1)) / 2);
+    int32_t x = 1515870810 + FX_MUL(half_den, -1010580540);
+    int i;
+    for (i = 0; i < 3; i++) {
+        int32_t hdx = FX_MUL(half_den, x);
+        int32_t one_minus = ((int32_t)1 << 29) - hdx;
+        x = x + ekrt_sat_shl(FX_MUL(x, one_minus), 2);
+    }
+    return x;
+}
+
+/* 1/(1+a), a and result Q0.31. */
+static int32_t one_over_one_plus(int32_t a)
+{
+    return ekrt_sat_shl(recip_nr(a), 1);
+}
+
+/* (1-a)/(1+a), a and result Q0.31. */
+static int32_t one_minus_over_one_plus(int32_t a)
+{
+    return ekrt_sat_shl(recip_nr(a) - ((int32_t)1 << 29), 2);
+}
+
+static int clz32(uint32_t x)
+{
+    int n = 0;
+    if (x == 0) {
+        return 32;
+    }
+    while (!(x & 0x80000000u)) {
+        x <<= 1;
+        n++;
+    }
+    return n;
+}
+
+void ekrt_softmax(const ekrt_softmax_t *p, const int8_t *in, int8_t *out)
+{
+    int32_t r, c;
+    for (r = 0; r < p->rows; r++) {
+        const int8_t *x = in + (size_t)r * p->depth;
+        int8_t *y = out + (size_t)r * p->depth;
+        int32_t max_v = -128, sum = 0, scale, shifted;
+        int headroom, bits_over_unit;
+        for (c = 0; c < p->depth; c++) {
+            max_v = x[c] > max_v ? x[c] : max_v;
+        }
+        for (c = 0; c < p->depth; c++) {
+            int32_t diff = x[c] - max_v;
+            if (diff >= p->diff_min) {
+                int32_t d = ekrt_srdhm((int32_t)((uint32_t)diff << p->input_left_shift),
+                                       p->input_multiplier);
+                sum += ekrt_rdbpot(exp_neg(d, 5), 12); /* accumulate in Q12.19 */
+            }
+        }
+        headroom = clz32((uint32_t)sum);
+        bits_over_unit = 12 - headroom;
+        shifted = (int32_t)(((uint32_t)sum << headroom) - 0x80000000u);
+        scale = one_over_one_plus(shifted);
+        for (c = 0; c < p->depth; c++) {
+            int32_t diff = x[c] - max_v;
+            if (diff >= p->diff_min) {
+                int32_t d = ekrt_srdhm((int32_t)((uint32_t)diff << p->input_left_shift),
+                                       p->input_multiplier);
+                int32_t e = exp_neg(d, 5);
+                int32_t v = ekrt_rdbpot(FX_MUL(scale, e), bits_over_unit + 31 - 8) - 128;
+                y[c] = ekrt_clamp8(v, -128, 127);
+            } else {
+                y[c] = -128;
+            }
+        }
+    }
+}
+
+void ekrt_logistic(const ekrt_unary_t *p, const int8_t *in, int8_t *out)
+{
+    int32_t i;
+    for (i = 0; i < p->size; i++) {
+        int32_t v = (int32_t)in[i] - p->in_zp;
+        if (v <= -p->radius) {
+            out[i] = -128;
+        } else if (v >= p->radius) {
+            out[i] = 127;
+        } else {
+            int32_t a = ekrt_mul_q(v, p->mult, p->shift); /* Q4.27 */
+            int32_t r;
+            if (a == 0) {
+                r = (int32_t)1 << 30; /* one half */
+            } else {
+                int32_t pos = one_over_one_plus(exp_neg(a > 0 ? -a : a, 4));
+                r = a > 0 ? pos : INT32_MAX - pos;
+            }
+            out[i] = ekrt_clamp8(ekrt_rdbpot(r, 23) - 128, -128, 127);
+        }
+    }
+}
+
+void ekrt_tanh(const ekrt_unary_t *p, const int8_t *in, int8_t *out)
+{
+    int32_t i;
+    for (i = 0; i < p->size; i++) {
+        int32_t v = (int32_t)in[i] - p->in_zp;
+        if (v <= -p->radius) {
+            out[i] = -128;
+        } else if (v >= p->radius) {
+            out[i] = 127;
+        } else {
+            int32_t a = ekrt_mul_q(v, p->mult, p->shift); /* Q4.27 */
+            int32_t r = 0;
+            if (a != 0) {
+                /* exp(2n) for n = -|a|: the same raw value read with 5 integer bits */
+                int32_t t = one_minus_over_one_plus(exp_neg(a < 0 ? a : -a, 5));
+                r = a < 0 ? -t : t;
+            }
+            out[i] = ekrt_clamp8(ekrt_rdbpot(r, 24), -128, 127);
+        }
+    }
+}

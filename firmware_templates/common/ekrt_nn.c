@@ -1,0 +1,455 @@
+/* edgekit-rt: FULLY_CONNECTED, CONV_2D and DEPTHWISE_CONV_2D (int8, TFLM-exact).
+ *
+ * Biases arrive folded at generation time: bias + input_offset * sum(weights), so inner
+ * loops are plain int8 x int8 dot products. Padded taps read as the input zero point,
+ * which contributes exactly what TFLM's "skip the tap" does once the bias is folded.
+ * All sums are exact int32 arithmetic, so evaluation order (and the dual-MAC DSP path)
+ * cannot change a result. Weight matrices are pre-blocked (see ekrt_kernels.h) so one
+ * pointer streams through them.
+ */
+#include "ekrt_kernels.h"
+
+#if defined(__ARM_FEATURE_DSP) && !defined(EKRT_NO_DSP)
+#include <arm_acle.h>
+#define EKRT_DSP 1
+static inline uint32_t ekrt_ld32(const int8_t *p)
+{
+    uint32_t v;
+    __builtin_memcpy(&v, p, 4); /* unaligned word loads are fine on Armv7E-M */
+    return v;
+}
+/* Sign-extend bytes 1 and 3 to two halfwords (SXTB16 with ROR #8). */
+static inline int32_t ekrt_sxtb16_hi(uint32_t v)
+{
+    int32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
+    return r;
+}
+static inline int32_t ekrt_sxtb16_lo(uint32_t v)
+{
+    return (int32_t)__sxtb16(v);
+}
+#endif
+
+/* ------------------------------------------------------------------ requantization */
+
+/* Requantization runs as a separate tight loop after the MACs, so every parameter stays
+ * in a register; the generator picks the routine per layer (unused ones are not linked). */
+void ekrt_rq_vec_generic(const ekrt_requant_t *rq, int32_t c0, const int32_t *acc, int8_t *out,
+                         int32_t n)
+{
+    const ekrt_rq_local_t l = ekrt_rq_load(rq);
+    int32_t i;
+    for (i = 0; i < n; i++) {
+        out[i] = ekrt_rq_apply(l, c0 + i, acc[i]);
+    }
+}
+
+/* Every channel shifts right by r >= 2 and |acc| is small: ekrt_mul_q_small with both
+ * rounding terms folded into the 64-bit accumulator preset of one multiply-accumulate:
+ * (x*m + (x < 0 ? -2^30 : 2^30) + 2^(30+r)) >> (31 + r); sh = r - 2. */
+static inline int8_t rq_fold(int32_t a, int32_t m, int32_t sh, int32_t zp, int32_t lo,
+                             int32_t hi)
+{
+#ifdef EKRT_SINGLE_ROUNDING
+    int32_t v = ekrt_mul_q(a, m, -(sh + 2)) + zp;
+#else
+    int32_t t = a >> 31;
+    int64_t preset = (int64_t)(((uint64_t)(uint32_t)(((int32_t)1 << sh) + t) << 32) |
+                               (0x40000000u | ((uint32_t)t << 31)));
+    int32_t v = ((int32_t)(((int64_t)a * m + preset) >> 32) >> (sh + 1)) + zp;
+#endif
+    v = v < lo ? lo : v;
+    v = v > hi ? hi : v;
+    return (int8_t)v;
+}
+
+void ekrt_rq_vec_fast(const ekrt_requant_t *rq, int32_t c0, const int32_t *acc, int8_t *out,
+                      int32_t n)
+{
+    const int32_t zp = rq->out_zp, lo = rq->act_min, hi = rq->act_max;
+    const int32_t *mp = rq->mult + c0;
+    const int32_t k0 = -rq->base_shift - 2;
+    int32_t i;
+    for (i = 0; i < n; i++) {
+        uint32_t pm = (uint32_t)mp[i];
+        out[i] = rq_fold(acc[i], (int32_t)((pm & 0x3FFFFFFFu) | 0x40000000u),
+                         k0 - (int32_t)(pm >> 30), zp, lo, hi);
+    }
+}
+
+void ekrt_rq_vec_fast_s(const ekrt_requant_t *rq, int32_t c0, const int32_t *acc, int8_t *out,
+                        int32_t n)
+{
+    const int32_t zp = rq->out_zp, lo = rq->act_min, hi = rq->act_max;
+    const int32_t mask = -(int32_t)rq->per_channel;
+    const int32_t *mp = rq->mult;
+    const int8_t *sp = rq->shift;
+    int32_t i;
+    for (i = 0; i < n; i++) {
+        int32_t k = (c0 + i) & mask;
+        out[i] = rq_fold(acc[i], mp[k], -sp[k] - 2, zp, lo, hi);
+    }
+}
+
+/* ------------------------------------------------------------------ matrix x vector */
+
+#define EKRT_CHUNK 32 /* output channels whose int32 accumulators are held at once */
+
+/* acc[c] = bias[c] + dot(x, w_c) for c < n; w blocked (blocks of 4 rows, then plain rows). */
+static void mac1(const int8_t *x, const int8_t *w, const int32_t *bias, int32_t depth,
+                 int32_t n, int32_t *acc)
+{
+    int32_t k4 = depth & ~3, tl = depth - k4;
+    int32_t c, k, j;
+    for (c = 0; c + 4 <= n; c += 4) {
+        int32_t s0 = bias[c], s1 = bias[c + 1], s2 = bias[c + 2], s3 = bias[c + 3];
+        for (k = 0; k < k4; k += 4) {
+#ifdef EKRT_DSP
+            uint32_t xv = ekrt_ld32(x + k), v;
+            int32_t xa = ekrt_sxtb16_lo(xv), xb = ekrt_sxtb16_hi(xv);
+            v = ekrt_ld32(w);
+            s0 = __smlad(ekrt_sxtb16_lo(v), xa, s0);
+            s0 = __smlad(ekrt_sxtb16_hi(v), xb, s0);
+            v = ekrt_ld32(w + 4);
+            s1 = __smlad(ekrt_sxtb16_lo(v), xa, s1);
+            s1 = __smlad(ekrt_sxtb16_hi(v), xb, s1);
+            v = ekrt_ld32(w + 8);
+            s2 = __smlad(ekrt_sxtb16_lo(v), xa, s2);
+            s2 = __smlad(ekrt_sxtb16_hi(v), xb, s2);
+            v = ekrt_ld32(w + 12);
+            s3 = __smlad(ekrt_sxtb16_lo(v), xa, s3);
+            s3 = __smlad(ekrt_sxtb16_hi(v), xb, s3);
+#else
+            int32_t x0 = x[k], x1 = x[k + 1], x2 = x[k + 2], x3 = x[k + 3];
+            s0 += x0 * w[0] + x1 * w[1] + x2 * w[2] + x3 * w[3];
+            s1 += x0 * w[4] + x1 * w[5] + x2 * w[6] + x3 * w[7];
+            s2 += x0 * w[8] + x1 * w[9] + x2 * w[10] + x3 * w[11];
+            s3 += x0 * w[12] + x1 * w[13] + x2 * w[14] + x3 * w[15];
+#endif
+            w += 16;
+        }
+        for (j = 0; j < tl; j++) {
+            int32_t xv = x[k4 + j];
+            s0 += xv * w[j];
+            s1 += xv * w[tl + j];
+            s2 += xv * w[2 * tl + j];
+            s3 += xv * w[3 * tl + j];
+        }
+        w += 4 * tl;
+        acc[c] = s0;
+        acc[c + 1] = s1;
+        acc[c + 2] = s2;
+        acc[c + 3] = s3;
+    }
+    for (; c < n; c++) {
+        int32_t s = bias[c];
+        for (k = 0; k < depth; k++) {
+            s += (int32_t)x[k] * w[k];
+        }
+        w += depth;
+        acc[c] = s;
+    }
+}
+
+/* Two input vectors at once (two output pixels or batch rows): each weight word feeds
+ * both, 2 inputs x 2 rows per pass over the depth. */
+static void mac2(const int8_t *x0, const int8_t *x1, const int8_t *w, const int32_t *bias,
+                 int32_t depth, int32_t n, int32_t *acc0, int32_t *acc1)
+{
+    int32_t k4 = depth & ~3, tl = depth - k4;
+    int32_t c, k, j, h;
+    for (c = 0; c + 4 <= n; c += 4) {
+        for (h = 0; h < 4; h += 2) {
+            const int8_t *wp = w + 4 * h;
+            const int8_t *wt = w + 4 * k4 + h * tl;
+            int32_t s00 = bias[c + h], s01 = bias[c + h + 1];
+            int32_t s10 = s00, s11 = s01;
+            for (k = 0; k < k4; k += 4, wp += 16) {
+#ifdef EKRT_DSP
+                uint32_t v0 = ekrt_ld32(x0 + k), v1 = ekrt_ld32(x1 + k), v;
+                int32_t a0 = ekrt_sxtb16_lo(v0), b0 = ekrt_sxtb16_hi(v0);
+                int32_t a1 = ekrt_sxtb16_lo(v1), b1 = ekrt_sxtb16_hi(v1);
+                int32_t wa, wb;
+                v = ekrt_ld32(wp);
+                wa = ekrt_sxtb16_lo(v);
+                wb = ekrt_sxtb16_hi(v);
+                s00 = __smlad(wa, a0, s00);
+                s00 = __smlad(wb, b0, s00);
+                s10 = __smlad(wa, a1, s10);
+                s10 = __smlad(wb, b1, s10);
+                v = ekrt_ld32(wp + 4);
+                wa = ekrt_sxtb16_lo(v);
+                wb = ekrt_sxtb16_hi(v);
+                s01 = __smlad(wa, a0, s01);
+                s01 = __smlad(wb, b0, s01);
+                s11 = __smlad(wa, a1, s11);
+                s11 = __smlad(wb, b1, s11);
+#else
+                int32_t p0 = x0[k], p1 = x0[k + 1], p2 = x0[k + 2], p3 = x0[k + 3];
+                int32_t q0 = x1[k], q1 = x1[k + 1], q2 = x1[k + 2], q3 = x1[k + 3];
+                s00 += p0 * wp[0] + p1 * wp[1] + p2 * wp[2] + p3 * wp[3];
+                s10 += q0 * wp[0] + q1 * wp[1] + q2 * wp[2] + q3 * wp[3];
+                s01 += p0 * wp[4] + p1 * wp[5] + p2 * wp[6] + p3 * wp[7];
+                s11 += q0 * wp[4] + q1 * wp[5] + q2 * wp[6] + q3 * wp[7];
+#endif
+            }
+            for (j = 0; j < tl; j++) {
+                int32_t p = x0[k4 + j], q = x1[k4 + j];
+                s00 += p * wt[j];
+                s10 += q * wt[j];
+                s01 += p * wt[tl + j];
+                s11 += q * wt[tl + j];
+            }
+            acc0[c + h] = s00;
+            acc0[c + h + 1] = s01;
+            acc1[c + h] = s10;
+            acc1[c + h + 1] = s11;
+        }
+        w += 4 * depth;
+    }
+    for (; c < n; c++) {
+        int32_t s0 = bias[c], s1 = bias[c];
+        for (k = 0; k < depth; k++) {
+            s0 += (int32_t)x0[k] * w[k];
+            s1 += (int32_t)x1[k] * w[k];
+        }
+        w += depth;
+        acc0[c] = s0;
+        acc1[c] = s1;
+    }
+}
+
+/* out[c] = requant(bias[c] + dot(x, w[c])), c in [0, n_out); c_base offsets the
+ * requantization channel (groups). */
+static void gemv(const int8_t *x, const int8_t *w, const int32_t *bias, int32_t depth,
+                 int32_t n_out, int32_t c_base, const ekrt_requant_t *rq, int8_t *out)
+{
+    int32_t acc[EKRT_CHUNK];
+    int32_t c0;
+    for (c0 = 0; c0 < n_out; c0 += EKRT_CHUNK) {
+        int32_t n = n_out - c0 < EKRT_CHUNK ? n_out - c0 : EKRT_CHUNK;
+        mac1(x, w + (size_t)c0 * depth, bias + c0, depth, n, acc);
+        rq->vec(rq, c_base + c0, acc, out + c0, n);
+    }
+}
+
+static void gemv2(const int8_t *x0, const int8_t *x1, const int8_t *w, const int32_t *bias,
+                  int32_t depth, int32_t n_out, int32_t c_base, const ekrt_requant_t *rq,
+                  int8_t *out0, int8_t *out1)
+{
+    int32_t acc0[EKRT_CHUNK], acc1[EKRT_CHUNK];
+    int32_t c0;
+    for (c0 = 0; c0 < n_out; c0 += EKRT_CHUNK) {
+        int32_t n = n_out - c0 < EKRT_CHUNK ? n_out - c0 : EKRT_CHUNK;
+        mac2(x0, x1, w + (size_t)c0 * depth, bias + c0, depth, n, acc0, acc1);
+        rq->vec(rq, c_base + c0, acc0, out0 + c0, n);
+        rq->vec(rq, c_base + c0, acc1, out1 + c0, n);
+    }
+}
+
+/* ------------------------------------------------------------------ FULLY_CONNECTED */
+
+void ekrt_fully_connected(const ekrt_fc_t *p, const int8_t *in, int8_t *out)
+{
+    int32_t b;
+    for (b = 0; b < p->batches; b++) {
+        gemv(in + (size_t)b * p->in_dim, p->w, p->bias, p->in_dim, p->out_dim, 0, &p->rq,
+             out + (size_t)b * p->out_dim);
+    }
+}
+
+void ekrt_fully_connected_x2(const ekrt_fc_t *p, const int8_t *in, int8_t *out)
+{
+    int32_t b;
+    for (b = 0; b < p->batches; b += 2) {
+        /* an odd last row is computed twice into the same output */
+        int32_t b1 = b + 1 < p->batches ? b + 1 : b;
+        gemv2(in + (size_t)b * p->in_dim, in + (size_t)b1 * p->in_dim, p->w, p->bias, p->in_dim,
+              p->out_dim, 0, &p->rq, out + (size_t)b * p->out_dim, out + (size_t)b1 * p->out_dim);
+    }
+}
+
+/* ------------------------------------------------------------------ CONV_2D */
+
+/* im2col of the receptive field of output pixel (oy, ox), group g; padded taps read as
+ * the zero point. */
+static void im2col(const ekrt_conv_t *p, const int8_t *in, int32_t oy, int32_t ox, int32_t g,
+                   int8_t *col)
+{
+    int32_t gc = p->in_c / p->groups;
+    int32_t y0 = oy * p->stride_h - p->pad_h, x0 = ox * p->stride_w - p->pad_w;
+    int32_t ky, kx, i;
+    for (ky = 0; ky < p->k_h; ky++) {
+        int32_t iy = y0 + ky * p->dil_h;
+        if (gc == p->in_c && p->dil_w == 1 && iy >= 0 && iy < p->in_h && x0 >= 0 &&
+            x0 + p->k_w <= p->in_w) {
+            /* the whole filter row is inside: one contiguous run of k_w * in_c bytes */
+            ekrt_copy(in + ((size_t)iy * p->in_w + x0) * p->in_c, col, p->k_w * gc);
+            col += p->k_w * gc;
+            continue;
+        }
+        for (kx = 0; kx < p->k_w; kx++, col += gc) {
+            int32_t ix = x0 + kx * p->dil_w;
+            if (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w) {
+                for (i = 0; i < gc; i++) {
+                    col[i] = (int8_t)p->in_zp;
+                }
+            } else {
+                ekrt_copy(in + ((size_t)iy * p->in_w + ix) * p->in_c + (size_t)g * gc, col, gc);
+            }
+        }
+    }
+}
+
+void ekrt_conv2d(const ekrt_conv_t *p, const int8_t *in, int8_t *out, int8_t *scratch)
+{
+    int32_t depth = p->k_h * p->k_w * (p->in_c / p->groups);
+    int32_t oc_g = p->out_c / p->groups;
+    int32_t n_pix = (int32_t)p->out_h * p->out_w;
+    int8_t *col1 = scratch + ((depth + 3) & ~3);
+    int32_t pix, g;
+    for (pix = 0; pix < n_pix; pix += 2) {
+        int8_t *o = out + (size_t)pix * p->out_c;
+        for (g = 0; g < p->groups; g++) {
+            const int8_t *wg = p->w + (size_t)g * oc_g * depth;
+            /* an odd last pixel is computed twice into the same output */
+            int32_t p1 = pix + 1 < n_pix ? pix + 1 : pix;
+            im2col(p, in, pix / p->out_w, pix % p->out_w, g, scratch);
+            im2col(p, in, p1 / p->out_w, p1 % p->out_w, g, col1);
+            gemv2(scratch, col1, wg, p->bias + g * oc_g, depth, oc_g, g * oc_g, &p->rq,
+                  o + g * oc_g, o + (size_t)(p1 - pix) * p->out_c + g * oc_g);
+        }
+    }
+}
+
+void ekrt_conv2d_1x1(const ekrt_conv_t *p, const int8_t *in, int8_t *out, int8_t *scratch)
+{
+    int32_t n_pix = (int32_t)p->out_h * p->out_w;
+    int32_t ic = p->in_c, oc = p->out_c;
+    int32_t pix;
+    for (pix = 0; pix < n_pix; pix += 2) {
+        const int8_t *x = in + (size_t)pix * ic;
+        int8_t *o = out + (size_t)pix * oc;
+        int32_t n = pix + 1 < n_pix ? 2 : 1;
+        /* In place, output pixels pix, pix+1 only overlap input pixels <= pix+1, which are
+         * dead once both are computed into scratch. An odd last pixel is computed twice. */
+        int8_t *dst = scratch ? scratch : o;
+        gemv2(x, x + (n - 1) * ic, p->w, p->bias, ic, oc, 0, &p->rq, dst, dst + (n - 1) * oc);
+        if (scratch) {
+            ekrt_copy(scratch, o, n * oc);
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ DEPTHWISE_CONV_2D */
+
+/* One output row. taps: k_h * k_w input pixel pointers (scratch); zpix: one input pixel of
+ * zero points, read for padded taps. */
+static void dw_row(const ekrt_conv_t *p, const int8_t *in, int32_t oy, const int8_t **taps,
+                   const int8_t *zpix, int8_t *dst)
+{
+    int32_t oc = p->out_c, ic = p->in_c, mult = p->groups;
+    int32_t n_taps = p->k_h * p->k_w;
+    int32_t ox, ky, kx, c, c0, t;
+    int32_t y0 = oy * p->stride_h - p->pad_h;
+    int32_t acc[EKRT_CHUNK];
+    const int32_t *bias = p->bias;
+    for (ox = 0; ox < p->out_w; ox++, dst += oc) {
+        int32_t x0 = ox * p->stride_w - p->pad_w;
+        const int8_t **tp = taps;
+        for (ky = 0; ky < p->k_h; ky++) {
+            int32_t iy = y0 + ky * p->dil_h;
+            for (kx = 0; kx < p->k_w; kx++) {
+                int32_t ix = x0 + kx * p->dil_w;
+                *tp++ = (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w)
+                            ? zpix
+                            : in + ((size_t)iy * p->in_w + ix) * ic;
+            }
+        }
+        for (c0 = 0; c0 < oc; c0 += EKRT_CHUNK) {
+            int32_t n = oc - c0 < EKRT_CHUNK ? oc - c0 : EKRT_CHUNK;
+            c = 0;
+            if (mult == 1) {
+                for (; c + 4 <= n; c += 4) {
+                    int32_t cc = c0 + c;
+                    int32_t s0 = bias[cc], s1 = bias[cc + 1], s2 = bias[cc + 2];
+                    int32_t s3 = bias[cc + 3];
+                    const int8_t *w = p->w + cc;
+                    for (t = 0; t < n_taps; t++, w += oc) {
+                        const int8_t *x = taps[t] + cc;
+#ifdef EKRT_DSP
+                        uint32_t xv = ekrt_ld32(x), wv = ekrt_ld32(w);
+                        int32_t xa = ekrt_sxtb16_lo(xv), xb = ekrt_sxtb16_hi(xv);
+                        int32_t wa = ekrt_sxtb16_lo(wv), wb = ekrt_sxtb16_hi(wv);
+                        s0 = __smlabb(xa, wa, s0);
+                        s1 = __smlabb(xb, wb, s1);
+                        s2 = __smlatt(xa, wa, s2);
+                        s3 = __smlatt(xb, wb, s3);
+#else
+                        s0 += (int32_t)x[0] * w[0];
+                        s1 += (int32_t)x[1] * w[1];
+                        s2 += (int32_t)x[2] * w[2];
+                        s3 += (int32_t)x[3] * w[3];
+#endif
+                    }
+                    acc[c] = s0;
+                    acc[c + 1] = s1;
+                    acc[c + 2] = s2;
+                    acc[c + 3] = s3;
+                }
+            }
+            for (; c < n; c++) {
+                int32_t cc = c0 + c;
+                int32_t s = bias[cc], ci = cc / mult;
+                const int8_t *w = p->w + cc;
+                for (t = 0; t < n_taps; t++, w += oc) {
+                    s += (int32_t)taps[t][ci] * *w;
+                }
+                acc[c] = s;
+            }
+            p->rq.vec(&p->rq, c0, acc, dst + c0, n);
+        }
+    }
+}
+
+static int8_t *dw_setup(const ekrt_conv_t *p, int32_t *scratch)
+{
+    int8_t *zpix = (int8_t *)scratch + 8 * p->k_h * p->k_w;
+    int32_t i;
+    for (i = 0; i < p->in_c; i++) {
+        zpix[i] = (int8_t)p->in_zp;
+    }
+    return zpix;
+}
+
+void ekrt_dwconv(const ekrt_conv_t *p, const int8_t *in, int8_t *out, int32_t *scratch)
+{
+    const int8_t *zpix = dw_setup(p, scratch);
+    int32_t oy;
+    for (oy = 0; oy < p->out_h; oy++) {
+        dw_row(p, in, oy, (const int8_t **)(void *)scratch, zpix,
+               out + (size_t)oy * p->out_w * p->out_c);
+    }
+}
+
+void ekrt_dwconv_inplace(const ekrt_conv_t *p, int8_t *inout, int32_t *scratch)
+{
+    int32_t row_bytes = (int32_t)p->out_w * p->out_c;
+    int32_t ring = p->pad_h + 1 < p->out_h ? p->pad_h + 1 : p->out_h;
+    const int8_t *zpix = dw_setup(p, scratch);
+    int8_t *rows = (int8_t *)scratch + EKRT_DW_SCRATCH(p->k_h, p->k_w, p->in_c);
+    int32_t y, r;
+    for (y = 0; y < p->out_h + p->pad_h; y++) {
+        if (y < p->out_h) {
+            dw_row(p, inout, y, (const int8_t **)(void *)scratch, zpix,
+                   rows + (size_t)(y % ring) * row_bytes);
+        }
+        /* Input row y - pad_h is read by no later output row: overwrite it. */
+        r = y - p->pad_h;
+        if (r >= 0) {
+            ekrt_copy(rows + (size_t)(r % ring) * row_bytes, inout + (size_t)r * row_bytes,
+                      row_bytes);
+        }
+    }
+}

@@ -1,0 +1,131 @@
+"""Build generated edgekit-rt C with the host compiler and compare it with tflite_micro."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+from pathlib import Path
+
+import numpy as np
+
+from edgekit.codegen import generate_model_code, kernel_headers, kernel_include_dir, kernel_sources
+from edgekit.model.tflite_graph import parse_graph
+
+CFLAGS = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O1"]
+
+DRIVER = r"""
+#include <stdio.h>
+#include <stdint.h>
+#include "edgekit_model.h"
+
+static int8_t in_buf[EDGEKIT_MODEL_INPUT_BYTES];
+static int8_t out_buf[EDGEKIT_MODEL_OUTPUT_BYTES];
+
+int main(void)
+{
+    if (edgekit_model_init() != 0) {
+        return 2;
+    }
+    while (fread(in_buf, 1, sizeof in_buf, stdin) == sizeof in_buf) {
+        if (edgekit_model_invoke(in_buf, out_buf) != 0) {
+            return 3;
+        }
+        fwrite(out_buf, 1, sizeof out_buf, stdout);
+    }
+    return 0;
+}
+"""
+
+
+def build_host(tflite: bytes, workdir: Path, extra_flags: list[str] | None = None) -> Path:
+    """Generate, compile and link the model with the stdin/stdout driver; returns the exe."""
+    graph = parse_graph(tflite)
+    files = generate_model_code(graph)
+    h = hashlib.sha256(repr(extra_flags).encode())
+    for name in sorted(files):
+        h.update(files[name].encode())
+    for src in kernel_sources() + kernel_headers():
+        h.update(src.read_bytes())
+    d = workdir / h.hexdigest()[:16]
+    exe = d / "model"
+    if exe.exists():
+        return exe
+    d.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (d / name).write_text(text)
+    (d / "driver.c").write_text(DRIVER)
+    cmd = ["gcc", *CFLAGS, *(extra_flags or []), "-I", str(d), "-I", str(kernel_include_dir()),
+           str(d / "driver.c"), str(d / "edgekit_model.c"),
+           *[str(p) for p in kernel_sources() if p.suffix == ".c"], "-o", str(exe)]
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    if res.returncode != 0:
+        raise AssertionError(f"host build failed:\n{' '.join(cmd)}\n{res.stderr[-4000:]}")
+    return exe
+
+
+def run_host(exe: Path, inputs: np.ndarray) -> np.ndarray:
+    """inputs: (n, input_bytes) int8 -> (n, output_bytes) int8."""
+    data = np.ascontiguousarray(inputs, dtype=np.int8).tobytes()
+    res = subprocess.run([str(exe)], input=data, capture_output=True, timeout=300)
+    assert res.returncode == 0, f"model exe exited {res.returncode}: {res.stderr[:500]!r}"
+    return np.frombuffer(res.stdout, dtype=np.int8).reshape(len(inputs), -1)
+
+
+def run_tflm(tflite: bytes, inputs: np.ndarray) -> np.ndarray:
+    from tflite_micro.python.tflite_micro import runtime
+
+    it = runtime.Interpreter.from_bytes(tflite)
+    shape = it.get_input_details(0)["shape"]
+    outs = []
+    for row in inputs:
+        it.set_input(row.reshape(shape).astype(np.int8), 0)
+        it.invoke()
+        outs.append(np.asarray(it.get_output(0), dtype=np.int8).reshape(-1))
+    return np.stack(outs)
+
+
+def test_inputs(n_in: int, n_random: int, seed: int = 0) -> np.ndarray:
+    """Extremes (-128, 127, 0, alternating) plus uniformly random int8 vectors."""
+    rng = np.random.default_rng(seed)
+    fixed = [np.full(n_in, -128), np.full(n_in, 127), np.zeros(n_in),
+             np.resize([-128, 127], n_in), np.resize([127, -128, 0], n_in)]
+    rand = rng.integers(-128, 128, size=(n_random, n_in))
+    return np.concatenate([np.stack(fixed), rand]).astype(np.int8)
+
+
+def compare(tflite: bytes, workdir: Path, n_random: int = 60, seed: int = 0,
+            extra_flags: list[str] | None = None) -> tuple[int, int]:
+    """Returns (inputs compared, mismatching output bytes)."""
+    graph = parse_graph(tflite)
+    n_in = graph.input_tensors[0].size
+    xs = test_inputs(n_in, n_random, seed)
+    exe = build_host(tflite, workdir, extra_flags)
+    got = run_host(exe, xs)
+    want = run_tflm(tflite, xs)
+    bad = int(np.count_nonzero(got != want))
+    if bad:
+        rows = np.nonzero((got != want).any(axis=1))[0]
+        r = rows[0]
+        diff = np.abs(got[r].astype(int) - want[r].astype(int)).max()
+        raise AssertionError(f"{bad} mismatching bytes in {len(rows)}/{len(xs)} inputs; first "
+                             f"input #{r}: max diff {diff}\n got  {got[r][:16]}\n want "
+                             f"{want[r][:16]}")
+    return len(xs), bad
+
+
+SHARED_MODELS = Path(__file__).resolve().parents[2].parent / "shared" / "models"
+
+
+def shared_model(name: str) -> bytes:
+    """Bytes of /work/shared/models/<name>.tflite (the test is skipped when absent)."""
+    import pytest
+
+    path = SHARED_MODELS / f"{name}.tflite"
+    if not path.exists():
+        pytest.skip(f"{path} not present")
+    return path.read_bytes()
+
+
+def workdir_default() -> Path:
+    return Path(os.environ.get("EKRT_TEST_DIR", "/tmp/ekrt_tests"))

@@ -1,0 +1,80 @@
+"""edgekit-rt is bit-exact with the TFLM reference kernels (the tflite_micro package).
+
+Generated C plus the kernel library is built with the host gcc (-Wall -Wextra -Werror
+-pedantic), run on extreme and random int8 inputs, and compared byte for byte.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("tflite_micro")
+
+from ekrt_harness import compare, shared_model  # noqa: E402
+import sweep_models  # noqa: E402
+
+
+@pytest.mark.parametrize("name,n_random", [("sine", 400), ("ds_cnn_kws", 150),
+                                           ("ad_autoencoder", 300)])
+def test_shared_model_bit_exact(name: str, n_random: int, ekrt_build_dir: Path) -> None:
+    n, bad = compare(shared_model(name), ekrt_build_dir, n_random=n_random, seed=1)
+    assert bad == 0 and n == n_random + 5
+
+
+@pytest.mark.parametrize("spec", sweep_models.SPECS, ids=[s[0] for s in sweep_models.SPECS])
+def test_op_sweep_bit_exact(spec, sweep_cache: Path, ekrt_build_dir: Path) -> None:  # noqa: ANN001
+    tflite = sweep_models.build(spec, sweep_cache)
+    n, bad = compare(tflite, ekrt_build_dir, n_random=120, seed=2)
+    assert bad == 0
+
+
+@pytest.mark.parametrize("base,old,new", [("concat_channels_relu", "RELU", "QUANTIZE"),
+                                          ("logistic", "LOGISTIC", "QUANTIZE")])
+def test_patched_op_bit_exact(base: str, old: str, new: str, sweep_cache: Path,
+                              ekrt_build_dir: Path) -> None:
+    """Ops the converter does not emit on its own (QUANTIZE int8 -> int8), made by patching
+    the operator code of a converted model; TFLM runs the patched model as the reference."""
+    spec = next(s for s in sweep_models.SPECS if s[0] == base)
+    tflite = sweep_models.patch_opcode(sweep_models.build(spec, sweep_cache), old, new)
+    from edgekit.model.tflite_graph import parse_graph
+
+    assert new in [op.op for op in parse_graph(tflite).operators]
+    n, bad = compare(tflite, ekrt_build_dir, n_random=150, seed=5)
+    assert bad == 0
+
+
+SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-g"]
+SANITIZED_SWEEPS = ("conv4x4_s2_same_even", "dw3x3_inplace_relu", "dw5x5_inplace",
+                    "dw3x3_s2_mult2", "add_broadcast", "concat_channels_relu", "global_avgpool_mean")
+
+
+@pytest.mark.parametrize("name", ["ds_cnn_kws", "ad_autoencoder"])
+def test_shared_model_clean_under_sanitizers(name: str, ekrt_build_dir: Path) -> None:
+    """No out-of-bounds access or undefined behaviour (ASan + UBSan), still bit-exact."""
+    n, bad = compare(shared_model(name), ekrt_build_dir, n_random=8, seed=3, extra_flags=SANITIZE)
+    assert bad == 0
+
+
+@pytest.mark.parametrize("name", SANITIZED_SWEEPS)
+def test_sweep_clean_under_sanitizers(name: str, sweep_cache: Path, ekrt_build_dir: Path) -> None:
+    spec = next(s for s in sweep_models.SPECS if s[0] == name)
+    n, bad = compare(sweep_models.build(spec, sweep_cache), ekrt_build_dir, n_random=8, seed=4,
+                     extra_flags=SANITIZE)
+    assert bad == 0
+
+
+@pytest.mark.parametrize("spec", sweep_models.UNSUPPORTED, ids=[s[0] for s in sweep_models.UNSUPPORTED])
+def test_converted_model_with_unsupported_op(spec, sweep_cache: Path) -> None:  # noqa: ANN001
+    from edgekit.codegen import generate_model_code
+    from edgekit.errors import ModelError
+    from edgekit.model.tflite_graph import parse_graph
+
+    graph = parse_graph(sweep_models.build(spec, sweep_cache))
+    bad = next(op for op in graph.operators if op.op == "GELU")
+    with pytest.raises(ModelError) as err:
+        generate_model_code(graph)
+    msg = str(err.value)
+    assert f"operator {bad.index} (GELU)" in msg
+    assert graph.tensors[bad.outputs[0]].name in msg and "--runtime tflm" in msg
