@@ -146,7 +146,7 @@ def generate_model_code(graph: Graph, *, prefix: str = "edgekit_model") -> dict[
         body.append("    " + call.format(**fmt) + "\n")
         body.append(f"    EKRT_OP_HOOK({st.op.index});\n")
     if plan.io_copy:
-        body.append(f"    ekrt_copy(input, output, {y.size});\n")
+        body.append(f"    ekrt_copy(input, output, {graph.output_tensors[0].size});\n")
     uses_arena = plan.arena_bytes > 0
     pre = ""
     if not uses_input:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    import keras
 
 
 def rng(seed: int, stream: int = 0) -> np.random.Generator:
@@ -21,3 +26,17 @@ def stratified_split(
         test.append(idx[:n_test])
         train.append(idx[n_test:])
     return gen.permutation(np.concatenate(train)), gen.permutation(np.concatenate(test))
+
+
+def fit_cosine_adam(model: "keras.Model", x: np.ndarray, y: np.ndarray, *, epochs: int, loss: str,
+                    learning_rate: float, batch: int = 32) -> "keras.Model":
+    """Compile with Adam and a cosine-decayed learning rate, then fit (shuffled, silent)."""
+    import math
+
+    import keras
+
+    steps = epochs * math.ceil(len(x) / batch)
+    lr = keras.optimizers.schedules.CosineDecay(learning_rate, steps, alpha=0.05)
+    model.compile(optimizer=keras.optimizers.Adam(lr), loss=loss)
+    model.fit(x, y, batch_size=batch, epochs=epochs, shuffle=True, verbose=0)
+    return model

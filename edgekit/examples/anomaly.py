@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from edgekit.examples import Example
-from edgekit.examples._common import rng
+from edgekit.examples._common import fit_cosine_adam, rng
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
@@ -183,15 +183,8 @@ def train_model(data: dict[str, np.ndarray], epochs: int, seed: int) -> "keras.M
     import keras
 
     keras.utils.set_random_seed(seed)
-    model = build_model()
-    batch = 32
-    steps = epochs * math.ceil(len(data["x_train"]) / batch)
-    lr = keras.optimizers.schedules.CosineDecay(0.003, steps, alpha=0.05)
-    model.compile(optimizer=keras.optimizers.Adam(lr), loss="mse")
-    model.fit(
-        data["x_train"], data["x_train"], batch_size=batch, epochs=epochs, shuffle=True, verbose=0
-    )
-    return model
+    return fit_cosine_adam(build_model(), data["x_train"], data["x_train"], epochs=epochs, loss="mse",
+                           learning_rate=0.003)
 
 
 EXAMPLE = Example(

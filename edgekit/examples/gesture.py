@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from edgekit.examples import Example
-from edgekit.examples._common import rng
+from edgekit.examples._common import fit_cosine_adam, rng
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
@@ -179,19 +179,8 @@ def train_model(data: dict[str, np.ndarray], epochs: int, seed: int) -> "keras.M
     import keras
 
     keras.utils.set_random_seed(seed)
-    model = build_model()
-    batch = 32
-    steps = epochs * math.ceil(len(data["x_train"]) / batch)
-    lr = keras.optimizers.schedules.CosineDecay(0.005, steps, alpha=0.05)
-    model.compile(
-        optimizer=keras.optimizers.Adam(lr),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-    model.fit(
-        data["x_train"], data["y_train"], batch_size=batch, epochs=epochs, shuffle=True, verbose=0
-    )
-    return model
+    return fit_cosine_adam(build_model(), data["x_train"], data["y_train"], epochs=epochs,
+                           loss="sparse_categorical_crossentropy", learning_rate=0.005)
 
 
 EXAMPLE = Example(
