@@ -332,6 +332,8 @@ def hil(project_dir: Path, board_id: str | None, port: str | None, data_path: Pa
 def stream(board_id: str, port: str | None, project_dir: Path | None, sensor: str, rate: int, seconds: float,
            out_path: Path, infer: bool, boards_dirs: tuple[Path, ...]) -> None:
     """Record sensor samples from the board with device timestamps."""
+    import numpy as np
+
     from edgekit.boards import load_board
     from edgekit.hil.stream import record_stream
 
@@ -341,7 +343,8 @@ def stream(board_id: str, port: str | None, project_dir: Path | None, sensor: st
     def show(sample: Any) -> None:
         count[0] += 1
         if infer and sample.prediction:
-            err.print(f"t={sample.t_ms} ms prediction {list(sample.prediction)}", highlight=False)
+            values = [int(v) for v in np.frombuffer(sample.prediction, dtype=np.int8)]
+            err.print(f"t={sample.t_ms} ms prediction (int8) {values}", highlight=False)
 
     with step(f"recording {sensor} at {rate} Hz for {seconds:g} s"):
         r = record_stream(board, sensor, rate, seconds, out_path, port=port, project_dir=project_dir,

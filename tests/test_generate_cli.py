@@ -139,6 +139,13 @@ def test_stream_from_virtual_board(cli, built_sine: Path, tmp_path: Path) -> Non
     assert cli("stream", "--board", BOARD, "--project", built_sine, "--sensor", "accel", "--rate", "20",
                "--seconds", "1", "-o", csv_out).returncode == 0
     assert csv_out.read_text().splitlines()[0] == "t_ms,seq,v0,v1,v2"
+    live = tmp_path / "live.npz"
+    r = cli("stream", "--board", BOARD, "--project", built_sine, "--sensor", "accel", "--rate", "20",
+            "--seconds", "1", "--infer", "-o", live)
+    assert r.returncode == 0, r.stderr
+    assert "prediction (int8)" in r.stderr
+    preds = np.load(live)
+    assert preds["prediction"].shape == (len(preds["seq"]), 1) and preds["has_prediction"].all()
     assert_clean_error(cli("stream", "--board", BOARD, "--project", built_sine, "--sensor", "gyro", "--rate", "20",
                            "--seconds", "1", "-o", csv_out), 2, "has no sensor 'gyro'", "accel")
 
