@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark edgekit-rt on an emulated Cortex-M4F: RAM, flash and instructions per inference.
 
-    python benchmarks/bench_edgekit_rt.py MODEL.tflite [MODEL.tflite ...] [--inputs N]
+    python benchmarks/bench_edgekit_rt.py [MODEL.tflite ...] [--inputs N]
 
 For each model: generate edgekit-rt C, link a minimal bare-metal firmware for QEMU's
 netduinoplus2 (STM32F405: flash 0x08000000, RAM 0x20000000 192 KiB), built with
@@ -13,7 +13,7 @@ instruction: the figures are QEMU instructions, not Cortex-M4 cycles. The firmwa
 prints its outputs for a few inputs, which are compared with the tflite_micro package.
 
 Flash is the linked firmware minus the same firmware with a stub model (runtime code +
-model code + constant data). TFLM reference figures come from /work/shared/models/README.md
+model code + constant data). TFLM reference figures come from ../shared/models/README.md
 (same emulated board, -O2, same counting method).
 """
 
@@ -273,7 +273,10 @@ def bench_model(tflite: Path, n_inputs: int = 4, work_root: Path | None = None) 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("models", nargs="+", type=Path)
+    shared = Path(__file__).resolve().parents[1].parent / "shared" / "models"
+    ap.add_argument("models", nargs="*", type=Path,
+                    default=[shared / f"{m}.tflite" for m in ("sine", "ds_cnn_kws", "ad_autoencoder")],
+                    help="int8 .tflite files [default: the shared benchmark models]")
     ap.add_argument("--inputs", type=int, default=4, help="inputs whose outputs are compared")
     ap.add_argument("--keep", type=Path, default=None, help="keep build trees here")
     args = ap.parse_args(argv)

@@ -35,6 +35,9 @@ def model_header(graph: Graph, *, runtime: str, arena_bytes: int, prefix: str = 
 extern "C" {{
 #endif
 
+/* Input and output are int8 tensors (full-integer quantization). */
+#define {P}_INPUT_TYPE int8_t
+#define {P}_OUTPUT_TYPE int8_t
 #define {P}_INPUT_BYTES {x.size}
 #define {P}_OUTPUT_BYTES {y.size}
 #define {P}_INPUT_RANK {len(x.shape or (1,))}

@@ -118,7 +118,7 @@ SHARED_MODELS = Path(__file__).resolve().parents[2].parent / "shared" / "models"
 
 
 def shared_model(name: str) -> bytes:
-    """Bytes of /work/shared/models/<name>.tflite (the test is skipped when absent)."""
+    """Bytes of ../shared/models/<name>.tflite (the test is skipped when absent)."""
     import pytest
 
     path = SHARED_MODELS / f"{name}.tflite"

@@ -137,7 +137,7 @@ def test_block_weights_is_a_permutation() -> None:
 
 def test_ds_cnn_arena_well_below_tflm() -> None:
     s = plan_summary(_graph("ds_cnn_kws"))
-    assert s["lower_bound_bytes"] == 16000  # as /work/shared/models/README.md states
+    assert s["lower_bound_bytes"] == 16000  # as ../shared/models/README.md states
     assert s["arena_bytes"] <= 0.7 * 22784
     assert s["arena_bytes"] <= 1.05 * s["plan_lower_bound_bytes"]
     assert s["inplace_ops"] == [1, 2, 3, 4, 5, 6, 7, 8]
