@@ -43,7 +43,7 @@ def main() -> None:
             table.add_row(name, f"{trained.params:,}", str(report.calibration["samples"]),
                           f"{report.int8_file_bytes:,}", f"{min(times):.2f}", f"{statistics.median(times):.2f}",
                           f"{report.metric} {report.float_value:.4f}", f"{report.int8_value:.4f}")
-    Console().print(table)
+    Console(width=160).print(table)
 
 
 if __name__ == "__main__":

@@ -65,7 +65,7 @@ ERROR_TEXT: dict[int, str] = {
     ErrorCode.BAD_LENGTH: "the payload length is wrong for this command",
     ErrorCode.BUSY: "the device is busy (streaming); stop the stream first",
     ErrorCode.MODEL: "the model returned an error",
-    ErrorCode.NO_SUCH_SENSOR: "the board has no such sensor",
+    ErrorCode.NO_SUCH_SENSOR: "the sensor cannot be read",
     ErrorCode.BAD_ARG: "an argument is out of range",
     ErrorCode.BAD_VERSION: "the device speaks another protocol version",
     ErrorCode.TOO_LONG: "the frame is longer than the device's buffer",
@@ -375,6 +375,14 @@ class StreamStopped:
         return cls(*struct.unpack_from("<II", p))
 
 
+# ek_port_sensor_read's error codes (ek_board.h), sent as the NO_SUCH_SENSOR detail.
+SENSOR_ERROR_TEXT = {
+    -1: "the board has no such sensor", -2: "this port cannot read that sensor yet",
+    -3: "the sensor gives more values than the buffer holds", -4: "the sensor does not acknowledge on its bus",
+    -5: "the sensor bus timed out", -6: "bus error on the sensor bus", -7: "the chip on the bus is not the expected sensor",
+}
+
+
 @dataclass(frozen=True)
 class DeviceErrorReply:
     """ERROR frame: which request failed and why."""
@@ -400,6 +408,8 @@ class DeviceErrorReply:
             code = ErrorCode(self.code).name
         except ValueError:
             code = f"0x{self.code:02x}"
+        if self.code == ErrorCode.NO_SUCH_SENSOR and self.detail in SENSOR_ERROR_TEXT:
+            return f"{req} failed on the device: {code} ({SENSOR_ERROR_TEXT[self.detail]})"
         return f"{req} failed on the device: {code} ({self.text}), detail {self.detail}"
 
 

@@ -342,7 +342,8 @@ static void on_stream_start(const ek_frame_t *f)
     /* A probe read tells whether the sensor exists and how many values it gives. */
     n = ek_port_sensor_read(sensor, probe, EK_APP_MAX_SENSOR_VALUES);
     if (n < 0) {
-        send_error(f->type, f->seq, EK_ERR_NO_SUCH_SENSOR, (int32_t)sensor);
+        /* The port's own code says why: absent, unsupported, bus timeout, wrong chip... */
+        send_error(f->type, f->seq, EK_ERR_NO_SUCH_SENSOR, (int32_t)n);
         return;
     }
     if (n > EK_APP_MAX_SENSOR_VALUES) {

@@ -44,7 +44,8 @@ def test_b_l475e_iot01a_sensors_have_bus_and_address() -> None:
     board = parse_board(BOARDS_DIR / "b-l475e-iot01a.toml")
     by_id = {s.id: s for s in board.sensors}
     assert by_id["accel"].part == "LSM6DSL"
-    assert by_id["accel"].extra == {"bus": "I2C2", "address": 0x6A, "interrupt": "PD11"}
+    assert by_id["accel"].extra == {"bus": "I2C2", "address": 0x6A, "interrupt": "PD11", "scl": "PB10",
+                                    "sda": "PB11", "af": 4, "bus_hz": 400_000, "full_scale": 2}
     assert by_id["gyro"].part == "LSM6DSL" and by_id["gyro"].extra["address"] == 0x6A
     assert by_id["magnetometer"].part == "LIS3MDL" and by_id["magnetometer"].extra["address"] == 0x1E
     assert {s.extra["bus"] for s in board.sensors} <= {"I2C2", "DFSDM1"}
