@@ -31,14 +31,7 @@ from edgekit.project.render import collect_files, stm32_context
 
 REPO = Path(__file__).resolve().parents[2]
 BOARDS = REPO / "boards"
-FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "stm32_app"
-STM32_BOARDS = ["qemu-netduinoplus2", "nucleo-f446re", "nucleo-l4r5zi", "nucleo-h743zi",
-                "b-l475e-iot01a"]
-SHA = "5eed" * 16
-
-needs_arm = pytest.mark.skipif(
-    any(shutil.which(t) is None for t in ("arm-none-eabi-gcc", "cmake", "ninja")),
-    reason="needs arm-none-eabi-gcc, cmake and ninja")
+from tests.project.test_stm32_qemu import FIXTURE, SHA, STM32_BOARDS, needs_arm  # noqa: E402
 needs_host_cxx = pytest.mark.skipif(shutil.which("g++") is None, reason="needs a host g++")
 
 # An X-NUCLEO-IKS01A2-style LSM6DSL on the Arduino connector of a Nucleo-144 board:
