@@ -328,9 +328,11 @@ def hil(project_dir: Path, board_id: str | None, port: str | None, data_path: Pa
 @click.option("-o", "--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Output .csv or .npz.")
 @click.option("--infer", is_flag=True, help="Also record the device's live predictions.")
+@click.option("--input-per-unit", type=float,
+              help="With --infer: model input units per sensor unit (0.001: model in g, sensor in mg).")
 @_boards_dirs_option
 def stream(board_id: str, port: str | None, project_dir: Path | None, sensor: str, rate: int, seconds: float,
-           out_path: Path, infer: bool, boards_dirs: tuple[Path, ...]) -> None:
+           out_path: Path, infer: bool, input_per_unit: float | None, boards_dirs: tuple[Path, ...]) -> None:
     """Record sensor samples from the board with device timestamps."""
     import numpy as np
 
@@ -348,7 +350,7 @@ def stream(board_id: str, port: str | None, project_dir: Path | None, sensor: st
 
     with step(f"recording {sensor} at {rate} Hz for {seconds:g} s"):
         r = record_stream(board, sensor, rate, seconds, out_path, port=port, project_dir=project_dir,
-                          infer=infer, on_sample=show)
+                          infer=infer, input_per_unit=input_per_unit, on_sample=show)
     rate_text = "-" if r.rate_hz is None else f"{r.rate_hz:.1f} Hz"
     out.print(f"{r.received} samples, {r.dropped} dropped, achieved {rate_text} (asked {rate} Hz) -> {r.path}")
 

@@ -140,12 +140,29 @@ def test_stream_from_virtual_board(cli, built_sine: Path, tmp_path: Path) -> Non
                "--seconds", "1", "-o", csv_out).returncode == 0
     assert csv_out.read_text().splitlines()[0] == "t_ms,seq,v0,v1,v2"
     live = tmp_path / "live.npz"
+    assert_clean_error(cli("stream", "--board", BOARD, "--project", built_sine, "--sensor", "accel", "--rate",
+                           "20", "--seconds", "1", "--infer", "-o", live), 2, "--input-per-unit")
+    # The synthetic accelerometer reports mg; this model takes x in its own units: 1/1000 each.
     r = cli("stream", "--board", BOARD, "--project", built_sine, "--sensor", "accel", "--rate", "20",
-            "--seconds", "1", "--infer", "-o", live)
+            "--seconds", "1", "--infer", "--input-per-unit", "0.001", "-o", live)
     assert r.returncode == 0, r.stderr
     assert "prediction (int8)" in r.stderr
     preds = np.load(live)
     assert preds["prediction"].shape == (len(preds["seq"]), 1) and preds["has_prediction"].all()
+    # The device quantized the newest value as the model does: check each prediction on the host.
+    from edgekit.model.reference import int8_interpreter
+    from edgekit.model.tflite_graph import load_graph
+
+    graph = load_graph(SINE)
+    tin = graph.input_tensors[0]
+    scale, zp = float(tin.quant.scale[0]), int(tin.quant.zero_point[0])
+    from edgekit.hil.protocol import sensor_to_input
+
+    per_lsb = np.float32(0.001) / np.float32(scale)
+    xq = np.array([[sensor_to_input(int(v), per_lsb=per_lsb, zero_point=zp)] for v in preds["values"][:, -1]],
+                  dtype=np.int8)
+    expected = int8_interpreter(SINE.read_bytes(), graph).run(xq)
+    assert np.array_equal(expected.reshape(-1), preds["prediction"].reshape(-1))
     assert_clean_error(cli("stream", "--board", BOARD, "--project", built_sine, "--sensor", "gyro", "--rate", "20",
                            "--seconds", "1", "-o", csv_out), 2, "has no sensor 'gyro'", "accel")
 

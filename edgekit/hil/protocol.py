@@ -15,6 +15,8 @@ import struct
 import zlib
 from dataclasses import dataclass, field
 
+import numpy as np
+
 PROTOCOL_VERSION = 1
 HEADER_BYTES = 6
 CRC_BYTES = 4
@@ -450,9 +452,12 @@ def bench_max_runs(max_payload: int) -> int:
 
 
 def stream_start_request(sensor: int, rate_hz: int, *, infer: bool = False, shift: int = 0,
-                         infer_every: int = 1) -> bytes:
-    """STREAM_START payload: sensor, flags (bit 0 infer), rate, shift, infer_every."""
-    return struct.pack("<BBHBBH", sensor, 1 if infer else 0, rate_hz, shift, 0, infer_every)
+                         infer_every: int = 1, input_per_unit: float | None = None) -> bytes:
+    """STREAM_START payload: sensor, flags (bit 0 infer, bit 1 scaled inputs), rate, shift,
+    infer_every, and with ``input_per_unit`` (model input units per sensor unit) the f32 scale."""
+    flags = (1 if infer else 0) | (2 if input_per_unit is not None else 0)
+    payload = struct.pack("<BBHBBH", sensor, flags, rate_hz, shift, 0, infer_every)
+    return payload + (struct.pack("<f", input_per_unit) if input_per_unit is not None else b"")
 
 
 def decode_stream_ack(p: bytes) -> tuple[int, int, int]:
@@ -467,8 +472,18 @@ def reset_request(exit_firmware: bool = False, code: int = 0) -> bytes:
     return bytes([1 if exit_firmware else 0, code & 0xFF])
 
 
-def sensor_to_input(value: int, shift: int) -> int:
-    """How the device turns a sensor value into an int8 model input while streaming."""
-    q = abs(value) >> shift
-    q = -q if value < 0 else q
+def sensor_to_input(value: int, shift: int = 0, *, per_lsb: float | None = None, zero_point: int = 0) -> int:
+    """How the device turns a sensor value into an int8 model input while streaming: scaled
+    (``per_lsb`` = input_per_unit / model input scale, computed in float32 as the device does)
+    with rounding half away from zero, else shifted toward zero; then saturated."""
+    if per_lsb is not None:
+        r = float(np.float32(value) * np.float32(per_lsb))
+        r = max(-1000.0, min(1000.0, r))
+        q = int(r + 0.5) if r >= 0 else -int(0.5 - r)
+        q += zero_point
+    else:
+        q = abs(value) >> shift
+        q = -q if value < 0 else q
     return max(-128, min(127, q))
+
+

@@ -205,16 +205,19 @@ class Session:
         return cycles
 
     def stream(self, sensor: int, rate_hz: int, seconds: float | None, *, infer: bool = False,
-               shift: int = 0, infer_every: int = 1) -> "Stream":
+               shift: int = 0, infer_every: int = 1, input_per_unit: float | None = None) -> "Stream":
         """Start streaming ``sensor`` at ``rate_hz``; iterate the result for samples.
 
         Iteration ends after ``seconds`` (None: until the consumer stops), then
         STREAM_STOP is sent. With ``infer``, the device runs the model on a sliding
-        window of the values (each ``sensor_value / 2**shift`` saturated to int8) every
-        ``infer_every`` samples and attaches the prediction.
+        window of the values every ``infer_every`` samples and attaches the prediction.
+        Each value becomes an int8 input quantized with the model's input scale and zero
+        point after multiplying by ``input_per_unit`` (model input units per sensor unit,
+        e.g. 0.001 for a model in g fed by a sensor in mg); without it, ``value / 2**shift``
+        saturated to int8.
         """
         return Stream(self, sensor, rate_hz, seconds, infer=infer, shift=shift,
-                      infer_every=infer_every)
+                      infer_every=infer_every, input_per_unit=input_per_unit)
 
     def reset(self, *, exit_firmware: bool = False, code: int = 0) -> None:
         """Soft reset (stop streaming, clear buffers, re-init the model), or with
@@ -390,7 +393,7 @@ class Stream:
     """
 
     def __init__(self, session: Session, sensor: int, rate_hz: int, seconds: float | None, *,
-                 infer: bool, shift: int, infer_every: int) -> None:
+                 infer: bool, shift: int, infer_every: int, input_per_unit: float | None = None) -> None:
         if not 1 <= rate_hz <= 0xFFFF:
             raise DataError(f"stream rate {rate_hz} Hz out of range")
         self.session = session
@@ -400,6 +403,7 @@ class Stream:
         self.infer = infer
         self.shift = shift
         self.infer_every = infer_every
+        self.input_per_unit = input_per_unit
         self.stats = StreamStats()
         self.values_per_sample: int | None = None
         self._seq: int | None = None
@@ -419,6 +423,7 @@ class Stream:
             return
         s = self.session
         payload = P.stream_start_request(self.sensor, self.rate_hz, infer=self.infer,
+                                         input_per_unit=self.input_per_unit,
                                          shift=self.shift, infer_every=self.infer_every)
         ack = s.request(P.Msg.STREAM_START, payload)
         self._seq = s._seq

@@ -66,7 +66,17 @@ def _write(path: Path, samples: list, axes: int, with_predictions: bool) -> None
 
 def record_stream(board: Board, sensor_id: str, rate_hz: int, seconds: float, out_path: Path, *,
                   port: str | None = None, project_dir: Path | None = None, infer: bool = False,
+                  input_per_unit: float | None = None,
                   on_sample: Callable[[object], None] | None = None) -> StreamResult:
+    """Record `seconds` of `sensor_id` at `rate_hz` into out_path (.csv or .npz).
+
+    With `infer`, the device also runs its model on a sliding window of the values, each
+    quantized with the model's input scale after multiplying by `input_per_unit` (model input
+    units per sensor unit); see docs/protocol.md 4.6.
+    """
+    if infer and input_per_unit is None:
+        raise UsageError("live inference needs to know how sensor values map to the model's input",
+                         hint="pass --input-per-unit, e.g. 0.001 for a model in g and a sensor in mg")
     if out_path.suffix not in (".csv", ".npz"):
         raise UsageError(f"output {out_path} must end in .csv or .npz")
     sensor = board.sensor(sensor_id)
@@ -90,7 +100,8 @@ def record_stream(board: Board, sensor_id: str, rate_hz: int, seconds: float, ou
         session = Session(port, baudrate=board.baud)
         stack.callback(session.close)
         session.connect()
-        stream = session.stream(sensor_index(board, sensor_id), rate_hz, seconds, infer=infer)
+        stream = session.stream(sensor_index(board, sensor_id), rate_hz, seconds, infer=infer,
+                                input_per_unit=input_per_unit if infer else None)
         try:
             for sample in stream:
                 samples.append(sample)

@@ -30,6 +30,8 @@ typedef struct {
     uint8_t sensor;
     uint8_t infer;
     uint8_t shift;
+    uint8_t scaled;        /* live-inference inputs quantized with the model's input scale */
+    float per_lsb;         /* (model input units per sensor unit) / model input scale */
     uint8_t n_values;
     uint16_t seq;          /* seq of the STREAM_START that began it; sample frames echo it */
     uint16_t rate_hz;
@@ -317,6 +319,7 @@ static void on_stream_start(const ek_frame_t *f)
     stream_t *s = &g.stream;
     uint8_t sensor, flags, shift;
     uint16_t rate;
+    float scale_per_lsb = 0.0f;
     int n;
 
     if (s->active) {
@@ -327,17 +330,31 @@ static void on_stream_start(const ek_frame_t *f)
         }
         return;
     }
-    if (f->len != 8u) {
-        send_error(f->type, f->seq, EK_ERR_BAD_LENGTH, 8);
+    flags = f->len >= 2u ? f->payload[1] : 0u;
+    /* 8 bytes, or 12 with the input scale when flags bit 1 asks for scaled inputs. */
+    if (f->len != ((flags & 2u) ? 12u : 8u)) {
+        send_error(f->type, f->seq, EK_ERR_BAD_LENGTH, (flags & 2u) ? 12 : 8);
         return;
     }
     sensor = f->payload[0];
-    flags = f->payload[1];
     rate = ek_get_u16(f->payload + 2);
     shift = f->payload[4];
-    if (rate == 0u || rate > EK_APP_MAX_RATE_HZ || shift > 15u || (flags & 0xFEu) != 0u) {
+    if (rate == 0u || rate > EK_APP_MAX_RATE_HZ || shift > 15u || (flags & 0xFCu) != 0u) {
         send_error(f->type, f->seq, EK_ERR_BAD_ARG, (int32_t)EK_APP_MAX_RATE_HZ);
         return;
+    }
+    if (flags & 2u) {
+        union {
+            uint32_t u;
+            float f;
+        } per_unit;
+        per_unit.u = ek_get_u32(f->payload + 8);
+        /* Positive and finite (a NaN fails both comparisons). */
+        if (!(per_unit.f > 0.0f && per_unit.f < 1.0e30f)) {
+            send_error(f->type, f->seq, EK_ERR_BAD_ARG, 0);
+            return;
+        }
+        scale_per_lsb = per_unit.f / (float)EDGEKIT_MODEL_INPUT_SCALE;
     }
     /* A probe read tells whether the sensor exists and how many values it gives. */
     n = ek_port_sensor_read(sensor, probe, EK_APP_MAX_SENSOR_VALUES);
@@ -364,6 +381,8 @@ static void on_stream_start(const ek_frame_t *f)
     s->sensor = sensor;
     s->infer = (uint8_t)(flags & 1u);
     s->shift = shift;
+    s->scaled = (uint8_t)((flags >> 1) & 1u);
+    s->per_lsb = scale_per_lsb;
     s->n_values = (uint8_t)n;
     s->rate_hz = rate;
     s->infer_every = ek_get_u16(f->payload + 6);
@@ -490,10 +509,24 @@ static void on_parse_result(int rc, const ek_frame_t *f)
     }
 }
 
-/* Signed int8 from a sensor value: round toward zero after the shift, then saturate. */
-static int8_t to_input(int16_t v, uint8_t shift)
+/* int8 model input from a sensor value. Scaled mode quantizes as the model expects:
+ * round(v * per_lsb) + zero point, rounding half away from zero, then saturate. Shift mode
+ * (no scale given) is a cheap fallback: v / 2^shift rounded toward zero, saturated. */
+static int8_t to_input(int16_t v, const stream_t *s)
 {
-    int32_t q = (int32_t)v / (int32_t)(1L << shift);
+    int32_t q;
+    if (s->scaled) {
+        float r = (float)v * s->per_lsb;
+        if (r > 1000.0f) {
+            r = 1000.0f; /* saturates below anyway; keeps the cast in range */
+        } else if (r < -1000.0f) {
+            r = -1000.0f;
+        }
+        q = (r >= 0.0f) ? (int32_t)(r + 0.5f) : -(int32_t)(0.5f - r);
+        q += (int32_t)EDGEKIT_MODEL_INPUT_ZERO_POINT;
+    } else {
+        q = (int32_t)v / (int32_t)(1L << s->shift);
+    }
     if (q > 127) {
         q = 127;
     } else if (q < -128) {
@@ -502,21 +535,21 @@ static int8_t to_input(int16_t v, uint8_t shift)
     return (int8_t)q;
 }
 
-static void window_push(const int16_t *values, uint8_t n, uint8_t shift)
+static void window_push(const int16_t *values, uint8_t n, const stream_t *s)
 {
     const size_t size = (size_t)EDGEKIT_MODEL_INPUT_BYTES;
     size_t i;
     /* Sliding window over the flattened sample stream, newest values last. */
     if ((size_t)n >= size) {
         for (i = 0; i < size; i++) {
-            g.input[i] = to_input(values[(size_t)n - size + i], shift);
+            g.input[i] = to_input(values[(size_t)n - size + i], s);
         }
     } else {
         for (i = 0; i + n < size; i++) {
             g.input[i] = g.input[i + n];
         }
         for (i = 0; i < n; i++) {
-            g.input[size - n + i] = to_input(values[i], shift);
+            g.input[size - n + i] = to_input(values[i], s);
         }
     }
     g.stream.window_fill += n;
@@ -566,7 +599,7 @@ static void stream_service(void)
         ek_put_u16(&p[n_out], (uint16_t)values[i]);
     }
     if (s->infer) {
-        window_push(values, (uint8_t)n, s->shift);
+        window_push(values, (uint8_t)n, s);
         s->since_infer++;
         if (s->window_fill >= (uint32_t)EDGEKIT_MODEL_INPUT_BYTES &&
             s->since_infer >= s->infer_every) {

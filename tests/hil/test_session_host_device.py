@@ -137,10 +137,15 @@ def test_stream_counts_every_sample_at_the_rate(device: Device) -> None:
     assert st.rate_hz is not None and abs(st.rate_hz - 200) < 10, st.rate_hz
 
 
-def test_stream_with_live_inference_matches_python(device: Device) -> None:
+@pytest.mark.parametrize("mode", ["shift", "scaled"])
+def test_stream_with_live_inference_matches_python(device: Device, mode: str) -> None:
     shift = 4
+    # Scaled: values quantized with the fake model's input scale 0.5 and zero point -3.
+    per_unit = 0.01 if mode == "scaled" else None
+    to_input = (lambda v: P.sensor_to_input(v, per_lsb=np.float32(per_unit) / np.float32(0.5), zero_point=-3)) \
+        if per_unit else (lambda v: P.sensor_to_input(v, shift))
     with Session(device.path, **FAST) as s:
-        stream = s.stream(0, 100, 0.6, infer=True, shift=shift, infer_every=2)
+        stream = s.stream(0, 100, 0.6, infer=True, shift=shift, infer_every=2, input_per_unit=per_unit)
         samples = list(stream)
     # Samples the device skipped were never read, so the window stays reconstructible;
     # only link losses would break it.
@@ -149,7 +154,7 @@ def test_stream_with_live_inference_matches_python(device: Device) -> None:
     predicted = 0
     since = 0
     for x in samples:
-        flat += [P.sensor_to_input(v, shift) for v in x.values]
+        flat += [to_input(v) for v in x.values]
         since += 1
         if len(flat) >= 16 and since >= 2:
             since = 0
@@ -393,3 +398,15 @@ def test_core_compiles_warning_free(target: str, tmp_path: Path) -> None:
         allowed = {"edgekit_model_init", "edgekit_model_invoke"} | \
             {s for s in undefined if s.startswith(("ek_port_", "ek_"))}
         assert undefined <= allowed, undefined - allowed
+
+
+@pytest.mark.parametrize("per_unit", [0.0, -1.0, float("nan"), float("inf")])
+def test_stream_rejects_a_bad_input_scale(device: Device, per_unit: float) -> None:
+    with Session(device.path, **FAST) as s:
+        with pytest.raises(DeviceError, match="BAD_ARG"):
+            list(s.stream(0, 50, 0.2, infer=True, input_per_unit=per_unit))
+        # A scale flag without the 4 scale bytes is a length error, and the device stays usable.
+        payload = P.stream_start_request(0, 50, infer=True, input_per_unit=1.0)[:8]
+        with pytest.raises(DeviceError, match="BAD_LENGTH"):
+            s.request(P.Msg.STREAM_START, payload)
+        assert s.hello().protocol_version == P.PROTOCOL_VERSION
