@@ -12,6 +12,7 @@ from typing import Any, Callable, Iterator
 import click
 
 from edgekit import __version__
+from edgekit.boards import DEFAULT_BOARD
 from edgekit.console import err, out, step
 from edgekit.errors import EdgekitError
 
@@ -357,7 +358,7 @@ def stream(board_id: str, port: str | None, project_dir: Path | None, sensor: st
 
 @cli.command()
 @click.argument("target")
-@click.option("--board", "board_id", default="qemu-netduinoplus2", show_default=True,
+@click.option("--board", "board_id", default=DEFAULT_BOARD, show_default=True,
               help="Board id; the default is the virtual board (QEMU).")
 @click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Working directory [default: out/TARGET].")
