@@ -39,6 +39,7 @@ class Example:
     epochs: int  # CI default epochs (the <1 minute setting)
     make_data: Callable[[int], dict[str, np.ndarray]]
     train_model: Callable[[dict[str, np.ndarray], int, int], "keras.Model"]
+    input_units: str | None = None  # physical unit of the inputs ("g"), when they have one
 
 
 def _load() -> dict[str, Example]:

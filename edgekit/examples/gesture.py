@@ -192,4 +192,5 @@ EXAMPLE = Example(
     epochs=30,
     make_data=make_data,
     train_model=train_model,
+    input_units="g",
 )

@@ -34,6 +34,23 @@ class StreamResult:
     error: str | None = None
 
 
+# Multiply a sensor value in the first unit by this to get the second.
+UNIT_FACTORS = {("mg", "g"): 1e-3, ("g", "mg"): 1e3, ("mg", "mg"): 1.0, ("g", "g"): 1.0}
+
+
+def input_per_unit_for(project_dir: Path | None, sensor_units: str) -> float | None:
+    """The model input units per sensor unit, when the project's example declares its units."""
+    if project_dir is None:
+        return None
+    from edgekit.examples import EXAMPLES
+    from edgekit.project.render import read_manifest
+
+    example = EXAMPLES.get(read_manifest(project_dir).get("model", {}).get("example") or "")
+    if example is None or example.input_units is None:
+        return None
+    return UNIT_FACTORS.get((sensor_units, example.input_units))
+
+
 def sensor_index(board: Board, sensor_id: str) -> int:
     board.sensor(sensor_id)  # clear error listing the board's sensors
     return [s.id for s in board.sensors].index(sensor_id)
@@ -75,8 +92,10 @@ def record_stream(board: Board, sensor_id: str, rate_hz: int, seconds: float, ou
     units per sensor unit); see docs/protocol.md 4.6.
     """
     if infer and input_per_unit is None:
-        raise UsageError("live inference needs to know how sensor values map to the model's input",
-                         hint="pass --input-per-unit, e.g. 0.001 for a model in g and a sensor in mg")
+        input_per_unit = input_per_unit_for(project_dir, board.sensor(sensor_id).units)
+        if input_per_unit is None:
+            raise UsageError("live inference needs to know how sensor values map to the model's input",
+                             hint="pass --input-per-unit, e.g. 0.001 for a model in g and a sensor in mg")
     if out_path.suffix not in (".csv", ".npz"):
         raise UsageError(f"output {out_path} must end in .csv or .npz")
     sensor = board.sensor(sensor_id)
