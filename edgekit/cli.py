@@ -430,7 +430,7 @@ def main() -> None:
         sys.exit(130)
     except click.ClickException as exc:
         exc.show()
-        sys.exit(2 if exc.exit_code == 2 else exc.exit_code)
+        sys.exit(exc.exit_code)
     except EdgekitError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
