@@ -314,8 +314,7 @@ def hil(project_dir: Path, board_id: str | None, port: str | None, data_path: Pa
         out.print(("[green]pass[/] " if gate["passed"] else "[red]FAIL[/] ") + f"{gate['name']}: {gate['message']}")
     out.print(f"report: {', '.join(str(p) for p in result.paths)}")
     if not result.gates_passed:
-        failed = [g["message"] for g in result.report.get("gates", []) if not g["passed"]]
-        raise GateFailed("; ".join(failed))
+        raise GateFailed("; ".join(result.failed_gates))
 
 
 @cli.command()
@@ -402,7 +401,7 @@ def deploy(target: str, board_id: str, out_dir: Path | None, runtime: str, data_
         summary.add_row(name, text)
     out.print(summary)
     if not result.hil.gates_passed:
-        raise GateFailed("; ".join(g["message"] for g in result.hil.report["gates"] if not g["passed"]))
+        raise GateFailed("; ".join(result.hil.failed_gates))
 
 
 @cli.command()

@@ -19,6 +19,7 @@ from edgekit import __version__
 from edgekit.boards import Board, load_board
 from edgekit.data import fit_to_input, load_dataset
 from edgekit.errors import DataError, DeviceError, UsageError
+from edgekit.hil.board_link import open_session
 from edgekit.hil.evaluate import Gates, LinkStats, agreement, latency, task_comparison
 from edgekit.hil.report import write_report
 from edgekit.model.metrics import infer_task
@@ -50,8 +51,13 @@ class HilResult:
     paths: list[Path]
 
     @property
+    def failed_gates(self) -> list[str]:
+        """The message of each gate that was not met."""
+        return [g["message"] for g in self.report.get("gates", []) if not g["passed"]]
+
+    @property
     def gates_passed(self) -> bool:
-        return all(g["passed"] for g in self.report.get("gates", [])) and not self.report.get("error")
+        return not self.failed_gates and not self.report.get("error")
 
 
 def _board_for(project_dir: Path, manifest: dict[str, Any], board_id: str | None,
@@ -113,7 +119,12 @@ def run_hil(project_dir: Path, *, board_id: str | None = None, options: HilOptio
 
     with ExitStack() as stack:
         try:
-            session = _connect(stack, board, Path(project_dir), opts, report)
+            session, qemu = open_session(stack, board, port=opts.port, project_dir=Path(project_dir),
+                                         baud=opts.baud)
+            report["port"] = session.url
+            if qemu is not None:
+                report["virtual_board"] = {"argv": qemu.argv}
+            session.connect()
             info = session.device
             if info.model_sha256 != graph.sha256:
                 raise DeviceError(
@@ -155,27 +166,6 @@ def run_hil(project_dir: Path, *, board_id: str | None = None, options: HilOptio
 
 def _is_pty_or_socket(port: str) -> bool:
     return "://" in port or port.startswith("/dev/pts/")
-
-
-def _connect(stack: ExitStack, board: Board, project_dir: Path, opts: HilOptions, report: dict[str, Any]):
-    from edgekit.hil.ports import find_port
-    from edgekit.hil.session import Session
-
-    port = opts.port
-    if port is None and board.virtual:
-        from edgekit.sim.qemu import QemuBoard
-
-        elf = project_dir / "build" / "firmware.elf"
-        vb = stack.enter_context(QemuBoard.for_board(board, elf))
-        port = vb.pty
-        report["virtual_board"] = {"argv": vb.argv}
-    elif port is None:
-        port = find_port(board)
-    report["port"] = port
-    session = Session(port, baudrate=opts.baud or board.baud)
-    stack.callback(session.close)
-    session.connect()
-    return session
 
 
 def _fill_figures(report: dict[str, Any], manifest: dict[str, Any], x: np.ndarray, y: np.ndarray | None,

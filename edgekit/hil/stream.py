@@ -20,6 +20,7 @@ import numpy as np
 from edgekit.boards import Board
 from edgekit.data import atomic_write_text, save_dataset
 from edgekit.errors import DeviceError, UsageError
+from edgekit.hil.board_link import open_session
 
 
 @dataclass
@@ -49,11 +50,6 @@ def input_per_unit_for(project_dir: Path | None, sensor_units: str) -> float | N
     if example is None or example.input_units is None:
         return None
     return UNIT_FACTORS.get((sensor_units, example.input_units))
-
-
-def sensor_index(board: Board, sensor_id: str) -> int:
-    board.sensor(sensor_id)  # clear error listing the board's sensors
-    return [s.id for s in board.sensors].index(sensor_id)
 
 
 def _write(path: Path, samples: list, axes: int, with_predictions: bool) -> None:
@@ -91,35 +87,23 @@ def record_stream(board: Board, sensor_id: str, rate_hz: int, seconds: float, ou
     quantized with the model's input scale after multiplying by `input_per_unit` (model input
     units per sensor unit); see docs/protocol.md 4.6.
     """
+    sensor = board.sensor(sensor_id)  # clear error listing the board's sensors
     if infer and input_per_unit is None:
-        input_per_unit = input_per_unit_for(project_dir, board.sensor(sensor_id).units)
+        input_per_unit = input_per_unit_for(project_dir, sensor.units)
         if input_per_unit is None:
             raise UsageError("live inference needs to know how sensor values map to the model's input",
                              hint="pass --input-per-unit, e.g. 0.001 for a model in g and a sensor in mg")
     if out_path.suffix not in (".csv", ".npz"):
         raise UsageError(f"output {out_path} must end in .csv or .npz")
-    sensor = board.sensor(sensor_id)
     if rate_hz > sensor.max_rate_hz:
         raise UsageError(f"{sensor_id} on {board.id} samples at most {sensor.max_rate_hz} Hz, asked {rate_hz}")
-    from edgekit.hil.ports import find_port
-    from edgekit.hil.session import Session
-
     samples: list = []
     error = None
-    stats = None
     with ExitStack() as stack:
-        if port is None and board.virtual:
-            if project_dir is None:
-                raise UsageError("the virtual board needs the project to run", hint="pass --project DIR")
-            from edgekit.sim.qemu import QemuBoard
-
-            port = stack.enter_context(QemuBoard.for_board(board, Path(project_dir) / "build" / "firmware.elf")).pty
-        elif port is None:
-            port = find_port(board)
-        session = Session(port, baudrate=board.baud)
-        stack.callback(session.close)
+        session, _ = open_session(stack, board, port=port, project_dir=project_dir)
         session.connect()
-        stream = session.stream(sensor_index(board, sensor_id), rate_hz, seconds, infer=infer,
+        # The firmware numbers sensors in board-file order (ek_board.h).
+        stream = session.stream(board.sensors.index(sensor), rate_hz, seconds, infer=infer,
                                 input_per_unit=input_per_unit if infer else None)
         try:
             for sample in stream:

@@ -108,12 +108,6 @@ class Graph:
         """Distinct operator names in first-use order."""
         return list(dict.fromkeys(op.op for op in self.operators))
 
-    def producer(self, tensor_index: int) -> Operator | None:
-        for op in self.operators:
-            if tensor_index in op.outputs:
-                return op
-        return None
-
 
 def _itemsize(dtype: str) -> int:
     return 1 if dtype in ("int4", "bool") else np.dtype(dtype).itemsize
@@ -235,8 +229,3 @@ def parse_graph(buf: bytes, path: Path | None = None) -> Graph:
         ) from None
     return Graph(path, hashlib.sha256(buf).hexdigest(), tensors, operators, inputs, outputs,
                  subgraphs, description)
-
-
-
-def sha256_file(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from edgekit import __version__
-from edgekit.data import atomic_write_text, save_dataset
+from edgekit.data import atomic_path, atomic_write_text, save_dataset
 from edgekit.examples import get_example
 from edgekit.model import metrics
 from edgekit.model.evaluate import run_keras
@@ -40,17 +38,6 @@ class TrainResult:
         return asdict(self)
 
 
-def _save_keras_atomically(model: Any, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".keras")
-    os.close(fd)
-    try:
-        model.save(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def train_example(name: str, out_dir: Path, *, epochs: int | None = None, seed: int = 0) -> TrainResult:
     """Make the example's data, train its model and write model.keras, data.npz, train.json."""
     example = get_example(name)
@@ -76,6 +63,7 @@ def train_example(name: str, out_dir: Path, *, epochs: int | None = None, seed: 
         edgekit_version=__version__,
     )
     save_dataset(out_dir / DATA_FILE, data)
-    _save_keras_atomically(model, out_dir / MODEL_FILE)
+    with atomic_path(out_dir / MODEL_FILE, suffix=".keras") as tmp:  # Keras wants the suffix
+        model.save(tmp)
     atomic_write_text(out_dir / METRICS_FILE, json.dumps(result.to_dict(), indent=2) + "\n")
     return result

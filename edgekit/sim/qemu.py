@@ -195,9 +195,4 @@ class QemuBoard:
                 pass
 
 
-def run_qemu(elf: Path, **kwargs: object) -> QemuBoard:
-    """``with run_qemu(elf) as vb: ...`` — a started :class:`QemuBoard` inside the block."""
-    return QemuBoard(elf, **kwargs)  # type: ignore[arg-type]
-
-
-__all__ = ["QemuBoard", "run_qemu", "QEMU", "DEFAULT_MACHINE_ARGS"]
+__all__ = ["QemuBoard", "QEMU", "DEFAULT_MACHINE_ARGS"]

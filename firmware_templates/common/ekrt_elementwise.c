@@ -3,17 +3,23 @@
 
 /* ------------------------------------------------------------------ pooling */
 
+/* Along one axis: the window of output `o` starts at input `*start` (negative inside the
+ * padding); kernel taps [*lo, *hi) fall inside the input. */
+static inline void pool_window(int32_t o, int32_t stride, int32_t pad, int32_t in, int32_t k,
+                               int32_t *start, int32_t *lo, int32_t *hi)
+{
+    *start = o * stride - pad;
+    *lo = *start < 0 ? -*start : 0;
+    *hi = in - *start < k ? in - *start : k;
+}
+
 void ekrt_avgpool(const ekrt_pool_t *p, const int8_t *in, int8_t *out)
 {
-    int32_t oy, ox, c, fy, fx;
+    int32_t oy, ox, c, fy, fx, y0, fy0, fy1, x0, fx0, fx1;
     for (oy = 0; oy < p->out_h; oy++) {
-        int32_t y0 = oy * p->stride_h - p->pad_h;
-        int32_t fy0 = y0 < 0 ? -y0 : 0;
-        int32_t fy1 = p->in_h - y0 < p->k_h ? p->in_h - y0 : p->k_h;
+        pool_window(oy, p->stride_h, p->pad_h, p->in_h, p->k_h, &y0, &fy0, &fy1);
         for (ox = 0; ox < p->out_w; ox++) {
-            int32_t x0 = ox * p->stride_w - p->pad_w;
-            int32_t fx0 = x0 < 0 ? -x0 : 0;
-            int32_t fx1 = p->in_w - x0 < p->k_w ? p->in_w - x0 : p->k_w;
+            pool_window(ox, p->stride_w, p->pad_w, p->in_w, p->k_w, &x0, &fx0, &fx1);
             int32_t count = (fy1 - fy0) * (fx1 - fx0);
             for (c = 0; c < p->c; c++) {
                 int32_t acc = 0;
@@ -34,15 +40,11 @@ void ekrt_avgpool(const ekrt_pool_t *p, const int8_t *in, int8_t *out)
 
 void ekrt_maxpool(const ekrt_pool_t *p, const int8_t *in, int8_t *out)
 {
-    int32_t oy, ox, c, fy, fx;
+    int32_t oy, ox, c, fy, fx, y0, fy0, fy1, x0, fx0, fx1;
     for (oy = 0; oy < p->out_h; oy++) {
-        int32_t y0 = oy * p->stride_h - p->pad_h;
-        int32_t fy0 = y0 < 0 ? -y0 : 0;
-        int32_t fy1 = p->in_h - y0 < p->k_h ? p->in_h - y0 : p->k_h;
+        pool_window(oy, p->stride_h, p->pad_h, p->in_h, p->k_h, &y0, &fy0, &fy1);
         for (ox = 0; ox < p->out_w; ox++) {
-            int32_t x0 = ox * p->stride_w - p->pad_w;
-            int32_t fx0 = x0 < 0 ? -x0 : 0;
-            int32_t fx1 = p->in_w - x0 < p->k_w ? p->in_w - x0 : p->k_w;
+            pool_window(ox, p->stride_w, p->pad_w, p->in_w, p->k_w, &x0, &fx0, &fx1);
             for (c = 0; c < p->c; c++) {
                 int32_t m = -128;
                 for (fy = fy0; fy < fy1; fy++) {

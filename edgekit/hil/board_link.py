@@ -1,0 +1,32 @@
+"""Reach a board for a session: the port given, else the virtual board started here from the
+project's ELF, else the port found by the board's USB ids."""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from pathlib import Path
+
+from edgekit.boards import Board
+from edgekit.errors import UsageError
+from edgekit.hil.ports import find_port
+from edgekit.hil.session import Session
+
+
+def open_session(stack: ExitStack, board: Board, *, port: str | None, project_dir: Path | None,
+                 baud: int | None = None):
+    """A Session on the board's port, not yet connected (call connect(); its url names the
+    port), closed with `stack`; and the QemuBoard when this call started the virtual board
+    (stopped with `stack` too), else None."""
+    qemu = None
+    if port is None and board.virtual:
+        if project_dir is None:
+            raise UsageError("the virtual board needs the project to run", hint="pass --project DIR")
+        from edgekit.sim.qemu import QemuBoard
+
+        qemu = stack.enter_context(QemuBoard.for_board(board, Path(project_dir) / "build" / "firmware.elf"))
+        port = qemu.pty
+    elif port is None:
+        port = find_port(board)
+    session = Session(port, baudrate=baud or board.baud)
+    stack.callback(session.close)
+    return session, qemu
