@@ -6,7 +6,7 @@ EXAMPLE ?= gesture
 BOARD ?= qemu-netduinoplus2
 OUT ?= out
 
-.PHONY: setup demo test clean
+.PHONY: setup demo lint test clean
 
 setup:
 	@VENV=$(VENV) scripts/setup.sh
@@ -16,7 +16,13 @@ demo: setup
 	$(EDGEKIT) deploy $(EXAMPLE) --board $(BOARD) -o $(OUT)/$(EXAMPLE) --require-exact
 	$(EDGEKIT) inspect $(OUT)/$(EXAMPLE)/model.tflite --board $(BOARD)
 
-test: setup
+# Lint (ruff: pyflakes, pycodestyle, isort, bugbear, pyupgrade) and types (mypy over edgekit/),
+# configured in pyproject.toml.
+lint: setup
+	$(VENV)/bin/ruff check edgekit tests benchmarks
+	$(VENV)/bin/mypy
+
+test: lint
 	$(VENV)/bin/python -m pytest
 
 clean:

@@ -13,8 +13,9 @@ instruction: the figures are QEMU instructions, not Cortex-M4 cycles. The firmwa
 prints its outputs for a few inputs, which are compared with the tflite_micro package.
 
 Flash is the linked firmware minus the same firmware with a stub model (runtime code +
-model code + constant data). TFLM reference figures come from ../shared/models/README.md
-(same emulated board, -O2, same counting method).
+model code + constant data). The default models are built by edgekit.model.zoo; the TFLM
+figures below were measured on models of the same structure (TFLM 90b983c2, CMSIS-NN
+4ab83cc3, arm-none-eabi-gcc 12.2 -O2, same emulated board and counting method).
 """
 
 from __future__ import annotations
@@ -32,16 +33,17 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from edgekit.codegen import generate_model_code, kernel_include_dir, kernel_sources, plan_summary  # noqa: E402
+from edgekit.codegen import compile_model, kernel_include_dir, kernel_sources  # noqa: E402
 from edgekit.model.tflite_graph import load_graph  # noqa: E402
 
-# sha256 of the shared models -> TFLM figures measured on the same emulated board.
+# Model name -> TFLM figures: const and lower-bound bytes, instructions per inference
+# (reference kernels, CMSIS-NN) and the smallest arena AllocateTensors accepted.
 TFLM = {
-    "sine": dict(const=420, lower=32, ref_instr=5094, cmsis_instr=3774, arena=1328),
-    "ds_cnn_kws": dict(const=24368, lower=16000, ref_instr=43084499, cmsis_instr=7701153,
-                       arena=22784),
-    "ad_autoencoder": dict(const=270880, lower=768, ref_instr=1692442, cmsis_instr=595917,
-                           arena=20192),
+    "sine": {"const": 420, "lower": 32, "ref_instr": 5094, "cmsis_instr": 3774, "arena": 1328},
+    "ds_cnn_kws": {"const": 24368, "lower": 16000, "ref_instr": 43084499, "cmsis_instr": 7701153,
+                   "arena": 22784},
+    "ad_autoencoder": {"const": 270880, "lower": 768, "ref_instr": 1692442, "cmsis_instr": 595917,
+                       "arena": 20192},
 }
 
 CC = "arm-none-eabi-gcc"
@@ -180,7 +182,7 @@ def bench_inputs(n_in: int, n: int, seed: int = 3) -> np.ndarray:
     return np.stack(rows[:max(n, 1)]).astype(np.int8)
 
 
-def _run(cmd: list[str], **kw) -> subprocess.CompletedProcess:  # noqa: ANN003
+def _run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
     res = subprocess.run(cmd, capture_output=True, text=True, **kw)
     if res.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd[:6])}... failed:\n{res.stderr[-3000:]}")
@@ -199,7 +201,7 @@ def build_firmware(tflite: Path, work: Path, inputs: np.ndarray, dsp: bool,
                    stub: bool = False, profile: bool = False) -> Path:
     graph = load_graph(tflite)
     work.mkdir(parents=True, exist_ok=True)
-    for name, text in generate_model_code(graph).items():
+    for name, text in compile_model(graph).sources().items():
         (work / name).write_text(text)
     (work / "link.ld").write_text(LINKER_SCRIPT)
     (work / "startup.c").write_text(STARTUP)
@@ -253,7 +255,7 @@ def tflm_outputs(tflite: Path, inputs: np.ndarray) -> list[bytes]:
 
 def bench_model(tflite: Path, n_inputs: int = 4, work_root: Path | None = None) -> dict:
     graph = load_graph(tflite)
-    summary = plan_summary(graph)
+    summary = compile_model(graph).summary.to_dict()
     inputs = bench_inputs(graph.input_tensors[0].size, n_inputs)
     root = Path(work_root or tempfile.mkdtemp(prefix="ekrt-bench-")) / tflite.stem
     want = tflm_outputs(tflite, inputs)
@@ -273,13 +275,15 @@ def bench_model(tflite: Path, n_inputs: int = 4, work_root: Path | None = None) 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    shared = Path(__file__).resolve().parents[1].parent / "shared" / "models"
     ap.add_argument("models", nargs="*", type=Path,
-                    default=[shared / f"{m}.tflite" for m in ("sine", "ds_cnn_kws", "ad_autoencoder")],
-                    help="int8 .tflite files [default: the shared benchmark models]")
+                    help="int8 .tflite files [default: the benchmark models, built by edgekit.model.zoo]")
     ap.add_argument("--inputs", type=int, default=4, help="inputs whose outputs are compared")
     ap.add_argument("--keep", type=Path, default=None, help="keep build trees here")
     args = ap.parse_args(argv)
+    if not args.models:
+        from edgekit.model import zoo
+
+        args.models = [zoo.model_path(name) for name in zoo.MODEL_NAMES]
     rows = []
     for m in args.models:
         r = bench_model(m, args.inputs, args.keep)

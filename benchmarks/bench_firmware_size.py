@@ -43,7 +43,7 @@ def main() -> None:
             cells, arena = [], 0
             for board in boards:
                 gen = generate_project(out / "model.tflite", board, out / f"fw-{board.id}")
-                size = build_project(gen.project_dir, board).size
+                size = build_project(gen.project).size
                 arena = gen.arena_bytes
                 cells.append(f"{size.flash_used:,} / {size.ram_used:,}")
             table.add_row(name, f"{arena:,}", *cells)

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Harness throughput on the virtual board's pty vs a raw ECHO baseline on the same link.
 
-For each int8 .tflite (default: the shared benchmark models), generates and builds the
-edgekit-rt firmware for qemu-netduinoplus2, starts QEMU and measures, one after the other
-on the same pty and firmware:
+For each int8 .tflite (default: the benchmark models of edgekit.model.zoo), generates and
+builds the edgekit-rt firmware for qemu-netduinoplus2, starts QEMU and measures, one after
+the other on the same pty and firmware:
   - echo:  ECHO round trips carrying the model's input size (chunked like INFER when it is
            larger than one frame), i.e. the link + framing + parser without a model;
   - infer: Session.infer round trips (the harness's own loop), same input bytes.
@@ -25,9 +25,6 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared" / "models"
-
 
 def measure(model: Path, seconds: float, work: Path) -> dict:
     from edgekit.boards import load_board
@@ -37,8 +34,8 @@ def measure(model: Path, seconds: float, work: Path) -> dict:
     from edgekit.sim.qemu import QemuBoard
 
     board = load_board("qemu-netduinoplus2")
-    project = generate_project(model, board, work / model.stem).project_dir
-    elf = build_project(project, board).elf
+    project = generate_project(model, board, work / model.stem).project
+    elf = build_project(project).elf
     with QemuBoard.for_board(board, elf) as vb, Session(vb.pty) as s:
         info = s.device
         x = np.random.default_rng(0).integers(-128, 128, info.input_bytes, dtype=np.int8)
@@ -69,9 +66,13 @@ def measure(model: Path, seconds: float, work: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="*", type=Path,
-                        default=[SHARED / f"{m}.tflite" for m in ("sine", "ds_cnn_kws", "ad_autoencoder")])
+                        help="int8 .tflite files [default: the benchmark models, built by edgekit.model.zoo]")
     parser.add_argument("--seconds", type=float, default=3.0)
     args = parser.parse_args()
+    if not args.models:
+        from edgekit.model import zoo
+
+        args.models = [zoo.model_path(name) for name in zoo.MODEL_NAMES]
     table = Table(title=f"harness on the virtual board's pty, {args.seconds:g} s per measurement")
     for col in ("model", "in/out bytes", "echo round trips/s", "infer round trips/s", "infer/echo",
                 "link bytes/s (infer)"):

@@ -27,6 +27,7 @@ sys.path.insert(0, str(REPO))
 
 from edgekit.hil import protocol as P  # noqa: E402
 from edgekit.hil.session import Session  # noqa: E402
+from tests.firmware_sources import host_firmware_sources  # noqa: E402
 
 COMMON = REPO / "firmware_templates" / "common"
 HOST = REPO / "firmware_templates" / "host"
@@ -35,10 +36,9 @@ FAKE = REPO / "tests" / "fixtures" / "fake_model"
 
 def build(out: Path, defines: list[str]) -> Path:
     exe = out / ("fw" + "_".join(d.split("=")[-1] for d in defines))
-    srcs = [COMMON / "ek_protocol.c", COMMON / "ek_app.c", HOST / "ek_port_host.c",
-            HOST / "main.c", FAKE / "edgekit_model.c"]
+    srcs = [*host_firmware_sources(), FAKE / "edgekit_model.c"]
     subprocess.run(["gcc", "-std=c99", "-O2", *(f"-D{d}" for d in defines), f"-I{COMMON}",
-                    f"-I{HOST}", f"-I{FAKE}", *map(str, srcs), "-lm", "-o", str(exe)], check=True)
+                    f"-I{HOST}", f"-I{FAKE}", *map(str, srcs), "-o", str(exe)], check=True)
     return exe
 
 
@@ -74,17 +74,17 @@ def bench(exe: Path, seconds: float) -> list[dict]:
                 b0 = link.bytes_in + link.bytes_out
                 per_s, n = rate(fn, seconds)
                 wire_per_op = (link.bytes_in + link.bytes_out - b0) / n
-                rows.append(dict(case=name, ops_per_s=round(per_s, 1), n=n,
-                                 payload_bytes_per_s=round(per_s * (n_up + n_down)),
-                                 wire_bytes_per_op=round(wire_per_op, 1),
-                                 uart_115200_ceiling_per_s=round(11520 / wire_per_op, 1)))
+                rows.append({"case": name, "ops_per_s": round(per_s, 1), "n": n,
+                                 "payload_bytes_per_s": round(per_s * (n_up + n_down)),
+                                 "wire_bytes_per_op": round(wire_per_op, 1),
+                                 "uart_115200_ceiling_per_s": round(11520 / wire_per_op, 1)})
             st = s.stream(0, 1000, seconds)
             got = sum(1 for _ in st)
-            rows.append(dict(case="STREAM 3 values @1000 Hz", ops_per_s=round(got / seconds, 1),
-                             n=got, payload_bytes_per_s=round(got * 18 / seconds),
-                             wire_bytes_per_op=P.max_wire_bytes(18),
-                             uart_115200_ceiling_per_s=round(11520 / P.max_wire_bytes(18), 1),
-                             dropped=st.stats.dropped, device_skipped=st.stats.device_skipped))
+            rows.append({"case": "STREAM 3 values @1000 Hz", "ops_per_s": round(got / seconds, 1),
+                             "n": got, "payload_bytes_per_s": round(got * 18 / seconds),
+                             "wire_bytes_per_op": P.max_wire_bytes(18),
+                             "uart_115200_ceiling_per_s": round(11520 / P.max_wire_bytes(18), 1),
+                             "dropped": st.stats.dropped, "device_skipped": st.stats.device_skipped})
             assert s.resends == 0
     finally:
         proc.kill()

@@ -13,7 +13,8 @@ clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
     -std=c99 -Wall -Wextra -Werror \
     -I"$ROOT/firmware_templates/common" -I"$ROOT/tests/fixtures/fake_model" \
     "$ROOT/tests/fuzz/fuzz_frame_parser.c" "$ROOT/firmware_templates/common/ek_protocol.c" \
-    "$ROOT/firmware_templates/common/ek_app.c" "$ROOT/tests/fixtures/fake_model/edgekit_model.c" \
+    "$ROOT/firmware_templates/common/ek_app.c" "$ROOT/firmware_templates/common/ek_stream.c" \
+    "$ROOT/tests/fixtures/fake_model/edgekit_model.c" \
     -o "$OUT/fuzz_frame_parser"
 "$PY" "$ROOT/tests/fuzz/seeds.py" "$OUT/corpus"
 cd "$OUT"

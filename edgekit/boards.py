@@ -2,46 +2,53 @@
 
 Search path, first match wins: --boards-dir directories, then $EDGEKIT_BOARDS_DIR
 (os.pathsep-separated), then ~/.config/edgekit/boards, then the boards shipped with edgekit.
+
+Loading checks the schema here and then asks the board's family
+(:mod:`edgekit.project.families`) to validate what its firmware derives from the file
+(clock tree, console, pins, sensors), so a board that loads is a board that generates.
 """
 
 from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from edgekit.errors import BoardError
 from edgekit.resources import data_dir
 
-FAMILIES = ("stm32", "esp32")
 CORES = (
     "cortex-m0plus", "cortex-m3", "cortex-m4", "cortex-m4f", "cortex-m7f", "cortex-m7fd",
     "cortex-m33f", "xtensa-lx6", "xtensa-lx7", "riscv32imc",
 )
 CYCLE_COUNTERS = ("dwt", "tim2", "systick", "esp_cpu")
-# Flash runners edgekit implements (edgekit/runners/, one module each).
-RUNNER_NAMES = ("openocd", "pyocd", "st-flash", "stm32cubeprogrammer", "esptool", "idf.py", "qemu")
-ESP32_TARGETS = ("esp32", "esp32s2", "esp32s3", "esp32c3", "esp32c6")
 USER_BOARDS_DIR = Path.home() / ".config" / "edgekit" / "boards"
 BOARDS_ENV = "EDGEKIT_BOARDS_DIR"
 
 
 @dataclass(frozen=True)
 class MemoryRegion:
+    """A memory region: start address and size in bytes."""
+
     origin: int
     size: int
 
 
 @dataclass(frozen=True)
 class Runner:
+    """A flash runner the board supports, with its board-specific arguments."""
+
     name: str
     args: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Sensor:
+    """A sensor on the board; `extra` holds the wiring fields (bus, address, pins...)."""
+
     id: str
     kind: str
     part: str
@@ -77,10 +84,12 @@ class Board:
 
     @property
     def baud(self) -> int:
+        """Console baud rate."""
         return int(self.console.get("baud", 115200))
 
     @property
     def usb_ids(self) -> tuple[int, int] | None:
+        """(VID, PID) of the USB bridge carrying the console, when the file names them."""
         vid, pid = self.console.get("usb_vid"), self.console.get("usb_pid")
         return (vid, pid) if vid is not None and pid is not None else None
 
@@ -90,11 +99,18 @@ class Board:
         return int(self.cycle_counter.get("hz", self.clock.get("sysclk_hz", self.max_clock_hz)))
 
     def sensor(self, sensor_id: str) -> Sensor:
+        """The sensor called `sensor_id`; BoardError listing the board's sensors otherwise."""
         for s in self.sensors:
             if s.id == sensor_id:
                 return s
         known = ", ".join(s.id for s in self.sensors) or "none"
         raise BoardError(f"board '{self.id}' has no sensor '{sensor_id}' (it has: {known})")
+
+
+def field_error(path: Path, field: str, why: str) -> BoardError:
+    """The one error for a wrong field of a board file: names the file and the field."""
+    return BoardError(f"invalid board file {path}: field '{field}' {why}",
+                      hint="fix the field; see boards/README.md for the schema")
 
 
 class _Checker:
@@ -104,10 +120,7 @@ class _Checker:
         self.path = path
 
     def fail(self, where: str, why: str) -> BoardError:
-        return BoardError(
-            f"invalid board file {self.path}: field '{where}' {why}",
-            hint="fix the field; see boards/README.md for the schema",
-        )
+        return field_error(self.path, where, why)
 
     def get(self, table: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str,
             default: Any = ..., choices: Iterable[Any] | None = None) -> Any:
@@ -144,7 +157,9 @@ class _Checker:
 
 
 def parse_board(path: Path) -> Board:
-    """Load and validate one board file."""
+    """Load and validate one board file: the schema, then its family's checks."""
+    from edgekit.project.families import FAMILIES, family_of  # families import Board
+
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -155,7 +170,7 @@ def parse_board(path: Path) -> Board:
     board_id = c.get(raw, "id", str, "")
     if board_id != path.stem:
         raise c.fail("id", f"is '{board_id}' but the file is named '{path.name}': they must match")
-    family = c.get(raw, "family", str, "", choices=FAMILIES)
+    family = c.get(raw, "family", str, "", choices=tuple(FAMILIES))
     memory = c.get(raw, "memory", dict, "")
     extra_memory = {k: c.memory(memory, k) for k in memory if k not in ("flash", "ram")}
     console = c.get(raw, "console", dict, "")
@@ -164,6 +179,8 @@ def parse_board(path: Path) -> Board:
         c.get(console, key, int, "console.", default=None)
     cycle_counter = c.get(raw, "cycle_counter", dict, "")
     c.get(cycle_counter, "kind", str, "cycle_counter.", choices=CYCLE_COUNTERS)
+    from edgekit.runners import RUNNERS  # here: the runner modules import this one
+
     runners = []
     for i, r in enumerate(c.get(raw, "runners", list, "")):
         if not isinstance(r, dict):
@@ -171,7 +188,7 @@ def parse_board(path: Path) -> Board:
         args = c.get(r, "args", list, f"runners[{i}].", default=[])
         if not all(isinstance(a, str) for a in args):
             raise c.fail(f"runners[{i}].args", "must be a list of strings")
-        runners.append(Runner(name=c.get(r, "name", str, f"runners[{i}].", choices=RUNNER_NAMES),
+        runners.append(Runner(name=c.get(r, "name", str, f"runners[{i}].", choices=tuple(RUNNERS)),
                               args=tuple(args)))
     if not runners:
         raise c.fail("runners", "must list at least one flash runner")
@@ -188,13 +205,9 @@ def parse_board(path: Path) -> Board:
             extra={k: v for k, v in s.items() if k not in known},
         ))
     esp32 = c.get(raw, "esp32", dict, "", default={})
-    if family == "esp32":
-        if not esp32:
-            raise c.fail("esp32", "is missing (ESP32 boards need [esp32] with target)")
-        c.get(esp32, "target", str, "esp32.", choices=ESP32_TARGETS)
     clock = c.get(raw, "clock", dict, "")
     c.get(clock, "sysclk_hz", int, "clock.")
-    return Board(
+    board = Board(
         id=board_id,
         name=c.get(raw, "name", str, ""),
         vendor=c.get(raw, "vendor", str, ""),
@@ -215,6 +228,8 @@ def parse_board(path: Path) -> Board:
         extra_memory=extra_memory,
         source=path,
     )
+    family_of(board).validate(board)
+    return board
 
 
 def search_path(extra_dirs: Iterable[Path] = ()) -> list[Path]:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import click
 
@@ -152,7 +153,8 @@ def boards_list(boards_dirs: tuple[Path, ...] | None, as_json: bool = False) -> 
 
     found = list_boards(boards_dirs or ())
     if as_json:
-        _print_json([{"id": b.id, "name": b.name, "family": b.family, "mcu": b.mcu, "file": str(b.source)} for b in found])
+        _print_json([{"id": b.id, "name": b.name, "family": b.family, "mcu": b.mcu, "file": str(b.source)}
+                     for b in found])
     else:
         out.print(boards_table(found))
 
@@ -169,9 +171,11 @@ def boards_show(boards_dirs: tuple[Path, ...] | None, board_id: str) -> None:
 
 
 def _runtime_option(f: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--runtime", type=click.Choice(["edgekit-rt", "tflm"]), default="edgekit-rt",
-                        show_default=True, help="edgekit-rt: ahead-of-time C, no interpreter; "
-                        "tflm: TensorFlow Lite Micro.")(f)
+    from edgekit.runtimes import DEFAULT_RUNTIME, RUNTIMES
+
+    return click.option("--runtime", type=click.Choice(list(RUNTIMES)), default=DEFAULT_RUNTIME,
+                        show_default=True, help="; ".join(f"{r.name}: {r.summary}" for r in RUNTIMES.values())
+                        + ".")(f)
 
 
 @cli.command()
@@ -182,18 +186,26 @@ def _runtime_option(f: Callable[..., Any]) -> Callable[..., Any]:
 @_runtime_option
 @click.option("--data", "data_path", type=click.Path(path_type=Path),
               help="Test data the harness uses by default [default: data.npz next to the model].")
+@click.option("--float-model", type=click.Path(dir_okay=False, path_type=Path),
+              help="The Keras model before quantization, for float-vs-device figures "
+                   "[default: MODEL with .keras suffix, when it exists].")
 @click.option("--force", is_flag=True, help="Overwrite a directory edgekit did not generate, or edited files.")
 @_boards_dirs_option
-def generate(model: Path, board_id: str, out_dir: Path, runtime: str, data_path: Path | None, force: bool,
-             boards_dirs: tuple[Path, ...]) -> None:
-    """Write a firmware project for MODEL (int8 .tflite) on a board."""
+def generate(model: Path, board_id: str, out_dir: Path, runtime: str, data_path: Path | None,
+             float_model: Path | None, force: bool, boards_dirs: tuple[Path, ...]) -> None:
+    """Write a firmware project for MODEL (int8 .tflite) on a board.
+
+    The project records where MODEL came from: the example and task in train.json beside it
+    (written by `edgekit train`), the test data and the float model.
+    """
     from edgekit.boards import load_board
-    from edgekit.project.generate import generate_project
+    from edgekit.project.generate import generate_project, origin_of_model
 
     board = load_board(board_id, boards_dirs)
+    origin = origin_of_model(model, data_path=data_path, float_model=float_model)
     with step(f"generating {board.family} project for {board.id}"):
-        r = generate_project(model, board, out_dir, runtime=runtime, data_path=data_path, force=force)
-    out.print(f"project: {r.project_dir}  (runtime {r.runtime}, model sha256:{r.model_sha256[:16]}…, "
+        r = generate_project(model, board, out_dir, runtime=runtime, origin=origin, force=force)
+    out.print(f"project: {r.project_dir}  (runtime {r.project.runtime}, model sha256:{r.project.model_sha256[:16]}…, "
               f"ops: {', '.join(r.ops)})\n"
               f"estimate before building: flash ~{r.flash_estimate:,} B, RAM ~{r.ram_estimate:,} B "
               f"(arena {r.arena_bytes:,} B); next: edgekit build {r.project_dir}")
@@ -207,13 +219,12 @@ def generate(model: Path, board_id: str, out_dir: Path, runtime: str, data_path:
 @_boards_dirs_option
 def build(project_dir: Path, tflm_dir: Path | None, jobs: int, boards_dirs: tuple[Path, ...]) -> None:
     """Build a generated project and check that it fits its board."""
-    from edgekit.boards import load_board
     from edgekit.project.build import build_project
-    from edgekit.project.render import read_manifest
+    from edgekit.project.manifest import open_project
 
-    board = load_board(read_manifest(project_dir)["board"], boards_dirs)
-    with step(f"building {project_dir} for {board.id}"):
-        result = build_project(project_dir, board, jobs=jobs, tflm_dir=tflm_dir)
+    project = open_project(project_dir, boards_dirs=boards_dirs)
+    with step(f"building {project_dir} for {project.board.id}"):
+        result = build_project(project, jobs=jobs, tflm_dir=tflm_dir)
     out.print(result.size.table())
     out.print(f"image: {result.elf}")
 
@@ -227,14 +238,13 @@ def build(project_dir: Path, tflm_dir: Path | None, jobs: int, boards_dirs: tupl
 def flash(project_dir: Path, runner: str | None, port: str | None, dry_run: bool,
           boards_dirs: tuple[Path, ...]) -> None:
     """Flash a built project onto its board."""
-    from edgekit.boards import load_board
-    from edgekit.project.render import read_manifest
+    from edgekit.project.manifest import open_project
     from edgekit.runners import Executor, FlashImage, make_runner
 
-    board = load_board(read_manifest(project_dir)["board"], boards_dirs)
-    build_dir = Path(project_dir) / "build"
-    image = FlashImage(build_dir / "firmware.elf", build_dir)
-    chosen = make_runner(board, runner, Executor(dry_run=dry_run, echo=lambda s: out.print(s, markup=False)), port)
+    project = open_project(project_dir, boards_dirs=boards_dirs)
+    image = FlashImage(project.elf_path, project.build_dir)
+    chosen = make_runner(project.board, runner, Executor(dry_run=dry_run, echo=lambda s: out.print(s, markup=False)),
+                         port)
     chosen.flash(image)
 
 
@@ -249,23 +259,25 @@ def sim() -> None:
 @_boards_dirs_option
 def sim_start(board_id: str, project_dir: Path, boards_dirs: tuple[Path, ...]) -> None:
     """Start BOARD_ID (a virtual board) with PROJECT_DIR's built firmware."""
-    from edgekit.boards import load_board
+    from edgekit.project.manifest import open_project
     from edgekit.sim.background import start_background
 
-    state = start_background(load_board(board_id, boards_dirs), project_dir)
-    out.print(f"virtual board running (pid {state['pid']}), serial port: {state['pty']}")
-    click.echo(state["pty"], err=True)
+    state = start_background(open_project(project_dir, boards_dirs=boards_dirs, board_id=board_id))
+    out.print(f"virtual board running (pid {state.pid}), serial port: {state.pty}")
+    click.echo(state.pty, err=True)
 
 
 @sim.command("stop")
 @click.argument("board_id")
 @click.argument("project_dir", type=click.Path(file_okay=False, path_type=Path))
-def sim_stop(board_id: str, project_dir: Path) -> None:
+@_boards_dirs_option
+def sim_stop(board_id: str, project_dir: Path, boards_dirs: tuple[Path, ...]) -> None:
     """Stop the virtual board started for PROJECT_DIR."""
+    from edgekit.project.manifest import open_project
     from edgekit.sim.background import stop_background
 
-    state = stop_background(project_dir)
-    out.print(f"stopped pid {state['pid']}" if state else f"no virtual board was running for {project_dir}")
+    state = stop_background(open_project(project_dir, boards_dirs=boards_dirs, board_id=board_id))
+    out.print(f"stopped pid {state.pid}" if state else f"no virtual board was running for {project_dir}")
 
 
 @contextmanager
@@ -283,7 +295,8 @@ def _inference_progress() -> Iterator[Callable[[int, int], None]]:
 @click.argument("project_dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--board", "board_id", help="Board id [default: the project's].")
 @click.option("--port", help="Serial port or URL [default: virtual board started here, else found by USB id].")
-@click.option("--data", "data_path", type=click.Path(path_type=Path), help="Test .npz [default: the model's test split].")
+@click.option("--data", "data_path", type=click.Path(path_type=Path),
+              help="Test .npz [default: the model's test split].")
 @click.option("--samples", type=click.IntRange(min=1), help="Use only the first N test inputs.")
 @click.option("--runs", type=click.IntRange(min=0), default=100, show_default=True, help="Timed BENCH runs (0: skip).")
 @click.option("--warmup", type=click.IntRange(min=0), default=5, show_default=True)
@@ -302,16 +315,17 @@ def hil(project_dir: Path, board_id: str | None, port: str | None, data_path: Pa
     from edgekit.hil.evaluate import Gates
     from edgekit.hil.harness import HilOptions, run_hil
     from edgekit.hil.report import console_tables
+    from edgekit.project.manifest import open_project
 
+    project = open_project(project_dir, boards_dirs=boards_dirs, board_id=board_id)
     opts = HilOptions(port=port, data=data_path, max_samples=samples, bench_runs=runs, warmup=warmup,
-                      report_dir=report_dir, junit=junit, boards_dirs=boards_dirs,
-                      gates=Gates(min_accuracy, max_latency_ms, require_exact))
+                      report_dir=report_dir, junit=junit, gates=Gates(min_accuracy, max_latency_ms, require_exact))
     with _inference_progress() as on_progress:
-        result = run_hil(project_dir, board_id=board_id, options=opts, on_progress=on_progress)
+        result = run_hil(project, options=opts, on_progress=on_progress)
     for table in console_tables(result.report):
         out.print(table)
-    for gate in result.report.get("gates", []):
-        out.print(("[green]pass[/] " if gate["passed"] else "[red]FAIL[/] ") + f"{gate['name']}: {gate['message']}")
+    for gate in result.report.gates or []:
+        out.print(("[green]pass[/] " if gate.passed else "[red]FAIL[/] ") + f"{gate.name}: {gate.message}")
     out.print(f"report: {', '.join(str(p) for p in result.paths)}")
     if not result.gates_passed:
         raise GateFailed("; ".join(result.failed_gates))
@@ -337,19 +351,19 @@ def stream(board_id: str, port: str | None, project_dir: Path | None, sensor: st
     import numpy as np
 
     from edgekit.boards import load_board
+    from edgekit.hil.protocol import Sample
     from edgekit.hil.stream import record_stream
+    from edgekit.project.manifest import open_project
 
     board = load_board(board_id, boards_dirs)
-    count = [0]
-
-    def show(sample: Any) -> None:
-        count[0] += 1
+    project = open_project(project_dir, board=board) if project_dir else None
+    def show(sample: Sample) -> None:
         if infer and sample.prediction:
             values = [int(v) for v in np.frombuffer(sample.prediction, dtype=np.int8)]
             err.print(f"t={sample.t_ms} ms prediction (int8) {values}", highlight=False)
 
     with step(f"recording {sensor} at {rate} Hz for {seconds:g} s"):
-        r = record_stream(board, sensor, rate, seconds, out_path, port=port, project_dir=project_dir,
+        r = record_stream(board, sensor, rate, seconds, out_path, port=port, project=project,
                           infer=infer, input_per_unit=input_per_unit, on_sample=show)
     rate_text = "-" if r.rate_hz is None else f"{r.rate_hz:.1f} Hz"
     out.print(f"{r.received} samples, {r.dropped} dropped, achieved {rate_text} (asked {rate} Hz) -> {r.path}")
@@ -388,7 +402,7 @@ def deploy(target: str, board_id: str, out_dir: Path | None, runtime: str, data_
 
     board = load_board(board_id, boards_dirs)
     out_dir = out_dir or Path("out") / Path(target).stem
-    opts = HilOptions(port=port, boards_dirs=boards_dirs, gates=Gates(min_accuracy, max_latency_ms, require_exact))
+    opts = HilOptions(port=port, gates=Gates(min_accuracy, max_latency_ms, require_exact))
     with _inference_progress() as on_progress:
         result = run_deploy(target, board, out_dir, runtime=runtime, data=data_path, runner=runner,
                             hil_options=opts, step=step, on_progress=on_progress)
@@ -414,7 +428,7 @@ def doctor(strict: bool) -> None:
 
     checks = run_checks()
     out.print(doctor_table(checks))
-    missing = [c.requirement.name for c in checks if c.requirement.required and not c.found]
+    missing = [c.tool.name for c in checks if c.tool.required and not c.found]
     if strict and missing:
         raise MissingToolError(f"missing for the default pipeline: {', '.join(missing)}",
                                hint="install them with the commands above")

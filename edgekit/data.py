@@ -11,10 +11,11 @@ import io
 import os
 import tempfile
 import zipfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Any
 
 import numpy as np
 
@@ -23,10 +24,13 @@ from edgekit.errors import DataError, InputFileError
 
 @dataclass
 class Dataset:
+    """The named arrays of an .npz dataset and the file they were read from."""
+
     path: Path | None
     arrays: dict[str, np.ndarray]
 
     def has(self, key: str) -> bool:
+        """Whether the dataset holds an array named `key`."""
         return key in self.arrays
 
     def calibration(self) -> tuple[str, np.ndarray]:
@@ -104,15 +108,19 @@ def atomic_path(path: Path, suffix: str = ".tmp") -> Iterator[Path]:
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to `path` through a temporary file renamed over it (see atomic_path)."""
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
 
 
 def atomic_write_text(path: Path, text: str) -> None:
+    """Write `text` to `path` as UTF-8, atomically (see atomic_path)."""
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def save_dataset(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write `arrays` to `path` as a compressed .npz, atomically (load_dataset reads it back)."""
     buf = io.BytesIO()
-    np.savez_compressed(buf, **arrays)
+    named: dict[str, Any] = dict(arrays)  # numpy's stub types **kwds as its allow_pickle flag
+    np.savez_compressed(buf, **named)
     atomic_write_bytes(path, buf.getvalue())

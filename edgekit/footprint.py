@@ -2,12 +2,15 @@
 
 `generate` refuses a model that cannot fit and `inspect` shows the fit per board from these
 figures; `edgekit build` then measures the real ELF. The constants are upper ends of what was
-measured on our boards (Cortex-M4F, arm-none-eabi-gcc 12, -O2).
+measured on our boards (Cortex-M4F, arm-none-eabi-gcc 12, -O2); each runtime's own code size
+is `Runtime.code_flash_bytes` in edgekit/runtimes.py.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from edgekit.runtimes import get_runtime
 
 # Startup, port, protocol core, C library pieces: 6.7-8.7 KB measured.
 FIRMWARE_FLASH_BYTES = 12 * 1024
@@ -15,14 +18,12 @@ FIRMWARE_FLASH_BYTES = 12 * 1024
 STACK_BYTES = 8 * 1024
 # Protocol frame buffers, receive ring, .data/.bss of the core (under 1.5 KB measured).
 FIRMWARE_RAM_BYTES = 4 * 1024
-# edgekit-rt kernels and per-model glue, beyond the model's constant data.
-EDGEKIT_RT_CODE_BYTES = 8 * 1024
-# TFLM interpreter + reference kernels beyond the .tflite: 22-43 KB for the shared models.
-TFLM_CODE_BYTES = 48 * 1024
 
 
 @dataclass(frozen=True)
 class Footprint:
+    """Estimated flash and RAM (bytes) of a firmware running `runtime`; `arena` is in `ram`."""
+
     runtime: str
     flash: int
     ram: int
@@ -30,7 +31,10 @@ class Footprint:
 
 
 def estimate(runtime: str, *, model_flash: int, arena: int, io_bytes: int) -> Footprint:
-    """model_flash: constant data (edgekit-rt) or the .tflite size (tflm)."""
-    code = EDGEKIT_RT_CODE_BYTES if runtime == "edgekit-rt" else TFLM_CODE_BYTES
+    """Footprint of a firmware on `runtime` (a runtime name; UsageError if unknown).
+
+    model_flash: the runtime's model data in flash (`ModelCode.model_flash_bytes`).
+    """
+    code = get_runtime(runtime).code_flash_bytes
     return Footprint(runtime, model_flash + code + FIRMWARE_FLASH_BYTES,
                      arena + STACK_BYTES + FIRMWARE_RAM_BYTES + io_bytes, arena)

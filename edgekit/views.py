@@ -2,42 +2,53 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
 
+from rich.console import JustifyMethod
 from rich.table import Table
 
 from edgekit.boards import Board
 from edgekit.doctor import Check
 from edgekit.model.evaluate import EvaluationReport
-from edgekit.model.inspect import InspectReport
+from edgekit.model.inspect import InspectReport, TensorInfo
 from edgekit.model.metrics import HIGHER_IS_BETTER
 from edgekit.model.quant_report import QuantizationReport
 from edgekit.model.train import TrainResult
+from edgekit.runtimes import EDGEKIT_RT
 
 
 def kib(n: int | None) -> str:
+    """Bytes as KiB with one decimal ("-" for None)."""
     return "-" if n is None else f"{n / 1024:,.1f} KiB"
 
 
+def _bytes(n: int | None) -> str:
+    return "-" if n is None else f"{n:,}"
+
+
 def fmt_metric(value: float | None) -> str:
+    """A metric value with 4 decimals ("-" for None)."""
     return "-" if value is None else f"{value:.4f}"
 
 
-def _io_rows(table: Table, kind: str, tensors: Iterable[dict[str, Any]]) -> None:
+def _io_rows(table: Table, kind: str, tensors: Iterable[TensorInfo]) -> None:
     for t in tensors:
-        table.add_row(kind, t["name"], str(tuple(t["shape"])), t["dtype"],
-                      "-" if t["scale"] is None else f"{t['scale']:.6g}", str(t["zero_point"]))
+        table.add_row(kind, t.name, str(tuple(t.shape)), t.dtype,
+                      "-" if t.scale is None else f"{t.scale:.6g}", str(t.zero_point))
 
 
 def train_table(r: TrainResult) -> Table:
+    """`edgekit train`: task, float test metric, epochs, seed, parameter count and training time."""
     t = Table(title=f"trained example '{r.example}'")
     for col in ("task", "metric (float, test)", "epochs", "seed", "params", "seconds"):
         t.add_column(col)
-    t.add_row(r.task, f"{r.metric} {r.float_test:.4f}", str(r.epochs), str(r.seed), f"{r.params:,}", f"{r.train_seconds:.1f}")
+    t.add_row(r.task, f"{r.metric} {r.float_test:.4f}", str(r.epochs), str(r.seed), f"{r.params:,}",
+              f"{r.train_seconds:.1f}")
     return t
 
 
 def quant_table(r: QuantizationReport) -> Table:
+    """`edgekit quantize`: float vs int8 metric and size, and how often int8 agrees with float."""
     t = Table(title=f"int8 quantization of {r.keras_model}")
     t.add_column("")
     t.add_column("float (Keras)", justify="right")
@@ -57,6 +68,7 @@ def quant_table(r: QuantizationReport) -> Table:
 
 
 def evaluate_table(r: EvaluationReport) -> Table:
+    """`edgekit evaluate`: model kind, interpreter, sample count, task and metric."""
     t = Table(title=f"evaluation of {r.model}")
     for col in ("model", "interpreter", "samples", "task", "metric"):
         t.add_column(col)
@@ -66,14 +78,17 @@ def evaluate_table(r: EvaluationReport) -> Table:
 
 
 def inspect_tables(r: InspectReport) -> list[Table]:
+    """`edgekit inspect`: I/O tensors, operators, memory, and the fit per board when boards were checked."""
     io = Table(title=f"{r.model}  sha256:{r.sha256[:16]}…")
     for col in ("", "tensor", "shape", "dtype", "scale", "zero point"):
         io.add_column(col)
     _io_rows(io, "input", r.inputs)
     _io_rows(io, "output", r.outputs)
     ops = Table(title="operators")
-    for col, j in (("#", "right"), ("op", "left"), ("output", "left"), ("shape", "left"),
-                   ("MACs", "right"), ("params", "right"), ("weight bytes", "right")):
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
+        ("#", "right"), ("op", "left"), ("output", "left"), ("shape", "left"),
+        ("MACs", "right"), ("params", "right"), ("weight bytes", "right"))
+    for col, j in columns:
         ops.add_column(col, justify=j)
     for layer in r.layers:
         ops.add_row(str(layer.index), layer.op, layer.output[-48:], str(tuple(layer.output_shape)),
@@ -85,15 +100,15 @@ def inspect_tables(r: InspectReport) -> list[Table]:
     mem.add_column("bytes", justify="right")
     mem.add_row(".tflite file", f"{r.file_bytes:,}")
     mem.add_row("constant data (weights, biases)", f"{r.weight_bytes:,}")
-    mem.add_row("TFLM arena, measured on this 64-bit host", "-" if r.tflm_arena_host is None else f"{r.tflm_arena_host:,}")
-    mem.add_row("TFLM arena to reserve on a 32-bit MCU", "-" if r.tflm_arena_device is None else f"{r.tflm_arena_device:,}")
+    mem.add_row("TFLM arena, measured on this 64-bit host", _bytes(r.tflm_arena_host))
+    mem.add_row("TFLM arena to reserve on a 32-bit MCU", _bytes(r.tflm_arena_device))
     rt = r.edgekit_rt
-    if "arena_bytes" in rt:
-        mem.add_row("edgekit-rt arena (static plan)", f"{rt['arena_bytes']:,}")
-        mem.add_row("edgekit-rt lower bound without in-place ops", f"{rt['lower_bound_bytes']:,}")
-        mem.add_row("edgekit-rt constant data (weights, requantization)", f"{rt['const_bytes']:,}")
+    if rt is not None:
+        mem.add_row(f"{EDGEKIT_RT} arena (static plan)", f"{rt.arena_bytes:,}")
+        mem.add_row(f"{EDGEKIT_RT} lower bound without in-place ops", f"{rt.lower_bound_bytes:,}")
+        mem.add_row(f"{EDGEKIT_RT} constant data (weights, requantization)", f"{rt.const_bytes:,}")
     else:
-        mem.add_row("edgekit-rt", f"[yellow]cannot run it[/]: {rt.get('unsupported', '?')}")
+        mem.add_row(EDGEKIT_RT, f"[yellow]cannot run it[/]: {r.edgekit_rt_unsupported}")
     tables = [io, ops, mem]
     if r.fits:
         fit = Table(title="fit per board (estimate before building; `edgekit build` measures the ELF)")
@@ -107,6 +122,7 @@ def inspect_tables(r: InspectReport) -> list[Table]:
 
 
 def boards_table(boards: Iterable[Board]) -> Table:
+    """`edgekit boards list`: one row per board with its MCU, clock, memory and runners."""
     t = Table(title="boards")
     for col in ("id", "name", "mcu", "core", "clock", "flash", "RAM", "runners"):
         t.add_column(col)
@@ -118,6 +134,7 @@ def boards_table(boards: Iterable[Board]) -> Table:
 
 
 def board_detail(b: Board) -> Table:
+    """`edgekit boards show`: every field of one board file, one row each."""
     t = Table(title=f"{b.id}: {b.name}", show_header=False)
     t.add_column("field")
     t.add_column("value")
@@ -141,11 +158,11 @@ def board_detail(b: Board) -> Table:
 
 
 def doctor_table(checks: Iterable[Check]) -> Table:
+    """`edgekit doctor`: each tool, found (where) or missing (how to install it), and what it is needed for."""
     t = Table(title="edgekit doctor")
     for col in ("", "tool", "needed for", "found / install"):
         t.add_column(col)
     for c in checks:
-        mark = "[green]ok[/]" if c.found else ("[red]missing[/]" if c.requirement.required else "[yellow]missing[/]")
-        t.add_row(mark, c.requirement.name, c.requirement.needed_for,
-                  c.detail if c.found else f"[bold]{c.requirement.install}[/]")
+        mark = "[green]ok[/]" if c.found else ("[red]missing[/]" if c.tool.required else "[yellow]missing[/]")
+        t.add_row(mark, c.tool.name, c.tool.needed_for, c.detail if c.found else f"[bold]{c.tool.install}[/]")
     return t

@@ -1,18 +1,26 @@
-"""Shared fixtures: run the real `edgekit` CLI, and examples trained once per test session."""
+"""Shared fixtures: run the real `edgekit` CLI, examples trained once per test session, the
+benchmark models (built by edgekit.model.zoo, never read from outside the repository) and
+TFLM source trees."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from edgekit.model import zoo
+
 REPO = Path(__file__).resolve().parents[1]
-SHARED_MODELS = REPO.parent / "shared" / "models"
+# Set by .ci/run: there every tool is installed, so a skip for a missing one is a failure.
+STRICT_SKIPS_ENV = "EDGEKIT_STRICT_SKIPS"
+TFLM_KINDS = ("ref", "cmsis_nn")
 
 
 @dataclass
@@ -89,9 +97,53 @@ def trained_example(tmp_path_factory):
     return get
 
 
-# In CI every tool the suite needs is installed by `make test`: a test that skips there for a
-# missing tool hides a broken install step, so it fails instead. Skips that are by design
-# (no physical board here, an ESP-IDF present) stay skips.
+@pytest.fixture(scope="session")
+def benchmark_model() -> Callable[[str], Path]:
+    """benchmark_model(name): path of the int8 benchmark model `name` (sine, ds_cnn_kws,
+    ad_autoencoder), built by edgekit.model.zoo once per machine and TF version (disk cache)
+    and looked up once per session."""
+    return functools.cache(zoo.model_path)
+
+
+def _tflm_kind(tree: Path) -> str | None:
+    """The kernels ("ref" or "cmsis_nn") of a tree made by TFLM's create_tflm_tree.py; None if not one."""
+    if not (tree / "tensorflow" / "lite" / "micro").is_dir():
+        return None
+    return "cmsis_nn" if (tree / "third_party" / "cmsis_nn").is_dir() else "ref"
+
+
+def find_tflm_tree(kind: str) -> Path | None:
+    """The TFLM source tree with `kind` kernels ("ref" or "cmsis_nn"): $TFLM_DIR when it is such
+    a tree or holds one as <kind>/, else ../shared/tflm/<kind> beside the repository; None when
+    there is none."""
+    if kind not in TFLM_KINDS:
+        raise ValueError(f"TFLM tree kind must be one of {TFLM_KINDS}, not {kind!r}")
+    roots = [Path(d) for d in (os.environ.get("TFLM_DIR"),) if d] + [REPO.parent / "shared" / "tflm"]
+    for root in roots:
+        for tree in (root, root / kind):
+            if _tflm_kind(tree) == kind:
+                return tree
+    return None
+
+
+@pytest.fixture(scope="session")
+def tflm_tree() -> Callable[[str], Path]:
+    """tflm_tree(kind): a TFLM source tree (see find_tflm_tree); skips the test when there is none."""
+
+    def get(kind: str) -> Path:
+        tree = find_tflm_tree(kind)
+        if tree is None:
+            pytest.skip(f"no TFLM {kind} tree: set TFLM_DIR to a tree made by TFLM's create_tflm_tree.py "
+                        f"(or to a directory holding {'/ and '.join(TFLM_KINDS)}/)")
+        return tree
+
+    return get
+
+
+# With EDGEKIT_STRICT_SKIPS=1 (.ci/run, after `make test` installed every tool) a test that
+# skips for a missing tool or TFLM tree hides a broken install step, so it fails instead.
+# Skips that are by design (no physical board here, an ESP-IDF present) stay skips. The
+# generic CI variable is not used: other CI systems set it without installing our tools.
 _SKIPS_BY_DESIGN = ("needs a board", "ESP-IDF is installed here")
 
 
@@ -99,9 +151,9 @@ _SKIPS_BY_DESIGN = ("needs a board", "ESP-IDF is installed here")
 def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
-    if os.environ.get("CI", "").lower() not in ("1", "true") or not report.skipped:
+    if os.environ.get(STRICT_SKIPS_ENV, "") != "1" or not report.skipped:
         return
     reason = str(report.longrepr[-1]) if isinstance(report.longrepr, tuple) else str(report.longrepr)
     if not any(text in reason for text in _SKIPS_BY_DESIGN):
         report.outcome = "failed"
-        report.longrepr = f"skipped in CI, where everything must be installed: {reason}"
+        report.longrepr = f"skipped with {STRICT_SKIPS_ENV}=1, where everything must be installed: {reason}"

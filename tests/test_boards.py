@@ -66,6 +66,10 @@ def _write(tmp_path: Path, text: str, name: str = "qemu-netduinoplus2") -> Path:
     (lambda s: s.replace('core = "cortex-m4f"\n', ""), "core", "is missing"),
     (lambda s: s.replace('kind = "tim2"', 'kind = "rdtsc"'), "cycle_counter.kind", "expected one of"),
     (lambda s: s.replace("baud = 115200", "baud = true"), "console.baud", "not a boolean"),
+    # The family's checks run on load too: what generate would refuse, loading refuses.
+    (lambda s: s.replace('uart = "USART1"', 'uart = "USART7"'), "console.uart", "expected one of USART1"),
+    (lambda s: s.replace('kind = "tim2"', 'kind = "esp_cpu"'), "cycle_counter.kind", "is for ESP32 boards"),
+    (lambda s: s.replace('id = "accel"', 'id = "3d-accel"'), "sensors[0].id", "not a C identifier"),
 ])
 def test_invalid_field_is_named(tmp_path: Path, edit, field: str, why: str) -> None:
     path = _write(tmp_path, edit(GOOD))
@@ -111,3 +115,5 @@ def test_cli_boards(cli, tmp_path: Path) -> None:
     assert_clean_error(cli("boards", "show", "nope"), 2, "unknown board 'nope'")
     bad = _write(tmp_path, GOOD.replace("size = 0x3_0000", "size = -1"))
     assert_clean_error(cli("boards", "--boards-dir", tmp_path, "list"), 2, str(bad), "memory.ram.size")
+    bad = _write(tmp_path, GOOD.replace('uart = "USART1"', 'uart = "USART7"'))
+    assert_clean_error(cli("boards", "--boards-dir", tmp_path, "list"), 2, str(bad), "console.uart")

@@ -21,7 +21,9 @@ def test_example_on_virtual_board(cli, trained_example, tmp_path: Path, name: st
     r = cli("generate", ex.tflite, "--board", BOARD, "-o", project)
     assert r.returncode == 0, r.stderr
     manifest = json.loads((project / "edgekit.json").read_text())
-    assert manifest["model"]["example"] == name and manifest["runtime"] == "edgekit-rt"
+    assert manifest["origin"]["example"] == name and manifest["runtime"] == "edgekit-rt"
+    if name in ("gesture", "digits"):  # the project records what the harness reports with
+        assert manifest["origin"]["class_names"] and manifest["origin"]["task"] == "classification"
     r = cli("build", project)
     assert r.returncode == 0, r.stderr
     assert "flash" in r.stdout and (project / "build" / "firmware.elf").is_file()
@@ -91,8 +93,8 @@ def test_gesture_live_inference_on_the_virtual_board(cli, trained_example, tmp_p
     assert np.array_equal(d["seq"], np.arange(len(d["seq"])))  # nothing lost: the window is rebuildable
     graph = load_graph(ex.tflite)
     tin = graph.input_tensors[0]
-    per_lsb = np.float32(0.001) / np.float32(tin.quant.scale[0])
-    flat = np.array([sensor_to_input(int(v), per_lsb=per_lsb, zero_point=int(tin.quant.zero_point[0]))
+    per_lsb = np.float32(0.001) / np.float32(tin.scale)
+    flat = np.array([sensor_to_input(int(v), per_lsb=per_lsb, zero_point=tin.zero_point)
                      for v in d["values"].reshape(-1)], dtype=np.int8)
     window = int(np.prod(tin.shape))
     ends = [i for i in range(len(d["seq"])) if d["has_prediction"][i]]

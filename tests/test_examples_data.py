@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pytest
@@ -18,7 +18,7 @@ TASKS = {"sine": "regression", "gesture": "classification", "anomaly": "anomaly"
          "digits": "classification"}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _data(name: str, seed: int) -> dict[str, np.ndarray]:
     return get_example(name).make_data(seed)
 

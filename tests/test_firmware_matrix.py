@@ -25,7 +25,7 @@ RV32 = ["riscv64-unknown-elf-gcc", "-march=rv32imc", "-mabi=ilp32", "-ffreestand
 def test_example_builds_for_stm32_board(trained_example, tmp_path: Path, example: str, board_id: str) -> None:
     board = load_board(board_id)
     gen = generate_project(trained_example(example).tflite, board, tmp_path / "fw")
-    result = build_project(gen.project_dir, board)
+    result = build_project(gen.project)
     size = result.size
     assert size.fits and result.elf.is_file()
     # The estimate `generate` refuses too-big models with must not be below what was built.

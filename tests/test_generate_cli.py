@@ -9,29 +9,31 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import SHARED_MODELS, assert_clean_error
+from tests.conftest import assert_clean_error
 
 BOARD = "qemu-netduinoplus2"
-SINE = SHARED_MODELS / "sine.tflite"
-needs_shared = pytest.mark.skipif(not SHARED_MODELS.is_dir(), reason="../shared/models not present")
 
 
 @pytest.fixture(scope="module")
-def built_sine(tmp_path_factory) -> Path:
+def sine(benchmark_model) -> Path:
+    return benchmark_model("sine")
+
+
+@pytest.fixture(scope="module")
+def built_sine(tmp_path_factory, sine: Path) -> Path:
     from tests.conftest import run_cli
 
     project = tmp_path_factory.mktemp("sine") / "fw"
-    r = run_cli("generate", SINE, "--board", BOARD, "-o", project)
+    r = run_cli("generate", sine, "--board", BOARD, "-o", project)
     assert r.returncode == 0, r.stderr
     r = run_cli("build", project)
     assert r.returncode == 0, r.stderr
     return project
 
 
-@needs_shared
-def test_generate_is_idempotent_and_refuses_foreign_dirs(cli, built_sine: Path, tmp_path: Path) -> None:
+def test_generate_is_idempotent_and_refuses_foreign_dirs(cli, sine: Path, built_sine: Path, tmp_path: Path) -> None:
     before = {p: p.stat().st_mtime_ns for p in built_sine.rglob("*") if p.is_file() and "build" not in p.parts}
-    assert cli("generate", SINE, "--board", BOARD, "-o", built_sine).returncode == 0
+    assert cli("generate", sine, "--board", BOARD, "-o", built_sine).returncode == 0
     after = {p: p.stat().st_mtime_ns for p in built_sine.rglob("*") if p.is_file() and "build" not in p.parts}
     assert before == after
     assert (built_sine / "build" / "firmware.elf").is_file()  # the build survives regeneration
@@ -41,16 +43,15 @@ def test_generate_is_idempotent_and_refuses_foreign_dirs(cli, built_sine: Path, 
     foreign = tmp_path / "mine"
     foreign.mkdir()
     (foreign / "notes.txt").write_text("my work")
-    assert_clean_error(cli("generate", SINE, "--board", BOARD, "-o", foreign), 2, "edgekit did not generate it")
+    assert_clean_error(cli("generate", sine, "--board", BOARD, "-o", foreign), 2, "edgekit did not generate it")
     assert (foreign / "notes.txt").read_text() == "my work" and len(list(foreign.iterdir())) == 1
 
 
-@needs_shared
-def test_generate_errors(cli, tmp_path: Path) -> None:
+def test_generate_errors(cli, sine: Path, benchmark_model, tmp_path: Path) -> None:
     from tests.test_boards import GOOD
 
     out = tmp_path / "fw"
-    assert_clean_error(cli("generate", SINE, "--board", "nope", "-o", out), 2, "unknown board 'nope'")
+    assert_clean_error(cli("generate", sine, "--board", "nope", "-o", out), 2, "unknown board 'nope'")
     # A float model where int8 is needed.
     from edgekit.model.keras_io import import_tensorflow
 
@@ -65,34 +66,33 @@ def test_generate_errors(cli, tmp_path: Path) -> None:
     tiny = GOOD.replace('id = "qemu-netduinoplus2"', 'id = "tiny"').replace("size = 0x10_0000", "size = 0x1_0000")
     (tmp_path / "boards").mkdir()
     (tmp_path / "boards" / "tiny.toml").write_text(tiny)
-    r = cli("generate", SHARED_MODELS / "ad_autoencoder.tflite", "--board", "tiny", "--boards-dir",
+    r = cli("generate", benchmark_model("ad_autoencoder"), "--board", "tiny", "--boards-dir",
             tmp_path / "boards", "-o", out)
     assert_clean_error(r, 2, "does not fit tiny", "flash needs about")
     assert not out.exists()
 
 
-@needs_shared
-def test_tflm_runtime_project(cli, tmp_path: Path) -> None:
+def test_tflm_runtime_project(cli, benchmark_model, tmp_path: Path) -> None:
     project = tmp_path / "fw"
-    r = cli("generate", SHARED_MODELS / "ds_cnn_kws.tflite", "--board", "nucleo-f446re", "--runtime", "tflm",
-            "-o", project)
+    ds_cnn = benchmark_model("ds_cnn_kws")
+    r = cli("generate", ds_cnn, "--board", "nucleo-f446re", "--runtime", "tflm", "-o", project)
     assert r.returncode == 0, r.stderr
     src = (project / "src" / "edgekit_model_tflm.cc").read_text()
     for op in ("AddConv2D", "AddDepthwiseConv2D", "AddAveragePool2D", "AddFullyConnected", "AddSoftmax"):
         assert f"resolver.{op}() != kTfLiteOk" in src
-    assert "MicroMutableOpResolver<5>" in src and "alignas(16) const unsigned char kModel[48296]" in src
+    assert "MicroMutableOpResolver<5>" in src
+    assert f"alignas(16) const unsigned char kModel[{ds_cnn.stat().st_size}]" in src  # the whole .tflite
     header = (project / "src" / "edgekit_model.h").read_text()
     arena = int(next(ln.split()[-1] for ln in header.splitlines() if "EDGEKIT_MODEL_ARENA_BYTES" in ln))
-    assert arena > 22_784  # covers what TFLM needed on a Cortex-M4F (../shared/models/README.md)
+    assert arena > 22_784  # covers what TFLM needed on a Cortex-M4F (benchmarks/bench_edgekit_rt.py)
     # No TFLM tree here: configure stops with a message that says what to pass.
     r = cli("build", project, env={"TFLM_DIR": ""})
     assert r.returncode == 2 and "TFLM_DIR" in r.stderr, r.stderr
 
 
-@needs_shared
-def test_flash_dry_run_prints_exact_command(cli, tmp_path: Path) -> None:
+def test_flash_dry_run_prints_exact_command(cli, sine: Path, tmp_path: Path) -> None:
     project = tmp_path / "fw"
-    assert cli("generate", SINE, "--board", "nucleo-f446re", "-o", project).returncode == 0
+    assert cli("generate", sine, "--board", "nucleo-f446re", "-o", project).returncode == 0
     assert_clean_error(cli("flash", project, "--runner", "openocd", "--dry-run"), 2, "run `edgekit build` first")
     assert cli("build", project).returncode == 0
     r = cli("flash", project, "--runner", "openocd", "--dry-run")
@@ -102,7 +102,6 @@ def test_flash_dry_run_prints_exact_command(cli, tmp_path: Path) -> None:
     assert_clean_error(cli("flash", project, "--runner", "esptool"), 2, "has no runner 'esptool'")
 
 
-@needs_shared
 def test_sim_start_stop(cli, built_sine: Path) -> None:
     r = cli("sim", "start", BOARD, built_sine)
     assert r.returncode == 0, r.stderr
@@ -122,8 +121,7 @@ def test_sim_start_stop(cli, built_sine: Path) -> None:
     assert not (built_sine / "build" / "sim.json").exists()
 
 
-@needs_shared
-def test_stream_from_virtual_board(cli, built_sine: Path, tmp_path: Path) -> None:
+def test_stream_from_virtual_board(cli, sine: Path, built_sine: Path, tmp_path: Path) -> None:
     out = tmp_path / "accel.npz"
     r = cli("stream", "--board", BOARD, "--project", built_sine, "--sensor", "accel", "--rate", "50",
             "--seconds", "2", "-o", out)
@@ -153,7 +151,7 @@ def test_stream_from_virtual_board(cli, built_sine: Path, tmp_path: Path) -> Non
     from edgekit.model.reference import int8_interpreter
     from edgekit.model.tflite_graph import load_graph
 
-    graph = load_graph(SINE)
+    graph = load_graph(sine)
     tin = graph.input_tensors[0]
     scale, zp = float(tin.quant.scale[0]), int(tin.quant.zero_point[0])
     from edgekit.hil.protocol import sensor_to_input
@@ -161,7 +159,7 @@ def test_stream_from_virtual_board(cli, built_sine: Path, tmp_path: Path) -> Non
     per_lsb = np.float32(0.001) / np.float32(scale)
     xq = np.array([[sensor_to_input(int(v), per_lsb=per_lsb, zero_point=zp)] for v in preds["values"][:, -1]],
                   dtype=np.int8)
-    expected = int8_interpreter(SINE.read_bytes(), graph).run(xq)
+    expected = int8_interpreter(sine.read_bytes(), graph).run(xq)
     assert np.array_equal(expected.reshape(-1), preds["prediction"].reshape(-1))
     assert_clean_error(cli("stream", "--board", BOARD, "--project", built_sine, "--sensor", "gyro", "--rate", "20",
                            "--seconds", "1", "-o", csv_out), 2, "has no sensor 'gyro'", "accel")

@@ -1,21 +1,16 @@
-"""`edgekit inspect` on the shared benchmark models: structure, MACs, arena, fit per board."""
+"""`edgekit inspect` on the benchmark models (edgekit.model.zoo): structure, MACs, arena, fit per board."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-import pytest
-
 from edgekit.model.tflite_graph import load_graph
-from tests.conftest import SHARED_MODELS, assert_clean_error
-
-needs_shared = pytest.mark.skipif(not SHARED_MODELS.is_dir(), reason="../shared/models not present")
+from tests.conftest import assert_clean_error
 
 
-@needs_shared
-def test_inspect_ds_cnn_kws(cli) -> None:
-    r = cli("inspect", SHARED_MODELS / "ds_cnn_kws.tflite", "--board", "qemu-netduinoplus2",
+def test_inspect_ds_cnn_kws(cli, benchmark_model) -> None:
+    r = cli("inspect", benchmark_model("ds_cnn_kws"), "--board", "qemu-netduinoplus2",
             "--board", "nucleo-f446re", "--json")
     assert r.returncode == 0, r.stderr
     rep = json.loads(r.stdout)
@@ -25,7 +20,7 @@ def test_inspect_ds_cnn_kws(cli) -> None:
     assert ops[0] == "CONV_2D" and ops[-1] == "SOFTMAX" and "DEPTHWISE_CONV_2D" in ops
     # First conv: 10x4 kernel, 1 -> 64 channels, stride 2 to 25x5: 25*5*64 outputs x 40 MACs.
     assert rep["layers"][0]["macs"] == 25 * 5 * 64 * 10 * 4
-    assert rep["weight_bytes"] == 24_368  # ../shared/models/README.md
+    assert rep["weight_bytes"] == 24_368  # weights + biases; TFLM figures: benchmarks/bench_edgekit_rt.py
     # TFLM needed 22,784 bytes on the Cortex-M4F; the 64-bit host measurement must cover it.
     assert rep["tflm_arena_host"] >= 22_784 and rep["tflm_arena_device"] > rep["tflm_arena_host"]
     assert [(f["board"], f["runtime"]) for f in rep["fits"]] == [
@@ -37,29 +32,26 @@ def test_inspect_ds_cnn_kws(cli) -> None:
     assert rt["arena_bytes"] < 0.7 * 22_784 and rt["lower_bound_bytes"] == 16_000
 
 
-@needs_shared
-def test_inspect_table_output(cli) -> None:
-    r = cli("inspect", SHARED_MODELS / "sine.tflite", "--board", "qemu-netduinoplus2")
+def test_inspect_table_output(cli, benchmark_model) -> None:
+    r = cli("inspect", benchmark_model("sine"), "--board", "qemu-netduinoplus2")
     assert r.returncode == 0, r.stderr
     for text in ("FULLY_CONNECTED", "TFLM arena", "64-bit host", "qemu-netduinoplus2", "yes"):
         assert text in r.stdout
 
 
-@needs_shared
-def test_model_too_big_for_a_board(cli, tmp_path: Path) -> None:
+def test_model_too_big_for_a_board(cli, benchmark_model, tmp_path: Path) -> None:
     from tests.test_boards import GOOD
 
     tiny = GOOD.replace('id = "qemu-netduinoplus2"', 'id = "tiny"').replace("size = 0x10_0000", "size = 0x1_0000")
     (tmp_path / "tiny.toml").write_text(tiny)
-    r = cli("inspect", SHARED_MODELS / "ad_autoencoder.tflite", "--boards-dir", tmp_path, "--board", "tiny", "--json")
+    r = cli("inspect", benchmark_model("ad_autoencoder"), "--boards-dir", tmp_path, "--board", "tiny", "--json")
     assert r.returncode == 0, r.stderr
     fit = json.loads(r.stdout)["fits"][0]
     assert fit["flash_needed"] > fit["flash_size"] and fit["fits"] is False
 
 
-@needs_shared
-def test_graph_reader_reads_quantization() -> None:
-    g = load_graph(SHARED_MODELS / "ds_cnn_kws.tflite")
+def test_graph_reader_reads_quantization(benchmark_model) -> None:
+    g = load_graph(benchmark_model("ds_cnn_kws"))
     conv = g.operators[0]
     assert conv.options["stride_h"] == 2 and conv.options["padding"] == "SAME"
     assert conv.options["fused_activation_function"] == "RELU"
@@ -75,13 +67,12 @@ def test_inspect_not_a_model(cli, tmp_path: Path) -> None:
     assert_clean_error(cli("inspect", tmp_path / "none.tflite"), 2, "model file not found")
 
 
-@needs_shared
-def test_inspect_truncated_model(cli, tmp_path: Path) -> None:
-    data = (SHARED_MODELS / "sine.tflite").read_bytes()
+def test_inspect_truncated_model(cli, benchmark_model, tmp_path: Path) -> None:
+    data = benchmark_model("sine").read_bytes()
     bad = tmp_path / "trunc.tflite"
     bad.write_bytes(data[:200])
     assert_clean_error(cli("inspect", bad), 2, "corrupt or truncated", str(bad))
 
 
-def test_unknown_board(cli) -> None:
-    assert_clean_error(cli("inspect", SHARED_MODELS / "sine.tflite", "--board", "uno"), 2, "unknown board 'uno'")
+def test_unknown_board(cli, benchmark_model) -> None:
+    assert_clean_error(cli("inspect", benchmark_model("sine"), "--board", "uno"), 2, "unknown board 'uno'")

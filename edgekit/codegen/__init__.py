@@ -1,34 +1,31 @@
 """edgekit-rt: ahead-of-time C for int8 TFLite models (no interpreter, no malloc).
 
 Public API:
-    generate_model_code(graph, prefix="edgekit_model") -> {filename: content}
+    compile_model(graph) -> CompiledModel   lower + plan once (ModelError if unsupported)
+        .summary -> PlanSummary             arena bytes, constant bytes, lower bounds, ops
+        .sources(prefix="edgekit_model")    {filename: C text}
+    SUPPORTED_OPS                           the operators with a lowering
     kernel_sources() -> [Path]      kernel library .c files a firmware build must compile
     kernel_headers() -> [Path]      kernel library header(s) (ekrt_kernels.h), to copy along
     kernel_include_dir() -> Path    directory holding them (firmware_templates/common)
-    plan_summary(graph) -> dict     arena bytes, constant bytes, lower bounds, ops
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
-import edgekit
-from edgekit.codegen.model_header import model_header
-from edgekit.codegen.lower import SUPPORTED_OPS, ConstArray, Step, lower_graph
-from edgekit.codegen.planner import Plan, plan_memory
-from edgekit.model.tflite_graph import Graph
+from edgekit.codegen.compiled import CompiledModel, PlanSummary, compile_model
+from edgekit.codegen.lower import SUPPORTED_OPS
 from edgekit.resources import data_dir
 
-__all__ = ["generate_model_code", "kernel_sources", "kernel_headers", "kernel_include_dir",
-           "plan_summary", "SUPPORTED_OPS", "RUNTIME_NAME"]
+__all__ = ["compile_model", "CompiledModel", "PlanSummary", "SUPPORTED_OPS", "kernel_sources", "kernel_headers",
+           "kernel_include_dir"]
 
-RUNTIME_NAME = "edgekit-rt"
 KERNEL_FILES = ("ekrt_kernels.h", "ekrt_nn.c", "ekrt_math.c", "ekrt_elementwise.c")
 
 
 def kernel_include_dir() -> Path:
+    """The directory holding the kernel library (firmware_templates/common)."""
     return data_dir("firmware_templates") / "common"
 
 
@@ -44,115 +41,3 @@ def kernel_headers() -> list[Path]:
     """The kernel library header(s), for projects that copy the sources."""
     d = kernel_include_dir()
     return [d / name for name in KERNEL_FILES if name.endswith(".h")]
-
-
-def _compile(graph: Graph) -> tuple[list[Step], Plan]:
-    steps = lower_graph(graph)
-    return steps, plan_memory(graph, steps)
-
-
-def plan_summary(graph: Graph) -> dict:
-    """Memory figures of the edgekit-rt plan for `graph` (raises ModelError if unsupported).
-
-    arena_bytes: the one static arena (activations + scratch; the caller's input/output
-        buffers are used in place, so they are not in it).
-    lower_bound_bytes: largest total of activation tensors alive at one op, input/output
-        included, for any plan without in-place ops (the figure TFLM's planner is held to).
-    plan_lower_bound_bytes: the same bound for this plan (in-place ops, external I/O,
-        scratch included); arena_bytes is within alignment of it.
-    const_bytes: generated constant data (weights, folded biases, multipliers, shifts).
-    model_weight_bytes: int8/int32 constant tensors of the model itself.
-    inplace_ops: operator indices computed in place; macs: multiply-accumulates per invoke.
-    """
-    steps, plan = _compile(graph)
-    const_bytes = sum(c.values.size * (1 if c.ctype == "int8_t" else 4)
-                      for st in steps for c in st.consts)
-    weights = 0
-    for op in graph.operators:
-        for i in op.inputs:
-            if i >= 0 and graph.tensors[i].is_constant and \
-                    graph.tensors[i].dtype in ("int8", "int32"):
-                weights += graph.tensors[i].nbytes
-    return {
-        "arena_bytes": plan.arena_bytes,
-        "lower_bound_bytes": plan.lower_bound,
-        "plan_lower_bound_bytes": plan.plan_lower_bound,
-        "const_bytes": const_bytes,
-        "model_weight_bytes": weights,
-        "inplace_ops": [steps[i].op.index for i in plan.inplace_steps],
-        "ops": graph.op_names(),
-        "macs": sum(st.macs for st in steps),
-        "io_external": True,
-    }
-
-
-def _c_array(c: ConstArray) -> str:
-    vals = np.asarray(c.values).reshape(-1).astype(np.int64)
-    lines = []
-    per = 24
-    for k in range(0, len(vals), per):
-        lines.append("    " + ", ".join(str(v) if not (c.ctype == "int32_t" and v == -2**31)
-                                          else "INT32_MIN" for v in vals[k:k + per]) + ",")
-    body = "\n".join(lines) if lines else "    0,"
-    return f"static const {c.ctype} {c.name}[{max(len(vals), 1)}] = {{\n{body}\n}};\n"
-
-
-def generate_model_code(graph: Graph, *, prefix: str = "edgekit_model") -> dict[str, str]:
-    """C source for `graph` on edgekit-rt: {prefix}.h and {prefix}.c.
-
-    Implements docs/firmware-model-api.md: {prefix}_init(), {prefix}_invoke(input, output)
-    and the {PREFIX}_* macros. Raises edgekit.errors.ModelError for unsupported models.
-    """
-    steps, plan = _compile(graph)
-    banner = (f"/* generated by edgekit {edgekit.__version__} from model sha256:{graph.sha256}\n"
-              f" * runtime: {RUNTIME_NAME} (ahead-of-time int8, bit-exact with TFLM reference "
-              f"kernels). Do not edit. */\n")
-    h = model_header(graph, runtime=RUNTIME_NAME, arena_bytes=plan.arena_bytes, prefix=prefix,
-                     invoke_doc="input is read in place: it must stay valid for the call and must not "
-                                "overlap output. Not reentrant: one static arena.")
-    parts = [banner, f'#include "{prefix}.h"\n#include "ekrt_kernels.h"\n\n']
-    parts.append(f"/* Model ops: {', '.join(graph.op_names())}.\n"
-                 f" * Arena: {plan.arena_bytes} bytes (lower bound for any plan without in-place "
-                 f"ops: {plan.lower_bound} bytes including input/output). */\n\n")
-    for st in steps:
-        for c in st.consts:
-            parts.append(_c_array(c))
-        if st.params_type:
-            parts.append(f"static const {st.params_type} op{st.op.index} = {st.params_init};\n\n")
-    words = max(1, (plan.arena_bytes + 7) // 8)
-    parts.append(f"static int64_t ekrt_arena_words[{words}]; /* 8-byte aligned */\n"
-                 "#define ekrt_arena ((int8_t *)ekrt_arena_words)\n\n")
-    parts.append("/* Per-op hook (profiling, tracing): define EKRT_OP_HOOK(op_index) when compiling. */\n"
-                 "#ifndef EKRT_OP_HOOK\n#define EKRT_OP_HOOK(op_index) ((void)0)\n#endif\n\n")
-    parts.append(f"int {prefix}_init(void)\n{{\n    return 0;\n}}\n\n")
-    body = []
-    uses_input = plan.io_copy
-    for i, st in enumerate(steps):
-        if st.alias_of is not None:
-            continue
-        call = st.inplace_call if st.inplace else st.call
-        fmt = {f"in{k}": plan.tensor_expr[t] for k, t in enumerate(st.inputs)}
-        fmt["out"] = plan.tensor_expr[st.output]
-        fmt["inp"] = plan.tensor_expr[st.inputs[st.inplace_input]] if st.inputs else ""
-        fmt["params"] = f"op{st.op.index}"
-        fmt["scratch"] = plan.scratch_expr.get(i, "0")
-        uses_input = uses_input or "input" in fmt.values()
-        out_name = "".join(ch if " " <= ch <= "~" else "?" for ch in graph.tensors[st.output].name)
-        out_name = out_name.replace("*/", "* /").replace("??", "?")
-        if len(out_name) > 72:
-            out_name = out_name[:69] + "..."
-        body.append(f"    /* {st.op.index}: {st.op.op}{' (in place)' if st.inplace else ''}"
-                    f" -> {out_name} */\n")
-        body.append("    " + call.format(**fmt) + "\n")
-        body.append(f"    EKRT_OP_HOOK({st.op.index});\n")
-    if plan.io_copy:
-        body.append(f"    ekrt_copy(input, output, {graph.output_tensors[0].size});\n")
-    uses_arena = plan.arena_bytes > 0
-    pre = ""
-    if not uses_input:
-        pre += "    (void)input;\n"
-    if not uses_arena:
-        pre += "    (void)ekrt_arena_words;\n"
-    parts.append(f"int {prefix}_invoke(const int8_t *input, int8_t *output)\n{{\n{pre}"
-                 + "".join(body) + "    return 0;\n}\n")
-    return {f"{prefix}.h": h, f"{prefix}.c": "".join(parts)}

@@ -11,11 +11,12 @@ def _dims(t: Tensor) -> str:
 
 
 def _scale(t: Tensor) -> str:
-    return "1.0f" if t.quant is None else repr(float(t.quant.scale[0])) + "f"
+    # An unquantized (float) tensor reads as scale 1, zero point 0.
+    return "1.0f" if t.quant is None else repr(t.scale) + "f"
 
 
 def _zero_point(t: Tensor) -> str:
-    return "0" if t.quant is None else str(int(t.quant.zero_point[0]))
+    return "0" if t.quant is None else str(t.zero_point)
 
 
 def model_header(graph: Graph, *, runtime: str, arena_bytes: int, prefix: str = "edgekit_model",

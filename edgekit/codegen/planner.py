@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from edgekit.codegen.lower import Step
+from edgekit.codegen.lower_base import Step
 from edgekit.model.tflite_graph import Graph
 
 ALIGN = 4          # activations: word-aligned for the DSP kernels' word loads
@@ -42,6 +42,8 @@ class _UnionFind:
 
 @dataclass
 class Buffer:
+    """One arena allocation: a tensor or a step's scratch, `size` bytes live from step `first` to `last`."""
+
     key: str                 # "t<root>" for tensors, "s<step>" for scratch
     size: int
     first: int
@@ -52,6 +54,8 @@ class Buffer:
 
 @dataclass
 class Plan:
+    """The memory plan: arena size, the C address of each tensor and scratch, and the steps run in place."""
+
     arena_bytes: int
     lower_bound: int          # largest total of activation tensors alive at one op (TFLM view)
     plan_lower_bound: int     # same for this plan (in place, external I/O, scratch included)
@@ -141,6 +145,8 @@ def tflm_lower_bound(graph: Graph, steps: list[Step]) -> int:
 
 
 def plan_memory(graph: Graph, steps: list[Step]) -> Plan:
+    """Place every activation and scratch buffer of `steps` in one arena; marks the steps
+    chosen to run in place (`Step.inplace`, `Step.inplace_input`)."""
     uf = _UnionFind()
     for st in steps:
         if st.alias_of is not None:

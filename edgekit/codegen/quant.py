@@ -40,6 +40,7 @@ def frexp_multiplier(real: float) -> tuple[int, int]:
 
 def calculate_input_radius(input_integer_bits: int, input_left_shift: int,
                            total_signed_bits: int = 31) -> int:
+    """TFLite CalculateInputRadius: the largest |input - zero point| the fixed-point kernel takes unsaturated."""
     max_input_rescaled = (1.0 * ((1 << input_integer_bits) - 1)
                           * (1 << (total_signed_bits - input_integer_bits))
                           / (1 << input_left_shift))
@@ -104,12 +105,13 @@ def sigmoid_tanh_params(input_scale: float) -> tuple[int, int, int]:
 
 
 def add_params(s1: float, s2: float, so: float) -> dict[str, int]:
+    """int8 ADD/SUB multipliers and shifts as TFLM's Prepare: inputs rescaled to 2 * max scale, left shift 20."""
     left_shift = 20
     twice_max = 2 * float(max(np.float32(s1), np.float32(s2)))
     m1, sh1 = quantize_multiplier(float(s1) / twice_max)
     m2, sh2 = quantize_multiplier(float(s2) / twice_max)
     mo, sho = quantize_multiplier(twice_max / ((1 << left_shift) * float(so)))
-    return dict(m1=m1, sh1=sh1, m2=m2, sh2=sh2, mo=mo, sho=sho, left_shift=left_shift)
+    return {"m1": m1, "sh1": sh1, "m2": m2, "sh2": sh2, "mo": mo, "sho": sho, "left_shift": left_shift}
 
 
 def mean_params(input_scale: float, output_scale: float, num: int) -> tuple[int, int]:

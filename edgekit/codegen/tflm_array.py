@@ -11,8 +11,8 @@ from edgekit import __version__
 from edgekit.codegen.model_header import model_header
 from edgekit.errors import ModelError
 from edgekit.model.tflite_graph import Graph
+from edgekit.runtimes import TFLM
 
-RUNTIME_NAME = "tflm"
 # Ops whose MicroMutableOpResolver method does not follow the CamelCase rule of its name.
 _RESOLVER_EXCEPTIONS = {"L2_NORMALIZATION": "AddL2Normalization", "LOG_SOFTMAX": "AddLogSoftmax"}
 
@@ -95,6 +95,6 @@ extern "C" int edgekit_model_invoke(const int8_t *input, int8_t *output) {{
 }}
 """
     return {
-        "edgekit_model.h": model_header(graph, runtime=RUNTIME_NAME, arena_bytes=arena_bytes),
+        "edgekit_model.h": model_header(graph, runtime=TFLM, arena_bytes=arena_bytes),
         "edgekit_model_tflm.cc": source,
     }

@@ -16,8 +16,9 @@ Data conventions (what ``make_data(seed)`` returns):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -38,7 +39,7 @@ class Example:
     class_names: tuple[str, ...] | None  # classification only
     epochs: int  # CI default epochs (the <1 minute setting)
     make_data: Callable[[int], dict[str, np.ndarray]]
-    train_model: Callable[[dict[str, np.ndarray], int, int], "keras.Model"]
+    train_model: Callable[[dict[str, np.ndarray], int, int], keras.Model]
     input_units: str | None = None  # physical unit of the inputs ("g"), when they have one
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -28,8 +29,8 @@ def stratified_split(
     return gen.permutation(np.concatenate(train)), gen.permutation(np.concatenate(test))
 
 
-def fit_cosine_adam(model: "keras.Model", x: np.ndarray, y: np.ndarray, *, epochs: int, loss: str,
-                    learning_rate: float, batch: int = 32) -> "keras.Model":
+def fit_cosine_adam(model: keras.Model, x: np.ndarray, y: np.ndarray, *, epochs: int, loss: str,
+                    learning_rate: float, batch: int = 32) -> keras.Model:
     """Compile with Adam and a cosine-decayed learning rate, then fit (shuffled, silent)."""
     import math
 
@@ -40,3 +41,14 @@ def fit_cosine_adam(model: "keras.Model", x: np.ndarray, y: np.ndarray, *, epoch
     model.compile(optimizer=keras.optimizers.Adam(lr), loss=loss)
     model.fit(x, y, batch_size=batch, epochs=epochs, shuffle=True, verbose=0)
     return model
+
+
+def train_classifier(build_model: Callable[[], keras.Model], data: dict[str, np.ndarray], epochs: int,
+                     seed: int) -> keras.Model:
+    """A softmax classifier built after seeding (same seed, same weights), trained with Adam,
+    a cosine-decayed learning rate and sparse categorical cross-entropy."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    return fit_cosine_adam(build_model(), data["x_train"], data["y_train"], epochs=epochs,
+                           loss="sparse_categorical_crossentropy", learning_rate=0.005)

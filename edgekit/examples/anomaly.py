@@ -162,7 +162,8 @@ def make_data(seed: int) -> dict[str, np.ndarray]:
     }
 
 
-def build_model() -> "keras.Model":
+def build_model() -> keras.Model:
+    """The untrained dense autoencoder: N_BANDS -> 32 -> 8 -> 32 -> N_BANDS, ReLU hidden layers."""
     import keras
     from keras import layers
 
@@ -178,7 +179,7 @@ def build_model() -> "keras.Model":
     )
 
 
-def train_model(data: dict[str, np.ndarray], epochs: int, seed: int) -> "keras.Model":
+def train_model(data: dict[str, np.ndarray], epochs: int, seed: int) -> keras.Model:
     """Autoencoder on normal windows only: MSE(x, x), Adam with cosine decay."""
     import keras
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from edgekit.examples import Example
-from edgekit.examples._common import fit_cosine_adam, rng
+from edgekit.examples._common import rng, train_classifier
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
@@ -86,11 +86,11 @@ def _motion(g: np.random.Generator, label: int, t: np.ndarray) -> tuple[np.ndarr
         f = g.uniform(5.0, 9.0)
         amp = g.uniform(0.8, 2.5)
         # irregular: frequency jitter by a slowly varying phase, plus a harmonic
-        ph = 2 * math.pi * f * t + 0.6 * np.cumsum(_smooth_noise(g, n, 10)) / FS * 2 * math.pi
-        s = np.sin(ph + g.uniform(0, 2 * math.pi))
+        phase = 2 * math.pi * f * t + 0.6 * np.cumsum(_smooth_noise(g, n, 10)) / FS * 2 * math.pi
+        s = np.sin(phase + g.uniform(0, 2 * math.pi))
         a[:, 0] = amp * s
         a[:, 1] = amp * g.uniform(-0.3, 0.3) * s
-        a[:, 2] = amp * g.uniform(0.0, 0.3) * np.sin(2 * ph)
+        a[:, 2] = amp * g.uniform(0.0, 0.3) * np.sin(2 * phase)
         return a, g.uniform(0.0, 0.2)
     # punch: accelerate forward then brake (derivative of a Gaussian velocity bump)
     n_punch = 1 if g.random() < 0.7 else 2
@@ -146,7 +146,8 @@ def make_data(seed: int) -> dict[str, np.ndarray]:
     }
 
 
-def build_model() -> "keras.Model":
+def build_model() -> keras.Model:
+    """The untrained 1-D CNN: three Conv1D + BatchNorm + ReLU stages, global average pooling, Dense(16), softmax."""
     import keras
     from keras import layers
 
@@ -174,13 +175,9 @@ def build_model() -> "keras.Model":
     )
 
 
-def train_model(data: dict[str, np.ndarray], epochs: int, seed: int) -> "keras.Model":
+def train_model(data: dict[str, np.ndarray], epochs: int, seed: int) -> keras.Model:
     """Adam with a cosine-decayed learning rate, sparse categorical cross-entropy."""
-    import keras
-
-    keras.utils.set_random_seed(seed)
-    return fit_cosine_adam(build_model(), data["x_train"], data["y_train"], epochs=epochs,
-                           loss="sparse_categorical_crossentropy", learning_rate=0.005)
+    return train_classifier(build_model, data, epochs, seed)
 
 
 EXAMPLE = Example(

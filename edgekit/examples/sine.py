@@ -38,7 +38,8 @@ def make_data(seed: int) -> dict[str, np.ndarray]:
     }
 
 
-def build_model() -> "keras.Model":
+def build_model() -> keras.Model:
+    """The untrained MLP 1 -> 16 -> 16 -> 1, ReLU, with a little L2 on the hidden kernels."""
     import keras
 
     # A little L2 on the hidden kernels keeps the weights balanced, which roughly halves
@@ -55,7 +56,7 @@ def build_model() -> "keras.Model":
     )
 
 
-def _equalize_ranges(model: "keras.Model", x: np.ndarray) -> None:
+def _equalize_ranges(model: keras.Model, x: np.ndarray) -> None:
     """Scale each hidden ReLU unit so every unit of a layer reaches the same maximum on `x`.
 
     ReLU is positively homogeneous (relu(c*z) = c*relu(z) for c > 0), so scaling a unit's
@@ -74,7 +75,7 @@ def _equalize_ranges(model: "keras.Model", x: np.ndarray) -> None:
         h = np.maximum(h @ (w * c) + b * c, 0.0)
 
 
-def _snap_to_int8_grid(layer: "keras.layers.Dense") -> None:
+def _snap_to_int8_grid(layer: keras.layers.Dense) -> None:
     """Round a Dense kernel to the per-output-channel symmetric int8 grid the converter uses.
 
     The converter then quantizes these weights exactly (no weight rounding error left).
@@ -85,7 +86,7 @@ def _snap_to_int8_grid(layer: "keras.layers.Dense") -> None:
     layer.set_weights([(np.round(w / scale) * scale).astype(np.float32), b])
 
 
-def train_model(data: dict[str, np.ndarray], epochs: int, seed: int) -> "keras.Model":
+def train_model(data: dict[str, np.ndarray], epochs: int, seed: int) -> keras.Model:
     """Dense 1->16->16->1, Adam with cosine decay, MSE (+ L2), then an int8-friendly finish.
 
     The finish matters because the float MAE (~0.015) is only a few int8 steps: equalize the

@@ -3,21 +3,45 @@
 The metric set follows ST Edge AI's "validate on target" and MLPerf Tiny: agreement of the
 device's int8 outputs with the host TFLM reference (exact share, max |diff| in LSB, cosine
 similarity, RMSE), the task metric on device vs host int8 vs float, and latency after warm-up.
+Each figure is a small dataclass whose ``to_dict`` gives its part of report.json.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from edgekit.model import metrics
 
+if TYPE_CHECKING:  # pragma: no cover
+    from edgekit.hil.report import HilReport
 
-def agreement(device_q: np.ndarray, host_q: np.ndarray, scale: float, zero_point: int) -> dict[str, Any]:
+
+@dataclass
+class Agreement:
+    """Device vs host reference int8 outputs."""
+
+    samples: int
+    exact_share: float                 # share of samples whose whole output is identical
+    exact_elements_share: float        # share of output elements that are identical
+    max_abs_diff_lsb: int
+    cosine_min: float                  # cosine similarity of the dequantized outputs
+    cosine_mean: float
+    rmse: float                        # in real (dequantized) units
+    mismatched_samples: list[int] = field(default_factory=list)  # the first 20 indices
+
+    def to_dict(self) -> dict[str, Any]:
+        """report.json's "agreement"."""
+        return asdict(self)
+
+
+def agreement(device_q: np.ndarray, host_q: np.ndarray, scale: float, zero_point: int) -> Agreement:
     """Device vs host reference int8 outputs (one row per sample)."""
     n = len(device_q)
+    if n == 0:
+        return Agreement(0, 0.0, 0.0, 0, 0.0, 0.0, 0.0, [])
     d = device_q.reshape(n, -1).astype(np.int32)
     h = host_q.reshape(n, -1).astype(np.int32)
     diff = np.abs(d - h)
@@ -26,33 +50,74 @@ def agreement(device_q: np.ndarray, host_q: np.ndarray, scale: float, zero_point
     norms = np.linalg.norm(df, axis=1) * np.linalg.norm(hf, axis=1)
     # Two all-zero outputs are identical: cosine 1 by convention.
     cos = np.where(norms > 0, np.sum(df * hf, axis=1) / np.where(norms > 0, norms, 1), 1.0)
-    return {
-        "samples": n,
-        "exact_share": float(np.mean(np.all(diff == 0, axis=1))) if n else 0.0,
-        "exact_elements_share": float(np.mean(diff == 0)) if n else 0.0,
-        "max_abs_diff_lsb": int(diff.max()) if n else 0,
-        "cosine_min": float(cos.min()) if n else 0.0,
-        "cosine_mean": float(cos.mean()) if n else 0.0,
-        "rmse": float(np.sqrt(np.mean((df - hf) ** 2))) if n else 0.0,
-        "mismatched_samples": [int(i) for i in np.flatnonzero(np.any(diff != 0, axis=1))[:20]],
-    }
+    return Agreement(
+        samples=n,
+        exact_share=float(np.mean(np.all(diff == 0, axis=1))),
+        exact_elements_share=float(np.mean(diff == 0)),
+        max_abs_diff_lsb=int(diff.max()),
+        cosine_min=float(cos.min()),
+        cosine_mean=float(cos.mean()),
+        rmse=float(np.sqrt(np.mean((df - hf) ** 2))),
+        mismatched_samples=[int(i) for i in np.flatnonzero(np.any(diff != 0, axis=1))[:20]],
+    )
 
 
-def latency(cycles: list[int] | np.ndarray, cycles_hz: int, *, warmup: int = 0) -> dict[str, Any]:
+@dataclass
+class LatencyFigures:
+    """Summary statistics of per-inference counts (or of the same in microseconds)."""
+
+    min: float
+    p50: float
+    p90: float
+    p99: float
+    max: float
+    mean: float
+
+    def in_microseconds(self, cycles_hz: int) -> LatencyFigures:
+        """These counts converted to microseconds with a counter at `cycles_hz`."""
+        return LatencyFigures(*(v * 1e6 / cycles_hz for v in asdict(self).values()))
+
+
+@dataclass
+class Latency:
+    """Per-inference counts after `warmup` runs, in counter units and in microseconds.
+
+    `counts`/`us` are None when no run was left after the warm-up; `source` says what was
+    timed (BENCH runs or the INFER replies), when the harness knows it.
+    """
+
+    runs: int
+    warmup: int = 0
+    counts: LatencyFigures | None = None
+    us: LatencyFigures | None = None
+    source: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """report.json's "latency" / "infer_cycles"; a record with no run left is just {"runs": 0}."""
+        out: dict[str, Any] = {"runs": self.runs}
+        if self.counts is not None or self.source is not None:
+            out["warmup"] = self.warmup
+        if self.counts is not None and self.us is not None:
+            out["counts"], out["us"] = asdict(self.counts), asdict(self.us)
+        if self.source is not None:
+            out["source"] = self.source
+        return out
+
+
+def latency(cycles: list[int] | np.ndarray, cycles_hz: int, *, warmup: int = 0) -> Latency:
     """min/p50/p90/p99/max of per-inference counts after `warmup` runs, in counts and microseconds."""
     c = np.asarray(cycles, dtype=np.float64)[warmup:]
     if c.size == 0:
-        return {"runs": 0}
-    pct = {f"p{p}": float(np.percentile(c, p)) for p in (50, 90, 99)}
-    stats = {"min": float(c.min()), **pct, "max": float(c.max()), "mean": float(c.mean())}
-    return {
-        "runs": int(c.size), "warmup": warmup, "counts": stats,
-        "us": {k: v * 1e6 / cycles_hz for k, v in stats.items()},
-    }
+        return Latency(0)
+    p50, p90, p99 = (float(np.percentile(c, p)) for p in (50, 90, 99))
+    counts = LatencyFigures(float(c.min()), p50, p90, p99, float(c.max()), float(c.mean()))
+    return Latency(int(c.size), warmup, counts, counts.in_microseconds(cycles_hz))
 
 
 @dataclass
 class TaskComparison:
+    """The task metric on the device's outputs vs the host int8 reference vs the float model."""
+
     task: str | None
     metric: str | None
     device: float | None = None
@@ -60,6 +125,10 @@ class TaskComparison:
     float: float | None = None
     confusion: list[list[int]] | None = None
     class_names: list[str] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """report.json's "task" (every field, None where not measured)."""
+        return asdict(self)
 
 
 def task_comparison(task: str | None, x: np.ndarray, y: np.ndarray | None, device_out: np.ndarray,
@@ -86,6 +155,61 @@ def task_comparison(task: str | None, x: np.ndarray, y: np.ndarray | None, devic
 
 
 @dataclass
+class LinkStats:
+    """Bytes moved over the link while the test inputs were sent, and the throughput."""
+
+    bytes_sent: int = 0
+    bytes_received: int = 0
+    seconds: float = 0.0
+    baud: int | None = None                        # None for ptys and sockets (no line rate)
+    inferences_per_second: float | None = None
+    resends: int = 0                               # requests resent after a timeout or BAD_CRC
+
+    @property
+    def bytes_per_second(self) -> float | None:
+        """Both directions together."""
+        return (self.bytes_sent + self.bytes_received) / self.seconds if self.seconds > 0 else None
+
+    @property
+    def theoretical_bytes_per_second(self) -> float | None:
+        """What the UART line rate allows one way; None without a baud rate."""
+        # 8N1: 10 bits on the wire per byte, each direction at full duplex.
+        return self.baud / 10 if self.baud else None
+
+    @property
+    def share_of_theoretical(self) -> float | None:
+        """Measured throughput over the line rate's."""
+        bps, theory = self.bytes_per_second, self.theoretical_bytes_per_second
+        return bps / theory if bps is not None and theory else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """report.json's "link"."""
+        d: dict[str, Any] = {"bytes_sent": self.bytes_sent, "bytes_received": self.bytes_received,
+                             "seconds": self.seconds, "inferences_per_second": self.inferences_per_second,
+                             "resends": self.resends}
+        if self.bytes_per_second is not None:
+            d["bytes_per_second"] = self.bytes_per_second
+        if self.theoretical_bytes_per_second is not None:
+            d["theoretical_bytes_per_second"] = self.theoretical_bytes_per_second
+        if self.share_of_theoretical is not None:
+            d["share_of_theoretical"] = self.share_of_theoretical
+        return d
+
+
+@dataclass
+class GateResult:
+    """One gate asked for: met or not, and why."""
+
+    name: str
+    passed: bool
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """One entry of report.json's "gates"."""
+        return asdict(self)
+
+
+@dataclass
 class Gates:
     """Thresholds that turn a report into exit code 1 when not met."""
 
@@ -93,26 +217,26 @@ class Gates:
     max_latency_ms: float | None = None
     require_exact: bool = False
 
-    def evaluate(self, report: dict[str, Any]) -> list[dict[str, Any]]:
-        """One entry per gate asked for: {"name", "passed", "message"}."""
-        results: list[dict[str, Any]] = []
+    def evaluate(self, report: HilReport) -> list[GateResult]:
+        """One result per gate asked for, in the order min-accuracy, max-latency-ms, require-exact."""
+        results: list[GateResult] = []
 
         def add(name: str, failure: str | None, ok_message: str) -> None:
-            results.append({"name": name, "passed": failure is None, "message": failure or ok_message})
+            results.append(GateResult(name, failure is None, failure or ok_message))
 
-        task = report.get("task") or {}
+        task = report.task or TaskComparison(None, None)
         if self.min_accuracy is not None:
-            value = task.get("device")
+            value = task.device
             failure = None
             if value is None:
                 failure = "--min-accuracy given but the data has no labels to measure it"
-            elif task.get("metric") == "mae":
+            elif task.metric == "mae":
                 failure = "--min-accuracy does not apply to a regression model (its metric is MAE)"
             elif value < self.min_accuracy:
-                failure = f"on-device {task['metric']} {value:.4f} < required {self.min_accuracy:.4f}"
-            add("min-accuracy", failure, f"on-device {task.get('metric')} {value} >= {self.min_accuracy}")
+                failure = f"on-device {task.metric} {value:.4f} < required {self.min_accuracy:.4f}"
+            add("min-accuracy", failure, f"on-device {task.metric} {value} >= {self.min_accuracy}")
         if self.max_latency_ms is not None:
-            p99 = (report.get("latency") or {}).get("us", {}).get("p99")
+            p99 = report.latency.us.p99 if report.latency and report.latency.us else None
             failure = None
             if p99 is None:
                 failure = "--max-latency-ms given but no latency was measured"
@@ -120,32 +244,16 @@ class Gates:
                 failure = f"p99 latency {p99 / 1000:.3f} ms > allowed {self.max_latency_ms:.3f} ms"
             add("max-latency-ms", failure, f"p99 latency within {self.max_latency_ms} ms")
         if self.require_exact:
-            agree = report.get("agreement") or {}
+            agree = report.agreement
             failure = None
-            if agree.get("samples", 0) == 0 or agree.get("exact_share", 0) < 1.0:
-                failure = (f"device outputs equal the host reference on {agree.get('exact_share', 0):.2%} of "
-                           f"samples (max diff {agree.get('max_abs_diff_lsb', '?')} LSB); --require-exact wants 100%")
+            if agree is None or agree.samples == 0 or agree.exact_share < 1.0:
+                share = agree.exact_share if agree else 0
+                max_diff = agree.max_abs_diff_lsb if agree else "?"
+                failure = (f"device outputs equal the host reference on {share:.2%} of "
+                           f"samples (max diff {max_diff} LSB); --require-exact wants 100%")
             add("require-exact", failure, "every output equals the host reference")
         return results
 
 
-@dataclass
-class LinkStats:
-    bytes_sent: int = 0
-    bytes_received: int = 0
-    seconds: float = 0.0
-    baud: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        total = self.bytes_sent + self.bytes_received
-        d: dict[str, Any] = {"bytes_sent": self.bytes_sent, "bytes_received": self.bytes_received,
-                             "seconds": self.seconds, **self.extra}
-        if self.seconds > 0:
-            d["bytes_per_second"] = total / self.seconds
-        if self.baud:
-            # 8N1: 10 bits on the wire per byte, each direction at full duplex.
-            d["theoretical_bytes_per_second"] = self.baud / 10
-            if self.seconds > 0:
-                d["share_of_theoretical"] = (total / self.seconds) / (self.baud / 10)
-        return d
+__all__ = ["Agreement", "GateResult", "Gates", "Latency", "LatencyFigures", "LinkStats", "TaskComparison",
+           "agreement", "latency", "task_comparison"]

@@ -264,7 +264,8 @@ class Hello:
     rx_overflows: int
 
     @classmethod
-    def decode(cls, p: bytes) -> "Hello":
+    def decode(cls, p: bytes) -> Hello:
+        """Parse a HELLO reply payload (ProtocolError when it is too short)."""
         _need(p, 16, "HELLO")
         ver, flags, maxp, up, rc, bad, ovf = struct.unpack_from("<BBHIiHH", p)
         return cls(ver, bool(flags & 1), bool(flags & 2), maxp, up, rc, bad, ovf)
@@ -295,7 +296,8 @@ class DeviceInfo:
     model_sha256: str
 
     @classmethod
-    def decode(cls, p: bytes) -> "DeviceInfo":
+    def decode(cls, p: bytes) -> DeviceInfo:
+        """Parse an INFO reply payload (ProtocolError when it is too short)."""
         _need(p, 40, "INFO")
         (ver, flags, maxp, hz, arena, inb, outb, idt, odt, irank, orank,
          isc, izp, osc, ozp) = struct.unpack_from("<BBHIIIIBBBBfifi", p)
@@ -326,7 +328,8 @@ class InferReply:
     output: bytes
 
     @classmethod
-    def decode(cls, p: bytes) -> "InferReply":
+    def decode(cls, p: bytes) -> InferReply:
+        """Parse an INFER reply payload (ProtocolError when it is too short)."""
         _need(p, 8, "INFER")
         cycles, total = struct.unpack_from("<II", p)
         return cls(cycles, total, p[8:])
@@ -345,7 +348,8 @@ class Sample:
     model_error: int | None = None
 
     @classmethod
-    def decode(cls, p: bytes) -> "Sample":
+    def decode(cls, p: bytes) -> Sample:
+        """Parse a SAMPLE frame payload (ProtocolError when it is too short)."""
         _need(p, 12, "SAMPLE")
         seq, t_ms, sensor, flags, n = struct.unpack_from("<IIBBB", p)
         off = 12
@@ -372,16 +376,18 @@ class StreamStopped:
     skipped: int
 
     @classmethod
-    def decode(cls, p: bytes) -> "StreamStopped":
+    def decode(cls, p: bytes) -> StreamStopped:
+        """Parse a STREAM_STOP reply payload (ProtocolError when it is too short)."""
         _need(p, 8, "STREAM_STOP")
         return cls(*struct.unpack_from("<II", p))
 
 
-# ek_port_sensor_read's error codes (ek_board.h), sent as the NO_SUCH_SENSOR detail.
+# ek_port_sensor_read's error codes (ek_port.h), sent as the NO_SUCH_SENSOR detail.
 SENSOR_ERROR_TEXT = {
     -1: "the board has no such sensor", -2: "this port cannot read that sensor yet",
     -3: "the sensor gives more values than the buffer holds", -4: "the sensor does not acknowledge on its bus",
-    -5: "the sensor bus timed out", -6: "bus error on the sensor bus", -7: "the chip on the bus is not the expected sensor",
+    -5: "the sensor bus timed out", -6: "bus error on the sensor bus",
+    -7: "the chip on the bus is not the expected sensor",
 }
 
 
@@ -395,7 +401,8 @@ class DeviceErrorReply:
     text: str = field(default="")
 
     @classmethod
-    def decode(cls, p: bytes) -> "DeviceErrorReply":
+    def decode(cls, p: bytes) -> DeviceErrorReply:
+        """Parse an ERROR reply payload (ProtocolError when it is too short)."""
         _need(p, 8, "ERROR")
         code, req, _, detail = struct.unpack_from("<BBHi", p)
         return cls(code, req, detail, ERROR_TEXT.get(code, f"unknown error code {code}"))

@@ -10,14 +10,20 @@ missing board fails the test instead of skipping it silently).
 from __future__ import annotations
 
 import os
-from typing import Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:  # pragma: no cover
+    from edgekit.boards import Board
+    from edgekit.hil.session import Session
 
 FORCE_ENV = "EDGEKIT_HIL"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    """--edgekit-board, --edgekit-port, --edgekit-baud."""
     group = parser.getgroup("edgekit", "edgekit hardware-in-the-loop")
     group.addoption("--edgekit-board", default=os.environ.get("EDGEKIT_BOARD"),
                     help="board id for the dut fixture (env EDGEKIT_BOARD)")
@@ -27,7 +33,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "hardware: needs a physical board (skipped unless --edgekit-port or EDGEKIT_HIL=1)")
+    """Register the `hardware` marker."""
+    config.addinivalue_line(
+        "markers", "hardware: needs a physical board (skipped unless --edgekit-port or EDGEKIT_HIL=1)")
 
 
 def _forced() -> bool:
@@ -35,6 +43,7 @@ def _forced() -> bool:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip `hardware` tests unless a port is given or EDGEKIT_HIL forces them on."""
     if config.getoption("--edgekit-port") or _forced():
         return
     skip = pytest.mark.skip(reason=f"needs a board: pass --edgekit-port or set {FORCE_ENV}=1")
@@ -44,7 +53,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(scope="session")
-def edgekit_board(pytestconfig: pytest.Config):
+def edgekit_board(pytestconfig: pytest.Config) -> Board:
     """The Board named by --edgekit-board."""
     from edgekit.boards import load_board
 
@@ -55,7 +64,7 @@ def edgekit_board(pytestconfig: pytest.Config):
 
 
 @pytest.fixture()
-def dut(pytestconfig: pytest.Config, edgekit_board) -> Iterator[object]:
+def dut(pytestconfig: pytest.Config, edgekit_board: Board) -> Iterator[Session]:
     """A connected edgekit.hil.session.Session (handshake done), closed after the test."""
     from edgekit.hil.ports import find_port
     from edgekit.hil.session import Session

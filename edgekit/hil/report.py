@@ -1,21 +1,114 @@
-"""Validation reports: console tables, JSON, Markdown, PNG plots and JUnit XML.
+"""Validation reports: the typed :class:`HilReport`, and its console tables, JSON, Markdown,
+PNG plots and JUnit XML.
 
-Writers go through temporary files and renames, so a report on disk is always whole; the
-harness writes a partial report as it goes, so nothing measured is lost when a run fails.
+:meth:`HilReport.to_dict` is the one place that spells report.json's keys; every writer reads
+the report's fields. Writers go through temporary files and renames, so a report on disk is
+always whole; the harness writes a partial report as it goes, so nothing measured is lost
+when a run fails.
 """
 
 from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from xml.sax.saxutils import escape, quoteattr
 
 import numpy as np
 from rich.table import Table
 
 from edgekit.data import atomic_write_bytes, atomic_write_text
+from edgekit.hil.evaluate import Agreement, GateResult, Latency, LinkStats, TaskComparison
+from edgekit.hil.protocol import DeviceInfo
+
+Status = Literal["running", "complete", "failed"]
+REPORT_JSON = "report.json"
+REPORT_MD = "report.md"
+_PERCENTILES = ("min", "p50", "p90", "p99", "max")
+
+
+@dataclass
+class DeviceRecord:
+    """What the board said about itself (its INFO reply), as far as a report needs it."""
+
+    board_id: str
+    firmware_version: str
+    runtime: str
+    arena_bytes: int
+    max_payload: int
+
+    @classmethod
+    def from_info(cls, info: DeviceInfo) -> DeviceRecord:
+        """The record of an INFO reply."""
+        return cls(info.board_id, info.firmware_version, info.runtime, info.arena_bytes, info.max_payload)
+
+
+@dataclass
+class HilReport:
+    """One validation run: what was asked, what the board is, and every figure measured.
+
+    Filled in as the run goes (status "running"), then "complete" or "failed" with `error`.
+    Optional parts are None until measured and then left out of report.json.
+    """
+
+    edgekit_version: str
+    board: str
+    virtual: bool
+    project: str
+    model_sha256: str
+    data: str
+    samples_planned: int
+    host_reference: str
+    status: Status = "running"
+    error: str | None = None
+    port: str | None = None
+    qemu_argv: list[str] | None = None     # the virtual board's command line, when hil started it
+    device: DeviceRecord | None = None
+    cycles_hz: int | None = None
+    samples_measured: int = 0
+    agreement: Agreement | None = None
+    task: TaskComparison | None = None
+    infer_cycles: Latency | None = None    # the INFER replies, every test input once
+    latency: Latency | None = None         # what latency gates and tables use
+    link: LinkStats | None = None
+    gates: list[GateResult] | None = None  # evaluated once the run is over
+
+    @property
+    def counter_unit(self) -> str:
+        """Cycles on silicon; instructions on QEMU (-icount shift=0), never to be called cycles."""
+        return "instructions" if self.virtual else "cycles"
+
+    def to_dict(self) -> dict[str, Any]:
+        """report.json's content."""
+        out: dict[str, Any] = {
+            "edgekit_version": self.edgekit_version, "board": self.board, "virtual": self.virtual,
+            "project": self.project, "model_sha256": self.model_sha256, "data": self.data,
+            "samples_planned": self.samples_planned, "host_reference": self.host_reference,
+            "status": self.status, "error": self.error,
+        }
+        if self.port is not None:
+            out["port"] = self.port
+        if self.qemu_argv is not None:
+            out["virtual_board"] = {"argv": list(self.qemu_argv)}
+        if self.device is not None:
+            out["device"] = asdict(self.device)
+        if self.cycles_hz is not None:
+            out["cycles_hz"] = self.cycles_hz
+        out["samples_measured"] = self.samples_measured
+        parts: dict[str, Agreement | TaskComparison | Latency | LinkStats | None] = {
+            "agreement": self.agreement, "task": self.task, "infer_cycles": self.infer_cycles,
+            "latency": self.latency, "link": self.link}
+        out.update({key: part.to_dict() for key, part in parts.items() if part is not None})
+        if self.gates is not None:
+            out["gates"] = [g.to_dict() for g in self.gates]
+        return out
+
+    def to_json(self) -> str:
+        """report.json's text."""
+        return json.dumps(self.to_dict(), indent=2, default=float) + "\n"
 
 
 def _fmt(v: Any, digits: int = 4) -> str:
@@ -26,97 +119,87 @@ def _fmt(v: Any, digits: int = 4) -> str:
     return str(v)
 
 
-def counter_unit(report: dict[str, Any]) -> str:
-    """Cycles on silicon; instructions on QEMU (-icount shift=0), never to be called cycles."""
-    return "instructions" if report.get("virtual") else "cycles"
-
-
-def console_tables(report: dict[str, Any]) -> list[Table]:
+def console_tables(report: HilReport) -> list[Table]:
+    """Rich tables for the terminal: task metric, agreement, latency, link."""
     tables = []
-    unit = counter_unit(report)
-    task = report.get("task") or {}
-    if task.get("metric"):
-        t = Table(title=f"{task['metric']} on {report['agreement'].get('samples', 0)} test samples")
+    task, a, lat, link = report.task, report.agreement, report.latency, report.link
+    if task is not None and task.metric:
+        t = Table(title=f"{task.metric} on {a.samples if a else 0} test samples")
         for col in ("device", "host int8 (TFLM reference)", "float"):
             t.add_column(col, justify="right")
-        t.add_row(_fmt(task.get("device")), _fmt(task.get("host_int8")), _fmt(task.get("float")))
+        t.add_row(_fmt(task.device), _fmt(task.host_int8), _fmt(task.float))
         tables.append(t)
-    a = report.get("agreement") or {}
-    if a:
+    if a is not None:
         t = Table(title="agreement with the host reference")
         for col in ("samples", "exact", "max |diff| (LSB)", "cosine (min)", "RMSE"):
             t.add_column(col, justify="right")
-        t.add_row(str(a["samples"]), f"{a['exact_share']:.2%}", str(a["max_abs_diff_lsb"]),
-                  f"{a['cosine_min']:.6f}", f"{a['rmse']:.6g}")
+        t.add_row(str(a.samples), f"{a.exact_share:.2%}", str(a.max_abs_diff_lsb),
+                  f"{a.cosine_min:.6f}", f"{a.rmse:.6g}")
         tables.append(t)
-    lat = report.get("latency") or {}
-    if lat.get("runs"):
-        time_unit = "virtual µs" if report.get("virtual") else "µs"
-        t = Table(title=f"latency after {lat['warmup']} warm-up runs ({lat['runs']} runs)")
+    if lat is not None and lat.runs and lat.counts and lat.us:
+        time_unit = "virtual µs" if report.virtual else "µs"
+        t = Table(title=f"latency after {lat.warmup} warm-up runs ({lat.runs} runs)")
         t.add_column("")
-        for col in ("min", "p50", "p90", "p99", "max"):
+        for col in _PERCENTILES:
             t.add_column(col, justify="right")
-        t.add_row(unit, *(f"{lat['counts'][k]:,.0f}" for k in ("min", "p50", "p90", "p99", "max")))
-        t.add_row(time_unit, *(f"{lat['us'][k]:,.1f}" for k in ("min", "p50", "p90", "p99", "max")))
+        t.add_row(report.counter_unit, *(f"{getattr(lat.counts, k):,.0f}" for k in _PERCENTILES))
+        t.add_row(time_unit, *(f"{getattr(lat.us, k):,.1f}" for k in _PERCENTILES))
         tables.append(t)
-    link = report.get("link") or {}
-    if link.get("bytes_per_second"):
+    if link is not None and link.bytes_per_second:
         t = Table(title="link")
         for col in ("bytes sent", "bytes received", "seconds", "throughput", "of theoretical"):
             t.add_column(col, justify="right")
-        share = link.get("share_of_theoretical")
-        t.add_row(f"{link['bytes_sent']:,}", f"{link['bytes_received']:,}", f"{link['seconds']:.2f}",
-                  f"{link['bytes_per_second']:,.0f} B/s", "-" if share is None else f"{share:.0%}")
+        share = link.share_of_theoretical
+        t.add_row(f"{link.bytes_sent:,}", f"{link.bytes_received:,}", f"{link.seconds:.2f}",
+                  f"{link.bytes_per_second:,.0f} B/s", "-" if share is None else f"{share:.0%}")
         tables.append(t)
     return tables
 
 
-def markdown(report: dict[str, Any]) -> str:
-    unit = counter_unit(report)
-    dev = report.get("device") or {}
+def markdown(report: HilReport) -> str:
+    """report.md: the same figures as the console tables, for a CI artifact or a PR comment."""
+    dev = report.device
     lines = [
-        f"# edgekit validation on {report.get('board', '?')}",
+        f"# edgekit validation on {report.board}",
         "",
-        f"- model sha256: `{report.get('model_sha256', '?')}`",
-        f"- runtime: {dev.get('runtime', '?')}, firmware {dev.get('firmware_version', '?')}, "
-        f"counter at {report.get('cycles_hz', 0):,} Hz",
-        f"- port: `{report.get('port', '?')}`",
-        f"- status: **{report.get('status', '?')}**" + (f" ({report['error']})" if report.get("error") else ""),
+        f"- model sha256: `{report.model_sha256}`",
+        f"- runtime: {dev.runtime if dev else '?'}, firmware {dev.firmware_version if dev else '?'}, "
+        f"counter at {report.cycles_hz or 0:,} Hz",
+        f"- port: `{report.port or '?'}`",
+        f"- status: **{report.status}**" + (f" ({report.error})" if report.error else ""),
         "",
     ]
-    task = report.get("task") or {}
-    if task.get("metric"):
-        lines += [f"## Task metric ({task['metric']})", "", "| device | host int8 | float |", "|---:|---:|---:|",
-                  f"| {_fmt(task.get('device'))} | {_fmt(task.get('host_int8'))} | {_fmt(task.get('float'))} |", ""]
-    a = report.get("agreement") or {}
-    if a:
+    task, a, lat = report.task, report.agreement, report.latency
+    if task is not None and task.metric:
+        lines += [f"## Task metric ({task.metric})", "", "| device | host int8 | float |", "|---:|---:|---:|",
+                  f"| {_fmt(task.device)} | {_fmt(task.host_int8)} | {_fmt(task.float)} |", ""]
+    if a is not None:
         lines += ["## Agreement with the host TFLM reference", "",
                   "| samples | exact | max diff (LSB) | cosine min | RMSE |", "|---:|---:|---:|---:|---:|",
-                  f"| {a['samples']} | {a['exact_share']:.2%} | {a['max_abs_diff_lsb']} | {a['cosine_min']:.6f} "
-                  f"| {a['rmse']:.6g} |", ""]
-    lat = report.get("latency") or {}
-    if lat.get("runs"):
-        keys = ("min", "p50", "p90", "p99", "max")
-        lines += [f"## Latency ({lat['runs']} runs after {lat['warmup']} warm-up)", "",
-                  "| | " + " | ".join(keys) + " |", "|---|" + "---:|" * len(keys),
-                  f"| {unit} | " + " | ".join(f"{lat['counts'][k]:,.0f}" for k in keys) + " |",
-                  ("| virtual µs | " if report.get("virtual") else "| µs | ")
-                  + " | ".join(f"{lat['us'][k]:,.1f}" for k in keys) + " |", ""]
-        if report.get("virtual"):
+                  f"| {a.samples} | {a.exact_share:.2%} | {a.max_abs_diff_lsb} | {a.cosine_min:.6f} "
+                  f"| {a.rmse:.6g} |", ""]
+    if lat is not None and lat.runs and lat.counts and lat.us:
+        lines += [f"## Latency ({lat.runs} runs after {lat.warmup} warm-up)", "",
+                  "| | " + " | ".join(_PERCENTILES) + " |", "|---|" + "---:|" * len(_PERCENTILES),
+                  f"| {report.counter_unit} | "
+                  + " | ".join(f"{getattr(lat.counts, k):,.0f}" for k in _PERCENTILES) + " |",
+                  ("| virtual µs | " if report.virtual else "| µs | ")
+                  + " | ".join(f"{getattr(lat.us, k):,.1f}" for k in _PERCENTILES) + " |", ""]
+        if report.virtual:
             lines += ["Counts on the virtual board are QEMU instructions (-icount shift=0), not CPU cycles;"
                       " use them for regressions and comparisons, not as real-board latency.", ""]
-    if report.get("gates"):
-        lines += ["## Gates", ""] + [f"- {'pass' if g['passed'] else '**FAIL**'} {g['name']}: {g['message']}"
-                                     for g in report["gates"]] + [""]
+    if report.gates:
+        lines += ["## Gates", ""] + [f"- {'pass' if g.passed else '**FAIL**'} {g.name}: {g.message}"
+                                     for g in report.gates] + [""]
     return "\n".join(lines)
 
 
-def junit_xml(report: dict[str, Any]) -> str:
+def junit_xml(report: HilReport) -> str:
     """One test case for the run itself and one per gate, for CI dashboards."""
-    cases = [("run completed", report.get("error"))]
-    cases += [(g["name"], None if g["passed"] else g["message"]) for g in report.get("gates", [])]
+    cases = [("run completed", report.error)]
+    cases += [(g.name, None if g.passed else g.message) for g in report.gates or []]
     failures = sum(1 for _, f in cases if f)
-    classname = escape(f"edgekit.hil.{report.get('board', 'board')}")
+    classname = escape(f"edgekit.hil.{report.board}")
     body = []
     for name, failure in cases:
         body.append(f'  <testcase classname="{classname}" name={quoteattr(name)}>')
@@ -127,7 +210,7 @@ def junit_xml(report: dict[str, Any]) -> str:
             f'failures="{failures}">\n' + "\n".join(body) + "\n</testsuite>\n")
 
 
-def _plot_png(path: Path, draw: Any) -> None:
+def _plot_png(path: Path, draw: Callable[[Any], None]) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -142,28 +225,30 @@ def _plot_png(path: Path, draw: Any) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
-def write_plots(report: dict[str, Any], cycles: list[int], out_dir: Path) -> list[Path]:
+def write_plots(report: HilReport, cycles: list[int], out_dir: Path) -> list[Path]:
+    """latency.png (histogram of `cycles` after warm-up) and confusion.png (classification)."""
     written = []
-    lat = report.get("latency") or {}
-    if cycles and lat.get("runs"):
-        hz = report.get("cycles_hz") or 1
-        us = np.asarray(cycles[lat["warmup"]:], dtype=float) * 1e6 / hz
-        unit = "virtual µs (QEMU instructions)" if report.get("virtual") else "µs"
+    lat = report.latency
+    if cycles and lat is not None and lat.runs and lat.us is not None:
+        lat_us = lat.us
+        us = np.asarray(cycles[lat.warmup:], dtype=float) * 1e6 / (report.cycles_hz or 1)
+        unit = "virtual µs (QEMU instructions)" if report.virtual else "µs"
 
         def draw(ax: Any) -> None:
             ax.hist(us, bins=min(50, max(5, len(us) // 4)), color="#2f6db5")
             for k, style in (("p50", "-"), ("p99", "--")):
-                ax.axvline(lat["us"][k], color="black", linestyle=style, label=f"{k} {lat['us'][k]:,.1f}")
+                value = getattr(lat_us, k)
+                ax.axvline(value, color="black", linestyle=style, label=f"{k} {value:,.1f}")
             ax.set_xlabel(f"latency per inference ({unit})")
             ax.set_ylabel("runs")
-            ax.set_title(f"{report.get('board')}: inference latency")
+            ax.set_title(f"{report.board}: inference latency")
             ax.legend()
 
         written.append(out_dir / "latency.png")
         _plot_png(written[-1], draw)
-    conf = (report.get("task") or {}).get("confusion")
+    conf = report.task.confusion if report.task else None
     if conf:
-        names = (report.get("task") or {}).get("class_names") or [str(i) for i in range(len(conf))]
+        names = (report.task.class_names if report.task else None) or [str(i) for i in range(len(conf))]
         m = np.asarray(conf)
 
         def draw_conf(ax: Any) -> None:
@@ -181,12 +266,12 @@ def write_plots(report: dict[str, Any], cycles: list[int], out_dir: Path) -> lis
     return written
 
 
-def write_report(report: dict[str, Any], out_dir: Path, *, cycles: list[int] | None = None,
+def write_report(report: HilReport, out_dir: Path, *, cycles: list[int] | None = None,
                  junit: Path | None = None, plots: bool = True) -> list[Path]:
     """Write report.json, report.md (and PNG plots, JUnit XML); returns the paths written."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = [out_dir / "report.json", out_dir / "report.md"]
-    atomic_write_text(paths[0], json.dumps(report, indent=2, default=float) + "\n")
+    paths = [out_dir / REPORT_JSON, out_dir / REPORT_MD]
+    atomic_write_text(paths[0], report.to_json())
     atomic_write_text(paths[1], markdown(report))
     if plots:
         paths += write_plots(report, cycles or [], out_dir)
@@ -194,3 +279,7 @@ def write_report(report: dict[str, Any], out_dir: Path, *, cycles: list[int] | N
         atomic_write_text(junit, junit_xml(report))
         paths.append(junit)
     return paths
+
+
+__all__ = ["DeviceRecord", "HilReport", "REPORT_JSON", "REPORT_MD", "console_tables", "junit_xml",
+           "markdown", "write_plots", "write_report"]

@@ -15,8 +15,7 @@ from __future__ import annotations
 import os
 import struct
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from types import TracebackType
 from typing import TypeVar
 
@@ -25,6 +24,7 @@ import numpy as np
 from edgekit.errors import DataError, DeviceError
 from edgekit.hil import protocol as P
 from edgekit.hil.link import DEFAULT_BAUD, Link, open_link
+from edgekit.hil.streaming import Stream
 
 T = TypeVar("T")
 
@@ -70,7 +70,7 @@ class Session:
 
     # -- lifetime ---------------------------------------------------------------------
 
-    def __enter__(self) -> "Session":
+    def __enter__(self) -> Session:
         self.connect()
         return self
 
@@ -107,7 +107,7 @@ class Session:
                 break
             if time.monotonic() >= deadline:
                 raise self._silent("handshake", self.handshake_timeout)
-        hello = self._decode(P.Hello.decode, reply.payload, "HELLO")
+        hello = self.decode(P.Hello.decode, reply.payload, "HELLO")
         if hello.protocol_version != P.PROTOCOL_VERSION:
             raise DeviceError(
                 f"device on {self.url} speaks protocol v{hello.protocol_version}, "
@@ -131,13 +131,13 @@ class Session:
 
     def hello(self) -> P.Hello:
         """Liveness check: protocol version, state and receive-error counters."""
-        self.hello_reply = self._decode(P.Hello.decode, self.request(P.Msg.HELLO, P.hello_request()),
-                                        "HELLO")
+        self.hello_reply = self.decode(P.Hello.decode, self.request(P.Msg.HELLO, P.hello_request()),
+                                       "HELLO")
         return self.hello_reply
 
     def info(self) -> P.DeviceInfo:
         """Board, firmware and model description (shapes, quantization, sha256...)."""
-        self.device = self._decode(P.DeviceInfo.decode, self.request(P.Msg.INFO), "INFO")
+        self.device = self.decode(P.DeviceInfo.decode, self.request(P.Msg.INFO), "INFO")
         return self.device
 
     def echo(self, data: bytes) -> bytes:
@@ -159,13 +159,13 @@ class Session:
         t0 = time.monotonic()
         chunk = self.max_payload - 4
         if len(data) <= self.max_payload:
-            reply = self._decode(P.InferReply.decode, self.request(P.Msg.INFER, data, timeout=timeout),
-                                 "INFER")
+            reply = self.decode(P.InferReply.decode, self.request(P.Msg.INFER, data, timeout=timeout),
+                                "INFER")
         else:
             for off in range(0, len(data), chunk):
                 self.request(P.Msg.INFER_CHUNK, P.infer_chunk_request(off, data[off:off + chunk]))
-            reply = self._decode(P.InferReply.decode, self.request(P.Msg.INFER, b"", timeout=timeout),
-                                 "INFER")
+            reply = self.decode(P.InferReply.decode, self.request(P.Msg.INFER, b"", timeout=timeout),
+                                "INFER")
         self._last_infer_s = time.monotonic() - t0
         out = bytearray(reply.output)
         while len(out) < reply.output_bytes:
@@ -200,12 +200,12 @@ class Session:
             # Bound the wait by the work: a round trip of INFER took _last_infer_s.
             budget = (timeout or self.timeout) + 4.0 * (min(w, 0xFFFF) + n) * self._last_infer_s
             reply = self.request(P.Msg.BENCH, P.bench_request(min(w, 0xFFFF), n), timeout=budget)
-            cycles += self._decode(P.decode_bench, reply, "BENCH")
+            cycles += self.decode(P.decode_bench, reply, "BENCH")
             w = 0
         return cycles
 
     def stream(self, sensor: int, rate_hz: int, seconds: float | None, *, infer: bool = False,
-               shift: int = 0, infer_every: int = 1, input_per_unit: float | None = None) -> "Stream":
+               shift: int = 0, infer_every: int = 1, input_per_unit: float | None = None) -> Stream:
         """Start streaming ``sensor`` at ``rate_hz``; iterate the result for samples.
 
         Iteration ends after ``seconds`` (None: until the consumer stops), then
@@ -235,6 +235,30 @@ class Session:
             pass
         self.device = None
         self.close()
+
+    # -- what a Stream needs ----------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        """True while the port is open."""
+        return self.link is not None
+
+    @property
+    def last_seq(self) -> int:
+        """Sequence number of the last request sent (a stream's SAMPLE frames carry its
+        STREAM_START's)."""
+        return self._seq
+
+    def take_early_samples(self) -> list[P.Frame]:
+        """SAMPLE frames that arrived before the STREAM_START reply (whose first copy was
+        lost); each is handed out once."""
+        frames, self._early_samples = self._early_samples, []
+        return frames
+
+    def read_frame(self, deadline: float) -> P.Frame | None:
+        """The next good frame from the link, whatever its type; None at ``deadline``
+        (``time.monotonic()``)."""
+        return self._link().read_frame(deadline)
 
     # -- core -------------------------------------------------------------------------
 
@@ -291,7 +315,7 @@ class Session:
                 self._early_samples.append(f)  # our ack was lost but the stream runs
                 continue
             if f.type == P.Msg.ERROR:
-                err = self._decode(P.DeviceErrorReply.decode, f.payload, "ERROR")
+                err = self.decode(P.DeviceErrorReply.decode, f.payload, "ERROR")
                 if err.code == P.ErrorCode.BAD_CRC:
                     return "retry"
                 raise DeviceError(f"{err.describe()} (device on {self.url})")
@@ -317,8 +341,8 @@ class Session:
             hint="the link is noisy or the board hung; reset it and retry",
         )
 
-    def _decode(self, fn: Callable[[bytes], T], payload: bytes, what: str) -> T:
-        """Decode a reply payload; a malformed one is a DeviceError, not a traceback."""
+    def decode(self, fn: Callable[[bytes], T], payload: bytes, what: str) -> T:
+        """Decode a reply payload with `fn`; a malformed one is a DeviceError, not a traceback."""
         try:
             return fn(payload)
         except (P.ProtocolError, struct.error, ValueError) as e:
@@ -355,132 +379,3 @@ def _as_int8_bytes(x: np.ndarray | bytes, info: P.DeviceInfo) -> bytes:
         raise DataError(f"input has {len(data)} values but the model on the device takes "
                         f"{info.input_bytes} (shape {info.input_shape})")
     return data
-
-
-@dataclass
-class StreamStats:
-    """What a stream delivered. ``dropped`` counts sample numbers never received: the
-    device's own overruns (``device_skipped``) plus frames lost or corrupted on the link."""
-
-    received: int = 0
-    dropped: int = 0
-    device_sent: int | None = None
-    device_skipped: int | None = None
-    first_t_ms: int | None = None
-    last_t_ms: int | None = None
-
-    @property
-    def lost_on_link(self) -> int | None:
-        """Samples the device sent that never arrived intact."""
-        if self.device_skipped is None:
-            return None
-        return max(0, self.dropped - self.device_skipped)
-
-    @property
-    def rate_hz(self) -> float | None:
-        """Sample rate measured with the device's own timestamps."""
-        if self.first_t_ms is None or self.last_t_ms is None or self.received < 2:
-            return None
-        span = (self.last_t_ms - self.first_t_ms) & 0xFFFFFFFF
-        return None if span == 0 else (self.received + self.dropped - 1) * 1000.0 / span
-
-
-class Stream:
-    """Iterable of :class:`edgekit.hil.protocol.Sample`; stops the stream when done.
-
-    Use as ``for s in session.stream(...)`` (or a ``with`` block, which guarantees
-    STREAM_STOP even if the loop is left early); ``stats`` holds the counts.
-    """
-
-    def __init__(self, session: Session, sensor: int, rate_hz: int, seconds: float | None, *,
-                 infer: bool, shift: int, infer_every: int, input_per_unit: float | None = None) -> None:
-        if not 1 <= rate_hz <= 0xFFFF:
-            raise DataError(f"stream rate {rate_hz} Hz out of range")
-        self.session = session
-        self.sensor = sensor
-        self.rate_hz = rate_hz
-        self.seconds = seconds
-        self.infer = infer
-        self.shift = shift
-        self.infer_every = infer_every
-        self.input_per_unit = input_per_unit
-        self.stats = StreamStats()
-        self.values_per_sample: int | None = None
-        self._seq: int | None = None
-        self._next = 0
-        self._started = False
-        self._stopped = False
-
-    def __enter__(self) -> "Stream":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def start(self) -> None:
-        """Send STREAM_START (done by iteration if not called)."""
-        if self._started:
-            return
-        s = self.session
-        payload = P.stream_start_request(self.sensor, self.rate_hz, infer=self.infer,
-                                         input_per_unit=self.input_per_unit,
-                                         shift=self.shift, infer_every=self.infer_every)
-        ack = s.request(P.Msg.STREAM_START, payload)
-        self._seq = s._seq
-        _, self.values_per_sample, _ = s._decode(P.decode_stream_ack, ack, "STREAM_START")
-        self._started = True
-
-    def __iter__(self) -> Iterator[P.Sample]:
-        self.start()
-        s = self.session
-        link = s._link()
-        # Silence longer than this means the device or link died mid-stream.
-        stall_s = max(s.timeout, 5.0 / self.rate_hz)
-        end = None if self.seconds is None else time.monotonic() + self.seconds
-        try:
-            pending = list(s._early_samples)
-            s._early_samples.clear()
-            while end is None or time.monotonic() < end:
-                if pending:
-                    f: P.Frame | None = pending.pop(0)
-                else:
-                    limit = time.monotonic() + stall_s
-                    f = link.read_frame(limit if end is None else min(limit, end))
-                    if f is None:
-                        if end is not None and time.monotonic() >= end:
-                            break
-                        raise DeviceError(
-                            f"stream from {s.url} stalled: no sample for {stall_s:g} s "
-                            f"after {self.stats.received} samples",
-                            hint="the board hung or the link was cut; reset it and retry")
-                if f.type != P.Msg.SAMPLE or f.seq != self._seq:
-                    continue
-                sample = s._decode(P.Sample.decode, f.payload, "SAMPLE")
-                self._count(sample)
-                yield sample
-        except DeviceError:
-            self._stopped = True  # the board is gone or hung: do not wait on it again
-            raise
-        finally:
-            self.stop()
-
-    def _count(self, sample: P.Sample) -> None:
-        st = self.stats
-        if sample.seq < self._next:
-            return  # duplicate or reordered: already counted
-        st.dropped += sample.seq - self._next
-        self._next = sample.seq + 1
-        st.received += 1
-        if st.first_t_ms is None:
-            st.first_t_ms = sample.t_ms
-        st.last_t_ms = sample.t_ms
-
-    def stop(self) -> StreamStats:
-        """Send STREAM_STOP (idempotent) and record the device's totals."""
-        if self._started and not self._stopped and self.session.link is not None:
-            self._stopped = True
-            done = self.session._decode(P.StreamStopped.decode,
-                                        self.session.request(P.Msg.STREAM_STOP), "STREAM_STOP")
-            self.stats.device_sent = done.sent
-            self.stats.device_skipped = done.skipped
-        return self.stats

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -21,10 +22,16 @@ from edgekit.boards import Board
 from edgekit.data import atomic_write_text, save_dataset
 from edgekit.errors import DeviceError, UsageError
 from edgekit.hil.board_link import open_session
+from edgekit.hil.protocol import Sample
+
+if TYPE_CHECKING:  # pragma: no cover
+    from edgekit.project.manifest import Project
 
 
 @dataclass
 class StreamResult:
+    """What a recording got: counts from sequence numbers, the rate by the device's clock."""
+
     path: Path
     sensor: str
     requested_hz: int
@@ -39,25 +46,20 @@ class StreamResult:
 UNIT_FACTORS = {("mg", "g"): 1e-3, ("g", "mg"): 1e3, ("mg", "mg"): 1.0, ("g", "g"): 1.0}
 
 
-def input_per_unit_for(project_dir: Path | None, sensor_units: str) -> float | None:
-    """The model input units per sensor unit, when the project's example declares its units."""
-    if project_dir is None:
+def input_per_unit_for(project: Project | None, sensor_units: str) -> float | None:
+    """The model input units per sensor unit, when the project's origin records its input units."""
+    units = project.origin.input_units if project is not None else None
+    if units is None:
         return None
-    from edgekit.examples import EXAMPLES
-    from edgekit.project.render import read_manifest
-
-    example = EXAMPLES.get(read_manifest(project_dir).get("model", {}).get("example") or "")
-    if example is None or example.input_units is None:
-        return None
-    return UNIT_FACTORS.get((sensor_units, example.input_units))
+    return UNIT_FACTORS.get((sensor_units, units))
 
 
-def _write(path: Path, samples: list, axes: int, with_predictions: bool) -> None:
+def _write(path: Path, samples: list[Sample], axes: int, with_predictions: bool) -> None:
     t = np.array([s.t_ms for s in samples], dtype=np.uint32)
     seq = np.array([s.seq for s in samples], dtype=np.uint32)
     values = np.array([s.values for s in samples], dtype=np.int16).reshape(len(samples), axes)
     if path.suffix == ".npz":
-        arrays = {"t_ms": t, "seq": seq, "values": values}
+        arrays: dict[str, np.ndarray] = {"t_ms": t, "seq": seq, "values": values}
         if with_predictions:
             preds = [np.frombuffer(s.prediction, dtype=np.int8) if s.prediction else None for s in samples]
             width = max((len(p) for p in preds if p is not None), default=0)
@@ -70,7 +72,7 @@ def _write(path: Path, samples: list, axes: int, with_predictions: bool) -> None
     w = csv.writer(buf)
     w.writerow(["t_ms", "seq"] + [f"v{i}" for i in range(axes)] + (["prediction"] if with_predictions else []))
     for s in samples:
-        row = [s.t_ms, s.seq, *s.values]
+        row: list[int | str] = [s.t_ms, s.seq, *s.values]
         if with_predictions:
             row.append(" ".join(str(v) for v in np.frombuffer(s.prediction, np.int8)) if s.prediction else "")
         w.writerow(row)
@@ -78,18 +80,20 @@ def _write(path: Path, samples: list, axes: int, with_predictions: bool) -> None
 
 
 def record_stream(board: Board, sensor_id: str, rate_hz: int, seconds: float, out_path: Path, *,
-                  port: str | None = None, project_dir: Path | None = None, infer: bool = False,
+                  port: str | None = None, project: Project | None = None, infer: bool = False,
                   input_per_unit: float | None = None,
-                  on_sample: Callable[[object], None] | None = None) -> StreamResult:
+                  on_sample: Callable[[Sample], None] | None = None) -> StreamResult:
     """Record `seconds` of `sensor_id` at `rate_hz` into out_path (.csv or .npz).
 
     With `infer`, the device also runs its model on a sliding window of the values, each
     quantized with the model's input scale after multiplying by `input_per_unit` (model input
-    units per sensor unit); see docs/protocol.md 4.6.
+    units per sensor unit, by default from the project's input units); see docs/protocol.md
+    4.6. The virtual board runs `project`'s firmware. What was received is written even when
+    the board or link fails; the DeviceError then says where.
     """
     sensor = board.sensor(sensor_id)  # clear error listing the board's sensors
     if infer and input_per_unit is None:
-        input_per_unit = input_per_unit_for(project_dir, sensor.units)
+        input_per_unit = input_per_unit_for(project, sensor.units)
         if input_per_unit is None:
             raise UsageError("live inference needs to know how sensor values map to the model's input",
                              hint="pass --input-per-unit, e.g. 0.001 for a model in g and a sensor in mg")
@@ -97,10 +101,10 @@ def record_stream(board: Board, sensor_id: str, rate_hz: int, seconds: float, ou
         raise UsageError(f"output {out_path} must end in .csv or .npz")
     if rate_hz > sensor.max_rate_hz:
         raise UsageError(f"{sensor_id} on {board.id} samples at most {sensor.max_rate_hz} Hz, asked {rate_hz}")
-    samples: list = []
-    error = None
+    samples: list[Sample] = []
+    error: str | None = None
     with ExitStack() as stack:
-        session, _ = open_session(stack, board, port=port, project_dir=project_dir)
+        session, _ = open_session(stack, board, port=port, project=project)
         session.connect()
         # The firmware numbers sensors in board-file order (ek_board.h).
         stream = session.stream(board.sensors.index(sensor), rate_hz, seconds, infer=infer,

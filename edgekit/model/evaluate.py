@@ -26,6 +26,7 @@ class Outputs:
 
 
 def run_keras(model: Any, x: np.ndarray) -> Outputs:
+    """The float outputs of a Keras model on `x`, predicted in batches of 256."""
     return Outputs(np.asarray(model.predict(x, batch_size=256, verbose=0), dtype=np.float32))
 
 
@@ -35,9 +36,9 @@ def run_tflite(model_bytes: bytes, graph: Graph, x: np.ndarray, backend: str = "
     if tin.dtype != "int8":
         return _run_float_tflite(model_bytes, x)
     interp = int8_interpreter(model_bytes, graph, backend)
-    xq = quantize(x, float(tin.quant.scale[0]), int(tin.quant.zero_point[0]))
+    xq = quantize(x, tin.scale, tin.zero_point)
     yq = interp.run(xq)
-    y = dequantize(yq, float(tout.quant.scale[0]), int(tout.quant.zero_point[0]))
+    y = dequantize(yq, tout.scale, tout.zero_point)
     return Outputs(y, yq, interp.backend)
 
 
@@ -57,6 +58,8 @@ def _run_float_tflite(model_bytes: bytes, x: np.ndarray) -> Outputs:
 
 @dataclass
 class EvaluationReport:
+    """The result of `edgekit evaluate`: model, interpreter, data and task metric (None without labels)."""
+
     model: str
     kind: str  # "keras float", "tflite int8", "tflite float"
     backend: str
@@ -68,10 +71,15 @@ class EvaluationReport:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        """The report as a JSON-ready dict (`edgekit evaluate --json`)."""
         return asdict(self)
 
 
 def resolve_task(task: str | None, x: np.ndarray, y: np.ndarray | None, out_shape: tuple[int, ...]) -> str | None:
+    """The task to score: `task` if given, else inferred from labels and output shape (None without labels).
+
+    Raises DataError when `task` is unknown or the data has no labels for it.
+    """
     if task is not None:
         if task not in metrics.TASKS:
             raise DataError(f"unknown task '{task}'", hint=f"use one of: {', '.join(metrics.TASKS)}")
@@ -98,6 +106,6 @@ def evaluate_model(model_path: Path, dataset: Dataset, task: str | None = None) 
     else:
         raise InputFileError(f"{model_path}: unknown model type '{suffix}'", hint="pass a .keras or .tflite file")
     task = resolve_task(task, x, y, outs.values.shape)
-    value = metrics.task_metric(task, x, y, outs.values) if task else None
+    value = metrics.task_metric(task, x, y, outs.values) if task and y is not None else None
     return EvaluationReport(str(model_path), kind, outs.backend, str(dataset.path), len(x), task,
                             metrics.METRIC_OF_TASK.get(task) if task else None, value)

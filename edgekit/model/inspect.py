@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -13,9 +14,27 @@ from edgekit.errors import ModelError
 from edgekit.footprint import estimate
 from edgekit.model.reference import ARENA_MARGIN_BYTES, ARENA_MARGIN_FRACTION, device_arena_bytes, measure_tflm_arena
 from edgekit.model.tflite_graph import Graph, Operator, load_graph
+from edgekit.runtimes import EDGEKIT_RT, TFLM
+
+if TYPE_CHECKING:  # pragma: no cover
+    from edgekit.codegen import PlanSummary
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """A model input or output: shape, type and (per-tensor) quantization."""
+
+    name: str
+    shape: list[int]
+    dtype: str
+    scale: float | None
+    zero_point: int | None
+
 
 @dataclass
 class LayerInfo:
+    """One operator of the model: its output tensor, MACs, parameter count and weight bytes."""
+
     index: int
     op: str
     output: str
@@ -27,6 +46,8 @@ class LayerInfo:
 
 @dataclass
 class BoardFit:
+    """Estimated flash and RAM (bytes) a model needs on one board with one runtime, and the board's sizes."""
+
     board: str
     runtime: str
     flash_needed: int
@@ -36,19 +57,23 @@ class BoardFit:
 
     @property
     def fits(self) -> bool:
+        """Whether both the flash and the RAM needed fit the board."""
         return self.flash_needed <= self.flash_size and self.ram_needed <= self.ram_size
 
     def to_dict(self) -> dict[str, Any]:
+        """The fit as a JSON-ready dict, with the computed `fits`."""
         return {**asdict(self), "fits": self.fits}
 
 
 @dataclass
 class InspectReport:
+    """What `edgekit inspect` reports on a .tflite: I/O, operators, totals, arena sizes and fit per board."""
+
     model: str
     sha256: str
     file_bytes: int
-    inputs: list[dict[str, Any]]
-    outputs: list[dict[str, Any]]
+    inputs: list[TensorInfo]
+    outputs: list[TensorInfo]
     layers: list[LayerInfo]
     total_macs: int
     total_params: int
@@ -56,20 +81,25 @@ class InspectReport:
     tflm_arena_host: int | None
     tflm_arena_device: int | None
     arena_note: str
-    edgekit_rt: dict[str, Any] = field(default_factory=dict)  # plan figures, or {"unsupported": why}
+    edgekit_rt: PlanSummary | None = None  # the edgekit-rt plan, None if it cannot run the model
+    edgekit_rt_unsupported: str = ""        # why not, when edgekit_rt is None
     fits: list[BoardFit] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
+        """The `edgekit inspect --json` report ("edgekit_rt": plan figures or {"unsupported": why})."""
         d = asdict(self)
+        d["edgekit_rt"] = self.edgekit_rt.to_dict() if self.edgekit_rt is not None else \
+            {"unsupported": self.edgekit_rt_unsupported}
+        del d["edgekit_rt_unsupported"]
         d["fits"] = [f.to_dict() for f in self.fits]
         return d
 
 
-def _tensor_info(graph: Graph, index: int) -> dict[str, Any]:
+def _tensor_info(graph: Graph, index: int) -> TensorInfo:
     t = graph.tensors[index]
-    q = t.quant
-    return {"name": t.name, "shape": list(t.shape), "dtype": t.dtype,
-            "scale": float(q.scale[0]) if q else None, "zero_point": int(q.zero_point[0]) if q else None}
+    quantized = t.quant is not None
+    return TensorInfo(t.name, list(t.shape), t.dtype, t.scale if quantized else None,
+                      t.zero_point if quantized else None)
 
 
 def op_macs(graph: Graph, op: Operator) -> int:
@@ -91,6 +121,7 @@ def op_macs(graph: Graph, op: Operator) -> int:
 
 
 def layers(graph: Graph) -> list[LayerInfo]:
+    """One row per operator: output, MACs, constant parameters and their bytes."""
     result = []
     for op in graph.operators:
         consts = [graph.tensors[i] for i in op.inputs if i >= 0 and graph.tensors[i].is_constant]
@@ -102,30 +133,32 @@ def layers(graph: Graph) -> list[LayerInfo]:
     return result
 
 
-def board_fits(board: Board, report: "InspectReport", io_bytes: int) -> list[BoardFit]:
+def board_fits(board: Board, report: InspectReport, io_bytes: int) -> list[BoardFit]:
     """Estimated fit of the firmware on `board` for each runtime that can run the model."""
     fits = []
     rt = report.edgekit_rt
-    if "arena_bytes" in rt:
-        need = estimate("edgekit-rt", model_flash=rt["const_bytes"], arena=rt["arena_bytes"], io_bytes=io_bytes)
-        fits.append(BoardFit(board.id, "edgekit-rt", need.flash, board.flash.size, need.ram, board.ram.size))
+    if rt is not None:
+        need = estimate(EDGEKIT_RT, model_flash=rt.const_bytes, arena=rt.arena_bytes, io_bytes=io_bytes)
+        fits.append(BoardFit(board.id, EDGEKIT_RT, need.flash, board.flash.size, need.ram, board.ram.size))
     if report.tflm_arena_device is not None:
-        need = estimate("tflm", model_flash=report.file_bytes, arena=report.tflm_arena_device, io_bytes=io_bytes)
-        fits.append(BoardFit(board.id, "tflm", need.flash, board.flash.size, need.ram, board.ram.size))
+        need = estimate(TFLM, model_flash=report.file_bytes, arena=report.tflm_arena_device, io_bytes=io_bytes)
+        fits.append(BoardFit(board.id, TFLM, need.flash, board.flash.size, need.ram, board.ram.size))
     return fits
 
 
-def edgekit_rt_plan(graph: Graph) -> dict[str, Any]:
-    """The edgekit-rt memory plan, or why edgekit-rt cannot run the model."""
-    from edgekit.codegen import plan_summary
+def edgekit_rt_plan(graph: Graph) -> tuple[PlanSummary | None, str]:
+    """The edgekit-rt plan summary, or None and why edgekit-rt cannot run the model."""
+    from edgekit.codegen import compile_model
 
     try:
-        return plan_summary(graph)
+        return compile_model(graph).summary, ""
     except ModelError as exc:
-        return {"unsupported": exc.message}
+        return None, exc.message
 
 
 def inspect_model(path: Path, boards: Iterable[Board] = (), *, measure_arena: bool = True) -> InspectReport:
+    """Structure, MACs, weights, TFLM arena (measured unless measure_arena is False), the
+    edgekit-rt plan and the estimated fit on each of `boards`."""
     graph = load_graph(path)
     infos = layers(graph)
     host_arena = measure_tflm_arena(str(path), graph) if measure_arena else None
@@ -142,7 +175,7 @@ def inspect_model(path: Path, boards: Iterable[Board] = (), *, measure_arena: bo
         total_params=sum(i.params for i in infos), weight_bytes=const_bytes,
         tflm_arena_host=host_arena, tflm_arena_device=device_arena, arena_note=note,
     )
-    report.edgekit_rt = edgekit_rt_plan(graph)
+    report.edgekit_rt, report.edgekit_rt_unsupported = edgekit_rt_plan(graph)
     io_bytes = graph.input_tensors[0].size + graph.output_tensors[0].size
     report.fits = [fit for b in boards for fit in board_fits(b, report, io_bytes)]
     return report

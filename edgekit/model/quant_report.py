@@ -20,6 +20,8 @@ from edgekit.model.tflite_graph import Graph
 
 @dataclass
 class QuantizationReport:
+    """What `edgekit quantize` writes to OUT.quant.json: provenance, I/O quantization, float vs int8 results."""
+
     keras_model: str
     tflite_model: str
     sha256: str
@@ -39,15 +41,17 @@ class QuantizationReport:
     agreement: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        """The report as a JSON-ready dict (the .quant.json content, `edgekit quantize --json`)."""
         return asdict(self)
 
 
 def _io(tensor: Any) -> dict[str, Any]:
     return {"name": tensor.name, "shape": list(tensor.shape), "dtype": tensor.dtype,
-            "scale": float(tensor.quant.scale[0]), "zero_point": int(tensor.quant.zero_point[0])}
+            "scale": tensor.scale, "zero_point": tensor.zero_point}
 
 
 def report_path_for(tflite_path: Path) -> Path:
+    """Where the quantization report of `tflite_path` goes: OUT.quant.json beside OUT.tflite."""
     return tflite_path.with_suffix(".quant.json")
 
 
@@ -58,10 +62,11 @@ def compare_float_int8(model: Any, tflite_bytes: bytes, graph: Graph, x: np.ndar
     int8_out = run_tflite(tflite_bytes, graph, x)
     task = resolve_task(task, x, y, float_out.values.shape)
     tout = graph.output_tensors[0]
+    assert int8_out.int8 is not None  # quantize_model verified int8 input and output
     result: dict[str, Any] = {"task": task, "test_samples": len(x), "int8_backend": int8_out.backend}
     agreement = metrics.float_int8_agreement(
         task or "regression", float_out.values, int8_out.values, int8_out.int8,
-        float(tout.quant.scale[0]), int(tout.quant.zero_point[0]))
+        tout.scale, tout.zero_point)
     result["agreement"] = {"share": agreement.share, "definition": agreement.definition}
     if task is not None and y is not None:
         result["metric"] = metrics.METRIC_OF_TASK[task]

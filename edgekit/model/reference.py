@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -27,10 +27,12 @@ def quantize(x: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
 
 
 def dequantize(q: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
+    """int8 to float32: (q - zero_point) * scale."""
     return (q.astype(np.float32) - np.float32(zero_point)) * np.float32(scale)
 
 
 def tflm_available() -> bool:
+    """Whether the tflite_micro package (TFLM's reference kernels) can be imported."""
     try:
         from tflite_micro.python.tflite_micro import runtime  # noqa: F401
     except ImportError:
@@ -79,7 +81,7 @@ def _litert(model: bytes, graph: Graph) -> Int8Interpreter:
         kwargs = {"experimental_op_resolver_type": OpResolverType.BUILTIN_REF}
     except ImportError:
         try:
-            from tflite_runtime.interpreter import Interpreter  # type: ignore[no-redef]
+            from tflite_runtime.interpreter import Interpreter
             kwargs = {}
         except ImportError:
             raise MissingToolError(

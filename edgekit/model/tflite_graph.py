@@ -47,11 +47,14 @@ class Quantization:
 
     @property
     def per_channel(self) -> bool:
+        """Whether there is one scale per channel (along `axis`) rather than one for the tensor."""
         return self.scale.size > 1
 
 
 @dataclass
 class Tensor:
+    """One tensor of the graph: shape, dtype, quantization, and its data when it is a constant."""
+
     index: int
     name: str
     shape: tuple[int, ...]
@@ -62,19 +65,44 @@ class Tensor:
 
     @property
     def size(self) -> int:
+        """Number of elements (1 for a scalar)."""
         return int(np.prod(self.shape)) if self.shape else 1
 
     @property
     def nbytes(self) -> int:
+        """Size of the elements in bytes (int4 and bool counted as one byte each)."""
         return self.size * _itemsize(self.dtype)
 
     @property
     def is_constant(self) -> bool:
+        """Whether the model file holds the tensor's data (weights, biases, shapes)."""
         return self.data is not None
+
+    @property
+    def scale(self) -> float:
+        """The scale of a per-tensor quantized tensor (ModelError otherwise)."""
+        return float(self._per_tensor_quant().scale[0])
+
+    @property
+    def zero_point(self) -> int:
+        """The zero point of a per-tensor quantized tensor (ModelError otherwise)."""
+        return int(self._per_tensor_quant().zero_point[0])
+
+    def _per_tensor_quant(self) -> Quantization:
+        if self.quant is None:
+            raise ModelError(f"tensor {self.index} '{self.name}' has no quantization parameters",
+                             hint="quantize the model to full int8 (`edgekit quantize`)")
+        if self.quant.per_channel:
+            raise ModelError(f"tensor {self.index} '{self.name}' is quantized per channel "
+                             f"({self.quant.scale.size} scales) where one scale is needed",
+                             hint="quantize this tensor per tensor")
+        return self.quant
 
 
 @dataclass
 class Operator:
+    """One operator of the graph: builtin name, input and output tensor indices, decoded options."""
+
     index: int
     op: str  # builtin operator name, e.g. "CONV_2D", or "CUSTOM:<code>"
     inputs: tuple[int, ...]  # tensor indices; -1 marks an omitted optional input
@@ -98,10 +126,12 @@ class Graph:
 
     @property
     def input_tensors(self) -> list[Tensor]:
+        """The graph's input tensors, in order."""
         return [self.tensors[i] for i in self.inputs]
 
     @property
     def output_tensors(self) -> list[Tensor]:
+        """The graph's output tensors, in order."""
         return [self.tensors[i] for i in self.outputs]
 
     def op_names(self) -> list[str]:
@@ -167,6 +197,7 @@ def load_graph(path: Path | str) -> Graph:
 
 
 def parse_graph(buf: bytes, path: Path | None = None) -> Graph:
+    """Parse .tflite bytes (`path` only names them in errors); InputFileError or ModelError when unusable."""
     where = str(path) if path else "model bytes"
     if len(buf) < 8 or buf[4:8] != b"TFL3":
         raise InputFileError(

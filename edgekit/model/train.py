@@ -22,6 +22,8 @@ METRICS_FILE = "train.json"
 
 @dataclass
 class TrainResult:
+    """What `edgekit train` records in train.json: example, float test metric, run settings, files written."""
+
     example: str
     task: str
     metric: str
@@ -35,6 +37,7 @@ class TrainResult:
     edgekit_version: str
 
     def to_dict(self) -> dict[str, Any]:
+        """The result as a JSON-ready dict (the content of train.json)."""
         return asdict(self)
 
 

@@ -11,12 +11,14 @@ import shlex
 import shutil
 import subprocess
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, ClassVar, Sequence
+from typing import ClassVar
 
 from edgekit.boards import Board
 from edgekit.errors import DeviceError, InputFileError, MissingToolError
+from edgekit.tools import tool
 
 
 @dataclass
@@ -28,6 +30,7 @@ class Executor:
     history: list[list[str]] = field(default_factory=list)
 
     def run(self, argv: Sequence[str], *, what: str) -> None:
+        """Run `argv` (only echo it in dry runs); DeviceError naming `what` and its last output line on failure."""
         argv = [str(a) for a in argv]
         self.history.append(argv)
         self.echo(("would run: " if self.dry_run else "$ ") + shlex.join(argv))
@@ -50,7 +53,8 @@ class Executor:
             fn(argv)
         except SystemExit as exc:  # esptool exits on errors
             if exc.code not in (0, None):
-                raise DeviceError(f"{what} failed (exit {exc.code})", hint=f"command: {shlex.join([label, *argv])}") from None
+                raise DeviceError(f"{what} failed (exit {exc.code})",
+                                  hint=f"command: {shlex.join([label, *argv])}") from None
         except Exception as exc:
             raise DeviceError(f"{what} failed: {exc}") from None
 
@@ -63,15 +67,23 @@ class FlashImage:
     build_dir: Path
 
     def require_file(self, path: Path) -> Path:
+        """`path` if it is a file; InputFileError pointing to `edgekit build` otherwise."""
         if not path.is_file():
             raise InputFileError(f"firmware file not found: {path}", hint="run `edgekit build` first")
         return path
 
 
 class FlashRunner(ABC):
+    """One way to flash a board: name, capabilities, the tools it calls, and the board file's args for it."""
+
     name: ClassVar[str]
     capabilities: ClassVar[frozenset[str]] = frozenset({"flash"})
-    install_hint: ClassVar[str]
+    tools: ClassVar[tuple[str, ...]]  # names in edgekit.tools this runner calls
+
+    @property
+    def install_hint(self) -> str:
+        """How to install every tool the runner needs (from the tools registry)."""
+        return "; ".join(dict.fromkeys(tool(t).install for t in self.tools))
 
     def __init__(self, board: Board, args: Sequence[str], executor: Executor, port: str | None = None) -> None:
         self.board = board
@@ -87,18 +99,20 @@ class FlashRunner(ABC):
         if self.executor.dry_run:
             return program
         raise MissingToolError(f"runner '{self.name}' needs '{program}', which is not on PATH",
-                               hint=self.install_hint)
+                               hint=tool(program).install)
 
     def available(self) -> bool:
+        """Whether every program the runner needs is installed."""
         try:
             self.check_tools()
         except MissingToolError:
             return False
         return True
 
-    @abstractmethod
     def check_tools(self) -> None:
-        """Raise MissingToolError when the runner's programs are missing."""
+        """Raise MissingToolError when one of the runner's programs is missing."""
+        for program in self.tools:
+            self.require(program)
 
     @abstractmethod
     def flash(self, image: FlashImage) -> None:

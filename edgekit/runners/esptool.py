@@ -7,6 +7,7 @@ from typing import Any
 
 from edgekit.errors import InputFileError, MissingToolError, UsageError
 from edgekit.runners.core import FlashImage, FlashRunner
+from edgekit.tools import tool
 
 
 def _esptool_main() -> Any:
@@ -14,16 +15,19 @@ def _esptool_main() -> Any:
         import esptool
     except ImportError:
         raise MissingToolError("runner 'esptool' needs the esptool Python package",
-                               hint=EspToolRunner.install_hint) from None
+                               hint=tool("esptool").install) from None
     return esptool.main
 
 
 class EspToolRunner(FlashRunner):
+    """Flashes ESP32 boards over the serial port with the esptool package, in process."""
+
     name = "esptool"
     capabilities = frozenset({"flash", "reset"})
-    install_hint = "pip install esptool"
+    tools = ("esptool",)
 
     def check_tools(self) -> None:
+        """Raise MissingToolError when the esptool package cannot be imported."""
         _esptool_main()
 
     def argv(self, image: FlashImage) -> list[str]:
@@ -46,6 +50,7 @@ class EspToolRunner(FlashRunner):
         return argv
 
     def flash(self, image: FlashImage) -> None:
+        """In process: `esptool ARGS --port PORT --before B --after A write_flash [WRITE_ARGS] OFFSET FILE...`."""
         argv = self.argv(image)
         main = (lambda a: None) if self.executor.dry_run else _esptool_main()
         self.executor.call("esptool", argv, main, what="esptool write_flash")

@@ -6,14 +6,14 @@ from edgekit.runners.core import FlashImage, FlashRunner
 
 
 class IdfPyRunner(FlashRunner):
+    """Flashes ESP32 boards with ESP-IDF's idf.py (the board file's args name the action)."""
+
     name = "idf.py"
     capabilities = frozenset({"flash", "reset"})
-    install_hint = "install ESP-IDF >= 5.1 and `source $IDF_PATH/export.sh`"
-
-    def check_tools(self) -> None:
-        self.require("idf.py")
+    tools = ("idf.py",)
 
     def flash(self, image: FlashImage) -> None:
+        """`idf.py -C PROJECT_DIR -B BUILD_DIR [-p PORT] ARGS` (ARGS from the board file, e.g. `flash`)."""
         project = image.build_dir.parent
         port = ["-p", self.port] if self.port else []
         self.executor.run([self.require("idf.py"), "-C", str(project), "-B", str(image.build_dir), *port, *self.args],

@@ -6,14 +6,14 @@ from edgekit.runners.core import FlashImage, FlashRunner
 
 
 class PyOcdRunner(FlashRunner):
+    """Flashes the ELF with pyOCD, then resets the target."""
+
     name = "pyocd"
     capabilities = frozenset({"flash", "reset"})
-    install_hint = "pip install pyocd"
-
-    def check_tools(self) -> None:
-        self.require("pyocd")
+    tools = ("pyocd",)
 
     def flash(self, image: FlashImage) -> None:
+        """`pyocd flash ARGS --format elf ELF`, then `pyocd reset ARGS` (ARGS: the board's `--target NAME`)."""
         elf = image.require_file(image.elf)
         self.executor.run([self.require("pyocd"), "flash", *self.args, "--format", "elf", str(elf)],
                           what="pyocd flash")

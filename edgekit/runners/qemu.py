@@ -6,13 +6,14 @@ from edgekit.runners.core import FlashImage, FlashRunner
 
 
 class QemuRunner(FlashRunner):
+    """The virtual board's runner: nothing to write, QEMU loads the ELF when it starts."""
+
     name = "qemu"
     capabilities = frozenset({"flash"})
-    install_hint = "sudo apt-get install -y qemu-system-arm"
-
-    def check_tools(self) -> None:
-        self.require("qemu-system-arm")
+    tools = ("qemu-system-arm",)
 
     def flash(self, image: FlashImage) -> None:
+        """No command: checks the ELF exists and says QEMU loads it (`edgekit sim start` or `edgekit hil`)."""
         image.require_file(image.elf)
-        self.executor.echo(f"virtual board: {image.elf} is loaded by QEMU at start (`edgekit sim start` or `edgekit hil`)")
+        self.executor.echo(f"virtual board: {image.elf} is loaded by QEMU at start "
+                           "(`edgekit sim start` or `edgekit hil`)")

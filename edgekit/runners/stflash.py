@@ -6,14 +6,13 @@ from edgekit.runners.core import FlashImage, FlashRunner
 
 
 class StFlashRunner(FlashRunner):
-    name = "st-flash"
-    install_hint = "sudo apt-get install -y stlink-tools binutils-arm-none-eabi"
+    """Flashes a raw binary with st-flash, converted from the ELF with arm-none-eabi-objcopy."""
 
-    def check_tools(self) -> None:
-        self.require("st-flash")
-        self.require("arm-none-eabi-objcopy")
+    name = "st-flash"
+    tools = ("st-flash", "arm-none-eabi-objcopy")
 
     def flash(self, image: FlashImage) -> None:
+        """`arm-none-eabi-objcopy -O binary ELF BIN`, then `st-flash ARGS write BIN 0xFLASH_ORIGIN`."""
         elf = image.require_file(image.elf)
         binary = elf.with_suffix(".bin")
         self.executor.run([self.require("arm-none-eabi-objcopy"), "-O", "binary", str(elf), str(binary)],

@@ -6,14 +6,14 @@ from edgekit.runners.core import FlashImage, FlashRunner
 
 
 class Stm32CubeProgrammerRunner(FlashRunner):
+    """Flashes, verifies and resets with ST's STM32_Programmer_CLI."""
+
     name = "stm32cubeprogrammer"
     capabilities = frozenset({"flash", "reset", "verify"})
-    install_hint = "install STM32CubeProgrammer from st.com and put STM32_Programmer_CLI on PATH"
-
-    def check_tools(self) -> None:
-        self.require("STM32_Programmer_CLI")
+    tools = ("STM32_Programmer_CLI",)
 
     def flash(self, image: FlashImage) -> None:
+        """`STM32_Programmer_CLI ARGS -w ELF -v -rst` (ARGS: the board's `-c port=SWD ...` connection)."""
         elf = image.require_file(image.elf)
         self.executor.run([self.require("STM32_Programmer_CLI"), *self.args, "-w", str(elf), "-v", "-rst"],
                           what="STM32CubeProgrammer flash")

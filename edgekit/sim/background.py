@@ -1,7 +1,8 @@
 """`edgekit sim start|stop`: the virtual board as a background process between commands.
 
 `start` launches QEMU detached (it must outlive the command) and records its pid and pty in
-PROJECT/build/sim.json; `stop` ends it (SIGTERM, then SIGKILL) and removes the record.
+sim.json in the project's build directory; `stop` ends it (SIGTERM, then SIGKILL) and
+removes the record.
 """
 
 from __future__ import annotations
@@ -11,17 +12,42 @@ import os
 import signal
 import subprocess
 import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from edgekit.boards import Board
-from edgekit.errors import DeviceError, InputFileError, UsageError
-from edgekit.sim.qemu import _PTY_LINE, QemuBoard
+from edgekit.errors import DeviceError, UsageError
+from edgekit.sim.qemu import PTY_LINE, QemuBoard, require_qemu
+
+if TYPE_CHECKING:  # pragma: no cover
+    from edgekit.project.manifest import Project
 
 STATE_FILE = "sim.json"
+LOG_FILE = "qemu.log"
 
 
-def _state_path(project_dir: Path) -> Path:
-    return Path(project_dir) / "build" / STATE_FILE
+@dataclass(frozen=True)
+class SimState:
+    """A virtual board running in the background, as recorded in the state file."""
+
+    pid: int
+    pty: str            # the serial port to talk to it
+    log: str            # QEMU's output
+    argv: list[str]     # its exact command line
+
+    def to_json(self) -> str:
+        """The state file's text."""
+        return json.dumps(asdict(self), indent=2) + "\n"
+
+    @classmethod
+    def read(cls, path: Path) -> SimState:
+        """The state recorded in `path`."""
+        data = json.loads(path.read_text())
+        return cls(int(data["pid"]), str(data["pty"]), str(data["log"]), [str(a) for a in data["argv"]])
+
+
+def _state_path(project: Project) -> Path:
+    return project.build_dir / STATE_FILE
 
 
 def _alive(pid: int) -> bool:
@@ -34,28 +60,30 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def start_background(board: Board, project_dir: Path, *, timeout: float = 10.0) -> dict:
-    """Start QEMU with the project's ELF; returns {"pid", "pty", "log"}."""
-    state_path = _state_path(project_dir)
+def start_background(project: Project, *, timeout: float = 10.0) -> SimState:
+    """Start QEMU with the project's built firmware on its (virtual) board, detached.
+
+    UsageError when one is already running for the project; InputFileError when the project
+    was not built; MissingToolError without QEMU; DeviceError when QEMU does not start.
+    """
+    state_path = _state_path(project)
     if state_path.is_file():
-        state = json.loads(state_path.read_text())
-        if _alive(state["pid"]):
-            raise UsageError(f"the virtual board of {project_dir} is already running (pid {state['pid']}, "
-                             f"{state['pty']})", hint="edgekit sim stop first")
-    elf = Path(project_dir) / "build" / "firmware.elf"
-    if not elf.is_file():
-        raise InputFileError(f"firmware image {elf} not found", hint="run `edgekit build` first")
-    argv = QemuBoard.for_board(board, elf).argv
-    log_path = state_path.with_name("qemu.log")
+        running = SimState.read(state_path)
+        if _alive(running.pid):
+            raise UsageError(f"the virtual board of {project.root} is already running (pid {running.pid}, "
+                             f"{running.pty})", hint="edgekit sim stop first")
+    qemu = QemuBoard.for_board(project.board, project.built_elf())
+    require_qemu(qemu.qemu)
+    log_path = project.build_dir / LOG_FILE
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+        proc = subprocess.Popen(qemu.argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        match = _PTY_LINE.search(log_path.read_text(errors="replace"))
+        match = PTY_LINE.search(log_path.read_text(errors="replace"))
         if match:
-            state = {"pid": proc.pid, "pty": match.group(1), "log": str(log_path), "argv": argv}
-            state_path.write_text(json.dumps(state, indent=2) + "\n")
+            state = SimState(proc.pid, match.group(1), str(log_path), qemu.argv)
+            state_path.write_text(state.to_json())
             return state
         if proc.poll() is not None:
             break
@@ -65,22 +93,21 @@ def start_background(board: Board, project_dir: Path, *, timeout: float = 10.0) 
     raise DeviceError(f"QEMU did not start the virtual board: {tail[0]}", hint=f"log: {log_path}")
 
 
-def stop_background(project_dir: Path, *, grace: float = 3.0) -> dict | None:
-    """Stop the recorded QEMU; returns its state, or None when none was running."""
-    state_path = _state_path(project_dir)
+def stop_background(project: Project, *, grace: float = 3.0) -> SimState | None:
+    """Stop the project's recorded QEMU; returns its state, or None when none was running."""
+    state_path = _state_path(project)
     if not state_path.is_file():
         return None
-    state = json.loads(state_path.read_text())
-    pid = int(state["pid"])
-    if _alive(pid):
-        os.kill(pid, signal.SIGTERM)
+    state = SimState.read(state_path)
+    if _alive(state.pid):
+        os.kill(state.pid, signal.SIGTERM)
         deadline = time.monotonic() + grace
-        while _alive(pid) and time.monotonic() < deadline:
-            _reap(pid)
+        while _alive(state.pid) and time.monotonic() < deadline:
+            _reap(state.pid)
             time.sleep(0.05)
-        if _alive(pid):
-            os.kill(pid, signal.SIGKILL)
-            _reap(pid)
+        if _alive(state.pid):
+            os.kill(state.pid, signal.SIGKILL)
+            _reap(state.pid)
     state_path.unlink()
     return state
 
@@ -91,3 +118,6 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
     except ChildProcessError:
         pass
+
+
+__all__ = ["SimState", "STATE_FILE", "start_background", "stop_background"]

@@ -83,7 +83,7 @@ class _Pump:
             return self.frames_done >= f.at_frame and byte != 0
         return True
 
-    def process(self, data: bytes, log: list[AppliedFault], proxy: "FaultProxy") -> bytes:
+    def process(self, data: bytes, log: list[AppliedFault], proxy: FaultProxy) -> bytes:
         out = bytearray()
         for b in data:
             for f in list(self.pending):
@@ -154,7 +154,7 @@ class FaultProxy:
 
     # -- lifetime ---------------------------------------------------------------------
 
-    def __enter__(self) -> "FaultProxy":
+    def __enter__(self) -> FaultProxy:
         self.start()
         return self
 
@@ -216,16 +216,19 @@ class FaultProxy:
                 return os.read(self._master, 4096)
             except OSError:
                 return None
-        if self._client is None:
-            r, _, _ = select.select([self._server], [], [], 0.05)
-            if r and self._server is not None:
-                self._client, _ = self._server.accept()
+        client, server = self._client, self._server
+        if client is None:
+            if server is None:  # closed while this pump was running
+                return None
+            accepting, _, _ = select.select([server], [], [], 0.05)
+            if accepting:
+                self._client, _ = server.accept()
                 self._client_ready.set()
             return b""
-        r, _, _ = select.select([self._client], [], [], 0.05)
-        if not r:
+        readable, _, _ = select.select([client], [], [], 0.05)
+        if not readable:
             return b""
-        data = self._client.recv(4096)
+        data = client.recv(4096)
         return data if data else None
 
     def _send(self, direction: str, data: bytes) -> None:

@@ -7,7 +7,7 @@
                                          # -> the firmware's semihosting exit code
 
 QEMU runs as ``qemu-system-arm -M netduinoplus2 -icount shift=0 -nographic -monitor none
--serial pty -semihosting-config enable=on,target=native -kernel firmware.elf``. Under
+-serial pty -semihosting-config enable=on,target=native -kernel FIRMWARE``. Under
 ``-icount shift=0`` one instruction is one nanosecond of virtual time, so TIM2 (prescaler 0,
 clocked at 1 GHz by QEMU) counts executed instructions: deterministic, not real latency.
 QEMU is always stopped when the ``with`` block ends (terminate, then kill), on errors and
@@ -25,15 +25,28 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from edgekit.boards import Board
 from edgekit.errors import DeviceError, InputFileError, MissingToolError
+from edgekit.tools import tool
 
 QEMU = "qemu-system-arm"
 DEFAULT_MACHINE_ARGS = ("-M", "netduinoplus2", "-icount", "shift=0")
-_PTY_LINE = re.compile(r"char device redirected to (\S+) \(label serial0\)")
+#: What QEMU prints once the board's first serial port is on a pty; group 1 is its path.
+PTY_LINE = re.compile(r"char device redirected to (\S+) \(label serial0\)")
+
+
+def require_qemu(program: str = QEMU) -> str:
+    """The path of the QEMU `program`; MissingToolError with the install line of the tools
+    registry when it is not on PATH (`program` may be another build of qemu-system-arm)."""
+    path = shutil.which(program)
+    if path is None:
+        qemu = tool(QEMU)
+        raise MissingToolError(f"{program} not found on PATH (needed to {qemu.needed_for})",
+                               hint=f"install it: {qemu.install}")
+    return path
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
@@ -64,7 +77,7 @@ class QemuBoard:
         self._stopped = False
 
     @classmethod
-    def for_board(cls, board: Board, elf: Path, **kwargs: object) -> "QemuBoard":
+    def for_board(cls, board: Board, elf: Path, **kwargs: object) -> QemuBoard:
         """Use the machine arguments of the board's "qemu" runner (its board file)."""
         runner = next((r for r in board.runners if r.name == "qemu"), None)
         if runner is None:
@@ -87,15 +100,14 @@ class QemuBoard:
 
     @property
     def running(self) -> bool:
+        """QEMU was started and has not exited."""
         return self._proc is not None and self._proc.poll() is None
 
     def start(self) -> str:
         """Start QEMU and return the pty its first serial port is connected to."""
         if self._proc is not None:
             raise RuntimeError("this QemuBoard was already started")
-        if shutil.which(self.qemu) is None:
-            raise MissingToolError(f"{self.qemu} not found on PATH (needed for the virtual board)",
-                                   hint="install it: sudo apt-get install qemu-system-arm")
+        require_qemu(self.qemu)
         if not self.elf.is_file():
             raise InputFileError(f"firmware image {self.elf} not found",
                                  hint="build the firmware first: edgekit build")
@@ -124,7 +136,7 @@ class QemuBoard:
             line = raw.decode("utf-8", errors="replace")
             with self._lock:
                 self._out.append(line)
-            m = _PTY_LINE.search(line)
+            m = PTY_LINE.search(line)
             if m and self.pty is None:
                 self.pty = m.group(1)
                 self._pty_found.set()
@@ -174,7 +186,7 @@ class QemuBoard:
             proc.stdout.close()
         return self.exit_code
 
-    def __enter__(self) -> "QemuBoard":
+    def __enter__(self) -> QemuBoard:
         try:
             self.start()
         except BaseException:
@@ -195,4 +207,4 @@ class QemuBoard:
                 pass
 
 
-__all__ = ["QemuBoard", "QEMU", "DEFAULT_MACHINE_ARGS"]
+__all__ = ["QemuBoard", "QEMU", "DEFAULT_MACHINE_ARGS", "PTY_LINE", "require_qemu"]

@@ -9,50 +9,27 @@
 #include "edgekit_model.h"
 #include "ek_port.h"
 #include "ek_protocol.h"
+#include "ek_stream.h"
 
 #define MAX_RANK 6
 #define DTYPE_INT8 1u
 #define STR_MAX 32u
-#define SAMPLE_HEADER 12u
 
 /* Bytes read per poll before servicing the stream again: one full frame. */
 #define RX_BUDGET EK_PROTO_MAX_WIRE
 
 typedef char ek_assert_in_rank[(EDGEKIT_MODEL_INPUT_RANK <= MAX_RANK) ? 1 : -1];
 typedef char ek_assert_out_rank[(EDGEKIT_MODEL_OUTPUT_RANK <= MAX_RANK) ? 1 : -1];
-typedef char ek_assert_sensor[(EK_APP_MAX_SENSOR_VALUES <= 64) ? 1 : -1];
 
 static const uint32_t in_dims[] = EDGEKIT_MODEL_INPUT_DIMS;
 static const uint32_t out_dims[] = EDGEKIT_MODEL_OUTPUT_DIMS;
-
-typedef struct {
-    uint8_t active;
-    uint8_t sensor;
-    uint8_t infer;
-    uint8_t shift;
-    uint8_t scaled;        /* live-inference inputs quantized with the model's input scale */
-    float per_lsb;         /* (model input units per sensor unit) / model input scale */
-    uint8_t n_values;
-    uint16_t seq;          /* seq of the STREAM_START that began it; sample frames echo it */
-    uint16_t rate_hz;
-    uint16_t infer_every;
-    uint16_t since_infer;
-    uint32_t period_ms;    /* 1000 / rate ... */
-    uint32_t period_rem;   /* ... and 1000 % rate, spread by acc so pacing never drifts */
-    uint32_t acc;
-    uint32_t next_due;
-    uint32_t sample_seq;
-    uint32_t sent;
-    uint32_t skipped;
-    uint32_t window_fill;  /* values pushed into the input window, saturating at size */
-} stream_t;
 
 static struct {
     uint8_t initialised;
     int32_t model_rc;
     uint32_t boot_ms;
     ek_parser_t parser;
-    stream_t stream;
+    ek_stream_t stream;
     uint8_t tx[EK_PROTO_MAX_WIRE];
     uint8_t reply[EK_PROTO_MAX_PAYLOAD];
     int8_t input[EDGEKIT_MODEL_INPUT_BYTES];
@@ -136,10 +113,22 @@ static int run_model(uint32_t *cycles)
     return rc;
 }
 
+static void send_sample(uint16_t seq, const uint8_t *payload, size_t len)
+{
+    send(EK_MSG_SAMPLE, seq, payload, len);
+}
+
+/* The model and the link as the streaming engine sees them. */
+static const ek_stream_env_t stream_env = {
+    g.input, sizeof g.input, g.output, sizeof g.output,
+    (float)(EDGEKIT_MODEL_INPUT_SCALE), (int32_t)(EDGEKIT_MODEL_INPUT_ZERO_POINT),
+    run_model, send_sample,
+};
+
 void ek_app_init(void)
 {
     ek_parser_init(&g.parser);
-    zero_bytes((uint8_t *)&g.stream, sizeof g.stream);
+    ek_stream_init(&g.stream, &stream_env);
     zero_bytes((uint8_t *)g.input, sizeof g.input);
     zero_bytes((uint8_t *)g.output, sizeof g.output);
     g.boot_ms = ek_port_millis();
@@ -315,92 +304,28 @@ static void stream_ack(uint16_t seq)
 
 static void on_stream_start(const ek_frame_t *f)
 {
-    int16_t probe[EK_APP_MAX_SENSOR_VALUES];
-    stream_t *s = &g.stream;
-    uint8_t sensor, flags, shift;
-    uint16_t rate;
-    float scale_per_lsb = 0.0f;
-    int n;
-
-    if (s->active) {
-        if (f->seq == s->seq) {
+    int32_t detail = 0;
+    int err;
+    if (g.stream.active) {
+        if (f->seq == g.stream.seq) {
             stream_ack(f->seq); /* our ack was lost and the host retried */
         } else {
             send_error(f->type, f->seq, EK_ERR_BUSY, 0);
         }
         return;
     }
-    flags = f->len >= 2u ? f->payload[1] : 0u;
-    /* 8 bytes, or 12 with the input scale when flags bit 1 asks for scaled inputs. */
-    if (f->len != ((flags & 2u) ? 12u : 8u)) {
-        send_error(f->type, f->seq, EK_ERR_BAD_LENGTH, (flags & 2u) ? 12 : 8);
+    err = ek_stream_start(&g.stream, f->payload, f->len, f->seq, g.model_rc, &detail);
+    if (err != 0) {
+        send_error(f->type, f->seq, (uint8_t)err, detail);
         return;
     }
-    sensor = f->payload[0];
-    rate = ek_get_u16(f->payload + 2);
-    shift = f->payload[4];
-    if (rate == 0u || rate > EK_APP_MAX_RATE_HZ || shift > 15u || (flags & 0xFCu) != 0u) {
-        send_error(f->type, f->seq, EK_ERR_BAD_ARG, (int32_t)EK_APP_MAX_RATE_HZ);
-        return;
-    }
-    if (flags & 2u) {
-        union {
-            uint32_t u;
-            float f;
-        } per_unit;
-        per_unit.u = ek_get_u32(f->payload + 8);
-        /* Positive and finite (a NaN fails both comparisons). */
-        if (!(per_unit.f > 0.0f && per_unit.f < 1.0e30f)) {
-            send_error(f->type, f->seq, EK_ERR_BAD_ARG, 0);
-            return;
-        }
-        scale_per_lsb = per_unit.f / (float)EDGEKIT_MODEL_INPUT_SCALE;
-    }
-    /* A probe read tells whether the sensor exists and how many values it gives. */
-    n = ek_port_sensor_read(sensor, probe, EK_APP_MAX_SENSOR_VALUES);
-    if (n < 0) {
-        /* The port's own code says why: absent, unsupported, bus timeout, wrong chip... */
-        send_error(f->type, f->seq, EK_ERR_NO_SUCH_SENSOR, (int32_t)n);
-        return;
-    }
-    if (n > EK_APP_MAX_SENSOR_VALUES) {
-        n = EK_APP_MAX_SENSOR_VALUES; /* a port that ignored max_values */
-    }
-    if (flags & 1u) {
-        if (!model_ready()) {
-            send_error(f->type, f->seq, EK_ERR_NOT_READY, g.model_rc);
-            return;
-        }
-        if (SAMPLE_HEADER + 2u * (uint32_t)n + 8u + (uint32_t)EDGEKIT_MODEL_OUTPUT_BYTES >
-            EK_PROTO_MAX_PAYLOAD) {
-            send_error(f->type, f->seq, EK_ERR_BAD_ARG, (int32_t)EK_PROTO_MAX_PAYLOAD);
-            return;
-        }
-    }
-    zero_bytes((uint8_t *)s, sizeof *s);
-    s->sensor = sensor;
-    s->infer = (uint8_t)(flags & 1u);
-    s->shift = shift;
-    s->scaled = (uint8_t)((flags >> 1) & 1u);
-    s->per_lsb = scale_per_lsb;
-    s->n_values = (uint8_t)n;
-    s->rate_hz = rate;
-    s->infer_every = ek_get_u16(f->payload + 6);
-    if (s->infer_every == 0u) {
-        s->infer_every = 1;
-    }
-    s->seq = f->seq;
-    s->period_ms = 1000u / rate;
-    s->period_rem = 1000u % rate;
-    s->next_due = ek_port_millis();
-    s->active = 1;
     stream_ack(f->seq);
 }
 
 static void on_stream_stop(const ek_frame_t *f)
 {
     /* Idempotent: a retried STOP after the stream ended gets the same totals. */
-    g.stream.active = 0;
+    ek_stream_stop(&g.stream);
     ek_put_u32(&g.reply[0], g.stream.sent);
     ek_put_u32(&g.reply[4], g.stream.skipped);
     reply(f->type, f->seq, 8);
@@ -509,129 +434,6 @@ static void on_parse_result(int rc, const ek_frame_t *f)
     }
 }
 
-/* int8 model input from a sensor value. Scaled mode quantizes as the model expects:
- * round(v * per_lsb) + zero point, rounding half away from zero, then saturate. Shift mode
- * (no scale given) is a cheap fallback: v / 2^shift rounded toward zero, saturated. */
-static int8_t to_input(int16_t v, const stream_t *s)
-{
-    int32_t q;
-    if (s->scaled) {
-        float r = (float)v * s->per_lsb;
-        if (r > 1000.0f) {
-            r = 1000.0f; /* saturates below anyway; keeps the cast in range */
-        } else if (r < -1000.0f) {
-            r = -1000.0f;
-        }
-        q = (r >= 0.0f) ? (int32_t)(r + 0.5f) : -(int32_t)(0.5f - r);
-        q += (int32_t)EDGEKIT_MODEL_INPUT_ZERO_POINT;
-    } else {
-        q = (int32_t)v / (int32_t)(1L << s->shift);
-    }
-    if (q > 127) {
-        q = 127;
-    } else if (q < -128) {
-        q = -128;
-    }
-    return (int8_t)q;
-}
-
-static void window_push(const int16_t *values, uint8_t n, const stream_t *s)
-{
-    const size_t size = (size_t)EDGEKIT_MODEL_INPUT_BYTES;
-    size_t i;
-    /* Sliding window over the flattened sample stream, newest values last. */
-    if ((size_t)n >= size) {
-        for (i = 0; i < size; i++) {
-            g.input[i] = to_input(values[(size_t)n - size + i], s);
-        }
-    } else {
-        for (i = 0; i + n < size; i++) {
-            g.input[i] = g.input[i + n];
-        }
-        for (i = 0; i < n; i++) {
-            g.input[size - n + i] = to_input(values[i], s);
-        }
-    }
-    g.stream.window_fill += n;
-    if (g.stream.window_fill > size) {
-        g.stream.window_fill = (uint32_t)size;
-    }
-}
-
-static void advance_due(stream_t *s)
-{
-    s->next_due += s->period_ms;
-    s->acc += s->period_rem;
-    if (s->acc >= s->rate_hz) {
-        s->acc -= s->rate_hz;
-        s->next_due += 1u;
-    }
-}
-
-static void stream_service(void)
-{
-    stream_t *s = &g.stream;
-    int16_t values[EK_APP_MAX_SENSOR_VALUES];
-    uint8_t *p = g.reply;
-    uint32_t now = ek_port_millis();
-    uint32_t cycles = 0;
-    size_t n_out, i;
-    int n, rc;
-
-    if (!s->active || (int32_t)(now - s->next_due) < 0) {
-        return;
-    }
-    n = ek_port_sensor_read(s->sensor, values, EK_APP_MAX_SENSOR_VALUES);
-    if (n < 0) {
-        n = 0; /* a failed read still produces a sample, so the host sees it */
-    }
-    if (n > (int)s->n_values) {
-        n = (int)s->n_values;
-    }
-    ek_put_u32(&p[0], s->sample_seq);
-    ek_put_u32(&p[4], now);
-    p[8] = s->sensor;
-    p[9] = 0;
-    p[10] = (uint8_t)n;
-    p[11] = 0;
-    n_out = SAMPLE_HEADER;
-    for (i = 0; i < (size_t)n; i++, n_out += 2u) {
-        ek_put_u16(&p[n_out], (uint16_t)values[i]);
-    }
-    if (s->infer) {
-        window_push(values, (uint8_t)n, s);
-        s->since_infer++;
-        if (s->window_fill >= (uint32_t)EDGEKIT_MODEL_INPUT_BYTES &&
-            s->since_infer >= s->infer_every) {
-            s->since_infer = 0;
-            rc = run_model(&cycles);
-            p[9] = (uint8_t)(rc == 0 ? 1u : 2u); /* 1: prediction, 2: model error */
-            ek_put_u32(&p[n_out], rc == 0 ? cycles : (uint32_t)rc);
-            ek_put_u32(&p[n_out + 4u], (uint32_t)EDGEKIT_MODEL_OUTPUT_BYTES);
-            n_out += 8u;
-            if (rc == 0) {
-                copy_bytes(&p[n_out], (const uint8_t *)g.output,
-                           (size_t)EDGEKIT_MODEL_OUTPUT_BYTES);
-                n_out += (size_t)EDGEKIT_MODEL_OUTPUT_BYTES;
-            }
-        }
-    }
-    send(EK_MSG_SAMPLE, s->seq, p, n_out);
-    s->sample_seq++;
-    s->sent++;
-    advance_due(s);
-    /* Short hiccups are caught up by sending the due samples back to back. Further
-     * behind (slow link or model): skip the missed slots but count them in
-     * sample_seq, so the host sees a gap, not a time warp. */
-    now = ek_port_millis();
-    while ((int32_t)(now - s->next_due) >= (int32_t)s->period_ms &&
-           (int32_t)(now - s->next_due) > (int32_t)EK_APP_STREAM_MAX_LAG_MS) {
-        advance_due(s);
-        s->sample_seq++;
-        s->skipped++;
-    }
-}
-
 void ek_app_poll(void)
 {
     ek_frame_t frame;
@@ -648,7 +450,7 @@ void ek_app_poll(void)
         }
         on_parse_result(ek_parser_feed(&g.parser, (uint8_t)c, &frame), &frame);
     }
-    stream_service();
+    ek_stream_service(&g.stream, g.reply);
 }
 
 void ek_app_run(void)

@@ -5,7 +5,8 @@
  *     ek_app_run();          (never returns)
  * or, under an RTOS / super-loop, calls ek_app_init() once and ek_app_poll() often.
  * The application touches the hardware only through ek_port.h and the model only
- * through edgekit_model.h; it owns all its buffers statically.
+ * through edgekit_model.h; it owns all its buffers statically. Streaming (and its limits,
+ * EK_APP_MAX_SENSOR_VALUES, EK_APP_MAX_RATE_HZ, EK_APP_STREAM_MAX_LAG_MS) is ek_stream.h.
  */
 #ifndef EK_APP_H
 #define EK_APP_H
@@ -20,20 +21,6 @@ extern "C" {
 #endif
 #ifndef EK_FIRMWARE_VERSION
 #define EK_FIRMWARE_VERSION "0.0.0"
-#endif
-
-/* Values of one sensor sample the device can carry (ek_port_sensor_read's max_values). */
-#ifndef EK_APP_MAX_SENSOR_VALUES
-#define EK_APP_MAX_SENSOR_VALUES 16
-#endif
-
-/* Highest streaming rate accepted (pacing uses ek_port_millis). */
-#define EK_APP_MAX_RATE_HZ 1000u
-
-/* A stream that falls behind by up to this many ms sends the missed samples back to back;
- * further behind, it skips them (they show as a gap in the sample numbers). */
-#ifndef EK_APP_STREAM_MAX_LAG_MS
-#define EK_APP_STREAM_MAX_LAG_MS 50u
 #endif
 
 /* Reset state and initialise the model (edgekit_model_init). Safe to call again. */

@@ -35,11 +35,26 @@ uint32_t ek_port_cycles_hz(void);
 uint32_t ek_port_millis(void);
 
 /* Read one sample of sensor `sensor_id` into out[0..max_values); returns the number of
- * values written, or a negative number when the sensor does not exist or failed. */
+ * values written, or one of the EK_SENSOR_ERR_* codes below. Sensor ids are the board
+ * file's order (EK_SENSOR_<ID> in the generated ek_board.h). */
 int ek_port_sensor_read(uint8_t sensor_id, int16_t *out, size_t max_values);
+
+/* Why a sensor read failed: one code per cause, sent to the host as the detail of a
+ * NO_SUCH_SENSOR error (edgekit/hil/protocol.py names them). */
+#define EK_SENSOR_ERR_NO_SUCH      (-1)  /* no sensor with this id on this board */
+#define EK_SENSOR_ERR_UNSUPPORTED  (-2)  /* the board has it, this port cannot read it yet */
+#define EK_SENSOR_ERR_BUFFER       (-3)  /* max_values is smaller than the sensor's axes */
+#define EK_SENSOR_ERR_NACK         (-4)  /* bus sensor: nothing acknowledged its address (absent, unpowered) */
+#define EK_SENSOR_ERR_TIMEOUT      (-5)  /* bus sensor: the bus made no progress in time (held low, stuck) */
+#define EK_SENSOR_ERR_BUS          (-6)  /* bus sensor: bus error or lost arbitration (glitch, second master) */
+#define EK_SENSOR_ERR_WRONG_ID     (-7)  /* bus sensor: its identity register is not the part the board file names */
 
 /* Leave the firmware: reset on silicon, semihosting exit with `code` on QEMU. */
 void ek_port_exit(int code);
+
+/* Exit code a port passes to ek_port_exit when the firmware faults (HardFault or another
+ * unexpected exception). */
+#define EK_EXIT_FAULT 3
 
 #ifdef __cplusplus
 }

@@ -3,9 +3,9 @@
 
 #include "ek_port.h"
 #include "ek_port_host.h"
+#include "ek_synth.h"
 
 #include <errno.h>
-#include <math.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +18,7 @@ static uint32_t boot_delay_ms;
 static struct timespec t0;
 static uint8_t rx_buf[4096];
 static size_t rx_len, rx_pos;
-static uint32_t lcg_state = 12345u;
+static ek_synth_t synth = EK_SYNTH_INIT;
 static const struct timespec idle_wait = {0, 200000L};
 
 void ek_port_host_configure(int rx, int tx, uint32_t boot_delay)
@@ -40,10 +40,14 @@ void ek_port_init(void)
     clock_gettime(CLOCK_MONOTONIC, &t0);
 }
 
+static uint64_t since_init_ns(void)
+{
+    return now_ns() - ((uint64_t)t0.tv_sec * 1000000000u + (uint64_t)t0.tv_nsec);
+}
+
 uint32_t ek_port_millis(void)
 {
-    uint64_t start = (uint64_t)t0.tv_sec * 1000000000u + (uint64_t)t0.tv_nsec;
-    return (uint32_t)((now_ns() - start) / 1000000u);
+    return (uint32_t)(since_init_ns() / 1000000u);
 }
 
 uint32_t ek_port_cycles(void)
@@ -113,33 +117,19 @@ void ek_port_uart_write(const uint8_t *data, size_t len)
     }
 }
 
-/* Sensors: 0 = 3-axis "accelerometer" (sines at 1, 2 and 3 Hz, amplitude 1000, plus
- * noise); 1 = one-value "microphone" (440 Hz sine); other ids do not exist. */
-static int noise(void)
-{
-    lcg_state = lcg_state * 1664525u + 1013904223u; /* fixed seed: reproducible runs */
-    return (int)((lcg_state >> 24) % 41u) - 20;
-}
-
+/* Sensors: those of the virtual board (boards/qemu-netduinoplus2.toml), from the same code
+ * (ek_synth.c) on the same kind of clock: 0 = "accel", 3 axes in mg (gestures);
+ * 1 = "vibration", 1 value in mg; other ids do not exist. */
 int ek_port_sensor_read(uint8_t sensor_id, int16_t *out, size_t max_values)
 {
-    const double two_pi = 6.283185307179586;
-    double t = (double)ek_port_millis() / 1000.0;
-    size_t i;
+    uint64_t t_us = since_init_ns() / 1000u;
     if (sensor_id == 0) {
-        for (i = 0; i < 3 && i < max_values; i++) {
-            out[i] = (int16_t)(1000.0 * sin(two_pi * (double)(i + 1) * t) + noise());
-        }
-        return (int)i;
+        return ek_synth_read(&synth, EK_SYNTH_GESTURES, t_us, out, max_values);
     }
     if (sensor_id == 1) {
-        if (max_values < 1) {
-            return 0;
-        }
-        out[0] = (int16_t)(8000.0 * sin(two_pi * 440.0 * t) + noise());
-        return 1;
+        return ek_synth_read(&synth, EK_SYNTH_VIBRATION, t_us, out, max_values);
     }
-    return -1;
+    return EK_SENSOR_ERR_NO_SUCH;
 }
 
 void ek_port_exit(int code)

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edgekit.codegen import generate_model_code, kernel_headers, kernel_include_dir, kernel_sources
+from edgekit.codegen import compile_model, kernel_headers, kernel_include_dir, kernel_sources
+from edgekit.model import zoo
 from edgekit.model.tflite_graph import parse_graph
 
 CFLAGS = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O1"]
@@ -41,7 +42,7 @@ int main(void)
 def build_host(tflite: bytes, workdir: Path, extra_flags: list[str] | None = None) -> Path:
     """Generate, compile and link the model with the stdin/stdout driver; returns the exe."""
     graph = parse_graph(tflite)
-    files = generate_model_code(graph)
+    files = compile_model(graph).sources()
     h = hashlib.sha256(repr(extra_flags).encode())
     for name in sorted(files):
         h.update(files[name].encode())
@@ -114,17 +115,14 @@ def compare(tflite: bytes, workdir: Path, n_random: int = 60, seed: int = 0,
     return len(xs), bad
 
 
-SHARED_MODELS = Path(__file__).resolve().parents[2].parent / "shared" / "models"
+# The benchmark models (sine, ds_cnn_kws, ad_autoencoder), built by edgekit.model.zoo: after
+# shared_model(name), SHARED_MODELS / f"{name}.tflite" is that model's file.
+SHARED_MODELS = zoo.cache_dir()
 
 
 def shared_model(name: str) -> bytes:
-    """Bytes of ../shared/models/<name>.tflite (the test is skipped when absent)."""
-    import pytest
-
-    path = SHARED_MODELS / f"{name}.tflite"
-    if not path.exists():
-        pytest.skip(f"{path} not present")
-    return path.read_bytes()
+    """Bytes of benchmark model `name`, built from the project's own code (cached on disk)."""
+    return zoo.model_bytes(name)
 
 
 def workdir_default() -> Path:

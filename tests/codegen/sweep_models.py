@@ -9,19 +9,20 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 Builder = Callable[[Any, Any], Any]
 
 
-def _conv(L, f, k, s=1, pad="same", act=None, d=1, groups=1):  # noqa: ANN001, ANN202
+def _conv(L, f, k, s=1, pad="same", act=None, d=1, groups=1):
     return L.Conv2D(f, k, strides=s, padding=pad, activation=act, dilation_rate=d, groups=groups)
 
 
-def _dw(L, k, s=1, pad="same", act=None, m=1, d=1):  # noqa: ANN001, ANN202
+def _dw(L, k, s=1, pad="same", act=None, m=1, d=1):
     return L.DepthwiseConv2D(k, strides=s, padding=pad, activation=act, depth_multiplier=m,
                              dilation_rate=d)
 

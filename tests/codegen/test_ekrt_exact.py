@@ -12,8 +12,8 @@ import pytest
 
 pytest.importorskip("tflite_micro")
 
-from ekrt_harness import compare, shared_model  # noqa: E402
-import sweep_models  # noqa: E402
+import sweep_models
+from ekrt_harness import compare, shared_model
 
 
 @pytest.mark.parametrize("name,n_random", [("sine", 400), ("ds_cnn_kws", 150),
@@ -24,7 +24,7 @@ def test_shared_model_bit_exact(name: str, n_random: int, ekrt_build_dir: Path) 
 
 
 @pytest.mark.parametrize("spec", sweep_models.SPECS, ids=[s[0] for s in sweep_models.SPECS])
-def test_op_sweep_bit_exact(spec, sweep_cache: Path, ekrt_build_dir: Path) -> None:  # noqa: ANN001
+def test_op_sweep_bit_exact(spec, sweep_cache: Path, ekrt_build_dir: Path) -> None:
     tflite = sweep_models.build(spec, sweep_cache)
     n, bad = compare(tflite, ekrt_build_dir, n_random=120, seed=2)
     assert bad == 0
@@ -66,15 +66,15 @@ def test_sweep_clean_under_sanitizers(name: str, sweep_cache: Path, ekrt_build_d
 
 
 @pytest.mark.parametrize("spec", sweep_models.UNSUPPORTED, ids=[s[0] for s in sweep_models.UNSUPPORTED])
-def test_converted_model_with_unsupported_op(spec, sweep_cache: Path) -> None:  # noqa: ANN001
-    from edgekit.codegen import generate_model_code
+def test_converted_model_with_unsupported_op(spec, sweep_cache: Path) -> None:
+    from edgekit.codegen import compile_model
     from edgekit.errors import ModelError
     from edgekit.model.tflite_graph import parse_graph
 
     graph = parse_graph(sweep_models.build(spec, sweep_cache))
     bad = next(op for op in graph.operators if op.op == "GELU")
     with pytest.raises(ModelError) as err:
-        generate_model_code(graph)
+        compile_model(graph)
     msg = str(err.value)
     assert f"operator {bad.index} (GELU)" in msg
     assert graph.tensors[bad.outputs[0]].name in msg and "--runtime tflm" in msg

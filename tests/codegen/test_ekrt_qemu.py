@@ -1,5 +1,5 @@
 """edgekit-rt on the emulated Cortex-M4F (QEMU netduinoplus2): the Armv7E-M DSP kernels and
-the portable kernels both match tflite_micro byte for byte on the shared models."""
+the portable kernels both match tflite_micro byte for byte on the benchmark models (edgekit.model.zoo)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from ekrt_harness import SHARED_MODELS, shared_model
 
 pytest.importorskip("tflite_micro")

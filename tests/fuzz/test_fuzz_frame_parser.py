@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.firmware_sources import core_sources
+
 REPO = Path(__file__).resolve().parents[2]
 COMMON = REPO / "firmware_templates" / "common"
 FAKE_MODEL = REPO / "tests" / "fixtures" / "fake_model"
@@ -27,8 +29,7 @@ def _build(out: Path) -> Path:
     cmd = ["clang", "-g", "-O1", "-fsanitize=fuzzer,address,undefined",
            "-fno-sanitize-recover=undefined", "-std=c99", "-Wall", "-Wextra", "-Werror",
            f"-I{COMMON}", f"-I{FAKE_MODEL}", str(HERE / "fuzz_frame_parser.c"),
-           str(COMMON / "ek_protocol.c"), str(COMMON / "ek_app.c"),
-           str(FAKE_MODEL / "edgekit_model.c"), "-o", str(exe)]
+           *map(str, core_sources()), str(FAKE_MODEL / "edgekit_model.c"), "-o", str(exe)]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
     if r.returncode != 0 and ("libclang_rt.fuzzer" in r.stderr or "-lFuzzer" in r.stderr
                               or "cannot find" in r.stderr):

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.firmware_sources import host_firmware_sources
+
 REPO = Path(__file__).resolve().parents[2]
 COMMON = REPO / "firmware_templates" / "common"
 HOST = REPO / "firmware_templates" / "host"
@@ -24,8 +26,7 @@ def build_host_firmware(out: Path, defines: tuple[str, ...] = (), cc: str = "gcc
     if shutil.which(cc) is None:
         pytest.skip(f"{cc} not installed: cannot build the host-port firmware")
     exe = out / "ek_host_fw"
-    srcs = [COMMON / "ek_protocol.c", COMMON / "ek_app.c", HOST / "ek_port_host.c",
-            HOST / "main.c", FAKE_MODEL / "edgekit_model.c"]
+    srcs = [*host_firmware_sources(), FAKE_MODEL / "edgekit_model.c"]
     # A test process can be descheduled for tens of ms on a busy CI machine (a board is
     # not): let streams catch up on such stalls instead of skipping samples.
     defines = ("EK_APP_STREAM_MAX_LAG_MS=1000", *defines)

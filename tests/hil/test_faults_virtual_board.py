@@ -14,30 +14,31 @@ from edgekit.errors import DeviceError
 from edgekit.hil.evaluate import Gates
 from edgekit.hil.harness import HilOptions, run_hil
 from edgekit.project.build import build_project
-from edgekit.project.generate import generate_project
+from edgekit.project.generate import generate_project, origin_of_model
+from edgekit.project.manifest import Project, open_project
 from edgekit.sim.faultproxy import Fault, FaultProxy
 from edgekit.sim.qemu import QemuBoard
-from tests.conftest import SHARED_MODELS
 
-pytestmark = [pytest.mark.skipif(not SHARED_MODELS.is_dir(), reason="../shared/models not present"),
-              pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.timeout(120)]
 BOARD = load_board("qemu-netduinoplus2")
 SAMPLES = 40
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory) -> tuple[Path, Path]:
+def project(tmp_path_factory, benchmark_model) -> tuple[Project, Path]:
     d = tmp_path_factory.mktemp("faults")
     data = d / "x.npz"
     np.savez(data, x=np.linspace(0, 6.28, SAMPLES, dtype=np.float32).reshape(SAMPLES, 1))
-    generate_project(SHARED_MODELS / "sine.tflite", BOARD, d / "fw", data_path=data)
-    build_project(d / "fw", BOARD)
-    return d / "fw", data
+    model = benchmark_model("sine")
+    generate_project(model, BOARD, d / "fw", origin=origin_of_model(model, data_path=data))
+    fw = open_project(d / "fw", board=BOARD)
+    build_project(fw)
+    return fw, data
 
 
-def _run(project: tuple[Path, Path], faults: list[Fault], tmp_path: Path, on_progress=None):
+def _run(project: tuple[Project, Path], faults: list[Fault], tmp_path: Path, on_progress=None):
     fw, data = project
-    with QemuBoard.for_board(BOARD, fw / "build" / "firmware.elf") as vb, \
+    with QemuBoard.for_board(BOARD, fw.built_elf()) as vb, \
             FaultProxy(vb.pty, faults, seed=3) as proxy:
         opts = HilOptions(port=proxy.url, data=data, bench_runs=10, report_dir=tmp_path / "report",
                           gates=Gates(require_exact=True))
@@ -58,10 +59,11 @@ def test_harness_recovers_and_stays_exact(project, tmp_path: Path, fault: Fault)
     result, applied = _run(project, [fault], tmp_path)
     assert applied, "the fault never fired: the test proves nothing"
     report = result.report
-    assert report["status"] == "complete" and report["samples_measured"] == SAMPLES
-    assert report["agreement"]["exact_share"] == 1.0 and result.gates_passed
+    assert report.status == "complete" and report.samples_measured == SAMPLES
+    assert report.agreement is not None and report.link is not None
+    assert report.agreement.exact_share == 1.0 and result.gates_passed
     if fault.kind != "garbage":
-        assert report["link"]["resends"] >= 1  # it was repaired by a resend, not by luck
+        assert report.link.resends >= 1  # it was repaired by a resend, not by luck
 
 
 def test_board_lost_mid_run_keeps_what_was_measured(project, tmp_path: Path) -> None:

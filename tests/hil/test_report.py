@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgekit.hil.evaluate import Gates, LinkStats, agreement, latency, task_comparison
-from edgekit.hil.report import console_tables, markdown, write_report
+from edgekit.hil.evaluate import Gates, LinkStats, TaskComparison, agreement, latency, task_comparison
+from edgekit.hil.report import DeviceRecord, HilReport, console_tables, markdown, write_report
 
 
 def test_agreement_counts_lsb_differences() -> None:
@@ -18,21 +18,23 @@ def test_agreement_counts_lsb_differences() -> None:
     dev = host.copy()
     dev[2, 1] = -126  # 2 LSB off on one element of one sample
     a = agreement(dev, host, scale=0.5, zero_point=0)
-    assert a["samples"] == 3 and a["exact_share"] == pytest.approx(2 / 3)
-    assert a["exact_elements_share"] == pytest.approx(8 / 9)
-    assert a["max_abs_diff_lsb"] == 2 and a["mismatched_samples"] == [2]
+    assert a.samples == 3 and a.exact_share == pytest.approx(2 / 3)
+    assert a.exact_elements_share == pytest.approx(8 / 9)
+    assert a.max_abs_diff_lsb == 2 and a.mismatched_samples == [2]
     # RMSE in real units: one element off by 2 LSB * 0.5 over 9 elements.
-    assert a["rmse"] == pytest.approx(np.sqrt(1.0 / 9))
-    assert a["cosine_min"] < 1.0 and a["cosine_mean"] > 0.99
+    assert a.rmse == pytest.approx(np.sqrt(1.0 / 9))
+    assert a.cosine_min < 1.0 and a.cosine_mean > 0.99
     same = agreement(host, host, 0.5, 0)
-    assert same["exact_share"] == 1.0 and same["cosine_min"] == pytest.approx(1.0)
+    assert same.exact_share == 1.0 and same.cosine_min == pytest.approx(1.0)
 
 
 def test_latency_skips_warmup_and_converts_to_microseconds() -> None:
     cycles = [999_999] + [168_000] * 98 + [336_000]
     lat = latency(cycles, 168_000_000, warmup=1)
-    assert lat["runs"] == 99 and lat["counts"]["min"] == 168_000 and lat["counts"]["max"] == 336_000
-    assert lat["us"]["p50"] == pytest.approx(1000.0) and lat["us"]["max"] == pytest.approx(2000.0)
+    assert lat.counts is not None and lat.us is not None
+    assert lat.runs == 99 and lat.counts.min == 168_000 and lat.counts.max == 336_000
+    assert lat.us.p50 == pytest.approx(1000.0) and lat.us.max == pytest.approx(2000.0)
+    assert lat.to_dict()["counts"]["max"] == 336_000 and latency([], 1).to_dict() == {"runs": 0}
 
 
 def test_task_comparison_and_confusion() -> None:
@@ -44,33 +46,66 @@ def test_task_comparison_and_confusion() -> None:
     assert cmp.confusion == [[2, 0], [1, 1]]
 
 
-def _report(**over) -> dict:
-    rep = {"board": "qemu-netduinoplus2", "virtual": True, "cycles_hz": 1_000_000_000, "model_sha256": "ab" * 32,
-           "port": "/dev/pts/9", "status": "complete", "error": None,
-           "device": {"runtime": "edgekit-rt", "firmware_version": "0.1.0"},
-           "task": {"task": "classification", "metric": "accuracy", "device": 0.95, "host_int8": 0.95, "float": 0.96,
-                    "confusion": [[5, 1], [0, 4]], "class_names": ["idle", "wave"]},
-           "agreement": agreement(np.zeros((10, 2), np.int8), np.zeros((10, 2), np.int8), 1.0, 0),
-           "latency": latency([100_000] * 20, 1_000_000_000, warmup=2),
-           "link": LinkStats(1000, 2000, 1.5, 115200).to_dict()}
-    rep.update(over)
+def _report(**over) -> HilReport:
+    rep = HilReport(
+        edgekit_version="0.1.0", board="qemu-netduinoplus2", virtual=True, project="fw", model_sha256="ab" * 32,
+        data="x.npz", samples_planned=10, host_reference="tflm", status="complete", port="/dev/pts/9",
+        device=DeviceRecord("qemu-netduinoplus2", "0.1.0", "edgekit-rt", 1024, 256), cycles_hz=1_000_000_000,
+        samples_measured=10,
+        task=TaskComparison("classification", "accuracy", device=0.95, host_int8=0.95, float=0.96,
+                            confusion=[[5, 1], [0, 4]], class_names=["idle", "wave"]),
+        agreement=agreement(np.zeros((10, 2), np.int8), np.zeros((10, 2), np.int8), 1.0, 0),
+        latency=latency([100_000] * 20, 1_000_000_000, warmup=2),
+        link=LinkStats(1000, 2000, 1.5, 115200))
+    for key, value in over.items():
+        setattr(rep, key, value)
     return rep
 
 
 def test_gates() -> None:
     rep = _report()
-    assert all(g["passed"] for g in Gates(0.9, 1.0, True).evaluate(rep))
-    failed = [g for g in Gates(0.97, 0.05, True).evaluate(rep) if not g["passed"]]
-    assert [g["name"] for g in failed] == ["min-accuracy", "max-latency-ms"]
-    assert "0.9500 < required 0.9700" in failed[0]["message"] and "0.100 ms > allowed 0.050 ms" in failed[1]["message"]
-    rep["agreement"]["exact_share"] = 0.9
-    assert not Gates(require_exact=True).evaluate(rep)[0]["passed"]
-    assert "MAE" in Gates(min_accuracy=0.5).evaluate(_report(task={"metric": "mae", "device": 0.1}))[0]["message"]
+    assert all(g.passed for g in Gates(0.9, 1.0, True).evaluate(rep))
+    failed = [g for g in Gates(0.97, 0.05, True).evaluate(rep) if not g.passed]
+    assert [g.name for g in failed] == ["min-accuracy", "max-latency-ms"]
+    assert "0.9500 < required 0.9700" in failed[0].message and "0.100 ms > allowed 0.050 ms" in failed[1].message
+    assert rep.agreement is not None
+    rep.agreement.exact_share = 0.9
+    assert not Gates(require_exact=True).evaluate(rep)[0].passed
+    mae = TaskComparison("regression", "mae", device=0.1)
+    assert "MAE" in Gates(min_accuracy=0.5).evaluate(_report(task=mae))[0].message
+    nothing = Gates(0.5, 1.0, True).evaluate(_report(task=None, latency=None, agreement=None))
+    assert [g.message for g in nothing] == [
+        "--min-accuracy given but the data has no labels to measure it",
+        "--max-latency-ms given but no latency was measured",
+        "device outputs equal the host reference on 0.00% of samples (max diff ? LSB); --require-exact wants 100%"]
+
+
+def test_report_json_keys() -> None:
+    """report.json keeps its layout: optional parts are left out until measured."""
+    rep = _report()
+    rep.gates = Gates(0.99).evaluate(rep)
+    d = rep.to_dict()
+    assert list(d) == ["edgekit_version", "board", "virtual", "project", "model_sha256", "data", "samples_planned",
+                       "host_reference", "status", "error", "port", "device", "cycles_hz", "samples_measured",
+                       "agreement", "task", "latency", "link", "gates"]
+    assert d["device"] == {"board_id": "qemu-netduinoplus2", "firmware_version": "0.1.0", "runtime": "edgekit-rt",
+                           "arena_bytes": 1024, "max_payload": 256}
+    assert d["link"] == {"bytes_sent": 1000, "bytes_received": 2000, "seconds": 1.5, "inferences_per_second": None,
+                         "resends": 0, "bytes_per_second": 2000.0, "theoretical_bytes_per_second": 11520.0,
+                         "share_of_theoretical": 2000.0 / 11520.0}
+    assert d["latency"]["runs"] == 18 and d["latency"]["warmup"] == 2 and "source" not in d["latency"]
+    assert d["gates"] == [{"name": "min-accuracy", "passed": False,
+                           "message": "on-device accuracy 0.9500 < required 0.9900"}]
+    started = HilReport("0.1.0", "b", False, "fw", "ab", "x.npz", 3, "tflm", qemu_argv=["qemu-system-arm"])
+    assert list(started.to_dict()) == ["edgekit_version", "board", "virtual", "project", "model_sha256", "data",
+                                       "samples_planned", "host_reference", "status", "error", "virtual_board",
+                                       "samples_measured"]
+    assert started.to_dict()["virtual_board"] == {"argv": ["qemu-system-arm"]}
 
 
 def test_report_files(tmp_path: Path) -> None:
     rep = _report()
-    rep["gates"] = Gates(0.99).evaluate(rep)
+    rep.gates = Gates(0.99).evaluate(rep)
     paths = write_report(rep, tmp_path / "r", cycles=[100_000] * 20, junit=tmp_path / "junit.xml")
     names = {p.name for p in paths}
     assert names == {"report.json", "report.md", "latency.png", "confusion.png", "junit.xml"}

@@ -19,15 +19,16 @@ from edgekit.errors import DataError, DeviceError
 from edgekit.hil import protocol as P
 from edgekit.hil.session import Session
 from edgekit.sim.faultproxy import Fault, FaultProxy
+from tests.firmware_sources import core_sources
 
 from .conftest import COMMON, FAKE_MODEL, WARN, Device
 from .fake_model import fake_model
 
 pytestmark = pytest.mark.timeout(30)
 
-FAST = dict(timeout=0.5, retries=4, handshake_timeout=5.0)
+FAST = {"timeout": 0.5, "retries": 4, "handshake_timeout": 5.0}
 # Under fault injection: short reply timeout (a lost reply costs one timeout), more retries.
-FAULTY = dict(timeout=0.25, retries=6, handshake_timeout=5.0)
+FAULTY = {"timeout": 0.25, "retries": 6, "handshake_timeout": 5.0}
 
 
 def _inputs(n: int, size: int = 16, seed: int = 0) -> np.ndarray:
@@ -370,7 +371,7 @@ def test_unopenable_ports(url: str, fragment: str) -> None:
 
 # --- the core builds for the real targets -----------------------------------------------
 
-CORE = [COMMON / "ek_protocol.c", COMMON / "ek_app.c"]
+CORE = core_sources()
 TARGETS = {
     "gcc": ["gcc", "-O2"],
     "clang": ["clang", "-O2"],

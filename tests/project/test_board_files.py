@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from edgekit.boards import list_boards, parse_board
-from edgekit.project.render import esp32_context, stm32_context
+from edgekit.project.families import esp32_context, stm32_context
 
 BOARDS_DIR = Path(__file__).resolve().parents[2] / "boards"
 FILES = sorted(BOARDS_DIR.glob("*.toml"))

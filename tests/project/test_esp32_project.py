@@ -3,6 +3,7 @@ the tree, the generated headers and the configuration are what we can check)."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -13,6 +14,7 @@ import yaml
 from edgekit.boards import load_board
 from edgekit.errors import MissingToolError
 from edgekit.project import build_project, render_project
+from edgekit.project.families import family_of
 
 SHA = "e5" * 32
 MODEL = {"edgekit_model.h": "/* model header */\n", "edgekit_model.c": "/* model */\n"}
@@ -37,7 +39,7 @@ def _sdkconfig(path: Path) -> dict[str, str]:
 def test_esp32_tree(board_id: str, runtime: str, tmp_path: Path) -> None:
     target, mhz, flash, dual = ESP32_BOARDS[board_id]
     out = render_project(load_board(board_id), tmp_path / "fw", model_sources=MODEL,
-                         context={"model_sha256": SHA, "runtime": runtime})
+                         context={"model_sha256": SHA, "runtime": runtime}).root
     for rel in ("CMakeLists.txt", "sdkconfig.defaults", "main/CMakeLists.txt",
                 "main/idf_component.yml", "main/ek_port_esp32.c", "main/ek_board.h",
                 "main/ek_port.h", "main/edgekit_model.c", "edgekit.json"):
@@ -81,11 +83,25 @@ def test_esp32_tree(board_id: str, runtime: str, tmp_path: Path) -> None:
     assert f"#define EK_CYCLES_HZ       {mhz * 1_000_000}u" in header
 
 
+def test_esp_idf_build_command_and_image(tmp_path: Path) -> None:
+    family = family_of(load_board("esp32-devkitc"))
+    fw, build = tmp_path / "fw", tmp_path / "fw" / "build"
+    assert family.build_commands(fw, build, None) == [["idf.py", "-C", str(fw), "-B", str(build), "build"]]
+    assert family.tools == ("idf.py",) and family.source_dir == "main"
+    build.mkdir(parents=True)
+    assert family.elf_path(build) == build / "firmware.elf"             # nothing built yet
+    (build / "edgekit_fw.elf").write_bytes(b"")
+    assert family.elf_path(build) == build / "edgekit_fw.elf"
+    (build / "project_description.json").write_text(json.dumps({"app_elf": "app.elf"}))
+    assert family.elf_path(build) == build / "app.elf"                  # what ESP-IDF says
+
+
 def test_idf_missing_is_a_clear_error(tmp_path: Path, monkeypatch) -> None:
     if shutil.which("idf.py"):
         pytest.skip("ESP-IDF is installed here")
     board = load_board("esp32-devkitc")
-    out = render_project(board, tmp_path / "fw", model_sources=MODEL, context={"model_sha256": SHA})
+    project = render_project(board, tmp_path / "fw", model_sources=MODEL, context={"model_sha256": SHA})
     with pytest.raises(MissingToolError, match="idf.py not found") as exc:
-        build_project(out, board)
+        build_project(project)
     assert "export.sh" in str(exc.value)
+    assert not project.build_dir.exists()             # refused before anything was written

@@ -11,9 +11,10 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import subprocess
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
 import serial
@@ -21,10 +22,11 @@ from elftools.elf.elffile import ELFFile
 
 from edgekit.boards import load_board
 from edgekit.errors import DeviceError, FitError, MissingToolError
-from edgekit.project import build_project, check_fit, render_project
-from edgekit.project.render import stm32_context
+from edgekit.project import Project, build_project, check_fit, render_project
 from edgekit.project.build import BuildError, BuildResult, SizeReport
+from edgekit.project.families import family_of, stm32_context
 from edgekit.sim.qemu import QemuBoard
+from tests.firmware_sources import STM32_PORT_COMMON
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "stm32_app"
 STM32_BOARDS = ["qemu-netduinoplus2", "nucleo-f446re", "nucleo-l4r5zi", "nucleo-h743zi",
@@ -40,14 +42,14 @@ needs_qemu = pytest.mark.skipif(shutil.which("qemu-system-arm") is None,
 
 
 def render_test_app(board_id: str, out: Path, boards_dir: Path | None = None,
-                    **context: object) -> Path:
+                    **context: object) -> Project:
     """The test app (tests/fixtures/stm32_app) with a stand-in model, for one board."""
     board = load_board(board_id, [boards_dir] if boards_dir else [])
     return render_project(
         board, out,
         model_sources={n: (FIXTURE / n).read_text() for n in ("edgekit_model.h", "edgekit_model.c")},
         extra_sources={"ek_app.c": (FIXTURE / "ek_app.c").read_text()},
-        context={"model_sha256": SHA, **context}, common_files=["ek_port.h"])
+        context={"model_sha256": SHA, **context}, common_files=list(STM32_PORT_COMMON))
 
 
 @pytest.fixture(scope="session")
@@ -59,7 +61,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], BuildResu
     def build(board_id: str) -> BuildResult:
         if board_id not in cache:
             project = render_test_app(board_id, root / board_id)
-            cache[board_id] = build_project(project, load_board(board_id), jobs=2)
+            cache[board_id] = build_project(project, jobs=2)
         return cache[board_id]
 
     return build
@@ -219,7 +221,7 @@ def test_missing_qemu_is_a_clear_error(tmp_path: Path) -> None:
     elf.write_bytes(b"\x7fELF")
     with pytest.raises(MissingToolError, match="qemu-system-nonexistent not found") as exc:
         QemuBoard(elf, qemu="qemu-system-nonexistent").start()
-    assert "apt-get install qemu-system-arm" in str(exc.value)
+    assert "sudo apt-get install -y qemu-system-arm" in str(exc.value)
 
 
 def test_qemu_argv_is_the_documented_one() -> None:
@@ -268,10 +270,9 @@ def test_too_big_for_ram_is_a_fit_error(tmp_path: Path) -> None:
     text = text.replace('id = "qemu-netduinoplus2"', 'id = "tiny-ram"')
     text = text.replace("size = 0x3_0000", "size = 0x1000")  # 4 KiB RAM < 8 KiB stack
     (boards / "tiny-ram.toml").write_text(text)
-    board = load_board("tiny-ram", [boards])
     project = render_test_app("tiny-ram", tmp_path / "fw", boards_dir=boards)
     with pytest.raises(FitError, match=r"tiny-ram does not fit: RAM overflowed by [\d,]+ bytes"):
-        build_project(project, board)
+        build_project(project)
 
 
 def test_fit_check_names_the_region() -> None:
@@ -283,11 +284,40 @@ def test_fit_check_names_the_region() -> None:
                          flash_size=1024, ram_size=512))
 
 
+def test_build_commands_are_the_documented_ones(tmp_path: Path) -> None:
+    family = family_of(load_board("qemu-netduinoplus2"))
+    fw, build = tmp_path / "fw", tmp_path / "fw" / "build"
+    assert family.build_commands(fw, build, None, jobs=3) == [
+        ["cmake", "-G", "Ninja", "-S", str(fw), "-B", str(build),
+         f"-DCMAKE_TOOLCHAIN_FILE={fw}/cmake/arm-none-eabi.cmake", "-DCMAKE_BUILD_TYPE=Release"],
+        ["cmake", "--build", str(build), "-j", "3"]]
+    assert family.build_commands(fw, build, tmp_path / "tflm")[0][-1] == f"-DTFLM_DIR={tmp_path / 'tflm'}"
+    assert family.elf_path(build) == build / "firmware.elf"
+    assert family.tools == ("cmake", "ninja", "arm-none-eabi-gcc")
+
+
+def test_build_runs_the_family_commands_through_one_call(tmp_path: Path, monkeypatch) -> None:
+    """Every command goes through `run` (tests capture it); a failing step is a BuildError."""
+    project = render_test_app("qemu-netduinoplus2", tmp_path / "fw")
+    monkeypatch.setattr("edgekit.project.build.require", lambda *names, needed_for=None: {})
+    seen: list[list[str]] = []
+
+    def run(argv, cwd: Path, log: Path) -> subprocess.CompletedProcess:
+        seen.append(list(argv))
+        log.write_text("main.c:3:1: error: expected ';'\n")
+        return subprocess.CompletedProcess(argv, 1)
+
+    with pytest.raises(BuildError, match="main.c:3:1: error: expected ';'"):
+        build_project(project, run=run, jobs=1)
+    assert seen == family_of(project.board).build_commands(
+        project.root.resolve(), project.build_dir.resolve(), None, jobs=1)[:1]
+
+
 def test_missing_toolchain_names_the_apt_package(tmp_path: Path, monkeypatch) -> None:
     project = render_test_app("qemu-netduinoplus2", tmp_path / "fw")
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     with pytest.raises(MissingToolError, match="not found on PATH") as exc:
-        build_project(project, load_board("qemu-netduinoplus2"))
+        build_project(project)
     assert "sudo apt-get install" in str(exc.value)
 
 
@@ -302,7 +332,7 @@ def test_portable_core_runs_on_the_virtual_board(tmp_path: Path) -> None:
         board, tmp_path / "fw",
         model_sources={n: (FIXTURE / n).read_text() for n in ("edgekit_model.h", "edgekit_model.c")},
         context={"model_sha256": SHA})
-    elf = build_project(project, board).elf
+    elf = build_project(project).elf
     with QemuBoard.for_board(board, elf) as vb:
         with session_mod.Session(vb.pty) as s:
             info = s.connect()
@@ -322,9 +352,9 @@ def test_compile_error_is_one_clear_line(tmp_path: Path) -> None:
         model_sources={n: (FIXTURE / n).read_text() for n in ("edgekit_model.h", "edgekit_model.c")},
         extra_sources={"ek_app.c": (FIXTURE / "ek_app.c").read_text(),
                        "broken.c": "int broken(void) { return missing; }\n"},
-        context={"model_sha256": SHA}, common_files=["ek_port.h"])
+        context={"model_sha256": SHA}, common_files=list(STM32_PORT_COMMON))
     with pytest.raises(BuildError) as exc:
-        build_project(project, board)
+        build_project(project)
     msg = str(exc.value)
     assert "\n" not in msg and "broken.c:1:" in msg and "'missing' undeclared" in msg
     assert "edgekit-build.log" in msg and exc.value.exit_code == 2

@@ -123,7 +123,8 @@ def test_esptool_in_process_argv(image: FlashImage, monkeypatch) -> None:
     b = image.build_dir
     assert seen == [[*board_args, "--port", "/dev/ttyACM0", "--before", "default_reset", "--after", "hard_reset",
                      "write_flash", "--flash_mode", "dio", "--flash_size", "4MB", "--flash_freq", "80m",
-                     "0x0", str(b / "bootloader/bootloader.bin"), "0x8000", str(b / "partition_table/partition-table.bin"),
+                     "0x0", str(b / "bootloader/bootloader.bin"),
+                     "0x8000", str(b / "partition_table/partition-table.bin"),
                      "0x10000", str(b / "edgekit.bin")]]
 
 

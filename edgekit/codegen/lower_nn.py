@@ -1,0 +1,156 @@
+"""edgekit-rt lowerings of the weighted and windowed operators: fully connected, convolutions,
+pooling, mean and softmax."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edgekit.codegen import quant as Q
+from edgekit.codegen.lower_base import ConstArray, Lowerer, Step, block_weights, lowers, values
+from edgekit.model.tflite_graph import Operator
+
+
+@lowers("FULLY_CONNECTED")
+def fully_connected(lw: Lowerer, op: Operator) -> Step:
+    """FULLY_CONNECTED: ekrt_fully_connected(_x2) on blocked weights, input zp folded into the bias, requantized."""
+    x = lw.act(op, op.inputs[0])
+    w = lw.const(op, op.inputs[1], "int8")
+    y = lw.out(op)
+    if len(w.shape) != 2:
+        raise lw.fail(op, f"has weights of rank {len(w.shape)}")
+    out_dim, in_dim = w.shape
+    if x.size % in_dim or y.size != x.size // in_dim * out_dim:
+        raise lw.fail(op, "has inconsistent shapes")
+    batches = x.size // in_dim
+    name = f"op{op.index}"
+    consts = [ConstArray(f"{name}_w", "int8_t", block_weights(values(w).reshape(out_dim, in_dim)))]
+    bias_idx = op.inputs[2] if len(op.inputs) > 2 else -1
+    acc_bound = lw.folded_bias(op, name, values(w).reshape(out_dim, in_dim), bias_idx, x, consts)
+    rq = lw.requant_init(name, op, x, w, y, out_dim, consts, acc_bound)
+    init = f"{{{batches}, {in_dim}, {out_dim}, {name}_w, {name}_b, {rq}}}"
+    # The two-row kernel when there are row pairs, or when convolutions link it anyway.
+    fn = "ekrt_fully_connected_x2" if batches > 1 or "CONV_2D" in lw.graph.op_names() \
+        else "ekrt_fully_connected"
+    return Step(op, [x.index], y.index, "ekrt_fc_t", init, consts,
+                fn + "(&{params}, {in0}, {out});", macs=batches * in_dim * out_dim)
+
+
+@lowers("CONV_2D")
+def conv_2d(lw: Lowerer, op: Operator) -> Step:
+    """CONV_2D (grouped too): ekrt_conv2d, or ekrt_conv2d_1x1 for pointwise; input zp folded into the bias."""
+    x = lw.act(op, op.inputs[0])
+    w = lw.const(op, op.inputs[1], "int8")
+    y = lw.out(op)
+    o = op.options
+    oc, kh, kw, icg = w.shape
+    _, ih, iw, ic = x.shape
+    _, oh, ow, oc2 = y.shape
+    if oc2 != oc or ic % icg or oc % (ic // icg):
+        raise lw.fail(op, "has inconsistent channel counts")
+    groups = ic // icg
+    sh, sw = o.get("stride_h", 1), o.get("stride_w", 1)
+    dh, dw = o.get("dilation_h_factor", 1), o.get("dilation_w_factor", 1)
+    ph, pw = lw.window_padding(op, x, y, kh, kw, sh, sw, dh, dw)
+    name = f"op{op.index}"
+    w2d = values(w).reshape(oc, -1)
+    ocg = oc // groups
+    blocked = np.concatenate([block_weights(w2d[g * ocg:(g + 1) * ocg]) for g in range(groups)])
+    consts = [ConstArray(f"{name}_w", "int8_t", blocked)]
+    bias_idx = op.inputs[2] if len(op.inputs) > 2 else -1
+    acc_bound = lw.folded_bias(op, name, w2d, bias_idx, x, consts)
+    rq = lw.requant_init(name, op, x, w, y, oc, consts, acc_bound)
+    init = (f"{{{ih}, {iw}, {ic}, {oh}, {ow}, {oc}, {kh}, {kw}, {sh}, {sw}, {dh}, {dw}, "
+            f"{ph}, {pw}, {groups}, {x.zero_point}, {name}_w, {name}_b, {rq}}}")
+    macs = oh * ow * oc * kh * kw * icg
+    if kh == kw == 1 and sh == sw == 1 and ph == pw == 0 and groups == 1 and (oh, ow) == (ih, iw):
+        step = Step(op, [x.index], y.index, "ekrt_conv_t", init, consts,
+                    "ekrt_conv2d_1x1(&{params}, {in0}, {out}, 0);", macs=macs)
+        if oc <= ic:
+            step.inplace_call = "ekrt_conv2d_1x1(&{params}, {in0}, {in0}, {scratch});"
+            step.inplace_scratch = 2 * oc
+        return step
+    return Step(op, [x.index], y.index, "ekrt_conv_t", init, consts,
+                "ekrt_conv2d(&{params}, {in0}, {out}, {scratch});",
+                scratch=2 * ((kh * kw * icg + 3) // 4 * 4), macs=macs)
+
+
+@lowers("DEPTHWISE_CONV_2D")
+def depthwise_conv_2d(lw: Lowerer, op: Operator) -> Step:
+    """DEPTHWISE_CONV_2D: ekrt_dwconv (ekrt_dwconv_inplace at stride 1); input zp folded into the bias."""
+    x = lw.act(op, op.inputs[0])
+    w = lw.const(op, op.inputs[1], "int8")
+    y = lw.out(op)
+    o = op.options
+    _, kh, kw, oc = w.shape
+    _, ih, iw, ic = x.shape
+    _, oh, ow, oc2 = y.shape
+    if oc2 != oc or oc % ic:
+        raise lw.fail(op, "has inconsistent channel counts")
+    mult = oc // ic
+    sh, sw = o.get("stride_h", 1), o.get("stride_w", 1)
+    dh, dw = o.get("dilation_h_factor", 1), o.get("dilation_w_factor", 1)
+    ph, pw = lw.window_padding(op, x, y, kh, kw, sh, sw, dh, dw)
+    name = f"op{op.index}"
+    wdata = values(w).reshape(kh * kw, oc)
+    consts = [ConstArray(f"{name}_w", "int8_t", wdata.reshape(-1))]
+    bias_idx = op.inputs[2] if len(op.inputs) > 2 else -1
+    acc_bound = lw.folded_bias(op, name, wdata.T, bias_idx, x, consts)
+    rq = lw.requant_init(name, op, x, w, y, oc, consts, acc_bound)
+    init = (f"{{{ih}, {iw}, {ic}, {oh}, {ow}, {oc}, {kh}, {kw}, {sh}, {sw}, {dh}, {dw}, "
+            f"{ph}, {pw}, {mult}, {x.zero_point}, {name}_w, {name}_b, {rq}}}")
+    dw_scratch = 8 * kh * kw + (ic + 7) // 8 * 8
+    step = Step(op, [x.index], y.index, "ekrt_conv_t", init, consts,
+                "ekrt_dwconv(&{params}, {in0}, {out}, (int32_t *){scratch});",
+                scratch=dw_scratch, macs=oh * ow * oc * kh * kw)
+    if sh == 1 and mult == 1 and (oh, ow) == (ih, iw):
+        step.inplace_call = "ekrt_dwconv_inplace(&{params}, {in0}, (int32_t *){scratch});"
+        step.inplace_scratch = dw_scratch + min(ph + 1, oh) * ow * oc
+    return step
+
+
+@lowers("AVERAGE_POOL_2D", "MAX_POOL_2D")
+def pool_2d(lw: Lowerer, op: Operator) -> Step:
+    """AVERAGE_POOL_2D/MAX_POOL_2D: ekrt_avgpool/ekrt_maxpool, clamped to the fused activation's range."""
+    fn = {"AVERAGE_POOL_2D": "ekrt_avgpool", "MAX_POOL_2D": "ekrt_maxpool"}[op.op]
+    x = lw.act(op, op.inputs[0])
+    y = lw.out(op)
+    o = op.options
+    kh, kw = o["filter_height"], o["filter_width"]
+    sh, sw = o.get("stride_h", 1), o.get("stride_w", 1)
+    ph, pw = lw.window_padding(op, x, y, kh, kw, sh, sw, 1, 1)
+    _, ih, iw, c = x.shape
+    _, oh, ow, _ = y.shape
+    lo, hi = Q.activation_range(o.get("fused_activation_function"), y.scale, y.zero_point)
+    init = f"{{{ih}, {iw}, {c}, {oh}, {ow}, {kh}, {kw}, {sh}, {sw}, {ph}, {pw}, {lo}, {hi}}}"
+    return Step(op, [x.index], y.index, "ekrt_pool_t", init, [],
+                f"{fn}(&{{params}}, {{in0}}, {{out}});")
+
+
+@lowers("MEAN")
+def mean(lw: Lowerer, op: Operator) -> Step:
+    """MEAN over contiguous axes: ekrt_mean, scale_in / scale_out and 1 / count folded into one multiplier."""
+    x = lw.act(op, op.inputs[0])
+    y = lw.out(op)
+    axes = sorted({int(a) % len(x.shape) for a in
+                   values(lw.const(op, op.inputs[1], "int32")).reshape(-1)})
+    if axes != list(range(axes[0], axes[-1] + 1)):
+        raise lw.fail(op, f"reduces non-contiguous axes {axes}")
+    outer = int(np.prod(x.shape[:axes[0]]))
+    reduce = int(np.prod([x.shape[a] for a in axes]))
+    inner = int(np.prod(x.shape[axes[-1] + 1:]))
+    m, s = Q.mean_params(x.scale, y.scale, reduce)
+    init = f"{{{outer}, {reduce}, {inner}, {x.zero_point}, {y.zero_point}, {m}, {s}}}"
+    return Step(op, [x.index], y.index, "ekrt_mean_t", init, [],
+                "ekrt_mean(&{params}, {in0}, {out}, (int32_t *){scratch});", scratch=4 * inner)
+
+
+@lowers("SOFTMAX")
+def softmax(lw: Lowerer, op: Operator) -> Step:
+    """SOFTMAX over the last axis: ekrt_softmax with TFLM's beta * scale_in multiplier, left shift and diff_min."""
+    x = lw.act(op, op.inputs[0])
+    y = lw.out(op)
+    depth = x.shape[-1] if x.shape else 1
+    m, s, dmin = Q.softmax_params(op.options.get("beta", 1.0), x.scale)
+    init = f"{{{x.size // depth}, {depth}, {m}, {s}, {dmin}}}"
+    return Step(op, [x.index], y.index, "ekrt_softmax_t", init, [],
+                "ekrt_softmax(&{params}, {in0}, {out});")
