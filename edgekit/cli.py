@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import os
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,21 +10,11 @@ import click
 
 from edgekit import __version__
 from edgekit.boards import DEFAULT_BOARD
-from edgekit.console import err, out, step
-from edgekit.errors import EdgekitError
+from edgekit.cli_support import EXIT_INTERNAL, boards_dirs_option, json_option, print_json, run_main
+from edgekit.console import err, out, print_command, progress_bar, step
 
-EXIT_INTERNAL = 70  # a bug in edgekit (not the user's input)
-
-
-def _print_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, default=str))
-
-
-def _boards_dirs_option(f: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--boards-dir", "boards_dirs", multiple=True,
-                        type=click.Path(file_okay=False, path_type=Path),
-                        help="Extra directory of board files (searched first; repeatable). "
-                             "Also: $EDGEKIT_BOARDS_DIR.")(f)
+__all__ = ["EXIT_INTERNAL", "cli", "main"]
+INFERRING = "inferring on the board"  # the progress bar of hil and deploy, from the first test input
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -48,7 +34,8 @@ def cli() -> None:
               help="Output directory [default: out/EXAMPLE].")
 @click.option("--epochs", type=click.IntRange(min=1), help="Training epochs [default: the example's CI setting].")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for data and weights.")
-def train(example: str, out_dir: Path | None, epochs: int | None, seed: int) -> None:
+@json_option
+def train(example: str, out_dir: Path | None, epochs: int | None, seed: int, as_json: bool) -> None:
     """Train an example (sine, gesture, anomaly, digits): writes model.keras, data.npz, train.json."""
     from edgekit.examples import get_example
     from edgekit.model.train import train_example
@@ -58,6 +45,9 @@ def train(example: str, out_dir: Path | None, epochs: int | None, seed: int) -> 
     out_dir = out_dir or Path("out") / example
     with step(f"training '{example}'"):
         result = train_example(example, out_dir, epochs=epochs, seed=seed)
+    if as_json:
+        print_json(result.to_dict())
+        return
     out.print(train_table(result))
     out.print(f"model: {result.model}\ndata:  {result.data}")
 
@@ -83,7 +73,7 @@ def quantize(model: Path, calib: Path, samples: int, out_path: Path | None, test
     with step(f"quantizing {model} to int8"):
         report = quantize_file(model, calib, out_path, samples=samples, task=task, test_path=test_path)
     if as_json:
-        _print_json(report.to_dict())
+        print_json(report.to_dict())
         return
     out.print(quant_table(report))
     out.print(f"int8 model: {report.tflite_model} (ops: {', '.join(report.ops)})\n"
@@ -106,7 +96,7 @@ def evaluate(model: Path, data: Path, task: str | None, as_json: bool) -> None:
     with step(f"evaluating {model}"):
         report = evaluate_model(model, dataset, task)
     if as_json:
-        _print_json(report.to_dict())
+        print_json(report.to_dict())
     else:
         out.print(evaluate_table(report))
 
@@ -114,7 +104,7 @@ def evaluate(model: Path, data: Path, task: str | None, as_json: bool) -> None:
 @cli.command()
 @click.argument("model", type=click.Path(path_type=Path))
 @click.option("--board", "board_ids", multiple=True, help="Board to check the fit for (repeatable) [default: all].")
-@_boards_dirs_option
+@boards_dirs_option
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def inspect(model: Path, board_ids: tuple[str, ...], boards_dirs: tuple[Path, ...], as_json: bool) -> None:
     """Inputs, outputs, ops with MACs, weights, TFLM arena and fit per board of a .tflite model."""
@@ -126,15 +116,15 @@ def inspect(model: Path, board_ids: tuple[str, ...], boards_dirs: tuple[Path, ..
     with step(f"inspecting {model}"):
         report = inspect_model(model, boards)
     if as_json:
-        _print_json(report.to_dict())
+        print_json(report.to_dict())
         return
-    for table in inspect_tables(report):
+    for table in inspect_tables(report, out.width):
         out.print(table)
     out.print(f"[dim]{report.arena_note}[/]")
 
 
 @cli.group(invoke_without_command=True)
-@_boards_dirs_option
+@boards_dirs_option
 @click.pass_context
 def boards(ctx: click.Context, boards_dirs: tuple[Path, ...]) -> None:
     """List the boards edgekit knows (boards/*.toml and your own board directories)."""
@@ -144,7 +134,7 @@ def boards(ctx: click.Context, boards_dirs: tuple[Path, ...]) -> None:
 
 
 @boards.command("list")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @click.pass_obj
 def boards_list(boards_dirs: tuple[Path, ...] | None, as_json: bool = False) -> None:
     """All boards, validated."""
@@ -153,29 +143,40 @@ def boards_list(boards_dirs: tuple[Path, ...] | None, as_json: bool = False) -> 
 
     found = list_boards(boards_dirs or ())
     if as_json:
-        _print_json([{"id": b.id, "name": b.name, "family": b.family, "mcu": b.mcu, "file": str(b.source)}
+        print_json([{"id": b.id, "name": b.name, "family": b.family, "mcu": b.mcu, "file": str(b.source)}
                      for b in found])
     else:
-        out.print(boards_table(found))
+        out.print(boards_table(found, out.width))
 
 
 @boards.command("show")
 @click.argument("board_id")
+@json_option
 @click.pass_obj
-def boards_show(boards_dirs: tuple[Path, ...] | None, board_id: str) -> None:
+def boards_show(boards_dirs: tuple[Path, ...] | None, board_id: str, as_json: bool = False) -> None:
     """Everything a board file says."""
     from edgekit.boards import load_board
-    from edgekit.views import board_detail
+    from edgekit.views import board_detail, board_dict
 
-    out.print(board_detail(load_board(board_id, boards_dirs or ())))
+    board = load_board(board_id, boards_dirs or ())
+    if as_json:
+        print_json(board_dict(board))
+    else:
+        out.print(board_detail(board))
 
 
 def _runtime_option(f: Callable[..., Any]) -> Callable[..., Any]:
-    from edgekit.runtimes import DEFAULT_RUNTIME, RUNTIMES
+    from edgekit.runtimes import AUTO, DEFAULT_CHOICE, EDGEKIT_RT, RUNTIME_CHOICES, RUNTIMES, TFLM
 
-    return click.option("--runtime", type=click.Choice(list(RUNTIMES)), default=DEFAULT_RUNTIME,
-                        show_default=True, help="; ".join(f"{r.name}: {r.summary}" for r in RUNTIMES.values())
-                        + ".")(f)
+    f = _tflm_dir_option("the TFLM source tree (create_tflm_tree.py) an STM32 tflm project builds with")(f)
+    return click.option("--runtime", type=click.Choice(list(RUNTIME_CHOICES)), default=DEFAULT_CHOICE,
+                        show_default=True, help=f"{AUTO}: {EDGEKIT_RT} when it runs every op, else {TFLM}; "
+                        + "; ".join(f"{r.name}: {r.summary}" for r in RUNTIMES.values()) + ".")(f)
+
+
+def _tflm_dir_option(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return click.option("--tflm-dir", type=click.Path(file_okay=False, path_type=Path), envvar="TFLM_DIR",
+                        help=f"{what[:1].upper()}{what[1:]} [env TFLM_DIR].")
 
 
 @cli.command()
@@ -190,9 +191,10 @@ def _runtime_option(f: Callable[..., Any]) -> Callable[..., Any]:
               help="The Keras model before quantization, for float-vs-device figures "
                    "[default: MODEL with .keras suffix, when it exists].")
 @click.option("--force", is_flag=True, help="Overwrite a directory edgekit did not generate, or edited files.")
-@_boards_dirs_option
-def generate(model: Path, board_id: str, out_dir: Path, runtime: str, data_path: Path | None,
-             float_model: Path | None, force: bool, boards_dirs: tuple[Path, ...]) -> None:
+@boards_dirs_option
+@json_option
+def generate(model: Path, board_id: str, out_dir: Path, runtime: str, tflm_dir: Path | None, data_path: Path | None,
+             float_model: Path | None, force: bool, boards_dirs: tuple[Path, ...], as_json: bool) -> None:
     """Write a firmware project for MODEL (int8 .tflite) on a board.
 
     The project records where MODEL came from: the example and task in train.json beside it
@@ -200,11 +202,18 @@ def generate(model: Path, board_id: str, out_dir: Path, runtime: str, data_path:
     """
     from edgekit.boards import load_board
     from edgekit.project.generate import generate_project, origin_of_model
+    from edgekit.views import generate_dict
 
     board = load_board(board_id, boards_dirs)
     origin = origin_of_model(model, data_path=data_path, float_model=float_model)
     with step(f"generating {board.family} project for {board.id}"):
-        r = generate_project(model, board, out_dir, runtime=runtime, origin=origin, force=force)
+        r = generate_project(model, board, out_dir, runtime=runtime, origin=origin, force=force,
+                             tflm_dir=tflm_dir)
+    if r.runtime_reason:   # on stderr with --json, so stdout stays one JSON document
+        (err if as_json else out).print(r.runtime_reason)
+    if as_json:
+        print_json(generate_dict(r))
+        return
     out.print(f"project: {r.project_dir}  (runtime {r.project.runtime}, model sha256:{r.project.model_sha256[:16]}…, "
               f"ops: {', '.join(r.ops)})\n"
               f"estimate before building: flash ~{r.flash_estimate:,} B, RAM ~{r.ram_estimate:,} B "
@@ -213,18 +222,22 @@ def generate(model: Path, board_id: str, out_dir: Path, runtime: str, data_path:
 
 @cli.command()
 @click.argument("project_dir", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--tflm-dir", type=click.Path(file_okay=False, path_type=Path), envvar="TFLM_DIR",
-              help="TFLM source tree (create_tflm_tree.py) for --runtime tflm projects [env TFLM_DIR].")
+@_tflm_dir_option("TFLM source tree (create_tflm_tree.py) for tflm projects [default: the one given to generate]")
 @click.option("-j", "--jobs", type=int, default=2, show_default=True)
-@_boards_dirs_option
-def build(project_dir: Path, tflm_dir: Path | None, jobs: int, boards_dirs: tuple[Path, ...]) -> None:
+@boards_dirs_option
+@json_option
+def build(project_dir: Path, tflm_dir: Path | None, jobs: int, boards_dirs: tuple[Path, ...], as_json: bool) -> None:
     """Build a generated project and check that it fits its board."""
     from edgekit.project.build import build_project
     from edgekit.project.manifest import open_project
+    from edgekit.views import build_dict
 
     project = open_project(project_dir, boards_dirs=boards_dirs)
     with step(f"building {project_dir} for {project.board.id}"):
         result = build_project(project, jobs=jobs, tflm_dir=tflm_dir)
+    if as_json:
+        print_json(build_dict(result))
+        return
     out.print(result.size.table())
     out.print(f"image: {result.elf}")
 
@@ -234,7 +247,7 @@ def build(project_dir: Path, tflm_dir: Path | None, jobs: int, boards_dirs: tupl
 @click.option("--runner", help="Flash runner [default: the board's first one whose tool is installed].")
 @click.option("--port", help="Serial port (ESP32 runners).")
 @click.option("--dry-run", is_flag=True, help="Print the exact commands instead of running them.")
-@_boards_dirs_option
+@boards_dirs_option
 def flash(project_dir: Path, runner: str | None, port: str | None, dry_run: bool,
           boards_dirs: tuple[Path, ...]) -> None:
     """Flash a built project onto its board."""
@@ -242,8 +255,9 @@ def flash(project_dir: Path, runner: str | None, port: str | None, dry_run: bool
     from edgekit.runners import Executor, FlashImage, make_runner
 
     project = open_project(project_dir, boards_dirs=boards_dirs)
+    project.check_build()   # never flash an image older than the sources
     image = FlashImage(project.elf_path, project.build_dir)
-    chosen = make_runner(project.board, runner, Executor(dry_run=dry_run, echo=lambda s: out.print(s, markup=False)),
+    chosen = make_runner(project.board, runner, Executor(dry_run=dry_run, echo=print_command),
                          port)
     chosen.flash(image)
 
@@ -256,21 +270,31 @@ def sim() -> None:
 @sim.command("start")
 @click.argument("board_id")
 @click.argument("project_dir", type=click.Path(file_okay=False, path_type=Path))
-@_boards_dirs_option
-def sim_start(board_id: str, project_dir: Path, boards_dirs: tuple[Path, ...]) -> None:
-    """Start BOARD_ID (a virtual board) with PROJECT_DIR's built firmware."""
+@boards_dirs_option
+@json_option
+def sim_start(board_id: str, project_dir: Path, boards_dirs: tuple[Path, ...], as_json: bool) -> None:
+    """Start BOARD_ID (a virtual board) with PROJECT_DIR's built firmware.
+
+    \b
+    stdout gets the serial port alone, for scripts:  PORT=$(edgekit sim start B DIR)
+    stderr gets the sentence for people; --json prints pid, port, log and QEMU's argv.
+    """
     from edgekit.project.manifest import open_project
     from edgekit.sim.background import start_background
 
     state = start_background(open_project(project_dir, boards_dirs=boards_dirs, board_id=board_id))
-    out.print(f"virtual board running (pid {state.pid}), serial port: {state.pty}")
-    click.echo(state.pty, err=True)
+    err.print(f"virtual board running (pid {state.pid}), serial port: {state.pty}; "
+              f"stop it with: edgekit sim stop {board_id} {project_dir}", markup=False)
+    if as_json:
+        print_json(state.to_dict())
+    else:
+        click.echo(state.pty)
 
 
 @sim.command("stop")
 @click.argument("board_id")
 @click.argument("project_dir", type=click.Path(file_okay=False, path_type=Path))
-@_boards_dirs_option
+@boards_dirs_option
 def sim_stop(board_id: str, project_dir: Path, boards_dirs: tuple[Path, ...]) -> None:
     """Stop the virtual board started for PROJECT_DIR."""
     from edgekit.project.manifest import open_project
@@ -278,17 +302,6 @@ def sim_stop(board_id: str, project_dir: Path, boards_dirs: tuple[Path, ...]) ->
 
     state = stop_background(open_project(project_dir, boards_dirs=boards_dirs, board_id=board_id))
     out.print(f"stopped pid {state.pid}" if state else f"no virtual board was running for {project_dir}")
-
-
-@contextmanager
-def _inference_progress() -> Iterator[Callable[[int, int], None]]:
-    """A progress bar on stderr for test inputs sent to the board; yields the update callback."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                  TimeRemainingColumn(), console=err, transient=True) as progress:
-        task = progress.add_task("inferring on the board", total=None)
-        yield lambda i, n: progress.update(task, completed=i, total=n)
 
 
 @cli.command()
@@ -306,27 +319,32 @@ def _inference_progress() -> Iterator[Callable[[int, int], None]]:
 @click.option("--min-accuracy", type=float, help="Gate: on-device accuracy (or AUC) at least this.")
 @click.option("--max-latency-ms", type=float, help="Gate: p99 latency at most this.")
 @click.option("--require-exact", is_flag=True, help="Gate: every output equals the host TFLM reference.")
-@_boards_dirs_option
+@boards_dirs_option
+@json_option
 def hil(project_dir: Path, board_id: str | None, port: str | None, data_path: Path | None, samples: int | None,
         runs: int, warmup: int, report_dir: Path | None, junit: Path | None, min_accuracy: float | None,
-        max_latency_ms: float | None, require_exact: bool, boards_dirs: tuple[Path, ...]) -> None:
+        max_latency_ms: float | None, require_exact: bool, boards_dirs: tuple[Path, ...], as_json: bool) -> None:
     """Validate a project on its board: accuracy, agreement with the host reference, latency."""
     from edgekit.errors import GateFailed
     from edgekit.hil.evaluate import Gates
     from edgekit.hil.harness import HilOptions, run_hil
     from edgekit.hil.report import console_tables
     from edgekit.project.manifest import open_project
+    from edgekit.views import hil_dict
 
     project = open_project(project_dir, boards_dirs=boards_dirs, board_id=board_id)
     opts = HilOptions(port=port, data=data_path, max_samples=samples, bench_runs=runs, warmup=warmup,
                       report_dir=report_dir, junit=junit, gates=Gates(min_accuracy, max_latency_ms, require_exact))
-    with _inference_progress() as on_progress:
+    with progress_bar(INFERRING) as on_progress:
         result = run_hil(project, options=opts, on_progress=on_progress)
-    for table in console_tables(result.report):
-        out.print(table)
-    for gate in result.report.gates or []:
-        out.print(("[green]pass[/] " if gate.passed else "[red]FAIL[/] ") + f"{gate.name}: {gate.message}")
-    out.print(f"report: {', '.join(str(p) for p in result.paths)}")
+    if as_json:
+        print_json(hil_dict(result))
+    else:
+        for table in console_tables(result.report):
+            out.print(table)
+        for gate in result.report.gates or []:
+            out.print(("[green]pass[/] " if gate.passed else "[red]FAIL[/] ") + f"{gate.name}: {gate.message}")
+        out.print(f"report: {', '.join(str(p) for p in result.paths)}")
     if not result.gates_passed:
         raise GateFailed("; ".join(result.failed_gates))
 
@@ -344,27 +362,29 @@ def hil(project_dir: Path, board_id: str | None, port: str | None, data_path: Pa
 @click.option("--infer", is_flag=True, help="Also record the device's live predictions.")
 @click.option("--input-per-unit", type=float,
               help="With --infer: model input units per sensor unit (0.001: model in g, sensor in mg).")
-@_boards_dirs_option
+@boards_dirs_option
+@json_option
 def stream(board_id: str, port: str | None, project_dir: Path | None, sensor: str, rate: int, seconds: float,
-           out_path: Path, infer: bool, input_per_unit: float | None, boards_dirs: tuple[Path, ...]) -> None:
-    """Record sensor samples from the board with device timestamps."""
-    import numpy as np
-
+           out_path: Path, infer: bool, input_per_unit: float | None, boards_dirs: tuple[Path, ...],
+           as_json: bool) -> None:
+    """Record sensor samples from the board with device timestamps (microseconds)."""
     from edgekit.boards import load_board
-    from edgekit.hil.protocol import Sample
-    from edgekit.hil.stream import record_stream
+    from edgekit.hil.stream import LivePrediction, record_stream
     from edgekit.project.manifest import open_project
+    from edgekit.views import stream_dict
 
     board = load_board(board_id, boards_dirs)
     project = open_project(project_dir, board=board) if project_dir else None
-    def show(sample: Sample) -> None:
-        if infer and sample.prediction:
-            values = [int(v) for v in np.frombuffer(sample.prediction, dtype=np.int8)]
-            err.print(f"t={sample.t_ms} ms prediction (int8) {values}", highlight=False)
+
+    def show(prediction: LivePrediction) -> None:
+        err.print(prediction.text(), highlight=False)
 
     with step(f"recording {sensor} at {rate} Hz for {seconds:g} s"):
         r = record_stream(board, sensor, rate, seconds, out_path, port=port, project=project,
-                          infer=infer, input_per_unit=input_per_unit, on_sample=show)
+                          infer=infer, input_per_unit=input_per_unit, on_prediction=show)
+    if as_json:
+        print_json(stream_dict(r))
+        return
     rate_text = "-" if r.rate_hz is None else f"{r.rate_hz:.1f} Hz"
     out.print(f"{r.received} samples, {r.dropped} dropped, achieved {rate_text} (asked {rate} Hz) -> {r.path}")
 
@@ -383,51 +403,59 @@ def stream(board_id: str, port: str | None, project_dir: Path | None, sensor: st
 @click.option("--min-accuracy", type=float, help="Gate: on-device accuracy (or AUC) at least this.")
 @click.option("--max-latency-ms", type=float, help="Gate: p99 latency at most this.")
 @click.option("--require-exact", is_flag=True, help="Gate: every output equals the host TFLM reference.")
-@_boards_dirs_option
-def deploy(target: str, board_id: str, out_dir: Path | None, runtime: str, data_path: Path | None,
+@click.option("--epochs", type=click.IntRange(min=1),
+              help="Training epochs when TARGET is an example [default: the example's CI setting].")
+@boards_dirs_option
+@json_option
+def deploy(target: str, board_id: str, out_dir: Path | None, runtime: str, tflm_dir: Path | None,
+           data_path: Path | None,
            port: str | None, runner: str | None, min_accuracy: float | None, max_latency_ms: float | None,
-           require_exact: bool, boards_dirs: tuple[Path, ...]) -> None:
+           require_exact: bool, epochs: int | None, boards_dirs: tuple[Path, ...], as_json: bool) -> None:
     """The whole pipeline: TARGET is an example name, a .keras model or an int8 .tflite.
 
     train -> quantize -> generate -> build -> flash -> hil, on the virtual board by default.
     """
-    from rich.table import Table
-
     from edgekit.boards import load_board
     from edgekit.deploy import deploy as run_deploy
     from edgekit.errors import GateFailed
     from edgekit.hil.evaluate import Gates
     from edgekit.hil.harness import HilOptions
     from edgekit.hil.report import console_tables
+    from edgekit.views import deploy_dict, deploy_table
 
     board = load_board(board_id, boards_dirs)
     out_dir = out_dir or Path("out") / Path(target).stem
     opts = HilOptions(port=port, gates=Gates(min_accuracy, max_latency_ms, require_exact))
-    with _inference_progress() as on_progress:
-        result = run_deploy(target, board, out_dir, runtime=runtime, data=data_path, runner=runner,
-                            hil_options=opts, step=step, on_progress=on_progress)
+    with progress_bar(INFERRING) as on_progress:
+        result = run_deploy(target, board, out_dir, runtime=runtime, tflm_dir=tflm_dir, data=data_path, runner=runner,
+                            hil_options=opts, step=step, on_progress=on_progress, epochs=epochs)
+    if as_json:
+        print_json(deploy_dict(result))
+        if not result.hil.gates_passed:
+            raise GateFailed("; ".join(result.hil.failed_gates))
+        return
     for table in console_tables(result.hil.report):
         out.print(table)
-    summary = Table(title=f"edgekit deploy {target} on {board.id}")
-    summary.add_column("step")
-    summary.add_column("result")
-    for name, text in result.steps:
-        summary.add_row(name, text)
-    out.print(summary)
+    out.print(deploy_table(result, f"edgekit deploy {target} on {board.id}"))
     if not result.hil.gates_passed:
         raise GateFailed("; ".join(result.hil.failed_gates))
 
 
 @cli.command()
 @click.option("--strict", is_flag=True, help="Exit 4 when a tool the default pipeline needs is missing.")
-def doctor(strict: bool) -> None:
+@json_option
+def doctor(strict: bool, as_json: bool) -> None:
     """Which toolchains, flashers and Python packages are present, with install hints."""
-    from edgekit.doctor import run_checks
+    from edgekit.doctor import run_checks, tflm_cache_line
     from edgekit.errors import MissingToolError
-    from edgekit.views import doctor_table
+    from edgekit.views import doctor_dict, doctor_table
 
     checks = run_checks()
-    out.print(doctor_table(checks))
+    if as_json:
+        print_json(doctor_dict(checks))
+    else:
+        out.print(doctor_table(checks, out.width))
+        out.print(tflm_cache_line())
     missing = [c.tool.name for c in checks if c.tool.required and not c.found]
     if strict and missing:
         raise MissingToolError(f"missing for the default pipeline: {', '.join(missing)}",
@@ -436,26 +464,7 @@ def doctor(strict: bool) -> None:
 
 def main() -> None:
     """Entry point: expected errors become one line on stderr and a documented exit code."""
-    try:
-        cli.main(standalone_mode=False)
-    except click.exceptions.Abort:
-        err.print("aborted")
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except EdgekitError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        sys.exit(130)
-    except Exception as exc:  # a bug: one line by default, the traceback on request
-        if os.environ.get("EDGEKIT_DEBUG"):
-            raise
-        click.echo(f"internal error: {type(exc).__name__}: {exc} "
-                   "(a bug in edgekit; rerun with EDGEKIT_DEBUG=1 for the traceback and report it)", err=True)
-        sys.exit(EXIT_INTERNAL)
+    run_main(cli)
 
 
 if __name__ == "__main__":

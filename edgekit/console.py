@@ -1,24 +1,81 @@
-"""One rich console for results (stdout) and one for progress and errors (stderr)."""
+"""One rich console for results (stdout) and one for progress and errors (stderr).
+
+In a terminal, tables fit its width; piped or redirected, nothing is wrapped or cut: lines
+come out whole (a printed command is one line that can be pasted and run) and tables take
+their natural width. Progress displays are shown only on a terminal, and leave no line
+behind.
+"""
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from rich.console import Console
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+# Width given to a console whose stream is not a terminal: tables render at their natural
+# width (they never expand to it) and text is never wrapped (soft_wrap).
+PIPE_WIDTH = 100_000
+
+
+def _console(*, stderr: bool) -> Console:
+    console = Console(stderr=stderr, highlight=False)
+    if not console.is_terminal:
+        console.width = PIPE_WIDTH
+        console.soft_wrap = True
+    return console
+
+
+out = _console(stderr=False)
+err = _console(stderr=True)
+
+
+def print_command(line: str) -> None:
+    """A command line on stdout as one line, never wrapped or styled, whatever the width."""
+    out.print(line, markup=False, highlight=False, soft_wrap=True, crop=False)
 
 
 @contextmanager
 def step(message: str) -> Iterator[None]:
     """Show a spinner on stderr while a long step runs, then a done line."""
-    with err.status(f"{message}..."):
+    if err.is_interactive:
+        with err.status(f"{message}..."):
+            yield
+    else:
         yield
     err.print(f"[green]done[/] {message}")
+
+
+@contextmanager
+def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
+    """A transient progress bar on stderr; yields its update callback `(done, total)`.
+
+    The bar starts at the first update (so a caller can hand the callback to a long pipeline
+    and the bar appears only for the part that reports progress). Off a terminal nothing is
+    drawn: rich would leave an empty line there, in front of an error message.
+    """
+    if not err.is_interactive:
+        yield lambda i, n: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    progress = Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                        TimeRemainingColumn(), console=err, transient=True)
+    task = progress.add_task(description, total=None)
+
+    def update(i: int, n: int) -> None:
+        if not progress.live.is_started:
+            progress.start()
+        progress.update(task, completed=i, total=n)
+        if n and i >= n:
+            progress.stop()
+
+    try:
+        yield update
+    finally:
+        progress.stop()
 
 
 @contextmanager

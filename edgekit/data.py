@@ -49,6 +49,10 @@ class Dataset:
         raise DataError(f"{self._where()} has no x_test or x array to evaluate on",
                         hint="save test inputs as x_test (labels as y_test)")
 
+    def labels_where(self, xkey: str) -> str:
+        """Where the labels of inputs `xkey` are (or would be), e.g. "data.npz:y_test", for messages."""
+        return f"{self._where()}:{'y' + xkey[1:] if xkey.startswith('x') else 'y'}"
+
     def _where(self) -> str:
         return str(self.path) if self.path else "the dataset"
 
@@ -92,18 +96,66 @@ def fit_to_input(x: np.ndarray, input_shape: tuple[int, ...], *, what: str) -> n
     return x.astype(np.float32, copy=False)
 
 
+def current_umask() -> int:
+    """The process's umask (read from /proc where it can be, without changing it)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def file_mode() -> int:
+    """The mode a new file gets from open(): 0666 less the umask (mkstemp would give 0600)."""
+    return 0o666 & ~current_umask()
+
+
+def dir_mode() -> int:
+    """The mode a new directory gets from mkdir: 0777 less the umask (mkdtemp would give 0700)."""
+    return 0o777 & ~current_umask()
+
+
 @contextmanager
 def atomic_path(path: Path, suffix: str = ".tmp") -> Iterator[Path]:
     """A temporary path beside `path` to write; renamed onto `path` when the block succeeds,
-    removed when it fails: never a half-written file under the final name."""
+    removed when it fails: never a half-written file under the final name. The file gets the
+    mode a plain open() would give it (the umask is respected)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, file_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
+def output_dir(path: Path, files: tuple[str, ...] = ()) -> Iterator[Path]:
+    """Yield `path`, a command's output directory (created by whatever writes into it); when
+    the block fails, remove what it created: those of `files` (names in `path`) that did not
+    exist before, then the directories on the way to `path` that it created and left empty.
+    Nothing that existed before is touched."""
+    path = Path(path)
+    missing = [p for p in (path, *path.parents) if not p.exists()]   # deepest first
+    new_files = [path / f for f in files if not (path / f).exists()]
+    try:
+        yield path
+    except BaseException:
+        for f in new_files:
+            f.unlink(missing_ok=True)
+        for d in missing:
+            try:
+                d.rmdir()
+            except OSError:   # not empty, or never created
+                if d.exists():
+                    break
         raise
 
 

@@ -16,7 +16,7 @@ from edgekit.boards import Board
 from edgekit.errors import UsageError
 from edgekit.examples import EXAMPLES
 from edgekit.hil.harness import HilOptions, HilResult, run_hil
-from edgekit.runtimes import DEFAULT_RUNTIME
+from edgekit.runtimes import DEFAULT_CHOICE
 
 
 @dataclass
@@ -27,28 +27,34 @@ class DeployResult:
     hil: HilResult
 
 
-def deploy(target: str, board: Board, out_dir: Path, *, runtime: str = DEFAULT_RUNTIME,
+def deploy(target: str, board: Board, out_dir: Path, *, runtime: str = DEFAULT_CHOICE, tflm_dir: Path | None = None,
            data: Path | None = None, runner: str | None = None, hil_options: HilOptions | None = None,
-           step: Callable[[str], Any], on_progress: Callable[[int, int], None] | None = None) -> DeployResult:
+           step: Callable[[str], Any], on_progress: Callable[[int, int], None] | None = None,
+           epochs: int | None = None) -> DeployResult:
     """Run every stage for `target`: an example name, a .keras model (with `data`), or an int8 .tflite.
 
-    `step(message)` returns a context manager that shows progress for one stage.
+    `step(message)` returns a context manager that shows progress for one stage;
+    `on_progress(done, total)` is called only while the board infers on the test inputs;
+    `epochs` overrides the example's training epochs (UsageError when `target` is no example).
     """
+    from edgekit.model.evaluate import check_data_labels
     from edgekit.model.quant_report import quantize_file
     from edgekit.model.train import DATA_FILE, train_example
     from edgekit.project.build import build_project
     from edgekit.project.generate import generate_project, origin_of_model
 
+    if epochs is not None and target not in EXAMPLES:
+        raise UsageError(f"--epochs applies to training an example ({', '.join(EXAMPLES)}); "
+                         f"'{target}' is a model file", hint="leave out --epochs")
     steps: list[tuple[str, str]] = []
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = Path(target)
+    path = Path(target)   # out_dir is made by the first stage that writes into it
     example: str | None = None
     float_model: Path | None = None
     task: str | None = None
     if target in EXAMPLES:
         example = target
         with step(f"training example '{target}'"):
-            trained = train_example(target, out_dir)
+            trained = train_example(target, out_dir, epochs=epochs)
         steps.append(("train", f"{trained.metric} {trained.float_test:.4f} (float) -> {trained.model}"))
         path, data = Path(trained.model), out_dir / DATA_FILE
     elif not path.exists():
@@ -63,13 +69,15 @@ def deploy(target: str, board: Board, out_dir: Path, *, runtime: str = DEFAULT_R
         path, float_model, task = Path(q.tflite_model), path, q.task
     elif path.suffix != ".tflite":
         raise UsageError(f"{path}: expected an example name, a .keras model or an int8 .tflite")
+    elif data is not None:  # the labels against the model before generate, build and flash
+        check_data_labels(data, path, task)
     project_dir = out_dir / f"firmware-{board.id}"
     with step(f"generating the {board.family} project ({runtime})"):
         origin = origin_of_model(path, data_path=data, example=example, task=task, float_model=float_model)
-        gen = generate_project(path, board, project_dir, runtime=runtime, origin=origin)
+        gen = generate_project(path, board, project_dir, runtime=runtime, origin=origin, tflm_dir=tflm_dir)
     steps.append(("generate", f"{gen.project_dir} (arena {gen.arena_bytes:,} B)"))
     with step(f"building for {board.id}"):
-        built = build_project(gen.project)
+        built = build_project(gen.project, tflm_dir=tflm_dir)
     steps.append(("build", f"flash {built.size.flash_used:,} B, RAM {built.size.ram_used:,} B -> {built.elf}"))
     opts = hil_options or HilOptions()
     if board.virtual:

@@ -37,3 +37,12 @@ def check(tool: Tool) -> Check:
 def run_checks() -> list[Check]:
     """Every tool edgekit knows, in the registry's order."""
     return [check(t) for t in TOOLS.values()]
+
+
+def tflm_cache_line() -> str:
+    """Where edgekit's TFLM library cache is, its entries and size (edgekit.project.tflm_lib)."""
+    from edgekit.project.tflm_lib import cache_info
+
+    info = cache_info()
+    return (f"TFLM library cache: {info.root} ({info.entries} "
+            f"entr{'y' if info.entries == 1 else 'ies'}, {info.bytes / 1e6:.1f} MB)")

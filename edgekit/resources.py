@@ -19,3 +19,14 @@ def data_dir(name: str) -> Path:
     raise FileNotFoundError(
         f"edgekit data directory '{name}' not found next to {_PACKAGE_DIR}; reinstall edgekit"
     )
+
+
+def cache_dir(name: str) -> Path:
+    """edgekit's cache for `name` (e.g. "tflm", "models"): ``${XDG_CACHE_HOME:-~/.cache}/edgekit/NAME``.
+
+    Built things that are slow to make and safe to rebuild live here (TFLM libraries,
+    benchmark models); nothing in it is needed to run a generated project.
+    """
+    import os
+
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "edgekit" / name

@@ -19,6 +19,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 EDGEKIT_RT = "edgekit-rt"
 TFLM = "tflm"
+AUTO = "auto"   # not a runtime: edgekit-rt when it runs every op of the model, else tflm
+TFLM_TREE_HOWTO = ("pass --tflm-dir DIR or set TFLM_DIR to a tree made by TFLM's "
+                   "tensorflow/lite/micro/tools/project_generation/create_tflm_tree.py "
+                   "(OPTIMIZED_KERNEL_DIR=cmsis_nn in its --makefile_options for CMSIS-NN kernels)")
 
 
 @dataclass(frozen=True)
@@ -67,15 +71,60 @@ RUNTIMES: dict[str, Runtime] = {r.name: r for r in (
     # TFLM interpreter + reference kernels beyond the .tflite: 22-43 KB for the MLPerf Tiny benchmark models.
     Runtime(TFLM, "TensorFlow Lite Micro", 48 * 1024, _tflm_code),
 )}
-DEFAULT_RUNTIME = EDGEKIT_RT
+DEFAULT_RUNTIME = EDGEKIT_RT          # what a project renders with when nobody chose
+RUNTIME_CHOICES: tuple[str, ...] = (AUTO, *RUNTIMES)   # --runtime's values
+DEFAULT_CHOICE = AUTO                  # --runtime's default (generate, deploy)
+
+
+@dataclass(frozen=True)
+class RuntimeChoice:
+    """The runtime a model will use, and why (empty when it was asked for by name)."""
+
+    name: str
+    reason: str = ""
+
+
+def edgekit_rt_gaps(graph: Graph) -> tuple[str, ...]:
+    """Why edgekit-rt cannot run `graph`: its unsupported ops, or the compiler's one-line reason;
+    empty when it can."""
+    from edgekit.codegen import SUPPORTED_OPS, compile_model
+
+    missing = tuple(op for op in graph.op_names() if op not in SUPPORTED_OPS)
+    if missing:
+        return missing
+    try:
+        compile_model(graph)
+    except ModelError as exc:
+        return (exc.message,)
+    return ()
+
+
+def choose_runtime(graph: Graph, requested: str, *, tflm_available: bool) -> RuntimeChoice:
+    """`requested` (a runtime name or "auto") resolved for `graph`.
+
+    auto: edgekit-rt when it supports every op, else tflm with a one-line reason naming the ops;
+    ModelError (exit 2) naming them when tflm is needed but `tflm_available` is False.
+    """
+    if requested != AUTO:
+        return RuntimeChoice(get_runtime(requested).name)
+    gaps = edgekit_rt_gaps(graph)
+    if not gaps:
+        return RuntimeChoice(EDGEKIT_RT)
+    why = f"{EDGEKIT_RT} does not support {', '.join(gaps)}"
+    if not tflm_available:
+        raise ModelError(f"this model needs runtime {TFLM}: {why}, and there is no TFLM tree",
+                         hint=TFLM_TREE_HOWTO)
+    return RuntimeChoice(TFLM, f"runtime {TFLM} (auto): {why}")
 
 
 def get_runtime(name: str) -> Runtime:
-    """The runtime called `name`; UsageError listing the known ones otherwise."""
+    """The runtime called `name` (not "auto": see choose_runtime); UsageError listing the known ones otherwise."""
     try:
         return RUNTIMES[name]
     except KeyError:
         raise UsageError(f"unknown runtime '{name}'", hint=f"use one of: {', '.join(RUNTIMES)}") from None
 
 
-__all__ = ["Runtime", "ModelCode", "RUNTIMES", "DEFAULT_RUNTIME", "EDGEKIT_RT", "TFLM", "get_runtime"]
+__all__ = ["Runtime", "ModelCode", "RUNTIMES", "DEFAULT_RUNTIME", "EDGEKIT_RT", "TFLM", "get_runtime", "AUTO",
+           "RUNTIME_CHOICES", "DEFAULT_CHOICE", "RuntimeChoice", "choose_runtime", "edgekit_rt_gaps",
+           "TFLM_TREE_HOWTO"]

@@ -43,7 +43,9 @@ def assert_clean_error(result: CliResult, code: int, *fragments: str) -> None:
     """One line on stderr naming the problem, the documented exit code, no traceback."""
     assert result.returncode == code, (result.returncode, result.stdout, result.stderr)
     assert "Traceback" not in result.stderr and "Traceback" not in result.stdout
-    lines = [ln for ln in result.stderr.splitlines() if ln.strip() and not ln.startswith("done ")]
+    # Progress lines of stages that finished ("done ...") may precede the error; nothing else,
+    # not even an empty line: one line means one line.
+    lines = [ln for ln in result.stderr.splitlines() if not ln.startswith("done ")]
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("error: "), lines[0]
     for fragment in fragments:
@@ -95,6 +97,17 @@ def trained_example(tmp_path_factory):
         return _TRAINED[name]
 
     return get
+
+
+def sine_project(project: Path, board: str, *, build: bool = True) -> Path:
+    """The sine benchmark model generated (and built, unless `build` is False) for `board` at
+    `project`, through the CLI as a user would."""
+    r = run_cli("generate", zoo.model_path("sine"), "--board", board, "-o", project)
+    assert r.returncode == 0, r.stderr
+    if build:
+        r = run_cli("build", project)
+        assert r.returncode == 0, r.stderr
+    return project
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,7 @@ train -> quantize -> generate -> build -> hil (QEMU), exact with the host TFLM r
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -46,15 +47,24 @@ def test_example_on_virtual_board(cli, trained_example, tmp_path: Path, name: st
 
 
 def test_board_running_another_model_is_named(cli, trained_example, tmp_path: Path) -> None:
-    """A project whose firmware was built for another model: hil names both hashes."""
+    """The project's own image built for another model is refused before it runs; a board
+    running another project's firmware: hil names both hashes."""
     sine, digits = trained_example("sine"), trained_example("digits")
     project = tmp_path / "fw"
     assert cli("generate", sine.tflite, "--board", BOARD, "-o", project).returncode == 0
     assert cli("build", project).returncode == 0
-    elf = (project / "build" / "firmware.elf").read_bytes()
+    other = tmp_path / "other"
+    shutil.copytree(project, other)   # a built sine project
     assert cli("generate", digits.tflite, "--board", BOARD, "-o", project).returncode == 0
-    (project / "build" / "firmware.elf").write_bytes(elf)  # stale firmware, new model
-    r = cli("hil", project, "--runs", "0")
+    assert_clean_error(cli("hil", project, "--runs", "0"), 2,  # the sine image is still in build/
+                       "firmware is older than the project's sources", "the model changed since the build")
+    assert cli("build", project).returncode == 0
+    assert cli("sim", "start", BOARD, other).returncode == 0
+    try:
+        pty = json.loads((other / "build" / "sim.json").read_text())["pty"]
+        r = cli("hil", project, "--runs", "0", "--port", pty)
+    finally:
+        cli("sim", "stop", BOARD, other)
     assert_clean_error(r, 3, "runs model sha256:" + sine.quant["sha256"][:16], digits.quant["sha256"][:16])
     report = json.loads((project / "hil-report" / "report.json").read_text())
     assert report["status"] == "failed" and report["samples_measured"] == 0

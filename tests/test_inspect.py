@@ -37,6 +37,7 @@ def test_inspect_table_output(cli, benchmark_model) -> None:
     assert r.returncode == 0, r.stderr
     for text in ("FULLY_CONNECTED", "TFLM arena", "64-bit host", "qemu-netduinoplus2", "yes"):
         assert text in r.stdout
+    assert "edgekit-rt (auto)" in r.stdout  # the fit `--runtime auto` would use is marked
 
 
 def test_model_too_big_for_a_board(cli, benchmark_model, tmp_path: Path) -> None:
@@ -76,3 +77,21 @@ def test_inspect_truncated_model(cli, benchmark_model, tmp_path: Path) -> None:
 
 def test_unknown_board(cli, benchmark_model) -> None:
     assert_clean_error(cli("inspect", benchmark_model("sine"), "--board", "uno"), 2, "unknown board 'uno'")
+
+
+def test_float_model_gets_no_fit_it_could_not_have(cli, tmp_path: Path) -> None:
+    """A float .tflite: generate refuses it, so inspect shows no fit and says why; the float
+    tensors show '-' for scale and zero point, never 'None'."""
+    import keras
+    import tensorflow as tf
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    path = tmp_path / "float.tflite"
+    path.write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
+    r = cli("inspect", path, "--board", "nucleo-f446re", "--json")
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(r.stdout)
+    assert rep["fits"] == [] and "float32, not int8" in rep["not_deployable"]
+    r = cli("inspect", path, "--board", "nucleo-f446re")
+    assert r.returncode == 0 and "None" not in r.stdout and "cannot be generated" in r.stdout
+    assert "fit per board" not in r.stdout

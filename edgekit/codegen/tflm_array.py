@@ -47,10 +47,51 @@ def generate_tflm_code(graph: Graph, model_bytes: bytes, arena_bytes: int) -> di
 #include <string.h>
 #include <new>
 
+#define EK_TFLM_LOG_BYTES 256
+
 #include "edgekit_model.h"
 #include "tensorflow/lite/micro/micro_interpreter.h"
 #include "tensorflow/lite/micro/micro_mutable_op_resolver.h"
 #include "tensorflow/lite/schema/schema_generated.h"
+
+#if defined(EK_TFLM_CORTEX_M)  // edgekit's STM32 build (cmake/tflm.cmake); ESP-IDF brings its own
+#include "ek_port.h"
+#include "tensorflow/lite/micro/cortex_m_generic/debug_log_callback.h"
+
+// TFLM's clock (its profiler and MicroTimer) is the port's cycle counter; the tree's
+// cortex_m_generic/micro_time.cc is not compiled (it needs a CMSIS device header).
+namespace tflite {{
+uint32_t ticks_per_second() {{ return ek_port_cycles_hz(); }}
+uint32_t GetCurrentTimeTicks() {{ return ek_port_cycles(); }}
+}}  // namespace tflite
+
+// The console carries the binary protocol, so TFLM's log text is not printed: the last
+// lines are kept here (newest at the end), readable with a debugger as edgekit_tflm_log.
+extern "C" char edgekit_tflm_log[EK_TFLM_LOG_BYTES];
+char edgekit_tflm_log[EK_TFLM_LOG_BYTES];
+
+namespace {{
+void keep_log(const char *s) {{
+  size_t have = strlen(edgekit_tflm_log), add = strlen(s);
+  if (add >= sizeof(edgekit_tflm_log)) {{
+    s += add - (sizeof(edgekit_tflm_log) - 1);
+    add = sizeof(edgekit_tflm_log) - 1;
+  }}
+  if (have + add >= sizeof(edgekit_tflm_log)) {{  // drop the oldest text
+    size_t drop = have + add - (sizeof(edgekit_tflm_log) - 1);
+    memmove(edgekit_tflm_log, edgekit_tflm_log + drop, have - drop);
+    have -= drop;
+  }}
+  memcpy(edgekit_tflm_log + have, s, add);
+  edgekit_tflm_log[have + add] = '\\0';
+}}
+}}  // namespace
+// The ERROR frames for NOT_READY and MODEL carry the tail of this log (ek_app.c).
+extern "C" const char *edgekit_model_log(void) {{ return edgekit_tflm_log; }}
+#define EK_TFLM_REGISTER_LOG() RegisterDebugLogCallback(keep_log)
+#else
+#define EK_TFLM_REGISTER_LOG() ((void)0)
+#endif
 
 namespace {{
 
@@ -71,6 +112,7 @@ tflite::MicroInterpreter *interpreter = nullptr;
 
 extern "C" int edgekit_model_init(void) {{
   if (interpreter != nullptr) return 0;
+  EK_TFLM_REGISTER_LOG();
   const tflite::Model *model = tflite::GetModel(kModel);
   if (model->version() != TFLITE_SCHEMA_VERSION) return -1;
   // Static storage and placement new: no heap on the device.

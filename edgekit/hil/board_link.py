@@ -22,8 +22,11 @@ def open_session(stack: ExitStack, board: Board, *, port: str | None, project: P
     port), closed with `stack`; and the QemuBoard when this call started the virtual board
     (stopped with `stack` too), else None.
 
-    The virtual board runs `project`'s built firmware (InputFileError when it was not built).
+    The virtual board runs `project`'s built firmware (InputFileError when it was not built);
+    a project generated for another board is a UsageError naming both.
     """
+    if project is not None:
+        project.require_board(board.id)
     qemu = None
     if port is None and board.virtual:
         if project is None:

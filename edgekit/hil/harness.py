@@ -19,11 +19,11 @@ import numpy as np
 
 from edgekit import __version__
 from edgekit.data import fit_to_input, load_dataset
-from edgekit.errors import DataError, DeviceError, UsageError
+from edgekit.errors import DeviceError, UsageError
 from edgekit.hil.board_link import open_session
 from edgekit.hil.evaluate import Gates, LinkStats, agreement, latency, task_comparison
 from edgekit.hil.report import DeviceRecord, HilReport, Status, write_report
-from edgekit.model.metrics import infer_task
+from edgekit.model.metrics import check_labels, infer_task
 from edgekit.model.reference import dequantize, int8_interpreter, quantize
 from edgekit.project.manifest import Project
 
@@ -76,8 +76,9 @@ def _test_data(project: Project, data: Path | None, input_shape: tuple[int, ...]
     dataset = load_dataset(path)
     key, x, y = dataset.evaluation()
     x = fit_to_input(x, input_shape, what=f"{path}:{key}")
-    if y is not None and len(y) != len(x):
-        raise DataError(f"{path}: {len(x)} inputs but {len(y)} labels")
+    # Labels against the model and task before any device work (exit 2, not a failed run).
+    check_labels(x, y, project.graph.output_tensors[0].shape, project.origin.task,
+                 where=dataset.labels_where(key))
     if max_samples is not None:
         x, y = x[:max_samples], (None if y is None else y[:max_samples])
     return x, y, str(path)
@@ -154,6 +155,7 @@ def run_hil(project: Project, *, options: HilOptions | None = None,
     raises DeviceError naming how far the run got, after the partial report is written.
     """
     opts = options or HilOptions()
+    project.check_build()   # a stale image would run the old code and blame the data
     board, graph = project.board, project.graph
     tin, tout = graph.input_tensors[0], graph.output_tensors[0]
     x, y, data_name = _test_data(project, opts.data, tin.shape[1:], opts.max_samples)

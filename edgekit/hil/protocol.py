@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import enum
 import struct
-import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
 
-PROTOCOL_VERSION = 1
+# CRC and COBS live in framing.py; they stay importable from here as part of the protocol's API.
+from edgekit.hil.framing import ProtocolError, cobs_decode, cobs_encode, crc32
+
+PROTOCOL_VERSION = 2
 HEADER_BYTES = 6
 CRC_BYTES = 4
 OVERHEAD = HEADER_BYTES + CRC_BYTES
@@ -26,6 +28,8 @@ DELIMITER = b"\x00"
 MIN_MAX_PAYLOAD = 256
 #: Values per stream sample a device may send (EK_APP_MAX_SENSOR_VALUES upper bound).
 MAX_SENSOR_VALUES = 64
+HEAD_BYTES = 512  # what a FrameSplitter keeps from before the first good frame, for errors
+SAMPLE_HEADER = 16  # SAMPLE payload: seq u32, t_us u64, sensor u8, flags u8, n u8, reserved u8
 
 
 class Msg(enum.IntEnum):
@@ -75,71 +79,6 @@ ERROR_TEXT: dict[int, str] = {
 }
 
 DTYPES = {1: "int8", 2: "uint8", 3: "int16", 4: "float32"}
-
-
-class ProtocolError(ValueError):
-    """A frame or payload that does not follow the protocol (a pure-decoding error)."""
-
-
-# --- CRC and COBS ----------------------------------------------------------------------
-
-
-def crc32(data: bytes) -> int:
-    """CRC-32/IEEE (reflected 0xEDB88320, init and xorout 0xFFFFFFFF)."""
-    return zlib.crc32(data) & 0xFFFFFFFF
-
-
-def cobs_encode(data: bytes) -> bytes:
-    """Canonical COBS encoding of ``data`` (no delimiter); the output has no 0x00.
-
-    Same algorithm as the firmware's streaming encoder, so both give identical bytes.
-    """
-    out = bytearray([0])
-    code_at = 0
-    code = 1
-    after_full = False
-    for b in data:
-        after_full = False
-        if b == 0:
-            out[code_at] = code
-            code = 1
-        else:
-            out.append(b)
-            code += 1
-            if code != 0xFF:
-                continue
-            out[code_at] = code
-            code = 1
-            after_full = True
-        code_at = len(out)
-        out.append(0)  # reserve the next block's code byte
-    if after_full and code == 1:
-        out.pop()  # canonical: no empty block after a full one at the very end
-    else:
-        out[code_at] = code
-    return bytes(out)
-
-
-def cobs_decode(data: bytes) -> bytes:
-    """Decode one COBS block sequence (no delimiter). Raises ProtocolError if malformed."""
-    out = bytearray()
-    i = 0
-    n = len(data)
-    while i < n:
-        code = data[i]
-        if code == 0:
-            raise ProtocolError("COBS: zero byte inside a frame")
-        end = i + code
-        if end > n:
-            raise ProtocolError("COBS: block runs past the end of the frame")
-        chunk = data[i + 1:end]
-        if 0 in chunk:
-            raise ProtocolError("COBS: zero byte inside a frame")
-        out += chunk
-        i = end
-        if code != 0xFF and i < n:
-            out.append(0)
-    return bytes(out)
 
 
 def max_wire_bytes(payload_len: int) -> int:
@@ -206,10 +145,18 @@ class FrameSplitter:
         self.garbage_bytes = 0
         self.good_frames = 0
         self.last_garbage = b""
+        self.head = bytearray()  # the first bytes, before any good frame (a banner, a log line)
+
+    @property
+    def unframed_bytes(self) -> int:
+        """Bytes received that are not part of a good frame (garbage plus an unfinished frame)."""
+        return self.garbage_bytes + len(self._buf)
 
     def feed(self, data: bytes) -> list[Frame]:
         """Consume received bytes; return the good frames completed by them."""
         frames: list[Frame] = []
+        if self.good_frames == 0 and len(self.head) < HEAD_BYTES:
+            self.head += bytes(data)[:HEAD_BYTES - len(self.head)]
         for part_i, part in enumerate(bytes(data).split(DELIMITER)):
             if part_i > 0:
                 self._finish(frames)
@@ -340,7 +287,7 @@ class Sample:
     """One streamed sensor sample, optionally with the prediction made on the window."""
 
     seq: int
-    t_ms: int
+    t_us: int
     sensor: int
     values: tuple[int, ...]
     prediction: bytes | None = None
@@ -350,22 +297,22 @@ class Sample:
     @classmethod
     def decode(cls, p: bytes) -> Sample:
         """Parse a SAMPLE frame payload (ProtocolError when it is too short)."""
-        _need(p, 12, "SAMPLE")
-        seq, t_ms, sensor, flags, n = struct.unpack_from("<IIBBB", p)
-        off = 12
+        _need(p, SAMPLE_HEADER, "SAMPLE")
+        seq, t_us, sensor, flags, n = struct.unpack_from("<IQBBB", p)
+        off = SAMPLE_HEADER
         _need(p, off + 2 * n, "SAMPLE")
         values = struct.unpack_from(f"<{n}h", p, off)
         off += 2 * n
         if flags == 0:
-            return cls(seq, t_ms, sensor, tuple(values))
+            return cls(seq, t_us, sensor, tuple(values))
         _need(p, off + 8, "SAMPLE")
         word, out_n = struct.unpack_from("<II", p, off)
         off += 8
         if flags == 2:
             rc = word - (1 << 32) if word & 0x80000000 else word
-            return cls(seq, t_ms, sensor, tuple(values), model_error=rc)
+            return cls(seq, t_us, sensor, tuple(values), model_error=rc)
         _need(p, off + out_n, "SAMPLE")
-        return cls(seq, t_ms, sensor, tuple(values), bytes(p[off:off + out_n]), word)
+        return cls(seq, t_us, sensor, tuple(values), bytes(p[off:off + out_n]), word)
 
 
 @dataclass(frozen=True)
@@ -399,27 +346,24 @@ class DeviceErrorReply:
     request: int
     detail: int
     text: str = field(default="")
+    log: str = ""   # NOT_READY / MODEL: the tail of the model runtime's log (TFLM's messages)
 
     @classmethod
     def decode(cls, p: bytes) -> DeviceErrorReply:
         """Parse an ERROR reply payload (ProtocolError when it is too short)."""
         _need(p, 8, "ERROR")
         code, req, _, detail = struct.unpack_from("<BBHi", p)
-        return cls(code, req, detail, ERROR_TEXT.get(code, f"unknown error code {code}"))
+        log = " ".join(p[8:].decode("utf-8", errors="replace").split())
+        return cls(code, req, detail, ERROR_TEXT.get(code, f"unknown error code {code}"), log)
 
     def describe(self) -> str:
         """Human-readable one-liner, e.g. 'INFER failed: BAD_LENGTH (...), detail 16'."""
-        try:
-            req = Msg(self.request).name
-        except ValueError:
-            req = f"command 0x{self.request:02x}"
-        try:
-            code = ErrorCode(self.code).name
-        except ValueError:
-            code = f"0x{self.code:02x}"
+        req = next((m.name for m in Msg if m == self.request), f"command 0x{self.request:02x}")
+        code = next((c.name for c in ErrorCode if c == self.code), f"0x{self.code:02x}")
         if self.code == ErrorCode.NO_SUCH_SENSOR and self.detail in SENSOR_ERROR_TEXT:
             return f"{req} failed on the device: {code} ({SENSOR_ERROR_TEXT[self.detail]})"
-        return f"{req} failed on the device: {code} ({self.text}), detail {self.detail}"
+        log = f"; device log: {self.log}" if self.log else ""
+        return f"{req} failed on the device: {code} ({self.text}), detail {self.detail}{log}"
 
 
 # --- Request payload builders ----------------------------------------------------------

@@ -28,6 +28,7 @@ Status = Literal["running", "complete", "failed"]
 REPORT_JSON = "report.json"
 REPORT_MD = "report.md"
 _PERCENTILES = ("min", "p50", "p90", "p99", "max")
+MIN_PLOT_RUNS = 5  # fewer timed runs than this make no histogram
 
 
 @dataclass
@@ -144,6 +145,7 @@ def console_tables(report: HilReport) -> list[Table]:
             t.add_column(col, justify="right")
         t.add_row(report.counter_unit, *(f"{getattr(lat.counts, k):,.0f}" for k in _PERCENTILES))
         t.add_row(time_unit, *(f"{getattr(lat.us, k):,.1f}" for k in _PERCENTILES))
+        t.caption = latency_plot_note(report)
         tables.append(t)
     if link is not None and link.bytes_per_second:
         t = Table(title="link")
@@ -154,6 +156,22 @@ def console_tables(report: HilReport) -> list[Table]:
                   f"{link.bytes_per_second:,.0f} B/s", "-" if share is None else f"{share:.0%}")
         tables.append(t)
     return tables
+
+
+def latency_plot_note(report: HilReport) -> str | None:
+    """Why the latency histogram would say nothing (too few timed runs, or every run the same
+    count, as on QEMU), or None when it is worth drawing."""
+    lat = report.latency
+    if lat is None or lat.counts is None:
+        return None
+    if lat.runs < MIN_PLOT_RUNS:
+        return (f"only {lat.runs} timed run{'s' if lat.runs != 1 else ''}: too few for a latency histogram "
+                f"(it needs {MIN_PLOT_RUNS}); see the figures above")
+    if lat.counts.min == lat.counts.max:
+        why = " (the virtual board counts instructions, so every run costs the same)" if report.virtual else ""
+        return (f"all {lat.runs} timed runs took {lat.counts.min:,.0f} {report.counter_unit}{why}: "
+                "no spread to plot")
+    return None
 
 
 def markdown(report: HilReport) -> str:
@@ -185,6 +203,9 @@ def markdown(report: HilReport) -> str:
                   + " | ".join(f"{getattr(lat.counts, k):,.0f}" for k in _PERCENTILES) + " |",
                   ("| virtual µs | " if report.virtual else "| µs | ")
                   + " | ".join(f"{getattr(lat.us, k):,.1f}" for k in _PERCENTILES) + " |", ""]
+        note = latency_plot_note(report)
+        if note:
+            lines += [f"Latency plot: {note}.", ""]
         if report.virtual:
             lines += ["Counts on the virtual board are QEMU instructions (-icount shift=0), not CPU cycles;"
                       " use them for regressions and comparisons, not as real-board latency.", ""]
@@ -225,16 +246,34 @@ def _plot_png(path: Path, draw: Callable[[Any], None]) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
+def timed_runs(report: HilReport, cycles: list[int]) -> list[int]:
+    """The timed runs among `cycles`: its last `latency.runs` counts (BENCH replies hold only
+    timed runs; INFER counts start with the warm-up, already counted out of `runs`)."""
+    lat = report.latency
+    if lat is None or not lat.runs:
+        return []
+    return list(cycles[-lat.runs:])
+
+
 def write_plots(report: HilReport, cycles: list[int], out_dir: Path) -> list[Path]:
-    """latency.png (histogram of `cycles` after warm-up) and confusion.png (classification)."""
+    """latency.png (histogram of the timed runs among `cycles`, or a note saying why there is
+    nothing to plot) and confusion.png (classification)."""
     written = []
     lat = report.latency
-    if cycles and lat is not None and lat.runs and lat.us is not None:
+    runs = timed_runs(report, cycles)
+    if runs and lat is not None and lat.us is not None:
         lat_us = lat.us
-        us = np.asarray(cycles[lat.warmup:], dtype=float) * 1e6 / (report.cycles_hz or 1)
+        us = np.asarray(runs, dtype=float) * 1e6 / (report.cycles_hz or 1)
         unit = "virtual µs (QEMU instructions)" if report.virtual else "µs"
+        note = latency_plot_note(report)
 
         def draw(ax: Any) -> None:
+            if note:
+                ax.set_axis_off()
+                ax.set_title(f"{report.board}: inference latency")
+                ax.text(0.5, 0.5, f"{note}\n\np50 {lat_us.p50:,.1f} {unit}", ha="center", va="center",
+                        wrap=True, transform=ax.transAxes)
+                return
             ax.hist(us, bins=min(50, max(5, len(us) // 4)), color="#2f6db5")
             for k, style in (("p50", "-"), ("p99", "--")):
                 value = getattr(lat_us, k)
@@ -281,5 +320,5 @@ def write_report(report: HilReport, out_dir: Path, *, cycles: list[int] | None =
     return paths
 
 
-__all__ = ["DeviceRecord", "HilReport", "REPORT_JSON", "REPORT_MD", "console_tables", "junit_xml",
-           "markdown", "write_plots", "write_report"]
+__all__ = ["DeviceRecord", "HilReport", "MIN_PLOT_RUNS", "REPORT_JSON", "REPORT_MD", "console_tables", "junit_xml",
+           "latency_plot_note", "markdown", "timed_runs", "write_plots", "write_report"]

@@ -13,6 +13,7 @@ resending the same request with the same sequence number a bounded number of tim
 from __future__ import annotations
 
 import os
+import re
 import struct
 import time
 from collections.abc import Callable
@@ -324,10 +325,17 @@ class Session:
         link = self._link()
         sp = link.splitter
         tried = f"after {tries} tries of {wait:g} s" if tries > 1 else f"within {wait:g} s"
-        if sp.good_frames == 0 and sp.garbage_bytes > 0:
+        text = first_text_line(sp.head) if sp.good_frames == 0 else None
+        if text is not None:
+            return DeviceError(
+                f"device on {self.url} answers with text that is not the edgekit protocol: {text!r}",
+                hint="another firmware or a bootloader runs there: flash the project "
+                     "(edgekit flash PROJECT_DIR) and retry",
+            )
+        if sp.good_frames == 0 and sp.unframed_bytes > 0:
             return DeviceError(
                 f"device on {self.url} answers, but not in the edgekit protocol "
-                f"({sp.garbage_bytes} bytes of garbage, e.g. {sp.last_garbage[:16]!r})",
+                f"({sp.unframed_bytes} bytes of garbage, e.g. {bytes(sp.head[:16] or sp.last_garbage[:16])!r})",
                 hint="wrong baud rate, or the board does not run edgekit firmware: flash it",
             )
         if sp.good_frames == 0:
@@ -360,6 +368,22 @@ class Session:
 
     def _info(self) -> P.DeviceInfo:
         return self.device if self.device is not None else self.info()
+
+
+def first_text_line(data: bytes | bytearray, limit: int = 60) -> str | None:
+    """The first line of ``data`` that reads as text (a boot banner, another firmware's log),
+    trimmed to ``limit`` characters with non-printable characters escaped; None when the
+    bytes do not look like text (mostly printable ASCII and line breaks)."""
+    data = bytes(data)
+    if sum(32 <= b < 127 or b in b"\r\n\t" for b in data) < 0.8 * len(data):
+        return None  # binary: a wrong baud rate or a protocol of another kind
+    for raw in re.split(rb"[\r\n\x00]+", data):
+        line = raw.strip()
+        printable = sum(32 <= b < 127 or b == 9 for b in line)
+        if len(line) >= 3 and printable >= 0.9 * len(line) and any(chr(b).isalpha() for b in line):
+            text = "".join(chr(b) if 32 <= b < 127 else f"\\x{b:02x}" for b in line)
+            return text if len(text) <= limit else text[:limit - 1] + "…"
+    return None
 
 
 def _as_int8_bytes(x: np.ndarray | bytes, info: P.DeviceInfo) -> bytes:

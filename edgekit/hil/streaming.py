@@ -27,8 +27,8 @@ class StreamStats:
     dropped: int = 0
     device_sent: int | None = None
     device_skipped: int | None = None
-    first_t_ms: int | None = None
-    last_t_ms: int | None = None
+    first_t_us: int | None = None
+    last_t_us: int | None = None
 
     @property
     def lost_on_link(self) -> int | None:
@@ -40,10 +40,10 @@ class StreamStats:
     @property
     def rate_hz(self) -> float | None:
         """Sample rate measured with the device's own timestamps."""
-        if self.first_t_ms is None or self.last_t_ms is None or self.received < 2:
+        if self.first_t_us is None or self.last_t_us is None or self.received < 2:
             return None
-        span = (self.last_t_ms - self.first_t_ms) & 0xFFFFFFFF
-        return None if span == 0 else (self.received + self.dropped - 1) * 1000.0 / span
+        span = self.last_t_us - self.first_t_us
+        return None if span <= 0 else (self.received + self.dropped - 1) * 1e6 / span
 
 
 class Stream:
@@ -55,7 +55,7 @@ class Stream:
 
     def __init__(self, session: Session, sensor: int, rate_hz: int, seconds: float | None, *,
                  infer: bool, shift: int, infer_every: int, input_per_unit: float | None = None) -> None:
-        if not 1 <= rate_hz <= 0xFFFF:
+        if not 1 <= rate_hz <= 0xFFFF:  # the protocol's u16; each sensor's limit is its board file's
             raise DataError(f"stream rate {rate_hz} Hz out of range")
         self.session = session
         self.sensor = sensor
@@ -131,9 +131,9 @@ class Stream:
         st.dropped += sample.seq - self._next
         self._next = sample.seq + 1
         st.received += 1
-        if st.first_t_ms is None:
-            st.first_t_ms = sample.t_ms
-        st.last_t_ms = sample.t_ms
+        if st.first_t_us is None:
+            st.first_t_us = sample.t_us
+        st.last_t_us = sample.t_us
 
     def stop(self) -> StreamStats:
         """Send STREAM_STOP (idempotent) and record the device's totals."""

@@ -8,10 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from edgekit.data import Dataset, fit_to_input
-from edgekit.errors import DataError, InputFileError
+from edgekit.data import Dataset, fit_to_input, load_dataset
+from edgekit.errors import InputFileError
 from edgekit.model import metrics
-from edgekit.model.keras_io import load_keras_model, static_input_shape
+from edgekit.model.keras_io import load_keras_model, static_input_shape, static_output_shape
 from edgekit.model.reference import dequantize, int8_interpreter, quantize
 from edgekit.model.tflite_graph import Graph, load_graph
 
@@ -75,37 +75,44 @@ class EvaluationReport:
         return asdict(self)
 
 
-def resolve_task(task: str | None, x: np.ndarray, y: np.ndarray | None, out_shape: tuple[int, ...]) -> str | None:
+def resolve_task(task: str | None, x: np.ndarray, y: np.ndarray | None, out_shape: tuple[int, ...],
+                 where: str = "the labels") -> str | None:
     """The task to score: `task` if given, else inferred from labels and output shape (None without labels).
 
-    Raises DataError when `task` is unknown or the data has no labels for it.
+    Raises DataError when `task` is unknown or the labels do not fit the model (see metrics.check_labels).
     """
-    if task is not None:
-        if task not in metrics.TASKS:
-            raise DataError(f"unknown task '{task}'", hint=f"use one of: {', '.join(metrics.TASKS)}")
-        if y is None:
-            raise DataError(f"task '{task}' needs labels, but the data has no y_test or y")
-        return task
-    return metrics.infer_task(x, y, out_shape)
+    return metrics.check_labels(x, y, out_shape, task, where=where)
+
+
+def check_data_labels(data_path: Path, model_path: Path, task: str | None = None) -> str | None:
+    """Check the test labels of `data_path` against the int8 .tflite at `model_path` (see
+    metrics.check_labels) before a pipeline spends time on the model; returns the task."""
+    graph = load_graph(model_path)
+    dataset = load_dataset(data_path)
+    xkey, x, y = dataset.evaluation()
+    x = fit_to_input(x, graph.input_tensors[0].shape[1:], what=f"{dataset.path}:{xkey}")
+    return resolve_task(task, x, y, graph.output_tensors[0].shape, dataset.labels_where(xkey))
 
 
 def evaluate_model(model_path: Path, dataset: Dataset, task: str | None = None) -> EvaluationReport:
     """`edgekit evaluate`: the task metric of any .keras or .tflite model on a dataset."""
     xkey, x, y = dataset.evaluation()
+    labels = dataset.labels_where(xkey)
     suffix = model_path.suffix
     if suffix in (".keras", ".h5"):
         model = load_keras_model(model_path)
         x = fit_to_input(x, static_input_shape(model, str(model_path)), what=f"{dataset.path}:{xkey}")
+        task = resolve_task(task, x, y, static_output_shape(model, str(model_path)), labels)  # before any work
         outs = run_keras(model, x)
         kind = "keras float"
     elif suffix == ".tflite":
         graph = load_graph(model_path)
         x = fit_to_input(x, graph.input_tensors[0].shape[1:], what=f"{dataset.path}:{xkey}")
+        task = resolve_task(task, x, y, graph.output_tensors[0].shape, labels)
         outs = run_tflite(model_path.read_bytes(), graph, x)
         kind = f"tflite {graph.input_tensors[0].dtype}"
     else:
         raise InputFileError(f"{model_path}: unknown model type '{suffix}'", hint="pass a .keras or .tflite file")
-    task = resolve_task(task, x, y, outs.values.shape)
     value = metrics.task_metric(task, x, y, outs.values) if task and y is not None else None
     return EvaluationReport(str(model_path), kind, outs.backend, str(dataset.path), len(x), task,
                             metrics.METRIC_OF_TASK.get(task) if task else None, value)

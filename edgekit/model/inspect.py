@@ -12,6 +12,7 @@ import numpy as np
 from edgekit.boards import Board
 from edgekit.errors import ModelError
 from edgekit.footprint import estimate
+from edgekit.model.quantize import verify_int8
 from edgekit.model.reference import ARENA_MARGIN_BYTES, ARENA_MARGIN_FRACTION, device_arena_bytes, measure_tflm_arena
 from edgekit.model.tflite_graph import Graph, Operator, load_graph
 from edgekit.runtimes import EDGEKIT_RT, TFLM
@@ -54,6 +55,7 @@ class BoardFit:
     flash_size: int
     ram_needed: int
     ram_size: int
+    chosen: bool = False    # the runtime `--runtime auto` uses for this model
 
     @property
     def fits(self) -> bool:
@@ -84,6 +86,8 @@ class InspectReport:
     edgekit_rt: PlanSummary | None = None  # the edgekit-rt plan, None if it cannot run the model
     edgekit_rt_unsupported: str = ""        # why not, when edgekit_rt is None
     fits: list[BoardFit] = field(default_factory=list)
+    runtime: str = EDGEKIT_RT               # what `--runtime auto` picks: edgekit-rt if it can, else tflm
+    not_deployable: str = ""                # why no runtime can take it (a float model), else ""
 
     def to_dict(self) -> dict[str, Any]:
         """The `edgekit inspect --json` report ("edgekit_rt": plan figures or {"unsupported": why})."""
@@ -92,6 +96,8 @@ class InspectReport:
             {"unsupported": self.edgekit_rt_unsupported}
         del d["edgekit_rt_unsupported"]
         d["fits"] = [f.to_dict() for f in self.fits]
+        if not self.not_deployable:
+            del d["not_deployable"]
         return d
 
 
@@ -134,15 +140,18 @@ def layers(graph: Graph) -> list[LayerInfo]:
 
 
 def board_fits(board: Board, report: InspectReport, io_bytes: int) -> list[BoardFit]:
-    """Estimated fit of the firmware on `board` for each runtime that can run the model."""
+    """Estimated fit of the firmware on `board` for each runtime that can run the model; the
+    one `--runtime auto` would use (report.runtime) is marked `chosen`."""
     fits = []
     rt = report.edgekit_rt
     if rt is not None:
         need = estimate(EDGEKIT_RT, model_flash=rt.const_bytes, arena=rt.arena_bytes, io_bytes=io_bytes)
-        fits.append(BoardFit(board.id, EDGEKIT_RT, need.flash, board.flash.size, need.ram, board.ram.size))
+        fits.append(BoardFit(board.id, EDGEKIT_RT, need.flash, board.flash.size, need.ram, board.ram.size,
+                             chosen=report.runtime == EDGEKIT_RT))
     if report.tflm_arena_device is not None:
         need = estimate(TFLM, model_flash=report.file_bytes, arena=report.tflm_arena_device, io_bytes=io_bytes)
-        fits.append(BoardFit(board.id, TFLM, need.flash, board.flash.size, need.ram, board.ram.size))
+        fits.append(BoardFit(board.id, TFLM, need.flash, board.flash.size, need.ram, board.ram.size,
+                             chosen=report.runtime == TFLM))
     return fits
 
 
@@ -176,6 +185,12 @@ def inspect_model(path: Path, boards: Iterable[Board] = (), *, measure_arena: bo
         tflm_arena_host=host_arena, tflm_arena_device=device_arena, arena_note=note,
     )
     report.edgekit_rt, report.edgekit_rt_unsupported = edgekit_rt_plan(graph)
+    report.runtime = EDGEKIT_RT if report.edgekit_rt is not None else TFLM
+    try:
+        verify_int8(graph, str(path))   # what generate checks first: no fit for what it refuses
+    except ModelError as exc:
+        report.not_deployable = str(exc)
+        return report
     io_bytes = graph.input_tensors[0].size + graph.output_tensors[0].size
     report.fits = [fit for b in boards for fit in board_fits(b, report, io_bytes)]
     return report

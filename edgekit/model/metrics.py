@@ -33,6 +33,81 @@ def infer_task(x: np.ndarray, y: np.ndarray | None, output_shape: tuple[int, ...
     return "regression"
 
 
+def check_labels(x: np.ndarray, y: np.ndarray | None, output_shape: tuple[int, ...], task: str | None,
+                 *, where: str) -> str | None:
+    """The task to score (`task`, else inferred), after checking the labels fit it and the model.
+
+    `output_shape` is the model output's shape with its batch axis; `where` names the labels
+    (e.g. "data.npz:y_test"). Raises DataError naming the file, key and the offending value or
+    shape: a count that differs from the inputs, a class index out of range, a one-hot width
+    that is not the model's class count, float labels for a classifier, a label shape that
+    does not match a regression output. Called before any model runs.
+    """
+    if task is not None and task not in TASKS:
+        raise DataError(f"unknown task '{task}'", hint=f"use one of: {', '.join(TASKS)}")
+    if y is None:
+        if task is not None:
+            raise DataError(f"task '{task}' needs labels, but there is no {where}",
+                            hint="save labels beside the inputs: y_test with x_test, y with x")
+        return None
+    y = np.asarray(y)
+    if not np.issubdtype(y.dtype, np.number) and y.dtype != np.bool_:
+        raise DataError(f"{where} has dtype {y.dtype}; labels must be numbers")
+    if y.ndim == 0 or len(y) != len(x):
+        raise DataError(f"{where} holds {0 if y.ndim == 0 else len(y)} labels for {len(x)} inputs: "
+                        "they must pair up, one label per input")
+    if not np.all(np.isfinite(y)):
+        bad = int(np.flatnonzero(~np.isfinite(y.reshape(len(y), -1)).any(axis=1))[0])
+        raise DataError(f"{where} has a NaN or infinite label at index {bad}")
+    task = task or infer_task(x, y, output_shape)
+    outputs = int(np.prod(output_shape[1:]))
+    per_sample = int(np.prod(y.shape[1:]))
+    if task == "classification":
+        _check_classes(y, outputs, where)
+    elif task == "anomaly":
+        if y.ndim != 1:
+            raise DataError(f"{where} has labels of shape {y.shape[1:]} per input; anomaly labels are one "
+                            "0 (normal) or 1 (anomalous) per input")
+        not_01 = np.flatnonzero((y != 0) & (y != 1))
+        if not_01.size:
+            raise DataError(f"{where} has label {y[not_01[0]].item()!r} at index {int(not_01[0])}; anomaly labels are "
+                            "0 (normal) or 1 (anomalous)")
+    elif per_sample != outputs:
+        one_hot = y.ndim == 2 and y.shape[1] > 1 and np.all((y == 0) | (y == 1)) and np.all(y.sum(axis=1) == 1)
+        if one_hot:
+            raise DataError(f"{where} is one-hot with width {y.shape[1]}, the model outputs {outputs} classes")
+        if outputs > 1 and per_sample == 1:
+            example = y.reshape(-1)[0].item()
+            raise DataError(f"{where} holds one {y.dtype} value per input (e.g. {example!r}) for a model "
+                            f"with {outputs} outputs: a classifier needs integer class indices 0..{outputs - 1} "
+                            "or one-hot rows; a regression needs one value per output")
+        raise DataError(f"{where} has labels of shape {y.shape[1:]} per input, the model outputs "
+                        f"{tuple(output_shape[1:])}")
+    return task
+
+
+def _check_classes(y: np.ndarray, classes: int, where: str) -> None:
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim == 2:
+        if y.shape[1] != classes:
+            raise DataError(f"{where} is one-hot with width {y.shape[1]}, the model outputs {classes} classes")
+        return
+    if y.ndim != 1:
+        raise DataError(f"{where} has labels of shape {y.shape[1:]} per input; a classifier needs one class "
+                        f"index per input or one-hot rows of width {classes}")
+    fractional = np.flatnonzero(np.mod(y, 1) != 0)
+    if fractional.size:
+        i = int(fractional[0])
+        raise DataError(f"{where} holds float labels (e.g. {y[i].item()!r} at index {i}) for a classifier",
+                        hint=f"give integer class indices 0..{classes - 1}, or pass --task regression")
+    out_of_range = np.flatnonzero((y < 0) | (y >= classes))
+    if out_of_range.size:
+        i = int(out_of_range[0])
+        raise DataError(f"{where} has class {int(y[i])} at index {i}, but the model outputs {classes} classes "
+                        f"(0..{classes - 1})")
+
+
 def anomaly_scores(x: np.ndarray, reconstruction: np.ndarray) -> np.ndarray:
     """Per-sample mean squared reconstruction error."""
     diff = reconstruction.reshape(len(x), -1).astype(np.float64) - x.reshape(len(x), -1)

@@ -11,9 +11,10 @@ import numpy as np
 
 from edgekit import __version__
 from edgekit.data import atomic_write_bytes, atomic_write_text, fit_to_input, load_dataset
+from edgekit.errors import ModelError
 from edgekit.model import metrics
 from edgekit.model.evaluate import resolve_task, run_keras, run_tflite
-from edgekit.model.keras_io import load_keras_model, static_input_shape
+from edgekit.model.keras_io import load_keras_model, static_input_shape, static_output_shape
 from edgekit.model.quantize import DEFAULT_CALIBRATION_SAMPLES, quantize_model
 from edgekit.model.tflite_graph import Graph
 
@@ -88,7 +89,13 @@ def quantize_file(model_path: Path, calib_path: Path, out_path: Path | None = No
     model = load_keras_model(model_path)
     input_shape = static_input_shape(model, str(model_path))
     calib_x = fit_to_input(calib_x, input_shape, what=f"{calib_path}:{calib_key}")
-    tflite_bytes, graph = quantize_model(model, calib_x, samples=samples, where=str(model_path))
+    test: tuple[np.ndarray, np.ndarray | None] | None = None
+    if any(test_data.has(k) for k in ("x_test", "x")):  # labels are checked before converting
+        xkey, x, y = test_data.evaluation()
+        x = fit_to_input(x, input_shape, what=f"{test_data.path}:{xkey}")
+        task = resolve_task(task, x, y, static_output_shape(model, str(model_path)), test_data.labels_where(xkey))
+        test = (x, y)
+    tflite_bytes, graph = quantize_model(model_path, calib_x, samples=samples, where=str(model_path))
     out_path = out_path or model_path.with_suffix(".tflite")
 
     report = QuantizationReport(
@@ -99,10 +106,14 @@ def quantize_file(model_path: Path, calib_path: Path, out_path: Path | None = No
         float_weight_bytes=int(model.count_params()) * 4, int8_file_bytes=len(tflite_bytes),
         ops=graph.op_names(),
     )
-    if any(test_data.has(k) for k in ("x_test", "x")):
-        xkey, x, y = test_data.evaluation()
-        x = fit_to_input(x, input_shape, what=f"{test_data.path}:{xkey}")
-        for key, value in compare_float_int8(model, tflite_bytes, graph, x, y, task).items():
+    if test is not None:
+        try:
+            comparison = compare_float_int8(model, tflite_bytes, graph, *test, task)
+        except ModelError as exc:  # e.g. TFLM cannot prepare the int8 model: it was not written
+            raise ModelError(f"{model_path} converted to int8, but {exc.message}",
+                             hint="nothing was written; replace the layer whose op TFLM refuses with "
+                                  "int8-friendly ops (Dense, Conv, pooling, ReLU, Add)") from None
+        for key, value in comparison.items():
             setattr(report, key, value)
 
     atomic_write_bytes(out_path, tflite_bytes)

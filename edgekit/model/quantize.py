@@ -3,22 +3,36 @@
 The model is exported as a SavedModel with a static batch-1 input signature and converted
 from there: that avoids Keras 3 `from_keras_model` failures and keeps the SHAPE /
 STRIDED_SLICE / PACK ops a dynamic batch adds (e.g. around Flatten) out of the graph.
+
+The conversion runs in a child process (edgekit.model.convert_worker): TensorFlow's
+calibrator can crash natively (a segfault on an LSTM), and a crash must become one clear
+error, not edgekit dying silently. Every temporary file, the SavedModel included, lives in
+one directory the parent removes whatever the outcome.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from edgekit import errors
 from edgekit.console import quiet_native_stderr
 from edgekit.errors import DataError, ModelError
 from edgekit.model.keras_io import import_tensorflow, static_input_shape
 from edgekit.model.tflite_graph import Graph, parse_graph
 
 DEFAULT_CALIBRATION_SAMPLES = 200
+CONVERT_TIMEOUT_S = 1800.0  # a conversion still running after this long is stopped
+_CONVERT_HINT = ("replace the layer the converter cannot quantize (recurrent layers such as LSTM/GRU "
+                 "are one cause) with int8-friendly ops: Dense, Conv, pooling, ReLU, Add")
 # Tensor types an int8 graph may hold: int8 activations/weights, int32 biases and shapes,
 # int64 axis/shape constants of some ops.
 _INT8_GRAPH_TYPES = ("int8", "int32", "int64")
@@ -106,10 +120,69 @@ def verify_int8(graph: Graph, where: str) -> None:
             hint="replace that layer with int8-friendly ops (Dense, Conv, pooling, ReLU, Add...)")
 
 
+def convert_in_child(model: Any, calibration: np.ndarray, *, where: str = "model",
+                     timeout: float = CONVERT_TIMEOUT_S) -> bytes:
+    """convert_int8 in a child process: `model` is a .keras/.h5 path or a live Keras model
+    (saved to a temporary .keras first). A crash (signal), an unexpected exception or a
+    timeout in the child raises ModelError; nothing temporary is left behind."""
+    with tempfile.TemporaryDirectory(prefix="edgekit-quantize-") as tmp_dir:
+        tmp = Path(tmp_dir)
+        if isinstance(model, (str, Path)):
+            model_path = Path(model)
+        else:
+            model_path = tmp / "model.keras"
+            try:
+                model.save(model_path)
+            except Exception as exc:
+                raise ModelError(f"cannot save {where} for conversion: {_first_line(exc)}") from None
+        calib_path, out_path, result_path = tmp / "calib.npy", tmp / "model.tflite", tmp / "result.json"
+        np.save(calib_path, np.asarray(calibration, dtype=np.float32))
+        argv = [sys.executable, "-m", "edgekit.model.convert_worker", str(model_path), str(calib_path),
+                str(out_path), str(result_path), where]
+        env = {**os.environ, "TMPDIR": tmp_dir}  # the SavedModel and TF's scratch files land in tmp
+        with open(tmp / "stderr.txt", "wb") as log:
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env)
+            try:
+                returncode = proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                raise ModelError(f"converting {where} to int8 did not finish within {timeout:g} s",
+                                 hint="the converter is stuck on this model; " + _CONVERT_HINT) from None
+            finally:  # timeout, Ctrl-C or any error: the child goes before its files do
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+        if returncode < 0:
+            raise ModelError(f"TensorFlow's int8 converter crashed ({_signal_name(-returncode)}) "
+                             f"while converting {where}", hint=_CONVERT_HINT)
+        if returncode == 0 and out_path.is_file():
+            return out_path.read_bytes()
+        raise _child_error(result_path, returncode, where)
+
+
+def _signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
+
+
+def _child_error(result_path: Path, returncode: int, where: str) -> errors.EdgekitError:
+    try:
+        result = json.loads(result_path.read_text())
+    except (OSError, ValueError):
+        return ModelError(f"the int8 conversion of {where} failed (exit {returncode}, no result)",
+                          hint=_CONVERT_HINT)
+    cls = getattr(errors, result.get("error") or "", None)
+    if isinstance(cls, type) and issubclass(cls, errors.EdgekitError):
+        return cls(result["message"], hint=result.get("hint"))
+    return ModelError(f"the int8 conversion of {where} failed: {result.get('message', '?')}", hint=_CONVERT_HINT)
+
+
 def quantize_model(model: Any, calibration: np.ndarray, *, samples: int = DEFAULT_CALIBRATION_SAMPLES,
                    where: str = "model") -> tuple[bytes, Graph]:
-    """Quantize and verify; returns the .tflite bytes and its parsed graph."""
-    tflite_bytes = convert_int8(model, calibration_subset(calibration, samples), where=where)
+    """Quantize (in a child process, see convert_in_child) and verify; `model` is a live Keras
+    model or the path of one. Returns the .tflite bytes and its parsed graph."""
+    tflite_bytes = convert_in_child(model, calibration_subset(calibration, samples), where=where)
     graph = parse_graph(tflite_bytes)
     verify_int8(graph, where)
     return tflite_bytes, graph

@@ -60,12 +60,14 @@ def _tflm(model: bytes, graph: Graph) -> Int8Interpreter:
 
     # Arena: generous on the host, where memory is free; the device arena is sized separately.
     arena = max(64 * 1024, 4 * sum(t.nbytes for t in graph.tensors if not t.is_constant))
+    where = str(graph.path) if graph.path else "this model"
+    _tflm_preflight(model, arena, where)
     with quiet_native_stderr():
         try:
             it = runtime.Interpreter.from_bytes(model, arena_size=arena)
-        except RuntimeError as exc:
-            raise ModelError(f"TFLM cannot prepare this model: {exc}",
-                             hint="run `edgekit inspect` to see its ops") from None
+        except Exception as exc:  # RuntimeError from TFLM, struct.error from its flatbuffer reads
+            raise ModelError(f"TFLM cannot prepare {where}: {_one_line(exc)}",
+                             hint="the model uses an op, shape or quantization TFLM does not support") from None
 
     def run_one(x: np.ndarray) -> np.ndarray:
         it.set_input(x, 0)  # TFLM reuses input memory: set it before every invoke
@@ -73,6 +75,57 @@ def _tflm(model: bytes, graph: Graph) -> Int8Interpreter:
         return np.array(it.get_output(0), copy=True)
 
     return Int8Interpreter("tflm", run_one, graph.input_tensors[0].shape, graph.output_tensors[0].shape)
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())[:300] or type(exc).__name__
+
+
+# TFLM trusts the model: a corrupt one can abort or crash it. Before edgekit loads a model into
+# its own process, a child prepares it and runs it once on zeros; a crash there is an error here.
+_PREFLIGHT = r"""
+import sys
+import numpy as np
+from tflite_micro.python.tflite_micro import runtime
+try:
+    it = runtime.Interpreter.from_bytes(open(sys.argv[1], 'rb').read(), arena_size=int(sys.argv[2]))
+    if len(sys.argv) > 3:
+        d = it.get_input_details(0)
+        it.set_input(np.zeros(d['shape'], dtype=d['dtype']), 0)
+        it.invoke()
+except Exception as exc:
+    print(' '.join(str(exc).split())[:300] or type(exc).__name__)
+    sys.exit(1)
+"""
+PREFLIGHT_TIMEOUT_S = 120.0
+
+
+def _tflm_preflight(model: bytes, arena: int, where: str) -> None:
+    import signal
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="edgekit-tflm-") as tmp:
+        path = f"{tmp}/model.tflite"
+        with open(path, "wb") as f:
+            f.write(model)
+        try:
+            proc = subprocess.run([sys.executable, "-c", _PREFLIGHT, path, str(arena), "invoke"],
+                                  stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                                  timeout=PREFLIGHT_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            raise ModelError(f"TFLM did not finish preparing and running {where} within "
+                             f"{PREFLIGHT_TIMEOUT_S:g} s", hint="the model file is probably corrupt") from None
+    if proc.returncode < 0:
+        try:
+            name = signal.Signals(-proc.returncode).name
+        except ValueError:
+            name = f"signal {-proc.returncode}"
+        raise ModelError(f"TFLM crashed ({name}) preparing or running {where}",
+                         hint="the model file is probably corrupt; re-export it with `edgekit quantize`")
+    if proc.returncode != 0:
+        why = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else f"exit {proc.returncode}"
+        raise ModelError(f"TFLM cannot prepare {where}: {why}",
+                         hint="the model uses an op, shape or quantization TFLM does not support")
 
 
 def _litert(model: bytes, graph: Graph) -> Int8Interpreter:
@@ -109,21 +162,20 @@ def int8_interpreter(model: bytes, graph: Graph, backend: str = "auto") -> Int8I
     return _litert(model, graph)
 
 
-# Each probe runs in its own child process: TFLM crashes (SIGSEGV, abort) on some arenas too
-# small for its bookkeeping, and a crash must neither take edgekit down nor poison later probes.
-_ARENA_PROBE = r"""
-import sys
-from tflite_micro.python.tflite_micro import runtime
-try:
-    runtime.Interpreter.from_bytes(open(sys.argv[1], 'rb').read(), arena_size=int(sys.argv[2]))
-except RuntimeError:
-    sys.exit(1)
-"""
+# Each arena probe runs _PREFLIGHT (prepare only) in its own child process: TFLM crashes
+# (SIGSEGV, abort) on some arenas too small for its bookkeeping, and a crash must neither take
+# edgekit down nor poison later probes.
+ARENA_PROBE_TIMEOUT_S = 60.0
+MAX_ARENA_PROBES = 32  # the bisection from 16 bytes to 64 MiB needs 22
 
 
 def _arena_ok(model_path: str, size: int) -> bool:
-    proc = subprocess.run([sys.executable, "-c", _ARENA_PROBE, model_path, str(size)],
-                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)
+    try:
+        proc = subprocess.run([sys.executable, "-c", _PREFLIGHT, model_path, str(size)],
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, timeout=ARENA_PROBE_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        return False  # a probe that hangs is a size that does not work
     return proc.returncode == 0
 
 
@@ -131,19 +183,24 @@ def measure_tflm_arena(model_path: str, graph: Graph, *, limit: int = 64 * 1024 
     """Smallest TFLM arena (to 16 bytes) with which AllocateTensors succeeds on this host.
 
     A 64-bit host figure (see ARENA_MARGIN for the device). None when tflite_micro is
-    missing or the model does not allocate within `limit` bytes.
+    missing or the model does not allocate within `limit` bytes. Bounded: at most
+    MAX_ARENA_PROBES probes, each in a child process with a timeout.
     """
     if not tflm_available():
         return None
     activations = sum(t.nbytes for t in graph.tensors if not t.is_constant)
-    hi = (activations + 4096 + 15) // 16 * 16
+    limit = limit // 16 * 16
+    hi = min(limit, max(16, (activations + 4096 + 15) // 16 * 16))
     lo = 0
-    while not _arena_ok(model_path, hi):
-        lo, hi = hi, hi * 2
-        if hi > limit:
+    probes = 1
+    while not _arena_ok(model_path, hi):  # double until it allocates; hi >= 16, so this ends
+        if hi >= limit:
             return None
-    while hi - lo > 16:
+        lo, hi = hi, min(hi * 2, limit)
+        probes += 1
+    while hi - lo > 16 and probes < MAX_ARENA_PROBES:
         mid = (lo + hi) // 2 // 16 * 16
+        probes += 1
         if _arena_ok(model_path, mid):
             hi = mid
         else:

@@ -7,6 +7,8 @@ so models that LiteRT refuses for quantization quirks can still be inspected and
 from __future__ import annotations
 
 import hashlib
+import math
+import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -197,7 +199,11 @@ def load_graph(path: Path | str) -> Graph:
 
 
 def parse_graph(buf: bytes, path: Path | None = None) -> Graph:
-    """Parse .tflite bytes (`path` only names them in errors); InputFileError or ModelError when unusable."""
+    """Parse .tflite bytes (`path` only names them in errors); InputFileError or ModelError when unusable.
+
+    The flatbuffer is checked before use (see check_graph): indices in range, shapes
+    non-negative and bounded, constant sizes matching their buffers, op codes known.
+    """
     where = str(path) if path else "model bytes"
     if len(buf) < 8 or buf[4:8] != b"TFL3":
         raise InputFileError(
@@ -205,58 +211,148 @@ def parse_graph(buf: bytes, path: Path | None = None) -> Graph:
             hint="pass a .tflite file, e.g. one made by `edgekit quantize`",
         )
     try:
-        model = tflite.Model.GetRootAs(buf, 0)
-        if model.SubgraphsLength() < 1:
-            raise ModelError(f"{where} has no subgraph")
-        opcodes = []
-        for i in range(model.OperatorCodesLength()):
-            oc = model.OperatorCodes(i)
-            code = max(oc.BuiltinCode(), oc.DeprecatedBuiltinCode())
-            name = _OP_NAMES.get(code, f"BUILTIN_{code}")
-            if name == "CUSTOM":
-                custom = oc.CustomCode()
-                name = "CUSTOM:" + (custom.decode() if custom else "?")
-            opcodes.append((name, oc.Version()))
-        sg = model.Subgraphs(0)
-        tensors = []
-        for i in range(sg.TensorsLength()):
-            t = sg.Tensors(i)
-            dtype = _TENSOR_TYPES.get(t.Type(), f"type{t.Type()}")
-            shape_np = t.ShapeAsNumpy()
-            shape = () if isinstance(shape_np, int) else tuple(int(d) for d in shape_np)
-            data = None
-            b = model.Buffers(t.Buffer()) if t.Buffer() < model.BuffersLength() else None
-            if b is not None and b.DataLength() > 0 and dtype in _TENSOR_TYPES.values() and dtype != "int4":
-                raw = b.DataAsNumpy().tobytes()
-                data = np.frombuffer(raw, dtype=np.dtype(dtype)).reshape(shape or (-1,)).copy()
-            elif b is not None and b.Offset() > 1:
-                # Large models keep buffers after the flatbuffer, addressed by offset.
-                raw = buf[b.Offset():b.Offset() + b.Size()]
-                data = np.frombuffer(raw, dtype=np.dtype(dtype)).reshape(shape or (-1,)).copy()
-            name = t.Name().decode(errors="replace") if t.Name() else f"tensor{i}"
-            tensors.append(Tensor(i, name, shape, dtype, _quantization(t), data, t.IsVariable()))
-        operators = []
-        for i in range(sg.OperatorsLength()):
-            o = sg.Operators(i)
-            name, version = opcodes[o.OpcodeIndex()]
-            ins = o.InputsAsNumpy()
-            outs = o.OutputsAsNumpy()
-            operators.append(Operator(
-                index=i, op=name, version=version,
-                inputs=() if isinstance(ins, int) else tuple(int(x) for x in ins),
-                outputs=() if isinstance(outs, int) else tuple(int(x) for x in outs),
-                options=_options(o),
-            ))
-        inputs = tuple(int(x) for x in sg.InputsAsNumpy())
-        outputs = tuple(int(x) for x in sg.OutputsAsNumpy())
-        description = model.Description().decode(errors="replace") if model.Description() else ""
-        subgraphs = model.SubgraphsLength()
+        graph = _read_graph(buf, path, where)
     except EdgekitError:
         raise
     except Exception as exc:  # a truncated or corrupt flatbuffer raises from deep inside
-        raise InputFileError(
-            f"{where} is a corrupt or truncated TFLite model ({type(exc).__name__}: {exc})",
-            hint="re-export it with `edgekit quantize`",
-        ) from None
+        if isinstance(exc, struct.error):  # flatbuffers reading past the end of the buffer
+            raise _corrupt(where, f"a table or vector lies past the end of the {len(buf)}-byte file") from None
+        raise _corrupt(where, f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}") from None
+    check_graph(graph, where)
+    return graph
+
+
+def _corrupt(where: str, what: str) -> InputFileError:
+    return InputFileError(f"{where} is a corrupt or truncated TFLite model: {what}",
+                          hint="re-export it with `edgekit quantize`")
+
+
+def _count(n: int, what: str, buf: bytes, where: str) -> int:
+    """A vector length read from the flatbuffer, checked against the file size (each entry
+    takes at least 4 bytes): a corrupt length must not drive a loop of billions."""
+    if n < 0 or 4 * n > len(buf):
+        raise _corrupt(where, f"{n} {what} in a {len(buf)}-byte file")
+    return n
+
+
+def _read_graph(buf: bytes, path: Path | None, where: str) -> Graph:
+    model = tflite.Model.GetRootAs(buf, 0)
+    subgraphs = _count(model.SubgraphsLength(), "subgraphs", buf, where)
+    if subgraphs < 1:
+        raise ModelError(f"{where} has no subgraph")
+    opcodes = []
+    for i in range(_count(model.OperatorCodesLength(), "operator codes", buf, where)):
+        oc = model.OperatorCodes(i)
+        code = max(oc.BuiltinCode(), oc.DeprecatedBuiltinCode())
+        if code not in _OP_NAMES:
+            raise ModelError(f"{where}: operator code {i} is builtin op {code}, not an op edgekit knows "
+                             "(a corrupt file, or an op newer than this edgekit's TFLite schema)")
+        name = _OP_NAMES[code]
+        if name == "CUSTOM":
+            custom = oc.CustomCode()
+            name = "CUSTOM:" + (custom.decode(errors="replace") if custom else "?")
+        opcodes.append((name, oc.Version()))
+    n_buffers = _count(model.BuffersLength(), "buffers", buf, where)
+    sg = model.Subgraphs(0)
+    tensors = []
+    for i in range(_count(sg.TensorsLength(), "tensors", buf, where)):
+        t = sg.Tensors(i)
+        dtype = _TENSOR_TYPES.get(t.Type(), f"type{t.Type()}")
+        shape_np = t.ShapeAsNumpy()
+        shape = () if isinstance(shape_np, int) else tuple(int(d) for d in shape_np)
+        name = t.Name().decode(errors="replace") if t.Name() else f"tensor{i}"
+        _check_shape(i, name, shape, where)
+        if not 0 <= t.Buffer() < max(n_buffers, 1):
+            raise _corrupt(where, f"tensor {i} '{_short(name)}' uses buffer {t.Buffer()}, the model has {n_buffers}")
+        b = model.Buffers(t.Buffer()) if n_buffers else None
+        data = None
+        raw: bytes | None = None
+        if b is not None and b.DataLength() > 0:
+            raw = b.DataAsNumpy().tobytes()
+        elif b is not None and b.Offset() > 1:
+            # Large models keep buffers after the flatbuffer, addressed by offset.
+            if b.Offset() + b.Size() > len(buf):
+                raise _corrupt(where, f"buffer {t.Buffer()} lies past the end of the file")
+            raw = buf[b.Offset():b.Offset() + b.Size()]
+        if raw is not None and dtype in _TENSOR_TYPES.values() and dtype != "int4":
+            expected = math.prod(shape) * _itemsize(dtype)
+            if len(raw) != expected:
+                raise _corrupt(where, f"tensor {i} '{_short(name)}' of shape {shape} {dtype} needs {expected} bytes, "
+                                      f"its buffer {t.Buffer()} holds {len(raw)}")
+            data = np.frombuffer(raw, dtype=np.dtype(dtype)).reshape(shape or (-1,)).copy()
+        tensors.append(Tensor(i, name, shape, dtype, _quantization(t), data, t.IsVariable()))
+    operators = []
+    for i in range(_count(sg.OperatorsLength(), "operators", buf, where)):
+        o = sg.Operators(i)
+        if not 0 <= o.OpcodeIndex() < len(opcodes):
+            raise _corrupt(where, f"op #{i} uses operator code {o.OpcodeIndex()}, the model has {len(opcodes)}")
+        name, version = opcodes[o.OpcodeIndex()]
+        ins = o.InputsAsNumpy()
+        outs = o.OutputsAsNumpy()
+        operators.append(Operator(
+            index=i, op=name, version=version,
+            inputs=() if isinstance(ins, int) else tuple(int(x) for x in ins),
+            outputs=() if isinstance(outs, int) else tuple(int(x) for x in outs),
+            options=_options(o),
+        ))
+    ins, outs = sg.InputsAsNumpy(), sg.OutputsAsNumpy()
+    inputs = () if isinstance(ins, int) else tuple(int(x) for x in ins)
+    outputs = () if isinstance(outs, int) else tuple(int(x) for x in outs)
+    description = model.Description().decode(errors="replace") if model.Description() else ""
     return Graph(path, hashlib.sha256(buf).hexdigest(), tensors, operators, inputs, outputs,
                  subgraphs, description)
+
+
+# Bounds on what a microcontroller model can hold: past them a shape is corrupt, not big.
+MAX_RANK = 8
+MAX_ELEMENTS = 1 << 28
+# Ops whose weight (input 1) edgekit reads by rank (MACs, kernels): the rank the schema gives it.
+_WEIGHT_RANK = {"CONV_2D": 4, "DEPTHWISE_CONV_2D": 4, "FULLY_CONNECTED": 2}
+
+
+def _short(name: str) -> str:
+    """A tensor name fit for a one-line message (converter names can run to hundreds of chars)."""
+    return name if len(name) <= 48 else name[:20] + "…" + name[-24:]
+
+
+def _check_shape(i: int, name: str, shape: tuple[int, ...], where: str) -> None:
+    if len(shape) > MAX_RANK or any(d < 0 for d in shape) or math.prod(shape) > MAX_ELEMENTS:
+        raise _corrupt(where, f"tensor {i} '{_short(name)}' has an impossible shape {shape}")
+
+
+def check_graph(graph: Graph, where: str) -> None:
+    """Cross-references of a parsed graph: every tensor index in range, at least one input and
+    output, every op with an output (and the weight rank edgekit reads), quantization
+    parameters usable (finite, activations' scales positive), fused activations and paddings
+    known. InputFileError otherwise."""
+    n = len(graph.tensors)
+    if not graph.inputs or not graph.outputs:
+        raise _corrupt(where, f"the main subgraph has {len(graph.inputs)} inputs and {len(graph.outputs)} outputs")
+    for kind, indices in (("input", graph.inputs), ("output", graph.outputs)):
+        bad = [i for i in indices if not 0 <= i < n]
+        if bad:
+            raise _corrupt(where, f"graph {kind} tensor {bad[0]} does not exist (the model has {n} tensors)")
+    for op in graph.operators:
+        bad = [i for i in op.inputs if not -1 <= i < n] + [i for i in op.outputs if not 0 <= i < n]
+        if bad:
+            raise _corrupt(where, f"op #{op.index} {op.op} uses tensor {bad[0]}, the model has {n}")
+        if not op.outputs:
+            raise _corrupt(where, f"op #{op.index} {op.op} has no output")
+        rank = _WEIGHT_RANK.get(op.op)
+        if rank is not None and (len(op.inputs) < 2 or op.inputs[1] < 0
+                                 or len(graph.tensors[op.inputs[1]].shape) != rank):
+            raise _corrupt(where, f"op #{op.index} {op.op} needs a {rank}-D weight tensor as input 1")
+    for t in graph.tensors:
+        q = t.quant
+        if q is None:
+            continue
+        if q.zero_point.size != q.scale.size or not np.all(np.isfinite(q.scale)) or np.any(q.scale < 0) \
+                or (q.per_channel and not 0 <= q.axis < max(len(t.shape), 1)):
+            raise _corrupt(where, f"tensor {t.index} '{_short(t.name)}' has invalid quantization parameters")
+        if not t.is_constant and not np.all(q.scale > 0):  # activations are divided by their scale
+            raise _corrupt(where, f"tensor {t.index} '{_short(t.name)}' has a zero quantization scale")
+    for op in graph.operators:
+        for key, known in (("fused_activation_function", _ACTIVATIONS), ("padding", _PADDINGS)):
+            if key in op.options and op.options[key] not in known.values():
+                raise _corrupt(where, f"op #{op.index} {op.op} has an unknown {key.replace('_', ' ')} "
+                                      f"{op.options[key]}")

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from edgekit import __version__
-from edgekit.data import atomic_path, atomic_write_text, save_dataset
+from edgekit.data import atomic_path, atomic_write_text, output_dir, save_dataset
 from edgekit.examples import get_example
 from edgekit.model import metrics
 from edgekit.model.evaluate import run_keras
@@ -42,7 +42,11 @@ class TrainResult:
 
 
 def train_example(name: str, out_dir: Path, *, epochs: int | None = None, seed: int = 0) -> TrainResult:
-    """Make the example's data, train its model and write model.keras, data.npz, train.json."""
+    """Make the example's data, train its model and write model.keras, data.npz, train.json.
+
+    `out_dir` is created only once there is something to write; when writing fails, the
+    files and directories this call created are removed.
+    """
     example = get_example(name)
     tf = import_tensorflow()
     import keras
@@ -58,15 +62,15 @@ def train_example(name: str, out_dir: Path, *, epochs: int | None = None, seed: 
 
     x_test, y_test = data["x_test"], data["y_test"]
     value = metrics.task_metric(example.task, x_test, y_test, run_keras(model, x_test).values)
-    out_dir.mkdir(parents=True, exist_ok=True)
     result = TrainResult(
         example=name, task=example.task, metric=metrics.METRIC_OF_TASK[example.task],
         float_test=value, epochs=epochs, seed=seed, train_seconds=round(seconds, 2),
         params=int(model.count_params()), model=str(out_dir / MODEL_FILE), data=str(out_dir / DATA_FILE),
         edgekit_version=__version__,
     )
-    save_dataset(out_dir / DATA_FILE, data)
-    with atomic_path(out_dir / MODEL_FILE, suffix=".keras") as tmp:  # Keras wants the suffix
-        model.save(tmp)
-    atomic_write_text(out_dir / METRICS_FILE, json.dumps(result.to_dict(), indent=2) + "\n")
+    with output_dir(out_dir, (DATA_FILE, MODEL_FILE, METRICS_FILE)):
+        save_dataset(out_dir / DATA_FILE, data)
+        with atomic_path(out_dir / MODEL_FILE, suffix=".keras") as tmp:  # Keras wants the suffix
+            model.save(tmp)
+        atomic_write_text(out_dir / METRICS_FILE, json.dumps(result.to_dict(), indent=2) + "\n")
     return result

@@ -16,7 +16,6 @@ versions: the same seed and versions give the same bytes.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
@@ -27,6 +26,7 @@ import numpy as np
 
 from edgekit.data import atomic_write_bytes
 from edgekit.errors import UsageError
+from edgekit.resources import cache_dir as edgekit_cache
 
 # Bump when a builder changes what it makes: cached files of the old version are then ignored.
 ZOO_VERSION = 1
@@ -153,11 +153,10 @@ def _version(*dists: str) -> str:
 def cache_dir(seed: int = 0) -> Path:
     """Where built models are kept:
     ${XDG_CACHE_HOME:-~/.cache}/edgekit/models/zoo-v<version>-tf<tf>-keras<keras>-seed<seed>/."""
-    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "edgekit"
     # Distribution metadata, not an import: reading the key must not load TensorFlow.
     tf = _version("tensorflow", "tensorflow-cpu", "tf-nightly")
     key = f"zoo-v{ZOO_VERSION}-tf{tf}-keras{_version('keras')}-seed{seed}"
-    return root / "models" / key
+    return edgekit_cache("models") / key
 
 
 def model_path(name: str, seed: int = 0) -> Path:

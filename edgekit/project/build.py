@@ -14,7 +14,9 @@ because a region overflowed is reported as a FitError too.
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -23,8 +25,11 @@ from pathlib import Path
 from edgekit.boards import Board
 from edgekit.errors import EdgekitError, FitError, InputFileError
 from edgekit.project.families import family_of
-from edgekit.project.manifest import Project
+from edgekit.project.families.stm32 import TOOLCHAIN_FILE, Stm32Family, cpu_flags
+from edgekit.project.manifest import BuildStamp, Project
 from edgekit.project.size import SizeReport, check_fit
+from edgekit.project.tflm_lib import TFLM_DIR_ENV, ensure_library, find_tree
+from edgekit.runtimes import TFLM
 from edgekit.tools import require
 
 # One call for every subprocess, so tests can capture the exact argv.
@@ -59,6 +64,7 @@ _ASSERT = re.compile(r"edgekit: [^\n]*")
 _COMPILER_ERROR = re.compile(r": (fatal )?error: |undefined reference to")
 _CMAKE_ERROR = re.compile(r"^CMake Error")
 _NINJA_FAILED = re.compile(r"^FAILED: ")
+_RECORDED_TFLM_DIR = re.compile(r'^set\(TFLM_DIR "([^"]*)" CACHE', re.M)
 
 
 def _fail_from_log(log: Path, project_dir: Path, board: Board) -> EdgekitError:
@@ -89,6 +95,42 @@ def _fail_from_log(log: Path, project_dir: Path, board: Board) -> EdgekitError:
                       hint=f"full log: {log}")
 
 
+_CACHE_DIRS = re.compile(r"^(CMAKE_HOME_DIRECTORY|CMAKE_CACHEFILE_DIR):INTERNAL=(.*)$", re.M)
+
+
+def reset_moved_build_dir(project_dir: Path, build_dir: Path) -> bool:
+    """Empty `build_dir` when CMake configured it for another source or build directory (the
+    project was copied or moved with its build); CMake would refuse it. True when reset."""
+    try:
+        text = (build_dir / "CMakeCache.txt").read_text(errors="replace")
+    except OSError:
+        return False
+    want = {"CMAKE_HOME_DIRECTORY": project_dir.resolve(), "CMAKE_CACHEFILE_DIR": build_dir.resolve()}
+    if all(Path(value.strip()).resolve() == want[key] for key, value in _CACHE_DIRS.findall(text)):
+        return False
+    shutil.rmtree(build_dir)   # nothing of the other configuration may survive
+    build_dir.mkdir(parents=True)
+    return True
+
+
+def _touch_changed(project: Project, sources: dict[str, str], build_dir: Path) -> None:
+    """Give a fresh timestamp to every source whose content changed since the last recorded
+    build, so the build tool recompiles it even when an edit kept the old timestamp."""
+    old = BuildStamp.read(project.stamp_path(build_dir))
+    if old is None:
+        return
+    for rel, sha in sources.items():
+        path = project.root / rel
+        if old.files.get(rel) != sha and path.is_file():
+            os.utime(path)
+
+
+def _recorded_tflm_dir(project_dir: Path) -> str | None:
+    """The TFLM tree `edgekit generate --tflm-dir` wrote into the project's CMakeLists.txt."""
+    m = _RECORDED_TFLM_DIR.search((project_dir / "CMakeLists.txt").read_text(errors="replace"))
+    return m.group(1) if m and m.group(1) else None
+
+
 def read_size(elf: Path, board: Board) -> SizeReport:
     """Memory use of `elf` on `board`, as the board's family classifies the sections."""
     return family_of(board).read_size(elf, board)
@@ -99,7 +141,9 @@ def build_project(project: Project, *, jobs: int = 2, tflm_dir: Path | None = No
     """Build `project` for its board; return the image and its size report (fit checked).
 
     `build_dir` defaults to the project's; `tflm_dir` is the TFLM tree for tflm projects on
-    STM32; `run` runs each command (tests capture the argv with it).
+    STM32 (else $TFLM_DIR, else the one given to generate), whose library is built once into
+    edgekit's cache (:mod:`edgekit.project.tflm_lib`); `run` runs each command (tests capture
+    the argv with it).
     """
     board = project.board
     family = family_of(board)
@@ -110,9 +154,21 @@ def build_project(project: Project, *, jobs: int = 2, tflm_dir: Path | None = No
     require(*family.tools, needed_for=f"build {family.title} firmware")
     build_dir = Path(build_dir).resolve() if build_dir else project.build_dir.resolve()
     build_dir.mkdir(parents=True, exist_ok=True)
+    reset_moved_build_dir(project_dir, build_dir)
+    sources = project.source_hashes()    # what this build compiles
+    _touch_changed(project, sources, build_dir)
+    project.forget_build(build_dir)      # no image is current until this build succeeds
     log = build_dir / BUILD_LOG
     log.write_text("")
-    for argv in family.build_commands(project_dir, build_dir, tflm_dir, jobs=jobs):
+    tflm_lib = None
+    if project.runtime == TFLM and isinstance(family, Stm32Family):
+        tree = find_tree(tflm_dir or os.environ.get(TFLM_DIR_ENV) or _recorded_tflm_dir(project_dir))
+        tflm_dir = tree.root
+        model = project.manifest.model   # no model record: every kernel
+        tflm_lib = ensure_library(tree, cpu_flags(board), model.ops if model else None,
+                                  toolchain_file=project_dir / TOOLCHAIN_FILE, run=run, log=log,
+                                  jobs=jobs).path
+    for argv in family.build_commands(project_dir, build_dir, tflm_dir, jobs=jobs, tflm_lib=tflm_lib):
         proc = run(argv, project_dir, log)
         if proc.returncode != 0:
             raise _fail_from_log(log, project_dir, board)
@@ -121,8 +177,9 @@ def build_project(project: Project, *, jobs: int = 2, tflm_dir: Path | None = No
         raise BuildError(f"the build in {build_dir} produced no {elf.name}", hint=f"log: {log}")
     size = family.read_size(elf, board)
     check_fit(size)
+    project.record_build(elf, sources, build_dir)
     return BuildResult(elf=elf, build_dir=build_dir, size=size, log=log)
 
 
-__all__ = ["build_project", "read_size", "check_fit", "SizeReport", "BuildResult", "BuildError",
-           "Runner"]
+__all__ = ["build_project", "reset_moved_build_dir", "read_size", "check_fit", "SizeReport", "BuildResult",
+           "BuildError", "Runner"]

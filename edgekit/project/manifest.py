@@ -8,7 +8,11 @@ file. Every later step opens the project once with :func:`open_project` and is h
 work its facts out again.
 
 This is the only module that knows the manifest's file name and where the build puts the
-firmware image.
+firmware image. It also answers "is the build current?" for every command: `edgekit build`
+records in the build directory what the image was built from (:class:`BuildStamp`: the hash
+of every generated file as it was built, the model's sha256, the image's own hash), and
+:meth:`Project.built_elf` / :meth:`Project.check_build` refuse an image older than the
+project's sources (:class:`StaleBuildError`).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from edgekit.boards import Board, load_board
+from edgekit.data import atomic_write_bytes, dir_mode, output_dir
 from edgekit.errors import InputFileError, UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -33,6 +38,7 @@ MANIFEST_FILE = "edgekit.json"
 MODEL_FILE = "model/model.tflite"   # the project's copy of its model, the harness's reference
 BUILD_DIR = "build"
 ELF_FILE = "firmware.elf"           # what the STM32 CMake project links (CMakeLists.txt.j2)
+BUILD_STAMP = "edgekit-build.json"  # in the build directory: what the image was built from
 GENERATOR = "edgekit"
 
 
@@ -125,6 +131,36 @@ class Manifest:
         return replace(self, files={rel: sha256_bytes(data) for rel, data in sorted(files.items())})
 
 
+class StaleBuildError(InputFileError):
+    """The firmware image was built from other sources or another model than the project's."""
+
+
+@dataclass(frozen=True)
+class BuildStamp:
+    """What `edgekit build` built an image from: the sha256 of each generated file as it was
+    built, the model's sha256, and the sha256 of the image it produced."""
+
+    model_sha256: str
+    files: dict[str, str]
+    elf_sha256: str
+
+    def to_bytes(self) -> bytes:
+        """The stamp file's content (indented JSON, sorted keys)."""
+        return (json.dumps({"generator": GENERATOR, "model_sha256": self.model_sha256,
+                            "files": dict(sorted(self.files.items())), "elf_sha256": self.elf_sha256},
+                           indent=2, sort_keys=True) + "\n").encode()
+
+    @classmethod
+    def read(cls, path: Path) -> BuildStamp | None:
+        """The stamp in `path`; None when it is missing or not a stamp."""
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return cls(model_sha256=str(data["model_sha256"]), elf_sha256=str(data["elf_sha256"]),
+                       files={str(k): str(v) for k, v in data["files"].items()})
+        except (OSError, ValueError, UnicodeDecodeError, KeyError, TypeError, AttributeError):
+            return None
+
+
 def _load_manifest(project_dir: Path) -> Manifest | None:
     path = project_dir / MANIFEST_FILE
     if not path.is_file():
@@ -183,12 +219,73 @@ class Project:
 
         return family_of(self.board).elf_path(self.build_dir)
 
-    def built_elf(self) -> Path:
-        """The firmware image; InputFileError when the project was not built."""
-        elf = self.elf_path
+    def built_elf(self, build_dir: Path | None = None) -> Path:
+        """The firmware image, current with the project's sources; InputFileError when the
+        project was not built, StaleBuildError when its sources or model changed since."""
+        elf = self._elf_in(build_dir)
         if not elf.is_file():
             raise InputFileError(f"firmware image {elf} not found", hint=f"run `edgekit build {self.root}` first")
+        self.check_build(build_dir)
         return elf
+
+    # ----------------------------------------------------------------- is the build current
+    def _elf_in(self, build_dir: Path | None) -> Path:
+        if build_dir is None:
+            return self.elf_path
+        from edgekit.project.families import family_of
+
+        return family_of(self.board).elf_path(Path(build_dir))
+
+    def source_hashes(self) -> dict[str, str]:
+        """The sha256 of each file the manifest lists, as it is on disk now ("missing" when gone)."""
+        return {rel: _file_sha(self.root / rel) or "missing" for rel in sorted(self.manifest.files)}
+
+    def stamp_path(self, build_dir: Path | None = None) -> Path:
+        """Where `edgekit build` records what the image in `build_dir` was built from."""
+        return Path(build_dir or self.build_dir) / BUILD_STAMP
+
+    def forget_build(self, build_dir: Path | None = None) -> None:
+        """Drop the build stamp (a build is starting: until it succeeds, no image is current)."""
+        self.stamp_path(build_dir).unlink(missing_ok=True)
+
+    def record_build(self, elf: Path, sources: Mapping[str, str], build_dir: Path | None = None) -> BuildStamp:
+        """Record that `elf` was built from `sources` (:meth:`source_hashes` taken before the build)."""
+        stamp = BuildStamp(model_sha256=self.model_sha256, files=dict(sources),
+                           elf_sha256=_file_sha(elf) or "missing")
+        atomic_write_bytes(self.stamp_path(build_dir), stamp.to_bytes())
+        return stamp
+
+    def build_problem(self, build_dir: Path | None = None) -> str | None:
+        """Why the image in `build_dir` is not current with the sources; None when it is, or
+        when there is no image at all."""
+        elf = self._elf_in(build_dir)
+        if not elf.is_file():
+            return None
+        stamp = BuildStamp.read(self.stamp_path(build_dir))
+        if stamp is None:
+            return f"{elf} was not built by `edgekit build`"
+        if _file_sha(elf) != stamp.elf_sha256:
+            return f"{elf} was rebuilt outside `edgekit build`"
+        if stamp.model_sha256 != self.model_sha256:
+            return "the model changed since the build"
+        now = self.source_hashes()
+        changed = sorted(rel for rel in set(now) | set(stamp.files) if now.get(rel) != stamp.files.get(rel))
+        if not changed:
+            return None
+        model_file = self.manifest.model.file if self.manifest.model else None
+        if model_file in changed:
+            return "the model changed since the build"
+        if set(now) != set(stamp.files):
+            return "the project was regenerated since the build"
+        more = f" and {len(changed) - 1} more file(s)" if len(changed) > 1 else ""
+        return f"{changed[0]}{more} changed since the build"
+
+    def check_build(self, build_dir: Path | None = None) -> None:
+        """StaleBuildError when the project has an image that is older than its sources or model."""
+        problem = self.build_problem(build_dir)
+        if problem:
+            raise StaleBuildError(f"firmware is older than the project's sources: run edgekit build {self.root}",
+                                  hint=problem)
 
     @property
     def model_path(self) -> Path:
@@ -286,34 +383,37 @@ def write_project(out_dir: Path, files: Mapping[str, bytes], manifest: Manifest,
             if (out_dir / MANIFEST_FILE).read_bytes() == manifest_bytes and all(
                     _file_sha(out_dir / rel) == sha for rel, sha in manifest.files.items()):
                 return False
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".edgekit-tmp", dir=out_dir.parent))
-    try:
-        for rel, data in files.items():
-            target = tmp / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            current = out_dir / rel
-            sha = manifest.files[rel]
-            if old_files.get(rel) == sha and _file_sha(current) == sha:
-                shutil.copy2(current, target)  # unchanged: keep its timestamp, no rebuild
+    with output_dir(out_dir):   # a failed write leaves no directories behind
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".edgekit-tmp", dir=out_dir.parent))
+        tmp.chmod(dir_mode())   # mkdtemp makes it 0700; the project is a plain directory
+        try:
+            for rel, data in files.items():
+                target = tmp / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                current = out_dir / rel
+                sha = manifest.files[rel]
+                if old_files.get(rel) == sha and _file_sha(current) == sha:
+                    shutil.copy2(current, target)  # unchanged: keep its timestamp, no rebuild
+                else:
+                    target.write_bytes(data)
+            (tmp / MANIFEST_FILE).write_bytes(manifest_bytes)
+            if out_dir.exists():
+                _carry_over(out_dir, tmp, set(old_files) | set(files))
+                backup = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".edgekit-old",
+                                               dir=out_dir.parent))
+                backup.rmdir()
+                out_dir.rename(backup)
+                tmp.rename(out_dir)
+                shutil.rmtree(backup, ignore_errors=True)
             else:
-                target.write_bytes(data)
-        (tmp / MANIFEST_FILE).write_bytes(manifest_bytes)
-        if out_dir.exists():
-            _carry_over(out_dir, tmp, set(old_files) | set(files))
-            backup = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".edgekit-old",
-                                           dir=out_dir.parent))
-            backup.rmdir()
-            out_dir.rename(backup)
-            tmp.rename(out_dir)
-            shutil.rmtree(backup, ignore_errors=True)
-        else:
-            tmp.rename(out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+                tmp.rename(out_dir)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
     return True
 
 
-__all__ = ["MANIFEST_FILE", "MODEL_FILE", "BUILD_DIR", "ELF_FILE", "Origin", "ModelRecord", "Manifest",
-           "Project", "open_project", "read_manifest", "write_project", "sha256_bytes"]
+__all__ = ["MANIFEST_FILE", "MODEL_FILE", "BUILD_DIR", "ELF_FILE", "BUILD_STAMP", "Origin", "ModelRecord",
+           "Manifest", "BuildStamp", "StaleBuildError", "Project", "open_project", "read_manifest",
+           "write_project", "sha256_bytes"]

@@ -14,7 +14,7 @@ import subprocess
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from edgekit.errors import DeviceError, UsageError
 from edgekit.sim.qemu import PTY_LINE, QemuBoard, require_qemu
@@ -35,9 +35,13 @@ class SimState:
     log: str            # QEMU's output
     argv: list[str]     # its exact command line
 
+    def to_dict(self) -> dict[str, Any]:
+        """The state as JSON-ready data (the state file's content, `sim start --json`)."""
+        return asdict(self)
+
     def to_json(self) -> str:
         """The state file's text."""
-        return json.dumps(asdict(self), indent=2) + "\n"
+        return json.dumps(self.to_dict(), indent=2) + "\n"
 
     @classmethod
     def read(cls, path: Path) -> SimState:
@@ -63,9 +67,13 @@ def _alive(pid: int) -> bool:
 def start_background(project: Project, *, timeout: float = 10.0) -> SimState:
     """Start QEMU with the project's built firmware on its (virtual) board, detached.
 
-    UsageError when one is already running for the project; InputFileError when the project
+    UsageError when the board is not virtual or one is already running for the project; InputFileError when the project
     was not built; MissingToolError without QEMU; DeviceError when QEMU does not start.
     """
+    if not project.board.virtual:
+        raise UsageError(f"board '{project.board.id}' is not a virtual board: `sim start` runs QEMU only",
+                         hint="flash a physical board with `edgekit flash`, or use a virtual board "
+                              "such as qemu-netduinoplus2")
     state_path = _state_path(project)
     if state_path.is_file():
         running = SimState.read(state_path)

@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from edgekit.boards import Board
-from edgekit.errors import DeviceError, InputFileError, MissingToolError
+from edgekit.errors import DeviceError, InputFileError, MissingToolError, UsageError
 from edgekit.tools import tool
 
 QEMU = "qemu-system-arm"
@@ -81,8 +81,8 @@ class QemuBoard:
         """Use the machine arguments of the board's "qemu" runner (its board file)."""
         runner = next((r for r in board.runners if r.name == "qemu"), None)
         if runner is None:
-            raise DeviceError(f"board '{board.id}' is not a virtual board (no 'qemu' runner)",
-                              hint="use a board with virtual = true, e.g. qemu-netduinoplus2")
+            raise UsageError(f"board '{board.id}' is not a virtual board (no 'qemu' runner)",
+                             hint="use a board with virtual = true, e.g. qemu-netduinoplus2")
         return cls(elf, machine_args=runner.args or DEFAULT_MACHINE_ARGS, **kwargs)  # type: ignore[arg-type]
 
     @property

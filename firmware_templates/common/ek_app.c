@@ -85,15 +85,40 @@ static void reply(uint8_t req, uint16_t seq, size_t len)
     send((uint8_t)(req | EK_MSG_REPLY), seq, g.reply, len);
 }
 
+/* The model runtime's last log text (the tflm runtime defines it: TFLM's error messages);
+   runtimes without a log get this empty default. */
+const char *edgekit_model_log(void);
+__attribute__((weak)) const char *edgekit_model_log(void)
+{
+    return "";
+}
+
+#define EK_ERROR_LOG_MAX 120u
+
 static void send_error(uint8_t req, uint16_t seq, uint8_t code, int32_t detail)
 {
-    uint8_t p[8];
+    uint8_t p[8u + EK_ERROR_LOG_MAX];
+    size_t len = 8u;
     p[0] = code;
     p[1] = req;
     p[2] = 0;
     p[3] = 0;
     ek_put_u32(&p[4], (uint32_t)detail);
-    send(EK_MSG_ERROR, seq, p, sizeof p);
+    if (code == EK_ERR_NOT_READY || code == EK_ERR_MODEL) { /* the log's tail explains them */
+        const char *log = edgekit_model_log();
+        size_t n = 0;
+        while (log[n] != '\0') {
+            n++;
+        }
+        if (n > EK_ERROR_LOG_MAX) {
+            log += n - EK_ERROR_LOG_MAX;
+            n = EK_ERROR_LOG_MAX;
+        }
+        for (size_t i = 0; i < n; i++) {
+            p[len++] = (uint8_t)log[i];
+        }
+    }
+    send(EK_MSG_ERROR, seq, p, len);
 }
 
 static uint8_t model_ready(void)

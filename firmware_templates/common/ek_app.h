@@ -6,7 +6,7 @@
  * or, under an RTOS / super-loop, calls ek_app_init() once and ek_app_poll() often.
  * The application touches the hardware only through ek_port.h and the model only
  * through edgekit_model.h; it owns all its buffers statically. Streaming (and its limits,
- * EK_APP_MAX_SENSOR_VALUES, EK_APP_MAX_RATE_HZ, EK_APP_STREAM_MAX_LAG_MS) is ek_stream.h.
+ * EK_APP_MAX_SENSOR_VALUES, EK_APP_STREAM_MAX_LAG_MS; rates: the board file) is ek_stream.h.
  */
 #ifndef EK_APP_H
 #define EK_APP_H

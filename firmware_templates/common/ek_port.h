@@ -31,8 +31,16 @@ uint32_t ek_port_cycles(void);
 /* Frequency the cycle counter counts at, in Hz (the core clock on silicon). */
 uint32_t ek_port_cycles_hz(void);
 
-/* Milliseconds since ek_port_init (wraps); used for timeouts and stream pacing. */
+/* Milliseconds since ek_port_init (wraps); used for timeouts. */
 uint32_t ek_port_millis(void);
+
+/* Microseconds since ek_port_init, on the same clock as ek_port_millis; stream pacing and
+ * sample timestamps. */
+uint64_t ek_port_micros(void);
+
+/* Highest stream rate of sensor `sensor_id` in Hz: the board file's max_rate_hz
+ * (EK_SENSOR_<ID>_MAX_RATE_HZ in ek_board.h); 0 when there is no such sensor. */
+uint32_t ek_port_sensor_max_rate_hz(uint8_t sensor_id);
 
 /* Read one sample of sensor `sensor_id` into out[0..max_values); returns the number of
  * values written, or one of the EK_SENSOR_ERR_* codes below. Sensor ids are the board

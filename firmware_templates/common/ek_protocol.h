@@ -19,7 +19,7 @@
 extern "C" {
 #endif
 
-#define EK_PROTO_VERSION 1u
+#define EK_PROTO_VERSION 2u
 
 /* Largest payload the device accepts and sends. The generated project may raise it
  * (bigger chunks, fewer round trips) at the cost of 2 buffers of this size in RAM.

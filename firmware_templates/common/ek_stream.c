@@ -45,8 +45,8 @@ int ek_stream_start(ek_stream_t *s, const uint8_t *payload, size_t len, uint16_t
     sensor = payload[0];
     rate = ek_get_u16(payload + 2);
     shift = payload[4];
-    if (rate == 0u || rate > EK_APP_MAX_RATE_HZ || shift > 15u || (flags & 0xFCu) != 0u) {
-        *detail = (int32_t)EK_APP_MAX_RATE_HZ;
+    if (rate == 0u || shift > 15u || (flags & 0xFCu) != 0u) {
+        *detail = 0;
         return EK_ERR_BAD_ARG;
     }
     if (flags & 2u) {
@@ -72,6 +72,11 @@ int ek_stream_start(ek_stream_t *s, const uint8_t *payload, size_t len, uint16_t
     if (n > EK_APP_MAX_SENSOR_VALUES) {
         n = EK_APP_MAX_SENSOR_VALUES; /* a port that ignored max_values */
     }
+    /* The board file's limit for this sensor (ek_board.h), the one the host checks too. */
+    if ((uint32_t)rate > ek_port_sensor_max_rate_hz(sensor)) {
+        *detail = (int32_t)ek_port_sensor_max_rate_hz(sensor);
+        return EK_ERR_BAD_ARG;
+    }
     if (flags & 1u) {
         if (model_rc != 0) {
             *detail = model_rc;
@@ -96,9 +101,9 @@ int ek_stream_start(ek_stream_t *s, const uint8_t *payload, size_t len, uint16_t
         s->infer_every = 1;
     }
     s->seq = seq;
-    s->period_ms = 1000u / rate;
-    s->period_rem = 1000u % rate;
-    s->next_due = ek_port_millis();
+    s->period_us = 1000000u / rate;
+    s->period_rem = 1000000u % rate;
+    s->next_due = (uint32_t)ek_port_micros();
     s->active = 1;
     *detail = 0;
     return 0;
@@ -156,7 +161,7 @@ static void window_push(ek_stream_t *s, const int16_t *values, uint8_t n)
 
 static void advance_due(ek_stream_t *s)
 {
-    s->next_due += s->period_ms;
+    s->next_due += s->period_us;
     s->acc += s->period_rem;
     if (s->acc >= s->rate_hz) {
         s->acc -= s->rate_hz;
@@ -168,7 +173,8 @@ void ek_stream_service(ek_stream_t *s, uint8_t *p)
 {
     const ek_stream_env_t *env = s->env;
     int16_t values[EK_APP_MAX_SENSOR_VALUES];
-    uint32_t now = ek_port_millis();
+    uint64_t t_us = ek_port_micros();
+    uint32_t now = (uint32_t)t_us;
     uint32_t cycles = 0;
     size_t n_out, i;
     int n, rc;
@@ -184,11 +190,12 @@ void ek_stream_service(ek_stream_t *s, uint8_t *p)
         n = (int)s->n_values;
     }
     ek_put_u32(&p[0], s->sample_seq);
-    ek_put_u32(&p[4], now);
-    p[8] = s->sensor;
-    p[9] = 0;
-    p[10] = (uint8_t)n;
-    p[11] = 0;
+    ek_put_u32(&p[4], (uint32_t)t_us);
+    ek_put_u32(&p[8], (uint32_t)(t_us >> 32));
+    p[12] = s->sensor;
+    p[13] = 0;
+    p[14] = (uint8_t)n;
+    p[15] = 0;
     n_out = EK_STREAM_SAMPLE_HEADER;
     for (i = 0; i < (size_t)n; i++, n_out += 2u) {
         ek_put_u16(&p[n_out], (uint16_t)values[i]);
@@ -199,7 +206,7 @@ void ek_stream_service(ek_stream_t *s, uint8_t *p)
         if (s->window_fill >= (uint32_t)env->input_bytes && s->since_infer >= s->infer_every) {
             s->since_infer = 0;
             rc = env->invoke(&cycles);
-            p[9] = (uint8_t)(rc == 0 ? 1u : 2u); /* 1: prediction, 2: model error */
+            p[13] = (uint8_t)(rc == 0 ? 1u : 2u); /* 1: prediction, 2: model error */
             ek_put_u32(&p[n_out], rc == 0 ? cycles : (uint32_t)rc);
             ek_put_u32(&p[n_out + 4u], (uint32_t)env->output_bytes);
             n_out += 8u;
@@ -218,9 +225,9 @@ void ek_stream_service(ek_stream_t *s, uint8_t *p)
     /* Short hiccups are caught up by sending the due samples back to back. Further
      * behind (slow link or model): skip the missed slots but count them in
      * sample_seq, so the host sees a gap, not a time warp. */
-    now = ek_port_millis();
-    while ((int32_t)(now - s->next_due) >= (int32_t)s->period_ms &&
-           (int32_t)(now - s->next_due) > (int32_t)EK_APP_STREAM_MAX_LAG_MS) {
+    now = (uint32_t)ek_port_micros();
+    while ((int32_t)(now - s->next_due) >= (int32_t)s->period_us &&
+           (int32_t)(now - s->next_due) > (int32_t)(EK_APP_STREAM_MAX_LAG_MS * 1000u)) {
         advance_due(s);
         s->sample_seq++;
         s->skipped++;

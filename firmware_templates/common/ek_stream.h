@@ -1,6 +1,6 @@
 /* edgekit sensor streaming engine (docs/protocol.md, STREAM_START / SAMPLE / STREAM_STOP).
  *
- * A stream reads one sensor at a fixed rate, paced by ek_port_millis(), and sends one SAMPLE
+ * A stream reads one sensor at a fixed rate, paced by ek_port_micros(), and sends one SAMPLE
  * frame per reading; with live inference it also pushes the values into the model input as
  * a sliding window and runs the model every `infer_every` samples once the window is full.
  * The engine reaches the model and the link only through ek_stream_env_t, so it builds and
@@ -22,8 +22,9 @@ extern "C" {
 #define EK_APP_MAX_SENSOR_VALUES 16
 #endif
 
-/* Highest streaming rate accepted (pacing uses ek_port_millis). */
-#define EK_APP_MAX_RATE_HZ 1000u
+/* Streaming rates: 1 Hz up to the sensor's ek_port_sensor_max_rate_hz (the board file's
+ * max_rate_hz); the protocol's u16 rate field bounds them at 65535 Hz. Pacing and timestamps
+ * are in microseconds (ek_port_micros). */
 
 /* A stream that falls behind by up to this many ms sends the missed samples back to back;
  * further behind, it skips them (they show as a gap in the sample numbers). */
@@ -31,8 +32,8 @@ extern "C" {
 #define EK_APP_STREAM_MAX_LAG_MS 50u
 #endif
 
-/* SAMPLE payload header: sample_seq u32, t_ms u32, sensor u8, flags u8, n u8, 0 u8. */
-#define EK_STREAM_SAMPLE_HEADER 12u
+/* SAMPLE payload header: sample_seq u32, t_us u64, sensor u8, flags u8, n u8, 0 u8. */
+#define EK_STREAM_SAMPLE_HEADER 16u
 
 /* What the engine needs from the application: the model (for live inference) and the link. */
 typedef struct {
@@ -61,10 +62,10 @@ typedef struct {
     uint16_t rate_hz;
     uint16_t infer_every;
     uint16_t since_infer;
-    uint32_t period_ms;    /* 1000 / rate ... */
-    uint32_t period_rem;   /* ... and 1000 % rate, spread by acc so pacing never drifts */
+    uint32_t period_us;    /* 1000000 / rate ... */
+    uint32_t period_rem;   /* ... and 1000000 % rate, spread by acc so pacing never drifts */
     uint32_t acc;
-    uint32_t next_due;
+    uint32_t next_due;     /* low 32 bits of ek_port_micros() (wrap-safe comparisons) */
     uint32_t sample_seq;
     uint32_t sent;
     uint32_t skipped;

@@ -50,6 +50,11 @@ uint32_t ek_port_millis(void)
     return (uint32_t)(since_init_ns() / 1000000u);
 }
 
+uint64_t ek_port_micros(void)
+{
+    return since_init_ns() / 1000u;
+}
+
 uint32_t ek_port_cycles(void)
 {
     return (uint32_t)now_ns(); /* 1 GHz "cycle" counter, wraps every 4.3 s like a real one */
@@ -130,6 +135,12 @@ int ek_port_sensor_read(uint8_t sensor_id, int16_t *out, size_t max_values)
         return ek_synth_read(&synth, EK_SYNTH_VIBRATION, t_us, out, max_values);
     }
     return EK_SENSOR_ERR_NO_SUCH;
+}
+
+/* The virtual board's limits (boards/qemu-netduinoplus2.toml max_rate_hz). */
+uint32_t ek_port_sensor_max_rate_hz(uint8_t sensor_id)
+{
+    return sensor_id == 0 ? 1000u : sensor_id == 1 ? 4000u : 0u;
 }
 
 void ek_port_exit(int code)

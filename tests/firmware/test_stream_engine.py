@@ -48,9 +48,9 @@ def samples(lines: list[str]) -> list[tuple[int, P.Sample]]:
 @pytest.mark.parametrize("payload, err, detail", [
     (P.stream_start_request(0, 100)[:7], BAD_LENGTH, 8),
     (P.stream_start_request(0, 100, input_per_unit=1.0)[:8], BAD_LENGTH, 12),
-    (P.stream_start_request(0, 0), BAD_ARG, 1000),
-    (P.stream_start_request(0, 1001), BAD_ARG, 1000),
-    (P.stream_start_request(0, 100, shift=16), BAD_ARG, 1000),
+    (P.stream_start_request(0, 0), BAD_ARG, 0),
+    (P.stream_start_request(0, 1001), BAD_ARG, 1000),           # the sensor's max rate
+    (P.stream_start_request(0, 100, shift=16), BAD_ARG, 0),
     (P.stream_start_request(0, 100, input_per_unit=-1.0), BAD_ARG, 0),
     (P.stream_start_request(0, 100, input_per_unit=float("nan")), BAD_ARG, 0),
     (P.stream_start_request(1, 100), NO_SUCH_SENSOR, -5),       # the port's own reason
@@ -68,7 +68,7 @@ def test_live_inference_needs_a_ready_model(drive: Drive) -> None:
     assert out == [f"start {NOT_READY} -9"]
 
 
-def test_samples_are_paced_by_millis_without_drift(drive: Drive) -> None:
+def test_samples_are_paced_without_drift(drive: Drive) -> None:
     # 300 Hz: periods of 3 ms plus 1 ms every third sample (1000 = 3 * 300 + 100).
     cmds = ["now 1000", "sensor 0 3 10 -20 30", start(5, P.stream_start_request(0, 300))]
     for t in range(1000, 1101):
@@ -78,10 +78,10 @@ def test_samples_are_paced_by_millis_without_drift(drive: Drive) -> None:
     assert out[0] == "start 0 0"
     got = samples(out)
     assert all(seq == 5 for seq, _ in got)                # the STREAM_START's seq
-    times = [s.t_ms for _, s in got]
-    assert len(got) == 31 and times[0] == 1000
-    assert times[-1] - times[0] == 100                   # 30 periods of 10/3 ms
-    assert {b - a for a, b in zip(times, times[1:])} == {3, 4}
+    times = [s.t_us for _, s in got]
+    assert len(got) == 31 and times[0] == 1_000_000
+    assert times[-1] - times[0] == 100_000               # 30 periods of 10/3 ms
+    assert {b - a for a, b in zip(times, times[1:])} == {3000, 4000}  # serviced once a ms here
     assert [s.seq for _, s in got] == list(range(31)) and got[0][1].values == (10, -20, 30)
     assert out[-1] == "state 1 31 0 31 0"
 
@@ -95,7 +95,7 @@ def test_a_short_stall_is_caught_up_a_long_one_skipped(drive: Drive) -> None:
     # counted (a gap in the numbers, not a time warp); the last 50 ms are caught up.
     out = drive([*base, "now 500", "service", "service", "state"])
     got = samples(out)
-    assert [s.seq for _, s in got] == [0, 1, 45] and [s.t_ms for _, s in got] == [0, 500, 500]
+    assert [s.seq for _, s in got] == [0, 1, 45] and [s.t_us for _, s in got] == [0, 500_000, 500_000]
     assert out[-1] == "state 1 3 43 46 0"
 
 
@@ -138,3 +138,26 @@ def test_stop_keeps_the_totals(drive: Drive) -> None:
     out = drive(["sensor 0 1 1", "now 0", start(1, P.stream_start_request(0, 10)), "service", "stop",
                  "now 1000", "service", "state"])
     assert len(samples(out)) == 1 and out[-1] == "state 0 1 0 1 0"
+
+
+def test_the_sensor_limit_is_the_ports_and_timestamps_are_microseconds(drive: Drive) -> None:
+    # A 4000 Hz sensor (the board file's max_rate_hz, via ek_port_sensor_max_rate_hz).
+    base = ["maxrate 1 4000", "sensor 1 1 5", "nowus 7"]
+    assert drive([*base, start(2, P.stream_start_request(1, 4001))]) == [f"start {BAD_ARG} 4000"]
+    cmds = [*base, start(2, P.stream_start_request(1, 4000))]
+    for t in range(7, 7 + 10_000, 50):  # 10 ms serviced every 50 us
+        cmds += [f"nowus {t}", "service"]
+    out = drive(cmds)
+    assert out[0] == "start 0 0"
+    times = [s.t_us for _, s in samples(out)]
+    assert len(times) == 40 and times[0] == 7
+    assert {b - a for a, b in zip(times, times[1:])} == {250}  # 4 kHz: every sample its own time
+
+
+def test_timestamps_carry_past_32_bits_of_microseconds(drive: Drive) -> None:
+    t0 = (1 << 32) - 1000  # the u32 microsecond clock would wrap 1 ms into the stream
+    cmds = ["sensor 0 1 1", f"nowus {t0}", start(1, P.stream_start_request(0, 1000))]
+    for k in range(4):
+        cmds += [f"nowus {t0 + 1000 * k}", "service"]
+    times = [s.t_us for _, s in samples(drive(cmds))]
+    assert times == [t0 + 1000 * k for k in range(4)]

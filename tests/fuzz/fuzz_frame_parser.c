@@ -64,6 +64,8 @@ void ek_port_uart_write(const uint8_t *data, size_t len)
 uint32_t ek_port_cycles(void) { return fake_ms * 1000u; }
 uint32_t ek_port_cycles_hz(void) { return 1000000u; }
 uint32_t ek_port_millis(void) { return fake_ms += 3u; } /* time moves: streams produce samples */
+uint64_t ek_port_micros(void) { return (uint64_t)(fake_ms += 3u) * 1000u; }
+uint32_t ek_port_sensor_max_rate_hz(uint8_t sensor_id) { return sensor_id > 1 ? 0u : 1000u; }
 
 int ek_port_sensor_read(uint8_t sensor_id, int16_t *out, size_t max_values)
 {

@@ -72,7 +72,7 @@ def test_frame_layout_is_as_documented() -> None:
     wire = P.encode_frame(P.Msg.INFER, 0x1234, b"\x01\x02")
     assert wire[0] == 0 and wire[-1] == 0 and 0 not in wire[1:-1]
     body = P.cobs_decode(wire[1:-1])
-    assert body[:6] == bytes([1, 0x03, 0x34, 0x12, 0x02, 0x00])
+    assert body[:6] == bytes([P.PROTOCOL_VERSION, 0x03, 0x34, 0x12, 0x02, 0x00])
     assert body[6:8] == b"\x01\x02"
     assert body[8:] == struct.pack("<I", zlib.crc32(body[:8]))
 
@@ -82,7 +82,7 @@ def test_frame_round_trip_max_payload_of_zeros_and_ff() -> None:
         wire = P.encode_frame(P.Msg.ECHO, 65535, payload)
         assert len(wire) <= P.max_wire_bytes(len(payload))
         f = P.decode_frame(wire[1:-1])
-        assert (f.type, f.seq, f.payload, f.version) == (P.Msg.ECHO, 65535, payload, 1)
+        assert (f.type, f.seq, f.payload, f.version) == (P.Msg.ECHO, 65535, payload, P.PROTOCOL_VERSION)
 
 
 def test_decode_rejects_bad_crc_short_and_bad_length() -> None:
@@ -146,8 +146,9 @@ def test_payload_decoders() -> None:
     hello = struct.pack("<BBHIiHH", 1, 3, 256, 1234, -5, 2, 1)
     h = P.Hello.decode(hello)
     assert (h.streaming, h.model_ready, h.max_payload, h.model_init_rc) == (True, True, 256, -5)
-    s = P.Sample.decode(struct.pack("<IIBBBB3hII", 7, 99, 0, 1, 3, 0, 1, -2, 3, 55, 2) + b"\x05\xfb")
-    assert (s.seq, s.values, s.prediction, s.cycles) == (7, (1, -2, 3), b"\x05\xfb", 55)
+    s = P.Sample.decode(struct.pack("<IQBBBB3hII", 7, 99 + (1 << 40), 0, 1, 3, 0, 1, -2, 3, 55, 2) + b"\x05\xfb")
+    assert (s.seq, s.t_us, s.values, s.prediction, s.cycles) == (7, 99 + (1 << 40), (1, -2, 3), b"\x05\xfb", 55)
+    assert P.SAMPLE_HEADER == 16
     e = P.DeviceErrorReply.decode(struct.pack("<BBHi", P.ErrorCode.BUSY, P.Msg.INFER, 0, 0))
     assert "INFER failed on the device: BUSY" in e.describe()
     with pytest.raises(P.ProtocolError):

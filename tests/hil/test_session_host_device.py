@@ -45,7 +45,7 @@ def test_hello_and_info_describe_the_fake_model(device: Device) -> None:
         info = s.device
         hello = s.hello()
     assert info is not None
-    assert hello.protocol_version == 1 and hello.model_ready and not hello.streaming
+    assert hello.protocol_version == P.PROTOCOL_VERSION and hello.model_ready and not hello.streaming
     assert (info.input_shape, info.output_shape) == ((1, 16), (1, 4))
     assert (info.input_bytes, info.output_bytes) == (16, 4)
     assert (info.input_dtype, info.output_dtype) == ("int8", "int8")
@@ -285,7 +285,7 @@ def test_random_fault_soak(device: Device) -> None:
     with FaultProxy(device.path, faults, seed=5) as proxy:
         with Session(proxy.url, **FAULTY) as s:
             _check_infers(s, 150, seed=9)
-            assert s.hello().protocol_version == 1
+            assert s.hello().protocol_version == P.PROTOCOL_VERSION
             assert len(proxy.applied) >= 10
 
 

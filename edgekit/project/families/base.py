@@ -46,8 +46,9 @@ class BoardFamily(ABC):
 
     @abstractmethod
     def build_commands(self, project_dir: Path, build_dir: Path, tflm_dir: Path | None = None,
-                       *, jobs: int = 2) -> list[list[str]]:
-        """The commands, in order, that build `project_dir` into `build_dir`."""
+                       *, jobs: int = 2, tflm_lib: Path | None = None) -> list[list[str]]:
+        """The commands, in order, that build `project_dir` into `build_dir`; `tflm_lib`
+        is a prebuilt TFLM library for tflm projects (families that build TFLM themselves ignore it)."""
 
     @abstractmethod
     def elf_path(self, build_dir: Path) -> Path:

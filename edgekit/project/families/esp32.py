@@ -62,7 +62,7 @@ class Esp32Family(BoardFamily):
         return esp32_context(board)
 
     def build_commands(self, project_dir: Path, build_dir: Path, tflm_dir: Path | None = None,
-                       *, jobs: int = 2) -> list[list[str]]:
+                       *, jobs: int = 2, tflm_lib: Path | None = None) -> list[list[str]]:
         """``idf.py build``; TFLM comes from the esp-tflite-micro component, not `tflm_dir`,
         and idf.py picks its own parallelism."""
         return [["idf.py", "-C", str(project_dir), "-B", str(build_dir), "build"]]

@@ -99,6 +99,15 @@ def _console(board: Board, series: Series, pclk: dict[str, int]) -> dict[str, An
             "tx": tx, "rx": rx, "af": af, "gpio_base": gpio_base, "gpio_enr": gpio_enr}
 
 
+def cpu_flags(board: Board) -> list[str]:
+    """The compiler's CPU/FPU flags for the board's core (firmware and its TFLM library)."""
+    if board.core not in CORE_FLAGS:
+        raise board_error(board, "core", f"is '{board.core}', not a Cortex-M core")
+    mcpu, mfpu = CORE_FLAGS[board.core]
+    fpu = [f"-mfpu={mfpu}", "-mfloat-abi=hard"] if mfpu else ["-mfloat-abi=soft"]
+    return [f"-mcpu={mcpu}", "-mthumb", *fpu]
+
+
 def stm32_context(board: Board) -> dict[str, Any]:
     """Everything the STM32 templates derive from a board: family, clocks, console pins, I2C.
 
@@ -136,6 +145,7 @@ def stm32_context(board: Board) -> dict[str, Any]:
         "l4plus": series == "l4" and board.mcu.upper()[5:9] in L4_PLUS,
         "mcpu": mcpu,
         "mfpu": mfpu,
+        "cpu_flags": cpu_flags(board),
         "m7": mcpu == "cortex-m7",
         "n_irqs": IRQ_LINES[series],
         "clock": {"source": source, "sysclk": sysclk, "hclk": hclk, "pclk1": pclk["apb1"],
@@ -168,13 +178,16 @@ class Stm32Family(BoardFamily):
         return stm32_context(board)
 
     def build_commands(self, project_dir: Path, build_dir: Path, tflm_dir: Path | None = None,
-                       *, jobs: int = 2) -> list[list[str]]:
-        """Configure with the project's toolchain file (Release), then build."""
+                       *, jobs: int = 2, tflm_lib: Path | None = None) -> list[list[str]]:
+        """Configure with the project's toolchain file (Release), then build; a tflm project
+        links `tflm_lib` (the cached TFLM library for `tflm_dir`) when given."""
         configure = ["cmake", "-G", "Ninja", "-S", str(project_dir), "-B", str(build_dir),
                      f"-DCMAKE_TOOLCHAIN_FILE={project_dir / TOOLCHAIN_FILE}",
                      "-DCMAKE_BUILD_TYPE=Release"]
         if tflm_dir is not None:
             configure.append(f"-DTFLM_DIR={Path(tflm_dir).resolve()}")
+        if tflm_lib is not None:
+            configure.append(f"-DEK_TFLM_LIB={Path(tflm_lib).resolve()}")
         return [configure, ["cmake", "--build", str(build_dir), "-j", str(jobs)]]
 
     def elf_path(self, build_dir: Path) -> Path:
@@ -201,4 +214,4 @@ class Stm32Family(BoardFamily):
                           flash_size=board.flash.size, ram_size=board.ram.size, sections=sections)
 
 
-__all__ = ["Stm32Family", "stm32_context", "stm32_series", "TOOLCHAIN_FILE"]
+__all__ = ["Stm32Family", "stm32_context", "cpu_flags", "stm32_series", "TOOLCHAIN_FILE"]

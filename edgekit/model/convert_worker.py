@@ -1,0 +1,46 @@
+"""The child process that converts a Keras model to int8 TFLite (see quantize.convert_in_child).
+
+TensorFlow's converter and calibrator run native code that can crash the whole process (a
+segfault on an LSTM, for one): running them here keeps edgekit alive to say what failed.
+
+    python -m edgekit.model.convert_worker MODEL.keras CALIB.npy OUT.tflite RESULT.json WHERE
+
+Exit 0 with OUT.tflite written, or exit 2 with RESULT.json holding the error
+({"error": class name, "message": ..., "hint": ...}).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+
+def main(argv: list[str]) -> int:
+    """Convert argv's model with argv's calibration data; see the module docstring."""
+    model_path, calib_path, out_path, result_path = (Path(a) for a in argv[:4])
+    where = argv[4]  # names the model in error messages
+    try:
+        import numpy as np
+
+        from edgekit.errors import EdgekitError
+        from edgekit.model.keras_io import load_keras_model
+        from edgekit.model.quantize import convert_int8
+
+        try:
+            model = load_keras_model(model_path)
+            tflite = convert_int8(model, np.load(calib_path, allow_pickle=False), where=where)
+        except EdgekitError as exc:
+            result = {"error": type(exc).__name__, "message": exc.message, "hint": exc.hint}
+            result_path.write_text(json.dumps(result))
+            return 2
+        out_path.write_bytes(tflite)
+        return 0
+    except Exception as exc:  # anything else: the parent reports it as a converter failure
+        text = " ".join(str(exc).split())[:300] or type(exc).__name__
+        result_path.write_text(json.dumps({"error": "", "message": f"{type(exc).__name__}: {text}"}))
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

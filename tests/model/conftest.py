@@ -1,0 +1,44 @@
+"""Small real Keras models for the model-layer tests (built once per module)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+
+def _keras():
+    from edgekit.model.keras_io import import_tensorflow
+
+    import_tensorflow()
+    import keras
+
+    return keras
+
+
+@pytest.fixture(scope="module")
+def lstm_model(tmp_path_factory) -> tuple[Path, Path]:
+    """A tiny Keras 3 LSTM classifier: TensorFlow's int8 calibrator segfaults on it."""
+    keras = _keras()
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((8, 2)), keras.layers.LSTM(4),
+                              keras.layers.Dense(2, activation="softmax")])
+    d = tmp_path_factory.mktemp("lstm")
+    model.save(d / "lstm.keras")
+    x = np.random.default_rng(0).normal(size=(20, 8, 2)).astype(np.float32)
+    np.savez(d / "data.npz", x_train=x, x_test=x, y_test=(x[:, 0, 0] > 0).astype(np.int64))
+    return d / "lstm.keras", d / "data.npz"
+
+
+@pytest.fixture(scope="module")
+def dense_model(tmp_path_factory) -> tuple[Path, Path]:
+    keras = _keras()
+    keras.utils.set_random_seed(2)
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, activation="relu"),
+                              keras.layers.Dense(3, activation="softmax")])
+    d = tmp_path_factory.mktemp("dense")
+    model.save(d / "dense.keras")
+    x = np.random.default_rng(2).normal(size=(40, 6)).astype(np.float32)
+    np.savez(d / "data.npz", x_train=x, x_test=x[:10], y_test=np.arange(10) % 3)
+    return d / "dense.keras", d / "data.npz"
