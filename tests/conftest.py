@@ -99,6 +99,17 @@ def trained_example(tmp_path_factory):
     return get
 
 
+def import_keras():
+    """Keras, after edgekit's TensorFlow set-up (quiet logs, deterministic ops), for tests that
+    build small real models."""
+    from edgekit.model.keras_io import import_tensorflow
+
+    import_tensorflow()
+    import keras
+
+    return keras
+
+
 def sine_project(project: Path, board: str, *, build: bool = True) -> Path:
     """The sine benchmark model generated (and built, unless `build` is False) for `board` at
     `project`, through the CLI as a user would."""

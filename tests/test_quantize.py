@@ -11,24 +11,15 @@ import pytest
 from edgekit.errors import ModelError
 from edgekit.model.quantize import quantize_model, verify_int8
 from edgekit.model.tflite_graph import load_graph, parse_graph
-from tests.conftest import assert_clean_error
+from tests.conftest import assert_clean_error, import_keras
 
 pytestmark = pytest.mark.slow
-
-
-def _keras():
-    from edgekit.model.keras_io import import_tensorflow
-
-    import_tensorflow()
-    import keras
-
-    return keras
 
 
 @pytest.fixture(scope="module")
 def small_classifier(tmp_path_factory) -> tuple[Path, Path]:
     """A tiny Conv1D classifier with a Flatten (the layer that brings dynamic-batch ops)."""
-    keras = _keras()
+    keras = import_keras()
     keras.utils.set_random_seed(1)
     rng = np.random.default_rng(1)
     x = rng.normal(size=(300, 16, 2)).astype(np.float32)
@@ -87,7 +78,7 @@ def test_float_model_fails_int8_verification(small_classifier) -> None:
 
 
 def test_op_that_does_not_quantize_is_named(tmp_path: Path) -> None:
-    keras = _keras()
+    keras = import_keras()
     inputs = keras.Input((8,))
     # Cumulative sum has no int8 TFLite kernel: full-integer conversion must refuse it.
     outputs = keras.layers.Dense(4)(keras.ops.cumsum(inputs, axis=-1))

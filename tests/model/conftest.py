@@ -7,20 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-
-def _keras():
-    from edgekit.model.keras_io import import_tensorflow
-
-    import_tensorflow()
-    import keras
-
-    return keras
+from tests.conftest import import_keras
 
 
 @pytest.fixture(scope="module")
 def lstm_model(tmp_path_factory) -> tuple[Path, Path]:
     """A tiny Keras 3 LSTM classifier: TensorFlow's int8 calibrator segfaults on it."""
-    keras = _keras()
+    keras = import_keras()
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((8, 2)), keras.layers.LSTM(4),
                               keras.layers.Dense(2, activation="softmax")])
@@ -33,7 +26,7 @@ def lstm_model(tmp_path_factory) -> tuple[Path, Path]:
 
 @pytest.fixture(scope="module")
 def dense_model(tmp_path_factory) -> tuple[Path, Path]:
-    keras = _keras()
+    keras = import_keras()
     keras.utils.set_random_seed(2)
     model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, activation="relu"),
                               keras.layers.Dense(3, activation="softmax")])
