@@ -14,6 +14,7 @@ clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
     -I"$ROOT/firmware_templates/common" -I"$ROOT/tests/fixtures/fake_model" \
     "$ROOT/tests/fuzz/fuzz_frame_parser.c" "$ROOT/firmware_templates/common/ek_protocol.c" \
     "$ROOT/firmware_templates/common/ek_app.c" "$ROOT/firmware_templates/common/ek_stream.c" \
+    "$ROOT/firmware_templates/common/ek_profile.c" \
     "$ROOT/tests/fixtures/fake_model/edgekit_model.c" \
     -o "$OUT/fuzz_frame_parser"
 "$PY" "$ROOT/tests/fuzz/seeds.py" "$OUT/corpus"

@@ -10,8 +10,12 @@ import click
 
 from edgekit import __version__
 from edgekit.boards import DEFAULT_BOARD
+from edgekit.cli_compare import compare as compare_command
+from edgekit.cli_complete import complete as complete_command
+from edgekit.cli_compress import compress as compress_command
 from edgekit.cli_support import EXIT_INTERNAL, boards_dirs_option, json_option, print_json, run_main
 from edgekit.console import err, out, print_command, progress_bar, step
+from edgekit.model.metrics import TASKS
 
 __all__ = ["EXIT_INTERNAL", "cli", "main"]
 INFERRING = "inferring on the board"  # the progress bar of hil and deploy, from the first test input
@@ -61,7 +65,7 @@ def train(example: str, out_dir: Path | None, epochs: int | None, seed: int, as_
               help="Output .tflite [default: MODEL with .tflite suffix].")
 @click.option("--test", "test_path", type=click.Path(path_type=Path),
               help="Other .npz to report float vs int8 on [default: the --calib file's x_test/y_test].")
-@click.option("--task", type=click.Choice(["classification", "regression", "anomaly"]),
+@click.option("--task", type=click.Choice(TASKS),
               help="Task for the metric [default: inferred from labels and output shape].")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def quantize(model: Path, calib: Path, samples: int, out_path: Path | None, test_path: Path | None,
@@ -83,7 +87,7 @@ def quantize(model: Path, calib: Path, samples: int, out_path: Path | None, test
 @cli.command()
 @click.argument("model", type=click.Path(path_type=Path))
 @click.argument("data", type=click.Path(path_type=Path))
-@click.option("--task", type=click.Choice(["classification", "regression", "anomaly"]),
+@click.option("--task", type=click.Choice(TASKS),
               help="Task for the metric [default: inferred].")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def evaluate(model: Path, data: Path, task: str | None, as_json: bool) -> None:
@@ -319,11 +323,14 @@ def sim_stop(board_id: str, project_dir: Path, boards_dirs: tuple[Path, ...]) ->
 @click.option("--min-accuracy", type=float, help="Gate: on-device accuracy (or AUC) at least this.")
 @click.option("--max-latency-ms", type=float, help="Gate: p99 latency at most this.")
 @click.option("--require-exact", is_flag=True, help="Gate: every output equals the host TFLM reference.")
+@click.option("--profile", is_flag=True,
+              help="Also time each op of one invoke on the board (table, report.json, profile.png).")
 @boards_dirs_option
 @json_option
 def hil(project_dir: Path, board_id: str | None, port: str | None, data_path: Path | None, samples: int | None,
         runs: int, warmup: int, report_dir: Path | None, junit: Path | None, min_accuracy: float | None,
-        max_latency_ms: float | None, require_exact: bool, boards_dirs: tuple[Path, ...], as_json: bool) -> None:
+        max_latency_ms: float | None, require_exact: bool, profile: bool, boards_dirs: tuple[Path, ...],
+        as_json: bool) -> None:
     """Validate a project on its board: accuracy, agreement with the host reference, latency."""
     from edgekit.errors import GateFailed
     from edgekit.hil.evaluate import Gates
@@ -334,7 +341,8 @@ def hil(project_dir: Path, board_id: str | None, port: str | None, data_path: Pa
 
     project = open_project(project_dir, boards_dirs=boards_dirs, board_id=board_id)
     opts = HilOptions(port=port, data=data_path, max_samples=samples, bench_runs=runs, warmup=warmup,
-                      report_dir=report_dir, junit=junit, gates=Gates(min_accuracy, max_latency_ms, require_exact))
+                      report_dir=report_dir, junit=junit, gates=Gates(min_accuracy, max_latency_ms, require_exact),
+                      profile=profile)
     with progress_bar(INFERRING) as on_progress:
         result = run_hil(project, options=opts, on_progress=on_progress)
     if as_json:
@@ -405,12 +413,14 @@ def stream(board_id: str, port: str | None, project_dir: Path | None, sensor: st
 @click.option("--require-exact", is_flag=True, help="Gate: every output equals the host TFLM reference.")
 @click.option("--epochs", type=click.IntRange(min=1),
               help="Training epochs when TARGET is an example [default: the example's CI setting].")
+@click.option("--compress", is_flag=True, help="Compress a model that does not fit the board (edgekit compress).")
 @boards_dirs_option
 @json_option
 def deploy(target: str, board_id: str, out_dir: Path | None, runtime: str, tflm_dir: Path | None,
            data_path: Path | None,
            port: str | None, runner: str | None, min_accuracy: float | None, max_latency_ms: float | None,
-           require_exact: bool, epochs: int | None, boards_dirs: tuple[Path, ...], as_json: bool) -> None:
+           require_exact: bool, epochs: int | None, compress: bool, boards_dirs: tuple[Path, ...],
+           as_json: bool) -> None:
     """The whole pipeline: TARGET is an example name, a .keras model or an int8 .tflite.
 
     train -> quantize -> generate -> build -> flash -> hil, on the virtual board by default.
@@ -428,7 +438,8 @@ def deploy(target: str, board_id: str, out_dir: Path | None, runtime: str, tflm_
     opts = HilOptions(port=port, gates=Gates(min_accuracy, max_latency_ms, require_exact))
     with progress_bar(INFERRING) as on_progress:
         result = run_deploy(target, board, out_dir, runtime=runtime, tflm_dir=tflm_dir, data=data_path, runner=runner,
-                            hil_options=opts, step=step, on_progress=on_progress, epochs=epochs)
+                            hil_options=opts, step=step, on_progress=on_progress, epochs=epochs,
+                            compress=compress)
     if as_json:
         print_json(deploy_dict(result))
         if not result.hil.gates_passed:
@@ -460,6 +471,11 @@ def doctor(strict: bool, as_json: bool) -> None:
     if strict and missing:
         raise MissingToolError(f"missing for the default pipeline: {', '.join(missing)}",
                                hint="install them with the commands above")
+
+
+cli.add_command(compare_command)   # edgekit/cli_compare.py
+cli.add_command(compress_command)  # edgekit/cli_compress.py
+cli.add_command(complete_command)  # edgekit/cli_complete.py
 
 
 def main() -> None:

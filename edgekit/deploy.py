@@ -30,12 +30,13 @@ class DeployResult:
 def deploy(target: str, board: Board, out_dir: Path, *, runtime: str = DEFAULT_CHOICE, tflm_dir: Path | None = None,
            data: Path | None = None, runner: str | None = None, hil_options: HilOptions | None = None,
            step: Callable[[str], Any], on_progress: Callable[[int, int], None] | None = None,
-           epochs: int | None = None) -> DeployResult:
+           epochs: int | None = None, compress: bool = False) -> DeployResult:
     """Run every stage for `target`: an example name, a .keras model (with `data`), or an int8 .tflite.
 
     `step(message)` returns a context manager that shows progress for one stage;
     `on_progress(done, total)` is called only while the board infers on the test inputs;
-    `epochs` overrides the example's training epochs (UsageError when `target` is no example).
+    `epochs` overrides the example's training epochs (UsageError when `target` is no example);
+    `compress` inserts `edgekit compress` before quantizing a Keras model that does not fit `board`.
     """
     from edgekit.model.evaluate import check_data_labels
     from edgekit.model.quant_report import quantize_file
@@ -62,11 +63,16 @@ def deploy(target: str, board: Board, out_dir: Path, *, runtime: str = DEFAULT_C
     if path.suffix in (".keras", ".h5"):
         if data is None:
             raise UsageError(f"deploying {path} needs data for calibration and testing", hint="pass --data DATA.npz")
-        with step("quantizing to int8"):
-            q = quantize_file(path, data, out_dir / "model.tflite")
-        summary = f"{q.metric} {q.int8_value:.4f} (int8, {q.int8_backend})" if q.metric else "verified int8"
-        steps.append(("quantize", f"{summary} -> {q.tflite_model}"))
-        path, float_model, task = Path(q.tflite_model), path, q.task
+        compressed = _compress_step(path, data, board, out_dir, runtime, step, steps) if compress else None
+        if compressed is not None:   # already int8, with the ranges compression chose
+            path, float_model, task = compressed
+        else:
+            with step("quantizing to int8"):
+                q = quantize_file(path, data, out_dir / "model.tflite",
+                                  task=EXAMPLES[example].task if example else None)
+            summary = f"{q.metric} {q.int8_value:.4f} (int8, {q.int8_backend})" if q.metric else "verified int8"
+            steps.append(("quantize", f"{summary} -> {q.tflite_model}"))
+            path, float_model, task = Path(q.tflite_model), path, q.task
     elif path.suffix != ".tflite":
         raise UsageError(f"{path}: expected an example name, a .keras model or an int8 .tflite")
     elif data is not None:  # the labels against the model before generate, build and flash
@@ -95,3 +101,20 @@ def deploy(target: str, board: Board, out_dir: Path, *, runtime: str = DEFAULT_C
     metric = f"{rep.task.metric} {rep.task.device:.4f} on device, " if rep.task and rep.task.metric else ""
     steps.append(("hil", f"{metric}{exact:.1%} exact with the host reference -> {hil.paths[0].parent}"))
     return DeployResult(steps, hil)
+
+
+def _compress_step(model: Path, data: Path, board: Board, out_dir: Path, runtime: str, step: Callable[[str], Any],
+                   steps: list[tuple[str, str]]) -> tuple[Path, Path, str] | None:
+    """`edgekit compress` into out_dir/compress: (int8 .tflite, compressed .keras, task) when the
+    model had to be compressed, None when it fits as it is (DoesNotFit, exit 1, when nothing fits)."""
+    from edgekit.compress import compress_model
+
+    with step(f"compressing to fit {board.id} (when it does not)"):
+        c = compress_model(model, data, board, runtime=runtime, out_dir=out_dir / "compress")
+    chosen = c.report.chosen_candidate()
+    if chosen is None or chosen.id == "original" or c.tflite_model is None or c.keras_model is None:
+        steps.append(("compress", "not needed: the model fits as it is"))
+        return None
+    steps.append(("compress", f"{chosen.id}: flash ~{chosen.flash or 0:,} B, RAM ~{chosen.ram or 0:,} B, "
+                              f"{c.report.metric} {chosen.int8_metric or 0.0:.4f} (int8) -> {c.tflite_model}"))
+    return c.tflite_model, c.keras_model, c.report.task

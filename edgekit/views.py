@@ -88,6 +88,8 @@ def quant_table(r: QuantizationReport) -> Table:
         colour = "green" if better or abs(delta) < 1e-9 else "yellow"
         t.add_row(f"{r.metric} on {r.test_samples} test samples", fmt_metric(r.float_value),
                   fmt_metric(r.int8_value), f"[{colour}]{delta:+.4f}[/]")
+        for name, v in r.extra.items():   # e.g. next-word's top-3 accuracy
+            t.add_row(name, fmt_metric(v["float"]), fmt_metric(v["int8"]), f"{v['int8'] - v['float']:+.4f}")
     ratio = r.int8_file_bytes / r.float_weight_bytes if r.float_weight_bytes else 0
     t.add_row("size (float weights vs .tflite)", kib(r.float_weight_bytes), kib(r.int8_file_bytes), f"x{ratio:.2f}")
     if r.agreement:

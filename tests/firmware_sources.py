@@ -16,8 +16,8 @@ HOST = TEMPLATES / "host"
 STM32_SRC = TEMPLATES / "stm32" / "src"
 FAKE_MODEL = REPO / "tests" / "fixtures" / "fake_model"
 
-#: The protocol endpoint every port runs: framing, request dispatch, streaming engine.
-CORE = ("ek_protocol.c", "ek_app.c", "ek_stream.c")
+#: The protocol endpoint every port runs: framing, request dispatch, streaming engine, profiler.
+CORE = ("ek_protocol.c", "ek_app.c", "ek_stream.c", "ek_profile.c")
 
 #: Files of firmware_templates/common/ the STM32 port itself needs (beside ek_app.c and the
 #: model): what a project rendered with an app of its own (tests/fixtures/stm32_app) passes

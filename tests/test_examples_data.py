@@ -15,7 +15,7 @@ from edgekit.examples import EXAMPLES, Example, get_example
 NAMES = ("sine", "gesture", "anomaly", "digits")
 KEYS = {"x_train", "y_train", "x_test", "y_test", "x_calib"}
 TASKS = {"sine": "regression", "gesture": "classification", "anomaly": "anomaly",
-         "digits": "classification"}
+         "digits": "classification", "text": "next-word"}  # text's token data: tests/test_text_example.py
 
 
 @cache
@@ -23,8 +23,8 @@ def _data(name: str, seed: int) -> dict[str, np.ndarray]:
     return get_example(name).make_data(seed)
 
 
-def test_registry_holds_the_four_examples() -> None:
-    assert set(EXAMPLES) == set(NAMES)
+def test_registry_holds_the_examples() -> None:
+    assert set(EXAMPLES) == set(TASKS)
     for name, ex in EXAMPLES.items():
         assert isinstance(ex, Example) and ex.name == name
         assert ex.task == TASKS[name]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from edgekit.model.tflite_graph import load_graph
 from tests.conftest import assert_clean_error
 
@@ -65,6 +67,16 @@ def test_inspect_not_a_model(cli, tmp_path: Path) -> None:
     bad = tmp_path / "model.tflite"
     bad.write_bytes(b"\x00" * 64)
     assert_clean_error(cli("inspect", bad), 2, "not a TFLite flatbuffer", str(bad))
+
+
+@pytest.mark.parametrize("magic", [b"PK\x03\x04", b"\x89HDF\r\n\x1a\n"], ids=["keras-zip", "h5"])
+def test_a_keras_model_where_tflite_is_needed_says_quantize_first(cli, tmp_path: Path, magic: bytes) -> None:
+    keras_file = tmp_path / "model.keras"
+    keras_file.write_bytes(magic + b"\x00" * 64)
+    for args in (("inspect", keras_file), ("generate", keras_file, "--board", "qemu-netduinoplus2",
+                                            "-o", tmp_path / "p")):
+        assert_clean_error(cli(*args), 2, "is a Keras model, not an int8 .tflite", "edgekit quantize")
+    assert not (tmp_path / "p").exists()
     assert_clean_error(cli("inspect", tmp_path / "none.tflite"), 2, "model file not found")
 
 

@@ -86,10 +86,26 @@ def test_train_that_fails_writing_leaves_nothing(tmp_path: Path, monkeypatch) ->
     def broken(path: Path, text: str) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(train, "atomic_write_text", broken)
+    monkeypatch.setattr(train, "write_text", broken)
     with pytest.raises(OSError):
         train.train_example("sine", tmp_path / "out" / "sine", epochs=1)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_train_that_fails_writing_keeps_the_earlier_run_whole(tmp_path: Path, monkeypatch) -> None:
+    import edgekit.model.train as train
+
+    out = tmp_path / "sine"
+    train.train_example("sine", out, epochs=1, seed=1)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def broken(path: Path, text: str) -> None:   # the last of the three writes fails
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(train, "write_text", broken)
+    with pytest.raises(OSError):
+        train.train_example("sine", out, epochs=1, seed=2)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before   # no temp files, nothing replaced
 
 
 # --------------------------------------------------------------------------- modes and the umask

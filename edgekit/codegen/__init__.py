@@ -21,7 +21,7 @@ from edgekit.resources import data_dir
 __all__ = ["compile_model", "CompiledModel", "PlanSummary", "SUPPORTED_OPS", "kernel_sources", "kernel_headers",
            "kernel_include_dir"]
 
-KERNEL_FILES = ("ekrt_kernels.h", "ekrt_nn.c", "ekrt_math.c", "ekrt_elementwise.c")
+KERNEL_FILES = ("ekrt_kernels.h", "ekrt_nn.c", "ekrt_math.c", "ekrt_elementwise.c", "ekrt_recurrent.c")
 
 
 def kernel_include_dir() -> Path:

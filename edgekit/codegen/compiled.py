@@ -33,7 +33,8 @@ class PlanSummary:
     model_weight_bytes: int8/int32 constant tensors of the model itself.
     inplace_ops: operator indices computed in place; ops: distinct operator names;
     macs: multiply-accumulates per invoke; io_external: input/output live in the caller's
-        buffers (always so for edgekit-rt).
+        buffers (always so for edgekit-rt); state_bytes: RAM of variable tensors (recurrent
+        state), static arrays outside the arena, kept across invokes until reset.
     """
 
     arena_bytes: int
@@ -45,6 +46,7 @@ class PlanSummary:
     ops: tuple[str, ...]
     macs: int
     io_external: bool = True
+    state_bytes: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of `edgekit inspect --json`'s "edgekit_rt" (lists, not tuples)."""
@@ -58,6 +60,7 @@ class PlanSummary:
             "ops": list(self.ops),
             "macs": self.macs,
             "io_external": self.io_external,
+            "state_bytes": self.state_bytes,
         }
 
 
@@ -85,6 +88,7 @@ class CompiledModel:
             inplace_ops=tuple(self.steps[i].op.index for i in self.plan.inplace_steps),
             ops=tuple(self.graph.op_names()),
             macs=sum(st.macs for st in self.steps),
+            state_bytes=sum(a.nbytes for st in self.steps for a in st.state),
         )
 
     def sources(self, prefix: str = DEFAULT_PREFIX) -> dict[str, str]:
@@ -106,15 +110,22 @@ class CompiledModel:
                  f"ops: {plan.lower_bound} bytes including input/output). */\n\n"]
         for st in self.steps:
             parts.extend(_c_array(c) for c in st.consts)
+            # Variable tensors (recurrent state): their own memory, kept across invokes.
+            parts.extend(f"static {a.ctype} {a.name}[{a.size}];\n" for a in st.state)
             if st.params_type:
                 parts.append(f"static const {st.params_type} op{st.op.index} = {st.params_init};\n\n")
         words = max(1, (plan.arena_bytes + 7) // 8)
         parts.append(f"static int64_t ekrt_arena_words[{words}]; /* 8-byte aligned */\n"
                      "#define ekrt_arena ((int8_t *)ekrt_arena_words)\n\n")
-        parts.append("/* Per-op hook (profiling, tracing): define EKRT_OP_HOOK(op_index) when "
-                     "compiling. */\n"
-                     "#ifndef EKRT_OP_HOOK\n#define EKRT_OP_HOOK(op_index) ((void)0)\n#endif\n\n")
-        parts.append(f"int {prefix}_init(void)\n{{\n    return 0;\n}}\n\n")
+        parts.append(f"/* Per-op hook: {prefix}_op_hook when set (the firmware's profiler; one load and\n"
+                     " * branch per op when not), or define EKRT_OP_HOOK(op_index) when compiling. */\n"
+                     f"void (*{prefix}_op_hook)(uint32_t op_index) = 0;\n"
+                     "#ifndef EKRT_OP_HOOK\n#define EKRT_OP_HOOK(op_index) \\\n"
+                     f"    do {{ if ({prefix}_op_hook != 0) {prefix}_op_hook(op_index); }} while (0)\n"
+                     "#endif\n\n")
+        resets = "".join(f"    {st.reset_call}\n" for st in self.steps if st.reset_call)
+        parts.append(f"void {prefix}_reset(void)\n{{\n{resets}}}\n\n")
+        parts.append(f"int {prefix}_init(void)\n{{\n    {prefix}_reset();\n    return 0;\n}}\n\n")
         parts.append(f"int {prefix}_invoke(const int8_t *input, int8_t *output)\n{{\n"
                      + self._invoke_body() + "    return 0;\n}\n")
         return {f"{prefix}.h": h, f"{prefix}.c": "".join(parts)}
@@ -130,6 +141,7 @@ class CompiledModel:
             call = st.inplace_call if st.inplace and st.inplace_call is not None else st.call
             fmt = {f"in{k}": plan.tensor_expr[t] for k, t in enumerate(st.inputs)}
             fmt["out"] = plan.tensor_expr[st.output]
+            fmt.update({f"out{k}": plan.tensor_expr[t] for k, t in enumerate(st.extra_outputs, 1)})
             fmt["inp"] = plan.tensor_expr[st.inputs[st.inplace_input]] if st.inputs else ""
             fmt["params"] = f"op{st.op.index}"
             fmt["scratch"] = plan.scratch_expr.get(i, "0")

@@ -10,7 +10,7 @@ anything else is a ModelError naming the operator, its index and its output tens
 from __future__ import annotations
 
 # Imported for their @lowers registrations.
-from edgekit.codegen import lower_elementwise, lower_nn, lower_shape  # noqa: F401
+from edgekit.codegen import lower_elementwise, lower_nn, lower_recurrent, lower_shape  # noqa: F401
 from edgekit.codegen.lower_base import LOWERINGS, USE_TFLM, Lowerer, Step
 from edgekit.errors import ModelError
 from edgekit.model.tflite_graph import Graph
@@ -25,11 +25,13 @@ def lower_graph(graph: Graph) -> list[Step]:
         raise ModelError(f"{EDGEKIT_RT} supports single-input single-output models; this one "
                          f"has {len(graph.inputs)} inputs and {len(graph.outputs)} outputs",
                          hint=f"{USE_TFLM} instead")
-    for idx, what in ((graph.inputs[0], "input"), (graph.outputs[0], "output")):
+    # int32 inputs are token ids, taken by the ops that index with them (GATHER).
+    for idx, what, types in ((graph.inputs[0], "input", ("int8", "int32")),
+                             (graph.outputs[0], "output", ("int8",))):
         t = graph.tensors[idx]
-        if t.dtype != "int8":
-            raise ModelError(f"model {what} '{t.name}' is {t.dtype}; {EDGEKIT_RT} needs an int8 "
-                             f"{what}", hint="quantize with int8 input/output (`edgekit "
+        if t.dtype not in types:
+            raise ModelError(f"model {what} '{t.name}' is {t.dtype}; {EDGEKIT_RT} needs an "
+                             f"{' or '.join(types)} {what}", hint="quantize with int8 input/output (`edgekit "
                              f"quantize`) or {USE_TFLM}")
     lw = Lowerer(graph)
     steps = []

@@ -39,6 +39,21 @@ class ConstArray:
 
 
 @dataclass
+class StateArray:
+    """Persistent memory of a variable tensor (an LSTM's hidden or cell state): a static C
+    array of its own, outside the arena, kept across invokes until {prefix}_reset()."""
+
+    name: str
+    ctype: str  # "int8_t", "int16_t"
+    size: int
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of RAM the state takes."""
+        return self.size * (1 if self.ctype == "int8_t" else 2)
+
+
+@dataclass
 class Step:
     """One kernel call. `call` is a format string over {in0}, {in1}, ..., {out}, {scratch},
     {params}; `inplace_call` (if set) is used when the planner puts the output on the
@@ -59,6 +74,9 @@ class Step:
     macs: int = 0
     alias_of: int | None = None  # for RESHAPE-like ops: the tensor aliased (no kernel call)
     inplace: bool = False        # decided by the planner
+    extra_outputs: list[int] = field(default_factory=list)  # UNPACK: outputs 1.., {out1}...
+    state: list[StateArray] = field(default_factory=list)  # variable tensors it owns
+    reset_call: str = ""         # C statement putting `state` back to its initial values
 
 
 class Lowerer:

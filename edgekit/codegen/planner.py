@@ -6,6 +6,9 @@
 - Ops that are exact in place (row-buffered depthwise conv, 1x1 conv with out_c <= in_c,
   elementwise ops) write over an input that dies at that op.
 - Buffers are placed greedily (several orders tried, the smallest arena kept).
+- Variable tensors (an LSTM's hidden and cell state) are not planned: they persist across
+  invokes, so each lowering that owns one declares it as a static array of its own
+  (`Step.state`), outside the arena, reset by {prefix}_reset().
 """
 
 from __future__ import annotations
@@ -132,7 +135,7 @@ def tflm_lower_bound(graph: Graph, steps: list[Step]) -> int:
         r = uf.find(t)
         first[r], last[r], size[r] = 0, 0, graph.tensors[t].nbytes
     for i, st in enumerate(steps):
-        for t in st.inputs + ([st.output] if st.output >= 0 else []):
+        for t in st.inputs + ([st.output] if st.output >= 0 else []) + st.extra_outputs:
             r = uf.find(t)
             size[r] = max(size.get(r, 0), graph.tensors[t].nbytes)
             first.setdefault(r, i)
@@ -187,7 +190,7 @@ def plan_memory(graph: Graph, steps: list[Step]) -> Plan:
     for i, st in enumerate(steps):
         if st.alias_of is not None:
             continue
-        for t in st.inputs + [st.output]:
+        for t in st.inputs + [st.output] + st.extra_outputs:
             r = uf.find(t)
             if r in (g_in, g_out):
                 continue

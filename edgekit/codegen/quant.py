@@ -197,3 +197,46 @@ def hard_swish_table(in_scale: float, in_zp: int, out_scale: float, out_zp: int)
         out = _i16(_rdbpot(pre, -oe) + out_zp)
         table[x & 0xFF] = max(-128, min(127, out))
     return table
+
+
+# ---------------------------------------------------------------- integer LSTM (TFLM Prepare)
+
+LSTM_GATE_SCALE = 2.0 ** -12    # gate pre-activations: Q3.12 (TFLM's nonlinear_input_scale)
+LSTM_ACT_SCALE = 2.0 ** -15     # gate outputs: Q0.15 (nonlinear_output_scale)
+
+
+def lstm_fc_multiplier(input_scale: float, weight_scale: float) -> tuple[int, int]:
+    """A gate's input or recurrent FC to Q3.12: GetQuantizedConvolutionMultipler without bias,
+    whose scale product is taken in float (binary32) before the double division."""
+    product = float(np.float32(input_scale) * np.float32(weight_scale))
+    return quantize_multiplier(product / float(np.float32(LSTM_GATE_SCALE)))
+
+
+def lstm_mul_multiplier(scale1: float, scale2: float, output_scale: float) -> tuple[int, int]:
+    """CreateInterGateMulParams: the float scales multiplied and divided in double."""
+    f32 = np.float32
+    return quantize_multiplier(float(f32(scale1)) * float(f32(scale2)) / float(f32(output_scale)))
+
+
+def lstm_cell_scale_power(cell_scale: float) -> int:
+    """CheckedLog2 of the cell state scale, in float as TFLM computes it (rounded log2)."""
+    f32 = np.float32
+    x_log2 = f32(np.log(f32(cell_scale))) * f32(f32(1.0) / f32(np.log(f32(2.0))))
+    return int(tflite_round(float(x_log2)))
+
+
+def lstm_tanh_params(scale_power: int) -> tuple[int, int]:
+    """(input multiplier, right shift) of lstm_internal::Tanh for a Q(-scale_power) int16
+    input, the power-of-two case of reference_integer_ops::Tanh already resolved."""
+    left_shift = 15 + scale_power - 3
+    if left_shift < 0:
+        return 3, -left_shift
+    return 3 << left_shift, 0
+
+
+def lstm_cell_clip(cell_clip: float, cell_scale: float) -> int:
+    """CreateLstmCellStateInfo's quantized clip (0: no clipping), truncated to int16."""
+    if not cell_clip > 0:
+        return 0
+    q = min(max(float(np.float32(cell_clip)) / float(np.float32(cell_scale)), -32768.0), 32767.0)
+    return int(q)

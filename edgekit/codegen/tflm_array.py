@@ -14,7 +14,9 @@ from edgekit.model.tflite_graph import Graph
 from edgekit.runtimes import TFLM
 
 # Ops whose MicroMutableOpResolver method does not follow the CamelCase rule of its name.
-_RESOLVER_EXCEPTIONS = {"L2_NORMALIZATION": "AddL2Normalization", "LOG_SOFTMAX": "AddLogSoftmax"}
+_RESOLVER_EXCEPTIONS = {"L2_NORMALIZATION": "AddL2Normalization", "LOG_SOFTMAX": "AddLogSoftmax",
+                        "BATCH_MATMUL": "AddBatchMatMul", "CUMSUM": "AddCumSum", "PADV2": "AddPadV2",
+                        "UNIDIRECTIONAL_SEQUENCE_LSTM": "AddUnidirectionalSequenceLSTM"}
 
 
 def resolver_method(op: str) -> str:
@@ -52,6 +54,7 @@ def generate_tflm_code(graph: Graph, model_bytes: bytes, arena_bytes: int) -> di
 #include "edgekit_model.h"
 #include "tensorflow/lite/micro/micro_interpreter.h"
 #include "tensorflow/lite/micro/micro_mutable_op_resolver.h"
+#include "tensorflow/lite/micro/micro_profiler_interface.h"
 #include "tensorflow/lite/schema/schema_generated.h"
 
 #if defined(EK_TFLM_CORTEX_M)  // edgekit's STM32 build (cmake/tflm.cmake); ESP-IDF brings its own
@@ -103,12 +106,38 @@ alignas(16) const unsigned char kModel[{len(model_bytes)}] = {{
 // Sized from the host measurement plus a margin (edgekit inspect explains the figure).
 alignas(16) uint8_t tensor_arena[EDGEKIT_MODEL_ARENA_BYTES];
 
+// Per-op profile (ek_profile.c): TFLM opens an event around each op it invokes; an event
+// that closes at depth 0 is the next op of the main subgraph (ops of nested subgraphs count
+// in their caller). Off, each op costs two virtual calls that test one pointer.
+class OpHookProfiler : public tflite::MicroProfilerInterface {{
+ public:
+  void Start() {{ depth_ = 0; next_op_ = 0; }}
+  uint32_t BeginEvent(const char *) override {{
+    if (edgekit_model_op_hook != nullptr) depth_++;
+    return 0;
+  }}
+  void EndEvent(uint32_t) override {{
+    if (edgekit_model_op_hook != nullptr && depth_ > 0 && --depth_ == 0) {{
+      edgekit_model_op_hook(next_op_++);
+    }}
+  }}
+  void operator delete(void *) {{}}  // never heap-allocated: no operator delete linked in
+
+ private:
+  uint32_t depth_ = 0;
+  uint32_t next_op_ = 0;
+}};
+alignas(OpHookProfiler) uint8_t profiler_storage[sizeof(OpHookProfiler)];
+OpHookProfiler *profiler = nullptr;
+
 using Resolver = tflite::MicroMutableOpResolver<{len(ops)}>;
 alignas(Resolver) uint8_t resolver_storage[sizeof(Resolver)];
 alignas(tflite::MicroInterpreter) uint8_t interpreter_storage[sizeof(tflite::MicroInterpreter)];
 tflite::MicroInterpreter *interpreter = nullptr;
 
 }}  // namespace
+
+void (*edgekit_model_op_hook)(uint32_t op_index) = nullptr;  // C linkage: edgekit_model.h
 
 extern "C" int edgekit_model_init(void) {{
   if (interpreter != nullptr) return 0;
@@ -118,8 +147,9 @@ extern "C" int edgekit_model_init(void) {{
   // Static storage and placement new: no heap on the device.
   Resolver &resolver = *new (resolver_storage) Resolver();
 {adds}
-  interpreter = new (interpreter_storage)
-      tflite::MicroInterpreter(model, resolver, tensor_arena, sizeof(tensor_arena));
+  profiler = new (profiler_storage) OpHookProfiler();
+  interpreter = new (interpreter_storage) tflite::MicroInterpreter(
+      model, resolver, tensor_arena, sizeof(tensor_arena), nullptr, profiler);
   if (interpreter->AllocateTensors() != kTfLiteOk) {{
     interpreter = nullptr;
     return -3;  // arena too small for this build: raise EDGEKIT_MODEL_ARENA_BYTES
@@ -127,10 +157,16 @@ extern "C" int edgekit_model_init(void) {{
   return 0;
 }}
 
+// Variable tensors (an LSTM's state) to their initial values, as the host reference does.
+extern "C" void edgekit_model_reset(void) {{
+  if (interpreter != nullptr) interpreter->Reset();
+}}
+
 extern "C" int edgekit_model_invoke(const int8_t *input, int8_t *output) {{
   if (interpreter == nullptr && edgekit_model_init() != 0) return -1;
   // TFLM's memory planner reuses the input tensor's memory: write it before every invoke.
   memcpy(interpreter->input(0)->data.int8, input, EDGEKIT_MODEL_INPUT_BYTES);
+  profiler->Start();
   if (interpreter->Invoke() != kTfLiteOk) return -4;
   memcpy(output, interpreter->output(0)->data.int8, EDGEKIT_MODEL_OUTPUT_BYTES);
   return 0;

@@ -1,6 +1,6 @@
-"""The four bundled examples: deterministic data, a small Keras model, its training.
+"""The bundled examples: deterministic data, a small Keras model, its training.
 
-Each example lives in its own module (``sine``, ``gesture``, ``anomaly``, ``digits``) and
+Each example lives in its own module (``sine``, ``gesture``, ``anomaly``, ``digits``, ``text``) and
 defines ``EXAMPLE``. Importing this package is cheap: TensorFlow/Keras are imported only
 inside ``train_model``.
 
@@ -12,6 +12,10 @@ Data conventions (what ``make_data(seed)`` returns):
   * anomaly: ``x_train`` holds only normal samples (``y_train`` all 0), ``x_test`` is
     mixed with ``y_test`` 1 = faulty, 0 = normal; the model output has the input's shape
     and the anomaly score is the mean squared reconstruction error per sample.
+  * next-word (token data): ``x_*`` int32 token ids, shape ``(N, window)``, the previous words
+    left-padded with 0; ``y_*`` int64 id of the next word; the model outputs softmax
+    probabilities over the vocabulary; ``vocab`` holds the words by id (ids 0-2 reserved, see
+    edgekit/vocab.py), and ``edgekit train`` also writes it as vocab.json beside the model.
 """
 
 from __future__ import annotations
@@ -32,8 +36,8 @@ if TYPE_CHECKING:  # pragma: no cover
 class Example:
     """One bundled example: how to make its data and train its model."""
 
-    name: str  # "sine" | "gesture" | "anomaly" | "digits"
-    task: str  # "regression" | "classification" | "anomaly"
+    name: str  # "sine" | "gesture" | "anomaly" | "digits" | "text"
+    task: str  # "regression" | "classification" | "anomaly" | "next-word"
     description: str  # one line
     input_shape: tuple[int, ...]  # without batch, e.g. (128, 3)
     class_names: tuple[str, ...] | None  # classification only
@@ -44,9 +48,9 @@ class Example:
 
 
 def _load() -> dict[str, Example]:
-    from edgekit.examples import anomaly, digits, gesture, sine
+    from edgekit.examples import anomaly, digits, gesture, sine, text
 
-    return {m.EXAMPLE.name: m.EXAMPLE for m in (sine, gesture, anomaly, digits)}
+    return {m.EXAMPLE.name: m.EXAMPLE for m in (sine, gesture, anomaly, digits, text)}
 
 
 EXAMPLES: dict[str, Example] = _load()

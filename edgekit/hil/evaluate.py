@@ -38,12 +38,13 @@ class Agreement:
 
 
 def agreement(device_q: np.ndarray, host_q: np.ndarray, scale: float, zero_point: int) -> Agreement:
-    """Device vs host reference int8 outputs (one row per sample)."""
+    """Device vs host reference outputs (one row per sample), compared in the output's own type
+    (int8, uint8, int16, int32): differences in LSB of that type."""
     n = len(device_q)
     if n == 0:
         return Agreement(0, 0.0, 0.0, 0, 0.0, 0.0, 0.0, [])
-    d = device_q.reshape(n, -1).astype(np.int32)
-    h = host_q.reshape(n, -1).astype(np.int32)
+    d = device_q.reshape(n, -1).astype(np.int64)  # int64: int32 outputs differ by up to 2^32
+    h = host_q.reshape(n, -1).astype(np.int64)
     diff = np.abs(d - h)
     df = (d - zero_point) * scale
     hf = (h - zero_point) * scale
@@ -125,6 +126,8 @@ class TaskComparison:
     float: float | None = None
     confusion: list[list[int]] | None = None
     class_names: list[str] | None = None
+    # Figures beside the metric (metrics.EXTRA_METRICS), e.g. {"top3_accuracy": {"device": ...}}
+    extra: dict[str, dict[str, Any]] | None = None  # ("float" is a field name here)
 
     def to_dict(self) -> dict[str, Any]:
         """report.json's "task" (every field, None where not measured)."""
@@ -144,6 +147,14 @@ def task_comparison(task: str | None, x: np.ndarray, y: np.ndarray | None, devic
     cmp.host_int8 = metrics.task_metric(task, x, y, host_out)
     if float_out is not None:
         cmp.float = metrics.task_metric(task, x, y, float_out[: len(device_out)])
+    runs = {"device": device_out, "host_int8": host_out}
+    if float_out is not None:
+        runs["float"] = float_out[: len(device_out)]
+    extra: dict[str, dict[str, float]] = {}
+    for where, out in runs.items():
+        for name, value in metrics.extra_metrics(task, y, out).items():
+            extra.setdefault(name, {})[where] = value
+    cmp.extra = extra or None
     if task == "classification":
         k = int(np.prod(device_out.shape[1:]))
         pred = metrics.predictions(task, x, device_out)

@@ -22,9 +22,10 @@ from edgekit.data import fit_to_input, load_dataset
 from edgekit.errors import DeviceError, UsageError
 from edgekit.hil.board_link import open_session
 from edgekit.hil.evaluate import Gates, LinkStats, agreement, latency, task_comparison
+from edgekit.hil.profile import profile_on_device, require_profiler
 from edgekit.hil.report import DeviceRecord, HilReport, Status, write_report
 from edgekit.model.metrics import check_labels, infer_task
-from edgekit.model.reference import dequantize, int8_interpreter, quantize
+from edgekit.model.reference import dequantize, int8_interpreter, model_input
 from edgekit.project.manifest import Project
 
 PARTIAL_EVERY = 25  # samples between partial report writes
@@ -47,6 +48,7 @@ class HilOptions:
     gates: Gates = field(default_factory=Gates)
     baud: int | None = None              # None: the board file's
     float_reference: bool = True         # also run the float model, when the project names one
+    profile: bool = False                # per-op profile of one invoke (the first test input)
 
 
 @dataclass
@@ -118,7 +120,7 @@ class _Run:
         if n == 0:
             return
         tout = self.project.graph.output_tensors[0]
-        out_scale, out_zp = tout.scale, tout.zero_point
+        out_scale, out_zp = (tout.scale, tout.zero_point) if tout.quant is not None else (1.0, 0)
         dev = np.stack(self.device_q)
         report.agreement = agreement(dev, self.host_q[:n], out_scale, out_zp)
         dev_f = dequantize(dev, out_scale, out_zp)
@@ -159,7 +161,7 @@ def run_hil(project: Project, *, options: HilOptions | None = None,
     board, graph = project.board, project.graph
     tin, tout = graph.input_tensors[0], graph.output_tensors[0]
     x, y, data_name = _test_data(project, opts.data, tin.shape[1:], opts.max_samples)
-    xq = quantize(x, tin.scale, tin.zero_point)
+    xq = model_input(x, tin, where=data_name)  # quantized, or token ids as they are
     host = int8_interpreter(project.model_path.read_bytes(), graph)
     report = HilReport(edgekit_version=__version__, board=board.id, virtual=board.virtual,
                        project=str(project.root), model_sha256=graph.sha256, data=data_name,
@@ -179,6 +181,8 @@ def run_hil(project: Project, *, options: HilOptions | None = None,
                     f"this project's model is sha256:{graph.sha256[:16]}…",
                     hint="flash this project's firmware (edgekit build + edgekit flash)")
             report.device = DeviceRecord.from_info(info)
+            if opts.profile:
+                require_profiler(info)  # before the run, not after it
             report.cycles_hz = info.cycles_hz
             started = time.monotonic()
             link = session.link
@@ -186,7 +190,7 @@ def run_hil(project: Project, *, options: HilOptions | None = None,
             bytes0 = (link.bytes_out, link.bytes_in)
             for i, sample in enumerate(xq):
                 out, n = session.infer(sample)
-                run.device_q.append(np.asarray(out, dtype=np.int8).reshape(tout.shape[1:]))
+                run.device_q.append(np.asarray(out).astype(tout.dtype).reshape(tout.shape[1:]))
                 run.cycles.append(int(n))
                 if on_progress:
                     on_progress(i + 1, len(xq))
@@ -199,6 +203,8 @@ def run_hil(project: Project, *, options: HilOptions | None = None,
                 inferences_per_second=len(xq) / elapsed if elapsed else None, resends=session.resends)
             if opts.bench_runs > 0:
                 run.bench = session.bench(opts.warmup, opts.bench_runs)
+            if opts.profile:  # after BENCH, which times the last input staged by the accuracy pass
+                report.profile = profile_on_device(session, graph, xq[0], unit=report.counter_unit)
         except (DeviceError, KeyboardInterrupt) as exc:
             message = "interrupted" if isinstance(exc, KeyboardInterrupt) else exc.message
             where = f"after {len(run.device_q)} of {len(xq)} samples: {message}"

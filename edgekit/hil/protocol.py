@@ -18,6 +18,7 @@ import numpy as np
 
 # CRC and COBS live in framing.py; they stay importable from here as part of the protocol's API.
 from edgekit.hil.framing import ProtocolError, cobs_decode, cobs_encode, crc32
+from edgekit.iotypes import BY_CODE
 
 PROTOCOL_VERSION = 2
 HEADER_BYTES = 6
@@ -45,6 +46,7 @@ class Msg(enum.IntEnum):
     STREAM_STOP = 0x08
     RESET = 0x09
     ECHO = 0x0A
+    PROFILE = 0x0B   # per-op profile of one invoke (edgekit/hil/profile.py)
     REPLY = 0x80
     SAMPLE = 0xC0
     ERROR = 0xFF
@@ -78,7 +80,9 @@ ERROR_TEXT: dict[int, str] = {
     ErrorCode.NOT_READY: "the model failed to initialise on the device",
 }
 
-DTYPES = {1: "int8", 2: "uint8", 3: "int16", 4: "float32"}
+#: INFO's dtype codes (edgekit/iotypes.py holds the table): 1 int8, 2 uint8, 3 int16, 4 float32,
+#: 5 int32. A code added is a compatible change: a host refuses a dtype it does not know.
+DTYPES = {code: t.name for code, t in BY_CODE.items()}
 
 
 def max_wire_bytes(payload_len: int) -> int:
@@ -241,6 +245,7 @@ class DeviceInfo:
     firmware_version: str
     runtime: str
     model_sha256: str
+    has_profiler: bool = False   # INFO flags bit 1: the firmware answers PROFILE
 
     @classmethod
     def decode(cls, p: bytes) -> DeviceInfo:
@@ -263,7 +268,8 @@ class DeviceInfo:
             off += 1 + n
         return cls(ver, bool(flags & 1), maxp, hz, arena, inb, outb,
                    DTYPES.get(idt, f"dtype{idt}"), DTYPES.get(odt, f"dtype{odt}"),
-                   tuple(ishape), tuple(oshape), isc, izp, osc, ozp, *strings)
+                   tuple(ishape), tuple(oshape), isc, izp, osc, ozp, strings[0], strings[1],
+                   strings[2], strings[3], has_profiler=bool(flags & 2))
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,8 @@ from rich.table import Table
 
 from edgekit.data import atomic_write_bytes, atomic_write_text
 from edgekit.hil.evaluate import Agreement, GateResult, Latency, LinkStats, TaskComparison
+from edgekit.hil.profile import LayerProfile
+from edgekit.hil.profile_report import PROFILE_PNG, profile_markdown, profile_table, write_profile_png
 from edgekit.hil.protocol import DeviceInfo
 
 Status = Literal["running", "complete", "failed"]
@@ -75,6 +77,7 @@ class HilReport:
     infer_cycles: Latency | None = None    # the INFER replies, every test input once
     latency: Latency | None = None         # what latency gates and tables use
     link: LinkStats | None = None
+    profile: LayerProfile | None = None    # per-op counts of one invoke (hil --profile)
     gates: list[GateResult] | None = None  # evaluated once the run is over
 
     @property
@@ -99,9 +102,9 @@ class HilReport:
         if self.cycles_hz is not None:
             out["cycles_hz"] = self.cycles_hz
         out["samples_measured"] = self.samples_measured
-        parts: dict[str, Agreement | TaskComparison | Latency | LinkStats | None] = {
+        parts: dict[str, Agreement | TaskComparison | Latency | LinkStats | LayerProfile | None] = {
             "agreement": self.agreement, "task": self.task, "infer_cycles": self.infer_cycles,
-            "latency": self.latency, "link": self.link}
+            "latency": self.latency, "link": self.link, "profile": self.profile}
         out.update({key: part.to_dict() for key, part in parts.items() if part is not None})
         if self.gates is not None:
             out["gates"] = [g.to_dict() for g in self.gates]
@@ -130,6 +133,12 @@ def console_tables(report: HilReport) -> list[Table]:
             t.add_column(col, justify="right")
         t.add_row(_fmt(task.device), _fmt(task.host_int8), _fmt(task.float))
         tables.append(t)
+        for name, v in (task.extra or {}).items():   # e.g. next-word's top-3 accuracy
+            t = Table(title=f"{name} (reported beside the metric)")
+            for col in ("device", "host int8 (TFLM reference)", "float"):
+                t.add_column(col, justify="right")
+            t.add_row(_fmt(v.get("device")), _fmt(v.get("host_int8")), _fmt(v.get("float")))
+            tables.append(t)
     if a is not None:
         t = Table(title="agreement with the host reference")
         for col in ("samples", "exact", "max |diff| (LSB)", "cosine (min)", "RMSE"):
@@ -155,6 +164,8 @@ def console_tables(report: HilReport) -> list[Table]:
         t.add_row(f"{link.bytes_sent:,}", f"{link.bytes_received:,}", f"{link.seconds:.2f}",
                   f"{link.bytes_per_second:,.0f} B/s", "-" if share is None else f"{share:.0%}")
         tables.append(t)
+    if report.profile is not None:
+        tables.append(profile_table(report.profile))
     return tables
 
 
@@ -191,6 +202,9 @@ def markdown(report: HilReport) -> str:
     if task is not None and task.metric:
         lines += [f"## Task metric ({task.metric})", "", "| device | host int8 | float |", "|---:|---:|---:|",
                   f"| {_fmt(task.device)} | {_fmt(task.host_int8)} | {_fmt(task.float)} |", ""]
+        for name, v in (task.extra or {}).items():
+            lines += [f"{name}: device {_fmt(v.get('device'))}, host int8 {_fmt(v.get('host_int8'))}, "
+                      f"float {_fmt(v.get('float'))}", ""]
     if a is not None:
         lines += ["## Agreement with the host TFLM reference", "",
                   "| samples | exact | max diff (LSB) | cosine min | RMSE |", "|---:|---:|---:|---:|---:|",
@@ -209,6 +223,8 @@ def markdown(report: HilReport) -> str:
         if report.virtual:
             lines += ["Counts on the virtual board are QEMU instructions (-icount shift=0), not CPU cycles;"
                       " use them for regressions and comparisons, not as real-board latency.", ""]
+    if report.profile is not None:
+        lines += profile_markdown(report.profile)
     if report.gates:
         lines += ["## Gates", ""] + [f"- {'pass' if g.passed else '**FAIL**'} {g.name}: {g.message}"
                                      for g in report.gates] + [""]
@@ -257,7 +273,7 @@ def timed_runs(report: HilReport, cycles: list[int]) -> list[int]:
 
 def write_plots(report: HilReport, cycles: list[int], out_dir: Path) -> list[Path]:
     """latency.png (histogram of the timed runs among `cycles`, or a note saying why there is
-    nothing to plot) and confusion.png (classification)."""
+    nothing to plot), confusion.png (classification) and profile.png (per-op profile)."""
     written = []
     lat = report.latency
     runs = timed_runs(report, cycles)
@@ -302,6 +318,8 @@ def write_plots(report: HilReport, cycles: list[int], out_dir: Path) -> list[Pat
 
         written.append(out_dir / "confusion.png")
         _plot_png(written[-1], draw_conf)
+    if report.profile is not None:
+        written.append(write_profile_png(report.profile, out_dir / PROFILE_PNG, f"{report.board}: per-op profile"))
     return written
 
 

@@ -26,6 +26,7 @@ from edgekit.errors import DataError, DeviceError
 from edgekit.hil import protocol as P
 from edgekit.hil.link import DEFAULT_BAUD, Link, open_link
 from edgekit.hil.streaming import Stream
+from edgekit.iotypes import IO_TYPES, IoType
 
 T = TypeVar("T")
 
@@ -149,14 +150,15 @@ class Session:
         return self.request(P.Msg.ECHO, bytes(data))
 
     def infer(self, x: np.ndarray | bytes, *, timeout: float | None = None) -> tuple[np.ndarray, int]:
-        """Run the model once on the int8 input ``x``.
+        """Run the model once on the input ``x``, in the model input's type (int8, uint8, int16:
+        quantized; int32: token ids; float32).
 
-        Returns the int8 output (shaped as the device reports) and the cycles spent
+        Returns the output in the model output's type (shaped as the device reports) and the cycles spent
         inside edgekit_model_invoke. Inputs larger than one frame go in INFER_CHUNKs,
         outputs larger than one frame come back with READ_OUTPUT.
         """
         info = self._info()
-        data = _as_int8_bytes(x, info)
+        data = _input_bytes(x, info)
         t0 = time.monotonic()
         chunk = self.max_payload - 4
         if len(data) <= self.max_payload:
@@ -175,7 +177,7 @@ class Session:
             if len(part) <= 4:
                 raise DeviceError(f"device on {self.url} returned no output bytes at offset {len(out)}")
             out += part[4:]
-        arr = np.frombuffer(bytes(out[:reply.output_bytes]), dtype=np.int8)
+        arr = np.frombuffer(bytes(out[:reply.output_bytes]), dtype=_wire_type(info.output_dtype).numpy)
         if arr.size == int(np.prod(info.output_shape)):
             arr = arr.reshape(info.output_shape)
         return arr.copy(), reply.cycles
@@ -386,20 +388,32 @@ def first_text_line(data: bytes | bytearray, limit: int = 60) -> str | None:
     return None
 
 
-def _as_int8_bytes(x: np.ndarray | bytes, info: P.DeviceInfo) -> bytes:
+def _wire_type(dtype: str) -> IoType:
+    if dtype not in IO_TYPES:
+        raise DeviceError(f"the device reports a model I/O type this edgekit does not know ({dtype})",
+                          hint="update edgekit")
+    return IO_TYPES[dtype]
+
+
+def _input_bytes(x: np.ndarray | bytes, info: P.DeviceInfo) -> bytes:
+    """The input's wire bytes in the device model's input type (little-endian)."""
+    t = _wire_type(info.input_dtype)
     if isinstance(x, (bytes, bytearray, memoryview)):
         data = bytes(x)
     else:
         arr = np.asarray(x)
-        if arr.dtype != np.int8:
-            if not np.issubdtype(arr.dtype, np.integer):
-                raise DataError(f"model input must be int8 (quantized), got {arr.dtype}",
-                                hint="quantize with the input scale and zero point from INFO")
-            if arr.size and (arr.min() < -128 or arr.max() > 127):
-                raise DataError("model input has values outside the int8 range -128..127")
-            arr = arr.astype(np.int8)
+        if arr.dtype != t.numpy:
+            if t.name != "float32" and not np.issubdtype(arr.dtype, np.integer):
+                hint = ("quantize with the input scale and zero point from INFO" if t.quantized
+                        else "send the token ids as integers")
+                raise DataError(f"model input must be {t.name}, got {arr.dtype}", hint=hint)
+            if t.name != "float32":
+                lo, hi = t.bounds()
+                if arr.size and (arr.min() < lo or arr.max() > hi):
+                    raise DataError(f"model input has values outside the {t.name} range {lo}..{hi}")
+            arr = arr.astype(t.numpy)
         data = arr.tobytes()
     if len(data) != info.input_bytes:
-        raise DataError(f"input has {len(data)} values but the model on the device takes "
-                        f"{info.input_bytes} (shape {info.input_shape})")
+        raise DataError(f"input has {len(data)} bytes but the model on the device takes "
+                        f"{info.input_bytes} ({info.input_dtype}, shape {info.input_shape})")
     return data

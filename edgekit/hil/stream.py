@@ -95,7 +95,8 @@ class PredictionTicker:
 
     def __init__(self, output_scale: float, output_zero_point: int,
                  class_names: tuple[str, ...] | None = None, every_s: float = 1.0,
-                 min_gap_s: float = 0.25) -> None:
+                 min_gap_s: float = 0.25, output_dtype: str = "int8") -> None:
+        self.dtype = np.dtype(output_dtype).newbyteorder("<")  # the raw output's element type
         self.scale = output_scale
         self.zero_point = output_zero_point
         self.class_names = class_names
@@ -107,7 +108,7 @@ class PredictionTicker:
         """The prediction to show for this sample, or None (none attached, or too soon)."""
         if not sample.prediction:
             return None
-        q = np.frombuffer(sample.prediction, dtype=np.int8).astype(np.float64)
+        q = np.frombuffer(sample.prediction, dtype=self.dtype).astype(np.float64)
         real = (q - self.zero_point) * self.scale
         top = int(np.argmax(real))
         classes = real.size > 1
@@ -126,17 +127,19 @@ class PredictionTicker:
         return pred
 
 
-def _write(path: Path, samples: list[Sample], axes: int, with_predictions: bool) -> None:
+def _write(path: Path, samples: list[Sample], axes: int, with_predictions: bool,
+           out_dtype: str = "int8") -> None:
+    dt = np.dtype(out_dtype).newbyteorder("<")
     t = np.array([s.t_us for s in samples], dtype=np.uint64)
     seq = np.array([s.seq for s in samples], dtype=np.uint32)
     values = np.array([s.values for s in samples], dtype=np.int16).reshape(len(samples), axes)
     if path.suffix == ".npz":
         arrays: dict[str, np.ndarray] = {"t_us": t, "seq": seq, "values": values}
         if with_predictions:
-            preds = [np.frombuffer(s.prediction, dtype=np.int8) if s.prediction else None for s in samples]
+            preds = [np.frombuffer(s.prediction, dtype=dt) if s.prediction else None for s in samples]
             width = max((len(p) for p in preds if p is not None), default=0)
-            arrays["prediction"] = np.array([p if p is not None else np.zeros(width, np.int8) for p in preds],
-                                            dtype=np.int8).reshape(len(samples), width)
+            arrays["prediction"] = np.array([p if p is not None else np.zeros(width, dt) for p in preds],
+                                            dtype=out_dtype).reshape(len(samples), width)
             arrays["has_prediction"] = np.array([p is not None for p in preds])
         save_dataset(path, arrays)
         return
@@ -146,7 +149,7 @@ def _write(path: Path, samples: list[Sample], axes: int, with_predictions: bool)
     for s in samples:
         row: list[int | str] = [s.t_us, s.seq, *s.values]
         if with_predictions:
-            row.append(" ".join(str(v) for v in np.frombuffer(s.prediction, np.int8)) if s.prediction else "")
+            row.append(" ".join(str(v) for v in np.frombuffer(s.prediction, dt)) if s.prediction else "")
         w.writerow(row)
     atomic_write_text(path, buf.getvalue())
 
@@ -187,6 +190,9 @@ def record_stream(board: Board, sensor_id: str, rate_hz: int, seconds: float, ou
                                                         f"generated for {board.id}")
         ticker = None
         if infer:
+            if info.input_dtype != "int8":
+                raise UsageError(f"live inference feeds int8 sensor windows; this model's input is "
+                                 f"{info.input_dtype}", hint="record without --infer")
             check_infer_input(sensor_id, sensor.axes, info.input_shape)
             first = -(-info.input_bytes // sensor.axes)  # samples that fill the model's window
             if first > rate_hz * seconds:
@@ -194,7 +200,8 @@ def record_stream(board: Board, sensor_id: str, rate_hz: int, seconds: float, ou
                                  f"first prediction, {first / rate_hz:g} s at {rate_hz} Hz; "
                                  f"{seconds:g} s would record none", hint=f"record at least {first / rate_hz:g} s")
             names = project.origin.class_names if project is not None else None
-            ticker = PredictionTicker(info.output_scale, info.output_zero_point, names)
+            ticker = PredictionTicker(info.output_scale, info.output_zero_point, names,
+                                      output_dtype=info.output_dtype)
         # The firmware numbers sensors in board-file order (ek_board.h).
         stream = session.stream(board.sensors.index(sensor), rate_hz, seconds, infer=infer,
                                 input_per_unit=input_per_unit if infer else None)
@@ -210,7 +217,7 @@ def record_stream(board: Board, sensor_id: str, rate_hz: int, seconds: float, ou
             error = str(exc)
         stats = stream.stats
     if samples:
-        _write(out_path, samples, sensor.axes, infer)
+        _write(out_path, samples, sensor.axes, infer, info.output_dtype)
     result = StreamResult(out_path, sensor_id, rate_hz, stats.received, stats.dropped, stats.lost_on_link,
                           stats.rate_hz, error)
     if error:

@@ -1,7 +1,9 @@
 """The child process that converts a Keras model to int8 TFLite (see quantize.convert_in_child).
 
 TensorFlow's converter and calibrator run native code that can crash the whole process (a
-segfault on an LSTM, for one): running them here keeps edgekit alive to say what failed.
+segfault on a recurrent WHILE loop, for one): running them here keeps edgekit alive to say
+what failed. A model with Embedding, LSTM, GRU or Bidirectional layers is first rewritten into
+its conversion twin (edgekit.model.recurrent) and checked against Keras in float.
 
     python -m edgekit.model.convert_worker MODEL.keras CALIB.npy OUT.tflite RESULT.json WHERE
 
@@ -24,12 +26,19 @@ def main(argv: list[str]) -> int:
         import numpy as np
 
         from edgekit.errors import EdgekitError
+        from edgekit.model import recurrent
         from edgekit.model.keras_io import load_keras_model
         from edgekit.model.quantize import convert_int8
 
         try:
             model = load_keras_model(model_path)
-            tflite = convert_int8(model, np.load(calib_path, allow_pickle=False), where=where)
+            calibration = np.load(calib_path, allow_pickle=False)
+            input_dtype = "float32"
+            if recurrent.needs_twin(model):  # Embedding/LSTM/GRU: convert an int8-friendly twin
+                twin = recurrent.build_twin(model, where)
+                recurrent.check_twin(model, twin, calibration, where)
+                model, input_dtype = twin.model, twin.input_dtype
+            tflite = convert_int8(model, calibration, where=where, input_dtype=input_dtype)
         except EdgekitError as exc:
             result = {"error": type(exc).__name__, "message": exc.message, "hint": exc.hint}
             result_path.write_text(json.dumps(result))

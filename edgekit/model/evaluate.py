@@ -12,7 +12,7 @@ from edgekit.data import Dataset, fit_to_input, load_dataset
 from edgekit.errors import InputFileError
 from edgekit.model import metrics
 from edgekit.model.keras_io import load_keras_model, static_input_shape, static_output_shape
-from edgekit.model.reference import dequantize, int8_interpreter, quantize
+from edgekit.model.reference import dequantize, int8_interpreter, model_input
 from edgekit.model.tflite_graph import Graph, load_graph
 
 
@@ -31,14 +31,15 @@ def run_keras(model: Any, x: np.ndarray) -> Outputs:
 
 
 def run_tflite(model_bytes: bytes, graph: Graph, x: np.ndarray, backend: str = "auto") -> Outputs:
-    """Quantize inputs, run the int8 model on the most exact host interpreter, dequantize."""
+    """Quantize inputs (token ids as they are), run the integer model on the most exact host
+    interpreter, dequantize."""
     tin, tout = graph.input_tensors[0], graph.output_tensors[0]
-    if tin.dtype != "int8":
+    if tin.dtype not in ("int8", "uint8", "int16", "int32"):
         return _run_float_tflite(model_bytes, x)
     interp = int8_interpreter(model_bytes, graph, backend)
-    xq = quantize(x, tin.scale, tin.zero_point)
+    xq = model_input(x, tin)
     yq = interp.run(xq)
-    y = dequantize(yq, tout.scale, tout.zero_point)
+    y = dequantize(yq, tout.scale, tout.zero_point) if tout.quant is not None else yq.astype(np.float32)
     return Outputs(y, yq, interp.backend)
 
 

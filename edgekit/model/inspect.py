@@ -191,6 +191,6 @@ def inspect_model(path: Path, boards: Iterable[Board] = (), *, measure_arena: bo
     except ModelError as exc:
         report.not_deployable = str(exc)
         return report
-    io_bytes = graph.input_tensors[0].size + graph.output_tensors[0].size
+    io_bytes = graph.input_tensors[0].nbytes + graph.output_tensors[0].nbytes  # the firmware's I/O buffers
     report.fits = [fit for b in boards for fit in board_fits(b, report, io_bytes)]
     return report

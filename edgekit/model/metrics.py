@@ -1,4 +1,5 @@
-"""Task metrics: accuracy (classification), MAE (regression), ROC AUC (anomaly)."""
+"""Task metrics: accuracy (classification), MAE (regression), ROC AUC (anomaly), top-1
+accuracy with top-3 beside it (next-word: a classifier over a vocabulary, labels are word ids)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,14 @@ import numpy as np
 
 from edgekit.errors import DataError
 
-TASKS = ("classification", "regression", "anomaly")
-METRIC_OF_TASK = {"classification": "accuracy", "regression": "mae", "anomaly": "roc_auc"}
-HIGHER_IS_BETTER = {"accuracy": True, "mae": False, "roc_auc": True}
+TASKS = ("classification", "regression", "anomaly", "next-word")
+METRIC_OF_TASK = {"classification": "accuracy", "regression": "mae", "anomaly": "roc_auc",
+                  "next-word": "top1_accuracy"}
+HIGHER_IS_BETTER = {"accuracy": True, "mae": False, "roc_auc": True, "top1_accuracy": True}
+#: Figures reported beside a task's metric (never gated): name -> k of a top-k accuracy.
+EXTRA_METRICS: dict[str, dict[str, int]] = {"next-word": {"top3_accuracy": 3}}
+#: Tasks whose outputs are class scores and whose labels are class indices.
+CLASS_TASKS = ("classification", "next-word")
 
 
 def infer_task(x: np.ndarray, y: np.ndarray | None, output_shape: tuple[int, ...]) -> str | None:
@@ -62,7 +68,7 @@ def check_labels(x: np.ndarray, y: np.ndarray | None, output_shape: tuple[int, .
     task = task or infer_task(x, y, output_shape)
     outputs = int(np.prod(output_shape[1:]))
     per_sample = int(np.prod(y.shape[1:]))
-    if task == "classification":
+    if task in CLASS_TASKS:
         _check_classes(y, outputs, where)
     elif task == "anomaly":
         if y.ndim != 1:
@@ -115,8 +121,8 @@ def anomaly_scores(x: np.ndarray, reconstruction: np.ndarray) -> np.ndarray:
 
 
 def predictions(task: str, x: np.ndarray, outputs: np.ndarray) -> np.ndarray:
-    """What the model predicts per sample: class index, value(s), or anomaly score."""
-    if task == "classification":
+    """What the model predicts per sample: class (word) index, value(s), or anomaly score."""
+    if task in CLASS_TASKS:
         return np.argmax(outputs.reshape(len(outputs), -1), axis=1)
     if task == "anomaly":
         return anomaly_scores(x, outputs)
@@ -127,7 +133,7 @@ def task_metric(task: str, x: np.ndarray, y: np.ndarray, outputs: np.ndarray) ->
     """The task's metric on float outputs (dequantized for int8 models)."""
     if len(y) != len(outputs):
         raise DataError(f"{len(outputs)} inputs but {len(y)} labels: they must pair up")
-    if task == "classification":
+    if task in CLASS_TASKS:
         labels = np.argmax(y, axis=1) if y.ndim == 2 else y.astype(np.int64)
         return float(np.mean(predictions(task, x, outputs) == labels))
     if task == "regression":
@@ -140,6 +146,18 @@ def task_metric(task: str, x: np.ndarray, y: np.ndarray, outputs: np.ndarray) ->
             raise DataError("ROC AUC needs both normal (0) and anomalous (1) test samples")
         return float(roc_auc_score(labels, anomaly_scores(x, outputs)))
     raise DataError(f"unknown task '{task}' (expected one of: {', '.join(TASKS)})")
+
+
+def top_k_accuracy(y: np.ndarray, outputs: np.ndarray, k: int) -> float:
+    """Share of samples whose label is among the k highest outputs (ties: the lower index)."""
+    scores = outputs.reshape(len(outputs), -1)
+    top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    return float(np.mean(np.any(top == np.asarray(y).reshape(-1, 1).astype(np.int64), axis=1)))
+
+
+def extra_metrics(task: str, y: np.ndarray, outputs: np.ndarray) -> dict[str, float]:
+    """The figures reported beside the task's metric (EXTRA_METRICS), e.g. next-word top-3."""
+    return {name: top_k_accuracy(y, outputs, k) for name, k in EXTRA_METRICS.get(task, {}).items()}
 
 
 @dataclass
@@ -155,7 +173,7 @@ def float_int8_agreement(task: str, float_out: np.ndarray, int8_out: np.ndarray,
     """Classification: same class. Regression/anomaly: every output within 1 LSB of the float
     output quantized to the int8 output's grid."""
     n = len(float_out)
-    if task == "classification":
+    if task in CLASS_TASKS:
         same = np.argmax(float_out.reshape(n, -1), 1) == np.argmax(int8_out.reshape(n, -1), 1)
         return Agreement(float(np.mean(same)), "same predicted class")
     from edgekit.model.reference import quantize

@@ -40,6 +40,8 @@ class QuantizationReport:
     int8_value: float | None = None
     int8_backend: str | None = None
     agreement: dict[str, Any] = field(default_factory=dict)
+    # Figures beside the metric (metrics.EXTRA_METRICS), e.g. {"top3_accuracy": {"float": .., "int8": ..}}
+    extra: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The report as a JSON-ready dict (the .quant.json content, `edgekit quantize --json`)."""
@@ -47,8 +49,9 @@ class QuantizationReport:
 
 
 def _io(tensor: Any) -> dict[str, Any]:
+    quantized = tensor.quant is not None  # int32 token ids are not
     return {"name": tensor.name, "shape": list(tensor.shape), "dtype": tensor.dtype,
-            "scale": tensor.scale, "zero_point": tensor.zero_point}
+            "scale": tensor.scale if quantized else None, "zero_point": tensor.zero_point if quantized else None}
 
 
 def report_path_for(tflite_path: Path) -> Path:
@@ -73,6 +76,8 @@ def compare_float_int8(model: Any, tflite_bytes: bytes, graph: Graph, x: np.ndar
         result["metric"] = metrics.METRIC_OF_TASK[task]
         result["float_value"] = metrics.task_metric(task, x, y, float_out.values)
         result["int8_value"] = metrics.task_metric(task, x, y, int8_out.values)
+        extra_f, extra_q = (metrics.extra_metrics(task, y, o.values) for o in (float_out, int8_out))
+        result["extra"] = {name: {"float": extra_f[name], "int8": extra_q[name]} for name in extra_f}
     return result
 
 

@@ -5,9 +5,11 @@ from there: that avoids Keras 3 `from_keras_model` failures and keeps the SHAPE 
 STRIDED_SLICE / PACK ops a dynamic batch adds (e.g. around Flatten) out of the graph.
 
 The conversion runs in a child process (edgekit.model.convert_worker): TensorFlow's
-calibrator can crash natively (a segfault on an LSTM), and a crash must become one clear
-error, not edgekit dying silently. Every temporary file, the SavedModel included, lives in
-one directory the parent removes whatever the outcome.
+calibrator can crash natively (a segfault on a recurrent WHILE loop), and a crash must become
+one clear error, not edgekit dying silently. Models with Embedding, LSTM, GRU or Bidirectional
+layers are converted through their conversion twin (edgekit.model.recurrent), in the child.
+Every temporary file, the SavedModel included, lives in one directory the parent removes
+whatever the outcome.
 """
 
 from __future__ import annotations
@@ -31,11 +33,14 @@ from edgekit.model.tflite_graph import Graph, parse_graph
 
 DEFAULT_CALIBRATION_SAMPLES = 200
 CONVERT_TIMEOUT_S = 1800.0  # a conversion still running after this long is stopped
-_CONVERT_HINT = ("replace the layer the converter cannot quantize (recurrent layers such as LSTM/GRU "
-                 "are one cause) with int8-friendly ops: Dense, Conv, pooling, ReLU, Add")
+_CONVERT_HINT = ("replace the layer the converter cannot quantize (a SimpleRNN or custom RNN cell is one cause: "
+                 "edgekit rewrites only Keras LSTM, GRU, Bidirectional and Embedding layers) with int8-friendly "
+                 "ops: Dense, Conv, pooling, ReLU, Add")
 # Tensor types an int8 graph may hold: int8 activations/weights, int32 biases and shapes,
 # int64 axis/shape constants of some ops.
-_INT8_GRAPH_TYPES = ("int8", "int32", "int64")
+_INT8_GRAPH_TYPES = ("int8", "int32", "int64", "int16", "uint8")  # integer: no float island
+# Graph input/output types the firmware carries (edgekit/iotypes.py): int32 = token ids.
+_IO_TYPES = ("int8", "uint8", "int16", "int32")
 
 
 def calibration_subset(x: np.ndarray, samples: int, seed: int = 0) -> np.ndarray:
@@ -48,8 +53,9 @@ def calibration_subset(x: np.ndarray, samples: int, seed: int = 0) -> np.ndarray
     return x[np.sort(idx)]
 
 
-def convert_int8(model: Any, calibration: np.ndarray, *, where: str = "model") -> bytes:
-    """Convert a Keras model to full-integer int8 TFLite bytes (int8 input and output)."""
+def convert_int8(model: Any, calibration: np.ndarray, *, where: str = "model", input_dtype: str = "float32") -> bytes:
+    """Convert a Keras model to full-integer int8 TFLite bytes: int8 output, int8 input, or an
+    int32 input left as it is for `input_dtype="int32"` (token ids feeding an Embedding)."""
     tf = import_tensorflow()
     input_shape = static_input_shape(model, where)
     if calibration.shape[1:] != input_shape:
@@ -57,7 +63,8 @@ def convert_int8(model: Any, calibration: np.ndarray, *, where: str = "model") -
                         f"the model takes {input_shape}")
     if len(calibration) == 0:
         raise DataError("calibration data is empty")
-    calib = calibration.astype(np.float32)
+    dtype = "int32" if input_dtype == "int32" else "float32"  # the converter leaves an int32 input alone
+    calib = calibration.astype(dtype)
 
     def representative_dataset():
         for sample in calib:
@@ -67,7 +74,7 @@ def convert_int8(model: Any, calibration: np.ndarray, *, where: str = "model") -
         saved = Path(tmp) / "saved_model"
         try:
             model.export(str(saved), format="tf_saved_model", verbose=False,
-                         input_signature=[tf.TensorSpec((1,) + input_shape, tf.float32)])
+                         input_signature=[tf.TensorSpec((1,) + input_shape, tf.as_dtype(dtype))])
         except Exception as exc:
             raise ModelError(f"cannot export {where} as a SavedModel: {_first_line(exc)}") from None
         converter = tf.lite.TFLiteConverter.from_saved_model(str(saved))
@@ -94,9 +101,10 @@ def _first_line(exc: Exception) -> str:
 
 
 def verify_int8(graph: Graph, where: str) -> None:
-    """Every operator builtin and int8; int8 graph input/output. Raises ModelError naming the op."""
+    """Every operator builtin and integer; integer graph input/output (int8, uint8, int16, or int32
+    token ids). Raises ModelError naming the op."""
     for t in graph.input_tensors + graph.output_tensors:
-        if t.dtype != "int8":
+        if t.dtype not in _IO_TYPES:
             kind = "input" if t.index in graph.inputs else "output"
             raise ModelError(f"{where}: model {kind} '{t.name}' is {t.dtype}, not int8",
                              hint="quantize with `edgekit quantize` (int8 input and output)")

@@ -16,14 +16,34 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgekit.console import quiet_native_stderr
-from edgekit.errors import MissingToolError, ModelError
-from edgekit.model.tflite_graph import Graph
+from edgekit.errors import DataError, MissingToolError, ModelError
+from edgekit.iotypes import io_type
+from edgekit.model.tflite_graph import Graph, Tensor
 
 
-def quantize(x: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
-    """Float to int8 as a device should: round half away from zero, then clamp (never truncate)."""
+def quantize(x: np.ndarray, scale: float, zero_point: int, dtype: str = "int8") -> np.ndarray:
+    """Float to int8 (or uint8, int16) as a device should: round half away from zero, then
+    clamp to the type's range (never truncate)."""
     q = np.round(np.asarray(x, dtype=np.float64) / scale) + zero_point
-    return np.clip(q, -128, 127).astype(np.int8)
+    info = np.iinfo(np.dtype(dtype))
+    return np.clip(q, info.min, info.max).astype(dtype)
+
+
+def model_input(x: np.ndarray, tensor: Tensor, *, where: str = "the data") -> np.ndarray:
+    """Data as the model's input tensor takes it: quantized for int8/uint8/int16 inputs, as they
+    are for int32 (token ids: DataError unless whole numbers in range) and float32 inputs."""
+    t = io_type(tensor.dtype)
+    if t.quantized:
+        return quantize(x, tensor.scale, tensor.zero_point, t.name)
+    if t.name == "float32":
+        return np.asarray(x, dtype=np.float32)
+    arr = np.asarray(x)
+    lo, hi = t.bounds()
+    if arr.size and (not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr))
+                     or arr.min() < lo or arr.max() > hi):
+        raise DataError(f"{where}: the model takes {t.name} values (token ids), the data has "
+                        "values that are not whole numbers in range", hint="pass the ids, not floats")
+    return arr.astype(np.int32)
 
 
 def dequantize(q: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
@@ -59,7 +79,9 @@ def _tflm(model: bytes, graph: Graph) -> Int8Interpreter:
     from tflite_micro.python.tflite_micro import runtime
 
     # Arena: generous on the host, where memory is free; the device arena is sized separately.
-    arena = max(64 * 1024, 4 * sum(t.nbytes for t in graph.tensors if not t.is_constant))
+    # TFLM's bookkeeping takes ~300 bytes per op on a 64-bit host: an unrolled GRU has hundreds.
+    arena = max(64 * 1024, 4 * sum(t.nbytes for t in graph.tensors if not t.is_constant)) \
+        + 512 * len(graph.operators)
     where = str(graph.path) if graph.path else "this model"
     _tflm_preflight(model, arena, where)
     with quiet_native_stderr():
@@ -70,6 +92,9 @@ def _tflm(model: bytes, graph: Graph) -> Int8Interpreter:
                              hint="the model uses an op, shape or quantization TFLM does not support") from None
 
     def run_one(x: np.ndarray) -> np.ndarray:
+        # Each sample is an independent sequence: variable tensors (LSTM state) back to their
+        # initial values, as the firmware's edgekit_model_reset() before every INFER.
+        it.reset()
         it.set_input(x, 0)  # TFLM reuses input memory: set it before every invoke
         it.invoke()
         return np.array(it.get_output(0), copy=True)

@@ -206,6 +206,9 @@ def parse_graph(buf: bytes, path: Path | None = None) -> Graph:
     """
     where = str(path) if path else "model bytes"
     if len(buf) < 8 or buf[4:8] != b"TFL3":
+        if buf[:4] == b"PK\x03\x04" or buf[:8] == b"\x89HDF\r\n\x1a\n":  # .keras zip or legacy .h5
+            raise InputFileError(f"{where} is a Keras model, not an int8 .tflite",
+                                 hint=f"quantize it first: edgekit quantize {where} --calib DATA.npz")
         raise InputFileError(
             f"{where} is not a TFLite flatbuffer (no TFL3 identifier)",
             hint="pass a .tflite file, e.g. one made by `edgekit quantize`",

@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from edgekit import __version__
-from edgekit.data import atomic_path, atomic_write_text, output_dir, save_dataset
+from edgekit.data import atomic_path, output_dir, save_dataset
 from edgekit.examples import get_example
 from edgekit.model import metrics
 from edgekit.model.evaluate import run_keras
 from edgekit.model.keras_io import import_tensorflow
+from edgekit.vocab import VOCAB_FILE, Vocabulary
 
 MODEL_FILE = "model.keras"
 DATA_FILE = "data.npz"
@@ -39,6 +40,11 @@ class TrainResult:
     def to_dict(self) -> dict[str, Any]:
         """The result as a JSON-ready dict (the content of train.json)."""
         return asdict(self)
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write `text` to `path` as UTF-8 (one seam, so tests can make the last write fail)."""
+    path.write_text(text, encoding="utf-8")
 
 
 def train_example(name: str, out_dir: Path, *, epochs: int | None = None, seed: int = 0) -> TrainResult:
@@ -68,9 +74,15 @@ def train_example(name: str, out_dir: Path, *, epochs: int | None = None, seed: 
         params=int(model.count_params()), model=str(out_dir / MODEL_FILE), data=str(out_dir / DATA_FILE),
         edgekit_version=__version__,
     )
-    with output_dir(out_dir, (DATA_FILE, MODEL_FILE, METRICS_FILE)):
-        save_dataset(out_dir / DATA_FILE, data)
-        with atomic_path(out_dir / MODEL_FILE, suffix=".keras") as tmp:  # Keras wants the suffix
-            model.save(tmp)
-        atomic_write_text(out_dir / METRICS_FILE, json.dumps(result.to_dict(), indent=2) + "\n")
+    # All three are written to temporary files before any is renamed into place, so a failure
+    # leaves an earlier run's model, data and metrics whole and matching each other.
+    with (output_dir(out_dir, (DATA_FILE, MODEL_FILE, METRICS_FILE)),
+          atomic_path(out_dir / DATA_FILE) as data_tmp,
+          atomic_path(out_dir / MODEL_FILE, suffix=".keras") as model_tmp,   # Keras wants the suffix
+          atomic_path(out_dir / METRICS_FILE) as metrics_tmp):
+        save_dataset(data_tmp, data)
+        model.save(model_tmp)
+        write_text(metrics_tmp, json.dumps(result.to_dict(), indent=2) + "\n")
+    if "vocab" in data:  # token data: its vocabulary beside the model, for `edgekit complete`
+        Vocabulary(tuple(str(w) for w in data["vocab"])).save(out_dir / VOCAB_FILE)
     return result

@@ -28,7 +28,7 @@ from edgekit.project.families import family_of
 from edgekit.project.families.stm32 import TOOLCHAIN_FILE, Stm32Family, cpu_flags
 from edgekit.project.manifest import BuildStamp, Project
 from edgekit.project.size import SizeReport, check_fit
-from edgekit.project.tflm_lib import TFLM_DIR_ENV, ensure_library, find_tree
+from edgekit.project.tflm_lib import TFLM_DIR_ENV, TflmLibrary, ensure_library, find_tree
 from edgekit.runtimes import TFLM
 from edgekit.tools import require
 
@@ -49,6 +49,7 @@ class BuildResult:
     build_dir: Path
     size: SizeReport
     log: Path
+    tflm: TflmLibrary | None = None   # the cached TFLM library a tflm project linked (STM32)
 
 
 def _run(argv: Sequence[str], cwd: Path, log: Path) -> subprocess.CompletedProcess:
@@ -160,15 +161,15 @@ def build_project(project: Project, *, jobs: int = 2, tflm_dir: Path | None = No
     project.forget_build(build_dir)      # no image is current until this build succeeds
     log = build_dir / BUILD_LOG
     log.write_text("")
-    tflm_lib = None
+    tflm: TflmLibrary | None = None
     if project.runtime == TFLM and isinstance(family, Stm32Family):
         tree = find_tree(tflm_dir or os.environ.get(TFLM_DIR_ENV) or _recorded_tflm_dir(project_dir))
         tflm_dir = tree.root
         model = project.manifest.model   # no model record: every kernel
-        tflm_lib = ensure_library(tree, cpu_flags(board), model.ops if model else None,
-                                  toolchain_file=project_dir / TOOLCHAIN_FILE, run=run, log=log,
-                                  jobs=jobs).path
-    for argv in family.build_commands(project_dir, build_dir, tflm_dir, jobs=jobs, tflm_lib=tflm_lib):
+        tflm = ensure_library(tree, cpu_flags(board), model.ops if model else None,
+                              toolchain_file=project_dir / TOOLCHAIN_FILE, run=run, log=log, jobs=jobs)
+    for argv in family.build_commands(project_dir, build_dir, tflm_dir, jobs=jobs,
+                                      tflm_lib=tflm.path if tflm else None):
         proc = run(argv, project_dir, log)
         if proc.returncode != 0:
             raise _fail_from_log(log, project_dir, board)
@@ -178,7 +179,7 @@ def build_project(project: Project, *, jobs: int = 2, tflm_dir: Path | None = No
     size = family.read_size(elf, board)
     check_fit(size)
     project.record_build(elf, sources, build_dir)
-    return BuildResult(elf=elf, build_dir=build_dir, size=size, log=log)
+    return BuildResult(elf=elf, build_dir=build_dir, size=size, log=log, tflm=tflm)
 
 
 __all__ = ["build_project", "reset_moved_build_dir", "read_size", "check_fit", "SizeReport", "BuildResult",

@@ -21,6 +21,7 @@ from edgekit.model.tflite_graph import load_graph
 from edgekit.project.manifest import MODEL_FILE, ModelRecord, Origin, Project
 from edgekit.project.render import render_project
 from edgekit.runtimes import AUTO, TFLM, choose_runtime, get_runtime
+from edgekit.vocab import VOCAB_FILE
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ def origin_of_model(model_path: Path, *, data_path: Path | None = None, example:
         task = task or known.task
     if float_model is None and model_path.with_suffix(".keras").is_file():
         float_model = model_path.with_suffix(".keras")
+    vocab = model_path.parent / VOCAB_FILE   # written by `edgekit train` for token data
     if data_path is None and (model_path.parent / "data.npz").is_file():
         data_path = model_path.parent / "data.npz"
     return Origin(
@@ -68,7 +70,8 @@ def origin_of_model(model_path: Path, *, data_path: Path | None = None, example:
         class_names=known.class_names if known else None,
         input_units=known.input_units if known else None,
         test_data=str(Path(data_path).resolve()) if data_path else None,
-        float_model=str(Path(float_model).resolve()) if float_model else None)
+        float_model=str(Path(float_model).resolve()) if float_model else None,
+        vocabulary=str(vocab.resolve()) if vocab.is_file() else None)
 
 
 def _tflm_tree(board: Board, tflm_dir: Path | None) -> tuple[bool, str]:
@@ -107,7 +110,7 @@ def generate_project(model_path: Path, board: Board, out_dir: Path, *, runtime: 
     model_bytes = Path(model_path).read_bytes()
     code = rt.model_code(graph, model_bytes, str(model_path))
     need = estimate(rt.name, model_flash=code.model_flash_bytes, arena=code.arena_bytes,
-                    io_bytes=graph.input_tensors[0].size + graph.output_tensors[0].size)
+                    io_bytes=graph.input_tensors[0].nbytes + graph.output_tensors[0].nbytes)
     for region, amount, have in (("flash", need.flash, board.flash.size), ("RAM", need.ram, board.ram.size)):
         if amount > have:
             raise FitError(f"{model_path} does not fit {board.id} with runtime {rt.name}: {region} needs about "

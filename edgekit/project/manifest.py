@@ -53,11 +53,12 @@ class Origin:
 
     model_source: str | None = None       # the .tflite that generate was given
     example: str | None = None            # bundled example it was trained from
-    task: str | None = None               # "classification" | "regression" | "anomaly"
+    task: str | None = None               # "classification" | "regression" | "anomaly" | "next-word"
     class_names: tuple[str, ...] | None = None
     input_units: str | None = None        # physical unit of the model input ("g")
     test_data: str | None = None          # .npz the harness uses by default
     float_model: str | None = None        # the Keras model before quantization
+    vocabulary: str | None = None         # text models: the vocab.json of token ids (edgekit/vocab.py)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Origin:
@@ -66,7 +67,7 @@ class Origin:
         return cls(model_source=data.get("model_source"), example=data.get("example"),
                    task=data.get("task"), class_names=tuple(names) if names else None,
                    input_units=data.get("input_units"), test_data=data.get("test_data"),
-                   float_model=data.get("float_model"))
+                   float_model=data.get("float_model"), vocabulary=data.get("vocabulary"))
 
     def to_dict(self) -> dict[str, Any]:
         """The origin as a JSON-ready dict (class_names as a list)."""

@@ -8,11 +8,16 @@
 
 #include "edgekit_model.h"
 #include "ek_port.h"
+#include "ek_profile.h"
 #include "ek_protocol.h"
 #include "ek_stream.h"
 
 #define MAX_RANK 6
 #define DTYPE_INT8 1u
+#ifndef EDGEKIT_MODEL_INPUT_DTYPE /* I/O dtype codes (protocol.md 4.2); older headers: int8 */
+#define EDGEKIT_MODEL_INPUT_DTYPE DTYPE_INT8
+#define EDGEKIT_MODEL_OUTPUT_DTYPE DTYPE_INT8
+#endif
 #define STR_MAX 32u
 
 /* Bytes read per poll before servicing the stream again: one full frame. */
@@ -32,26 +37,9 @@ static struct {
     ek_stream_t stream;
     uint8_t tx[EK_PROTO_MAX_WIRE];
     uint8_t reply[EK_PROTO_MAX_PAYLOAD];
-    int8_t input[EDGEKIT_MODEL_INPUT_BYTES];
-    int8_t output[EDGEKIT_MODEL_OUTPUT_BYTES];
+    int8_t input[EDGEKIT_MODEL_INPUT_BYTES] __attribute__((aligned(4))); /* tensor bytes */
+    int8_t output[EDGEKIT_MODEL_OUTPUT_BYTES] __attribute__((aligned(4)));
 } g;
-
-/* No string.h: the core must link on any freestanding toolchain. */
-static void copy_bytes(uint8_t *dst, const uint8_t *src, size_t n)
-{
-    size_t i;
-    for (i = 0; i < n; i++) {
-        dst[i] = src[i];
-    }
-}
-
-static void zero_bytes(uint8_t *dst, size_t n)
-{
-    size_t i;
-    for (i = 0; i < n; i++) {
-        dst[i] = 0;
-    }
-}
 
 static size_t str_len(const char *s, size_t max)
 {
@@ -131,6 +119,7 @@ static int run_model(uint32_t *cycles)
 {
     uint32_t c0, c1;
     int rc;
+    edgekit_model_reset(); /* each inference is an independent sequence (recurrent state) */
     c0 = ek_port_cycles();
     rc = edgekit_model_invoke(g.input, g.output);
     c1 = ek_port_cycles();
@@ -154,8 +143,8 @@ void ek_app_init(void)
 {
     ek_parser_init(&g.parser);
     ek_stream_init(&g.stream, &stream_env);
-    zero_bytes((uint8_t *)g.input, sizeof g.input);
-    zero_bytes((uint8_t *)g.output, sizeof g.output);
+    ek_zero_bytes((uint8_t *)g.input, sizeof g.input);
+    ek_zero_bytes((uint8_t *)g.output, sizeof g.output);
     g.boot_ms = ek_port_millis();
     g.model_rc = (int32_t)edgekit_model_init();
     g.initialised = 1;
@@ -165,7 +154,7 @@ static size_t put_str(uint8_t *p, const char *s, size_t max)
 {
     size_t n = str_len(s, max);
     p[0] = (uint8_t)n;
-    copy_bytes(&p[1], (const uint8_t *)s, n);
+    ek_copy_bytes(&p[1], (const uint8_t *)s, n);
     return n + 1u;
 }
 
@@ -187,14 +176,14 @@ static void on_info(uint16_t seq)
     uint8_t *p = g.reply;
     size_t n, i;
     p[0] = (uint8_t)EK_PROTO_VERSION;
-    p[1] = (uint8_t)(model_ready() ? 1u : 0u);
+    p[1] = (uint8_t)((model_ready() ? 1u : 0u) | (EK_PROFILE_AVAILABLE ? 2u : 0u));
     ek_put_u16(&p[2], (uint16_t)EK_PROTO_MAX_PAYLOAD);
     ek_put_u32(&p[4], ek_port_cycles_hz());
     ek_put_u32(&p[8], (uint32_t)(EDGEKIT_MODEL_ARENA_BYTES));
     ek_put_u32(&p[12], (uint32_t)EDGEKIT_MODEL_INPUT_BYTES);
     ek_put_u32(&p[16], (uint32_t)EDGEKIT_MODEL_OUTPUT_BYTES);
-    p[20] = DTYPE_INT8;
-    p[21] = DTYPE_INT8;
+    p[20] = (uint8_t)EDGEKIT_MODEL_INPUT_DTYPE;
+    p[21] = (uint8_t)EDGEKIT_MODEL_OUTPUT_DTYPE;
     p[22] = (uint8_t)EDGEKIT_MODEL_INPUT_RANK;
     p[23] = (uint8_t)EDGEKIT_MODEL_OUTPUT_RANK;
     ek_put_u32(&p[24], float_bits((float)(EDGEKIT_MODEL_INPUT_SCALE)));
@@ -223,7 +212,7 @@ static size_t put_output(size_t at, uint32_t offset)
     if (n > room) {
         n = room;
     }
-    copy_bytes(&g.reply[at], (const uint8_t *)&g.output[offset], n);
+    ek_copy_bytes(&g.reply[at], (const uint8_t *)&g.output[offset], n);
     return at + n;
 }
 
@@ -237,7 +226,7 @@ static void on_infer(const ek_frame_t *f)
         return;
     }
     if (f->len != 0u) {
-        copy_bytes((uint8_t *)g.input, f->payload, f->len);
+        ek_copy_bytes((uint8_t *)g.input, f->payload, f->len);
     }
     rc = run_model(&cycles);
     if (rc != 0) {
@@ -263,7 +252,7 @@ static void on_infer_chunk(const ek_frame_t *f)
         send_error(f->type, f->seq, EK_ERR_BAD_ARG, (int32_t)EDGEKIT_MODEL_INPUT_BYTES);
         return;
     }
-    copy_bytes((uint8_t *)&g.input[offset], f->payload + 4, n);
+    ek_copy_bytes((uint8_t *)&g.input[offset], f->payload + 4, n);
     ek_put_u32(&g.reply[0], offset + n);
     reply(f->type, f->seq, 4);
 }
@@ -331,6 +320,11 @@ static void on_stream_start(const ek_frame_t *f)
 {
     int32_t detail = 0;
     int err;
+    if (EDGEKIT_MODEL_INPUT_DTYPE != DTYPE_INT8 && !g.stream.active && f->len > 1u &&
+        (f->payload[1] & 1u) != 0u) { /* live inference fills an int8 window */
+        send_error(f->type, f->seq, EK_ERR_BAD_ARG, 1);
+        return;
+    }
     if (g.stream.active) {
         if (f->seq == g.stream.seq) {
             stream_ack(f->seq); /* our ack was lost and the host retried */
@@ -377,19 +371,34 @@ static void on_reset(const ek_frame_t *f)
 
 static void on_echo(const ek_frame_t *f)
 {
-    copy_bytes(g.reply, f->payload, f->len);
+    ek_copy_bytes(g.reply, f->payload, f->len);
     reply(f->type, f->seq, f->len);
+}
+
+static void on_profile(const ek_frame_t *f) /* ek_profile.c runs and pages the profile */
+{
+    size_t n = 0;
+    int32_t detail = 0;
+    uint8_t err = ek_profile_request(f->payload, f->len, g.input, g.output, g.reply, sizeof g.reply,
+                                     &n, &detail);
+    if (err != 0u) {
+        send_error(f->type, f->seq, err, detail);
+        return;
+    }
+    reply(f->type, f->seq, n);
 }
 
 static void dispatch(const ek_frame_t *f)
 {
     uint8_t busy_cmd = (uint8_t)(f->type == EK_MSG_INFER || f->type == EK_MSG_INFER_CHUNK ||
-                                 f->type == EK_MSG_READ_OUTPUT || f->type == EK_MSG_BENCH);
+                                 f->type == EK_MSG_READ_OUTPUT || f->type == EK_MSG_BENCH ||
+                                 f->type == EK_MSG_PROFILE);
     if (g.stream.active && busy_cmd) {
         send_error(f->type, f->seq, EK_ERR_BUSY, 0);
         return;
     }
-    if ((f->type == EK_MSG_INFER || f->type == EK_MSG_BENCH) && !model_ready()) {
+    if ((f->type == EK_MSG_INFER || f->type == EK_MSG_BENCH || f->type == EK_MSG_PROFILE) &&
+        !model_ready()) {
         send_error(f->type, f->seq, EK_ERR_NOT_READY, g.model_rc);
         return;
     }
@@ -423,6 +432,9 @@ static void dispatch(const ek_frame_t *f)
         break;
     case EK_MSG_ECHO:
         on_echo(f);
+        break;
+    case EK_MSG_PROFILE:
+        on_profile(f);
         break;
     default:
         send_error(f->type, f->seq, EK_ERR_UNKNOWN_CMD, 0);

@@ -19,6 +19,22 @@ uint32_t ek_crc32(uint32_t crc, const uint8_t *data, size_t len)
     return ~crc;
 }
 
+void ek_copy_bytes(uint8_t *dst, const uint8_t *src, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        dst[i] = src[i];
+    }
+}
+
+void ek_zero_bytes(uint8_t *dst, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        dst[i] = 0;
+    }
+}
+
 void ek_put_u16(uint8_t *p, uint16_t v)
 {
     p[0] = (uint8_t)(v & 0xFFu);

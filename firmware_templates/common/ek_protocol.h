@@ -52,6 +52,7 @@ enum {
     EK_MSG_STREAM_STOP = 0x08,
     EK_MSG_RESET = 0x09,
     EK_MSG_ECHO = 0x0A,
+    EK_MSG_PROFILE = 0x0B,
     EK_MSG_REPLY = 0x80,
     EK_MSG_SAMPLE = 0xC0,
     EK_MSG_ERROR = 0xFF
@@ -118,6 +119,11 @@ void ek_parser_init(ek_parser_t *p);
 
 /* Feed one received byte; see EK_PARSE_*. On EK_PARSE_FRAME, *frame is filled. */
 int ek_parser_feed(ek_parser_t *p, uint8_t byte, ek_frame_t *frame);
+
+/* Byte helpers shared with ek_app.c and ek_profile.c (no string.h: the core must link on
+ * any freestanding toolchain). */
+void ek_copy_bytes(uint8_t *dst, const uint8_t *src, size_t n);
+void ek_zero_bytes(uint8_t *dst, size_t n);
 
 /* Little-endian helpers shared with ek_app.c. */
 void ek_put_u16(uint8_t *p, uint16_t v);

@@ -261,6 +261,50 @@ typedef struct {
     int32_t shift;
 } ekrt_mean_t;
 
+/* UNIDIRECTIONAL_SEQUENCE_LSTM (ekrt_recurrent.c): TFLM's integer LSTM, batch 1. Gates are
+ * indexed EKRT_GATE_* (TFLite's order). Zero points are folded into the biases; every
+ * multiplier is computed at generation time as TFLM's Prepare does. */
+enum { EKRT_GATE_INPUT = 0, EKRT_GATE_FORGET = 1, EKRT_GATE_CELL = 2, EKRT_GATE_OUTPUT = 3 };
+
+typedef struct {
+    const int8_t *w_in;      /* [units][in_dim], blocked like FC weights */
+    const int8_t *w_rec;     /* [units][units], blocked */
+    const int32_t *bias_in;  /* gate bias + input_offset * row sums of w_in */
+    const int32_t *bias_rec; /* hidden_offset * row sums of w_rec */
+    int32_t in_mult, rec_mult; /* to the Q3.12 gate pre-activation */
+    int8_t in_shift, rec_shift;
+} ekrt_lstm_gate_t;
+
+typedef struct {
+    int32_t time_steps, in_dim, units;
+    ekrt_lstm_gate_t gates[4];
+    int32_t fc_mult, ig_mult, oh_mult; /* forget x cell, input x cell gate, tanh(c) x output */
+    int8_t fc_shift, ig_shift, oh_shift;
+    int32_t tanh_mult, tanh_shift;     /* tanh of the cell state (its scale's power of 2) */
+    int32_t h_zp;                      /* hidden state (= output) zero point */
+    int16_t cell_clip;                 /* quantized; 0: no clipping */
+    uint8_t cell_tanh;                 /* cell gate activation: 1 TANH, 0 SIGMOID */
+    int8_t *h;                         /* hidden state [units]: persistent, see ekrt_lstm_reset */
+    int16_t *c;                        /* cell state [units] */
+} ekrt_lstm_t;
+
+/* STRIDED_SLICE (and any strided copy of up to 5 dimensions): out[...] = in[start + i * step]
+ * per dimension, `count` elements each; strides in elements. */
+typedef struct {
+    int32_t in_strides[5];
+    int32_t start[5], step[5], count[5];
+} ekrt_slice_t;
+
+/* UNPACK: input viewed as [outer][num][inner]; output k gets [outer][inner] of slice k. */
+typedef struct {
+    int32_t outer, num, inner;
+} ekrt_unpack_t;
+
+/* GATHER: params viewed as [outer][axis_size][inner], int32 indices [n_indices]. */
+typedef struct {
+    int32_t outer, axis_size, n_indices, inner;
+} ekrt_gather_t;
+
 /* ---------------------------------------------------------------- kernels */
 
 void ekrt_fully_connected(const ekrt_fc_t *p, const int8_t *in, int8_t *out);
@@ -314,6 +358,22 @@ void ekrt_copy(const int8_t *in, int8_t *out, int32_t n);
 /* out[i] = table[(uint8_t)in[i]]: any elementwise int8 -> int8 function tabulated at
  * generation time (HARD_SWISH). */
 void ekrt_lut(const int8_t *table, const int8_t *in, int8_t *out, int32_t n);
+
+/* acc[c] = bias[c] + dot(x, row c of w) for c < n; w blocked (see above), n <= EKRT_MAC_ROWS
+ * when the caller's acc is a local array. The matrix x vector core of the FC kernels. */
+#define EKRT_MAC_ROWS 32
+void ekrt_mac_rows(const int8_t *x, const int8_t *w, const int32_t *bias, int32_t depth,
+                   int32_t n, int32_t *acc);
+/* Runs the whole sequence from the current state; writes [time_steps][units] int8 and
+ * leaves the last hidden and cell state in p->h, p->c. */
+void ekrt_lstm(const ekrt_lstm_t *p, const int8_t *in, int8_t *out);
+/* State to TFLM's reset values: hidden state to its zero point, cell state to 0. */
+void ekrt_lstm_reset(const ekrt_lstm_t *p);
+void ekrt_strided_slice(const ekrt_slice_t *p, const int8_t *in, int8_t *out);
+void ekrt_unpack(const ekrt_unpack_t *p, const int8_t *in, int8_t *const *outs);
+/* Returns -1 (nothing is read out of bounds) when an index is outside [0, axis_size). */
+int ekrt_gather(const ekrt_gather_t *p, const int8_t *params, const int32_t *indices,
+                int8_t *out);
 
 #ifdef __cplusplus
 }

@@ -152,6 +152,12 @@ static void mac1(const int8_t *x, const int8_t *w, const int32_t *bias, int32_t 
     }
 }
 
+void ekrt_mac_rows(const int8_t *x, const int8_t *w, const int32_t *bias, int32_t depth,
+                   int32_t n, int32_t *acc)
+{
+    mac1(x, w, bias, depth, n, acc);
+}
+
 /* Two input vectors at once (two output pixels or batch rows): each weight word feeds
  * both, 2 inputs x 2 rows per pass over the depth. */
 static void mac2(const int8_t *x0, const int8_t *x1, const int8_t *w, const int32_t *bias,

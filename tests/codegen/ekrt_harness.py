@@ -18,17 +18,25 @@ CFLAGS = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O1"]
 DRIVER = r"""
 #include <stdio.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include "edgekit_model.h"
 
-static int8_t in_buf[EDGEKIT_MODEL_INPUT_BYTES];
+/* 4-byte aligned: int32 inputs (token ids) are read as int32_t. */
+static int32_t in_words[(EDGEKIT_MODEL_INPUT_BYTES + 3) / 4];
+#define in_buf ((int8_t *)in_words)
 static int8_t out_buf[EDGEKIT_MODEL_OUTPUT_BYTES];
 
 int main(void)
 {
+    /* EKRT_KEEP_STATE set: one sequence continued across inputs (streaming state). */
+    int keep = getenv("EKRT_KEEP_STATE") != NULL;
     if (edgekit_model_init() != 0) {
         return 2;
     }
-    while (fread(in_buf, 1, sizeof in_buf, stdin) == sizeof in_buf) {
+    while (fread(in_buf, 1, EDGEKIT_MODEL_INPUT_BYTES, stdin) == EDGEKIT_MODEL_INPUT_BYTES) {
+        if (!keep) {
+            edgekit_model_reset(); /* every input is an independent sequence */
+        }
         if (edgekit_model_invoke(in_buf, out_buf) != 0) {
             return 3;
         }
@@ -65,22 +73,28 @@ def build_host(tflite: bytes, workdir: Path, extra_flags: list[str] | None = Non
     return exe
 
 
-def run_host(exe: Path, inputs: np.ndarray) -> np.ndarray:
-    """inputs: (n, input_bytes) int8 -> (n, output_bytes) int8."""
-    data = np.ascontiguousarray(inputs, dtype=np.int8).tobytes()
-    res = subprocess.run([str(exe)], input=data, capture_output=True, timeout=300)
+def run_host(exe: Path, inputs: np.ndarray, keep_state: bool = False) -> np.ndarray:
+    """inputs: (n, input elements) int8 (or int32: token ids) -> (n, output_bytes) int8.
+    keep_state: no reset between inputs (recurrent state carried over)."""
+    wire = "<i4" if inputs.dtype == np.int32 else "i1"
+    data = np.ascontiguousarray(inputs).astype(wire).tobytes()
+    env = dict(os.environ, EKRT_KEEP_STATE="1") if keep_state else None
+    res = subprocess.run([str(exe)], input=data, capture_output=True, timeout=300, env=env)
     assert res.returncode == 0, f"model exe exited {res.returncode}: {res.stderr[:500]!r}"
     return np.frombuffer(res.stdout, dtype=np.int8).reshape(len(inputs), -1)
 
 
-def run_tflm(tflite: bytes, inputs: np.ndarray) -> np.ndarray:
+def run_tflm(tflite: bytes, inputs: np.ndarray, keep_state: bool = False) -> np.ndarray:
     from tflite_micro.python.tflite_micro import runtime
 
     it = runtime.Interpreter.from_bytes(tflite)
-    shape = it.get_input_details(0)["shape"]
+    details = it.get_input_details(0)
+    shape = details["shape"]
     outs = []
     for row in inputs:
-        it.set_input(row.reshape(shape).astype(np.int8), 0)
+        if not keep_state:
+            it.reset()  # variable tensors (LSTM state) to their initial values, as the C driver
+        it.set_input(row.reshape(shape).astype(details["dtype"]), 0)
         it.invoke()
         outs.append(np.asarray(it.get_output(0), dtype=np.int8).reshape(-1))
     return np.stack(outs)

@@ -195,8 +195,9 @@ def test_plan_summary_dict_is_the_inspect_json_shape() -> None:
     assert isinstance(s, PlanSummary)
     d = s.to_dict()
     assert list(d) == ["arena_bytes", "lower_bound_bytes", "plan_lower_bound_bytes", "const_bytes",
-                       "model_weight_bytes", "inplace_ops", "ops", "macs", "io_external"]
+                       "model_weight_bytes", "inplace_ops", "ops", "macs", "io_external", "state_bytes"]
     assert d["inplace_ops"] == [1, 2, 3, 4, 5, 6, 7, 8] and d["io_external"] is True
+    assert d["state_bytes"] == 0
     assert d["ops"][0] == "CONV_2D" and isinstance(d["ops"], list)
     assert d["model_weight_bytes"] == 24_368  # MLPerf Tiny DS-CNN (benchmarks/bench_edgekit_rt.py)
 

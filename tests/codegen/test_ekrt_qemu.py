@@ -15,7 +15,7 @@ if shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") 
     pytest.skip("qemu-system-arm / arm-none-eabi-gcc not installed", allow_module_level=True)
 
 _spec = importlib.util.spec_from_file_location(
-    "bench_edgekit_rt", Path(__file__).resolve().parents[2] / "benchmarks" / "bench_edgekit_rt.py")
+    "ekrt_bare_metal", Path(__file__).resolve().parent / "ekrt_bare_metal.py")
 bench = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(bench)
 

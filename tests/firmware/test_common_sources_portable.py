@@ -27,7 +27,7 @@ SOURCES = sorted(COMMON.glob("*.c"))
 # The port contract: every function ek_port.h declares.
 PORT = {"ek_port_init", "ek_port_uart_getc", "ek_port_uart_write", "ek_port_cycles", "ek_port_cycles_hz",
         "ek_port_millis", "ek_port_micros", "ek_port_sensor_read", "ek_port_sensor_max_rate_hz", "ek_port_exit"}
-MODEL = {"edgekit_model_init", "edgekit_model_invoke"}
+MODEL = {"edgekit_model_init", "edgekit_model_reset", "edgekit_model_invoke"}
 
 
 def _compile(target: str, out: Path) -> list[Path]:

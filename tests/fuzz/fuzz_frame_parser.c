@@ -4,7 +4,8 @@
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
  *     -Ifirmware_templates/common -Itests/fixtures/fake_model tests/fuzz/fuzz_frame_parser.c \
  *     firmware_templates/common/ek_protocol.c firmware_templates/common/ek_app.c \
- *     firmware_templates/common/ek_stream.c tests/fixtures/fake_model/edgekit_model.c \
+ *     firmware_templates/common/ek_stream.c firmware_templates/common/ek_profile.c \
+ *     tests/fixtures/fake_model/edgekit_model.c \
  *     -o fuzz_frame_parser
  *
  * The first input byte picks how the rest is used:

@@ -396,7 +396,7 @@ def test_core_compiles_warning_free(target: str, tmp_path: Path) -> None:
         nm = subprocess.run(["arm-none-eabi-nm", "-u", str(tmp_path / "ek_app.o"),
                              str(tmp_path / "ek_protocol.o")], capture_output=True, text=True)
         undefined = {ln.split()[-1] for ln in nm.stdout.splitlines() if ln.strip() and ":" not in ln}
-        allowed = {"edgekit_model_init", "edgekit_model_invoke"} | \
+        allowed = {"edgekit_model_init", "edgekit_model_invoke", "edgekit_model_reset"} | \
             {s for s in undefined if s.startswith(("ek_port_", "ek_"))}
         assert undefined <= allowed, undefined - allowed
 

@@ -1,0 +1,276 @@
+"""The search: the most accurate int8 model that fits the budget.
+
+1. The original model is converted, sized and scored; if it fits and int8 loses no more than
+   the allowed drop, it is the answer.
+2. Each method family (pruning widths, low-rank energies, pruning then low-rank) is a list of
+   settings from large to small. Size shrinks monotonically along a list, so the largest one
+   that fits is found by bisection, converting and sizing untrained candidates (sizes do not
+   depend on the weights' values).
+3. That candidate of each family is fine-tuned (with distillation from the original), then
+   converted and scored; the one with the best int8 metric wins. When its int8 metric loses
+   more than the allowed drop against its own float metric, quantization-aware training is
+   tried on it.
+Same seed, same data, same candidates and weights: every fine-tune is seeded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import numpy as np
+
+from edgekit.boards import Board
+from edgekit.compress.budget import Budget, footprint
+from edgekit.compress.distill import FineTune, fine_tune
+from edgekit.model import metrics
+from edgekit.model.evaluate import run_keras, run_tflite
+from edgekit.model.quantize import (
+    DEFAULT_CALIBRATION_SAMPLES,
+    calibration_subset,
+    convert_int8,
+    quantize_model,
+    verify_int8,
+)
+from edgekit.model.tflite_graph import parse_graph
+
+METHODS = ("prune", "lowrank", "distill", "qat")
+PRUNE_WIDTHS = (0.9, 0.75, 0.5, 0.35, 0.25, 0.18, 0.12, 0.08, 0.05)
+LOWRANK_ENERGIES = (0.99, 0.95, 0.9, 0.8, 0.7, 0.5)
+COMBINED_ENERGY = 0.9
+
+
+@dataclass
+class Candidate:
+    """One model the search looked at, with what it needs and how well it does (None: not measured)."""
+
+    id: str
+    method: str
+    params: int
+    flash: int | None = None
+    ram: int | None = None
+    macs: int | None = None
+    latency_ms: float | None = None
+    runtime: str | None = None
+    float_metric: float | None = None
+    int8_metric: float | None = None
+    fits: bool | None = None
+    overflow: dict[str, float] = field(default_factory=dict)
+    fine_tuned: bool = False
+    note: str = ""
+
+
+@dataclass
+class Data:
+    """The arrays the search trains, calibrates and scores with, and the task."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    x_calib: np.ndarray
+    task: str
+
+
+@dataclass
+class SearchOutcome:
+    """Every candidate, the chosen one (None when nothing fits) with its model and .tflite, and why."""
+
+    candidates: list[Candidate]
+    chosen: Candidate | None
+    model: Any
+    tflite: bytes | None
+    reason: str
+    metric: str
+    baseline_float: float
+
+
+def drop_points(metric: str, reference: float, value: float) -> float:
+    """How much worse `value` is than `reference` (positive = worse): percentage points for
+    accuracy and ROC AUC; for an error such as MAE, percent of the reference's error (an
+    absolute MAE difference means nothing without the data's scale)."""
+    if metrics.HIGHER_IS_BETTER[metric]:
+        return (reference - value) * 100.0
+    return (value - reference) / max(abs(reference), 1e-12) * 100.0
+
+
+def within_drop(drop: float, max_drop: float) -> bool:
+    """Whether a drop is allowed (a float hair over the limit, e.g. 2.0000000001, is not over it)."""
+    return drop <= max_drop + 1e-9
+
+
+def better(metric: str, a: float, b: float) -> bool:
+    """Whether metric value `a` is better than `b`."""
+    return a > b if metrics.HIGHER_IS_BETTER[metric] else a < b
+
+
+Progress = Callable[[int, int], None]
+
+
+def _pruned(model: Any, width: float | None, energy: float | None) -> Any:
+    """`model` pruned to `width` (None: not pruned), then factorized at `energy` (None: not)."""
+    from edgekit.compress.lowrank import factorize_model
+    from edgekit.compress.prune import prune_model
+
+    if width is not None:
+        model = prune_model(model, width)
+    return factorize_model(model, energy)[0] if energy is not None else model
+
+
+class _Search:
+    def __init__(self, model: Any, data: Data, board: Board, budget: Budget, *, methods: tuple[str, ...],
+                 max_drop: float, seed: int, tune: FineTune, on_progress: Progress | None) -> None:
+        self.model, self.data, self.board, self.budget = model, data, board, budget
+        self.methods, self.max_drop, self.seed = methods, max_drop, seed
+        self.tune = FineTune(tune.epochs, tune.learning_rate, tune.batch,
+                             tune.alpha if "distill" in methods else 1.0, seed)
+        self.metric = metrics.METRIC_OF_TASK[data.task]
+        self.candidates: list[Candidate] = []
+        self.on_progress = on_progress or (lambda i, n: None)
+        self.done, self.total = 0, 1
+        self.teacher_out = run_keras(model, data.x_train).values
+
+    def tick(self, extra_total: int = 0) -> None:
+        self.total += extra_total
+        self.done += 1
+        self.on_progress(min(self.done, self.total), self.total)
+
+    def convert(self, model: Any, where: str) -> tuple[bytes, Any]:
+        """The original converts in a child process (quantize_model: a converter crash is one
+        clean error); candidates, made of the same layer types, convert in this process with
+        the same settings and checks: 2 s instead of 18 s each on two loaded cores."""
+        if model is self.model:
+            return quantize_model(model, self.data.x_calib, where=where)
+        tflite = convert_int8(model, calibration_subset(self.data.x_calib, DEFAULT_CALIBRATION_SAMPLES), where=where)
+        graph = parse_graph(tflite)
+        verify_int8(graph, where)
+        return tflite, graph
+
+    def size(self, cand: Candidate, model: Any) -> tuple[bytes, Any]:
+        tflite, graph = self.convert(model, f"candidate {cand.id}")
+        fp = footprint(tflite, graph, self.board, self.budget)
+        cand.flash, cand.ram, cand.macs, cand.latency_ms, cand.runtime = (fp.flash, fp.ram, fp.macs,
+                                                                            round(fp.latency_ms, 3), fp.runtime)
+        cand.overflow = fp.overflow(self.budget)
+        cand.fits = not cand.overflow
+        return tflite, graph
+
+    def score(self, cand: Candidate, model: Any, tflite: bytes, graph: Any) -> None:
+        d = self.data
+        cand.float_metric = metrics.task_metric(d.task, d.x_test, d.y_test, run_keras(model, d.x_test).values)
+        cand.int8_metric = metrics.task_metric(d.task, d.x_test, d.y_test, run_tflite(tflite, graph, d.x_test).values)
+
+    def bisect(self, family: str, settings: list[tuple[str, Callable[[], Any]]]) -> tuple[Candidate, Any] | None:
+        """The largest setting of a family that fits (settings go from large to small)."""
+        lo, hi, best = 0, len(settings) - 1, None
+        self.total += max(1, int(np.ceil(np.log2(len(settings) + 1))))
+        while lo <= hi:
+            mid = (lo + hi) // 2
+            cid, make = settings[mid]
+            model = make()
+            cand = Candidate(cid, family, int(model.count_params()), note="sized before fine-tuning")
+            self.candidates.append(cand)
+            self.size(cand, model)
+            self.tick()
+            if cand.fits:
+                best, hi = (cand, model), mid - 1
+            else:
+                lo = mid + 1
+        return best
+
+    def families(self) -> list[tuple[str, list[tuple[str, Callable[[], Any]]]]]:
+        m = self.model
+        out: list[tuple[str, list[tuple[str, Callable[[], Any]]]]] = []
+        if "prune" in self.methods:
+            out.append(("prune", [(f"prune-w{w:.2f}", partial(_pruned, m, w, None)) for w in PRUNE_WIDTHS]))
+        if "lowrank" in self.methods:
+            out.append(("lowrank", [(f"lowrank-e{e:.2f}", partial(_pruned, m, None, e)) for e in LOWRANK_ENERGIES]))
+        if "prune" in self.methods and "lowrank" in self.methods:
+            out.append(("prune+lowrank", [(f"prune-w{w:.2f}+lowrank-e{COMBINED_ENERGY:.2f}",
+                                           partial(_pruned, m, w, COMBINED_ENERGY)) for w in PRUNE_WIDTHS]))
+        return out
+
+    def finish(self, cand: Candidate, model: Any) -> tuple[Candidate, Any, bytes, Any]:
+        """Fine-tune a fitting candidate (a new entry in the report), convert and score it."""
+        d = self.data
+        tuned = Candidate(f"{cand.id}+ft", cand.method, cand.params, fine_tuned=True,
+                          note="distilled from the original" if self.tune.alpha < 1 else "fine-tuned on labels")
+        fine_tune(model, self.teacher_out, d.x_train, d.y_train, d.task, self.tune)
+        tflite, graph = self.size(tuned, model)
+        self.score(tuned, model, tflite, graph)
+        self.candidates.append(tuned)
+        self.tick()
+        return tuned, model, tflite, graph
+
+    def run(self) -> SearchOutcome:
+        original = Candidate("original", "none", int(self.model.count_params()))
+        self.candidates.append(original)
+        tflite, graph = self.size(original, self.model)
+        self.score(original, self.model, tflite, graph)
+        self.tick()
+        base = original.float_metric if original.float_metric is not None else 0.0
+        if original.fits and within_drop(drop_points(self.metric, base, original.int8_metric or 0.0), self.max_drop):
+            return SearchOutcome(self.candidates, original, self.model, tflite, "the original model fits the "
+                                 "budget and its int8 metric is within the allowed drop", self.metric, base)
+        finished: list[tuple[Candidate, Any, bytes, Any]] = []
+        if original.fits:   # fits, but int8 loses too much: QAT on the original
+            finished.append((original, self.model, tflite, graph))
+        for family, settings in self.families():
+            found = self.bisect(family, settings)
+            if found is not None:
+                self.total += 1
+                finished.append(self.finish(*found))
+        if not finished:
+            return SearchOutcome(self.candidates, None, None, None, "no candidate fits the budget", self.metric, base)
+        sign = 1.0 if metrics.HIGHER_IS_BETTER[self.metric] else -1.0
+        finished.sort(key=lambda f: sign * (f[0].int8_metric or 0.0), reverse=True)
+        best = finished[0]
+        reason = (f"the most accurate int8 model that fits ({self.metric} {best[0].int8_metric:.4f} vs "
+                  f"{base:.4f} float original)")
+        drop = drop_points(self.metric, base, best[0].int8_metric or 0.0)
+        if not within_drop(drop, self.max_drop) and "qat" in self.methods:
+            qat = self.quantization_aware(best[0], best[1])
+            if qat is not None and better(self.metric, qat[0].int8_metric or 0.0, best[0].int8_metric or 0.0):
+                best = qat
+                reason += "; quantization-aware training recovered int8 accuracy"
+        self.on_progress(self.total, self.total)
+        return SearchOutcome(self.candidates, best[0], best[1], best[2], reason, self.metric, base)
+
+    def quantization_aware(self, cand: Candidate, model: Any) -> tuple[Candidate, Any, bytes, Any] | None:
+        from edgekit.compress.qat import qat_fine_tune
+
+        self.total += 1
+        d = self.data
+        qcand = Candidate(f"{cand.id}+qat", cand.method, cand.params, fine_tuned=True,
+                          note="quantization-aware training with learned ranges")
+        result = qat_fine_tune(model, self.teacher_out, d, self.tune)
+        if result is None:
+            return None
+        qmodel, tflite, graph = result
+        fp = footprint(tflite, graph, self.board, self.budget)
+        qcand.flash, qcand.ram, qcand.macs, qcand.latency_ms, qcand.runtime = (
+            fp.flash, fp.ram, fp.macs, round(fp.latency_ms, 3), fp.runtime)
+        qcand.overflow = fp.overflow(self.budget)
+        qcand.fits = not qcand.overflow
+        self.score(qcand, qmodel, tflite, graph)
+        self.candidates.append(qcand)
+        self.tick()
+        return (qcand, qmodel, tflite, graph) if qcand.fits else None
+
+
+def search(model: Any, data: Data, board: Board, budget: Budget, *, methods: tuple[str, ...] = METHODS,
+           max_drop: float = 2.0, seed: int = 0, tune: FineTune | None = None,
+           on_progress: Progress | None = None) -> SearchOutcome:
+    """Search the methods' settings for the most accurate int8 model within `budget` (see the
+    module docstring); `on_progress(done, total)` after each candidate."""
+    from edgekit.model.keras_io import import_tensorflow
+
+    tf = import_tensorflow()
+    tf.config.experimental.enable_op_determinism()
+    return _Search(model, data, board, budget, methods=methods, max_drop=max_drop, seed=seed,
+                   tune=tune or FineTune(), on_progress=on_progress).run()
+
+
+__all__ = ["Candidate", "Data", "SearchOutcome", "METHODS", "search", "drop_points", "within_drop", "better"]

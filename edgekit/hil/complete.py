@@ -1,0 +1,120 @@
+"""`edgekit complete`: finish a sentence on the board with a text model, word by word.
+
+The prompt is tokenized with the vocabulary the project's origin names (edgekit/vocab.py);
+each step sends the last WINDOW token ids (int32, left-padded with 0) in one INFER, takes the
+most likely word (never the pad or unknown id), appends it, and stops at the end-of-sentence
+id or after the words asked for. Every INFER is an independent sequence (the firmware resets
+a recurrent model's state before it), so a step depends only on its window. The latency of
+each step is the device's own count around the invoke: cycles on a real board, instructions
+on the virtual board.
+"""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from edgekit.errors import DeviceError, UsageError
+from edgekit.hil.board_link import open_session
+from edgekit.project.manifest import Project
+from edgekit.vocab import EOS, PAD, UNK, Vocabulary, tokenize
+
+DEFAULT_WORDS = 8
+
+
+@dataclass(frozen=True)
+class CompletedWord:
+    """One on-device inference: the word it chose and what it cost."""
+
+    word: str
+    token_id: int
+    cycles: int          # the device's count around the invoke (instructions on the virtual board)
+    microseconds: float  # cycles / the counter's frequency
+
+
+@dataclass
+class Completion:
+    """A prompt and the words the board appended to it."""
+
+    prompt: str
+    prompt_ids: tuple[int, ...]
+    unknown: tuple[str, ...]          # prompt words not in the vocabulary (sent as the unknown id)
+    words: list[CompletedWord] = field(default_factory=list)
+    stopped: str = ""                 # "end of sentence" | "word limit"
+    board: str = ""
+    virtual: bool = False
+    port: str = ""
+    cycles_hz: int = 0
+    runtime: str = ""
+
+    @property
+    def text(self) -> str:
+        """The prompt's words and the completion, as one line."""
+        return " ".join(tokenize(self.prompt) + [w.word for w in self.words])
+
+    @property
+    def count_unit(self) -> str:
+        """What `cycles` counts on this board."""
+        return "instructions" if self.virtual else "cycles"
+
+
+def text_model_window(project: Project) -> tuple[Vocabulary, int]:
+    """The project's vocabulary and the model's window width; UsageError (exit 2) for a project
+    whose model is not a token-id text model."""
+    origin, tin = project.origin, project.graph.input_tensors[0]
+    if not origin.vocabulary:
+        raise UsageError(f"{project.root} has no vocabulary: `edgekit complete` needs a text model "
+                         f"(its origin records the vocab.json it was trained with)",
+                         hint="generate the project from a model trained with `edgekit train text`")
+    if tin.dtype != "int32" or len(tin.shape) != 2:
+        raise UsageError(f"{project.root}: the model takes {tin.dtype} input of shape {tin.shape}, "
+                         "not a window of int32 token ids")
+    vocab = Vocabulary.load(Path(origin.vocabulary))
+    out_size = project.graph.output_tensors[0].size
+    if out_size != len(vocab):
+        raise UsageError(f"the vocabulary {origin.vocabulary} has {len(vocab)} words but the model "
+                         f"outputs {out_size} scores", hint="generate the project again from the trained model")
+    return vocab, int(tin.shape[1])
+
+
+def complete(project: Project, prompt: str, *, words: int = DEFAULT_WORDS, port: str | None = None,
+             baud: int | None = None) -> Completion:
+    """Complete `prompt` on the project's board (the virtual board when no port is given and the
+    board is virtual), one INFER per word; see the module docstring."""
+    if words < 1:
+        raise UsageError(f"--words must be at least 1, got {words}")
+    vocab, width = text_model_window(project)
+    project.check_build()
+    encoded = vocab.encode(tokenize(prompt))
+    result = Completion(prompt, encoded.ids, encoded.unknown, board=project.board.id,
+                        virtual=project.board.virtual, runtime=project.runtime)
+    ids = list(encoded.ids)
+    with ExitStack() as stack:
+        session, _ = open_session(stack, project.board, port=port, project=project, baud=baud)
+        result.port = session.url
+        info = session.connect()
+        if info.model_sha256 != project.graph.sha256:
+            raise DeviceError(f"the board on {session.url} runs model sha256:{info.model_sha256[:16]}…, "
+                              f"this project's model is sha256:{project.graph.sha256[:16]}…",
+                              hint="flash this project's firmware (edgekit build + edgekit flash)")
+        result.cycles_hz = info.cycles_hz
+        for _ in range(words):
+            out, cycles = session.infer(vocab.window(ids, width))
+            scores = np.asarray(out, dtype=np.int64).reshape(-1)  # argmax of the raw output:
+            scores[[PAD, UNK]] = np.iinfo(np.int64).min           # the scale is positive
+            token = int(np.argmax(scores))
+            if token == EOS:
+                result.stopped = "end of sentence"
+                break
+            ids.append(token)
+            result.words.append(CompletedWord(vocab.word(token), token, int(cycles),
+                                              cycles * 1e6 / info.cycles_hz if info.cycles_hz else 0.0))
+        else:
+            result.stopped = "word limit"
+    return result
+
+
+__all__ = ["CompletedWord", "Completion", "DEFAULT_WORDS", "complete", "text_model_window"]
