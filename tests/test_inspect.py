@@ -107,3 +107,13 @@ def test_float_model_gets_no_fit_it_could_not_have(cli, tmp_path: Path) -> None:
     r = cli("inspect", path, "--board", "nucleo-f446re")
     assert r.returncode == 0 and "None" not in r.stdout and "cannot be generated" in r.stdout
     assert "fit per board" not in r.stdout
+
+
+def test_lstm_macs_count_every_gate_of_every_step() -> None:
+    from edgekit.model.inspect import layers
+
+    # TFLM's MNIST LSTM: 28 steps of 28 features into 20 units, then a 560 -> 10 FC.
+    graph = load_graph(Path(__file__).parent / "fixtures" / "tflm_lstm" / "trained_lstm_int8.tflite")
+    macs = {layer.op: layer.macs for layer in layers(graph)}
+    assert macs["UNIDIRECTIONAL_SEQUENCE_LSTM"] == 28 * 20 * 4 * (28 + 20)
+    assert macs["FULLY_CONNECTED"] == 560 * 10

@@ -123,6 +123,11 @@ def op_macs(graph: Graph, op: Operator) -> int:
         return out.size * op.options.get("filter_height", 1) * op.options.get("filter_width", 1)
     if op.op in ("ADD", "MUL", "SUB"):
         return out.size
+    if op.op == "UNIDIRECTIONAL_SEQUENCE_LSTM":
+        # Per step and unit, each gate present (CIFG drops one) multiplies the input (weights
+        # 1-4, [units, features]) and the previous hidden state (weights 5-8, [units, units]).
+        per_output = sum(graph.tensors[i].shape[-1] for i in op.inputs[1:9] if i >= 0)
+        return out.size * per_output
     return 0
 
 
