@@ -2,7 +2,7 @@
 
 The teacher is run once on the training inputs; the student is then trained with plain
 `model.fit` on targets that mix the labels and the teacher's outputs:
-- classification: alpha * one-hot(label) + (1 - alpha) * teacher probabilities, with
+- classification and next-word: alpha * one-hot(label) + (1 - alpha) * teacher probabilities, with
   categorical cross-entropy. That is Hinton's distillation loss at temperature 1, the only
   temperature a softmax-output model offers (its logits are not outputs), and cross-entropy
   is linear in the target, so the mix is exactly alpha * CE(labels) + (1 - alpha) * CE(teacher).
@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from edgekit.model.metrics import CLASS_TASKS
 
 DEFAULT_ALPHA = 0.5
 
@@ -47,7 +49,7 @@ def distillation_targets(task: str, x: np.ndarray, y: np.ndarray, teacher_out: n
     """Training targets mixing labels `y` and the teacher's outputs (see the module docstring)."""
     n = len(x)
     teacher = teacher_out.reshape(n, -1).astype(np.float32)
-    if task == "classification":
+    if task in CLASS_TASKS:
         if not probabilities:   # logits: the teacher's probabilities are their softmax
             e = np.exp(teacher - teacher.max(axis=1, keepdims=True))
             teacher = e / e.sum(axis=1, keepdims=True)
@@ -70,7 +72,7 @@ def fine_tune(student: Any, teacher_out: np.ndarray, x: np.ndarray, y: np.ndarra
     keras.utils.set_random_seed(settings.seed)
     probabilities = _softmax_output(student)
     targets = distillation_targets(task, x, y, teacher_out, settings.alpha, probabilities=probabilities)
-    if task == "classification":
+    if task in CLASS_TASKS:
         loss: Any = keras.losses.CategoricalCrossentropy(from_logits=not probabilities)
     else:
         loss = "mse"

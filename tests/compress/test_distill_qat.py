@@ -24,6 +24,9 @@ def test_distillation_targets_mix_labels_and_teacher():
     np.testing.assert_allclose(t, 0.25)
     t = distillation_targets("regression", x, np.array([[2.0], [4.0]]), np.zeros((2, 1), np.float32), 0.5)
     np.testing.assert_allclose(t, [[1.0], [2.0]])
+    # next-word is a classifier over the vocabulary: word-id labels become one-hot, not regression targets
+    t = distillation_targets("next-word", np.zeros((2, 6)), np.array([1, 0]), teacher, 0.5)
+    np.testing.assert_allclose(t, [[0.3, 0.7], [0.55, 0.45]])
 
 
 def test_qat_converts_with_its_learned_ranges(digits):
