@@ -209,14 +209,21 @@ def ensure_library(tree: TflmTree, cpu_flags: Sequence[str], ops: Iterable[str] 
 
     key = cache_key(tree, cpu_flags)
     entry = cache_root() / key
+    stamp_path, library = entry / STAMP, entry / LIBRARY
+    need = set(library_sources(tree, ops))
+
+    def built_sources() -> set[str]:
+        return set(json.loads(stamp_path.read_text()).get("sources", ())) if stamp_path.is_file() else set()
+
+    # A library that already holds what the model needs is used without the lock: library and
+    # stamp are replaced atomically, library first, so a stamp never promises more than is built.
+    have = built_sources()
+    if need <= have and library.is_file():
+        return TflmLibrary(library, key, len(have), 0)
     entry.mkdir(parents=True, exist_ok=True)
     with open(cache_root() / f"{key}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        stamp_path = entry / STAMP
-        stamp = json.loads(stamp_path.read_text()) if stamp_path.is_file() else {}
-        have = set(stamp.get("sources", ()))
-        need = set(library_sources(tree, ops))
-        library = entry / LIBRARY
+        have = built_sources()   # another process may have built it while we waited
         if need <= have and library.is_file():
             return TflmLibrary(library, key, len(have), 0)
         sources = sorted(have | need)

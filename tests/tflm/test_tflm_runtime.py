@@ -200,3 +200,35 @@ def test_inspect_marks_the_runtime_auto_uses(transpose_model: Path, benchmark_mo
         rep = json.loads(r.stdout)
         assert rep["runtime"] == runtime
         assert [f["runtime"] for f in rep["fits"] if f["chosen"]] == [runtime]
+
+
+def test_a_cached_library_is_used_while_another_build_holds_the_lock(tflm_tree, tmp_path: Path,
+                                                                     monkeypatch) -> None:
+    import fcntl
+    import json
+    import threading
+
+    from edgekit.project import tflm_lib
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    tree = tflm_lib.find_tree(tflm_tree("ref"))
+    flags = ["-mcpu=cortex-m4"]
+    key = tflm_lib.cache_key(tree, flags)
+    entry = tflm_lib.cache_root() / key
+    entry.mkdir(parents=True)
+    (entry / tflm_lib.LIBRARY).write_bytes(b"!<arch>\n")
+    sources = tflm_lib.library_sources(tree, ["FULLY_CONNECTED"])
+    (entry / tflm_lib.STAMP).write_text(json.dumps({"sources": sources}))
+
+    def no_build(argv, cwd, log):
+        raise AssertionError(f"a cached library was rebuilt: {argv}")
+
+    found: list[tflm_lib.TflmLibrary] = []
+    with open(tflm_lib.cache_root() / f"{key}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)   # another build of this entry is running
+        worker = threading.Thread(target=lambda: found.append(tflm_lib.ensure_library(
+            tree, flags, ["FULLY_CONNECTED"], toolchain_file=tmp_path / "none.cmake", run=no_build,
+            log=tmp_path / "log")), daemon=True)
+        worker.start()
+        worker.join(timeout=60)
+    assert found and found[0].path == entry / tflm_lib.LIBRARY and found[0].compiled == 0
