@@ -33,7 +33,7 @@ sys.path.insert(0, str(REPO))
 
 from edgekit.boards import load_board  # noqa: E402
 from edgekit.compare import Comparison, compare_runtimes  # noqa: E402
-from edgekit.compare_report import comparison_table, console_lines, profile_table  # noqa: E402
+from edgekit.compare_report import print_comparison  # noqa: E402
 from edgekit.console import out, step  # noqa: E402
 
 BOARD = "qemu-netduinoplus2"
@@ -100,12 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         c = compare_runtimes(model, board, root / model.stem, tflm_dirs=trees, samples=args.samples,
                              runs=args.runs, step=step)
         comparisons.append(c)
-        out.print(comparison_table(c))
-        per_op = profile_table(c)
-        if per_op is not None:
-            out.print(per_op)
-        for line in console_lines(c):
-            out.print(line)
+        print_comparison(c, out)
     out.print()
     out.print(summary_table(comparisons))
     problems = [f"{c.model.stem}: {p}" for c in comparisons for p in c.problems]

@@ -31,7 +31,7 @@ sys.path.insert(0, str(REPO))
 
 from edgekit.boards import load_board  # noqa: E402
 from edgekit.compare import Comparison, compare_runtimes  # noqa: E402
-from edgekit.compare_report import comparison_table, console_lines, profile_table  # noqa: E402
+from edgekit.compare_report import print_comparison  # noqa: E402
 from edgekit.console import out, step  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -80,12 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     data = model.parent / "data.npz"
     c = compare_runtimes(model, load_board(BOARD), root / "compare", tflm_dirs=args.tflm_dirs or default_trees(),
                          data=data if data.is_file() else None, samples=args.samples, runs=args.runs, step=step)
-    out.print(comparison_table(c))
-    per_op = profile_table(c)
-    if per_op is not None:
-        out.print(per_op)
-    for line in console_lines(c):
-        out.print(line)
+    print_comparison(c, out)
     out.print(exactness_table(c))
     must_be_exact = [r for r in c.results if r.variant.kernels != "cmsis_nn"]
     bad = [r.variant.label for r in must_be_exact if not r.exact]

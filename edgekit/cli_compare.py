@@ -46,7 +46,7 @@ def compare(model: Path, board_id: str, runtimes: str, tflm_dirs: tuple[Path, ..
     """
     from edgekit.boards import load_board
     from edgekit.compare import compare_runtimes
-    from edgekit.compare_report import comparison_dict, comparison_table, console_lines, profile_table
+    from edgekit.compare_report import comparison_dict, print_comparison
     from edgekit.errors import GateFailed
 
     board = load_board(board_id, boards_dirs)
@@ -57,11 +57,6 @@ def compare(model: Path, board_id: str, runtimes: str, tflm_dirs: tuple[Path, ..
     if as_json:
         print_json(comparison_dict(result))
     else:
-        out.print(comparison_table(result, out.width))
-        per_op = profile_table(result)
-        if per_op is not None:
-            out.print(per_op)
-        for line in console_lines(result):
-            out.print(line)
+        print_comparison(result, out)
     if result.problems:
         raise GateFailed("; ".join(result.problems))

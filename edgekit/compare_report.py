@@ -16,6 +16,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
@@ -156,6 +157,16 @@ def profile_table(c: Comparison) -> Table | None:
     return t
 
 
+def print_comparison(c: Comparison, console: Console) -> None:
+    """The comparison table, the per-op table when there are profiles, and the console lines."""
+    console.print(comparison_table(c, console.width))
+    per_op = profile_table(c)
+    if per_op is not None:
+        console.print(per_op)
+    for line in console_lines(c):
+        console.print(line)
+
+
 def console_lines(c: Comparison) -> list[str]:
     """The notes, each profile's coverage, and the files written, one line each."""
     lines = [f"[red]{escape(r.variant.label)} failed[/]: {escape(r.error)}" for r in c.results if r.error]
@@ -282,5 +293,5 @@ def write_outputs(c: Comparison, out_dir: Path) -> list[Path]:
 
 
 __all__ = ["COMPARE_JSON", "COMPARE_MD", "COMPARE_PNG", "COVERAGE_TOLERANCE", "MEDIUM_COMPARE", "WIDE_COMPARE",
-           "comparison_dict", "comparison_table", "console_lines", "coverage_ok", "markdown", "profile_table",
-           "write_outputs", "write_png"]
+           "comparison_dict", "comparison_table", "console_lines", "coverage_ok", "markdown", "print_comparison",
+           "profile_table", "write_outputs", "write_png"]

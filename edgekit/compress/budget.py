@@ -64,7 +64,7 @@ def predicted_latency_ms(macs: int, runtime: str, clock_hz: int) -> float:
 
 
 @dataclass(frozen=True)
-class Footprint:
+class CandidateFit:
     """What one int8 candidate needs on the budget's board with the runtime it would use."""
 
     runtime: str
@@ -97,7 +97,7 @@ def describe_overflow(over: dict[str, float]) -> str:
     return ", ".join(parts)
 
 
-def footprint(tflite: bytes, graph: Graph, board: Board, budget: Budget) -> Footprint:
+def footprint(tflite: bytes, graph: Graph, board: Board, budget: Budget) -> CandidateFit:
     """The flash, RAM (edgekit-rt plan or measured TFLM arena) and predicted latency of an int8
     .tflite on `board`, as `edgekit inspect` estimates them; nothing is built."""
     from edgekit.model.inspect import inspect_model
@@ -118,9 +118,9 @@ def footprint(tflite: bytes, graph: Graph, board: Board, budget: Budget) -> Foot
     fit = fits[0]
     arena = (report.edgekit_rt.arena_bytes if runtime == EDGEKIT_RT and report.edgekit_rt is not None
              else report.tflm_arena_device or 0)
-    return Footprint(runtime, fit.flash_needed, fit.ram_needed, arena, report.total_macs,
+    return CandidateFit(runtime, fit.flash_needed, fit.ram_needed, arena, report.total_macs,
                      predicted_latency_ms(report.total_macs, runtime, budget.clock_hz))
 
 
-__all__ = ["Budget", "board_budget", "Footprint", "footprint", "predicted_latency_ms", "describe_overflow",
+__all__ = ["Budget", "board_budget", "CandidateFit", "footprint", "predicted_latency_ms", "describe_overflow",
            "INSTRUCTIONS_PER_MAC", "INVOKE_INSTRUCTIONS"]

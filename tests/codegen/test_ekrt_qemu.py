@@ -3,7 +3,6 @@ the portable kernels both match tflite_micro byte for byte on the benchmark mode
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 from pathlib import Path
 
@@ -14,10 +13,7 @@ pytest.importorskip("tflite_micro")
 if shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") is None:
     pytest.skip("qemu-system-arm / arm-none-eabi-gcc not installed", allow_module_level=True)
 
-_spec = importlib.util.spec_from_file_location(
-    "ekrt_bare_metal", Path(__file__).resolve().parent / "ekrt_bare_metal.py")
-bench = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(bench)
+import ekrt_bare_metal as bench
 
 
 @pytest.mark.parametrize("name", ["sine", "ds_cnn_kws", "ad_autoencoder"])

@@ -3,7 +3,6 @@ path and the portable one, byte for byte equal to tflite_micro (state reset befo
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 from pathlib import Path
 
@@ -13,12 +12,8 @@ pytest.importorskip("tflite_micro")
 if shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") is None:
     pytest.skip("qemu-system-arm / arm-none-eabi-gcc not installed", allow_module_level=True)
 
+import ekrt_bare_metal as bench
 import recurrent_models as R
-
-_spec = importlib.util.spec_from_file_location(
-    "ekrt_bare_metal", Path(__file__).resolve().parent / "ekrt_bare_metal.py")
-bench = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(bench)
 
 
 @pytest.mark.parametrize("name", ["lstm_stacked_last"])

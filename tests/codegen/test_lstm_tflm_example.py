@@ -4,7 +4,6 @@ input and carried across inputs, and on the emulated Cortex-M4F (DSP and portabl
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 from pathlib import Path
@@ -34,10 +33,8 @@ def test_mnist_lstm_bit_exact_on_host(ekrt_build_dir: Path) -> None:
 def test_mnist_lstm_bit_exact_on_cortex_m4(dsp: bool, tmp_path: Path) -> None:
     if shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") is None:
         pytest.skip("qemu-system-arm / arm-none-eabi-gcc not installed")
-    spec = importlib.util.spec_from_file_location(
-        "ekrt_bare_metal", Path(__file__).resolve().parent / "ekrt_bare_metal.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    import ekrt_bare_metal as bench
+
     inputs = bench.bench_inputs(load_graph(MODEL).input_tensors[0].size, 4)
     elf = bench.build_firmware(MODEL, tmp_path, inputs, dsp)
     instr, outs = bench.run_qemu(elf, timeout=120)

@@ -8,7 +8,7 @@ import pytest
 from edgekit.boards import load_board
 from edgekit.compress.budget import (
     INSTRUCTIONS_PER_MAC,
-    Footprint,
+    CandidateFit,
     board_budget,
     describe_overflow,
     predicted_latency_ms,
@@ -36,10 +36,10 @@ def test_latency_prediction_and_overflow():
     assert predicted_latency_ms(1_000_000, EDGEKIT_RT, 180_000_000) == pytest.approx((2.807e6 + 1266) / 180e6 * 1e3)
     assert INSTRUCTIONS_PER_MAC[TFLM] > INSTRUCTIONS_PER_MAC[EDGEKIT_RT]
     budget = board_budget(load_board("nucleo-f446re"), max_flash=50_000, max_latency_ms=1.0)
-    fp = Footprint(EDGEKIT_RT, flash=60_000, ram=1_000, arena=200, macs=10, latency_ms=1.5)
+    fp = CandidateFit(EDGEKIT_RT, flash=60_000, ram=1_000, arena=200, macs=10, latency_ms=1.5)
     assert fp.overflow(budget) == {"flash": 10_000, "latency_ms": 0.5}
     assert describe_overflow(fp.overflow(budget)) == "flash 10,000 B over, latency 0.50 ms over"
-    assert Footprint(EDGEKIT_RT, 50_000, 1_000, 200, 10, 1.0).overflow(budget) == {}
+    assert CandidateFit(EDGEKIT_RT, 50_000, 1_000, 200, 10, 1.0).overflow(budget) == {}
 
 
 def test_methods_are_checked():
