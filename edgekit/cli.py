@@ -370,11 +370,16 @@ def hil(project_dir: Path, board_id: str | None, port: str | None, data_path: Pa
 @click.option("--infer", is_flag=True, help="Also record the device's live predictions.")
 @click.option("--input-per-unit", type=float,
               help="With --infer: model input units per sensor unit (0.001: model in g, sensor in mg).")
+@click.option("--every", type=click.IntRange(min=1, max=65535),
+              help="With --infer: samples between predictions [default: 1, with --keep-state the window].")
+@click.option("--keep-state", is_flag=True,
+              help="With --infer on a recurrent model: carry its state from one window to the next "
+                   "(windows do not overlap) instead of starting each fresh.")
 @boards_dirs_option
 @json_option
 def stream(board_id: str, port: str | None, project_dir: Path | None, sensor: str, rate: int, seconds: float,
-           out_path: Path, infer: bool, input_per_unit: float | None, boards_dirs: tuple[Path, ...],
-           as_json: bool) -> None:
+           out_path: Path, infer: bool, input_per_unit: float | None, every: int | None, keep_state: bool,
+           boards_dirs: tuple[Path, ...], as_json: bool) -> None:
     """Record sensor samples from the board with device timestamps (microseconds)."""
     from edgekit.boards import load_board
     from edgekit.hil.stream import LivePrediction, record_stream
@@ -389,7 +394,8 @@ def stream(board_id: str, port: str | None, project_dir: Path | None, sensor: st
 
     with step(f"recording {sensor} at {rate} Hz for {seconds:g} s"):
         r = record_stream(board, sensor, rate, seconds, out_path, port=port, project=project,
-                          infer=infer, input_per_unit=input_per_unit, on_prediction=show)
+                          infer=infer, input_per_unit=input_per_unit, keep_state=keep_state, every=every,
+                          on_prediction=show)
     if as_json:
         print_json(stream_dict(r))
         return

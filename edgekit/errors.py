@@ -63,6 +63,15 @@ class DeviceError(EdgekitError):
     exit_code = 3
 
 
+class DeviceRefused(DeviceError):
+    """The device answered a request with an ERROR reply: `code` and `detail` say why."""
+
+    def __init__(self, message: str, *, code: int, detail: int, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.code = code
+        self.detail = detail
+
+
 class MissingToolError(EdgekitError):
     """A program or optional package needed for this step is not installed."""
 

@@ -30,11 +30,12 @@ class Footprint:
     arena: int
 
 
-def estimate(runtime: str, *, model_flash: int, arena: int, io_bytes: int) -> Footprint:
+def estimate(runtime: str, *, model_flash: int, arena: int, io_bytes: int, state_bytes: int = 0) -> Footprint:
     """Footprint of a firmware on `runtime` (a runtime name; UsageError if unknown).
 
-    model_flash: the runtime's model data in flash (`ModelCode.model_flash_bytes`).
+    model_flash: the runtime's model data in flash (`ModelCode.model_flash_bytes`);
+    state_bytes: recurrent state kept outside the arena (`ModelCode.state_bytes`).
     """
     code = get_runtime(runtime).code_flash_bytes
     return Footprint(runtime, model_flash + code + FIRMWARE_FLASH_BYTES,
-                     arena + STACK_BYTES + FIRMWARE_RAM_BYTES + io_bytes, arena)
+                     arena + state_bytes + STACK_BYTES + FIRMWARE_RAM_BYTES + io_bytes, arena)

@@ -32,6 +32,7 @@ class ModelCode:
     sources: dict[str, str]     # file name -> C/C++ text
     arena_bytes: int
     model_flash_bytes: int      # constant data (edgekit-rt) or the whole .tflite (tflm)
+    state_bytes: int = 0        # recurrent state outside the arena (edgekit-rt; TFLM keeps it in the arena)
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ def _edgekit_rt_code(graph: Graph, model_bytes: bytes, where: str) -> ModelCode:
 
     compiled = compile_model(graph)  # ModelError names an unsupported op and points to tflm
     summary = compiled.summary
-    return ModelCode(compiled.sources(), summary.arena_bytes, summary.const_bytes)
+    return ModelCode(compiled.sources(), summary.arena_bytes, summary.const_bytes, summary.state_bytes)
 
 
 def _tflm_code(graph: Graph, model_bytes: bytes, where: str) -> ModelCode:

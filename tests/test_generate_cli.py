@@ -164,6 +164,13 @@ def test_stream_from_virtual_board(cli, sine: Path, built_sine: Path, tmp_path: 
     assert np.array_equal(expected.reshape(-1), preds["prediction"].reshape(-1))
     assert_clean_error(cli("stream", "--board", BOARD, "--project", built_sine, "--sensor", "gyro", "--rate", "20",
                            "--seconds", "1", "-o", csv_out), 2, "has no sensor 'gyro'", "accel")
+    kept = tmp_path / "kept.npz"
+    assert_clean_error(cli("stream", "--board", BOARD, "--project", built_sine, "--sensor", "accel", "--rate", "20",
+                           "--seconds", "1", "--keep-state", "-o", kept), 2, "--keep-state", "add --infer")
+    assert_clean_error(cli("stream", "--board", BOARD, "--project", built_sine, "--sensor", "accel", "--rate", "20",
+                           "--seconds", "1", "--infer", "--input-per-unit", "0.001", "--keep-state", "-o", kept),
+                       2, "keeps no state", "without --keep-state")
+    assert not kept.exists()
 
 
 @pytest.fixture()

@@ -117,3 +117,20 @@ def test_lstm_macs_count_every_gate_of_every_step() -> None:
     macs = {layer.op: layer.macs for layer in layers(graph)}
     assert macs["UNIDIRECTIONAL_SEQUENCE_LSTM"] == 28 * 20 * 4 * (28 + 20)
     assert macs["FULLY_CONNECTED"] == 560 * 10
+
+
+def test_the_fit_counts_edgekit_rt_recurrent_state_outside_the_arena(cli) -> None:
+    from edgekit.footprint import FIRMWARE_RAM_BYTES, STACK_BYTES
+
+    path = Path(__file__).parent / "fixtures" / "tflm_lstm" / "trained_lstm_int8.tflite"
+    r = cli("inspect", path, "--board", "nucleo-f446re", "--json")
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(r.stdout)
+    rt = rep["edgekit_rt"]
+    assert rt["state_bytes"] == 20 + 2 * 20          # 20 units: int8 hidden, int16 cell state
+    graph = load_graph(path)
+    io = graph.input_tensors[0].nbytes + graph.output_tensors[0].nbytes
+    fit = next(f for f in rep["fits"] if f["runtime"] == "edgekit-rt")
+    assert fit["ram_needed"] == rt["arena_bytes"] + rt["state_bytes"] + STACK_BYTES + FIRMWARE_RAM_BYTES + io
+    r = cli("inspect", path)
+    assert "recurrent state (static, outside the arena)" in r.stdout

@@ -123,6 +123,7 @@ class Deployed:
     manifest: dict
     report: dict
     ops: set[str]
+    project: Path
 
 
 @pytest.fixture(scope="module", params=sorted(CASES))
@@ -147,7 +148,7 @@ def deployed(request, tmp_path_factory) -> Deployed:
     return Deployed(case, json.loads(keras_path.with_suffix(".quant.json").read_text()),
                     json.loads((project / "edgekit.json").read_text()),
                     json.loads((project / "hil-report" / "report.json").read_text()),
-                    {op.op for op in load_graph(tflite).operators})
+                    {op.op for op in load_graph(tflite).operators}, project)
 
 
 def test_recurrent_model_runs_exactly_on_the_virtual_board(deployed: Deployed) -> None:
@@ -164,3 +165,46 @@ def test_recurrent_model_runs_exactly_on_the_virtual_board(deployed: Deployed) -
     assert rep["status"] == "complete" and rep["samples_measured"] == N_TEST
     assert rep["agreement"]["exact_share"] == 1.0 and rep["agreement"]["max_abs_diff_lsb"] == 0
     assert rep["task"]["device"] == rep["task"]["host_int8"] == pytest.approx(q["int8_value"], abs=1e-9)
+
+
+@pytest.mark.parametrize("deployed", ["stacked_lstm_sensor"], indirect=True)
+def test_stream_carries_the_lstm_state_across_windows_exactly(deployed: Deployed, tmp_path: Path) -> None:
+    """`stream --infer --keep-state` on the virtual board's accelerometer: windows of 16 samples
+    that do not overlap, the LSTM state carried from each to the next. Replayed through TFLM
+    (no reset between invokes) every prediction is the same bytes."""
+    from tflite_micro.python.tflite_micro import runtime
+
+    from edgekit.hil.protocol import sensor_to_input
+    from edgekit.model.tflite_graph import load_graph
+
+    common = ("stream", "--board", BOARD, "--project", deployed.project, "--sensor", "accel", "--rate", "100",
+              "--infer", "--input-per-unit", "0.001", "--keep-state")
+    r = run_cli(*common, "--every", "8", "--seconds", "1", "-o", tmp_path / "overlap.npz")
+    assert r.returncode == 2 and "would overlap" in r.stderr and not (tmp_path / "overlap.npz").exists()
+    out = tmp_path / "kept.npz"
+    r = run_cli(*common, "--seconds", "3", "-o", out)
+    assert r.returncode == 0, r.stderr
+    data = np.load(out)
+    assert np.array_equal(data["seq"], np.arange(len(data["seq"])))   # nothing dropped: windows rebuild
+    model = deployed.project / "model" / "model.tflite"
+    q = load_graph(model).input_tensors[0].quant
+    assert q is not None
+    per_lsb = np.float32(0.001) / np.float32(q.scale[0])
+    flat = [sensor_to_input(int(v), per_lsb=float(per_lsb), zero_point=int(q.zero_point[0]))
+            for v in data["values"].ravel()]
+    ends = np.flatnonzero(data["has_prediction"])
+    assert len(ends) >= 15 and np.all(np.diff(ends) == 16) and ends[0] == 15   # one per whole window
+    it = runtime.Interpreter.from_bytes(model.read_bytes(), arena_size=256 * 1024)
+    kept, fresh = [], []
+    for end in ends:
+        window = np.array(flat[3 * (end - 15):3 * (end + 1)], np.int8).reshape(1, 16, 3)
+        it.set_input(window, 0)
+        it.invoke()                    # continues the state the previous window left
+        kept.append(np.array(it.get_output(0), copy=True).ravel())
+    for end in ends:
+        it.reset()
+        it.set_input(np.array(flat[3 * (end - 15):3 * (end + 1)], np.int8).reshape(1, 16, 3), 0)
+        it.invoke()
+        fresh.append(np.array(it.get_output(0), copy=True).ravel())
+    np.testing.assert_array_equal(data["prediction"][ends], np.array(kept))
+    assert not np.array_equal(np.array(kept), np.array(fresh))      # the carried state mattered

@@ -409,10 +409,12 @@ def bench_max_runs(max_payload: int) -> int:
 
 
 def stream_start_request(sensor: int, rate_hz: int, *, infer: bool = False, shift: int = 0,
-                         infer_every: int = 1, input_per_unit: float | None = None) -> bytes:
-    """STREAM_START payload: sensor, flags (bit 0 infer, bit 1 scaled inputs), rate, shift,
-    infer_every, and with ``input_per_unit`` (model input units per sensor unit) the f32 scale."""
-    flags = (1 if infer else 0) | (2 if input_per_unit is not None else 0)
+                         infer_every: int = 1, input_per_unit: float | None = None,
+                         keep_state: bool = False) -> bytes:
+    """STREAM_START payload: sensor, flags (bit 0 infer, bit 1 scaled inputs, bit 2 keep the
+    model's recurrent state from one window to the next), rate, shift, infer_every, and with
+    ``input_per_unit`` (model input units per sensor unit) the f32 scale."""
+    flags = (1 if infer else 0) | (2 if input_per_unit is not None else 0) | (4 if keep_state else 0)
     payload = struct.pack("<BBHBBH", sensor, flags, rate_hz, shift, 0, infer_every)
     return payload + (struct.pack("<f", input_per_unit) if input_per_unit is not None else b"")
 

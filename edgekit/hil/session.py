@@ -22,7 +22,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from edgekit.errors import DataError, DeviceError
+from edgekit.errors import DataError, DeviceError, DeviceRefused
 from edgekit.hil import protocol as P
 from edgekit.hil.link import DEFAULT_BAUD, Link, open_link
 from edgekit.hil.streaming import Stream
@@ -208,7 +208,8 @@ class Session:
         return cycles
 
     def stream(self, sensor: int, rate_hz: int, seconds: float | None, *, infer: bool = False,
-               shift: int = 0, infer_every: int = 1, input_per_unit: float | None = None) -> Stream:
+               shift: int = 0, infer_every: int = 1, input_per_unit: float | None = None,
+               keep_state: bool = False) -> Stream:
         """Start streaming ``sensor`` at ``rate_hz``; iterate the result for samples.
 
         Iteration ends after ``seconds`` (None: until the consumer stops), then
@@ -217,10 +218,12 @@ class Session:
         Each value becomes an int8 input quantized with the model's input scale and zero
         point after multiplying by ``input_per_unit`` (model input units per sensor unit,
         e.g. 0.001 for a model in g fed by a sensor in mg); without it, ``value / 2**shift``
-        saturated to int8.
+        saturated to int8. Each inference starts from the model's initial recurrent state
+        unless ``keep_state``: then the stream's first starts fresh and each later one
+        continues the state the previous left (docs/protocol.md 4.6).
         """
         return Stream(self, sensor, rate_hz, seconds, infer=infer, shift=shift,
-                      infer_every=infer_every, input_per_unit=input_per_unit)
+                      infer_every=infer_every, input_per_unit=input_per_unit, keep_state=keep_state)
 
     def reset(self, *, exit_firmware: bool = False, code: int = 0) -> None:
         """Soft reset (stop streaming, clear buffers, re-init the model), or with
@@ -321,7 +324,7 @@ class Session:
                 err = self.decode(P.DeviceErrorReply.decode, f.payload, "ERROR")
                 if err.code == P.ErrorCode.BAD_CRC:
                     return "retry"
-                raise DeviceError(f"{err.describe()} (device on {self.url})")
+                raise DeviceRefused(f"{err.describe()} (device on {self.url})", code=err.code, detail=err.detail)
 
     def _silent(self, what: str, wait: float, tries: int = 1) -> DeviceError:
         link = self._link()

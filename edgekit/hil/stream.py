@@ -154,9 +154,21 @@ def _write(path: Path, samples: list[Sample], axes: int, with_predictions: bool,
     atomic_write_text(path, buf.getvalue())
 
 
+def _prediction_hop(every: int | None, window: int, keep_state: bool) -> int:
+    """Samples between predictions: 1 (a sliding window), or with keep_state one whole window,
+    so each sample enters the carried state once."""
+    if not keep_state:
+        return every or 1
+    if every is not None and every < window:
+        raise UsageError(f"--keep-state with --every {every}: windows of {window} samples would overlap "
+                         "and feed samples into the carried state more than once",
+                         hint=f"use --every {window} (the default with --keep-state) or more")
+    return every or window
+
+
 def record_stream(board: Board, sensor_id: str, rate_hz: int, seconds: float, out_path: Path, *,
                   port: str | None = None, project: Project | None = None, infer: bool = False,
-                  input_per_unit: float | None = None,
+                  input_per_unit: float | None = None, keep_state: bool = False, every: int | None = None,
                   on_sample: Callable[[Sample], None] | None = None,
                   on_prediction: Callable[[LivePrediction], None] | None = None) -> StreamResult:
     """Record `seconds` of `sensor_id` at `rate_hz` into out_path (.csv or .npz).
@@ -168,8 +180,18 @@ def record_stream(board: Board, sensor_id: str, rate_hz: int, seconds: float, ou
     the board or link fails; the DeviceError then says where. `on_prediction` gets the live
     predictions at a readable rate (PredictionTicker), named with the project's class names;
     the file keeps every one.
+
+    `every`: samples between predictions once the window is full (default 1: a sliding window
+    moved by one sample). `keep_state` (a recurrent model) carries the model's state from one
+    prediction to the next instead of starting each window fresh; windows then must not
+    overlap, so `every` defaults to, and may not be below, the window's length in samples.
     """
     sensor = board.sensor(sensor_id)  # clear error listing the board's sensors
+    if (keep_state or every is not None) and not infer:
+        raise UsageError("--keep-state and --every choose how live inference runs", hint="add --infer")
+    if keep_state and project is not None and not project.graph.keeps_state:
+        raise UsageError(f"--keep-state: the model of {project.root} keeps no state between inferences "
+                         "(it has no recurrent layer)", hint="stream without --keep-state")
     if infer and input_per_unit is None:
         input_per_unit = input_per_unit_for(project, sensor.units)
         if input_per_unit is None:
@@ -195,6 +217,7 @@ def record_stream(board: Board, sensor_id: str, rate_hz: int, seconds: float, ou
                                  f"{info.input_dtype}", hint="record without --infer")
             check_infer_input(sensor_id, sensor.axes, info.input_shape)
             first = -(-info.input_bytes // sensor.axes)  # samples that fill the model's window
+            every = _prediction_hop(every, first, keep_state)
             if first > rate_hz * seconds:
                 raise UsageError(f"the model's window takes {first} samples of '{sensor_id}' before its "
                                  f"first prediction, {first / rate_hz:g} s at {rate_hz} Hz; "
@@ -204,7 +227,8 @@ def record_stream(board: Board, sensor_id: str, rate_hz: int, seconds: float, ou
                                       output_dtype=info.output_dtype)
         # The firmware numbers sensors in board-file order (ek_board.h).
         stream = session.stream(board.sensors.index(sensor), rate_hz, seconds, infer=infer,
-                                input_per_unit=input_per_unit if infer else None)
+                                input_per_unit=input_per_unit if infer else None,
+                                infer_every=every or 1, keep_state=keep_state)
         try:
             for sample in stream:
                 samples.append(sample)

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from edgekit.errors import DataError, DeviceError
+from edgekit.errors import DataError, DeviceError, DeviceRefused
 from edgekit.hil import protocol as P
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -54,7 +54,8 @@ class Stream:
     """
 
     def __init__(self, session: Session, sensor: int, rate_hz: int, seconds: float | None, *,
-                 infer: bool, shift: int, infer_every: int, input_per_unit: float | None = None) -> None:
+                 infer: bool, shift: int, infer_every: int, input_per_unit: float | None = None,
+                 keep_state: bool = False) -> None:
         if not 1 <= rate_hz <= 0xFFFF:  # the protocol's u16; each sensor's limit is its board file's
             raise DataError(f"stream rate {rate_hz} Hz out of range")
         self.session = session
@@ -65,6 +66,7 @@ class Stream:
         self.shift = shift
         self.infer_every = infer_every
         self.input_per_unit = input_per_unit
+        self.keep_state = keep_state
         self.stats = StreamStats()
         self.values_per_sample: int | None = None
         self._seq: int | None = None
@@ -85,8 +87,16 @@ class Stream:
         s = self.session
         payload = P.stream_start_request(self.sensor, self.rate_hz, infer=self.infer,
                                          input_per_unit=self.input_per_unit,
-                                         shift=self.shift, infer_every=self.infer_every)
-        ack = s.request(P.Msg.STREAM_START, payload)
+                                         shift=self.shift, infer_every=self.infer_every,
+                                         keep_state=self.keep_state)
+        try:
+            ack = s.request(P.Msg.STREAM_START, payload)
+        except DeviceRefused as e:
+            if self.keep_state and e.code == P.ErrorCode.BAD_ARG and e.detail == 0:
+                raise DeviceError(f"{e.message}: the firmware does not know the keep-state flag",
+                                  hint="regenerate and rebuild the project with this edgekit "
+                                       "(edgekit generate, edgekit build), then flash it") from None
+            raise
         self._seq = s.last_seq  # every SAMPLE of this stream carries it
         _, self.values_per_sample, _ = s.decode(P.decode_stream_ack, ack, "STREAM_START")
         self._started = True

@@ -150,7 +150,8 @@ def board_fits(board: Board, report: InspectReport, io_bytes: int) -> list[Board
     fits = []
     rt = report.edgekit_rt
     if rt is not None:
-        need = estimate(EDGEKIT_RT, model_flash=rt.const_bytes, arena=rt.arena_bytes, io_bytes=io_bytes)
+        need = estimate(EDGEKIT_RT, model_flash=rt.const_bytes, arena=rt.arena_bytes, io_bytes=io_bytes,
+                        state_bytes=rt.state_bytes)
         fits.append(BoardFit(board.id, EDGEKIT_RT, need.flash, board.flash.size, need.ram, board.ram.size,
                              chosen=report.runtime == EDGEKIT_RT))
     if report.tflm_arena_device is not None:

@@ -136,6 +136,11 @@ class Graph:
         """The graph's output tensors, in order."""
         return [self.tensors[i] for i in self.outputs]
 
+    @property
+    def keeps_state(self) -> bool:
+        """Whether an invoke leaves state for the next (variable tensors: recurrent state)."""
+        return any(t.is_variable for t in self.tensors)
+
     def op_names(self) -> list[str]:
         """Distinct operator names in first-use order."""
         return list(dict.fromkeys(op.op for op in self.operators))

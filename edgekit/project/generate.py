@@ -110,7 +110,8 @@ def generate_project(model_path: Path, board: Board, out_dir: Path, *, runtime: 
     model_bytes = Path(model_path).read_bytes()
     code = rt.model_code(graph, model_bytes, str(model_path))
     need = estimate(rt.name, model_flash=code.model_flash_bytes, arena=code.arena_bytes,
-                    io_bytes=graph.input_tensors[0].nbytes + graph.output_tensors[0].nbytes)
+                    io_bytes=graph.input_tensors[0].nbytes + graph.output_tensors[0].nbytes,
+                    state_bytes=code.state_bytes)
     for region, amount, have in (("flash", need.flash, board.flash.size), ("RAM", need.ram, board.ram.size)):
         if amount > have:
             raise FitError(f"{model_path} does not fit {board.id} with runtime {rt.name}: {region} needs about "

@@ -41,25 +41,6 @@ static struct {
     int8_t output[EDGEKIT_MODEL_OUTPUT_BYTES] __attribute__((aligned(4)));
 } g;
 
-static size_t str_len(const char *s, size_t max)
-{
-    size_t n = 0;
-    while (n < max && s[n] != '\0') {
-        n++;
-    }
-    return n;
-}
-
-static uint32_t float_bits(float f)
-{
-    union {
-        float f;
-        uint32_t u;
-    } v;
-    v.f = f;
-    return v.u;
-}
-
 static void send(uint8_t type, uint16_t seq, const uint8_t *payload, size_t len)
 {
     size_t n = ek_frame_encode(type, seq, payload, len, g.tx, sizeof g.tx);
@@ -114,12 +95,16 @@ static uint8_t model_ready(void)
     return (uint8_t)(g.model_rc == 0);
 }
 
-/* Runs the model on g.input; returns the cycles spent inside edgekit_model_invoke. */
-static int run_model(uint32_t *cycles)
+/* Runs the model on g.input; returns the cycles spent inside edgekit_model_invoke. Each
+ * inference is an independent sequence (recurrent state reset) unless keep_state (a stream
+ * that asked to carry it). */
+static int run_model(int keep_state, uint32_t *cycles)
 {
     uint32_t c0, c1;
     int rc;
-    edgekit_model_reset(); /* each inference is an independent sequence (recurrent state) */
+    if (!keep_state) {
+        edgekit_model_reset();
+    }
     c0 = ek_port_cycles();
     rc = edgekit_model_invoke(g.input, g.output);
     c1 = ek_port_cycles();
@@ -150,14 +135,6 @@ void ek_app_init(void)
     g.initialised = 1;
 }
 
-static size_t put_str(uint8_t *p, const char *s, size_t max)
-{
-    size_t n = str_len(s, max);
-    p[0] = (uint8_t)n;
-    ek_copy_bytes(&p[1], (const uint8_t *)s, n);
-    return n + 1u;
-}
-
 static void on_hello(uint16_t seq)
 {
     uint8_t *p = g.reply;
@@ -186,9 +163,9 @@ static void on_info(uint16_t seq)
     p[21] = (uint8_t)EDGEKIT_MODEL_OUTPUT_DTYPE;
     p[22] = (uint8_t)EDGEKIT_MODEL_INPUT_RANK;
     p[23] = (uint8_t)EDGEKIT_MODEL_OUTPUT_RANK;
-    ek_put_u32(&p[24], float_bits((float)(EDGEKIT_MODEL_INPUT_SCALE)));
+    ek_put_f32(&p[24], (float)(EDGEKIT_MODEL_INPUT_SCALE));
     ek_put_u32(&p[28], (uint32_t)(int32_t)(EDGEKIT_MODEL_INPUT_ZERO_POINT));
-    ek_put_u32(&p[32], float_bits((float)(EDGEKIT_MODEL_OUTPUT_SCALE)));
+    ek_put_f32(&p[32], (float)(EDGEKIT_MODEL_OUTPUT_SCALE));
     ek_put_u32(&p[36], (uint32_t)(int32_t)(EDGEKIT_MODEL_OUTPUT_ZERO_POINT));
     n = 40;
     for (i = 0; i < (size_t)EDGEKIT_MODEL_INPUT_RANK; i++, n += 4u) {
@@ -197,10 +174,10 @@ static void on_info(uint16_t seq)
     for (i = 0; i < (size_t)EDGEKIT_MODEL_OUTPUT_RANK; i++, n += 4u) {
         ek_put_u32(&p[n], out_dims[i]);
     }
-    n += put_str(&p[n], EK_BOARD_ID, STR_MAX);
-    n += put_str(&p[n], EK_FIRMWARE_VERSION, STR_MAX);
-    n += put_str(&p[n], EDGEKIT_MODEL_RUNTIME, STR_MAX);
-    n += put_str(&p[n], EDGEKIT_MODEL_SHA256, 64u);
+    n += ek_put_str(&p[n], EK_BOARD_ID, STR_MAX);
+    n += ek_put_str(&p[n], EK_FIRMWARE_VERSION, STR_MAX);
+    n += ek_put_str(&p[n], EDGEKIT_MODEL_RUNTIME, STR_MAX);
+    n += ek_put_str(&p[n], EDGEKIT_MODEL_SHA256, 64u);
     reply(EK_MSG_INFO, seq, n);
 }
 
@@ -228,7 +205,7 @@ static void on_infer(const ek_frame_t *f)
     if (f->len != 0u) {
         ek_copy_bytes((uint8_t *)g.input, f->payload, f->len);
     }
-    rc = run_model(&cycles);
+    rc = run_model(0, &cycles);
     if (rc != 0) {
         send_error(f->type, f->seq, EK_ERR_MODEL, (int32_t)rc);
         return;
@@ -294,7 +271,7 @@ static void on_bench(const ek_frame_t *f)
         return;
     }
     for (i = 0; i < warmup + runs; i++) {
-        rc = run_model(&cycles);
+        rc = run_model(0, &cycles);
         if (rc != 0) {
             send_error(f->type, f->seq, EK_ERR_MODEL, (int32_t)rc);
             return;

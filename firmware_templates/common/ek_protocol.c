@@ -49,6 +49,27 @@ void ek_put_u32(uint8_t *p, uint32_t v)
     p[3] = (uint8_t)(v >> 24);
 }
 
+void ek_put_f32(uint8_t *p, float v)
+{
+    union {
+        float f;
+        uint32_t u;
+    } bits;
+    bits.f = v;
+    ek_put_u32(p, bits.u);
+}
+
+size_t ek_put_str(uint8_t *p, const char *s, size_t max)
+{
+    size_t n = 0;
+    while (n < max && s[n] != '\0') {
+        n++;
+    }
+    p[0] = (uint8_t)n;
+    ek_copy_bytes(&p[1], (const uint8_t *)s, n);
+    return n + 1u;
+}
+
 uint16_t ek_get_u16(const uint8_t *p)
 {
     return (uint16_t)((uint16_t)p[0] | ((uint16_t)p[1] << 8));

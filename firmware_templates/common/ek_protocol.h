@@ -130,6 +130,10 @@ void ek_put_u16(uint8_t *p, uint16_t v);
 void ek_put_u32(uint8_t *p, uint32_t v);
 uint16_t ek_get_u16(const uint8_t *p);
 uint32_t ek_get_u32(const uint8_t *p);
+/* IEEE-754 bits of v, little-endian (protocol floats). */
+void ek_put_f32(uint8_t *p, float v);
+/* A string of at most `max` bytes, prefixed with its length (u8); returns the bytes written. */
+size_t ek_put_str(uint8_t *p, const char *s, size_t max);
 
 #ifdef __cplusplus
 }

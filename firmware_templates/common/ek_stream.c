@@ -45,7 +45,7 @@ int ek_stream_start(ek_stream_t *s, const uint8_t *payload, size_t len, uint16_t
     sensor = payload[0];
     rate = ek_get_u16(payload + 2);
     shift = payload[4];
-    if (rate == 0u || shift > 15u || (flags & 0xFCu) != 0u) {
+    if (rate == 0u || shift > 15u || (flags & 0xF8u) != 0u) {
         *detail = 0;
         return EK_ERR_BAD_ARG;
     }
@@ -93,6 +93,7 @@ int ek_stream_start(ek_stream_t *s, const uint8_t *payload, size_t len, uint16_t
     s->infer = (uint8_t)(flags & 1u);
     s->shift = shift;
     s->scaled = (uint8_t)((flags >> 1) & 1u);
+    s->keep_state = (uint8_t)((flags >> 2) & 1u);
     s->per_lsb = scale_per_lsb;
     s->n_values = (uint8_t)n;
     s->rate_hz = rate;
@@ -205,7 +206,8 @@ void ek_stream_service(ek_stream_t *s, uint8_t *p)
         s->since_infer++;
         if (s->window_fill >= (uint32_t)env->input_bytes && s->since_infer >= s->infer_every) {
             s->since_infer = 0;
-            rc = env->invoke(&cycles);
+            rc = env->invoke(s->keep_state && s->state_begun, &cycles);
+            s->state_begun = 1;
             p[13] = (uint8_t)(rc == 0 ? 1u : 2u); /* 1: prediction, 2: model error */
             ek_put_u32(&p[n_out], rc == 0 ? cycles : (uint32_t)rc);
             ek_put_u32(&p[n_out + 4u], (uint32_t)env->output_bytes);

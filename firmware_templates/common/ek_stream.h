@@ -3,6 +3,8 @@
  * A stream reads one sensor at a fixed rate, paced by ek_port_micros(), and sends one SAMPLE
  * frame per reading; with live inference it also pushes the values into the model input as
  * a sliding window and runs the model every `infer_every` samples once the window is full.
+ * Each inference starts from the model's initial state unless the stream keeps state (flags
+ * bit 2): then the first one starts fresh and each later one continues the previous.
  * The engine reaches the model and the link only through ek_stream_env_t, so it builds and
  * tests without a generated model. Single-threaded: call ek_stream_service() often
  * (ek_app_poll does).
@@ -43,8 +45,10 @@ typedef struct {
     size_t output_bytes;
     float input_scale;        /* input quantization: real = scale * (q - zero_point) */
     int32_t input_zero_point;
-    /* Run the model on `input`; store the cycles it took; 0 or the model's error code. */
-    int (*invoke)(uint32_t *cycles);
+    /* Run the model on `input`; store the cycles it took; 0 or the model's error code.
+     * keep_state 0: from the model's initial recurrent state (an independent sequence);
+     * 1: continuing the state the previous invoke left. */
+    int (*invoke)(int keep_state, uint32_t *cycles);
     /* Send one SAMPLE frame with sequence number `seq` (the STREAM_START's). */
     void (*send_sample)(uint16_t seq, const uint8_t *payload, size_t len);
 } ek_stream_env_t;
@@ -56,6 +60,8 @@ typedef struct {
     uint8_t infer;
     uint8_t shift;
     uint8_t scaled;        /* live-inference inputs quantized with the model's input scale */
+    uint8_t keep_state;    /* recurrent state carried from one window's inference to the next */
+    uint8_t state_begun;   /* an inference of this stream ran: the next may continue its state */
     float per_lsb;         /* (model input units per sensor unit) / model input scale */
     uint8_t n_values;
     uint16_t seq;          /* seq of the STREAM_START that began it; sample frames echo it */

@@ -126,6 +126,27 @@ def test_live_inference_windows_and_predictions(drive: Drive, per_unit: float | 
     assert out[-1] == "input " + " ".join(map(str, flat[-4:]))
 
 
+def test_each_window_starts_fresh_unless_the_stream_keeps_state(drive: Drive) -> None:
+    def keeps(*requests: bytes) -> str:
+        cmds = ["sensor 0 2 1 2"]
+        for n, payload in enumerate(requests):
+            cmds += [f"now {100 * n}", start(n + 1, payload)]
+            for t in range(5):  # 5 samples at 100 Hz
+                cmds += [f"now {100 * n + 10 * t}", "service"]
+            cmds.append("stop")
+        return drive(cmds + ["keeps"])[-1]
+
+    plain = P.stream_start_request(0, 100, infer=True)
+    kept = P.stream_start_request(0, 100, infer=True, infer_every=2, keep_state=True)
+    # A 4-byte window of 2-value samples, full from the 2nd sample: a prediction on samples
+    # 2-5 (plain) or on samples 2 and 4 (kept, every 2nd). Kept: the stream's first prediction
+    # starts fresh and the next continues its state; a new stream starts fresh again.
+    assert keeps(plain) == "keeps 0 0 0 0"
+    assert keeps(kept, kept, plain) == "keeps 0 1 0 1 0 0 0 0"
+    undefined_flag = bytes([0, 8]) + P.stream_start_request(0, 100)[2:]
+    assert drive(["sensor 0 3 1 2 3", start(1, undefined_flag)]) == [f"start {BAD_ARG} 0"]
+
+
 def test_a_model_error_is_reported_in_the_sample(drive: Drive) -> None:
     payload = P.stream_start_request(0, 100, infer=True)
     out = drive(["sensor 0 2 5 6", "invoke_rc -42", "now 0", start(1, payload), "service", "now 10", "service"])

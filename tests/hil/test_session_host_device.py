@@ -167,6 +167,33 @@ def test_stream_with_live_inference_matches_python(device: Device, mode: str) ->
     assert predicted >= 20
 
 
+@pytest.mark.parametrize("keep_state", [False, True])
+def test_stream_keeps_the_model_state_across_windows_only_when_asked(device_factory, keep_state: bool) -> None:
+    dev = device_factory(defines=("FAKE_MODEL_STATE",))  # out[0] adds the state the last invoke left
+    shift = 4
+    x = np.zeros(16, np.int8)
+    x[0] = 9  # out[0] = 9 from a fresh state, 18 after one such invoke kept its state
+    with Session(dev.path, **FAST) as s:
+        before, _ = s.infer(x)  # leaves state behind: the stream must not start from it
+        stream = s.stream(0, 100, 0.8, infer=True, shift=shift, infer_every=6, keep_state=keep_state)
+        samples = list(stream)
+        after, _ = s.infer(x)  # INFER after the stream: a fresh sequence again
+    assert stream.stats.lost_on_link == 0
+    assert before.ravel()[0] == after.ravel()[0] == 9
+    flat: list[int] = []
+    carried = predicted = carried_over = 0
+    for x in samples:  # 3 values a sample, a 16-value window: a prediction every 6th sample
+        flat += [P.sensor_to_input(v, shift) for v in x.values]
+        if x.prediction is not None:
+            want = fake_model(flat[-16:], carried=carried)
+            np.testing.assert_array_equal(np.frombuffer(x.prediction, np.int8), want)
+            carried = int(want[0]) if keep_state else 0
+            predicted += 1
+            carried_over += not np.array_equal(want, fake_model(flat[-16:]))
+    assert predicted >= 8
+    assert (carried_over > 0) == keep_state  # the state changed predictions only when kept
+
+
 def test_stream_errors_and_busy(device: Device) -> None:
     with Session(device.path, **FAST) as s:
         with pytest.raises(DeviceError, match=r"NO_SUCH_SENSOR \(the board has no such sensor\)"):
