@@ -1,6 +1,7 @@
-"""TFLM's own published int8 LSTM example (MNIST LSTM, tests/fixtures/tflm_lstm) runs on
-edgekit-rt byte for byte like tflite_micro: on the host, with the state reset before each
-input and carried across inputs, and on the emulated Cortex-M4F (DSP and portable)."""
+"""TFLM's own published int8 LSTM models (tests/fixtures/tflm_lstm: MNIST LSTM, micro_speech
+LSTM, DTLN noise suppression) run on edgekit-rt byte for byte like tflite_micro: on the host,
+with the state reset before each input and carried across inputs (DTLN is a streaming model:
+one frame per invoke, state carried), and on the emulated Cortex-M4F (DSP and portable)."""
 
 from __future__ import annotations
 
@@ -17,29 +18,37 @@ import ekrt_harness as H
 
 from edgekit.model.tflite_graph import load_graph
 
-MODEL = Path(__file__).resolve().parents[1] / "fixtures" / "tflm_lstm" / "trained_lstm_int8.tflite"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "tflm_lstm"
+MODEL = FIXTURES / "trained_lstm_int8.tflite"
+PUBLISHED = ["trained_lstm_int8", "micro_speech_lstm", "dtln_noise_suppression"]
 
 
-def test_mnist_lstm_bit_exact_on_host(ekrt_build_dir: Path) -> None:
-    tflite = MODEL.read_bytes()
-    n, bad = H.compare(tflite, ekrt_build_dir, n_random=20, seed=9)
-    assert bad == 0
-    xs = H.test_inputs(load_graph(MODEL).input_tensors[0].size, 6, seed=10)
+@pytest.mark.parametrize("name", PUBLISHED)
+def test_published_lstm_bit_exact_on_host(name: str, ekrt_build_dir: Path) -> None:
+    model = FIXTURES / f"{name}.tflite"
+    tflite = model.read_bytes()
+    n, bad = H.compare(tflite, ekrt_build_dir, n_random=10, seed=9)
+    assert n > 0 and bad == 0
+    xs = H.test_inputs(load_graph(model).input_tensors[0].size, 6, seed=10)
     exe = H.build_host(tflite, ekrt_build_dir)
-    assert np.array_equal(H.run_host(exe, xs, keep_state=True), H.run_tflm(tflite, xs, keep_state=True))
+    kept = H.run_host(exe, xs, keep_state=True)
+    assert np.array_equal(kept, H.run_tflm(tflite, xs, keep_state=True))
+    assert not np.array_equal(kept, H.run_tflm(tflite, xs, keep_state=False))  # the state mattered
 
 
 @pytest.mark.parametrize("dsp", [True, False], ids=["dsp", "portable"])
-def test_mnist_lstm_bit_exact_on_cortex_m4(dsp: bool, tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", PUBLISHED)
+def test_published_lstm_bit_exact_on_cortex_m4(name: str, dsp: bool, tmp_path: Path) -> None:
     if shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") is None:
         pytest.skip("qemu-system-arm / arm-none-eabi-gcc not installed")
     import ekrt_bare_metal as bench
 
-    inputs = bench.bench_inputs(load_graph(MODEL).input_tensors[0].size, 4)
-    elf = bench.build_firmware(MODEL, tmp_path, inputs, dsp)
-    instr, outs = bench.run_qemu(elf, timeout=120)
+    model = FIXTURES / f"{name}.tflite"
+    inputs = bench.bench_inputs(load_graph(model).input_tensors[0].size, 3)
+    elf = bench.build_firmware(model, tmp_path, inputs, dsp)
+    instr, outs = bench.run_qemu(elf, timeout=300)
     assert instr > 0
-    assert outs == bench.tflm_outputs(MODEL, inputs)
+    assert outs == bench.tflm_outputs(model, inputs)
 
 
 def test_mnist_lstm_exact_on_the_virtual_board(cli, tmp_path: Path) -> None:
