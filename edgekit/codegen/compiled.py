@@ -151,7 +151,7 @@ class CompiledModel:
             body.append("    " + call.format(**fmt) + "\n")
             body.append(f"    EKRT_OP_HOOK({st.op.index});\n")
         if plan.io_copy:
-            body.append(f"    ekrt_copy(input, output, {graph.output_tensors[0].size});\n")
+            body.append(f"    ekrt_copy(input, output, {graph.output_tensors[0].nbytes});\n")
         pre = ""
         if not uses_input:
             pre += "    (void)input;\n"

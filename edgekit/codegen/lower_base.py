@@ -98,16 +98,16 @@ class Lowerer:
     def _per_tensor(self, op: Operator, t: Tensor) -> Tensor:
         # Checked here so that the operator is named; Tensor.scale would name the tensor only.
         if t.quant is None or t.quant.per_channel:
-            raise self.fail(op, f"has int8 tensor '{t.name}' without per-tensor quantization")
+            raise self.fail(op, f"has {t.dtype} tensor '{t.name}' without per-tensor quantization")
         return t
 
-    def act(self, op: Operator, i: int) -> Tensor:
-        """An activation (non-constant) per-tensor quantized int8 input."""
+    def act(self, op: Operator, i: int, dtypes: tuple[str, ...] = ("int8",)) -> Tensor:
+        """An activation (non-constant) per-tensor quantized input of one of `dtypes`."""
         t = self.tensor(i)
         if t.is_constant:
             raise self.fail(op, f"has a constant input '{t.name}' where {EDGEKIT_RT} needs "
                                 "an activation")
-        if t.dtype != "int8":
+        if t.dtype not in dtypes:
             raise self.fail(op, f"has a {t.dtype} input '{t.name}' ({EDGEKIT_RT} is int8 only)")
         return self._per_tensor(op, t)
 
@@ -127,10 +127,10 @@ class Lowerer:
             raise self.fail(op, f"has {t.dtype} '{t.name}' where {dtype} is needed")
         return t
 
-    def out(self, op: Operator) -> Tensor:
-        """The operator's per-tensor quantized int8 output."""
+    def out(self, op: Operator, dtypes: tuple[str, ...] = ("int8",)) -> Tensor:
+        """The operator's per-tensor quantized output, of one of `dtypes`."""
         t = self.tensor(op.outputs[0])
-        if t.dtype != "int8":
+        if t.dtype not in dtypes:
             raise self.fail(op, f"outputs {t.dtype} ({EDGEKIT_RT} is int8 only)")
         return self._per_tensor(op, t)
 

@@ -7,7 +7,9 @@ import numpy as np
 
 from edgekit.codegen import quant as Q
 from edgekit.codegen.lower_base import ConstArray, Lowerer, Step, c_list, lowers, values
+from edgekit.iotypes import IO_TYPES
 from edgekit.model.tflite_graph import Operator, Tensor
+from edgekit.runtimes import EDGEKIT_RT
 
 
 def _unary(lw: Lowerer, op: Operator, fn: str, init_fields: tuple[int, ...]) -> Step:
@@ -29,13 +31,49 @@ def logistic_tanh(lw: Lowerer, op: Operator) -> Step:
     return _unary(lw, op, fn, (x.zero_point, 0, m, s, r, -128, 127))
 
 
+# QUANTIZE's kernel per (input, output) type: the integer pairs TFLM's QUANTIZE takes among
+# the types edgekit-rt carries (tensorflow/lite/micro/kernels/quantize_common.cc). uint8 and
+# int16 appear only here, at the graph's input and output (lower.py checks that).
+REQUANTIZE_KERNELS: dict[tuple[str, str], str] = {
+    ("int8", "int8"): "ekrt_requantize",
+    ("uint8", "int8"): "ekrt_requantize_u8_s8",
+    ("int8", "uint8"): "ekrt_requantize_s8_u8",
+    ("int8", "int16"): "ekrt_requantize_s8_s16",
+    ("int16", "int8"): "ekrt_requantize_s16_s8",
+    ("int16", "int16"): "ekrt_requantize_s16_s16",
+}
+REQUANTIZE_TYPES = ("int8", "uint8", "int16")
+
+
 @lowers("QUANTIZE")
 def quantize(lw: Lowerer, op: Operator) -> Step:
-    """QUANTIZE int8 -> int8: ekrt_requantize with both zero points and the scale_in / scale_out multiplier."""
-    y = lw.out(op)
-    x = lw.act(op, op.inputs[0])
+    """QUANTIZE between int8, uint8 and int16: ekrt_requantize* with both zero points, the
+    scale_in / scale_out multiplier and the output type's range; uint8 <-> int8 at one scale
+    with zero points 128 apart is ekrt_flip_sign8 (the same result)."""
+    y = lw.out(op, REQUANTIZE_TYPES)
+    x = lw.act(op, op.inputs[0], REQUANTIZE_TYPES)
+    fn = REQUANTIZE_KERNELS.get((x.dtype, y.dtype))
+    if fn is None:
+        raise lw.fail(op, f"converts {x.dtype} to {y.dtype}; TFLM's QUANTIZE (and {EDGEKIT_RT}) "
+                          "takes " + ", ".join(f"{a}->{b}" for a, b in REQUANTIZE_KERNELS))
     m, s = Q.quantize_multiplier(x.scale / y.scale)
-    return _unary(lw, op, "ekrt_requantize", (x.zero_point, y.zero_point, m, s, 0, -128, 127))
+    flip = {("uint8", "int8"): 128, ("int8", "uint8"): -128}.get((x.dtype, y.dtype))
+    if flip is not None and (m, s) == (1 << 30, 1) and x.zero_point - y.zero_point == flip:
+        return Step(op, [x.index], y.index, "", "", [],
+                    f"ekrt_flip_sign8({{in0}}, {{out}}, {x.size});",
+                    inplace_call=f"ekrt_flip_sign8({{in0}}, {{in0}}, {x.size});")
+    xt, yt = IO_TYPES[x.dtype], IO_TYPES[y.dtype]
+    lo, hi = yt.bounds()
+    # The planner's pointers are int8_t *, word-aligned: cast to the kernel's element types
+    # (through void *, so that -Wcast-align stays quiet, as GATHER's int32 indices).
+    src = "" if x.dtype == "int8" else f"(const {xt.ctype} *)(const void *)"
+    dst = "" if y.dtype == "int8" else f"({yt.ctype} *)(void *)"
+    init = "{" + ", ".join(str(int(v)) for v in (x.size, x.zero_point, y.zero_point, m, s, 0,
+                                                  lo, hi)) + "}"
+    return Step(op, [x.index], y.index, "ekrt_unary_t", init, [],
+                f"{fn}(&{{params}}, {src}{{in0}}, {dst}{{out}});",
+                inplace_call=(f"{fn}(&{{params}}, {src}{{in0}}, {dst}{{in0}});"
+                              if yt.itemsize <= xt.itemsize else None))
 
 
 @lowers("RELU")

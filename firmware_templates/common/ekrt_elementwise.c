@@ -125,12 +125,43 @@ void ekrt_mul(const ekrt_binary_t *p, const int8_t *in1, const int8_t *in2, int8
 
 /* ------------------------------------------------------------------ unary */
 
-void ekrt_requantize(const ekrt_unary_t *p, const int8_t *in, int8_t *out)
+/* TFLM's reference_ops::Requantize: the zero point added with int32 wrap-around as TFLM's
+ * int32 sum does (only possible at scale ratios of 2^15 and more), then clamped to
+ * [act_min, act_max], the output type's range. In place (out == in) when TOUT is no wider
+ * than TIN: element i is written at or below the bytes of element i, already read. */
+#define EKRT_REQUANTIZE(NAME, TIN, TOUT)                                                  \
+    void NAME(const ekrt_unary_t *p, const TIN *in, TOUT *out)                            \
+    {                                                                                     \
+        int32_t i;                                                                        \
+        for (i = 0; i < p->size; i++) {                                                   \
+            int32_t v = ekrt_mul_q((int32_t)in[i] - p->in_zp, p->mult, p->shift);         \
+            v = (int32_t)((uint32_t)v + (uint32_t)p->out_zp);                             \
+            out[i] = (TOUT)(v < p->act_min ? p->act_min : (v > p->act_max ? p->act_max : v)); \
+        }                                                                                 \
+    }
+
+EKRT_REQUANTIZE(ekrt_requantize, int8_t, int8_t)
+EKRT_REQUANTIZE(ekrt_requantize_u8_s8, uint8_t, int8_t)
+EKRT_REQUANTIZE(ekrt_requantize_s8_u8, int8_t, uint8_t)
+EKRT_REQUANTIZE(ekrt_requantize_s8_s16, int8_t, int16_t)
+EKRT_REQUANTIZE(ekrt_requantize_s16_s8, int16_t, int8_t)
+EKRT_REQUANTIZE(ekrt_requantize_s16_s16, int16_t, int16_t)
+
+void ekrt_flip_sign8(const int8_t *in, int8_t *out, int32_t n)
 {
-    int32_t i;
-    for (i = 0; i < p->size; i++) {
-        int32_t v = ekrt_mul_q((int32_t)in[i] - p->in_zp, p->mult, p->shift) + p->out_zp;
-        out[i] = ekrt_clamp8(v, p->act_min, p->act_max);
+    int32_t i = 0;
+#if defined(__GNUC__)
+    if ((((uintptr_t)in | (uintptr_t)out) & 3u) == 0) {
+        for (; i + 4 <= n; i += 4) { /* a word at a time (memcpy of 4 bytes is one ldr/str) */
+            uint32_t v;
+            __builtin_memcpy(&v, in + i, 4);
+            v ^= 0x80808080u;
+            __builtin_memcpy(out + i, &v, 4);
+        }
+    }
+#endif
+    for (; i < n; i++) {
+        out[i] = (int8_t)((uint8_t)in[i] ^ 0x80u);
     }
 }
 

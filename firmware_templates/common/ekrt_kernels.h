@@ -339,8 +339,18 @@ void ekrt_add(const ekrt_binary_t *p, const int8_t *in1, const int8_t *in2, int8
 void ekrt_mul(const ekrt_binary_t *p, const int8_t *in1, const int8_t *in2, int8_t *out);
 void ekrt_sub(const ekrt_binary_t *p, const int8_t *in1, const int8_t *in2, int8_t *out);
 
-/* QUANTIZE int8 -> int8 (requantize). */
+/* QUANTIZE between integer types (requantize), the pairs TFLM's QUANTIZE takes: out =
+ * clamp(out_zp + mul_q(in - in_zp, mult, shift), act_min, act_max), act_min/act_max the
+ * output type's range. s8: int8, u8: uint8, s16: int16. */
 void ekrt_requantize(const ekrt_unary_t *p, const int8_t *in, int8_t *out);
+void ekrt_requantize_u8_s8(const ekrt_unary_t *p, const uint8_t *in, int8_t *out);
+void ekrt_requantize_s8_u8(const ekrt_unary_t *p, const int8_t *in, uint8_t *out);
+void ekrt_requantize_s8_s16(const ekrt_unary_t *p, const int8_t *in, int16_t *out);
+void ekrt_requantize_s16_s8(const ekrt_unary_t *p, const int16_t *in, int8_t *out);
+void ekrt_requantize_s16_s16(const ekrt_unary_t *p, const int16_t *in, int16_t *out);
+/* out[i] = in[i] ^ 0x80 on n bytes: uint8 <-> int8 at the same scale with zero points 128
+ * apart (TFLM's Requantize takes the same shortcut; the result is the general one's). */
+void ekrt_flip_sign8(const int8_t *in, int8_t *out, int32_t n);
 /* LEAKY_RELU: mult/shift rescale x >= 0; radius (multiplier) and act_min (shift) x < 0. */
 void ekrt_leaky_relu(const ekrt_unary_t *p, const int8_t *in, int8_t *out);
 /* Clamp to [act_min, act_max]: RELU, RELU6, RELU_N1_TO_1 with equal in/out quantization. */

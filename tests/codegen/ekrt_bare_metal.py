@@ -98,7 +98,7 @@ static void semihost_exit(void)
     __asm volatile("bkpt 0xab" : : "r"(r0), "r"(r1) : "memory");
 }
 
-static int8_t out_buf[EDGEKIT_MODEL_OUTPUT_BYTES + 1];
+static int8_t out_buf[EDGEKIT_MODEL_OUTPUT_BYTES + 1] __attribute__((aligned(4)));
 #ifdef BENCH_PROFILE
 uint32_t bench_marks[256];
 uint32_t bench_n;
@@ -182,10 +182,13 @@ def build_firmware(tflite: Path, work: Path, inputs: np.ndarray, dsp: bool,
     (work / "link.ld").write_text(LINKER_SCRIPT)
     (work / "startup.c").write_text(STARTUP)
     (work / "main.c").write_text(MAIN)
-    rows = ",\n".join("{" + ",".join(str(int(v)) for v in r) + "}" for r in inputs)
+    # The input's bytes (uint8 and int16 inputs too), word-aligned as the model API asks.
+    raw = np.ascontiguousarray(inputs.astype(inputs.dtype.newbyteorder("<"))).view(np.int8)
+    rows = ",\n".join("{" + ",".join(str(int(v)) for v in r) + "}" for r in raw)
     (work / "bench_inputs.h").write_text(
-        f"#define BENCH_N_INPUTS {len(inputs)}\n"
-        f"static const int8_t bench_inputs[{len(inputs)}][{inputs.shape[1]}] = {{\n{rows}\n}};\n")
+        f"#define BENCH_N_INPUTS {len(raw)}\n"
+        f"static const int8_t bench_inputs[{len(raw)}][{raw.shape[1]}] "
+        f"__attribute__((aligned(4))) = {{\n{rows}\n}};\n")
     srcs = [work / "startup.c", work / "main.c"]
     if stub:
         (work / "stub_model.c").write_text(STUB_MODEL)
@@ -226,5 +229,6 @@ def tflm_outputs(tflite: Path, inputs: np.ndarray) -> list[bytes]:
         it.reset()  # as the firmware: variable tensors (LSTM state) reset before each input
         it.set_input(row.reshape(shape), 0)
         it.invoke()
-        outs.append(np.asarray(it.get_output(0), dtype=np.int8).tobytes())
+        out = np.ascontiguousarray(it.get_output(0))
+        outs.append(out.astype(out.dtype.newbyteorder("<")).tobytes())
     return outs

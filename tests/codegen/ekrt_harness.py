@@ -21,10 +21,11 @@ DRIVER = r"""
 #include <stdlib.h>
 #include "edgekit_model.h"
 
-/* 4-byte aligned: int32 inputs (token ids) are read as int32_t. */
+/* 4-byte aligned, as the model API asks: int32 and int16 inputs, int16 outputs. */
 static int32_t in_words[(EDGEKIT_MODEL_INPUT_BYTES + 3) / 4];
 #define in_buf ((int8_t *)in_words)
-static int8_t out_buf[EDGEKIT_MODEL_OUTPUT_BYTES];
+static int32_t out_words[(EDGEKIT_MODEL_OUTPUT_BYTES + 3) / 4];
+#define out_buf ((int8_t *)out_words)
 
 int main(void)
 {
@@ -40,22 +41,48 @@ int main(void)
         if (edgekit_model_invoke(in_buf, out_buf) != 0) {
             return 3;
         }
-        fwrite(out_buf, 1, sizeof out_buf, stdout);
+        fwrite(out_buf, 1, EDGEKIT_MODEL_OUTPUT_BYTES, stdout);
     }
     return 0;
 }
 """
 
 
+def _gcc(cmd: list[str]) -> None:
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    if res.returncode != 0:
+        raise AssertionError(f"host build failed:\n{' '.join(cmd)}\n{res.stderr[-4000:]}")
+
+
+def _kernel_objects(workdir: Path, extra_flags: list[str]) -> list[Path]:
+    """The kernel library compiled once per (flags, kernel sources) into workdir, so each
+    model's build compiles only its own generated file and the driver."""
+    h = hashlib.sha256(repr(extra_flags).encode())
+    for src in kernel_sources() + kernel_headers():
+        h.update(src.read_bytes())
+    d = workdir / f"kernels-{h.hexdigest()[:16]}"
+    srcs = [p for p in kernel_sources() if p.suffix == ".c"]
+    objs = [d / f"{p.stem}.o" for p in srcs]
+    if all(o.exists() for o in objs):
+        return objs
+    d.mkdir(parents=True, exist_ok=True)
+    for src, obj in zip(srcs, objs):
+        tmp = obj.with_suffix(f".{os.getpid()}.tmp")
+        _gcc(["gcc", *CFLAGS, *extra_flags, "-I", str(kernel_include_dir()), "-c", str(src),
+              "-o", str(tmp)])
+        tmp.rename(obj)
+    return objs
+
+
 def build_host(tflite: bytes, workdir: Path, extra_flags: list[str] | None = None) -> Path:
     """Generate, compile and link the model with the stdin/stdout driver; returns the exe."""
     graph = parse_graph(tflite)
     files = compile_model(graph).sources()
-    h = hashlib.sha256(repr(extra_flags).encode())
+    flags = list(extra_flags or [])
+    objs = _kernel_objects(workdir, flags)
+    h = hashlib.sha256(repr(flags).encode() + objs[0].parent.name.encode())
     for name in sorted(files):
         h.update(files[name].encode())
-    for src in kernel_sources() + kernel_headers():
-        h.update(src.read_bytes())
     d = workdir / h.hexdigest()[:16]
     exe = d / "model"
     if exe.exists():
@@ -64,19 +91,16 @@ def build_host(tflite: bytes, workdir: Path, extra_flags: list[str] | None = Non
     for name, text in files.items():
         (d / name).write_text(text)
     (d / "driver.c").write_text(DRIVER)
-    cmd = ["gcc", *CFLAGS, *(extra_flags or []), "-I", str(d), "-I", str(kernel_include_dir()),
-           str(d / "driver.c"), str(d / "edgekit_model.c"),
-           *[str(p) for p in kernel_sources() if p.suffix == ".c"], "-o", str(exe)]
-    res = subprocess.run(cmd, capture_output=True, text=True)
-    if res.returncode != 0:
-        raise AssertionError(f"host build failed:\n{' '.join(cmd)}\n{res.stderr[-4000:]}")
+    _gcc(["gcc", *CFLAGS, *flags, "-I", str(d), "-I", str(kernel_include_dir()),
+          str(d / "driver.c"), str(d / "edgekit_model.c"), *map(str, objs), "-o", str(exe)])
     return exe
 
 
 def run_host(exe: Path, inputs: np.ndarray, keep_state: bool = False) -> np.ndarray:
-    """inputs: (n, input elements) int8 (or int32: token ids) -> (n, output_bytes) int8.
-    keep_state: no reset between inputs (recurrent state carried over)."""
-    wire = "<i4" if inputs.dtype == np.int32 else "i1"
+    """inputs: (n, input elements) int8 (or the model's uint8, int16, int32 input type) ->
+    (n, output_bytes) int8, the output's bytes. keep_state: no reset between inputs
+    (recurrent state carried over)."""
+    wire = {"int32": "<i4", "int16": "<i2", "uint8": "u1"}.get(inputs.dtype.name, "i1")
     data = np.ascontiguousarray(inputs).astype(wire).tobytes()
     env = dict(os.environ, EKRT_KEEP_STATE="1") if keep_state else None
     res = subprocess.run([str(exe)], input=data, capture_output=True, timeout=300, env=env)
@@ -96,7 +120,9 @@ def run_tflm(tflite: bytes, inputs: np.ndarray, keep_state: bool = False) -> np.
             it.reset()  # variable tensors (LSTM state) to their initial values, as the C driver
         it.set_input(row.reshape(shape).astype(details["dtype"]), 0)
         it.invoke()
-        outs.append(np.asarray(it.get_output(0), dtype=np.int8).reshape(-1))
+        # The output's bytes (little-endian), as run_host returns them.
+        out = np.ascontiguousarray(it.get_output(0))
+        outs.append(np.frombuffer(out.astype(out.dtype.newbyteorder("<")).tobytes(), np.int8))
     return np.stack(outs)
 
 

@@ -4,7 +4,8 @@ real firmware on the virtual board, and `edgekit hil` exact with the host TFLM r
 
 The models come from TensorFlow's converter here: an int32 token-id GATHER model (on
 edgekit-rt) and a dense model with uint8 input and output (inference_input_type and
-inference_output_type; on tflm: edgekit-rt takes int8 or int32 inputs)."""
+inference_output_type: a QUANTIZE uint8 -> int8 at the input, int8 -> uint8 at the output),
+on the default runtime (auto picks edgekit-rt) and on tflm."""
 
 from __future__ import annotations
 
@@ -24,9 +25,11 @@ from edgekit.project.manifest import open_project
 from tests.conftest import assert_clean_error
 
 BOARD = "qemu-netduinoplus2"
-#: name -> (input dtype, output dtype, input bytes, output bytes)
-#: (int16 I/O, 16x8 mode, goes the same way: left out to keep the test short.)
-MODELS = {"ids": ("int32", "int8", 8 * 4, 5), "u8": ("uint8", "uint8", 6, 4)}
+#: name -> (input dtype, output dtype, input bytes, output bytes, runtime in the header)
+#: (int16 I/O, 16x8 mode, tflm only, goes the same way: left out to keep the test short.)
+MODELS = {"ids": ("int32", "int8", 8 * 4, 5, "edgekit-rt"),
+          "u8": ("uint8", "uint8", 6, 4, "edgekit-rt"),
+          "u8_tflm": ("uint8", "uint8", 6, 4, "tflm")}
 
 
 def _convert(name: str, out: Path) -> None:
@@ -67,7 +70,8 @@ def _convert(name: str, out: Path) -> None:
 @pytest.fixture(scope="module")
 def built(cli, tflm_tree, tmp_path_factory):
     """built(name): a built project of that model (ids: edgekit-rt, which runs int32 token ids
-    through GATHER; u8: tflm) and its test data .npz."""
+    through GATHER; u8: the default runtime, auto -> edgekit-rt; u8_tflm: the same model on
+    tflm) and its test data .npz."""
     root = tmp_path_factory.mktemp("io_dtypes")
     rng = np.random.default_rng(1)
     np.savez(root / "ids.npz", x_test=rng.integers(0, 20, size=(12, 8)).astype(np.int32))
@@ -76,11 +80,13 @@ def built(cli, tflm_tree, tmp_path_factory):
 
     def get(name: str) -> tuple[Path, Path]:
         if name not in done:
-            runtime = ["--runtime", "edgekit-rt"] if name == "ids" else [
-                "--runtime", "tflm", "--tflm-dir", str(tflm_tree("ref"))]
-            _convert(name, root / f"{name}.tflite")
+            runtime = {"ids": ["--runtime", "edgekit-rt"], "u8": [],
+                       "u8_tflm": ["--runtime", "tflm", "--tflm-dir", str(tflm_tree("ref"))]}[name]
+            model = root / f"{name.removesuffix('_tflm')}.tflite"
+            if not model.exists():
+                _convert(model.stem, model)
             project = root / f"fw_{name}"
-            r = cli("generate", root / f"{name}.tflite", "--board", BOARD, *runtime, "-o", project)
+            r = cli("generate", model, "--board", BOARD, *runtime, "-o", project)
             assert r.returncode == 0, r.stderr
             r = cli("build", project)
             assert r.returncode == 0, r.stderr
@@ -93,9 +99,10 @@ def built(cli, tflm_tree, tmp_path_factory):
 @pytest.mark.parametrize("name", list(MODELS))
 def test_io_dtype_through_the_firmware(cli, built, name: str) -> None:
     project_dir, data = built(name)
-    in_dt, out_dt, in_bytes, out_bytes = MODELS[name]
+    in_dt, out_dt, in_bytes, out_bytes, runtime = MODELS[name]
     header = (project_dir / "src" / "edgekit_model.h").read_text()
     assert f"_INPUT_BYTES {in_bytes}\n" in header and f"_OUTPUT_BYTES {out_bytes}\n" in header
+    assert f'_RUNTIME "{runtime}"' in header
 
     project = open_project(project_dir)
     graph = project.graph
@@ -126,6 +133,17 @@ def test_io_dtype_through_the_firmware(cli, built, name: str) -> None:
         r = cli("stream", "--board", BOARD, "--project", project_dir, "--sensor", "vibration", "--rate", "50",
                 "--seconds", "1", "-o", project_dir / "s.csv", "--infer", "--input-per-unit", "1")
         assert_clean_error(r, 2, "live inference feeds int8 sensor windows; this model's input is int32")
+
+
+def test_inspect_says_edgekit_rt_runs_the_uint8_model(cli, built) -> None:
+    """`edgekit inspect` plans the uint8-in/uint8-out model on edgekit-rt, the runtime auto picks."""
+    project_dir, _ = built("u8")
+    r = cli("inspect", project_dir.parent / "u8.tflite", "--json")
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    assert report["runtime"] == "edgekit-rt"
+    assert "unsupported" not in report["edgekit_rt"] and report["edgekit_rt"]["ops"] == [
+        "QUANTIZE", "FULLY_CONNECTED"]
 
 
 def test_io_type_table_and_host_conversion() -> None:
