@@ -36,6 +36,9 @@ from edgekit.runtimes import TFLM_TREE_HOWTO
 TFLM_DIR_ENV = "TFLM_DIR"
 LIBRARY = "libtflm.a"
 STAMP = "stamp.json"
+# Library cache entries kept (about 50 MB each, objects included so a library can grow): one per
+# tree, kernel set and CPU; the least recently used beyond this are removed after a build.
+MAX_CACHE_ENTRIES = 8
 _FLAGS_TEMPLATE = ("stm32", "cmake", "tflm.cmake.j2")
 # Test-only or host-only files of a tree, and micro_time.cc, which needs a CMSIS device header
 # the tree lacks: the firmware implements tflite::GetCurrentTimeTicks() itself.
@@ -180,10 +183,14 @@ def _compiler_id() -> str:
 
 
 def _tree_fingerprint(root: Path) -> str:
+    """Hash of the contents of every source and header of the tree (not their times: a tree
+    copied again is the same tree; an edited header is not)."""
     h = hashlib.sha256()
-    for rel in _tree_files(root):
-        st = (root / rel).stat()
-        h.update(f"{rel} {st.st_size} {st.st_mtime_ns}\n".encode())
+    files = sorted(p for p in root.rglob("*") if p.suffix in (".cc", ".c", ".h", ".hpp") and p.is_file())
+    for path in files:
+        data = path.read_bytes()
+        h.update(f"{path.relative_to(root).as_posix()} {len(data)}\n".encode())
+        h.update(data)
     return h.hexdigest()
 
 
@@ -219,6 +226,7 @@ def ensure_library(tree: TflmTree, cpu_flags: Sequence[str], ops: Iterable[str] 
     # stamp are replaced atomically, library first, so a stamp never promises more than is built.
     have = built_sources()
     if need <= have and library.is_file():
+        stamp_path.touch()   # last use, for pruning
         return TflmLibrary(library, key, len(have), 0)
     entry.mkdir(parents=True, exist_ok=True)
     with open(cache_root() / f"{key}.lock", "w") as lock:
@@ -246,7 +254,28 @@ def ensure_library(tree: TflmTree, cpu_flags: Sequence[str], ops: Iterable[str] 
         tmp_stamp = entry / f"{STAMP}.tmp"
         tmp_stamp.write_text(json.dumps(new_stamp, indent=1))
         os.replace(tmp_stamp, stamp_path)
-        return TflmLibrary(library, key, len(sources), len(set(sources) - have))
+    prune_cache(keep=key)
+    return TflmLibrary(library, key, len(sources), len(set(sources) - have))
+
+
+def prune_cache(max_entries: int = MAX_CACHE_ENTRIES, *, keep: str = "") -> list[str]:
+    """Remove the least recently used entries beyond `max_entries` (never `keep`, never one whose
+    lock another process holds); returns the keys removed."""
+    root = cache_root()
+    entries = sorted((d for d in root.iterdir() if (d / STAMP).is_file()) if root.is_dir() else (),
+                     key=lambda d: (d / STAMP).stat().st_mtime, reverse=True)
+    removed = []
+    for entry in entries[max_entries:]:
+        if entry.name == keep:
+            continue
+        with open(root / f"{entry.name}.lock", "w") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue   # being built or grown right now
+            shutil.rmtree(entry, ignore_errors=True)   # the lock file stays: another process may open it
+        removed.append(entry.name)
+    return removed
 
 
 def cache_info() -> CacheInfo:
@@ -258,4 +287,4 @@ def cache_info() -> CacheInfo:
 
 
 __all__ = ["TflmTree", "TflmLibrary", "CacheInfo", "find_tree", "library_sources", "cache_key",
-           "ensure_library", "cache_info", "cache_root", "TFLM_DIR_ENV"]
+           "ensure_library", "cache_info", "cache_root", "prune_cache", "MAX_CACHE_ENTRIES", "TFLM_DIR_ENV"]

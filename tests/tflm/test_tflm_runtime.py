@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -232,3 +233,40 @@ def test_a_cached_library_is_used_while_another_build_holds_the_lock(tflm_tree, 
         worker.start()
         worker.join(timeout=60)
     assert found and found[0].path == entry / tflm_lib.LIBRARY and found[0].compiled == 0
+
+
+def test_cache_key_follows_tree_contents_not_file_times(tflm_tree, tmp_path: Path) -> None:
+    import os
+
+    from edgekit.project import tflm_lib
+
+    tree_dir = tmp_path / "tree"
+    shutil.copytree(tflm_tree("ref"), tree_dir)
+    tree = tflm_lib.find_tree(tree_dir)
+    flags = ["-mcpu=cortex-m4"]
+    key = tflm_lib.cache_key(tree, flags)
+    header = tree_dir / "tensorflow" / "lite" / "micro" / "micro_interpreter.h"
+    os.utime(header, (1, 1))                          # copied again: new times, same bytes
+    assert tflm_lib.cache_key(tree, flags) == key
+    header.write_text(header.read_text() + "\n// edited\n")   # an edited header is another library
+    assert tflm_lib.cache_key(tree, flags) != key
+
+
+def test_pruning_removes_the_least_recently_used_entries(tmp_path: Path, monkeypatch) -> None:
+    import fcntl
+    import os
+
+    from edgekit.project import tflm_lib
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    root = tflm_lib.cache_root()
+    for i in range(5):                                # entry i last used at time 1000 + i
+        entry = root / f"ref-{i}"
+        entry.mkdir(parents=True)
+        (entry / tflm_lib.STAMP).write_text("{}")
+        os.utime(entry / tflm_lib.STAMP, (1000 + i, 1000 + i))
+    with open(root / "ref-1.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)              # ref-1 is being grown by another process
+        removed = tflm_lib.prune_cache(2, keep="ref-0")
+    assert removed == ["ref-2"]
+    assert sorted(d.name for d in root.iterdir() if d.is_dir()) == ["ref-0", "ref-1", "ref-3", "ref-4"]
