@@ -108,6 +108,24 @@ def test_train_that_fails_writing_keeps_the_earlier_run_whole(tmp_path: Path, mo
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before   # no temp files, nothing replaced
 
 
+def test_quantize_that_fails_writing_its_report_keeps_the_earlier_model(tmp_path: Path, monkeypatch) -> None:
+    import edgekit.model.train as train
+    from edgekit.model.quant_report import QuantizationReport, quantize_file
+
+    out = tmp_path / "sine"
+    train.train_example("sine", out, epochs=1, seed=1)
+    quantize_file(out / "model.keras", out / "data.npz", samples=20)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def broken(self: QuantizationReport) -> dict:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(QuantizationReport, "to_dict", broken)
+    with pytest.raises(OSError):
+        quantize_file(out / "model.keras", out / "data.npz", samples=30)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before   # model and report still agree
+
+
 # --------------------------------------------------------------------------- modes and the umask
 @pytest.fixture(params=[0o022, 0o077], ids=["umask022", "umask077"])
 def umask(request) -> Iterator[int]:

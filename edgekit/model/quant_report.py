@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from edgekit import __version__
-from edgekit.data import atomic_write_bytes, atomic_write_text, fit_to_input, load_dataset
+from edgekit.data import atomic_path, fit_to_input, load_dataset
 from edgekit.errors import ModelError
 from edgekit.model import metrics
 from edgekit.model.evaluate import resolve_task, run_keras, run_tflite
@@ -121,6 +121,8 @@ def quantize_file(model_path: Path, calib_path: Path, out_path: Path | None = No
         for key, value in comparison.items():
             setattr(report, key, value)
 
-    atomic_write_bytes(out_path, tflite_bytes)
-    atomic_write_text(report_path_for(out_path), json.dumps(report.to_dict(), indent=2) + "\n")
+    # Both written before either is renamed into place: never a new model beside an old report.
+    with atomic_path(out_path) as model_tmp, atomic_path(report_path_for(out_path)) as report_tmp:
+        model_tmp.write_bytes(tflite_bytes)
+        report_tmp.write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
     return report
