@@ -1,8 +1,9 @@
 """Issue 11 "Done when" on the virtual board: Keras 3 recurrent models (Embedding+LSTM text
 classifier, stacked LSTM over float sensor windows, GRU with reset_after True and False, one in
-a Bidirectional), trained a few epochs on synthetic tasks, go through the CLI as a user would:
-quantize -> generate (default runtime: auto picks edgekit-rt) -> build -> hil --require-exact.
-Every output equals the host TFLM reference and the int8 metric is within 2 points of float."""
+a Bidirectional, SimpleRNN with tanh and a Bidirectional one with relu), trained a few epochs on
+synthetic tasks, go through the CLI as a user would: quantize -> generate (default runtime:
+auto picks edgekit-rt) -> build -> hil --require-exact. Every output equals the host TFLM
+reference and the int8 metric is within 2 points of float."""
 
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ class Case:
     model: Callable[[], object]
     ops: frozenset[str]
     epochs: int
+    learning_rate: float = 0.01
 
 
 def _tokens(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -79,6 +81,14 @@ def _sensor_model() -> object:
                              L.LSTM(8), L.Dense(3, activation="softmax")])
 
 
+def _simple_rnn_model() -> object:
+    keras = import_keras()
+    L = keras.layers
+    return keras.Sequential([keras.Input((STEPS * 2, 3)), L.SimpleRNN(16, return_sequences=True),
+                             L.Bidirectional(L.SimpleRNN(6, activation="relu")),
+                             L.Dense(3, activation="softmax")])
+
+
 def _gru_model() -> object:
     keras = import_keras()
     L = keras.layers
@@ -93,6 +103,8 @@ CASES = {c.name: c for c in (
          frozenset({"GATHER", "UNIDIRECTIONAL_SEQUENCE_LSTM", "STRIDED_SLICE"}), 12),
     Case("stacked_lstm_sensor", _waves, _sensor_model,
          frozenset({"UNIDIRECTIONAL_SEQUENCE_LSTM", "STRIDED_SLICE"}), 5),
+    Case("simple_rnn_sensor", _waves, _simple_rnn_model,
+         frozenset({"UNPACK", "PACK", "FULLY_CONNECTED", "TANH", "ADD", "CONCATENATION"}), 12, 0.005),
     Case("gru_bidirectional", _gru_data, _gru_model,
          frozenset({"UNPACK", "PACK", "FULLY_CONNECTED", "LOGISTIC", "TANH", "CONCATENATION"}), 5),
 )}
@@ -106,7 +118,7 @@ def _train(case: Case, out: Path) -> Path:
     x_train, y_train = case.data(rng, N_TRAIN)
     x_test, y_test = case.data(rng, N_TEST)
     model = case.model()
-    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy",  # type: ignore[attr-defined]
+    model.compile(optimizer=keras.optimizers.Adam(case.learning_rate), loss="sparse_categorical_crossentropy",  # type: ignore[attr-defined]
                   metrics=["accuracy"])
     model.fit(x_train, y_train, epochs=case.epochs, batch_size=32, verbose=0)  # type: ignore[attr-defined]
     out.mkdir(parents=True, exist_ok=True)

@@ -33,9 +33,9 @@ from edgekit.model.tflite_graph import Graph, parse_graph
 
 DEFAULT_CALIBRATION_SAMPLES = 200
 CONVERT_TIMEOUT_S = 1800.0  # a conversion still running after this long is stopped
-_CONVERT_HINT = ("replace the layer the converter cannot quantize (a SimpleRNN or custom RNN cell is one cause: "
-                 "edgekit rewrites only Keras LSTM, GRU, Bidirectional and Embedding layers) with int8-friendly "
-                 "ops: Dense, Conv, pooling, ReLU, Add")
+_CONVERT_HINT = ("replace the layer the converter cannot quantize (a generic keras.layers.RNN or custom cell is "
+                 "one cause: edgekit rewrites only Keras LSTM, GRU, SimpleRNN, Bidirectional and Embedding "
+                 "layers) with int8-friendly ops: Dense, Conv, pooling, ReLU, Add")
 # Tensor types an int8 graph may hold: int8 activations/weights, int32 biases and shapes,
 # int64 axis/shape constants of some ops.
 _INT8_GRAPH_TYPES = ("int8", "int32", "int64", "int16", "uint8")  # integer: no float island

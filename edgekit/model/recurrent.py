@@ -1,4 +1,4 @@
-"""Conversion twins of Keras 3 models with Embedding, LSTM, GRU and Bidirectional layers.
+"""Conversion twins of Keras 3 models with Embedding, LSTM, GRU, SimpleRNN and Bidirectional layers.
 
 TensorFlow's converter cannot take these layers to full int8 as Keras 3 builds them (an LSTM
 or GRU becomes a WHILE loop whose int8 calibration crashes; Embedding brings a SELECT TFLM
@@ -10,7 +10,8 @@ edgekit.model.recurrent_layers, which convert to ops TFLM runs in int8:
 | Embedding | GATHER (int8 table, int32 ids: the model input stays int32) |
 | LSTM | UNIDIRECTIONAL_SEQUENCE_LSTM (+ STRIDED_SLICE for the last step) |
 | GRU | UNPACK, FULLY_CONNECTED, ADD, SUB, MUL, LOGISTIC, TANH (+ PACK for sequences) |
-| Bidirectional(LSTM or GRU) | the above for each direction, GATHER to reverse time, CONCATENATION / ADD / MUL |
+| SimpleRNN | UNPACK, FULLY_CONNECTED, ADD, TANH or RELU (+ PACK for sequences) |
+| Bidirectional(one of those) | each direction as above, GATHER to reverse time, CONCATENATION / ADD / MUL |
 
 Every other layer is kept as it is (the same layer object). The twin is checked against the
 original in float on calibration data, layer by layer, before anything is converted.
@@ -29,7 +30,7 @@ import numpy as np
 
 from edgekit.errors import ModelError
 
-RECURRENT_KINDS = ("LSTM", "GRU")
+RECURRENT_KINDS = ("LSTM", "GRU", "SimpleRNN")
 TWIN_KINDS = ("Embedding", *RECURRENT_KINDS, "Bidirectional")
 CHECK_SAMPLES = 64  # calibration samples the float check runs
 _TOLERANCE = 1e-4  # max abs difference, relative to max(1, |Keras output|)
@@ -55,7 +56,7 @@ class ConversionTwin:
 
 
 def needs_twin(model: Any) -> bool:
-    """Whether `model` has a layer the twin rewrites (Embedding, LSTM, GRU, Bidirectional)."""
+    """Whether `model` has a layer the twin rewrites (one of TWIN_KINDS)."""
     return any(type(layer).__name__ in TWIN_KINDS for layer in _all_layers(model))
 
 
@@ -90,9 +91,15 @@ def _check_recurrent(layer: Any, where: str) -> None:
     if layer.return_state:
         raise _refuse(where, layer, "return_state=True", "return only the outputs (return_state=False)")
     cell = layer.cell
+    kind = type(layer).__name__
+    if kind == "SimpleRNN":
+        act = _activation_name(cell.activation)
+        if act not in ("tanh", "relu"):
+            raise _refuse(where, layer, f"activation={act!r}", "use activation 'tanh' or 'relu'")
+        return
     act, rec = _activation_name(cell.activation), _activation_name(cell.recurrent_activation)
-    allowed = ("tanh", "sigmoid") if type(layer).__name__ == "GRU" else ("tanh",)
-    rec_allowed = ("sigmoid",) if type(layer).__name__ == "LSTM" else ("sigmoid", "tanh")
+    allowed = ("tanh", "sigmoid") if kind == "GRU" else ("tanh",)
+    rec_allowed = ("sigmoid",) if kind == "LSTM" else ("sigmoid", "tanh")
     if act not in allowed or rec not in rec_allowed:
         raise _refuse(where, layer, f"activation={act!r}, recurrent_activation={rec!r}",
                       f"use activation in {allowed} and recurrent_activation in {rec_allowed} "
@@ -122,6 +129,25 @@ def _gru(layer: Any, *, time_order_output: bool = False) -> Any:
                        time_order_output=time_order_output, name=f"{layer.name}_twin")
 
 
+def _simple_rnn(layer: Any, *, time_order_output: bool = False) -> Any:
+    from edgekit.model.recurrent_layers import UnrolledSimpleRNN
+
+    weights = layer.get_weights()
+    return UnrolledSimpleRNN(weights[0], weights[1], weights[2] if layer.cell.use_bias else None,
+                             activation=_activation_name(layer.cell.activation),
+                             return_sequences=layer.return_sequences, go_backwards=layer.go_backwards,
+                             time_order_output=time_order_output, name=f"{layer.name}_twin")
+
+
+def _recurrent(layer: Any, *, backward_half: bool = False) -> Any:
+    """The twin of an LSTM, GRU or SimpleRNN; `backward_half` of a Bidirectional: an unrolled
+    layer then stacks its sequence in time order (Merged does not reverse it)."""
+    kind = type(layer).__name__
+    if kind == "LSTM":
+        return _lstm(layer)
+    return (_gru if kind == "GRU" else _simple_rnn)(layer, time_order_output=backward_half)
+
+
 def _bidirectional(layer: Any, where: str) -> Any:
     from edgekit.model.recurrent_layers import Merged
 
@@ -132,12 +158,11 @@ def _bidirectional(layer: Any, where: str) -> Any:
     for half in (layer.forward_layer, layer.backward_layer):
         kind = type(half).__name__
         if kind not in RECURRENT_KINDS:
-            raise _refuse(where, layer, f"it wraps a {kind}", "wrap an LSTM or a GRU")
+            raise _refuse(where, layer, f"it wraps a {kind}", "wrap an LSTM, a GRU or a SimpleRNN")
         _check_recurrent(half, where)
         halves.append(half)
     forward, backward = halves
-    fwd = _lstm(forward) if type(forward).__name__ == "LSTM" else _gru(forward)
-    bwd = _lstm(backward) if type(backward).__name__ == "LSTM" else _gru(backward, time_order_output=True)
+    fwd, bwd = _recurrent(forward), _recurrent(backward, backward_half=True)
     return Merged(fwd, bwd, layer.merge_mode, layer.return_sequences, name=f"{layer.name}_twin")
 
 
@@ -150,7 +175,7 @@ def _rewrite(layer: Any, where: str) -> Any:
     if kind == "Bidirectional":
         return _bidirectional(layer, where)
     _check_recurrent(layer, where)
-    return _lstm(layer) if kind == "LSTM" else _gru(layer)
+    return _recurrent(layer)
 
 
 def _check_model(model: Any, where: str) -> None:

@@ -1,4 +1,4 @@
-"""The Keras layers of a conversion twin (see edgekit.model.recurrent): Embedding, LSTM and GRU
+"""The Keras layers of a conversion twin (see edgekit.model.recurrent): Embedding, LSTM, GRU and SimpleRNN
 rewritten with the same weights as graphs TensorFlow's converter turns into int8 ops TFLM has.
 
 - Embedding -> a plain gather of the table: one int8 GATHER on int32 ids (Keras 3's own
@@ -11,6 +11,7 @@ rewritten with the same weights as graphs TensorFlow's converter turns into int8
 - GRU -> unrolled per time step: UNPACK of the int8 sequence, one FULLY_CONNECTED per gate and
   input (separate weight matrices, so no SPLIT of a float tensor), ADD, SUB, MUL, LOGISTIC,
   TANH, and PACK when the whole sequence is returned: no float islands.
+- SimpleRNN -> unrolled the same way: FULLY_CONNECTED, ADD and its TANH or RELU per step.
 - A reversed sequence (the backward half of Bidirectional) is an int8 GATHER along time.
 
 Each call takes and ignores `mask`: a functional model's clone passes the one Keras recorded
@@ -32,7 +33,7 @@ import keras  # noqa: E402  (after edgekit's quiet TensorFlow set-up)
 
 LSTM_CELL_CLIP = 10.0  # what TensorFlow's Keras-LSTM fusion writes into UNIDIRECTIONAL_SEQUENCE_LSTM
 # Gate activations each rewrite computes; any other makes recurrent.py refuse the layer.
-ACTIVATIONS = {"tanh": tf.tanh, "sigmoid": tf.sigmoid}
+ACTIVATIONS = {"tanh": tf.tanh, "sigmoid": tf.sigmoid, "relu": tf.nn.relu}
 
 
 def _constant(layer: keras.layers.Layer, name: str, value: np.ndarray) -> Any:
@@ -105,20 +106,53 @@ class FusedLSTM(keras.layers.Layer):
         return sequence if self.return_sequences else last
 
 
-class UnrolledGRU(keras.layers.Layer):
-    """A Keras 3 GRU unrolled over its (static) time steps with one weight matrix per gate."""
+class _Unrolled(keras.layers.Layer):
+    """A Keras 3 recurrent layer unrolled over its (static) time steps; subclasses give one step."""
 
-    def __init__(self, kernel: np.ndarray, recurrent_kernel: np.ndarray, bias: np.ndarray | None, *,
-                 reset_after: bool, activation: str, recurrent_activation: str, return_sequences: bool,
-                 go_backwards: bool = False, time_order_output: bool = False, **kwargs: Any) -> None:
+    def __init__(self, *, return_sequences: bool, go_backwards: bool, time_order_output: bool,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        units = int(recurrent_kernel.shape[0])
-        self.reset_after = reset_after
         self.return_sequences = return_sequences
         self.go_backwards = go_backwards
         # Keras returns a backward layer's sequence in processing order; Bidirectional flips it
         # back, which the twin does by stacking in time order instead (no reversal op).
         self.time_order_output = time_order_output
+
+    @staticmethod
+    def _dense(x: Any, w: Any, b: Any) -> Any:
+        y = tf.matmul(x, tf.convert_to_tensor(w))
+        return y if b is None else y + tf.convert_to_tensor(b)
+
+    def _step(self, x: Any, h: Any | None) -> Any:
+        raise NotImplementedError
+
+    def call(self, x: Any, mask: Any = None) -> Any:
+        """The layer's output sequence (or its last step), computed step by step."""
+        steps = tf.unstack(x, axis=1)
+        if self.go_backwards:
+            steps = steps[::-1]
+        h = None
+        outputs = []
+        for xt in steps:
+            h = self._step(xt, h)
+            outputs.append(h)
+        if not self.return_sequences:
+            return h
+        if self.go_backwards and self.time_order_output:
+            outputs = outputs[::-1]
+        return tf.stack(outputs, axis=1)
+
+
+class UnrolledGRU(_Unrolled):
+    """A Keras 3 GRU unrolled over its (static) time steps with one weight matrix per gate."""
+
+    def __init__(self, kernel: np.ndarray, recurrent_kernel: np.ndarray, bias: np.ndarray | None, *,
+                 reset_after: bool, activation: str, recurrent_activation: str, return_sequences: bool,
+                 go_backwards: bool = False, time_order_output: bool = False, **kwargs: Any) -> None:
+        super().__init__(return_sequences=return_sequences, go_backwards=go_backwards,
+                         time_order_output=time_order_output, **kwargs)
+        units = int(recurrent_kernel.shape[0])
+        self.reset_after = reset_after
         self.activation = ACTIVATIONS[activation]
         self.recurrent_activation = ACTIVATIONS[recurrent_activation]
         gates = "zrh"
@@ -134,11 +168,6 @@ class UnrolledGRU(keras.layers.Layer):
         self.rb = [None if recurrent_bias is None else
                    _constant(self, f"recurrent_bias_{g}", recurrent_bias[k * units:(k + 1) * units])
                    for k, g in enumerate(gates)]
-
-    @staticmethod
-    def _dense(x: Any, w: Any, b: Any) -> Any:
-        y = tf.matmul(x, tf.convert_to_tensor(w))
-        return y if b is None else y + tf.convert_to_tensor(b)
 
     def _step(self, x: Any, h: Any | None) -> Any:
         xz, xr, xh = (self._dense(x, w, b) for w, b in zip(self.w, self.b))
@@ -159,21 +188,23 @@ class UnrolledGRU(keras.layers.Layer):
             hh = self.activation(xh + self._dense(r * h, self.u[2], None))
         return hh + z * (h - hh)  # = z * h + (1 - z) * hh without a constant 1
 
-    def call(self, x: Any, mask: Any = None) -> Any:
-        """The GRU's output sequence (or its last step), computed step by step."""
-        steps = tf.unstack(x, axis=1)
-        if self.go_backwards:
-            steps = steps[::-1]
-        h = None
-        outputs = []
-        for xt in steps:
-            h = self._step(xt, h)
-            outputs.append(h)
-        if not self.return_sequences:
-            return h
-        if self.go_backwards and self.time_order_output:
-            outputs = outputs[::-1]
-        return tf.stack(outputs, axis=1)
+
+class UnrolledSimpleRNN(_Unrolled):
+    """A Keras 3 SimpleRNN unrolled over its time steps: h = act(x W + b + h U)."""
+
+    def __init__(self, kernel: np.ndarray, recurrent_kernel: np.ndarray, bias: np.ndarray | None, *,
+                 activation: str, return_sequences: bool, go_backwards: bool = False,
+                 time_order_output: bool = False, **kwargs: Any) -> None:
+        super().__init__(return_sequences=return_sequences, go_backwards=go_backwards,
+                         time_order_output=time_order_output, **kwargs)
+        self.activation = ACTIVATIONS[activation]
+        self.w = _constant(self, "kernel", kernel)
+        self.u = _constant(self, "recurrent_kernel", recurrent_kernel)
+        self.b = None if bias is None else _constant(self, "bias", bias)
+
+    def _step(self, x: Any, h: Any | None) -> Any:
+        y = self._dense(x, self.w, self.b)
+        return self.activation(y if h is None else y + self._dense(h, self.u, None))
 
 
 class Merged(keras.layers.Layer):

@@ -12,11 +12,12 @@ from tests.conftest import import_keras
 
 @pytest.fixture(scope="module")
 def lstm_model(tmp_path_factory) -> tuple[Path, Path]:
-    """A tiny Keras 3 SimpleRNN classifier: TensorFlow's int8 calibrator segfaults on it (edgekit
-    rewrites LSTM and GRU layers so that they convert; SimpleRNN it leaves as it is)."""
+    """A tiny Keras 3 classifier with a generic RNN layer over a custom-built cell: TensorFlow's
+    int8 calibrator segfaults on it (edgekit rewrites LSTM, GRU and SimpleRNN layers so that
+    they convert; a generic RNN it leaves as it is)."""
     keras = import_keras()
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((8, 2)), keras.layers.SimpleRNN(4),
+    model = keras.Sequential([keras.Input((8, 2)), keras.layers.RNN(keras.layers.SimpleRNNCell(4)),
                               keras.layers.Dense(2, activation="softmax")])
     d = tmp_path_factory.mktemp("lstm")
     model.save(d / "lstm.keras")

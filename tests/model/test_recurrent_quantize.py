@@ -148,6 +148,7 @@ def test_a_twin_that_disagrees_names_the_layer(models) -> None:
     ("lstm_relu", "activation='relu'"),
     ("gru_stateful", "stateful=True"),
     ("masked", "masks time steps"),
+    ("rnn_sigmoid", "activation='sigmoid'"),
 ])
 def test_unsupported_options_are_refused_naming_the_layer(layer, fragment) -> None:
     from edgekit.model import recurrent
@@ -160,6 +161,8 @@ def test_unsupported_options_are_refused_naming_the_layer(layer, fragment) -> No
                                                   L.GRU(3, stateful=True, name="gru_stateful")]),
         "masked": lambda: keras.Sequential([keras.Input((4,), dtype="int32"),
                                             L.Embedding(8, 3, mask_zero=True, name="masked"), L.LSTM(3)]),
+        "rnn_sigmoid": lambda: keras.Sequential([keras.Input((4, 2)),
+                                                 L.SimpleRNN(3, activation="sigmoid", name="rnn_sigmoid")]),
     }[layer]()
     with pytest.raises(ModelError, match=f"layer '{layer}' .*cannot be converted to int8: .*{fragment}"):
         recurrent.build_twin(model, "m.keras")
