@@ -135,3 +135,23 @@ def test_live_predictions_are_shown_sparingly_and_all_recorded(board_device: Dev
     assert 1 <= len(shown) <= 7
     for a, b in zip(shown, shown[1:]):
         assert b.t_us - a.t_us >= (250_000 if a.label != b.label else 1_000_000)
+
+
+def test_firmware_without_keep_state_is_told_to_regenerate() -> None:
+    """A firmware from before --keep-state refuses STREAM_START's flags bit 2 with BAD_ARG (it
+    checked that undefined bits are 0); the host turns that into what to do."""
+    from edgekit.errors import DeviceRefused
+    from edgekit.hil import protocol as P
+    from edgekit.hil.streaming import Stream
+
+    class OldFirmware:   # the session's one request, answered as that firmware answers it
+        last_seq = 1
+
+        def request(self, cmd: P.Msg, payload: bytes) -> bytes:
+            assert cmd == P.Msg.STREAM_START and payload[1] == 1 | 4   # infer, keep state
+            raise DeviceRefused("STREAM_START failed on the device: BAD_ARG", code=P.ErrorCode.BAD_ARG, detail=0)
+
+    stream = Stream(OldFirmware(), 0, 100, 1.0, infer=True, shift=0, infer_every=16,  # type: ignore[arg-type]
+                    keep_state=True)
+    with pytest.raises(DeviceError, match="does not know the keep-state flag.*regenerate and rebuild"):
+        stream.start()
