@@ -144,13 +144,26 @@ def mean(lw: Lowerer, op: Operator) -> Step:
                 "ekrt_mean(&{params}, {in0}, {out}, (int32_t *){scratch});", scratch=4 * inner)
 
 
+# Below this many elements a softmax computes its exps (~250 instructions each on Cortex-M4)
+# rather than spend 1 KB of flash on the table.
+SOFTMAX_TABLE_MIN_ELEMENTS = 16
+
+
 @lowers("SOFTMAX")
 def softmax(lw: Lowerer, op: Operator) -> Step:
-    """SOFTMAX over the last axis: ekrt_softmax with TFLM's beta * scale_in multiplier, left shift and diff_min."""
+    """SOFTMAX over the last axis: ekrt_softmax with TFLM's beta * scale_in multiplier, left shift and
+    diff_min, or ekrt_softmax_table with the exps precomputed."""
     x = lw.act(op, op.inputs[0])
     y = lw.out(op)
     depth = x.shape[-1] if x.shape else 1
     m, s, dmin = Q.softmax_params(op.options.get("beta", 1.0), x.scale)
     init = f"{{{x.size // depth}, {depth}, {m}, {s}, {dmin}}}"
-    return Step(op, [x.index], y.index, "ekrt_softmax_t", init, [],
-                "ekrt_softmax(&{params}, {in0}, {out});")
+    if x.size < SOFTMAX_TABLE_MIN_ELEMENTS:
+        return Step(op, [x.index], y.index, "ekrt_softmax_t", init, [],
+                    "ekrt_softmax(&{params}, {in0}, {out});")
+    # The exp of each element depends only on its distance to the row's maximum (0..255): a
+    # 1 KB table of TFLM's own fixed-point values replaces two exp evaluations per element.
+    name = f"op{op.index}_exp"
+    consts = [ConstArray(name, "int32_t", np.array(Q.softmax_exp_table(m, s, dmin), dtype=np.int64))]
+    return Step(op, [x.index], y.index, "ekrt_softmax_t", init, consts,
+                f"ekrt_softmax_table(&{{params}}, {name}, {{in0}}, {{out}});")

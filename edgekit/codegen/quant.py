@@ -167,6 +167,70 @@ def _downscale_to_int16(m: int) -> int:
     return (m + (1 << 15)) >> 16
 
 
+_INT32_MIN, _INT32_MAX = -(1 << 31), (1 << 31) - 1
+
+
+def _i32(v: int) -> int:
+    return ((v + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
+
+
+def _srdhm32(a: int, b: int) -> int:
+    if a == b == _INT32_MIN:
+        return _INT32_MAX
+    ab = a * b
+    nudge = (1 << 30) if ab >= 0 else (1 - (1 << 30))
+    return _i32(_tdiv(ab + nudge, 1 << 31))
+
+
+def _sat_shl32(x: int, e: int) -> int:
+    threshold = (1 << (31 - e)) - 1
+    if x > threshold:
+        return _INT32_MAX
+    if x < -threshold:
+        return _INT32_MIN
+    return _i32(x << e)
+
+
+def _exp_quarter(a: int) -> int:
+    """exp(a) for a in [-1/4, 0) in Q0.31, as ekrt_math.c's exp_quarter (gemmlowp)."""
+    constant_term, one_third = 1895147668, 715827883
+    x = a + (1 << 28)
+    x2 = _srdhm32(x, x)
+    x3 = _srdhm32(x2, x)
+    x4 = _srdhm32(x2, x2)
+    poly = _rdbpot(_i32(_srdhm32(_i32(_rdbpot(x4, 2) + x3), one_third) + x2), 1)
+    return _i32(constant_term + _srdhm32(constant_term, _i32(x + poly)))
+
+
+def _exp_neg(a: int, int_bits: int) -> int:
+    """exp(a) for a <= 0 with int_bits integer bits, Q0.31: ekrt_math.c's exp_neg (gemmlowp's
+    exp_on_negative_values)."""
+    mults = (1672461947, 1302514674, 790015084, 290630308, 39332535, 720401, 242)
+    frac_bits = 31 - int_bits
+    quarter = 1 << (frac_bits - 2)
+    amq = (a & (quarter - 1)) - quarter
+    result = _exp_quarter(_sat_shl32(amq, int_bits))
+    remainder = amq - a
+    for e in range(-2, 5):
+        if int_bits > e and remainder & (1 << (frac_bits + e)):
+            result = _srdhm32(result, mults[e + 2])
+    return _INT32_MAX if a == 0 else result
+
+
+def softmax_exp_table(input_multiplier: int, input_left_shift: int, diff_min: int) -> list[int]:
+    """TFLM's int8 softmax exp for each distance k = max - x in 0..255 (Q0.31), 0 where x - max
+    < diff_min: such an element adds nothing to the sum and its output is the minimum either way."""
+    table = []
+    for k in range(256):
+        diff = -k
+        if diff < diff_min:
+            table.append(0)
+            continue
+        d = _srdhm32(_i32(diff << input_left_shift), input_multiplier)
+        table.append(_exp_neg(d, 5))
+    return table
+
+
 def hard_swish_table(in_scale: float, in_zp: int, out_scale: float, out_zp: int) -> list[int]:
     """TFLM's int8 HARD_SWISH (reference_ops::HardSwish with TFLM's Prepare: float scales,
     int16 fixed point) evaluated for all 256 inputs: out[(uint8)x]."""

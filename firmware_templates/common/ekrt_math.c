@@ -82,14 +82,22 @@ static int clz32(uint32_t x)
     return n;
 }
 
+/* 1/sum of a row's exps (Q12.19 sum) as TFLM scales it: the reciprocal and its exponent. */
+static int32_t softmax_scale(int32_t sum, int *bits_over_unit)
+{
+    int headroom = clz32((uint32_t)sum);
+    *bits_over_unit = 12 - headroom;
+    return one_over_one_plus((int32_t)(((uint32_t)sum << headroom) - 0x80000000u));
+}
+
 void ekrt_softmax(const ekrt_softmax_t *p, const int8_t *in, int8_t *out)
 {
     int32_t r, c;
     for (r = 0; r < p->rows; r++) {
         const int8_t *x = in + (size_t)r * p->depth;
         int8_t *y = out + (size_t)r * p->depth;
-        int32_t max_v = -128, sum = 0, scale, shifted;
-        int headroom, bits_over_unit;
+        int32_t max_v = -128, sum = 0, scale;
+        int bits_over_unit;
         for (c = 0; c < p->depth; c++) {
             max_v = x[c] > max_v ? x[c] : max_v;
         }
@@ -101,10 +109,7 @@ void ekrt_softmax(const ekrt_softmax_t *p, const int8_t *in, int8_t *out)
                 sum += ekrt_rdbpot(exp_neg(d, 5), 12); /* accumulate in Q12.19 */
             }
         }
-        headroom = clz32((uint32_t)sum);
-        bits_over_unit = 12 - headroom;
-        shifted = (int32_t)(((uint32_t)sum << headroom) - 0x80000000u);
-        scale = one_over_one_plus(shifted);
+        scale = softmax_scale(sum, &bits_over_unit);
         for (c = 0; c < p->depth; c++) {
             int32_t diff = x[c] - max_v;
             if (diff >= p->diff_min) {
@@ -116,6 +121,29 @@ void ekrt_softmax(const ekrt_softmax_t *p, const int8_t *in, int8_t *out)
             } else {
                 y[c] = -128;
             }
+        }
+    }
+}
+
+void ekrt_softmax_table(const ekrt_softmax_t *p, const int32_t *exp_table, const int8_t *in, int8_t *out)
+{
+    int32_t r, c;
+    for (r = 0; r < p->rows; r++) {
+        const int8_t *x = in + (size_t)r * p->depth;
+        int8_t *y = out + (size_t)r * p->depth;
+        int32_t max_v = -128, sum = 0, scale;
+        int bits_over_unit;
+        for (c = 0; c < p->depth; c++) {
+            max_v = x[c] > max_v ? x[c] : max_v;
+        }
+        /* Elements below diff_min have a 0 entry: they add nothing and come out at -128. */
+        for (c = 0; c < p->depth; c++) {
+            sum += ekrt_rdbpot(exp_table[max_v - x[c]], 12);
+        }
+        scale = softmax_scale(sum, &bits_over_unit);
+        for (c = 0; c < p->depth; c++) {
+            int32_t v = ekrt_rdbpot(FX_MUL(scale, exp_table[max_v - x[c]]), bits_over_unit + 31 - 8) - 128;
+            y[c] = ekrt_clamp8(v, -128, 127);
         }
     }
 }

@@ -67,6 +67,9 @@ SPECS: list[tuple[str, tuple[int, ...], Builder, bool]] = [
     ("flatten_dense", (6, 5, 2),
      lambda L, x: L.Dense(7)(L.Flatten()(_conv(L, 2, 1)(x))), False),
     ("softmax_rows", (3, 5), lambda L, x: L.Softmax()(L.Dense(5)(x)), False),
+    # 16 elements or more: the exps come from a table (ekrt_softmax_table)
+    ("softmax_table_wide", (20,), lambda L, x: L.Softmax()(L.Dense(40)(x)), False),
+    ("softmax_table_rows", (4, 6), lambda L, x: L.Softmax()(L.Dense(8)(x)), False),
     # elementwise
     ("add_residual_relu", (8, 8, 6),
      lambda L, x: L.ReLU()(L.Add()([x, _conv(L, 6, 3)(x)])), False),
