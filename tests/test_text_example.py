@@ -96,6 +96,11 @@ def test_complete_on_the_virtual_board(trained_text: Path, tmp_path: Path) -> No
     origin = json.loads((project / "edgekit.json").read_text())["origin"]
     assert origin["task"] == "next-word" and origin["vocabulary"] == str((trained_text / VOCAB_FILE).resolve())
     assert run_cli("build", project).returncode == 0
+    # Every next-word prediction (a 115-way SOFTMAX) equals the host TFLM reference.
+    r = run_cli("hil", project, "--require-exact", "--runs", "0", "--report", tmp_path / "hil")
+    assert r.returncode == 0, r.stdout + r.stderr
+    report = json.loads((tmp_path / "hil" / "report.json").read_text())
+    assert report["agreement"]["exact_share"] == 1.0 and report["device"]["runtime"] == "edgekit-rt"
     r = run_cli("complete", project, "--prompt", "Please turn on the", "--words", "6", "--json")
     assert r.returncode == 0, r.stderr
     res = json.loads(r.stdout)
