@@ -30,6 +30,7 @@ sys.path.insert(0, str(REPO))
 from edgekit.boards import load_board  # noqa: E402
 from edgekit.compress import DoesNotFit, compress_model  # noqa: E402
 from edgekit.footprint import FIRMWARE_FLASH_BYTES  # noqa: E402
+from edgekit.model.metrics import HIGHER_IS_BETTER  # noqa: E402
 from edgekit.runtimes import EDGEKIT_RT, get_runtime  # noqa: E402
 
 BOARD = "nucleo-f446re"
@@ -46,9 +47,22 @@ def cli(*args: object) -> dict:
     return json.loads(proc.stdout)
 
 
+def best_tuned(r: dict, prefix: str) -> str:
+    """The best int8 metric among the fitting fine-tuned candidates whose id starts with `prefix`
+    ("prune-w": uniform width, "prune-layers": width per layer), as "id metric"."""
+    tuned = [c for c in r["candidates"] if c["fine_tuned"] and c["fits"] and c["id"].startswith(prefix)]
+    if not tuned:
+        return "-"
+    sign = 1 if HIGHER_IS_BETTER[r["metric"]] else -1
+    best = max(tuned, key=lambda c: sign * c["int8_metric"])
+    return f"{best['id']} {best['int8_metric']:.4f} ({best['flash']:,} B flash, {best['ram']:,} B RAM)"
+
+
 def row(name: str, r: dict, seconds: float) -> dict:
     orig = r["candidates"][0]
     chosen = next((c for c in r["candidates"] if c["id"] == r["chosen"]), None)
+    print(f"{name}: best uniform width {best_tuned(r, 'prune-w')}; best width per layer "
+          f"{best_tuned(r, 'prune-layers')}", flush=True)
     return {"model": name, "seconds": round(seconds, 1), "budget_flash": r["budget"]["flash"],
             "budget_ram": r["budget"]["ram"], "orig_params": orig["params"], "orig_flash": orig["flash"],
             "orig_ram": orig["ram"], "orig_float": orig["float_metric"], "orig_int8": orig["int8_metric"],

@@ -31,11 +31,13 @@ from edgekit.runtimes import AUTO, RUNTIME_CHOICES
 @click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Output directory [default: MODEL's directory / MODEL-compressed].")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for fine-tuning (same seed, same result).")
+@click.option("--importance", default="l1", show_default=True,
+              help="How pruning ranks channels: l1 (weight magnitude) or taylor (|w x dL/dw| over a few batches).")
 @boards_dirs_option
 @json_option
 def compress(model: Path, data_path: Path, board_id: str, runtime: str, max_flash: int | None, max_ram: int | None,
              max_latency_ms: float | None, max_drop: float, methods: str, out_dir: Path | None, seed: int,
-             boards_dirs: tuple[Path, ...], as_json: bool) -> None:
+             importance: str, boards_dirs: tuple[Path, ...], as_json: bool) -> None:
     """Make a Keras model fit a board: structured pruning, low-rank factorization, distillation
     and quantization-aware training, searched against the board's budget.
 
@@ -51,7 +53,7 @@ def compress(model: Path, data_path: Path, board_id: str, runtime: str, max_flas
     with progress_bar(f"compressing {model.name} for {board.id}") as on_progress:
         result = compress_model(model, data_path, board, runtime=runtime, max_flash=max_flash, max_ram=max_ram,
                                 max_latency_ms=max_latency_ms, max_drop=max_drop, methods=chosen, out_dir=out_dir,
-                                seed=seed, on_progress=on_progress)
+                                seed=seed, on_progress=on_progress, importance=importance)
     if as_json:
         print_json(result.to_dict())
         return

@@ -30,13 +30,15 @@ class DeployResult:
 def deploy(target: str, board: Board, out_dir: Path, *, runtime: str = DEFAULT_CHOICE, tflm_dir: Path | None = None,
            data: Path | None = None, runner: str | None = None, hil_options: HilOptions | None = None,
            step: Callable[[str], Any], on_progress: Callable[[int, int], None] | None = None,
-           epochs: int | None = None, compress: bool = False) -> DeployResult:
+           epochs: int | None = None, compress: bool = False,
+           compress_methods: tuple[str, ...] | None = None) -> DeployResult:
     """Run every stage for `target`: an example name, a .keras model (with `data`), or an int8 .tflite.
 
     `step(message)` returns a context manager that shows progress for one stage;
     `on_progress(done, total)` is called only while the board infers on the test inputs;
     `epochs` overrides the example's training epochs (UsageError when `target` is no example);
-    `compress` inserts `edgekit compress` before quantizing a Keras model that does not fit `board`.
+    `compress` inserts `edgekit compress` after quantizing a Keras model whose int8 model does not
+    fit `board` (with `compress_methods`, default all of them).
     """
     from edgekit.model.evaluate import check_data_labels
     from edgekit.model.quant_report import quantize_file
@@ -63,16 +65,15 @@ def deploy(target: str, board: Board, out_dir: Path, *, runtime: str = DEFAULT_C
     if path.suffix in (".keras", ".h5"):
         if data is None:
             raise UsageError(f"deploying {path} needs data for calibration and testing", hint="pass --data DATA.npz")
-        compressed = _compress_step(path, data, board, out_dir, runtime, step, steps) if compress else None
-        if compressed is not None:   # already int8, with the ranges compression chose
+        with step("quantizing to int8"):
+            q = quantize_file(path, data, out_dir / "model.tflite", task=EXAMPLES[example].task if example else None)
+        summary = f"{q.metric} {q.int8_value:.4f} (int8, {q.int8_backend})" if q.metric else "verified int8"
+        steps.append(("quantize", f"{summary} -> {q.tflite_model}"))
+        path, float_model, task = Path(q.tflite_model), path, q.task
+        compressed = (_compress_step(path, float_model, data, board, out_dir, runtime, compress_methods, step, steps)
+                      if compress else None)
+        if compressed is not None:   # int8 already, with the ranges compression chose
             path, float_model, task = compressed
-        else:
-            with step("quantizing to int8"):
-                q = quantize_file(path, data, out_dir / "model.tflite",
-                                  task=EXAMPLES[example].task if example else None)
-            summary = f"{q.metric} {q.int8_value:.4f} (int8, {q.int8_backend})" if q.metric else "verified int8"
-            steps.append(("quantize", f"{summary} -> {q.tflite_model}"))
-            path, float_model, task = Path(q.tflite_model), path, q.task
     elif path.suffix != ".tflite":
         raise UsageError(f"{path}: expected an example name, a .keras model or an int8 .tflite")
     elif data is not None:  # the labels against the model before generate, build and flash
@@ -103,14 +104,27 @@ def deploy(target: str, board: Board, out_dir: Path, *, runtime: str = DEFAULT_C
     return DeployResult(steps, hil)
 
 
-def _compress_step(model: Path, data: Path, board: Board, out_dir: Path, runtime: str, step: Callable[[str], Any],
+def _compress_step(tflite: Path, model: Path, data: Path, board: Board, out_dir: Path, runtime: str,
+                   methods: tuple[str, ...] | None, step: Callable[[str], Any],
                    steps: list[tuple[str, str]]) -> tuple[Path, Path, str] | None:
-    """`edgekit compress` into out_dir/compress: (int8 .tflite, compressed .keras, task) when the
-    model had to be compressed, None when it fits as it is (DoesNotFit, exit 1, when nothing fits)."""
+    """When the int8 `tflite` of `model` does not fit `board` (the fit check generate makes),
+    `edgekit compress` into out_dir/compress: (int8 .tflite, compressed .keras, task); None,
+    with nothing written, when it fits as it is (DoesNotFit, exit 1, when nothing fits)."""
     from edgekit.compress import compress_model
+    from edgekit.compress.budget import board_budget, describe_overflow, footprint
+    from edgekit.compress.search import METHODS
+    from edgekit.model.tflite_graph import load_graph
 
-    with step(f"compressing to fit {board.id} (when it does not)"):
-        c = compress_model(model, data, board, runtime=runtime, out_dir=out_dir / "compress")
+    budget = board_budget(board, runtime)
+    fit = footprint(tflite.read_bytes(), load_graph(tflite), board, budget)
+    over = fit.overflow(budget)
+    if not over:
+        steps.append(("compress", f"not needed: the int8 model fits {board.id} as it is (flash ~{fit.flash:,} B, "
+                                  f"RAM ~{fit.ram:,} B)"))
+        return None
+    with step(f"compressing to fit {board.id} ({describe_overflow(over)})"):
+        c = compress_model(model, data, board, runtime=runtime, methods=methods or METHODS,
+                           out_dir=out_dir / "compress")
     chosen = c.report.chosen_candidate()
     if chosen is None or chosen.id == "original" or c.tflite_model is None or c.keras_model is None:
         steps.append(("compress", "not needed: the model fits as it is"))

@@ -8,8 +8,9 @@ aligned: the layers feeding one merge form a channel group, pruned together by t
 importance. Concatenate keeps each input's own choice, shifted by its offset. A group whose
 channels reach the model output or a layer this module does not know stays whole.
 
-Importance is the L1 norm of each output channel's kernel slice, normalised per layer so
-layers of different scale count alike in a group.
+Importance is the L1 norm of each output channel's kernel slice (or scores given per layer,
+e.g. the gradient-based ones of taylor.py), normalised per layer so layers of different scale
+count alike in a group.
 """
 
 from __future__ import annotations
@@ -135,13 +136,25 @@ def _width(layer: Any) -> int:
     return int(layer.get_config().get("units") or layer.get_config()["filters"])
 
 
-def _importance(layer: Any) -> np.ndarray:
-    kernel = np.asarray(layer.get_weights()[0], dtype=np.float64)
-    l1 = np.abs(kernel).reshape(-1, kernel.shape[-1]).sum(axis=0)
-    return l1 / (l1.mean() + 1e-12)
+def kept_channels(n: int, width: float) -> int:
+    """The channels a group of `n` keeps at fraction `width` (at least one)."""
+    return min(n, max(1, int(round(width * n))))
 
 
-def _kept(graph: ModelGraph, width: float | dict[str, float]) -> dict[int, np.ndarray]:
+# Importance scores of the output channels, per layer name (taylor.py); absent layers use L1.
+Scores = dict[str, np.ndarray]
+
+
+def _importance(layer: Any, scores: Scores | None) -> np.ndarray:
+    if scores is not None and layer.name in scores:
+        score = np.asarray(scores[layer.name], dtype=np.float64)
+    else:
+        kernel = np.asarray(layer.get_weights()[0], dtype=np.float64)
+        score = np.abs(kernel).reshape(-1, kernel.shape[-1]).sum(axis=0)
+    return score / (score.mean() + 1e-12)
+
+
+def _kept(graph: ModelGraph, width: float | dict[str, float], scores: Scores | None) -> dict[int, np.ndarray]:
     """Output channels kept for each source call (by id(call)); whole groups are absent."""
     sources, roots, fixed = channel_groups(graph)
     kept: dict[int, np.ndarray] = {}
@@ -151,22 +164,24 @@ def _kept(graph: ModelGraph, width: float | dict[str, float]) -> dict[int, np.nd
         members = [s for s, r in zip(sources, roots) if r == root]
         n = _width(members[0].layer)
         frac = width if isinstance(width, float) else min(width.get(m.layer.name, 1.0) for m in members)
-        keep = max(1, int(round(frac * n)))
+        keep = kept_channels(n, frac)
         if keep >= n:
             continue
-        score = sum(_importance(m.layer) for m in members)
+        score = sum(_importance(m.layer, scores) for m in members)
         chosen = np.sort(np.argsort(-score, kind="stable")[:keep])
         for m in members:
             kept[id(m)] = chosen
     return kept
 
 
-def prune_model(model: Any, width: float | dict[str, float], *, name: str | None = None) -> Any:
+def prune_model(model: Any, width: float | dict[str, float], *, name: str | None = None,
+                scores: Scores | None = None) -> Any:
     """A new model with each prunable channel group cut to `width` (a fraction, or a fraction
-    per layer name: a group takes the smallest of its members') by L1 importance; the kept
-    weights are copied, so the result predicts close to the original before fine-tuning."""
+    per layer name: a group takes the smallest of its members') by importance (`scores` per
+    layer name, else L1); the kept weights are copied, so the result predicts close to the
+    original before fine-tuning."""
     graph = layer_calls(model)
-    kept_out = _kept(graph, width)
+    kept_out = _kept(graph, width, scores)
     kept: dict[int, np.ndarray | None] = {graph.input: None}
 
     def replace(call: LayerCall, inputs: list[Any]) -> Any:
@@ -212,4 +227,4 @@ def prune_model(model: Any, width: float | dict[str, float], *, name: str | None
     return rebuild(graph, input_shape, replace, name or f"{model.name}_pruned")
 
 
-__all__ = ["ChannelGroup", "channel_groups", "describe_groups", "prune_model"]
+__all__ = ["ChannelGroup", "Scores", "channel_groups", "describe_groups", "kept_channels", "prune_model"]

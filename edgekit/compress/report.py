@@ -1,8 +1,9 @@
 """The compression report: every candidate, the Pareto fronts, the choice and why.
 
 Written as JSON (compress.json), Markdown (compress.md) and a PNG (compress.png: int8 metric
-against flash and against predicted latency, the budget as a line, the Pareto front drawn,
-the chosen model ringed); the console gets a rich table whose id column never wraps.
+against flash, against RAM when RAM overflows, and against predicted latency, the budget as a
+line, the Pareto front drawn, the chosen model ringed); the console gets a rich table whose id
+column never wraps.
 """
 
 from __future__ import annotations
@@ -39,9 +40,11 @@ class CompressionReport:
     reason: str
     pareto_flash: list[str] = field(default_factory=list)
     pareto_latency: list[str] = field(default_factory=list)
+    pareto_ram: list[str] = field(default_factory=list)
     seconds: float = 0.0
     seed: int = 0
     methods: list[str] = field(default_factory=list)
+    importance: str = "l1"                         # how pruning ranked channels: l1 or taylor
     latency_check: LatencyCheck | None = None     # the chosen model timed on the virtual board
 
     def to_dict(self) -> dict[str, Any]:
@@ -83,6 +86,20 @@ def _fits(c: Candidate) -> str:
 COLUMNS = ("id", "method", "params", "MACs", "flash B", "RAM B", "latency ms", "float", "int8", "fits")
 
 
+def widths_short(c: Candidate) -> str:
+    """The console's short form of a candidate's widths: percent kept per pruned layer, e.g. "35/100"."""
+    return "/".join(f"{100 * w.kept / w.of:.0f}" for w in c.widths) or "-"
+
+
+def widths_full(c: Candidate) -> str:
+    """Every pruned layer's channels and every factorized layer's rank, e.g.
+    "fc1 819/1024, fc2 512/512; rank fc2 40/512"."""
+    parts = [", ".join(f"{w.layer} {w.kept}/{w.of}" for w in c.widths)] if c.widths else []
+    if c.ranks:
+        parts.append("rank " + ", ".join(f"{w.layer} {w.kept}/{w.of}" for w in c.ranks))
+    return "; ".join(parts) or "-"
+
+
 def _cells(c: Candidate) -> tuple[str, ...]:
     return (c.id, c.method, _num(c.params), _num(c.macs), _num(c.flash), _num(c.ram),
             "-" if c.latency_ms is None else f"{c.latency_ms:.3f}", _metric(c.float_metric),
@@ -95,10 +112,10 @@ def console_table(r: CompressionReport) -> Table:
     lat = f", latency {b.latency_ms:g} ms" if b.latency_ms is not None else ""
     t = Table(title=f"compression candidates ({r.metric}; budget on {b.board}: flash {b.flash:,} B, "
                     f"RAM {b.ram:,} B{lat})")
-    for col in COLUMNS:
+    for col in (*COLUMNS, "widths %"):
         t.add_column(col, no_wrap=col in ("id", "method"), justify="left" if col in ("id", "method") else "right")
     for c in r.candidates:
-        cells = _cells(c)
+        cells = (*_cells(c), widths_short(c))
         style = "bold green" if c.id == r.chosen else ("dim" if not c.fits else "")
         t.add_row(*cells, style=style)
     return t
@@ -111,14 +128,16 @@ def markdown(r: CompressionReport) -> str:
              f"- board: {b.board}, runtime: {b.runtime}; budget: flash {b.flash:,} B ({b.flash_from}), "
              f"RAM {b.ram:,} B ({b.ram_from})" + (f", latency {b.latency_ms:g} ms" if b.latency_ms else ""),
              f"- data: {r.data}; task {r.task}, metric {r.metric}; original float {r.baseline_float:.4f}",
-             f"- methods: {', '.join(r.methods)}; seed {r.seed}; {r.seconds:.1f} s", "",
-             "| " + " | ".join(COLUMNS) + " | note |", "|" + "---|" * (len(COLUMNS) + 1)]
+             f"- methods: {', '.join(r.methods)}; channel importance {r.importance}; seed {r.seed}; "
+             f"{r.seconds:.1f} s", "",
+             "| " + " | ".join(COLUMNS) + " | widths / ranks | note |", "|" + "---|" * (len(COLUMNS) + 2)]
     for c in r.candidates:
         cells = list(_cells(c))
         if c.id == r.chosen:
             cells[0] = f"**{cells[0]}**"
-        lines.append("| " + " | ".join(cells) + f" | {c.note} |")
+        lines.append("| " + " | ".join(cells) + f" | {widths_full(c)} | {c.note} |")
     lines += ["", f"Pareto front, {r.metric} vs flash: {', '.join(r.pareto_flash) or '-'}",
+              f"Pareto front, {r.metric} vs RAM: {', '.join(r.pareto_ram) or '-'}",
               f"Pareto front, {r.metric} vs predicted latency: {', '.join(r.pareto_latency) or '-'}", "",
               f"**Chosen: {r.chosen or 'none'}** — {r.reason}", "",
               *([f"Latency check: {r.latency_check.note}", ""] if r.latency_check else []),
@@ -127,23 +146,45 @@ def markdown(r: CompressionReport) -> str:
     return "\n".join(lines)
 
 
+def _label_clusters(points: list[tuple[float, float, str]]) -> list[tuple[float, float, list[str]]]:
+    """Points close enough for their labels to collide (within 4 % of the x range and 3 % of the y
+    range of the first point of a cluster), as one label per cluster: its ids stacked."""
+    if not points:
+        return []
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    dx, dy = 0.04 * ((max(xs) - min(xs)) or 1.0), 0.03 * ((max(ys) - min(ys)) or 1.0)
+    clusters: list[tuple[float, float, list[str]]] = []
+    for x, y, cid in sorted(points):
+        near = next((c for c in clusters if abs(c[0] - x) <= dx and abs(c[1] - y) <= dy), None)
+        if near is None:
+            clusters.append((x, y, [cid]))
+        else:
+            near[2].append(cid)
+    return clusters
+
+
 def _draw(r: CompressionReport) -> bytes:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5), dpi=100)
+    panels = [("flash", r.pareto_flash, "firmware flash (KiB)", r.budget.flash / 1024),
+              ("ram", r.pareto_ram, "firmware RAM (KiB)", r.budget.ram / 1024),
+              ("latency_ms", r.pareto_latency, "predicted latency (ms)", r.budget.latency_ms)]
+    if not any("ram" in c.overflow for c in r.candidates):   # RAM only when it is what overflows
+        del panels[1]
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.8), dpi=100)
     scored = [c for c in r.candidates if c.int8_metric is not None]
-    for ax, cost, front, label, limit in (
-            (axes[0], "flash", r.pareto_flash, "firmware flash (KiB)", r.budget.flash / 1024),
-            (axes[1], "latency_ms", r.pareto_latency, "predicted latency (ms)", r.budget.latency_ms)):
-        scale = 1024.0 if cost == "flash" else 1.0
-        for k, c in enumerate(sorted(scored, key=lambda c: getattr(c, cost))):
-            x = getattr(c, cost) / scale
-            ax.scatter(x, c.int8_metric, s=40, color="tab:green" if c.fits else "tab:red", zorder=3)
-            ax.annotate(c.id, (x, c.int8_metric), textcoords="offset points", xytext=(4, (4, -11)[k % 2]),
-                        fontsize=7)
+    for ax, (cost, front, label, limit) in zip(axes, panels):
+        scale = 1024.0 if cost in ("flash", "ram") else 1.0
+        for c in scored:
+            ax.scatter(getattr(c, cost) / scale, c.int8_metric, s=40, color="tab:green" if c.fits else "tab:red",
+                       zorder=3)
+        labels = [(getattr(c, cost) / scale, c.int8_metric, c.id) for c in scored if c.int8_metric is not None]
+        for x, y, ids in _label_clusters(labels):
+            ax.annotate("\n".join(ids), (x, y), textcoords="offset points", xytext=(5, 3), fontsize=7,
+                        va="bottom")
         sized = [c for c in r.candidates if c.int8_metric is None and getattr(c, cost) is not None]
         if sized:   # sized but not trained: ticks along the bottom, where they lie on the cost axis
             ax.scatter([getattr(c, cost) / scale for c in sized], [0.03] * len(sized), marker="|", s=120,
@@ -185,5 +226,5 @@ def write_report(r: CompressionReport, out_dir: Path) -> list[Path]:
     return paths
 
 
-__all__ = ["CompressionReport", "pareto_front", "console_table", "markdown", "write_report",
-           "JSON_FILE", "MARKDOWN_FILE", "PNG_FILE"]
+__all__ = ["CompressionReport", "pareto_front", "console_table", "markdown", "write_report", "widths_short",
+           "widths_full", "JSON_FILE", "MARKDOWN_FILE", "PNG_FILE"]

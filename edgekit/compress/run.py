@@ -15,6 +15,7 @@ from edgekit.compress.budget import board_budget, describe_overflow
 from edgekit.compress.distill import FineTune
 from edgekit.compress.report import JSON_FILE, MARKDOWN_FILE, PNG_FILE, CompressionReport, pareto_front, write_report
 from edgekit.compress.search import METHODS, Data, drop_points, search, within_drop
+from edgekit.compress.taylor import IMPORTANCES
 from edgekit.data import atomic_path, atomic_write_bytes, fit_to_input, load_dataset, output_dir
 from edgekit.errors import DataError, GateFailed, UsageError
 from edgekit.model.metrics import HIGHER_IS_BETTER
@@ -86,7 +87,7 @@ def compress_model(model_path: Path, data_path: Path, board: Board, *, runtime: 
                    max_flash: int | None = None, max_ram: int | None = None, max_latency_ms: float | None = None,
                    max_drop: float = 2.0, methods: tuple[str, ...] = METHODS, out_dir: Path | None = None,
                    seed: int = 0, task: str | None = None, tune: FineTune | None = None,
-                   on_progress: Callable[[int, int], None] | None = None) -> CompressionResult:
+                   on_progress: Callable[[int, int], None] | None = None, importance: str = "l1") -> CompressionResult:
     """Make the Keras model at `model_path` fit `board` (or the --max-* budget): search the
     methods' settings, keep the most accurate int8 model that fits, and write it (.keras and
     .tflite) and the report to `out_dir`. Raises DoesNotFit (exit 1) after writing the report
@@ -97,18 +98,21 @@ def compress_model(model_path: Path, data_path: Path, board: Board, *, runtime: 
     budget = board_budget(board, runtime, max_flash=max_flash, max_ram=max_ram, max_latency_ms=max_latency_ms)
     if max_drop < 0:
         raise UsageError(f"--max-drop must not be negative, got {max_drop}")
+    if importance not in IMPORTANCES:
+        raise UsageError(f"unknown channel importance '{importance}'", hint=f"use one of: {', '.join(IMPORTANCES)}")
     model = load_keras_model(model_path)
     data = _load_data(Path(data_path), model, task, str(model_path))
     out_dir = out_dir or default_out_dir(Path(model_path))
     outcome = search(model, data, board, budget, methods=methods, max_drop=max_drop, seed=seed, tune=tune,
-                     on_progress=on_progress)
+                     on_progress=on_progress, importance=importance)
     report = CompressionReport(
         model=str(model_path), data=str(data_path), task=data.task, metric=outcome.metric, budget=budget,
         baseline_float=outcome.baseline_float, candidates=outcome.candidates,
         chosen=outcome.chosen.id if outcome.chosen else None, reason=outcome.reason,
         pareto_flash=pareto_front(outcome.candidates, "flash", outcome.metric),
         pareto_latency=pareto_front(outcome.candidates, "latency_ms", outcome.metric),
-        seconds=round(time.perf_counter() - started, 1), seed=seed, methods=list(methods))
+        pareto_ram=pareto_front(outcome.candidates, "ram", outcome.metric),
+        seconds=round(time.perf_counter() - started, 1), seed=seed, methods=list(methods), importance=importance)
     keras_path = tflite_path = None
     with output_dir(out_dir, (KERAS_FILE, TFLITE_FILE, JSON_FILE, MARKDOWN_FILE, PNG_FILE)):
         if outcome.chosen is not None and outcome.tflite is not None:

@@ -6,7 +6,11 @@
    settings from large to small. Size shrinks monotonically along a list, so the largest one
    that fits is found by bisection, converting and sizing untrained candidates (sizes do not
    depend on the weights' values).
-3. That candidate of each family is fine-tuned (with distillation from the original), then
+   For the pruning families, the uniform width that fits is then refined into a width per
+   channel group (widths.py): the groups whose pruning hurts most are widened first, each as
+   far as the candidate still fits, so the budget goes to the layers that matter and the
+   layers that dominate the overflowing resource stay narrow.
+3. Each of those candidates of each family is fine-tuned (with distillation from the original), then
    converted and scored; the one with the best int8 metric wins. When its int8 metric loses
    more than the allowed drop against its own float metric, quantization-aware training is
    tried on it.
@@ -17,7 +21,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 
 import numpy as np
@@ -25,6 +28,15 @@ import numpy as np
 from edgekit.boards import Board
 from edgekit.compress.budget import Budget, footprint
 from edgekit.compress.distill import FineTune, fine_tune
+from edgekit.compress.widths import (
+    DAMAGE_SAMPLES,
+    LayerWidth,
+    group_widths,
+    pruning_damage,
+    refine_widths,
+    uniform_kept,
+    width_fractions,
+)
 from edgekit.model import metrics
 from edgekit.model.evaluate import run_keras, run_tflite
 from edgekit.model.quantize import (
@@ -59,7 +71,14 @@ class Candidate:
     fits: bool | None = None
     overflow: dict[str, float] = field(default_factory=dict)
     fine_tuned: bool = False
+    widths: list[LayerWidth] = field(default_factory=list)    # channels kept per pruned layer
+    ranks: list[LayerWidth] = field(default_factory=list)     # rank per factorized layer
     note: str = ""
+
+    def shaped_like(self, other: Candidate) -> Candidate:
+        """This candidate with `other`'s widths and ranks (a fine-tuned copy keeps its shape)."""
+        self.widths, self.ranks = list(other.widths), list(other.ranks)
+        return self
 
 
 @dataclass
@@ -109,19 +128,20 @@ def better(metric: str, a: float, b: float) -> bool:
 Progress = Callable[[int, int], None]
 
 
-def _pruned(model: Any, width: float | None, energy: float | None) -> Any:
-    """`model` pruned to `width` (None: not pruned), then factorized at `energy` (None: not)."""
-    from edgekit.compress.lowrank import factorize_model
-    from edgekit.compress.prune import prune_model
+# A setting of a family: a uniform width (float), channels per prunable group (list) or no
+# pruning (None), then a low-rank energy or none.
+Width = float | list[int] | None
 
-    if width is not None:
-        model = prune_model(model, width)
-    return factorize_model(model, energy)[0] if energy is not None else model
+
+@dataclass(frozen=True)
+class _Family:
+    name: str
+    settings: tuple[tuple[str, float | None, float | None], ...]    # (id, width, energy), large to small
 
 
 class _Search:
     def __init__(self, model: Any, data: Data, board: Board, budget: Budget, *, methods: tuple[str, ...],
-                 max_drop: float, seed: int, tune: FineTune, on_progress: Progress | None) -> None:
+                 max_drop: float, seed: int, tune: FineTune, on_progress: Progress | None, importance: str) -> None:
         self.model, self.data, self.board, self.budget = model, data, board, budget
         self.methods, self.max_drop, self.seed = methods, max_drop, seed
         self.tune = FineTune(tune.epochs, tune.learning_rate, tune.batch,
@@ -131,6 +151,16 @@ class _Search:
         self.on_progress = on_progress or (lambda i, n: None)
         self.done, self.total = 0, 1
         self.teacher_out = run_keras(model, data.x_train).values
+        from edgekit.compress.prune import describe_groups
+
+        self.groups = [g for g in describe_groups(model) if g.prunable] if "prune" in methods else []
+        self.scores = None      # channel importance: L1 in prune.py, or gradient-based (taylor.py)
+        if importance == "taylor" and self.groups:
+            from edgekit.compress.taylor import taylor_scores
+
+            self.scores = taylor_scores(model, data.x_train, data.y_train, data.task)
+        self.damage: dict[float, list[float]] = {}
+        self.per_layer_count = 0
 
     def tick(self, extra_total: int = 0) -> None:
         self.total += extra_total
@@ -162,41 +192,88 @@ class _Search:
         cand.float_metric = metrics.task_metric(d.task, d.x_test, d.y_test, run_keras(model, d.x_test).values)
         cand.int8_metric = metrics.task_metric(d.task, d.x_test, d.y_test, run_tflite(tflite, graph, d.x_test).values)
 
-    def bisect(self, family: str, settings: list[tuple[str, Callable[[], Any]]]) -> tuple[Candidate, Any] | None:
+    def build(self, cid: str, family: str, width: Width, energy: float | None, note: str) -> tuple[Candidate, Any]:
+        """The original pruned to `width`, then factorized at `energy`, as an unsized candidate."""
+        from edgekit.compress.lowrank import factorize_model
+        from edgekit.compress.prune import prune_model
+
+        model, widths, ranks = self.model, [], []
+        if width is not None:
+            kept = uniform_kept(self.groups, width) if isinstance(width, float) else width
+            model = prune_model(model, width if isinstance(width, float) else width_fractions(self.groups, kept),
+                                scores=self.scores)
+            widths = group_widths(self.groups, kept)
+        if energy is not None:
+            model, plans = factorize_model(model, energy)
+            ranks = [LayerWidth(f.layer, f.rank, min(f.inputs, f.outputs)) for f in plans]
+        return Candidate(cid, family, int(model.count_params()), widths=widths, ranks=ranks, note=note), model
+
+    def sized(self, cid: str, family: str, width: Width, energy: float | None, note: str) -> tuple[Candidate, Any]:
+        """A candidate built, sized (before fine-tuning) and recorded."""
+        cand, model = self.build(cid, family, width, energy, note)
+        self.candidates.append(cand)
+        self.size(cand, model)
+        return cand, model
+
+    def bisect(self, family: _Family) -> tuple[Candidate, Any, float | None, float | None] | None:
         """The largest setting of a family that fits (settings go from large to small)."""
+        settings = family.settings
         lo, hi, best = 0, len(settings) - 1, None
         self.total += max(1, int(np.ceil(np.log2(len(settings) + 1))))
         while lo <= hi:
             mid = (lo + hi) // 2
-            cid, make = settings[mid]
-            model = make()
-            cand = Candidate(cid, family, int(model.count_params()), note="sized before fine-tuning")
-            self.candidates.append(cand)
-            self.size(cand, model)
+            cid, width, energy = settings[mid]
+            cand, model = self.sized(cid, family.name, width, energy, "sized before fine-tuning")
             self.tick()
             if cand.fits:
-                best, hi = (cand, model), mid - 1
+                best, hi = (cand, model, width, energy), mid - 1
             else:
                 lo = mid + 1
         return best
 
-    def families(self) -> list[tuple[str, list[tuple[str, Callable[[], Any]]]]]:
-        m = self.model
-        out: list[tuple[str, list[tuple[str, Callable[[], Any]]]]] = []
+    def per_layer(self, family: str, width: float, energy: float | None) -> tuple[Candidate, Any] | None:
+        """The uniform `width` that fits refined into a width per channel group (widths.py);
+        None when no group could be widened."""
+        start = uniform_kept(self.groups, width)
+        if width not in self.damage:
+            n = DAMAGE_SAMPLES
+            self.damage[width] = pruning_damage(self.model, self.groups, start, self.data.x_train[:n],
+                                                self.teacher_out[:n], self.scores)
+        best: list[tuple[Candidate, Any]] = []
+
+        def fits(kept: list[int]) -> bool:
+            if energy is None and kept == [g.width for g in self.groups]:
+                return bool(self.candidates[0].fits)     # nothing pruned: the original, sized already
+            self.per_layer_count += 1
+            lowrank = f"+lowrank-e{energy:.2f}" if energy is not None else ""
+            cand, model = self.sized(f"prune-layers{self.per_layer_count}{lowrank}", family, kept, energy,
+                                     "width per layer, sized before fine-tuning")
+            self.tick(extra_total=1)
+            if cand.fits:
+                best[:] = [(cand, model)]
+            return bool(cand.fits)
+
+        final = refine_widths(self.groups, start, self.damage[width], fits)
+        return best[0] if final != start else None
+
+    def families(self) -> list[_Family]:
+        out = []
         if "prune" in self.methods:
-            out.append(("prune", [(f"prune-w{w:.2f}", partial(_pruned, m, w, None)) for w in PRUNE_WIDTHS]))
+            out.append(_Family("prune", tuple((f"prune-w{w:.2f}", w, None) for w in PRUNE_WIDTHS)))
         if "lowrank" in self.methods:
-            out.append(("lowrank", [(f"lowrank-e{e:.2f}", partial(_pruned, m, None, e)) for e in LOWRANK_ENERGIES]))
+            out.append(_Family("lowrank", tuple((f"lowrank-e{e:.2f}", None, e) for e in LOWRANK_ENERGIES)))
         if "prune" in self.methods and "lowrank" in self.methods:
-            out.append(("prune+lowrank", [(f"prune-w{w:.2f}+lowrank-e{COMBINED_ENERGY:.2f}",
-                                           partial(_pruned, m, w, COMBINED_ENERGY)) for w in PRUNE_WIDTHS]))
+            e = COMBINED_ENERGY
+            out.append(_Family("prune+lowrank", tuple((f"prune-w{w:.2f}+lowrank-e{e:.2f}", w, e)
+                                                      for w in PRUNE_WIDTHS)))
         return out
 
     def finish(self, cand: Candidate, model: Any) -> tuple[Candidate, Any, bytes, Any]:
         """Fine-tune a fitting candidate (a new entry in the report), convert and score it."""
         d = self.data
         tuned = Candidate(f"{cand.id}+ft", cand.method, cand.params, fine_tuned=True,
-                          note="distilled from the original" if self.tune.alpha < 1 else "fine-tuned on labels")
+                          note="distilled from the original" if self.tune.alpha < 1 else "fine-tuned on labels"
+                          ).shaped_like(cand)
         fine_tune(model, self.teacher_out, d.x_train, d.y_train, d.task, self.tune)
         tflite, graph = self.size(tuned, model)
         self.score(tuned, model, tflite, graph)
@@ -217,11 +294,17 @@ class _Search:
         finished: list[tuple[Candidate, Any, bytes, Any]] = []
         if original.fits:   # fits, but int8 loses too much: QAT on the original
             finished.append((original, self.model, tflite, graph))
-        for family, settings in self.families():
-            found = self.bisect(family, settings)
-            if found is not None:
+        for family in self.families():
+            found = self.bisect(family)
+            if found is None:
+                continue
+            cand, model, width, energy = found
+            self.total += 1
+            finished.append(self.finish(cand, model))
+            refined = self.per_layer(family.name, width, energy) if isinstance(width, float) and self.groups else None
+            if refined is not None:
                 self.total += 1
-                finished.append(self.finish(*found))
+                finished.append(self.finish(*refined))
         if not finished:
             return SearchOutcome(self.candidates, None, None, None, "no candidate fits the budget", self.metric, base)
         sign = 1.0 if metrics.HIGHER_IS_BETTER[self.metric] else -1.0
@@ -244,7 +327,7 @@ class _Search:
         self.total += 1
         d = self.data
         qcand = Candidate(f"{cand.id}+qat", cand.method, cand.params, fine_tuned=True,
-                          note="quantization-aware training with learned ranges")
+                          note="quantization-aware training with learned ranges").shaped_like(cand)
         result = qat_fine_tune(model, self.teacher_out, d, self.tune)
         if result is None:
             return None
@@ -262,15 +345,16 @@ class _Search:
 
 def search(model: Any, data: Data, board: Board, budget: Budget, *, methods: tuple[str, ...] = METHODS,
            max_drop: float = 2.0, seed: int = 0, tune: FineTune | None = None,
-           on_progress: Progress | None = None) -> SearchOutcome:
+           on_progress: Progress | None = None, importance: str = "l1") -> SearchOutcome:
     """Search the methods' settings for the most accurate int8 model within `budget` (see the
-    module docstring); `on_progress(done, total)` after each candidate."""
+    module docstring); `on_progress(done, total)` after each candidate; `importance` ranks the
+    channels pruning keeps: "l1" (weights) or "taylor" (gradients, taylor.py)."""
     from edgekit.model.keras_io import import_tensorflow
 
     tf = import_tensorflow()
     tf.config.experimental.enable_op_determinism()
     return _Search(model, data, board, budget, methods=methods, max_drop=max_drop, seed=seed,
-                   tune=tune or FineTune(), on_progress=on_progress).run()
+                   tune=tune or FineTune(), on_progress=on_progress, importance=importance).run()
 
 
 __all__ = ["Candidate", "Data", "SearchOutcome", "METHODS", "search", "drop_points", "within_drop", "better"]

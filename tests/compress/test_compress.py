@@ -36,6 +36,15 @@ def test_search_fits_the_budget_deterministically_and_writes_everything(digits_m
     saved = json.loads(first.report_files[0].read_text())
     assert saved["chosen"] == chosen.id and len(saved["candidates"]) == len(report.candidates)
     assert f"**Chosen: {chosen.id}**" in first.report_files[1].read_text()
+    # width per layer: the uniform fit, refined (no layer narrower, some wider), both fine-tuned
+    uniform = next(c for c in report.candidates if c.fine_tuned and c.id.startswith("prune-w"))
+    refined = next(c for c in report.candidates if c.fine_tuned and c.id.startswith("prune-layers"))
+    assert [w.layer for w in uniform.widths] == [w.layer for w in refined.widths] == ["fc1", "fc2"]
+    assert all(r.kept >= u.kept for r, u in zip(refined.widths, uniform.widths)) and refined.widths != uniform.widths
+    assert refined.fits and chosen.int8_metric >= max(uniform.int8_metric, refined.int8_metric)
+    saved_refined = next(c for c in saved["candidates"] if c["id"] == refined.id)
+    assert saved_refined["widths"] == [{"layer": w.layer, "kept": w.kept, "of": w.of} for w in refined.widths]
+    assert ", ".join(f"{w.layer} {w.kept}/{w.of}" for w in refined.widths) in first.report_files[1].read_text()
     graph = load_graph(first.tflite_model)
     assert graph.input_tensors[0].dtype == "int8" and graph.output_tensors[0].dtype == "int8"
     assert first.keras_model.is_file()
@@ -59,6 +68,8 @@ def test_cli_errors_are_one_line(digits_mlp, digits_npz, tmp_path):
     _, path = digits_mlp
     r = run_cli("compress", path, "--data", digits_npz, "--board", "nucleo-f446re", "--methods", "prune,magic")
     assert_clean_error(r, 2, "unknown compression method 'magic'")
+    r = run_cli("compress", path, "--data", digits_npz, "--board", "nucleo-f446re", "--importance", "magic")
+    assert_clean_error(r, 2, "unknown channel importance 'magic'")
     r = run_cli("compress", tmp_path / "none.keras", "--data", digits_npz, "--board", "nucleo-f446re")
     assert_clean_error(r, 2, "Keras model not found")
     r = run_cli("compress", path, "--data", digits_npz, "--board", "no-such-board")
@@ -70,3 +81,12 @@ def test_cli_errors_are_one_line(digits_mlp, digits_npz, tmp_path):
                 "-o", tmp_path / "never")
     assert_clean_error(r, 2, "no x_train/y_train")
     assert not (tmp_path / "never").exists()
+
+
+def test_labels_of_points_that_would_collide_are_stacked() -> None:
+    from edgekit.compress.report import _label_clusters
+
+    points = [(50.0, 0.97, "prune-w0.50+ft"), (51.0, 0.97, "prune-layers5+ft"), (100.0, 0.90, "original"),
+              (50.5, 0.90, "lowrank-e0.90+ft")]
+    assert _label_clusters(points) == [(50.0, 0.97, ["prune-w0.50+ft", "prune-layers5+ft"]),
+                                       (50.5, 0.90, ["lowrank-e0.90+ft"]), (100.0, 0.90, ["original"])]
