@@ -97,6 +97,22 @@ def describe_overflow(over: dict[str, float]) -> str:
     return ", ".join(parts)
 
 
+def fine_tune_flash_margin(graph: Graph, runtime: str) -> int:
+    """Flash bytes fine-tuning may add to an edgekit-rt candidate sized before it. Each layer's
+    per-channel shifts are packed into its multipliers or stored as one byte per channel,
+    depending on the weight scales (Lowerer.requant_init in edgekit/codegen), so new weights can
+    add a byte per output channel of every per-channel quantized convolution or dense layer."""
+    if runtime != EDGEKIT_RT:
+        return 0
+    margin = 0
+    for op in graph.operators:
+        if op.op in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED") and len(op.inputs) > 1:
+            w = graph.tensors[op.inputs[1]]
+            if w.quant is not None and w.quant.per_channel:
+                margin += int(w.quant.scale.size)
+    return margin
+
+
 def footprint(tflite: bytes, graph: Graph, board: Board, budget: Budget) -> CandidateFit:
     """The flash, RAM (edgekit-rt plan or measured TFLM arena) and predicted latency of an int8
     .tflite on `board`, as `edgekit inspect` estimates them; nothing is built."""
@@ -122,5 +138,6 @@ def footprint(tflite: bytes, graph: Graph, board: Board, budget: Budget) -> Cand
                      predicted_latency_ms(report.total_macs, runtime, budget.clock_hz))
 
 
-__all__ = ["Budget", "board_budget", "CandidateFit", "footprint", "predicted_latency_ms", "describe_overflow",
+__all__ = ["Budget", "board_budget", "CandidateFit", "footprint", "fine_tune_flash_margin", "predicted_latency_ms",
+           "describe_overflow",
            "INSTRUCTIONS_PER_MAC", "INVOKE_INSTRUCTIONS"]

@@ -4,8 +4,8 @@
    the allowed drop, it is the answer.
 2. Each method family (pruning widths, low-rank energies, pruning then low-rank) is a list of
    settings from large to small. Size shrinks monotonically along a list, so the largest one
-   that fits is found by bisection, converting and sizing untrained candidates (sizes do not
-   depend on the weights' values).
+   that fits is found by bisection, converting and sizing untrained candidates (sizes depend
+   on the weights' values by at most a byte per output channel: that margin is kept free).
    For the pruning families, the uniform width that fits is then refined into a width per
    channel group (widths.py): the groups whose pruning hurts most are widened first, each as
    far as the candidate still fits, so the budget goes to the layers that matter and the
@@ -20,13 +20,13 @@ Same seed, same data, same candidates and weights: every fine-tune is seeded.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from edgekit.boards import Board
-from edgekit.compress.budget import Budget, footprint
+from edgekit.compress.budget import Budget, fine_tune_flash_margin, footprint
 from edgekit.compress.distill import FineTune, fine_tune
 from edgekit.compress.widths import (
     DAMAGE_SAMPLES,
@@ -178,13 +178,18 @@ class _Search:
         verify_int8(graph, where)
         return tflite, graph
 
-    def size(self, cand: Candidate, model: Any) -> tuple[bytes, Any]:
+    def size(self, cand: Candidate, model: Any, *, before_fine_tuning: bool = False) -> tuple[bytes, Any]:
+        """Convert and size `cand`; one sized before fine-tuning must leave the flash that
+        fine-tuning may add (fine_tune_flash_margin) free, so that its tuned copy still fits."""
         tflite, graph = self.convert(model, f"candidate {cand.id}")
         fp = footprint(tflite, graph, self.board, self.budget)
         cand.flash, cand.ram, cand.macs, cand.latency_ms, cand.runtime = (fp.flash, fp.ram, fp.macs,
                                                                             round(fp.latency_ms, 3), fp.runtime)
-        cand.overflow = fp.overflow(self.budget)
+        margin = fine_tune_flash_margin(graph, fp.runtime) if before_fine_tuning else 0
+        cand.overflow = fp.overflow(replace(self.budget, flash=self.budget.flash - margin))
         cand.fits = not cand.overflow
+        if margin and fp.flash <= self.budget.flash and not cand.fits:
+            cand.note += f"; within the budget but not the {margin:,} B fine-tuning may add"
         return tflite, graph
 
     def score(self, cand: Candidate, model: Any, tflite: bytes, graph: Any) -> None:
@@ -212,7 +217,7 @@ class _Search:
         """A candidate built, sized (before fine-tuning) and recorded."""
         cand, model = self.build(cid, family, width, energy, note)
         self.candidates.append(cand)
-        self.size(cand, model)
+        self.size(cand, model, before_fine_tuning=True)
         return cand, model
 
     def bisect(self, family: _Family) -> tuple[Candidate, Any, float | None, float | None] | None:

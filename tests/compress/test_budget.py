@@ -83,3 +83,20 @@ def test_drop_is_points_of_accuracy_and_percent_of_an_error():
     assert drop_points("mae", 0.010, 0.012) == pytest.approx(20.0)          # 20 % more error
     assert within_drop(drop_points("accuracy", 0.9688888888888889, 0.9488888888888889), 2.0)
     assert not within_drop(2.01, 2.0)
+
+
+def test_fine_tuning_margin_bounds_the_shift_arrays_new_weights_can_add(benchmark_model) -> None:
+    """edgekit-rt stores a layer's per-channel shifts as one byte per channel unless they pack
+    into its multipliers, which depends on the weight scales: the margin covers every such layer."""
+    from edgekit.codegen import compile_model
+    from edgekit.compress.budget import fine_tune_flash_margin
+    from edgekit.model.tflite_graph import load_graph
+
+    graph = load_graph(benchmark_model("ds_cnn_kws"))
+    per_channel = [graph.tensors[op.inputs[1]].quant.scale.size for op in graph.operators
+                   if op.op in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
+                   and graph.tensors[op.inputs[1]].quant.per_channel]
+    margin = fine_tune_flash_margin(graph, EDGEKIT_RT)
+    assert margin == sum(per_channel) > 0 and fine_tune_flash_margin(graph, TFLM) == 0
+    shift_bytes = sum(c.nbytes for st in compile_model(graph).steps for c in st.consts if c.name.endswith("_s"))
+    assert shift_bytes <= margin      # what this model stores now; fine-tuning can add at most the rest
