@@ -82,6 +82,15 @@ static int clz32(uint32_t x)
     return n;
 }
 
+static int32_t row_max(const int8_t *x, int32_t n)
+{
+    int32_t c, max_v = -128;
+    for (c = 0; c < n; c++) {
+        max_v = x[c] > max_v ? x[c] : max_v;
+    }
+    return max_v;
+}
+
 /* 1/sum of a row's exps (Q12.19 sum) as TFLM scales it: the reciprocal and its exponent. */
 static int32_t softmax_scale(int32_t sum, int *bits_over_unit)
 {
@@ -96,11 +105,8 @@ void ekrt_softmax(const ekrt_softmax_t *p, const int8_t *in, int8_t *out)
     for (r = 0; r < p->rows; r++) {
         const int8_t *x = in + (size_t)r * p->depth;
         int8_t *y = out + (size_t)r * p->depth;
-        int32_t max_v = -128, sum = 0, scale;
+        int32_t max_v = row_max(x, p->depth), sum = 0, scale;
         int bits_over_unit;
-        for (c = 0; c < p->depth; c++) {
-            max_v = x[c] > max_v ? x[c] : max_v;
-        }
         for (c = 0; c < p->depth; c++) {
             int32_t diff = x[c] - max_v;
             if (diff >= p->diff_min) {
@@ -131,11 +137,8 @@ void ekrt_softmax_table(const ekrt_softmax_t *p, const int32_t *exp_table, const
     for (r = 0; r < p->rows; r++) {
         const int8_t *x = in + (size_t)r * p->depth;
         int8_t *y = out + (size_t)r * p->depth;
-        int32_t max_v = -128, sum = 0, scale;
+        int32_t max_v = row_max(x, p->depth), sum = 0, scale;
         int bits_over_unit;
-        for (c = 0; c < p->depth; c++) {
-            max_v = x[c] > max_v ? x[c] : max_v;
-        }
         /* Elements below diff_min have a 0 entry: they add nothing and come out at -128. */
         for (c = 0; c < p->depth; c++) {
             sum += ekrt_rdbpot(exp_table[max_v - x[c]], 12);
