@@ -5,8 +5,11 @@ EDGEKIT = $(VENV)/bin/edgekit
 EXAMPLE ?= gesture
 BOARD ?= qemu-netduinoplus2
 OUT ?= out
+# Test workers: one per core (pytest-xdist); JOBS=0 runs in this process.
+JOBS ?= 2
+PYTEST = $(VENV)/bin/python -m pytest -n $(JOBS)
 
-.PHONY: setup demo lint test clean
+.PHONY: setup demo lint test test-fast clean
 
 setup:
 	@VENV=$(VENV) scripts/setup.sh
@@ -22,8 +25,14 @@ lint: setup
 	$(VENV)/bin/ruff check edgekit tests benchmarks
 	$(VENV)/bin/mypy
 
+# Everything; one test file per worker at a time (module fixtures are built once).
 test: lint
-	$(VENV)/bin/python -m pytest
+	$(PYTEST) --dist loadfile
+
+# The unit tier (under two minutes): no TensorFlow, toolchain, QEMU or TFLM tree, and a test that
+# reaches for one without its marker fails (tests/tier_guard).
+test-fast: setup
+	EDGEKIT_TEST_TIER=fast $(PYTEST) -q -m "not (tf or toolchain or qemu or tflm)"
 
 clean:
 	rm -rf $(OUT) .pytest_cache

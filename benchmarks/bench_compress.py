@@ -29,9 +29,10 @@ sys.path.insert(0, str(REPO))
 
 from edgekit.boards import load_board  # noqa: E402
 from edgekit.compress import DoesNotFit, compress_model  # noqa: E402
-from edgekit.footprint import FIRMWARE_FLASH_BYTES  # noqa: E402
 from edgekit.model.metrics import HIGHER_IS_BETTER  # noqa: E402
-from edgekit.runtimes import EDGEKIT_RT, get_runtime  # noqa: E402
+from edgekit.runtimes import EDGEKIT_RT  # noqa: E402
+from edgekit.runtimes.fit import FIRMWARE_FLASH_BYTES  # noqa: E402
+from edgekit.runtimes.registry import get_runtime  # noqa: E402
 
 BOARD = "nucleo-f446re"
 VIRTUAL = "qemu-netduinoplus2"

@@ -32,8 +32,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from edgekit.boards import load_board  # noqa: E402
-from edgekit.compare import Comparison, compare_runtimes  # noqa: E402
-from edgekit.compare_report import print_comparison  # noqa: E402
+from edgekit.compare.report import print_comparison  # noqa: E402
+from edgekit.compare.result import Comparison  # noqa: E402
+from edgekit.compare.run import compare_runtimes  # noqa: E402
 from edgekit.console import out, step  # noqa: E402
 
 BOARD = "qemu-netduinoplus2"

@@ -31,12 +31,12 @@ def measure(model: Path, seconds: float, work: Path) -> dict:
     from edgekit.hil.session import Session
     from edgekit.project.build import build_project
     from edgekit.project.generate import generate_project
-    from edgekit.sim.qemu import QemuBoard
+    from edgekit.sim.qemu import VirtualBoard
 
     board = load_board("qemu-netduinoplus2")
     project = generate_project(model, board, work / model.stem).project
     elf = build_project(project).elf
-    with QemuBoard.for_board(board, elf) as vb, Session(vb.pty) as s:
+    with VirtualBoard.for_board(board, elf) as vb, Session(vb.pty) as s:
         info = s.device
         x = np.random.default_rng(0).integers(-128, 128, info.input_bytes, dtype=np.int8)
         chunk = bytes(x[: min(len(x), s.max_payload)])

@@ -51,6 +51,10 @@ class FitError(EdgekitError):
     """The model or firmware does not fit the board's flash or RAM."""
 
 
+class BuildError(EdgekitError):
+    """The compiler or linker failed (exit code 2, like other input errors)."""
+
+
 class GateFailed(EdgekitError):
     """A quality gate the user asked for was not met."""
 

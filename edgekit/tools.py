@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
+import subprocess
 from dataclasses import dataclass
 from typing import Literal
 
@@ -44,9 +45,10 @@ _TOOLS: tuple[Tool, ...] = (
     Tool("cmake", "program", "build STM32 firmware", f"{APT} cmake", True),
     Tool("ninja", "program", "build STM32 firmware", f"{APT} ninja-build", True),
     Tool("qemu-system-arm", "program", "run the virtual board (qemu-netduinoplus2)", f"{APT} qemu-system-arm", True),
+    Tool("qemu-system-riscv32", "program", "run the RISC-V virtual board (qemu-riscv32)", f"{APT} qemu-system-misc"),
     Tool("gcc", "program", "build generated C on the host (tests)", f"{APT} gcc"),
     Tool("clang", "program", "fuzz the protocol parser", f"{APT} clang"),
-    Tool("riscv64-unknown-elf-gcc", "program", "compile-check ESP32-C3 code (rv32imc)",
+    Tool("riscv64-unknown-elf-gcc", "program", "build RISC-V firmware (rv32imc, the ESP32-C3's ISA)",
          f"{APT} gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf"),
     Tool("arm-none-eabi-objcopy", "program", "convert an ELF to a raw binary (st-flash runner)",
          f"{APT} binutils-arm-none-eabi"),
@@ -85,4 +87,35 @@ def require(*names: str, needed_for: str | None = None) -> dict[str, str]:
     return {name: str(path) for name, path in found.items()}
 
 
-__all__ = ["Tool", "TOOLS", "tool", "require"]
+@dataclass(frozen=True)
+class Check:
+    """One tool of the registry, looked for on this machine (`edgekit doctor`)."""
+
+    tool: Tool
+    found: bool
+    detail: str  # version line or path
+
+
+def _version_line(program: str) -> str:
+    try:
+        proc = subprocess.run([program, "--version"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    text = (proc.stdout or proc.stderr).strip().splitlines()
+    return text[0][:80] if text else ""
+
+
+def check(t: Tool) -> Check:
+    """Look for one tool; programs also report their version line."""
+    where = t.find()
+    if where is None:
+        return Check(t, False, "")
+    return Check(t, True, where if t.kind == "python" else (_version_line(where) or where))
+
+
+def run_checks() -> list[Check]:
+    """Every tool edgekit knows, in the registry's order."""
+    return [check(t) for t in TOOLS.values()]
+
+
+__all__ = ["Check", "Tool", "TOOLS", "check", "require", "run_checks", "tool"]

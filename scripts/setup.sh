@@ -9,9 +9,9 @@ VENV="${VENV:-.venv}"
 PYTHON="${PYTHON:-python3}"
 # Toolchains and the virtual board: ARM GCC + newlib (STM32 firmware), QEMU (virtual board),
 # CMake + Ninja (project builds), clang + its fuzzer runtime (protocol fuzzing),
-# RISC-V GCC (ESP32-C3 compile checks).
+# RISC-V GCC + picolibc and QEMU for RISC-V (the rv32imc virtual board, the ESP32-C3 ISA).
 APT_PACKAGES=(gcc g++ make cmake ninja-build gcc-arm-none-eabi libnewlib-arm-none-eabi
-  libstdc++-arm-none-eabi-newlib qemu-system-arm clang libclang-rt-14-dev
+  libstdc++-arm-none-eabi-newlib qemu-system-arm qemu-system-misc clang libclang-rt-14-dev
   gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf python3-venv)
 
 missing=()

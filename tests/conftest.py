@@ -1,26 +1,57 @@
-"""Shared fixtures: run the real `edgekit` CLI, examples trained once per test session, the
-benchmark models (built by edgekit.model.zoo, never read from outside the repository) and
-TFLM source trees."""
+"""Shared fixtures: run the real `edgekit` CLI, examples trained once per test run, the
+benchmark models (tests/fixtures/models, never read from outside the repository), TFLM source
+trees; and the fast tier's guard (tests/tier_guard)."""
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import json
 import os
+import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from edgekit.model import zoo
+from tests.tier_guard import edgekit_tier_guard as tier_guard
 
 REPO = Path(__file__).resolve().parents[1]
+FIXTURE_MODELS = REPO / "tests" / "fixtures" / "models"   # sine, ds_cnn_kws, ad_autoencoder: no TF needed
 # Set by .ci/run: there every tool is installed, so a skip for a missing one is a failure.
 STRICT_SKIPS_ENV = "EDGEKIT_STRICT_SKIPS"
 TFLM_KINDS = ("ref", "cmsis_nn")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The fast tier (EDGEKIT_TEST_TIER=fast, `make test-fast`): refuse TensorFlow, toolchains and
+    QEMU here and in every Python process a test starts, recording what was refused."""
+    if not tier_guard.active():
+        return
+    log = Path(tempfile.gettempdir()) / f"edgekit-tier-violations-{os.getpid()}.txt"
+    log.write_text("")
+    os.environ[tier_guard.VIOLATIONS_ENV] = str(log)
+    guard_dir = str(Path(tier_guard.__file__).parent)
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (guard_dir, os.environ.get("PYTHONPATH")) if p)
+    tier_guard.install()
+
+
+@pytest.fixture(autouse=True)
+def _fast_tier_guard() -> Iterator[None]:
+    """In the fast tier, a test fails when it (or a process it started) asked for what the tier refuses."""
+    log = Path(os.environ[tier_guard.VIOLATIONS_ENV]) if tier_guard.active() else None
+    start = log.stat().st_size if log else 0
+    yield
+    if log is not None:
+        with open(log) as fh:
+            fh.seek(start)
+            refused = fh.read().splitlines()
+        if refused:
+            pytest.fail("; ".join(dict.fromkeys(refused)))
 
 
 @dataclass
@@ -77,24 +108,43 @@ class TrainedExample:
         return self.dir / "model.tflite"
 
 
-_TRAINED: dict[str, TrainedExample] = {}
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory every pytest-xdist worker of this run shares (the session's own without xdist)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def made_once(tmp_path_factory: pytest.TempPathFactory, name: str, make: Callable[[Path], None]) -> Path:
+    """The directory `name` of this run, filled by `make(dir)` once for all workers (a file lock
+    serialises them; a `make` that failed leaves no mark, so the next caller tries again)."""
+    root = run_dir(tmp_path_factory) / "made-once"
+    root.mkdir(exist_ok=True)
+    out, done = root / name, root / f"{name}.done"
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            out.mkdir(exist_ok=True)
+            make(out)
+            done.touch()
+    return out
 
 
 @pytest.fixture(scope="session")
 def trained_example(tmp_path_factory):
-    """trained_example(name): train + quantize an example through the CLI, once per session."""
+    """trained_example(name): train + quantize an example through the CLI, once per test run
+    (shared by the xdist workers)."""
 
+    def train(name: str, out: Path) -> None:
+        r = run_cli("train", name, "-o", out)
+        assert r.returncode == 0, r.stderr
+        r = run_cli("quantize", out / "model.keras", "--calib", out / "data.npz")
+        assert r.returncode == 0, r.stderr
+
+    @functools.cache
     def get(name: str) -> TrainedExample:
-        if name not in _TRAINED:
-            out = tmp_path_factory.mktemp(f"example-{name}")
-            r = run_cli("train", name, "-o", out)
-            assert r.returncode == 0, r.stderr
-            r = run_cli("quantize", out / "model.keras", "--calib", out / "data.npz")
-            assert r.returncode == 0, r.stderr
-            _TRAINED[name] = TrainedExample(
-                name, out, json.loads((out / "train.json").read_text()),
-                json.loads((out / "model.quant.json").read_text()))
-        return _TRAINED[name]
+        out = made_once(tmp_path_factory, f"example-{name}", functools.partial(train, name))
+        return TrainedExample(name, out, json.loads((out / "train.json").read_text()),
+                              json.loads((out / "model.quant.json").read_text()))
 
     return get
 
@@ -113,7 +163,7 @@ def import_keras():
 def sine_project(project: Path, board: str, *, build: bool = True) -> Path:
     """The sine benchmark model generated (and built, unless `build` is False) for `board` at
     `project`, through the CLI as a user would."""
-    r = run_cli("generate", zoo.model_path("sine"), "--board", board, "-o", project)
+    r = run_cli("generate", FIXTURE_MODELS / "sine.tflite", "--board", board, "-o", project)
     assert r.returncode == 0, r.stderr
     if build:
         r = run_cli("build", project)
@@ -122,11 +172,35 @@ def sine_project(project: Path, board: str, *, build: bool = True) -> Path:
 
 
 @pytest.fixture(scope="session")
+def built_sine(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Path], Path]:
+    """built_sine(dest): a copy at `dest` of the sine model's project on the virtual board,
+    generated and built once per test run (shared by the xdist workers). The copy's image is
+    current, so hil, sim and stream run it; building the copy again reconfigures CMake first (its
+    build directory was configured elsewhere)."""
+    def make(out: Path) -> None:
+        sine_project(out / "fw", "qemu-netduinoplus2")
+
+    made = made_once(tmp_path_factory, "sine-qemu-netduinoplus2", make)
+
+    def copy(dest: Path) -> Path:
+        shutil.copytree(made / "fw", dest, symlinks=True)
+        return dest
+
+    return copy
+
+
+@pytest.fixture(scope="session")
 def benchmark_model() -> Callable[[str], Path]:
     """benchmark_model(name): path of the int8 benchmark model `name` (sine, ds_cnn_kws,
-    ad_autoencoder), built by edgekit.model.zoo once per machine and TF version (disk cache)
-    and looked up once per session."""
-    return functools.cache(zoo.model_path)
+    ad_autoencoder): the zoo's models as committed in tests/fixtures/models (no TensorFlow)."""
+
+    def get(name: str) -> Path:
+        path = FIXTURE_MODELS / f"{name}.tflite"
+        if not path.is_file():
+            raise ValueError(f"no fixture model '{name}' in {FIXTURE_MODELS}")
+        return path
+
+    return get
 
 
 def _tflm_kind(tree: Path) -> str | None:

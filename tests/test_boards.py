@@ -11,7 +11,7 @@ from edgekit.errors import BoardError
 from tests.conftest import REPO, assert_clean_error
 
 REQUIRED_BOARDS = {"nucleo-f446re", "nucleo-l4r5zi", "nucleo-h743zi", "b-l475e-iot01a", "esp32-devkitc",
-                   "esp32-s3-devkitc-1", "esp32-c3-devkitm-1", "qemu-netduinoplus2"}
+                   "esp32-s3-devkitc-1", "esp32-c3-devkitm-1", "qemu-netduinoplus2", "qemu-riscv32"}
 
 
 def test_every_board_file_loads() -> None:
@@ -30,6 +30,8 @@ def test_board_facts_are_plausible(board_id: str) -> None:
     if b.family == "stm32":
         assert b.flash.origin == 0x0800_0000
         assert b.core.startswith("cortex-m")
+    elif b.family == "riscv":
+        assert b.virtual and b.core == "riscv32imc"
     else:
         assert b.esp32["target"].startswith("esp32")
     if not b.virtual:

@@ -119,6 +119,7 @@ def nucleo_project(tmp_path_factory, benchmark_model) -> Path:
     return project
 
 
+@pytest.mark.toolchain
 def test_flash_dry_run_piped_is_one_line_that_splits_to_the_argv(nucleo_project: Path) -> None:
     r = run_cli("flash", nucleo_project, "--runner", "openocd", "--dry-run", env=NARROW)
     assert r.returncode == 0, r.stderr
@@ -130,6 +131,7 @@ def test_flash_dry_run_piped_is_one_line_that_splits_to_the_argv(nucleo_project:
     assert argv == ["openocd", "-f", "board/st_nucleo_f4.cfg", "-c", f"program {elf} verify reset exit"]
 
 
+@pytest.mark.toolchain
 def test_flash_dry_run_in_a_terminal_is_one_line(nucleo_project: Path) -> None:
     code, shown, _ = run_in_terminal("flash", nucleo_project, "--runner", "openocd", "--dry-run")
     assert code == 0, shown
@@ -139,6 +141,8 @@ def test_flash_dry_run_in_a_terminal_is_one_line(nucleo_project: Path) -> None:
 
 # 3. sim start: the port alone on stdout, the sentence on stderr; exit 2 for a physical board.
 
+@pytest.mark.toolchain
+@pytest.mark.qemu
 def test_sim_start_prints_the_bare_port_on_stdout(built_project: Path) -> None:
     r = run_cli("sim", "start", BOARD, built_project, env=NARROW)
     try:
@@ -158,6 +162,7 @@ def test_sim_start_prints_the_bare_port_on_stdout(built_project: Path) -> None:
         assert run_cli("sim", "stop", BOARD, built_project).returncode == 0
 
 
+@pytest.mark.toolchain
 def test_sim_start_of_a_physical_board_is_a_usage_error(nucleo_project: Path) -> None:
     r = run_cli("sim", "start", "nucleo-f446re", nucleo_project)
     assert r.returncode == 2, (r.returncode, r.stderr)
@@ -205,6 +210,8 @@ def sine_inputs(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.toolchain
+@pytest.mark.qemu
 def test_json_hil_with_few_runs_says_why_there_is_no_histogram(built_project: Path, sine_inputs: Path,
                                                                tmp_path: Path) -> None:
     report = json_stdout("hil", built_project, "--data", sine_inputs, "--samples", "4", "--runs", "3",
@@ -216,12 +223,17 @@ def test_json_hil_with_few_runs_says_why_there_is_no_histogram(built_project: Pa
     assert "only 3 timed runs: too few for a latency histogram" in (tmp_path / "report.md").read_text()
 
 
+@pytest.mark.toolchain
+@pytest.mark.qemu
 def test_json_stream(built_project: Path, tmp_path: Path) -> None:
     rec = json_stdout("stream", "--board", BOARD, "--project", built_project, "--sensor", "accel", "--rate", "50",
                       "--seconds", "0.5", "-o", tmp_path / "rec.csv", "--json")
     assert isinstance(rec, dict) and rec["received"] > 0 and Path(rec["path"]) == tmp_path / "rec.csv"
 
 
+@pytest.mark.tf
+@pytest.mark.toolchain
+@pytest.mark.qemu
 def test_json_train_and_deploy_with_epochs_progress_only_while_inferring(tmp_path: Path) -> None:
     trained = json_stdout("train", "sine", "--epochs", "1", "-o", tmp_path / "t", "--json")
     assert isinstance(trained, dict) and trained["epochs"] == 1 and trained["example"] == "sine"
@@ -245,6 +257,8 @@ def test_deploy_epochs_refused_for_a_model_file(benchmark_model, tmp_path: Path)
 
 # 5. One error line is one line: nothing before it, not even an empty line.
 
+@pytest.mark.toolchain
+@pytest.mark.qemu
 def test_error_after_the_progress_bar_is_exactly_one_line(built_project: Path, sine_inputs: Path,
                                                          tmp_path: Path) -> None:
     r = run_cli("hil", built_project, "--data", sine_inputs, "--port", str(tmp_path / "no-such-port"), env=NARROW)

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from edgekit.compare import Comparison
-from edgekit.compare_report import COMPARE_JSON, COMPARE_MD, COMPARE_PNG
+from edgekit.compare.report import COMPARE_JSON, COMPARE_MD, COMPARE_PNG
+from edgekit.compare.result import Comparison
 from tests.conftest import assert_clean_error, run_cli
 
 BOARD = "qemu-netduinoplus2"
@@ -34,6 +34,9 @@ def sine_comparison(tflm_tree: Callable[[str], Path], benchmark_model: Callable[
     return out, r.stdout
 
 
+@pytest.mark.toolchain
+@pytest.mark.qemu
+@pytest.mark.tflm
 def test_sine_is_exact_on_every_runtime_with_ratios_and_profiles(sine_comparison) -> None:
     out, _ = sine_comparison
     doc = json.loads((out / COMPARE_JSON).read_text())
@@ -58,6 +61,9 @@ def test_sine_is_exact_on_every_runtime_with_ratios_and_profiles(sine_comparison
     assert rt["build"]["tflm_cached"] is None   # no TFLM library in an edgekit-rt build
 
 
+@pytest.mark.toolchain
+@pytest.mark.qemu
+@pytest.mark.tflm
 def test_markdown_and_png_are_written(sine_comparison) -> None:
     out, _ = sine_comparison
     md = (out / COMPARE_MD).read_text()
@@ -67,6 +73,9 @@ def test_markdown_and_png_are_written(sine_comparison) -> None:
     assert (out / COMPARE_PNG).read_bytes().startswith(PNG_MAGIC)
 
 
+@pytest.mark.toolchain
+@pytest.mark.qemu
+@pytest.mark.tflm
 def test_piped_table_rows_are_whole_lines(sine_comparison) -> None:
     out, stdout = sine_comparison
     doc = json.loads((out / COMPARE_JSON).read_text())
@@ -79,6 +88,8 @@ def test_piped_table_rows_are_whole_lines(sine_comparison) -> None:
     assert any(ln.startswith("profile coverage tflm (CMSIS-NN): ") for ln in lines), stdout
 
 
+@pytest.mark.toolchain
+@pytest.mark.qemu
 def test_a_failing_runtime_is_a_row_and_the_others_still_run(benchmark_model, tmp_path: Path) -> None:
     # A directory that passes for a TFLM tree but cannot build: its row fails, edgekit-rt still runs.
     broken = tmp_path / "broken-tflm"
@@ -100,7 +111,7 @@ def test_a_failing_runtime_is_a_row_and_the_others_still_run(benchmark_model, tm
 
 def test_without_a_tree_only_edgekit_rt_is_planned_with_a_note(monkeypatch: pytest.MonkeyPatch) -> None:
     from edgekit.boards import load_board
-    from edgekit.compare import plan_variants
+    from edgekit.compare.run import plan_variants
 
     monkeypatch.delenv("TFLM_DIR", raising=False)
     variants, notes = plan_variants(load_board(BOARD))
@@ -108,9 +119,10 @@ def test_without_a_tree_only_edgekit_rt_is_planned_with_a_note(monkeypatch: pyte
     assert notes == ["tflm left out: no TFLM tree (pass --tflm-dir DIR, repeatable, or set TFLM_DIR)"]
 
 
+@pytest.mark.tflm
 def test_the_same_kernels_twice_are_told_apart(tflm_tree, tmp_path: Path) -> None:
     from edgekit.boards import load_board
-    from edgekit.compare import plan_variants
+    from edgekit.compare.run import plan_variants
 
     ref = tflm_tree("ref")
     copy = tmp_path / "ref-copy"
@@ -138,18 +150,19 @@ def test_unknown_board_is_exit_2(benchmark_model, tmp_path: Path) -> None:
 
 def _synthetic() -> Comparison:
     """Three runtimes that ran and one that failed to build, with made-up figures."""
-    from edgekit.compare import BuildTimes, CompareVariant, VariantResult
+    from edgekit.compare.result import BuildTimes, VariantResult
     from edgekit.hil.evaluate import Agreement, latency
     from edgekit.hil.profile import LayerProfile, OpCost
     from edgekit.project.size import SizeReport
+    from edgekit.runtimes.base import Variant
 
     def ran(label: str, runtime: str, count: int, flash: int) -> VariantResult:
         profile = LayerProfile(runtime, "instructions", (OpCost(0, "DEPTHWISE_CONV_2D", 500, count - 10),), count)
-        return VariantResult(CompareVariant(runtime, label, label), Path("/p"), None, BuildTimes(9.0, 0.3),
+        return VariantResult(Variant(runtime, label, label), Path("/p"), None, BuildTimes(9.0, 0.3),
                              SizeReport(BOARD, flash, 0, 0, 1000, 0, 1 << 20, 192 << 10), 4000,
                              Agreement(5, 1.0, 1.0, 0, 1.0, 1.0, 0.0), latency([count] * 3, 10**9), profile)
 
-    failed = VariantResult(CompareVariant("tflm", "tflm (reference)", "tflm-ref"),
+    failed = VariantResult(Variant("tflm", "tflm (reference)", "tflm-ref"),
                            error="firmware build failed in /x: [error] no such file")
     return Comparison(Path("m.tflite"), "0" * 64, BOARD, True, "5 random inputs", 5,
                       [ran("edgekit-rt", "edgekit-rt", 1_000_000, 50_000),
@@ -159,7 +172,7 @@ def _synthetic() -> Comparison:
 def test_a_narrow_terminal_keeps_labels_whole_and_prints_errors_below(tmp_path: Path) -> None:
     from rich.console import Console
 
-    from edgekit.compare_report import comparison_table, console_lines, profile_table, write_outputs
+    from edgekit.compare.report import comparison_table, console_lines, profile_table, write_outputs
 
     c = _synthetic()
     console = Console(width=80, record=True, force_terminal=False)

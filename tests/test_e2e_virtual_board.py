@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import assert_clean_error
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.tf, pytest.mark.toolchain, pytest.mark.qemu]
 BOARD = "qemu-netduinoplus2"
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import REPO
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.tf
 
 # The targets the examples promise (README): int8 metric bound, and how far int8 may fall from float.
 TARGETS = {

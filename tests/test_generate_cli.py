@@ -20,17 +20,11 @@ def sine(benchmark_model) -> Path:
 
 
 @pytest.fixture(scope="module")
-def built_sine(tmp_path_factory, sine: Path) -> Path:
-    from tests.conftest import run_cli
-
-    project = tmp_path_factory.mktemp("sine") / "fw"
-    r = run_cli("generate", sine, "--board", BOARD, "-o", project)
-    assert r.returncode == 0, r.stderr
-    r = run_cli("build", project)
-    assert r.returncode == 0, r.stderr
-    return project
+def built_sine(tmp_path_factory, built_sine) -> Path:
+    return built_sine(tmp_path_factory.mktemp("sine") / "fw")
 
 
+@pytest.mark.toolchain
 def test_generate_is_idempotent_and_refuses_foreign_dirs(cli, sine: Path, built_sine: Path, tmp_path: Path) -> None:
     before = {p: p.stat().st_mtime_ns for p in built_sine.rglob("*") if p.is_file() and "build" not in p.parts}
     assert cli("generate", sine, "--board", BOARD, "-o", built_sine).returncode == 0
@@ -47,6 +41,7 @@ def test_generate_is_idempotent_and_refuses_foreign_dirs(cli, sine: Path, built_
     assert (foreign / "notes.txt").read_text() == "my work" and len(list(foreign.iterdir())) == 1
 
 
+@pytest.mark.tf
 def test_generate_errors(cli, sine: Path, benchmark_model, tmp_path: Path) -> None:
     from tests.test_boards import GOOD
 
@@ -91,6 +86,7 @@ def test_tflm_runtime_project(cli, benchmark_model, tmp_path: Path) -> None:
     assert r.returncode == 4 and "TFLM_DIR" in r.stderr, r.stderr
 
 
+@pytest.mark.toolchain
 def test_flash_dry_run_prints_exact_command(cli, sine: Path, tmp_path: Path) -> None:
     project = tmp_path / "fw"
     assert cli("generate", sine, "--board", "nucleo-f446re", "-o", project).returncode == 0
@@ -103,6 +99,8 @@ def test_flash_dry_run_prints_exact_command(cli, sine: Path, tmp_path: Path) -> 
     assert_clean_error(cli("flash", project, "--runner", "esptool"), 2, "has no runner 'esptool'")
 
 
+@pytest.mark.toolchain
+@pytest.mark.qemu
 def test_sim_start_stop(cli, built_sine: Path) -> None:
     r = cli("sim", "start", BOARD, built_sine)
     assert r.returncode == 0, r.stderr
@@ -122,6 +120,8 @@ def test_sim_start_stop(cli, built_sine: Path) -> None:
     assert not (built_sine / "build" / "sim.json").exists()
 
 
+@pytest.mark.toolchain
+@pytest.mark.qemu
 def test_stream_from_virtual_board(cli, sine: Path, built_sine: Path, tmp_path: Path) -> None:
     out = tmp_path / "accel.npz"
     r = cli("stream", "--board", BOARD, "--project", built_sine, "--sensor", "accel", "--rate", "50",
@@ -180,11 +180,15 @@ def sine_inputs(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.toolchain
+@pytest.mark.qemu
 def test_no_board_on_the_port(cli, built_sine: Path, sine_inputs: Path) -> None:
     r = cli("hil", built_sine, "--data", sine_inputs, "--port", "/dev/ttyNOPE0", timeout=60)
     assert_clean_error(r, 3, "no such serial port: /dev/ttyNOPE0")
 
 
+@pytest.mark.toolchain
+@pytest.mark.qemu
 def test_silent_port_fails_within_seconds(cli, built_sine: Path, sine_inputs: Path) -> None:
     import time
 

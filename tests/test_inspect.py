@@ -91,6 +91,7 @@ def test_unknown_board(cli, benchmark_model) -> None:
     assert_clean_error(cli("inspect", benchmark_model("sine"), "--board", "uno"), 2, "unknown board 'uno'")
 
 
+@pytest.mark.tf
 def test_float_model_gets_no_fit_it_could_not_have(cli, tmp_path: Path) -> None:
     """A float .tflite: generate refuses it, so inspect shows no fit and says why; the float
     tensors show '-' for scale and zero point, never 'None'."""
@@ -120,7 +121,7 @@ def test_lstm_macs_count_every_gate_of_every_step() -> None:
 
 
 def test_the_fit_counts_edgekit_rt_recurrent_state_outside_the_arena(cli) -> None:
-    from edgekit.footprint import FIRMWARE_RAM_BYTES, STACK_BYTES
+    from edgekit.runtimes.fit import FIRMWARE_RAM_BYTES, STACK_BYTES
 
     path = Path(__file__).parent / "fixtures" / "tflm_lstm" / "trained_lstm_int8.tflite"
     r = cli("inspect", path, "--board", "nucleo-f446re", "--json")

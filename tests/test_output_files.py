@@ -80,6 +80,7 @@ def test_output_dir_removes_only_what_the_block_created(tmp_path: Path) -> None:
     assert (tmp_path / "new" / "x.txt").read_text() == "new"
 
 
+@pytest.mark.tf
 def test_train_that_fails_writing_leaves_nothing(tmp_path: Path, monkeypatch) -> None:
     import edgekit.model.train as train
 
@@ -92,6 +93,7 @@ def test_train_that_fails_writing_leaves_nothing(tmp_path: Path, monkeypatch) ->
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.tf
 def test_train_that_fails_writing_keeps_the_earlier_run_whole(tmp_path: Path, monkeypatch) -> None:
     import edgekit.model.train as train
 
@@ -108,6 +110,7 @@ def test_train_that_fails_writing_keeps_the_earlier_run_whole(tmp_path: Path, mo
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before   # no temp files, nothing replaced
 
 
+@pytest.mark.tf
 def test_quantize_that_fails_writing_its_report_keeps_the_earlier_model(tmp_path: Path, monkeypatch) -> None:
     import edgekit.model.train as train
     from edgekit.model.quant_report import QuantizationReport, quantize_file

@@ -13,7 +13,7 @@ from edgekit.model.quantize import quantize_model, verify_int8
 from edgekit.model.tflite_graph import load_graph, parse_graph
 from tests.conftest import assert_clean_error, import_keras
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.tf
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,8 @@ import pytest
 
 from tests.conftest import import_keras, run_cli
 
+pytestmark = [pytest.mark.tf, pytest.mark.toolchain, pytest.mark.qemu]
+
 if shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") is None:
     pytest.skip("qemu-system-arm / arm-none-eabi-gcc not installed", allow_module_level=True)
 

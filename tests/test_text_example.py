@@ -12,7 +12,7 @@ import pytest
 from edgekit.errors import InputFileError
 from edgekit.examples import get_example, text
 from edgekit.model import metrics
-from edgekit.vocab import EOS, PAD, RESERVED, UNK, VOCAB_FILE, Vocabulary, tokenize
+from edgekit.model.vocab import EOS, PAD, RESERVED, UNK, VOCAB_FILE, Vocabulary, tokenize
 from tests.conftest import assert_clean_error, run_cli, sine_project
 
 BOARD = "qemu-netduinoplus2"
@@ -77,6 +77,7 @@ def trained_text(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.mark.tf
 def test_trains_and_int8_is_within_two_points(trained_text: Path) -> None:
     train = json.loads((trained_text / "train.json").read_text())
     quant = json.loads((trained_text / "model.quant.json").read_text())
@@ -89,6 +90,9 @@ def test_trains_and_int8_is_within_two_points(trained_text: Path) -> None:
     assert Vocabulary.load(trained_text / VOCAB_FILE).words == tuple(np.load(trained_text / "data.npz")["vocab"])
 
 
+@pytest.mark.tf
+@pytest.mark.toolchain
+@pytest.mark.qemu
 def test_complete_on_the_virtual_board(trained_text: Path, tmp_path: Path) -> None:
     project = tmp_path / "fw"
     r = run_cli("generate", trained_text / "model.tflite", "--board", BOARD, "-o", project)

@@ -29,7 +29,7 @@ def test_wheel_contains_data(wheel: Path) -> None:
         if tpl.is_file() and "__pycache__" not in tpl.parts:
             assert f"edgekit/_data/firmware_templates/{tpl.relative_to(REPO / 'firmware_templates')}" in names
     assert any(n.startswith("edgekit/_data/examples/") for n in names)
-    assert "edgekit/cli.py" in names
+    assert "edgekit/cli/__init__.py" in names
 
 
 def test_installed_wheel_finds_its_boards(wheel: Path, tmp_path: Path) -> None:

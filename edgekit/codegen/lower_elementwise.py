@@ -7,7 +7,7 @@ import numpy as np
 
 from edgekit.codegen import quant as Q
 from edgekit.codegen.lower_base import ConstArray, Lowerer, Step, c_list, lowers, values
-from edgekit.iotypes import IO_TYPES
+from edgekit.model.iotypes import IO_TYPES
 from edgekit.model.tflite_graph import Operator, Tensor
 from edgekit.runtimes import EDGEKIT_RT
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from edgekit import __version__
-from edgekit.iotypes import io_type
+from edgekit.model.iotypes import io_type
 from edgekit.model.tflite_graph import Graph, Tensor
 
 

@@ -1,33 +1,26 @@
 """What a compressed model must fit: the board's flash and RAM, and optionally a latency.
 
-The fit of a candidate is the one `edgekit inspect` and `generate` compute (the firmware's
-own flash and RAM from edgekit/footprint.py plus the runtime's model data and arena, via
-edgekit.model.inspect), so a candidate that fits here passes generate's fit check.
---max-flash / --max-ram replace the board's sizes as the total the firmware may use.
+The fit of a candidate is the one `edgekit inspect` and `generate` compute
+(:func:`edgekit.runtimes.fit.board_fit`), so a candidate that fits here passes generate's fit
+check. --max-flash / --max-ram replace the board's sizes as the total the firmware may use.
 
-Latency is predicted from the model's MACs and the runtime's instructions per MAC, at one
+Latency is predicted from the model's MACs and the runtime's instructions per MAC (its
+`instructions_per_mac` and `invoke_instructions`, measured on the virtual board), at one
 instruction per cycle at the board's clock: a screening figure, not a measurement.
 """
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
 from edgekit.boards import Board
 from edgekit.errors import ModelError, UsageError
+from edgekit.model.inspect import layers
+from edgekit.model.quantize import verify_int8
 from edgekit.model.tflite_graph import Graph
-from edgekit.runtimes import AUTO, EDGEKIT_RT, TFLM, edgekit_rt_gaps, get_runtime
-
-# Instructions per inference = INSTRUCTIONS_PER_MAC x MACs + INVOKE_INSTRUCTIONS, a line
-# through two zoo models measured on the virtual board (qemu-netduinoplus2, -icount shift=0)
-# with benchmarks/bench_edgekit_rt.py: edgekit-rt (Cortex-M4 DSP kernels) ran ds_cnn_kws
-# (2,656,768 MACs) in 7,459,524 instructions and sine (288 MACs) in 2,074; TFLM's reference
-# kernels in 43,084,499 and 5,094. ad_autoencoder (264,192 MACs, 499,616 measured on
-# edgekit-rt) falls below the line: the conv-heavy slope is the pessimistic one.
-INSTRUCTIONS_PER_MAC = {EDGEKIT_RT: 2.807, TFLM: 16.22}
-INVOKE_INSTRUCTIONS = {EDGEKIT_RT: 1_266, TFLM: 423}
+from edgekit.runtimes import AUTO
+from edgekit.runtimes.fit import board_fit
+from edgekit.runtimes.registry import first_runtime, get_runtime
 
 
 @dataclass(frozen=True)
@@ -58,9 +51,10 @@ def board_budget(board: Board, runtime: str = AUTO, *, max_flash: int | None = N
 
 
 def predicted_latency_ms(macs: int, runtime: str, clock_hz: int) -> float:
-    """Milliseconds per inference predicted from MACs (see INSTRUCTIONS_PER_MAC), at one
-    instruction per cycle."""
-    return (macs * INSTRUCTIONS_PER_MAC[runtime] + INVOKE_INSTRUCTIONS[runtime]) / clock_hz * 1e3
+    """Milliseconds per inference predicted from MACs (the runtime's instructions per MAC and per
+    invoke), at one instruction per cycle."""
+    rt = get_runtime(runtime)
+    return (macs * rt.instructions_per_mac + rt.invoke_instructions) / clock_hz * 1e3
 
 
 @dataclass(frozen=True)
@@ -97,47 +91,20 @@ def describe_overflow(over: dict[str, float]) -> str:
     return ", ".join(parts)
 
 
-def fine_tune_flash_margin(graph: Graph, runtime: str) -> int:
-    """Flash bytes fine-tuning may add to an edgekit-rt candidate sized before it. Each layer's
-    per-channel shifts are packed into its multipliers or stored as one byte per channel,
-    depending on the weight scales (Lowerer.requant_init in edgekit/codegen), so new weights can
-    add a byte per output channel of every per-channel quantized convolution or dense layer."""
-    if runtime != EDGEKIT_RT:
-        return 0
-    margin = 0
-    for op in graph.operators:
-        if op.op in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED") and len(op.inputs) > 1:
-            w = graph.tensors[op.inputs[1]]
-            if w.quant is not None and w.quant.per_channel:
-                margin += int(w.quant.scale.size)
-    return margin
-
-
 def footprint(tflite: bytes, graph: Graph, board: Board, budget: Budget) -> CandidateFit:
-    """The flash, RAM (edgekit-rt plan or measured TFLM arena) and predicted latency of an int8
-    .tflite on `board`, as `edgekit inspect` estimates them; nothing is built."""
-    from edgekit.model.inspect import inspect_model
-
-    # The TFLM arena is measured (about a second per try) only when TFLM is the runtime.
-    measure = budget.runtime == TFLM or (budget.runtime == AUTO and bool(edgekit_rt_gaps(graph)))
-    with tempfile.TemporaryDirectory(prefix="edgekit-compress-") as tmp:
-        path = Path(tmp) / "candidate.tflite"
-        path.write_bytes(tflite)
-        report = inspect_model(path, [board], measure_arena=measure)
-    if report.not_deployable:
-        raise ModelError(f"a compressed candidate is not deployable: {report.not_deployable}")
-    runtime = report.runtime if budget.runtime == AUTO else budget.runtime
-    fits = [f for f in report.fits if f.runtime == runtime]
-    if not fits:
-        why = report.edgekit_rt_unsupported or "the TFLM arena could not be measured"
-        raise ModelError(f"runtime {runtime} cannot run the compressed model: {why}")
-    fit = fits[0]
-    arena = (report.edgekit_rt.arena_bytes if runtime == EDGEKIT_RT and report.edgekit_rt is not None
-             else report.tflm_arena_device or 0)
-    return CandidateFit(runtime, fit.flash_needed, fit.ram_needed, arena, report.total_macs,
-                     predicted_latency_ms(report.total_macs, runtime, budget.clock_hz))
+    """The flash, RAM and predicted latency of an int8 candidate on `board` with the budget's
+    runtime (auto: the first that runs it), as `edgekit inspect` and `generate` compute them;
+    nothing is built. ModelError when the runtime cannot run it."""
+    try:
+        verify_int8(graph, "a compressed candidate")
+    except ModelError as exc:
+        raise ModelError(f"a compressed candidate is not deployable: {exc}") from None
+    rt = first_runtime(graph) if budget.runtime == AUTO else get_runtime(budget.runtime)
+    need = rt.footprint(graph, tflite, "a compressed candidate")
+    fit = board_fit(rt, need, graph, board)
+    macs = sum(layer.macs for layer in layers(graph))
+    return CandidateFit(rt.name, fit.flash_needed, fit.ram_needed, need.arena_bytes, macs,
+                        predicted_latency_ms(macs, rt.name, budget.clock_hz))
 
 
-__all__ = ["Budget", "board_budget", "CandidateFit", "footprint", "fine_tune_flash_margin", "predicted_latency_ms",
-           "describe_overflow",
-           "INSTRUCTIONS_PER_MAC", "INVOKE_INSTRUCTIONS"]
+__all__ = ["Budget", "board_budget", "CandidateFit", "footprint", "predicted_latency_ms", "describe_overflow"]

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from edgekit.boards import Board
-from edgekit.compress.budget import Budget, fine_tune_flash_margin, footprint
+from edgekit.compress.budget import Budget, footprint
 from edgekit.compress.distill import FineTune, fine_tune
 from edgekit.compress.widths import (
     DAMAGE_SAMPLES,
@@ -47,6 +47,7 @@ from edgekit.model.quantize import (
     verify_int8,
 )
 from edgekit.model.tflite_graph import parse_graph
+from edgekit.runtimes.registry import get_runtime
 
 METHODS = ("prune", "lowrank", "distill", "qat")
 PRUNE_WIDTHS = (0.9, 0.75, 0.5, 0.35, 0.25, 0.18, 0.12, 0.08, 0.05)
@@ -180,12 +181,12 @@ class _Search:
 
     def size(self, cand: Candidate, model: Any, *, before_fine_tuning: bool = False) -> tuple[bytes, Any]:
         """Convert and size `cand`; one sized before fine-tuning must leave the flash that
-        fine-tuning may add (fine_tune_flash_margin) free, so that its tuned copy still fits."""
+        fine-tuning may add (the runtime's fine_tune_flash_margin) free, so that its tuned copy still fits."""
         tflite, graph = self.convert(model, f"candidate {cand.id}")
         fp = footprint(tflite, graph, self.board, self.budget)
         cand.flash, cand.ram, cand.macs, cand.latency_ms, cand.runtime = (fp.flash, fp.ram, fp.macs,
                                                                             round(fp.latency_ms, 3), fp.runtime)
-        margin = fine_tune_flash_margin(graph, fp.runtime) if before_fine_tuning else 0
+        margin = get_runtime(fp.runtime).fine_tune_flash_margin(graph) if before_fine_tuning else 0
         cand.overflow = fp.overflow(replace(self.budget, flash=self.budget.flash - margin))
         cand.fits = not cand.overflow
         if margin and fp.flash <= self.budget.flash and not cand.fits:

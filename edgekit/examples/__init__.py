@@ -15,36 +15,13 @@ Data conventions (what ``make_data(seed)`` returns):
   * next-word (token data): ``x_*`` int32 token ids, shape ``(N, window)``, the previous words
     left-padded with 0; ``y_*`` int64 id of the next word; the model outputs softmax
     probabilities over the vocabulary; ``vocab`` holds the words by id (ids 0-2 reserved, see
-    edgekit/vocab.py), and ``edgekit train`` also writes it as vocab.json beside the model.
+    edgekit/model/vocab.py), and ``edgekit train`` also writes it as vocab.json beside the model.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
-import numpy as np
-
 from edgekit.errors import UsageError
-
-if TYPE_CHECKING:  # pragma: no cover
-    import keras
-
-
-@dataclass(frozen=True)
-class Example:
-    """One bundled example: how to make its data and train its model."""
-
-    name: str  # "sine" | "gesture" | "anomaly" | "digits" | "text"
-    task: str  # "regression" | "classification" | "anomaly" | "next-word"
-    description: str  # one line
-    input_shape: tuple[int, ...]  # without batch, e.g. (128, 3)
-    class_names: tuple[str, ...] | None  # classification only
-    epochs: int  # CI default epochs (the <1 minute setting)
-    make_data: Callable[[int], dict[str, np.ndarray]]
-    train_model: Callable[[dict[str, np.ndarray], int, int], keras.Model]
-    input_units: str | None = None  # physical unit of the inputs ("g"), when they have one
+from edgekit.examples._common import Example
 
 
 def _load() -> dict[str, Example]:

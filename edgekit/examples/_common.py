@@ -1,14 +1,30 @@
-"""Helpers shared by the example modules (private)."""
+"""The Example record and the helpers the example modules share (private)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
+
+
+@dataclass(frozen=True)
+class Example:
+    """One bundled example: how to make its data and train its model."""
+
+    name: str  # "sine" | "gesture" | "anomaly" | "digits" | "text"
+    task: str  # "regression" | "classification" | "anomaly" | "next-word"
+    description: str  # one line
+    input_shape: tuple[int, ...]  # without batch, e.g. (128, 3)
+    class_names: tuple[str, ...] | None  # classification only
+    epochs: int  # CI default epochs (the <1 minute setting)
+    make_data: Callable[[int], dict[str, np.ndarray]]
+    train_model: Callable[[dict[str, np.ndarray], int, int], keras.Model]
+    input_units: str | None = None  # physical unit of the inputs ("g"), when they have one
 
 
 def rng(seed: int, stream: int = 0) -> np.random.Generator:

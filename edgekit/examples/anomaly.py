@@ -28,8 +28,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from edgekit.examples import Example
-from edgekit.examples._common import fit_cosine_adam, rng
+from edgekit.examples._common import Example, fit_cosine_adam, rng
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras

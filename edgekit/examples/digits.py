@@ -6,8 +6,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from edgekit.examples import Example
-from edgekit.examples._common import rng, stratified_split, train_classifier
+from edgekit.examples._common import Example, rng, stratified_split, train_classifier
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras

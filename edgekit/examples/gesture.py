@@ -19,8 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from edgekit.examples import Example
-from edgekit.examples._common import rng, train_classifier
+from edgekit.examples._common import Example, rng, train_classifier
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras

@@ -7,8 +7,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from edgekit.examples import Example
-from edgekit.examples._common import rng
+from edgekit.examples._common import Example, rng
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras

@@ -2,7 +2,7 @@
 
 The corpus is generated here from a grammar (actions, devices, rooms, numbers, polite
 prefixes and suffixes, and typos), deterministic by seed, with nothing downloaded. A word
-tokenizer and a vocabulary built on the training sentences (edgekit/vocab.py) turn words into
+tokenizer and a vocabulary built on the training sentences (edgekit/model/vocab.py) turn words into
 ids; the model reads the last WINDOW ids (int32, left-padded with 0 at the start of a sentence)
 and gives a softmax over the vocabulary: Embedding -> LSTM -> Dense. Task "next-word": top-1
 accuracy, top-3 beside it.
@@ -14,9 +14,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from edgekit.examples import Example
-from edgekit.examples._common import fit_cosine_adam, rng
-from edgekit.vocab import EOS, Vocabulary, tokenize
+from edgekit.examples._common import Example, fit_cosine_adam, rng
+from edgekit.model.vocab import EOS, Vocabulary, tokenize
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras

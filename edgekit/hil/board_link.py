@@ -4,22 +4,19 @@ project's ELF, else the port found by the board's USB ids."""
 from __future__ import annotations
 
 from contextlib import ExitStack
-from typing import TYPE_CHECKING
 
 from edgekit.boards import Board
 from edgekit.errors import UsageError
 from edgekit.hil.ports import find_port
 from edgekit.hil.session import Session
-
-if TYPE_CHECKING:  # pragma: no cover
-    from edgekit.project.manifest import Project
-    from edgekit.sim.qemu import QemuBoard
+from edgekit.project.manifest import Project
+from edgekit.sim.qemu import VirtualBoard
 
 
 def open_session(stack: ExitStack, board: Board, *, port: str | None, project: Project | None,
-                 baud: int | None = None) -> tuple[Session, QemuBoard | None]:
+                 baud: int | None = None) -> tuple[Session, VirtualBoard | None]:
     """A Session on the board's port, not yet connected (call connect(); its url names the
-    port), closed with `stack`; and the QemuBoard when this call started the virtual board
+    port), closed with `stack`; and the VirtualBoard when this call started the virtual board
     (stopped with `stack` too), else None.
 
     The virtual board runs `project`'s built firmware (InputFileError when it was not built);
@@ -31,13 +28,11 @@ def open_session(stack: ExitStack, board: Board, *, port: str | None, project: P
     if port is None and board.virtual:
         if project is None:
             raise UsageError("the virtual board needs the project to run", hint="pass --project DIR")
-        from edgekit.sim.qemu import QemuBoard
-
-        qemu = stack.enter_context(QemuBoard.for_board(board, project.built_elf()))
+        qemu = stack.enter_context(VirtualBoard.for_board(board, project.built_elf()))
         port = qemu.pty
     elif port is None:
         port = find_port(board)
-    assert port is not None  # QemuBoard.start() returned only once its pty was known
+    assert port is not None  # VirtualBoard.start() returned only once its pty was known
     session = Session(port, baudrate=baud or board.baud)
     stack.callback(session.close)
     return session, qemu

@@ -1,6 +1,6 @@
 """`edgekit complete`: finish a sentence on the board with a text model, word by word.
 
-The prompt is tokenized with the vocabulary the project's origin names (edgekit/vocab.py);
+The prompt is tokenized with the vocabulary the project's origin names (edgekit/model/vocab.py);
 each step sends the last WINDOW token ids (int32, left-padded with 0) in one INFER, takes the
 most likely word (never the pad or unknown id), appends it, and stops at the end-of-sentence
 id or after the words asked for. Every INFER is an independent sequence (the firmware resets
@@ -19,8 +19,8 @@ import numpy as np
 
 from edgekit.errors import DeviceError, UsageError
 from edgekit.hil.board_link import open_session
+from edgekit.model.vocab import EOS, PAD, UNK, Vocabulary, tokenize
 from edgekit.project.manifest import Project
-from edgekit.vocab import EOS, PAD, UNK, Vocabulary, tokenize
 
 DEFAULT_WORDS = 8
 

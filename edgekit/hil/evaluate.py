@@ -9,14 +9,11 @@ Each figure is a small dataclass whose ``to_dict`` gives its part of report.json
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from edgekit.model import metrics
-
-if TYPE_CHECKING:  # pragma: no cover
-    from edgekit.hil.report import HilReport
 
 
 @dataclass
@@ -220,6 +217,14 @@ class GateResult:
         return asdict(self)
 
 
+class Measured(Protocol):
+    """What the gates read of a report (edgekit.hil.report.HilReport)."""
+
+    task: TaskComparison | None
+    latency: Latency | None
+    agreement: Agreement | None
+
+
 @dataclass
 class Gates:
     """Thresholds that turn a report into exit code 1 when not met."""
@@ -228,7 +233,7 @@ class Gates:
     max_latency_ms: float | None = None
     require_exact: bool = False
 
-    def evaluate(self, report: HilReport) -> list[GateResult]:
+    def evaluate(self, report: Measured) -> list[GateResult]:
         """One result per gate asked for, in the order min-accuracy, max-latency-ms, require-exact."""
         results: list[GateResult] = []
 

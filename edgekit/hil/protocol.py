@@ -18,7 +18,7 @@ import numpy as np
 
 # CRC and COBS live in framing.py; they stay importable from here as part of the protocol's API.
 from edgekit.hil.framing import ProtocolError, cobs_decode, cobs_encode, crc32
-from edgekit.iotypes import BY_CODE
+from edgekit.model.iotypes import BY_CODE
 
 PROTOCOL_VERSION = 2
 HEADER_BYTES = 6
@@ -80,7 +80,7 @@ ERROR_TEXT: dict[int, str] = {
     ErrorCode.NOT_READY: "the model failed to initialise on the device",
 }
 
-#: INFO's dtype codes (edgekit/iotypes.py holds the table): 1 int8, 2 uint8, 3 int16, 4 float32,
+#: INFO's dtype codes (edgekit/model/iotypes.py holds the table): 1 int8, 2 uint8, 3 int16, 4 float32,
 #: 5 int32. A code added is a compatible change: a host refuses a dtype it does not know.
 DTYPES = {code: t.name for code, t in BY_CODE.items()}
 

@@ -26,7 +26,7 @@ from edgekit.errors import DataError, DeviceError, DeviceRefused
 from edgekit.hil import protocol as P
 from edgekit.hil.link import DEFAULT_BAUD, Link, open_link
 from edgekit.hil.streaming import Stream
-from edgekit.iotypes import IO_TYPES, IoType
+from edgekit.model.iotypes import IO_TYPES, IoType
 
 T = TypeVar("T")
 

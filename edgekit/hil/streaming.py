@@ -7,15 +7,37 @@ and counts what was dropped, on the device or on the link.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol, TypeVar
 
 from edgekit.errors import DataError, DeviceError, DeviceRefused
 from edgekit.hil import protocol as P
 
-if TYPE_CHECKING:  # pragma: no cover
-    from edgekit.hil.session import Session
+T = TypeVar("T")
+
+
+class StreamSession(Protocol):
+    """What a Stream needs of its :class:`~edgekit.hil.session.Session` (the section "what a
+    Stream needs" there), so this module does not import the session that imports it."""
+
+    timeout: float
+    url: str
+
+    @property
+    def connected(self) -> bool: ...
+
+    @property
+    def last_seq(self) -> int: ...
+
+    def take_early_samples(self) -> list[P.Frame]: ...
+
+    def read_frame(self, deadline: float) -> P.Frame | None: ...
+
+    def request(self, cmd: P.Msg, payload: bytes = b"", *, timeout: float | None = None,
+                retries: int | None = None) -> bytes: ...
+
+    def decode(self, fn: Callable[[bytes], T], payload: bytes, what: str) -> T: ...
 
 
 @dataclass
@@ -53,7 +75,7 @@ class Stream:
     STREAM_STOP even if the loop is left early); ``stats`` holds the counts.
     """
 
-    def __init__(self, session: Session, sensor: int, rate_hz: int, seconds: float | None, *,
+    def __init__(self, session: StreamSession, sensor: int, rate_hz: int, seconds: float | None, *,
                  infer: bool, shift: int, infer_every: int, input_per_unit: float | None = None,
                  keep_state: bool = False) -> None:
         if not 1 <= rate_hz <= 0xFFFF:  # the protocol's u16; each sensor's limit is its board file's

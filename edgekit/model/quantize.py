@@ -39,7 +39,7 @@ _CONVERT_HINT = ("replace the layer the converter cannot quantize (a generic ker
 # Tensor types an int8 graph may hold: int8 activations/weights, int32 biases and shapes,
 # int64 axis/shape constants of some ops.
 _INT8_GRAPH_TYPES = ("int8", "int32", "int64", "int16", "uint8")  # integer: no float island
-# Graph input/output types the firmware carries (edgekit/iotypes.py): int32 = token ids.
+# Graph input/output types the firmware carries (edgekit/model/iotypes.py): int32 = token ids.
 _IO_TYPES = ("int8", "uint8", "int16", "int32")
 
 

@@ -12,12 +12,13 @@ import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from edgekit.console import quiet_native_stderr
 from edgekit.errors import DataError, MissingToolError, ModelError
-from edgekit.iotypes import io_type
+from edgekit.model.iotypes import io_type
 from edgekit.model.tflite_graph import Graph, Tensor
 
 
@@ -204,32 +205,46 @@ def _arena_ok(model_path: str, size: int) -> bool:
     return proc.returncode == 0
 
 
-def measure_tflm_arena(model_path: str, graph: Graph, *, limit: int = 64 * 1024 * 1024) -> int | None:
+_ARENAS: dict[tuple[str, int], int | None] = {}   # (model sha256, limit) -> measured, per process
+
+
+def measure_tflm_arena(model: bytes, graph: Graph, *, limit: int = 64 * 1024 * 1024) -> int | None:
     """Smallest TFLM arena (to 16 bytes) with which AllocateTensors succeeds on this host.
 
     A 64-bit host figure (see ARENA_MARGIN for the device). None when tflite_micro is
     missing or the model does not allocate within `limit` bytes. Bounded: at most
-    MAX_ARENA_PROBES probes, each in a child process with a timeout.
+    MAX_ARENA_PROBES probes, each in a child process with a timeout; measured once per model
+    and process (inspect, generate and compress ask for the same model again).
     """
-    if not tflm_available():
-        return None
+    key = (graph.sha256, limit)
+    if key not in _ARENAS:
+        _ARENAS[key] = _measure_arena(model, graph, limit) if tflm_available() else None
+    return _ARENAS[key]
+
+
+def _measure_arena(model: bytes, graph: Graph, limit: int) -> int | None:
+    import tempfile
+
     activations = sum(t.nbytes for t in graph.tensors if not t.is_constant)
     limit = limit // 16 * 16
     hi = min(limit, max(16, (activations + 4096 + 15) // 16 * 16))
     lo = 0
     probes = 1
-    while not _arena_ok(model_path, hi):  # double until it allocates; hi >= 16, so this ends
-        if hi >= limit:
-            return None
-        lo, hi = hi, min(hi * 2, limit)
-        probes += 1
-    while hi - lo > 16 and probes < MAX_ARENA_PROBES:
-        mid = (lo + hi) // 2 // 16 * 16
-        probes += 1
-        if _arena_ok(model_path, mid):
-            hi = mid
-        else:
-            lo = mid
+    with tempfile.TemporaryDirectory(prefix="edgekit-arena-") as tmp:
+        model_path = f"{tmp}/model.tflite"
+        Path(model_path).write_bytes(model)
+        while not _arena_ok(model_path, hi):  # double until it allocates; hi >= 16, so this ends
+            if hi >= limit:
+                return None
+            lo, hi = hi, min(hi * 2, limit)
+            probes += 1
+        while hi - lo > 16 and probes < MAX_ARENA_PROBES:
+            mid = (lo + hi) // 2 // 16 * 16
+            probes += 1
+            if _arena_ok(model_path, mid):
+                hi = mid
+            else:
+                lo = mid
     return hi
 
 

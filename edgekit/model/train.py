@@ -14,7 +14,7 @@ from edgekit.examples import get_example
 from edgekit.model import metrics
 from edgekit.model.evaluate import run_keras
 from edgekit.model.keras_io import import_tensorflow
-from edgekit.vocab import VOCAB_FILE, Vocabulary
+from edgekit.model.vocab import VOCAB_FILE, Vocabulary
 
 MODEL_FILE = "model.keras"
 DATA_FILE = "data.npz"

@@ -3,8 +3,9 @@
     result = build_project(project, jobs=2)   # project: edgekit.project.manifest.Project
     result.elf, result.size.flash_used, result.size.ram_used, result.size.table()
 
-The project's board family (:mod:`edgekit.project.families`) says which tools the build
-needs, the commands (STM32: ``cmake -G Ninja`` with the project's toolchain file, then
+The project's runtime prepares what its build needs (:meth:`Runtime.prepare_build`: the
+cached TFLM library); the board family (:mod:`edgekit.project.families`) says which tools the
+build needs, the commands (STM32: ``cmake -G Ninja`` with the project's toolchain file, then
 ``cmake --build``; ESP32: ``idf.py build``), where the image lands and how to read its size.
 A missing tool is a :class:`~edgekit.errors.MissingToolError` with the install command
 (:func:`edgekit.tools.require`). The image must fit: flash = text + rodata + data, RAM =
@@ -18,27 +19,20 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from edgekit.boards import Board
-from edgekit.errors import EdgekitError, FitError, InputFileError
+from edgekit.errors import BuildError, EdgekitError, FitError, InputFileError
 from edgekit.project.families import family_of
-from edgekit.project.families.stm32 import TOOLCHAIN_FILE, Stm32Family, cpu_flags
 from edgekit.project.manifest import BuildStamp, Project
 from edgekit.project.size import SizeReport, check_fit
-from edgekit.project.tflm_lib import TFLM_DIR_ENV, TflmLibrary, ensure_library, find_tree
-from edgekit.runtimes import TFLM
+from edgekit.runtimes.base import CachedLibrary, RunCommand, RuntimeOptions
+from edgekit.runtimes.registry import get_runtime
 from edgekit.tools import require
 
-# One call for every subprocess, so tests can capture the exact argv.
-Runner = Callable[[Sequence[str], Path, Path], subprocess.CompletedProcess]
 BUILD_LOG = "edgekit-build.log"
-
-
-class BuildError(EdgekitError):
-    """The compiler or linker failed (exit code 2, like other input errors)."""
 
 
 @dataclass(frozen=True)
@@ -49,7 +43,7 @@ class BuildResult:
     build_dir: Path
     size: SizeReport
     log: Path
-    tflm: TflmLibrary | None = None   # the cached TFLM library a tflm project linked (STM32)
+    library: CachedLibrary | None = None   # a cached library the runtime linked (TFLM from a tree)
 
 
 def _run(argv: Sequence[str], cwd: Path, log: Path) -> subprocess.CompletedProcess:
@@ -65,7 +59,6 @@ _ASSERT = re.compile(r"edgekit: [^\n]*")
 _COMPILER_ERROR = re.compile(r": (fatal )?error: |undefined reference to")
 _CMAKE_ERROR = re.compile(r"^CMake Error")
 _NINJA_FAILED = re.compile(r"^FAILED: ")
-_RECORDED_TFLM_DIR = re.compile(r'^set\(TFLM_DIR "([^"]*)" CACHE', re.M)
 
 
 def _fail_from_log(log: Path, project_dir: Path, board: Board) -> EdgekitError:
@@ -126,25 +119,19 @@ def _touch_changed(project: Project, sources: dict[str, str], build_dir: Path) -
             os.utime(path)
 
 
-def _recorded_tflm_dir(project_dir: Path) -> str | None:
-    """The TFLM tree `edgekit generate --tflm-dir` wrote into the project's CMakeLists.txt."""
-    m = _RECORDED_TFLM_DIR.search((project_dir / "CMakeLists.txt").read_text(errors="replace"))
-    return m.group(1) if m and m.group(1) else None
-
-
 def read_size(elf: Path, board: Board) -> SizeReport:
     """Memory use of `elf` on `board`, as the board's family classifies the sections."""
     return family_of(board).read_size(elf, board)
 
 
-def build_project(project: Project, *, jobs: int = 2, tflm_dir: Path | None = None,
-                  build_dir: Path | None = None, run: Runner = _run) -> BuildResult:
+def build_project(project: Project, *, jobs: int = 2, options: RuntimeOptions = RuntimeOptions(),
+                  build_dir: Path | None = None, run: RunCommand = _run) -> BuildResult:
     """Build `project` for its board; return the image and its size report (fit checked).
 
-    `build_dir` defaults to the project's; `tflm_dir` is the TFLM tree for tflm projects on
-    STM32 (else $TFLM_DIR, else the one given to generate), whose library is built once into
-    edgekit's cache (:mod:`edgekit.project.tflm_lib`); `run` runs each command (tests capture
-    the argv with it).
+    `build_dir` defaults to the project's; the project's runtime prepares what its build needs
+    first (tflm from a source tree: the library built once into edgekit's cache, from
+    `options`' tree, else $TFLM_DIR, else the one given to generate); `run` runs each command
+    (tests capture the argv with it).
     """
     board = project.board
     family = family_of(board)
@@ -161,15 +148,8 @@ def build_project(project: Project, *, jobs: int = 2, tflm_dir: Path | None = No
     project.forget_build(build_dir)      # no image is current until this build succeeds
     log = build_dir / BUILD_LOG
     log.write_text("")
-    tflm: TflmLibrary | None = None
-    if project.runtime == TFLM and isinstance(family, Stm32Family):
-        tree = find_tree(tflm_dir or os.environ.get(TFLM_DIR_ENV) or _recorded_tflm_dir(project_dir))
-        tflm_dir = tree.root
-        model = project.manifest.model   # no model record: every kernel
-        tflm = ensure_library(tree, cpu_flags(board), model.ops if model else None,
-                              toolchain_file=project_dir / TOOLCHAIN_FILE, run=run, log=log, jobs=jobs)
-    for argv in family.build_commands(project_dir, build_dir, tflm_dir, jobs=jobs,
-                                      tflm_lib=tflm.path if tflm else None):
+    setup = get_runtime(project.runtime).prepare_build(project, build_dir, options, run=run, log=log, jobs=jobs)
+    for argv in family.build_commands(project_dir, build_dir, jobs=jobs, defines=setup.defines):
         proc = run(argv, project_dir, log)
         if proc.returncode != 0:
             raise _fail_from_log(log, project_dir, board)
@@ -179,8 +159,8 @@ def build_project(project: Project, *, jobs: int = 2, tflm_dir: Path | None = No
     size = family.read_size(elf, board)
     check_fit(size)
     project.record_build(elf, sources, build_dir)
-    return BuildResult(elf=elf, build_dir=build_dir, size=size, log=log, tflm=tflm)
+    return BuildResult(elf=elf, build_dir=build_dir, size=size, log=log, library=setup.library)
 
 
 __all__ = ["build_project", "reset_moved_build_dir", "read_size", "check_fit", "SizeReport", "BuildResult",
-           "BuildError", "Runner"]
+           "BuildError"]

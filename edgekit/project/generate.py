@@ -9,19 +9,20 @@ caller states it, so every later step reads it from the :class:`~edgekit.project
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from edgekit.boards import Board
-from edgekit.errors import FitError, ModelError
-from edgekit.footprint import STACK_BYTES, estimate
+from edgekit.errors import ModelError
 from edgekit.model.quantize import verify_int8
 from edgekit.model.tflite_graph import load_graph
+from edgekit.model.vocab import VOCAB_FILE
 from edgekit.project.manifest import MODEL_FILE, ModelRecord, Origin, Project
 from edgekit.project.render import render_project
-from edgekit.runtimes import AUTO, TFLM, choose_runtime, get_runtime
-from edgekit.vocab import VOCAB_FILE
+from edgekit.runtimes import AUTO
+from edgekit.runtimes.base import RuntimeOptions
+from edgekit.runtimes.fit import STACK_BYTES, board_fit
+from edgekit.runtimes.registry import choose_runtime
 
 
 @dataclass(frozen=True)
@@ -74,57 +75,38 @@ def origin_of_model(model_path: Path, *, data_path: Path | None = None, example:
         vocabulary=str(vocab.resolve()) if vocab.is_file() else None)
 
 
-def _tflm_tree(board: Board, tflm_dir: Path | None) -> tuple[bool, str]:
-    """(whether tflm can be built for `board`, the tree to record): ESP32 brings TFLM as an
-    ESP-IDF component; STM32 needs a tree (`tflm_dir`, else $TFLM_DIR; a broken one is exit 4)."""
-    from edgekit.project.families import family_of
-    from edgekit.project.families.stm32 import Stm32Family
-    from edgekit.project.tflm_lib import TFLM_DIR_ENV, find_tree
-
-    if not isinstance(family_of(board), Stm32Family):
-        return True, ""
-    if not (tflm_dir or os.environ.get(TFLM_DIR_ENV)):
-        return False, ""
-    return True, str(find_tree(tflm_dir).root)
-
-
 def generate_project(model_path: Path, board: Board, out_dir: Path, *, runtime: str = AUTO,
                      origin: Origin | None = None, force: bool = False,
-                     tflm_dir: Path | None = None) -> GenerateResult:
+                     options: RuntimeOptions = RuntimeOptions()) -> GenerateResult:
     """Write the firmware project for `model_path` on `board` into `out_dir`.
 
-    `runtime` is a runtime name or "auto" (edgekit-rt when it runs every op, else tflm);
-    `tflm_dir` (else $TFLM_DIR) is the TFLM tree an STM32 tflm project builds with, recorded in
-    the project. `origin` is recorded in the manifest as given (None: a model of unknown
-    origin). Raises ModelError for a float, multi-input or unsupported model (and for auto
-    needing tflm without a tree), MissingToolError for a broken tree, FitError when it cannot fit.
+    `runtime` is a runtime name or "auto" (the first registered runtime that runs every op and
+    builds for the board: edgekit-rt, else tflm); `options` carry what runtimes need (the TFLM
+    tree a tflm project builds with, else $TFLM_DIR, recorded in the project). `origin` is
+    recorded in the manifest as given (None: a model of unknown origin). Raises ModelError for a
+    float, multi-input or unsupported model (and for auto needing tflm without a tree),
+    MissingToolError for a broken tree or a runtime the board cannot have, FitError when it
+    cannot fit.
     """
     graph = load_graph(model_path)
     verify_int8(graph, str(model_path))  # a float model gets a clear error here, not in the C compiler
     if len(graph.inputs) != 1 or len(graph.outputs) != 1:
         raise ModelError(f"{model_path} has {len(graph.inputs)} inputs and {len(graph.outputs)} outputs; "
                          "the firmware supports single-input, single-output models")
-    tflm_ok, tree = _tflm_tree(board, tflm_dir) if runtime in (AUTO, TFLM) else (False, "")
-    choice = choose_runtime(graph, runtime, tflm_available=tflm_ok)
-    rt = get_runtime(choice.name)
+    choice = choose_runtime(graph, runtime, board, options)
+    rt = choice.runtime
     model_bytes = Path(model_path).read_bytes()
-    code = rt.model_code(graph, model_bytes, str(model_path))
-    need = estimate(rt.name, model_flash=code.model_flash_bytes, arena=code.arena_bytes,
-                    io_bytes=graph.input_tensors[0].nbytes + graph.output_tensors[0].nbytes,
-                    state_bytes=code.state_bytes)
-    for region, amount, have in (("flash", need.flash, board.flash.size), ("RAM", need.ram, board.ram.size)):
-        if amount > have:
-            raise FitError(f"{model_path} does not fit {board.id} with runtime {rt.name}: {region} needs about "
-                           f"{amount:,} bytes, the board has {have:,}",
-                           hint="use a smaller model, another runtime, or a board with more memory")
+    code = rt.model_code(graph, model_bytes, str(model_path), board, options)
+    need = board_fit(rt, code.footprint, graph, board)
+    need.check(str(model_path))
     ops = tuple(graph.op_names())
     project = render_project(
         board, out_dir, model_sources=code.sources, force=force,
         context={"model_sha256": graph.sha256, "runtime": rt.name, "stack_bytes": STACK_BYTES,
-                 "tflm_dir": tree if rt.name == TFLM else ""},
+                 **rt.template_context(board, options)},
         project_files={MODEL_FILE: model_bytes},
-        model=ModelRecord(file=MODEL_FILE, arena_bytes=code.arena_bytes, ops=ops),
+        model=ModelRecord(file=MODEL_FILE, arena_bytes=code.footprint.arena_bytes, ops=ops),
         origin=origin or Origin(model_source=str(Path(model_path).resolve())),
     )
-    return GenerateResult(project, code.arena_bytes, code.model_flash_bytes, need.flash, need.ram, ops,
-                          choice.reason)
+    return GenerateResult(project, code.footprint.arena_bytes, code.footprint.model_flash_bytes, need.flash_needed,
+                          need.ram_needed, ops, choice.reason)

@@ -7,8 +7,8 @@ file. Every later step opens the project once with :func:`open_project` and is h
 :class:`Project`: build, flash, sim, hil, stream and deploy never re-read the manifest nor
 work its facts out again.
 
-This is the only module that knows the manifest's file name and where the build puts the
-firmware image. It also answers "is the build current?" for every command: `edgekit build`
+This is the only module that knows the manifest's file name (the board's family knows where
+the build puts the firmware image). It also answers "is the build current?" for every command: `edgekit build`
 records in the build directory what the image was built from (:class:`BuildStamp`: the hash
 of every generated file as it was built, the model's sha256, the image's own hash), and
 :meth:`Project.built_elf` / :meth:`Project.check_build` refuse an image older than the
@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from edgekit.boards import Board, load_board
 from edgekit.data import atomic_write_bytes, dir_mode, output_dir
 from edgekit.errors import InputFileError, UsageError
+from edgekit.project.families import family_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from edgekit.model.tflite_graph import Graph
@@ -37,7 +38,6 @@ if TYPE_CHECKING:  # pragma: no cover
 MANIFEST_FILE = "edgekit.json"
 MODEL_FILE = "model/model.tflite"   # the project's copy of its model, the harness's reference
 BUILD_DIR = "build"
-ELF_FILE = "firmware.elf"           # what the STM32 CMake project links (CMakeLists.txt.j2)
 BUILD_STAMP = "edgekit-build.json"  # in the build directory: what the image was built from
 GENERATOR = "edgekit"
 
@@ -58,7 +58,7 @@ class Origin:
     input_units: str | None = None        # physical unit of the model input ("g")
     test_data: str | None = None          # .npz the harness uses by default
     float_model: str | None = None        # the Keras model before quantization
-    vocabulary: str | None = None         # text models: the vocab.json of token ids (edgekit/vocab.py)
+    vocabulary: str | None = None         # text models: the vocab.json of token ids (edgekit/model/vocab.py)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Origin:
@@ -216,8 +216,6 @@ class Project:
     @property
     def elf_path(self) -> Path:
         """Where `edgekit build` leaves the firmware image (it may not exist yet)."""
-        from edgekit.project.families import family_of
-
         return family_of(self.board).elf_path(self.build_dir)
 
     def built_elf(self, build_dir: Path | None = None) -> Path:
@@ -233,8 +231,6 @@ class Project:
     def _elf_in(self, build_dir: Path | None) -> Path:
         if build_dir is None:
             return self.elf_path
-        from edgekit.project.families import family_of
-
         return family_of(self.board).elf_path(Path(build_dir))
 
     def source_hashes(self) -> dict[str, str]:
@@ -415,6 +411,6 @@ def write_project(out_dir: Path, files: Mapping[str, bytes], manifest: Manifest,
     return True
 
 
-__all__ = ["MANIFEST_FILE", "MODEL_FILE", "BUILD_DIR", "ELF_FILE", "BUILD_STAMP", "Origin", "ModelRecord",
+__all__ = ["MANIFEST_FILE", "MODEL_FILE", "BUILD_DIR", "BUILD_STAMP", "Origin", "ModelRecord",
            "Manifest", "BuildStamp", "StaleBuildError", "Project", "open_project", "read_manifest",
            "write_project", "sha256_bytes"]

@@ -7,10 +7,10 @@ Shape of the call::
                              context={"model_sha256": "<64 hex>", "runtime": "edgekit-rt"})
 
 - ``board``: an :class:`edgekit.boards.Board`; its family (:mod:`edgekit.project.families`)
-  picks firmware_templates/<family>/, the source directory and the family's template context.
+  picks its template directory (firmware_templates/<family>/), the source directory and the family's template context.
 - ``model_sources``: generated model files (name -> text), e.g. from the code generator.
 - ``context``: ``model_sha256`` (required, 64 hex digits), ``runtime`` (a name from
-  :data:`edgekit.runtimes.RUNTIMES`, default edgekit-rt), optional ``version`` (default
+  :data:`edgekit.runtimes.registry.RUNTIMES`, default edgekit-rt), optional ``version`` (default
   edgekit's), ``project_name`` (a C identifier, default "edgekit_fw"), ``stack_bytes`` (STM32
   stack reserve, default 8192), ``heap_bytes`` (minimum heap the STM32 link must leave, default 0).
 - ``extra_sources``: more files copied next to the model files (a custom app, test fixtures).
@@ -44,7 +44,7 @@ from edgekit.errors import EdgekitError, InputFileError, UsageError
 from edgekit.project.families import BoardFamily, family_of
 from edgekit.project.manifest import Manifest, ModelRecord, Origin, Project, write_project
 from edgekit.resources import data_dir
-from edgekit.runtimes import DEFAULT_RUNTIME, get_runtime
+from edgekit.runtimes.registry import DEFAULT_RUNTIME, get_runtime
 
 SOURCE_SUFFIXES = (".c", ".h", ".cc", ".cpp", ".hpp")
 _C_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -193,7 +193,7 @@ def collect_files(board: Board, *, model_sources: Mapping[str, str], context: Ma
         for name, text in mapping.items():
             sources.add(_safe_relpath(name, what), text.encode("utf-8"), what)
 
-    root = data_dir("firmware_templates") / family.name
+    root = family.template_dir
     copies = _family_files(family, root, ctx, sources)
     templates = sorted(p.relative_to(root).as_posix() for p in root.rglob("*.j2") if p.is_file())
     outputs = [t[:-3] for t in templates]

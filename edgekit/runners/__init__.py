@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from edgekit.boards import Board
+from edgekit.boards.schema import Board
 from edgekit.errors import MissingToolError, UsageError
 from edgekit.runners.core import Executor, FlashImage, FlashRunner
 from edgekit.runners.esptool import EspToolRunner

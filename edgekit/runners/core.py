@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
-from edgekit.boards import Board
+from edgekit.boards.schema import Board
 from edgekit.errors import DeviceError, InputFileError, MissingToolError
 from edgekit.tools import tool
 
@@ -83,13 +83,17 @@ class FlashRunner(ABC):
     @property
     def install_hint(self) -> str:
         """How to install every tool the runner needs (from the tools registry)."""
-        return "; ".join(dict.fromkeys(tool(t).install for t in self.tools))
+        return "; ".join(dict.fromkeys(tool(t).install for t in self.programs()))
 
     def __init__(self, board: Board, args: Sequence[str], executor: Executor, port: str | None = None) -> None:
         self.board = board
         self.args = list(args)  # from the board file: probe config, target name...
         self.executor = executor
         self.port = port
+
+    def programs(self) -> tuple[str, ...]:
+        """The programs this runner calls for its board (its `tools`)."""
+        return self.tools
 
     def require(self, program: str) -> str:
         """Path of `program`, or a MissingToolError saying how to install it (not in dry runs)."""
@@ -111,7 +115,7 @@ class FlashRunner(ABC):
 
     def check_tools(self) -> None:
         """Raise MissingToolError when one of the runner's programs is missing."""
-        for program in self.tools:
+        for program in self.programs():
             self.require(program)
 
     @abstractmethod

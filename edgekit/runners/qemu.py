@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from edgekit.project.families import family_of
 from edgekit.runners.core import FlashImage, FlashRunner
 
 
@@ -10,7 +11,12 @@ class QemuRunner(FlashRunner):
 
     name = "qemu"
     capabilities = frozenset({"flash"})
-    tools = ("qemu-system-arm",)
+    tools = ()   # the emulator of the board's family (programs)
+
+    def programs(self) -> tuple[str, ...]:
+        """The QEMU system emulator of the board's family."""
+        qemu = family_of(self.board).qemu
+        return (qemu,) if qemu else ()
 
     def flash(self, image: FlashImage) -> None:
         """No command: checks the ELF exists and says QEMU loads it (`edgekit sim start` or `edgekit hil`)."""

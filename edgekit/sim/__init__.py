@@ -1,5 +1,2 @@
-"""Virtual boards: the STM32 firmware in QEMU behind a pty (see edgekit.sim.qemu)."""
-
-from edgekit.sim.qemu import QemuBoard
-
-__all__ = ["QemuBoard"]
+"""Virtual boards: a firmware in an emulator behind a pty (edgekit.sim.qemu), started in the
+background (edgekit.sim.background), and a fault-injecting link proxy for tests (faultproxy)."""

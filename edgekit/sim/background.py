@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from edgekit.errors import DeviceError, UsageError
-from edgekit.sim.qemu import PTY_LINE, QemuBoard, require_qemu
+from edgekit.sim.qemu import VirtualBoard, require_emulator
 
 if TYPE_CHECKING:  # pragma: no cover
     from edgekit.project.manifest import Project
@@ -80,15 +80,15 @@ def start_background(project: Project, *, timeout: float = 10.0) -> SimState:
         if _alive(running.pid):
             raise UsageError(f"the virtual board of {project.root} is already running (pid {running.pid}, "
                              f"{running.pty})", hint="edgekit sim stop first")
-    qemu = QemuBoard.for_board(project.board, project.built_elf())
-    require_qemu(qemu.qemu)
+    qemu = VirtualBoard.for_board(project.board, project.built_elf())
+    require_emulator(qemu.argv[0])
     log_path = project.build_dir / LOG_FILE
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(qemu.argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        match = PTY_LINE.search(log_path.read_text(errors="replace"))
+        match = qemu.pty_line.search(log_path.read_text(errors="replace"))
         if match:
             state = SimState(proc.pid, match.group(1), str(log_path), qemu.argv)
             state_path.write_text(state.to_json())

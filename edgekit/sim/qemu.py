@@ -1,17 +1,18 @@
-"""The virtual board: STM32 firmware in QEMU behind a pseudo-terminal.
+"""Virtual boards: a firmware running in an emulator (QEMU) behind a pseudo-terminal.
 
-    with QemuBoard(elf) as vb:          # or QemuBoard.for_board(board, elf)
+    with VirtualBoard.for_board(board, elf) as vb:   # the board's family says how it runs
         link = serial.serial_for_url(vb.pty, baudrate=115200, timeout=1)
         ...                              # handshake first: bytes sent before the firmware
-        code = vb.wait(timeout=10)       # enables its USART are lost
+        code = vb.wait(timeout=10)       # enables its UART are lost
                                          # -> the firmware's semihosting exit code
 
-QEMU runs as ``qemu-system-arm -M netduinoplus2 -icount shift=0 -nographic -monitor none
--serial pty -semihosting-config enable=on,target=native -kernel FIRMWARE``. Under
-``-icount shift=0`` one instruction is one nanosecond of virtual time, so TIM2 (prescaler 0,
-clocked at 1 GHz by QEMU) counts executed instructions: deterministic, not real latency.
-QEMU is always stopped when the ``with`` block ends (terminate, then kill), on errors and
-Ctrl-C too, and it is asked to die with its parent (PR_SET_PDEATHSIG) so no orphan remains.
+The STM32 virtual board runs as ``qemu-system-arm -M netduinoplus2 -icount shift=0 -nographic
+-monitor none -serial pty -semihosting-config enable=on,target=native -kernel FIRMWARE``
+(:meth:`BoardFamily.virtual_board_argv`; ``QemuBoard(elf)`` builds it by hand). Under
+``-icount shift=0`` one instruction is one nanosecond of virtual time, so the board's counter
+counts executed instructions: deterministic, not real latency. The process is always stopped
+when the ``with`` block ends (terminate, then kill), on errors and Ctrl-C too, and it is asked
+to die with its parent (PR_SET_PDEATHSIG) so no orphan remains.
 """
 
 from __future__ import annotations
@@ -29,24 +30,32 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from edgekit.boards import Board
-from edgekit.errors import DeviceError, InputFileError, MissingToolError, UsageError
-from edgekit.tools import tool
+from edgekit.errors import DeviceError, InputFileError, MissingToolError
+from edgekit.project.families import family_of
+from edgekit.project.families.base import QEMU_FLAGS, QEMU_PTY_LINE
+from edgekit.tools import TOOLS
 
 QEMU = "qemu-system-arm"
 DEFAULT_MACHINE_ARGS = ("-M", "netduinoplus2", "-icount", "shift=0")
-#: What QEMU prints once the board's first serial port is on a pty; group 1 is its path.
-PTY_LINE = re.compile(r"char device redirected to (\S+) \(label serial0\)")
+PTY_LINE = QEMU_PTY_LINE
 
 
-def require_qemu(program: str = QEMU) -> str:
-    """The path of the QEMU `program`; MissingToolError with the install line of the tools
-    registry when it is not on PATH (`program` may be another build of qemu-system-arm)."""
+def require_emulator(program: str) -> str:
+    """The path of the emulator `program`; MissingToolError with its install line (from the tools
+    registry, when it knows the program) when it is not on PATH."""
     path = shutil.which(program)
     if path is None:
-        qemu = tool(QEMU)
-        raise MissingToolError(f"{program} not found on PATH (needed to {qemu.needed_for})",
-                               hint=f"install it: {qemu.install}")
+        known = TOOLS.get(program) or TOOLS[QEMU]   # another build of a QEMU: QEMU's install line
+        raise MissingToolError(f"{program} not found on PATH (needed to {known.needed_for})",
+                               hint=f"install it: {known.install}")
     return path
+
+
+def require_virtual_board(board: Board) -> None:
+    """MissingToolError (exit 4) when the emulator of `board`'s family is not installed."""
+    program = family_of(board).qemu
+    if program is not None:
+        require_emulator(program)
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
@@ -57,16 +66,15 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
             pass
 
 
-class QemuBoard:
-    """One QEMU process running one firmware image; use it as a context manager."""
+class VirtualBoard:
+    """One emulator process running one firmware image, its console on a pty that it names in a
+    line matching `pty_line`; use it as a context manager."""
 
-    def __init__(self, elf: Path, *, machine_args: Sequence[str] = DEFAULT_MACHINE_ARGS,
-                 extra_args: Sequence[str] = (), qemu: str = QEMU,
+    def __init__(self, argv: Sequence[str], *, elf: Path, pty_line: re.Pattern[str] = PTY_LINE,
                  startup_timeout: float = 10.0) -> None:
+        self._argv = [str(a) for a in argv]
         self.elf = Path(elf)
-        self.qemu = qemu
-        self.machine_args = tuple(machine_args)
-        self.extra_args = tuple(extra_args)
+        self.pty_line = pty_line
         self.startup_timeout = startup_timeout
         self.pty: str | None = None
         self._proc: subprocess.Popen[bytes] | None = None
@@ -77,37 +85,33 @@ class QemuBoard:
         self._stopped = False
 
     @classmethod
-    def for_board(cls, board: Board, elf: Path, **kwargs: object) -> QemuBoard:
-        """Use the machine arguments of the board's "qemu" runner (its board file)."""
-        runner = next((r for r in board.runners if r.name == "qemu"), None)
-        if runner is None:
-            raise UsageError(f"board '{board.id}' is not a virtual board (no 'qemu' runner)",
-                             hint="use a board with virtual = true, e.g. qemu-netduinoplus2")
-        return cls(elf, machine_args=runner.args or DEFAULT_MACHINE_ARGS, **kwargs)  # type: ignore[arg-type]
+    def for_board(cls, board: Board, elf: Path, *, startup_timeout: float = 10.0) -> VirtualBoard:
+        """`elf` running as the virtual `board`, as its family runs it (UsageError for a real board)."""
+        family = family_of(board)
+        return VirtualBoard(family.virtual_board_argv(board, elf), elf=elf, pty_line=family.pty_line,
+                            startup_timeout=startup_timeout)
 
     @property
     def argv(self) -> list[str]:
-        """The exact command line QEMU is started with."""
-        return [self.qemu, *self.machine_args, "-nographic", "-monitor", "none",
-                "-serial", "pty", "-semihosting-config", "enable=on,target=native",
-                *self.extra_args, "-kernel", str(self.elf)]
+        """The exact command line the emulator is started with."""
+        return list(self._argv)
 
     @property
     def output(self) -> str:
-        """Everything QEMU printed so far (its messages and semihosting output)."""
+        """Everything the emulator printed so far (its messages and semihosting output)."""
         with self._lock:
             return "".join(self._out)
 
     @property
     def running(self) -> bool:
-        """QEMU was started and has not exited."""
+        """The emulator was started and has not exited."""
         return self._proc is not None and self._proc.poll() is None
 
     def start(self) -> str:
-        """Start QEMU and return the pty its first serial port is connected to."""
+        """Start the emulator and return the pty its first serial port is connected to."""
         if self._proc is not None:
-            raise RuntimeError("this QemuBoard was already started")
-        require_qemu(self.qemu)
+            raise RuntimeError("this virtual board was already started")
+        require_emulator(self._argv[0])
         if not self.elf.is_file():
             raise InputFileError(f"firmware image {self.elf} not found",
                                  hint="build the firmware first: edgekit build")
@@ -125,7 +129,7 @@ class QemuBoard:
                        else f"printed no pty within {self.startup_timeout:.0f} s")
                 tail = self.output.strip().splitlines()[-1:] or ["no output"]
                 self.stop()
-                raise DeviceError(f"QEMU {why} while starting {self.elf}: {tail[0]}",
+                raise DeviceError(f"{Path(self._argv[0]).name} {why} while starting {self.elf}: {tail[0]}",
                                   hint="check the firmware image and `" + " ".join(self.argv) + "`")
         assert self.pty is not None
         return self.pty
@@ -136,15 +140,15 @@ class QemuBoard:
             line = raw.decode("utf-8", errors="replace")
             with self._lock:
                 self._out.append(line)
-            m = PTY_LINE.search(line)
+            m = self.pty_line.search(line)
             if m and self.pty is None:
                 self.pty = m.group(1)
                 self._pty_found.set()
 
     def wait(self, timeout: float | None = None) -> int:
-        """Wait for QEMU to exit; its exit code is the firmware's semihosting exit code."""
+        """Wait for the emulator to exit; its exit code is the firmware's semihosting exit code."""
         if self._proc is None:
-            raise RuntimeError("QEMU was not started")
+            raise RuntimeError("the virtual board was not started")
         try:
             code = self._proc.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -163,7 +167,7 @@ class QemuBoard:
         return self._proc.returncode
 
     def stop(self, grace: float = 2.0) -> int | None:
-        """Stop QEMU: SIGTERM, then SIGKILL after `grace` seconds. Safe to call twice.
+        """Stop the emulator: SIGTERM, then SIGKILL after `grace` seconds. Safe to call twice.
         Returns :attr:`exit_code` (None when QEMU was still running and had to be stopped)."""
         proc = self._proc
         if proc is None:
@@ -186,7 +190,7 @@ class QemuBoard:
             proc.stdout.close()
         return self.exit_code
 
-    def __enter__(self) -> QemuBoard:
+    def __enter__(self) -> VirtualBoard:
         try:
             self.start()
         except BaseException:
@@ -197,7 +201,7 @@ class QemuBoard:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def __del__(self) -> None:  # last resort: never leave a QEMU behind
+    def __del__(self) -> None:  # last resort: never leave an emulator behind
         proc = getattr(self, "_proc", None)
         if proc is not None and proc.poll() is None:
             try:
@@ -207,4 +211,14 @@ class QemuBoard:
                 pass
 
 
-__all__ = ["QemuBoard", "QEMU", "DEFAULT_MACHINE_ARGS", "PTY_LINE", "require_qemu"]
+class QemuBoard(VirtualBoard):
+    """`qemu` with `machine_args` running `elf` (the STM32 virtual board unless told otherwise)."""
+
+    def __init__(self, elf: Path, *, machine_args: Sequence[str] = DEFAULT_MACHINE_ARGS,
+                 extra_args: Sequence[str] = (), qemu: str = QEMU, startup_timeout: float = 10.0) -> None:
+        super().__init__([qemu, *machine_args, *QEMU_FLAGS, *extra_args, "-kernel", str(elf)], elf=elf,
+                         startup_timeout=startup_timeout)
+
+
+__all__ = ["VirtualBoard", "QemuBoard", "QEMU", "DEFAULT_MACHINE_ARGS", "PTY_LINE", "require_emulator",
+           "require_virtual_board"]

@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 
 from edgekit.codegen import compile_model, kernel_headers, kernel_include_dir, kernel_sources
-from edgekit.model import zoo
 from edgekit.model.tflite_graph import parse_graph
 
 CFLAGS = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O1"]
@@ -155,14 +154,14 @@ def compare(tflite: bytes, workdir: Path, n_random: int = 60, seed: int = 0,
     return len(xs), bad
 
 
-# The benchmark models (sine, ds_cnn_kws, ad_autoencoder), built by edgekit.model.zoo: after
-# shared_model(name), SHARED_MODELS / f"{name}.tflite" is that model's file.
-SHARED_MODELS = zoo.cache_dir()
+# The benchmark models (sine, ds_cnn_kws, ad_autoencoder) of edgekit.model.zoo, as committed in
+# tests/fixtures/models: SHARED_MODELS / f"{name}.tflite" is that model's file.
+SHARED_MODELS = Path(__file__).resolve().parents[1] / "fixtures" / "models"
 
 
 def shared_model(name: str) -> bytes:
-    """Bytes of benchmark model `name`, built from the project's own code (cached on disk)."""
-    return zoo.model_bytes(name)
+    """Bytes of benchmark model `name`."""
+    return (SHARED_MODELS / f"{name}.tflite").read_bytes()
 
 
 def workdir_default() -> Path:

@@ -13,6 +13,7 @@ import pytest
 from ekrt_harness import SHARED_MODELS, shared_model
 
 import edgekit
+from edgekit.boards import load_board
 from edgekit.codegen import (
     SUPPORTED_OPS,
     PlanSummary,
@@ -24,9 +25,11 @@ from edgekit.codegen import (
 from edgekit.codegen import quant as Q
 from edgekit.codegen.lower_base import LOWERINGS, block_weights, lowers
 from edgekit.errors import ModelError, UsageError
-from edgekit.footprint import FIRMWARE_FLASH_BYTES, estimate
 from edgekit.model.tflite_graph import parse_graph
-from edgekit.runtimes import EDGEKIT_RT, RUNTIMES, TFLM, get_runtime
+from edgekit.runtimes import EDGEKIT_RT
+from edgekit.runtimes.base import ModelFootprint, RuntimeOptions
+from edgekit.runtimes.fit import FIRMWARE_FLASH_BYTES, FIRMWARE_RAM_BYTES, STACK_BYTES, board_fit, io_bytes
+from edgekit.runtimes.registry import RUNTIMES, get_runtime
 
 WARN = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"]
 TARGETS = {
@@ -209,19 +212,22 @@ def test_runtime_lowers_the_graph_once(monkeypatch: pytest.MonkeyPatch) -> None:
     real = compiled.lower_graph
     monkeypatch.setattr(compiled, "lower_graph", lambda g: calls.append(g) or real(g))
     g = _graph("sine")
-    code = get_runtime(EDGEKIT_RT).model_code(g, b"", "sine.tflite")
+    code = get_runtime(EDGEKIT_RT).model_code(g, b"", "sine.tflite", load_board("qemu-netduinoplus2"),
+                                              RuntimeOptions())
     assert len(calls) == 1
     summary = compile_model(g).summary
-    assert code.arena_bytes == summary.arena_bytes and code.model_flash_bytes == summary.const_bytes
+    assert code.footprint == ModelFootprint(summary.const_bytes, summary.arena_bytes, summary.state_bytes)
     assert code.sources == compile_model(g).sources()
 
 
-def test_footprint_code_size_comes_from_the_runtime_registry() -> None:
-    for name in (EDGEKIT_RT, TFLM):
-        fp = estimate(name, model_flash=1000, arena=0, io_bytes=0)
-        assert fp.flash == 1000 + RUNTIMES[name].code_flash_bytes + FIRMWARE_FLASH_BYTES
+def test_the_fit_takes_each_runtime_s_code_size_from_the_runtime() -> None:
+    g, board = _graph("sine"), load_board("qemu-netduinoplus2")
+    for rt in RUNTIMES.values():
+        fit = board_fit(rt, ModelFootprint(1000, 200, 30), g, board)
+        assert fit.flash_needed == 1000 + rt.code_flash_bytes + FIRMWARE_FLASH_BYTES
+        assert fit.ram_needed == 200 + 30 + STACK_BYTES + FIRMWARE_RAM_BYTES + io_bytes(g)
     with pytest.raises(UsageError, match="unknown runtime"):
-        estimate("nnom", model_flash=0, arena=0, io_bytes=0)
+        get_runtime("nnom")
 
 
 # ---------------------------------------------------------------- cross compilation
@@ -237,6 +243,7 @@ def model_sources(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return d
 
 
+@pytest.mark.toolchain
 @pytest.mark.parametrize("target", list(TARGETS))
 def test_cross_compile_clean(target: str, model_sources: Path, tmp_path: Path) -> None:
     cmd, _ = TARGETS[target]

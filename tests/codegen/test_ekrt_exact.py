@@ -23,6 +23,7 @@ def test_shared_model_bit_exact(name: str, n_random: int, ekrt_build_dir: Path) 
     assert bad == 0 and n == n_random + 5
 
 
+@pytest.mark.tf
 @pytest.mark.parametrize("spec", sweep_models.SPECS, ids=[s[0] for s in sweep_models.SPECS])
 def test_op_sweep_bit_exact(spec, sweep_cache: Path, ekrt_build_dir: Path) -> None:
     tflite = sweep_models.build(spec, sweep_cache)
@@ -30,6 +31,7 @@ def test_op_sweep_bit_exact(spec, sweep_cache: Path, ekrt_build_dir: Path) -> No
     assert bad == 0
 
 
+@pytest.mark.tf
 @pytest.mark.parametrize("base,old,new", [("concat_channels_relu", "RELU", "QUANTIZE"),
                                           ("logistic", "LOGISTIC", "QUANTIZE")])
 def test_patched_op_bit_exact(base: str, old: str, new: str, sweep_cache: Path,
@@ -58,6 +60,7 @@ def test_shared_model_clean_under_sanitizers(name: str, ekrt_build_dir: Path) ->
     assert bad == 0
 
 
+@pytest.mark.tf
 @pytest.mark.parametrize("name", SANITIZED_SWEEPS)
 def test_sweep_clean_under_sanitizers(name: str, sweep_cache: Path, ekrt_build_dir: Path) -> None:
     spec = next(s for s in sweep_models.SPECS if s[0] == name)
@@ -66,6 +69,7 @@ def test_sweep_clean_under_sanitizers(name: str, sweep_cache: Path, ekrt_build_d
     assert bad == 0
 
 
+@pytest.mark.tf
 @pytest.mark.parametrize("spec", sweep_models.UNSUPPORTED, ids=[s[0] for s in sweep_models.UNSUPPORTED])
 def test_converted_model_with_unsupported_op(spec, sweep_cache: Path) -> None:
     from edgekit.codegen import compile_model

@@ -15,6 +15,8 @@ if shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") 
 
 import ekrt_bare_metal as bench
 
+pytestmark = [pytest.mark.toolchain, pytest.mark.qemu]
+
 
 @pytest.mark.parametrize("name", ["sine", "ds_cnn_kws", "ad_autoencoder"])
 @pytest.mark.parametrize("dsp", [True, False], ids=["dsp", "portable"])

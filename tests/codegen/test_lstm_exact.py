@@ -26,6 +26,8 @@ from edgekit.codegen import compile_model
 from edgekit.errors import ModelError
 from edgekit.model.tflite_graph import parse_graph
 
+pytestmark = [pytest.mark.tf]
+
 SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-g"]
 LSTM_SPECS = [s for s in R.SPECS if s.kind == "lstm" and not s.vocab]
 STEP_SPECS = [s for s in R.SPECS if s.kind != "lstm"]
@@ -146,12 +148,13 @@ def test_lstm_batch_above_one_refused() -> None:
         compile_model(_patched(graph, 0, options=opts))
 
 
+@pytest.mark.tflm
 def test_tflm_resolver_names_match_tflm(tflm_tree) -> None:
     """The tflm glue registers every builtin by its MicroMutableOpResolver method: the
     CamelCase rule and its exceptions (AddUnidirectionalSequenceLSTM, AddPadV2...)."""
     import re
 
-    from edgekit.codegen.tflm_array import resolver_method
+    from edgekit.runtimes.tflm.code import resolver_method
 
     header = (tflm_tree("ref") / "tensorflow/lite/micro/micro_mutable_op_resolver.h").read_text()
     checked = 0

@@ -15,6 +15,8 @@ if shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") 
 import ekrt_bare_metal as bench
 import recurrent_models as R
 
+pytestmark = [pytest.mark.tf, pytest.mark.toolchain, pytest.mark.qemu]
+
 
 @pytest.mark.parametrize("name", ["lstm_stacked_last"])
 @pytest.mark.parametrize("dsp", [True, False], ids=["dsp", "portable"])

@@ -36,6 +36,8 @@ def test_published_lstm_bit_exact_on_host(name: str, ekrt_build_dir: Path) -> No
     assert not np.array_equal(kept, H.run_tflm(tflite, xs, keep_state=False))  # the state mattered
 
 
+@pytest.mark.toolchain
+@pytest.mark.qemu
 @pytest.mark.parametrize("dsp", [True, False], ids=["dsp", "portable"])
 @pytest.mark.parametrize("name", PUBLISHED)
 def test_published_lstm_bit_exact_on_cortex_m4(name: str, dsp: bool, tmp_path: Path) -> None:
@@ -51,6 +53,8 @@ def test_published_lstm_bit_exact_on_cortex_m4(name: str, dsp: bool, tmp_path: P
     assert outs == bench.tflm_outputs(model, inputs)
 
 
+@pytest.mark.toolchain
+@pytest.mark.qemu
 def test_mnist_lstm_exact_on_the_virtual_board(cli, tmp_path: Path) -> None:
     """generate (auto picks edgekit-rt) -> build -> hil --require-exact on QEMU: every INFER is
     an independent sequence (the firmware resets the state, the host reference resets TFLM),

@@ -61,6 +61,8 @@ def test_requantize_chain_in_place(ekrt_build_dir: Path) -> None:
     assert np.array_equal(run_host(exe, xs), run_tflm(tflite, xs))
 
 
+@pytest.mark.toolchain
+@pytest.mark.qemu
 def test_requantize_on_cortex_m4(tmp_path: Path) -> None:
     """A chain through every kernel (uint8 -> int8 -> int16 -> int16 -> int8 -> uint8, TFLM's
     uint8 <-> int8 flip at both ends) built with arm-none-eabi-gcc, on QEMU, against TFLM."""
@@ -76,6 +78,7 @@ def test_requantize_on_cortex_m4(tmp_path: Path) -> None:
     assert outs == bench.tflm_outputs(path, inputs)
 
 
+@pytest.mark.tf
 def test_unsupported_pair_and_16x8_model_refused(sweep_cache: Path) -> None:
     """A pair TFLM's QUANTIZE does not take, and a 16x8 model (int16 activations: the
     converter's only way to int16 input/output), are one line naming the tensor or op and

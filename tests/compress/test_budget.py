@@ -6,16 +6,11 @@ from __future__ import annotations
 import pytest
 
 from edgekit.boards import load_board
-from edgekit.compress.budget import (
-    INSTRUCTIONS_PER_MAC,
-    CandidateFit,
-    board_budget,
-    describe_overflow,
-    predicted_latency_ms,
-)
+from edgekit.compress.budget import CandidateFit, board_budget, describe_overflow, predicted_latency_ms
 from edgekit.compress.run import parse_methods
 from edgekit.errors import UsageError
 from edgekit.runtimes import EDGEKIT_RT, TFLM
+from edgekit.runtimes.registry import get_runtime
 
 
 def test_budget_comes_from_the_board_unless_overridden():
@@ -34,7 +29,7 @@ def test_budget_comes_from_the_board_unless_overridden():
 def test_latency_prediction_and_overflow():
     # 1 M MACs at 180 MHz on edgekit-rt: 2.807 instructions per MAC plus 1,266 per invoke.
     assert predicted_latency_ms(1_000_000, EDGEKIT_RT, 180_000_000) == pytest.approx((2.807e6 + 1266) / 180e6 * 1e3)
-    assert INSTRUCTIONS_PER_MAC[TFLM] > INSTRUCTIONS_PER_MAC[EDGEKIT_RT]
+    assert get_runtime(TFLM).instructions_per_mac > get_runtime(EDGEKIT_RT).instructions_per_mac
     budget = board_budget(load_board("nucleo-f446re"), max_flash=50_000, max_latency_ms=1.0)
     fp = CandidateFit(EDGEKIT_RT, flash=60_000, ram=1_000, arena=200, macs=10, latency_ms=1.5)
     assert fp.overflow(budget) == {"flash": 10_000, "latency_ms": 0.5}
@@ -48,6 +43,7 @@ def test_methods_are_checked():
         parse_methods("prune,zip")
 
 
+@pytest.mark.tf
 def test_pruning_a_wide_conv_shrinks_the_planned_ram(digits):
     """The RAM a candidate needs is the edgekit-rt plan of its converted graph: fewer filters,
     smaller activations, smaller arena."""
@@ -89,14 +85,13 @@ def test_fine_tuning_margin_bounds_the_shift_arrays_new_weights_can_add(benchmar
     """edgekit-rt stores a layer's per-channel shifts as one byte per channel unless they pack
     into its multipliers, which depends on the weight scales: the margin covers every such layer."""
     from edgekit.codegen import compile_model
-    from edgekit.compress.budget import fine_tune_flash_margin
     from edgekit.model.tflite_graph import load_graph
 
     graph = load_graph(benchmark_model("ds_cnn_kws"))
     per_channel = [graph.tensors[op.inputs[1]].quant.scale.size for op in graph.operators
                    if op.op in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
                    and graph.tensors[op.inputs[1]].quant.per_channel]
-    margin = fine_tune_flash_margin(graph, EDGEKIT_RT)
-    assert margin == sum(per_channel) > 0 and fine_tune_flash_margin(graph, TFLM) == 0
+    margin = get_runtime(EDGEKIT_RT).fine_tune_flash_margin(graph)
+    assert margin == sum(per_channel) > 0 and get_runtime(TFLM).fine_tune_flash_margin(graph) == 0
     shift_bytes = sum(c.nbytes for st in compile_model(graph).steps for c in st.consts if c.name.endswith("_s"))
     assert shift_bytes <= margin      # what this model stores now; fine-tuning can add at most the rest

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from edgekit.boards import load_board
 from edgekit.compress import compress_model
 from edgekit.compress.distill import FineTune
@@ -21,6 +23,7 @@ def _compress(model_path, data, out):
                           methods=("prune", "distill"), out_dir=out, seed=3, tune=FineTune(epochs=6))
 
 
+@pytest.mark.tf
 def test_search_fits_the_budget_deterministically_and_writes_everything(digits_mlp, digits_npz, tmp_path):
     _, path = digits_mlp
     first = _compress(path, digits_npz, tmp_path / "a")
@@ -53,6 +56,7 @@ def test_search_fits_the_budget_deterministically_and_writes_everything(digits_m
     assert (tmp_path / "b" / "compressed.tflite").read_bytes() == first.tflite_model.read_bytes()
 
 
+@pytest.mark.tf
 def test_cannot_fit_says_how_far_and_exits_1(digits_mlp, digits_npz, tmp_path):
     _, path = digits_mlp
     # 20,000 B is less than the firmware and runtime code alone (20 KiB): nothing can fit.
@@ -64,6 +68,7 @@ def test_cannot_fit_says_how_far_and_exits_1(digits_mlp, digits_npz, tmp_path):
     assert not (tmp_path / "out" / "compressed.tflite").exists()
 
 
+@pytest.mark.tf
 def test_cli_errors_are_one_line(digits_mlp, digits_npz, tmp_path):
     _, path = digits_mlp
     r = run_cli("compress", path, "--data", digits_npz, "--board", "nucleo-f446re", "--methods", "prune,magic")

@@ -6,10 +6,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from edgekit.boards import load_board
 from edgekit.deploy import deploy
 from edgekit.hil.evaluate import Gates
 from edgekit.hil.harness import HilOptions
+
+pytestmark = [pytest.mark.tf, pytest.mark.toolchain, pytest.mark.qemu]
 
 REPO = Path(__file__).resolve().parents[2]
 # The test MLP needs ~33 KB of firmware flash on edgekit-rt: a virtual board with 28 KiB of flash

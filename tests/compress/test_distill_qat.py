@@ -4,6 +4,7 @@ ranges it learned."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from edgekit.compress.distill import FineTune, distillation_targets, fine_tune
 from edgekit.compress.qat import qat_model, supports_qat
@@ -29,6 +30,7 @@ def test_distillation_targets_mix_labels_and_teacher():
     np.testing.assert_allclose(t, [[0.3, 0.7], [0.55, 0.45]])
 
 
+@pytest.mark.tf
 def test_qat_converts_with_its_learned_ranges(digits):
     keras = import_keras()
     L = keras.layers

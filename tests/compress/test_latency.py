@@ -8,13 +8,15 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from edgekit.boards import load_board
-from edgekit.compress.budget import INSTRUCTIONS_PER_MAC, INVOKE_INSTRUCTIONS, board_budget, footprint
+from edgekit.compress.budget import board_budget, footprint
 from edgekit.compress.latency import check_latency
 from edgekit.data import save_dataset
 from edgekit.model.quantize import convert_int8
 from edgekit.model.tflite_graph import parse_graph
+from edgekit.runtimes.registry import get_runtime
 from tests.conftest import assert_clean_error, import_keras, run_cli
 
 # The prediction is a screening figure: a straight line through two zoo models' instruction
@@ -22,12 +24,16 @@ from tests.conftest import assert_clean_error, import_keras, run_cli
 PREDICTION_FACTOR = 2.0
 
 
+@pytest.mark.tf
+@pytest.mark.toolchain
+@pytest.mark.qemu
 def test_virtual_board_counts_instructions_close_to_the_prediction(digits_mlp, digits, digits_npz, tmp_path):
     model, _ = digits_mlp
     board = load_board("nucleo-f446re")
     tflite = convert_int8(model, digits["x_calib"][:50])
     fit = footprint(tflite, parse_graph(tflite), board, board_budget(board))
-    predicted = fit.macs * INSTRUCTIONS_PER_MAC[fit.runtime] + INVOKE_INSTRUCTIONS[fit.runtime]
+    rt = get_runtime(fit.runtime)
+    predicted = fit.macs * rt.instructions_per_mac + rt.invoke_instructions
     path = tmp_path / "mlp.tflite"
     path.write_bytes(tflite)
     check = check_latency(path, digits_npz, board, fit.runtime)
@@ -38,6 +44,9 @@ def test_virtual_board_counts_instructions_close_to_the_prediction(digits_mlp, d
     assert "qemu-netduinoplus2" in check.note and "180 MHz" in check.note
 
 
+@pytest.mark.tf
+@pytest.mark.toolchain
+@pytest.mark.qemu
 def test_predicted_to_fit_but_timed_over_the_budget_exits_1(tmp_path):
     """Pooling does a lot of work per MAC the prediction counts: 32x32x8 max-pooled, average-pooled,
     then a tiny Dense is predicted at ~0.18 ms on a NUCLEO-F446RE and timed at ~1.2 ms."""

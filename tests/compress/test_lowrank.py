@@ -4,6 +4,7 @@ thinner layers in place of one, and a full-int8 conversion."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from edgekit.compress.lowrank import Factorization, factor_kernel, factorize_model, rank_for_energy
 from edgekit.model.quantize import convert_int8, verify_int8
@@ -32,6 +33,7 @@ def test_factor_kernel_is_the_best_low_rank_approximation():
     assert np.isclose(np.linalg.norm(w - a1 @ b1), np.sqrt((s[1:] ** 2).sum()), rtol=1e-4)   # Eckart-Young
 
 
+@pytest.mark.tf
 def test_dense_and_pointwise_conv_split_in_two_with_the_same_outputs():
     keras = import_keras()
     L = keras.layers

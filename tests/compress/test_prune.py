@@ -4,6 +4,7 @@ Concatenate, a full-int8 conversion, and accuracy back after a distilled fine-tu
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from edgekit.compress.distill import FineTune, fine_tune
 from edgekit.compress.prune import describe_groups, prune_model
@@ -11,6 +12,8 @@ from edgekit.model.quantize import convert_int8, verify_int8
 from edgekit.model.tflite_graph import parse_graph
 from tests.compress.conftest import accuracy
 from tests.conftest import import_keras
+
+pytestmark = [pytest.mark.tf]
 
 
 def _residual_model():

@@ -4,10 +4,13 @@ with big weights that nothing downstream uses."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from edgekit.compress.prune import prune_model
 from edgekit.compress.taylor import taylor_scores
 from tests.conftest import import_keras
+
+pytestmark = [pytest.mark.tf]
 
 
 def test_taylor_drops_a_big_channel_nothing_reads_where_l1_keeps_it(digits):

@@ -51,6 +51,7 @@ def test_refinement_widens_what_costs_nothing_and_bisects_what_does():
     assert width_fractions(groups, [60, 10]) == {"conv1": 0.6, "conv2": 1.0}
 
 
+@pytest.mark.tf
 def test_cnn_over_ram_keeps_its_small_layer_whole(digits):
     """Real sizes: conv1's 8x8x96 activation dominates the RAM; conv2 (8 filters after pooling)
     costs nothing there, so the refinement restores it and keeps conv1 as narrow as the RAM needs."""

@@ -55,6 +55,7 @@ def test_the_new_files_are_there() -> None:
     assert {"ek_app.c", "ek_stream.c", "ek_protocol.c", "ek_synth.c", "ek_lsm6dsl.c"} <= names
 
 
+@pytest.mark.toolchain
 @pytest.mark.parametrize("target", list(TARGETS))
 def test_every_common_file_compiles_warning_free(target: str, tmp_path: Path) -> None:
     objs = _compile(target, tmp_path)

@@ -51,6 +51,7 @@ def test_the_plain_files_are_there() -> None:
             assert f.read_text().startswith("/* "), f"{f.name}: no header comment"
 
 
+@pytest.mark.toolchain
 @needs_arm
 @pytest.mark.parametrize("core", list(CORES))
 def test_plain_files_compile_for_every_core(core: str, tmp_path: Path) -> None:

@@ -87,10 +87,10 @@ def check_case(path: Path, data_path: Path, work: Path, *, steps: tuple[str, ...
     from edgekit.data import load_dataset
     from edgekit.errors import EdgekitError
     from edgekit.model.evaluate import evaluate_model
-    from edgekit.model.inspect import inspect_model
     from edgekit.model.tflite_graph import parse_graph
     from edgekit.project.generate import generate_project
     from edgekit.runtimes import EDGEKIT_RT, TFLM
+    from edgekit.runtimes.inspect import inspect_model
 
     try:
         parse_graph(path.read_bytes(), path)
@@ -99,8 +99,9 @@ def check_case(path: Path, data_path: Path, work: Path, *, steps: tuple[str, ...
     except Exception as exc:
         return False, _describe(exc)
     board = load_board("nucleo-f446re")
+    sized = (EDGEKIT_RT, TFLM) if measure_arena else (EDGEKIT_RT,)
     actions = {
-        "inspect": lambda: inspect_model(path, [board], measure_arena=measure_arena),
+        "inspect": lambda: inspect_model(path, [board], runtimes=sized),
         "generate": lambda: generate_project(path, board, work / "project", force=True,
                                              runtime=TFLM if measure_arena else EDGEKIT_RT),
         "evaluate": lambda: evaluate_model(path, load_dataset(data_path)),

@@ -19,7 +19,7 @@ from edgekit.project.manifest import Project, open_project
 from edgekit.sim.faultproxy import Fault, FaultProxy
 from edgekit.sim.qemu import QemuBoard
 
-pytestmark = [pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.timeout(120), pytest.mark.toolchain, pytest.mark.qemu]
 BOARD = load_board("qemu-netduinoplus2")
 SAMPLES = 40
 

@@ -96,6 +96,9 @@ def built(cli, tflm_tree, tmp_path_factory):
     return get
 
 
+@pytest.mark.tf
+@pytest.mark.toolchain
+@pytest.mark.qemu
 @pytest.mark.parametrize("name", list(MODELS))
 def test_io_dtype_through_the_firmware(cli, built, name: str) -> None:
     project_dir, data = built(name)
@@ -135,6 +138,9 @@ def test_io_dtype_through_the_firmware(cli, built, name: str) -> None:
         assert_clean_error(r, 2, "live inference feeds int8 sensor windows; this model's input is int32")
 
 
+@pytest.mark.tf
+@pytest.mark.toolchain
+@pytest.mark.qemu
 def test_inspect_says_edgekit_rt_runs_the_uint8_model(cli, built) -> None:
     """`edgekit inspect` plans the uint8-in/uint8-out model on edgekit-rt, the runtime auto picks."""
     project_dir, _ = built("u8")
@@ -147,10 +153,10 @@ def test_inspect_says_edgekit_rt_runs_the_uint8_model(cli, built) -> None:
 
 
 def test_io_type_table_and_host_conversion() -> None:
-    """The one table (edgekit/iotypes.py) behind INFO's dtype codes, and what the host sends."""
+    """The one table (edgekit/model/iotypes.py) behind INFO's dtype codes, and what the host sends."""
     from edgekit.errors import DataError
     from edgekit.hil.session import _input_bytes
-    from edgekit.iotypes import IO_TYPES
+    from edgekit.model.iotypes import IO_TYPES
 
     assert P.DTYPES == {1: "int8", 2: "uint8", 3: "int16", 4: "float32", 5: "int32"}
     assert {t.name: t.ctype for t in IO_TYPES.values()}["int32"] == "int32_t"

@@ -68,6 +68,8 @@ def rt_project(benchmark_model: Callable[[str], Path],
     return get
 
 
+@pytest.mark.toolchain
+@pytest.mark.qemu
 def test_edgekit_rt_profile_of_sine_in_every_report_form(rt_project: Callable[[str], Path]) -> None:
     project = rt_project("sine")
     report, console = _profiled_hil(project)
@@ -83,6 +85,8 @@ def test_edgekit_rt_profile_of_sine_in_every_report_form(rt_project: Callable[[s
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.toolchain
+@pytest.mark.qemu
 def test_edgekit_rt_profile_of_ds_cnn(rt_project: Callable[[str], Path]) -> None:
     project = rt_project("ds_cnn_kws")
     report, _ = _profiled_hil(project)
@@ -93,6 +97,9 @@ def test_edgekit_rt_profile_of_ds_cnn(rt_project: Callable[[str], Path]) -> None
     assert prof["ops"][11]["op"] == "SOFTMAX" and prof["ops"][11]["per_mac"] is None
 
 
+@pytest.mark.toolchain
+@pytest.mark.qemu
+@pytest.mark.tflm
 def test_tflm_reference_profile_of_sine(tflm_tree: Callable[[str], Path], benchmark_model: Callable[[str], Path],
                                         tmp_path: Path) -> None:
     project = _build(benchmark_model("sine"), tmp_path / "fw", "--runtime", "tflm", "--tflm-dir", tflm_tree("ref"))

@@ -408,6 +408,7 @@ TARGETS = {
 }
 
 
+@pytest.mark.toolchain
 @pytest.mark.parametrize("target", list(TARGETS))
 def test_core_compiles_warning_free(target: str, tmp_path: Path) -> None:
     cc, *flags = TARGETS[target]

@@ -15,14 +15,14 @@ from edgekit.hil.stream import record_stream
 from edgekit.project.manifest import open_project
 from edgekit.sim.qemu import QemuBoard
 
+pytestmark = [pytest.mark.toolchain, pytest.mark.qemu]
+
 BOARD = "qemu-netduinoplus2"
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory) -> Path:
-    from tests.conftest import sine_project
-
-    return sine_project(tmp_path_factory.mktemp("vib") / "fw", BOARD)
+def built(tmp_path_factory, built_sine) -> Path:
+    return built_sine(tmp_path_factory.mktemp("vib") / "fw")
 
 
 def test_ek_board_h_carries_each_sensors_limit(built: Path) -> None:

@@ -76,6 +76,7 @@ def test_evaluate_task_without_labels_says_so(cli, benchmark_model, tmp_path: Pa
         assert_clean_error(r, 2, "task 'classification' needs labels", f"{tmp_path / name}:y_test")
 
 
+@pytest.mark.tf
 def test_quantize_refuses_bad_labels_before_converting(cli, dense_model, tmp_path: Path) -> None:
     model, data = dense_model
     x = np.load(data)["x_train"]

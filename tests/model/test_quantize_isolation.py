@@ -16,7 +16,7 @@ import pytest
 from edgekit.errors import ModelError
 from tests.conftest import assert_clean_error
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.tf
 
 
 def test_converter_segfault_is_one_clean_line_and_leaves_no_temp_dir(cli, lstm_model, tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ import pytest
 from edgekit.errors import ModelError
 from tests.conftest import assert_clean_error, import_keras
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.tf
 
 STEPS, CHANNELS, VOCAB = 16, 2, 16
 FLOAT_OPS = ("WHILE", "DEQUANTIZE", "QUANTIZE", "SELECT", "SELECT_V2", "SPLIT")

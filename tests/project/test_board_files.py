@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from edgekit.boards import list_boards, parse_board
-from edgekit.project.families import esp32_context, stm32_context
+from edgekit.project.families import esp32_context, riscv_context, stm32_context
 
 BOARDS_DIR = Path(__file__).resolve().parents[2] / "boards"
 FILES = sorted(BOARDS_DIR.glob("*.toml"))
@@ -17,7 +17,7 @@ FILES = sorted(BOARDS_DIR.glob("*.toml"))
 def test_boards_dir_has_the_shipped_boards() -> None:
     assert {f.stem for f in FILES} >= {
         "qemu-netduinoplus2", "nucleo-f446re", "nucleo-l4r5zi", "nucleo-h743zi", "b-l475e-iot01a",
-        "esp32-devkitc", "esp32-s3-devkitc-1", "esp32-c3-devkitm-1"}
+        "esp32-devkitc", "esp32-s3-devkitc-1", "esp32-c3-devkitm-1", "qemu-riscv32"}
     assert {b.id for b in list_boards()} >= {f.stem for f in FILES}
 
 
@@ -33,6 +33,10 @@ def test_board_file_loads_and_derives(path: Path) -> None:
             assert board.usb_ids and board.usb_ids[0] == 0x0483   # ST-LINK VCP
             assert ctx["console"]["tx"]["name"] and ctx["console"]["af"] > 0
             assert board.cycle_counter["kind"] == "dwt"
+    elif board.family == "riscv":
+        ctx = riscv_context(board)
+        assert board.virtual and ctx["march"] == "rv32imc" and board.cycle_counter["kind"] == "mcycle"
+        assert board.flash.origin == 0x8000_0000 < board.ram.origin
     else:
         ctx = esp32_context(board)
         assert ctx["cpu_mhz"] * 1_000_000 == board.max_clock_hz

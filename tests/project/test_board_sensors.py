@@ -23,11 +23,14 @@ import pytest
 
 from edgekit.boards import Board, load_board, parse_board
 from edgekit.errors import BoardError
-from edgekit.project import Project, build_project, collect_files, render_project
+from edgekit.project.build import build_project
 from edgekit.project.families import stm32_context
 from edgekit.project.families.i2c import i2c_timingr
+from edgekit.project.manifest import Project
+from edgekit.project.render import collect_files, render_project
 from tests.firmware_sources import COMMON, STM32_PORT_COMMON
-from tests.project.test_stm32_qemu import FIXTURE, SHA, STM32_BOARDS, needs_arm
+from tests.project.line_app import FIXTURE, SHA
+from tests.project.test_stm32_qemu import STM32_BOARDS, needs_arm
 
 REPO = Path(__file__).resolve().parents[2]
 BOARDS = REPO / "boards"
@@ -297,6 +300,7 @@ def _build(board: Board, out: Path) -> Project:
     return project
 
 
+@pytest.mark.toolchain
 @needs_arm
 @pytest.mark.parametrize("board_id", STM32_BOARDS)
 def test_every_stm32_board_builds_with_werror(board_id: str, build_dir: Path) -> None:
@@ -305,6 +309,7 @@ def test_every_stm32_board_builds_with_werror(board_id: str, build_dir: Path) ->
     assert ("ek_lsm6dsl_read(" in port) == (board_id == "b-l475e-iot01a")
 
 
+@pytest.mark.toolchain
 @needs_arm
 @pytest.mark.parametrize("base", ["nucleo-l4r5zi", "nucleo-h743zi"])
 def test_shield_variants_build(base: str, tmp_path: Path) -> None:

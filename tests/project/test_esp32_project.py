@@ -13,8 +13,9 @@ import yaml
 
 from edgekit.boards import load_board
 from edgekit.errors import MissingToolError
-from edgekit.project import build_project, render_project
+from edgekit.project.build import build_project
 from edgekit.project.families import family_of
+from edgekit.project.render import render_project
 
 SHA = "e5" * 32
 MODEL = {"edgekit_model.h": "/* model header */\n", "edgekit_model.c": "/* model */\n"}
@@ -86,7 +87,7 @@ def test_esp32_tree(board_id: str, runtime: str, tmp_path: Path) -> None:
 def test_esp_idf_build_command_and_image(tmp_path: Path) -> None:
     family = family_of(load_board("esp32-devkitc"))
     fw, build = tmp_path / "fw", tmp_path / "fw" / "build"
-    assert family.build_commands(fw, build, None) == [["idf.py", "-C", str(fw), "-B", str(build), "build"]]
+    assert family.build_commands(fw, build) == [["idf.py", "-C", str(fw), "-B", str(build), "build"]]
     assert family.tools == ("idf.py",) and family.source_dir == "main"
     build.mkdir(parents=True)
     assert family.elf_path(build) == build / "firmware.elf"             # nothing built yet

@@ -16,9 +16,9 @@ from tests.conftest import assert_clean_error
 BOARD = "qemu-netduinoplus2"
 STALE = "firmware is older than the project's sources: run edgekit build"
 
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.toolchain, pytest.mark.skipif(
     any(shutil.which(t) is None for t in ("arm-none-eabi-gcc", "cmake", "ninja")),
-    reason="needs cmake, ninja and arm-none-eabi-gcc")
+    reason="needs cmake, ninja and arm-none-eabi-gcc")]
 
 
 @pytest.fixture(scope="module")

@@ -22,16 +22,16 @@ from elftools.elf.elffile import ELFFile
 
 from edgekit.boards import load_board
 from edgekit.errors import DeviceError, FitError, MissingToolError
-from edgekit.project import Project, build_project, check_fit, render_project
-from edgekit.project.build import BuildError, BuildResult, SizeReport
+from edgekit.project.build import BuildError, BuildResult, SizeReport, build_project
 from edgekit.project.families import family_of, stm32_context
+from edgekit.project.render import render_project
+from edgekit.project.size import check_fit
 from edgekit.sim.qemu import QemuBoard
 from tests.firmware_sources import STM32_PORT_COMMON
+from tests.project.line_app import FIXTURE, SHA, Link, render_test_app
 
-FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "stm32_app"
 STM32_BOARDS = ["qemu-netduinoplus2", "nucleo-f446re", "nucleo-l4r5zi", "nucleo-h743zi",
                 "b-l475e-iot01a"]
-SHA = "5eed" * 16
 
 needs_arm = pytest.mark.skipif(
     any(shutil.which(t) is None for t in ("arm-none-eabi-gcc", "cmake", "ninja")),
@@ -39,17 +39,6 @@ needs_arm = pytest.mark.skipif(
            "libnewlib-arm-none-eabi cmake ninja-build)")
 needs_qemu = pytest.mark.skipif(shutil.which("qemu-system-arm") is None,
                                 reason="needs qemu-system-arm (apt-get install qemu-system-arm)")
-
-
-def render_test_app(board_id: str, out: Path, boards_dir: Path | None = None,
-                    **context: object) -> Project:
-    """The test app (tests/fixtures/stm32_app) with a stand-in model, for one board."""
-    board = load_board(board_id, [boards_dir] if boards_dir else [])
-    return render_project(
-        board, out,
-        model_sources={n: (FIXTURE / n).read_text() for n in ("edgekit_model.h", "edgekit_model.c")},
-        extra_sources={"ek_app.c": (FIXTURE / "ek_app.c").read_text()},
-        context={"model_sha256": SHA, **context}, common_files=list(STM32_PORT_COMMON))
 
 
 @pytest.fixture(scope="session")
@@ -72,38 +61,6 @@ def qemu_elf(built: Callable[[str], BuildResult]) -> Path:
     return built("qemu-netduinoplus2").elf
 
 
-class Link:
-    """Line-oriented talk with the test app over the QEMU pty."""
-
-    def __init__(self, pty: str) -> None:
-        self.port = serial.serial_for_url(pty, baudrate=115200, timeout=2)
-
-    def handshake(self, attempts: int = 40) -> str:
-        # Bytes sent before the firmware enables its USART are lost: retry until it answers.
-        self.port.timeout = 0.25
-        for _ in range(attempts):
-            self.port.write(b"hello\n")
-            line = self.port.readline().decode(errors="replace")
-            if line.startswith("hello "):
-                # Earlier hellos may still be answered: sync on a unique echo.
-                self.port.timeout = 5
-                self.port.write(b"echo sync-42\n")
-                for _ in range(attempts + 1):
-                    if self.port.readline().strip() == b"sync-42":
-                        return line.strip()
-                raise AssertionError("no answer to the sync echo")
-        raise AssertionError("the firmware never answered the handshake")
-
-    def ask(self, command: str) -> str:
-        self.port.write(command.encode() + b"\n")
-        line = self.port.readline().decode(errors="replace")
-        assert line.endswith("\n"), f"no answer to {command!r} (got {line!r})"
-        return line.strip()
-
-    def close(self) -> None:
-        self.port.close()
-
-
 @pytest.fixture
 def vboard(qemu_elf: Path) -> Iterator[tuple[QemuBoard, Link]]:
     board = QemuBoard.for_board(load_board("qemu-netduinoplus2"), qemu_elf)
@@ -117,6 +74,8 @@ def vboard(qemu_elf: Path) -> Iterator[tuple[QemuBoard, Link]]:
 
 
 # ------------------------------------------------------------------ virtual board
+@pytest.mark.toolchain
+@pytest.mark.qemu
 @needs_arm
 @needs_qemu
 def test_hello_echo_and_exit_code(vboard: tuple[QemuBoard, Link]) -> None:
@@ -144,6 +103,8 @@ def _cycles(elf: Path, loops: list[int]) -> list[int]:
     return out
 
 
+@pytest.mark.toolchain
+@pytest.mark.qemu
 @needs_arm
 @needs_qemu
 def test_tim2_cycle_counts_are_deterministic(qemu_elf: Path) -> None:
@@ -157,6 +118,8 @@ def test_tim2_cycle_counts_are_deterministic(qemu_elf: Path) -> None:
     assert first[3] - first[2] == 90000 * per_iter
 
 
+@pytest.mark.toolchain
+@pytest.mark.qemu
 @needs_arm
 @needs_qemu
 def test_hardfault_prints_pc_and_exits(vboard: tuple[QemuBoard, Link]) -> None:
@@ -177,6 +140,8 @@ def test_hardfault_prints_pc_and_exits(vboard: tuple[QemuBoard, Link]) -> None:
     assert board.wait(timeout=10) == 3                # EK_EXIT_FAULT
 
 
+@pytest.mark.toolchain
+@pytest.mark.qemu
 @needs_arm
 @needs_qemu
 def test_synthetic_sensors_and_millis(vboard: tuple[QemuBoard, Link]) -> None:
@@ -193,6 +158,8 @@ def test_synthetic_sensors_and_millis(vboard: tuple[QemuBoard, Link]) -> None:
     assert 250 <= t1 - t0 <= 3000, (t0, t1)           # host time via semihosting SYS_ELAPSED
 
 
+@pytest.mark.toolchain
+@pytest.mark.qemu
 @needs_arm
 @needs_qemu
 def test_qemu_is_stopped_on_exceptions(qemu_elf: Path) -> None:
@@ -207,6 +174,8 @@ def test_qemu_is_stopped_on_exceptions(qemu_elf: Path) -> None:
     assert board.stop() is None                       # a second stop is harmless
 
 
+@pytest.mark.toolchain
+@pytest.mark.qemu
 @needs_arm
 @needs_qemu
 def test_qemu_wait_timeout_is_a_device_error(qemu_elf: Path) -> None:
@@ -232,6 +201,7 @@ def test_qemu_argv_is_the_documented_one() -> None:
 
 
 # ------------------------------------------------------------------ every STM32 board
+@pytest.mark.toolchain
 @needs_arm
 @pytest.mark.parametrize("board_id", STM32_BOARDS)
 def test_board_builds_fits_and_boots_from_flash_origin(
@@ -262,6 +232,7 @@ def test_board_builds_fits_and_boots_from_flash_origin(
     assert "flash" in table and "ram" in table and f"{board.flash.size:,}" in table
 
 
+@pytest.mark.toolchain
 @needs_arm
 def test_too_big_for_ram_is_a_fit_error(tmp_path: Path) -> None:
     boards = tmp_path / "boards"
@@ -287,11 +258,12 @@ def test_fit_check_names_the_region() -> None:
 def test_build_commands_are_the_documented_ones(tmp_path: Path) -> None:
     family = family_of(load_board("qemu-netduinoplus2"))
     fw, build = tmp_path / "fw", tmp_path / "fw" / "build"
-    assert family.build_commands(fw, build, None, jobs=3) == [
+    assert family.build_commands(fw, build, jobs=3) == [
         ["cmake", "-G", "Ninja", "-S", str(fw), "-B", str(build),
          f"-DCMAKE_TOOLCHAIN_FILE={fw}/cmake/arm-none-eabi.cmake", "-DCMAKE_BUILD_TYPE=Release"],
         ["cmake", "--build", str(build), "-j", "3"]]
-    assert family.build_commands(fw, build, tmp_path / "tflm")[0][-1] == f"-DTFLM_DIR={tmp_path / 'tflm'}"
+    tflm = {"TFLM_DIR": str(tmp_path / "tflm")}   # a runtime's CMake entries come last
+    assert family.build_commands(fw, build, defines=tflm)[0][-1] == f"-DTFLM_DIR={tmp_path / 'tflm'}"
     assert family.elf_path(build) == build / "firmware.elf"
     assert family.tools == ("cmake", "ninja", "arm-none-eabi-gcc")
 
@@ -310,7 +282,7 @@ def test_build_runs_the_family_commands_through_one_call(tmp_path: Path, monkeyp
     with pytest.raises(BuildError, match="main.c:3:1: error: expected ';'"):
         build_project(project, run=run, jobs=1)
     assert seen == family_of(project.board).build_commands(
-        project.root.resolve(), project.build_dir.resolve(), None, jobs=1)[:1]
+        project.root.resolve(), project.build_dir.resolve(), jobs=1)[:1]
 
 
 def test_missing_toolchain_names_the_apt_package(tmp_path: Path, monkeypatch) -> None:
@@ -322,6 +294,8 @@ def test_missing_toolchain_names_the_apt_package(tmp_path: Path, monkeypatch) ->
 
 
 # ------------------------------------------------------------------ the real portable core
+@pytest.mark.toolchain
+@pytest.mark.qemu
 @needs_arm
 @needs_qemu
 def test_portable_core_runs_on_the_virtual_board(tmp_path: Path) -> None:
@@ -344,6 +318,7 @@ def test_portable_core_runs_on_the_virtual_board(tmp_path: Path) -> None:
         assert vb.wait(timeout=10) == 9
 
 
+@pytest.mark.toolchain
 @needs_arm
 def test_compile_error_is_one_clear_line(tmp_path: Path) -> None:
     board = load_board("qemu-netduinoplus2")

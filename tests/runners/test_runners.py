@@ -58,6 +58,7 @@ def test_openocd_command_line(fake_path: Path, image: FlashImage, tmp_path: Path
     assert _calls(log) == [["-f", "board/st_nucleo_f4.cfg", "-c", f"program {image.elf} verify reset exit"]]
 
 
+@pytest.mark.toolchain
 def test_pyocd_and_stflash_and_cubeprogrammer(fake_path: Path, image: FlashImage, tmp_path: Path) -> None:
     board = load_board("nucleo-f446re")
     log = tmp_path / "log"

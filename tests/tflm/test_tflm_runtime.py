@@ -16,10 +16,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgekit.project.tflm_lib import STAMP, cache_root, find_tree, library_sources
+from edgekit.project.families import CrossBuild
+from edgekit.runtimes.base import CachedLibrary
+from edgekit.runtimes.tflm import library as tflm_lib
+from edgekit.runtimes.tflm.library import STAMP, cache_root, library_sources
+from edgekit.runtimes.tflm.tree import find_tree
 from tests.conftest import assert_clean_error, run_cli
 
 BOARD = "qemu-netduinoplus2"
+CORTEX_M4 = CrossBuild("cmake/arm-none-eabi.cmake", ("-mcpu=cortex-m4",), "arm-none-eabi-g++", "ARM_GCC_ROOT")
 _TFLM_OBJECT = re.compile(
     r"Building (?:CXX|C) object CMakeFiles/tflm\.dir/\S*?/((?:tensorflow|signal|third_party)/\S+)\.obj")
 
@@ -68,6 +73,9 @@ def tflm_project(tflm_tree: Callable[[str], Path], benchmark_model: Callable[[st
     return get
 
 
+@pytest.mark.toolchain
+@pytest.mark.qemu
+@pytest.mark.tflm
 @pytest.mark.parametrize("kind", ["ref", "cmsis_nn"])
 @pytest.mark.parametrize("model", ["sine", "ds_cnn_kws"])
 def test_tflm_project_is_exact_on_the_virtual_board(tflm_project, kind: str, model: str) -> None:
@@ -78,6 +86,9 @@ def test_tflm_project_is_exact_on_the_virtual_board(tflm_project, kind: str, mod
     _run_exact(project)
 
 
+@pytest.mark.toolchain
+@pytest.mark.qemu
+@pytest.mark.tflm
 @pytest.mark.parametrize("kind", ["ref", "cmsis_nn"])
 def test_second_project_reuses_the_cached_library(tflm_project, tflm_tree, benchmark_model, kind: str,
                                                   tmp_path: Path) -> None:
@@ -94,6 +105,9 @@ def test_second_project_reuses_the_cached_library(tflm_project, tflm_tree, bench
     assert (second / "build" / "firmware.elf").is_file() and first != second
 
 
+@pytest.mark.toolchain
+@pytest.mark.qemu
+@pytest.mark.tflm
 def test_growing_the_kernel_set_compiles_only_the_new_kernels(tflm_project, tflm_tree) -> None:
     tflm_project("ref", "sine")
     project = tflm_project("ref", "ds_cnn_kws")   # after sine: the framework is there
@@ -102,6 +116,7 @@ def test_growing_the_kernel_set_compiles_only_the_new_kernels(tflm_project, tflm
     assert not compiled & sine_sources
 
 
+@pytest.mark.tflm
 def test_library_sources_are_the_framework_and_the_model_kernels(tflm_tree) -> None:
     ref = find_tree(tflm_tree("ref"))
     ops = ["CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "RESHAPE", "FULLY_CONNECTED", "SOFTMAX"]
@@ -126,6 +141,8 @@ def transpose_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.mark.tf
+@pytest.mark.tflm
 def test_auto_picks_tflm_for_an_op_edgekit_rt_lacks(transpose_model: Path, tflm_tree, tmp_path: Path) -> None:
     project = tmp_path / "fw"
     r = run_cli("generate", transpose_model, "--board", BOARD, "-o", project, "--tflm-dir", tflm_tree("ref"))
@@ -137,6 +154,7 @@ def test_auto_picks_tflm_for_an_op_edgekit_rt_lacks(transpose_model: Path, tflm_
     _run_exact(project)
 
 
+@pytest.mark.tf
 def test_auto_without_a_tree_names_the_ops(transpose_model: Path, tmp_path: Path) -> None:
     r = run_cli("generate", transpose_model, "--board", BOARD, "-o", tmp_path / "fw", env={"TFLM_DIR": ""})
     assert_clean_error(r, 2, "TRANSPOSE", "--tflm-dir", "create_tflm_tree.py")
@@ -161,6 +179,7 @@ def test_a_missing_or_broken_tree_is_exit_4(benchmark_model, tmp_path: Path, tre
     assert "-DTFLM_DIR" not in r.stderr
 
 
+@pytest.mark.toolchain
 def test_build_without_a_tree_is_exit_4(benchmark_model, tmp_path: Path) -> None:
     project = tmp_path / "fw"
     r = run_cli("generate", benchmark_model("sine"), "--board", BOARD, "-o", project, "--runtime", "tflm",
@@ -176,6 +195,9 @@ def test_doctor_shows_the_tflm_cache() -> None:
 
 
 
+@pytest.mark.toolchain
+@pytest.mark.qemu
+@pytest.mark.tflm
 def test_tflm_errors_reach_the_user(tflm_project, tflm_tree, benchmark_model, tmp_path: Path) -> None:
     """TFLM's debug log rides on the ERROR frame of a model that cannot initialise (arena too small)."""
     tflm_project("ref", "sine")   # the cached library
@@ -194,6 +216,8 @@ def test_tflm_errors_reach_the_user(tflm_project, tflm_tree, benchmark_model, tm
     assert "NOT_READY" in r.stderr and "device log:" in r.stderr and "failed to prepare" in r.stderr
 
 
+@pytest.mark.tf
+@pytest.mark.tflm
 def test_inspect_marks_the_runtime_auto_uses(transpose_model: Path, benchmark_model) -> None:
     for model, runtime in ((transpose_model, "tflm"), (benchmark_model("sine"), "edgekit-rt")):
         r = run_cli("inspect", model, "--board", BOARD, "--json")
@@ -203,18 +227,29 @@ def test_inspect_marks_the_runtime_auto_uses(transpose_model: Path, benchmark_mo
         assert [f["runtime"] for f in rep["fits"] if f["chosen"]] == [runtime]
 
 
+def _project_with_tflm_flags(tmp_path: Path) -> Path:
+    """A project directory holding the rendered TFLM flags file the cache key reads."""
+    from edgekit.resources import data_dir
+
+    project = tmp_path / "project"
+    flags = project / tflm_lib.FLAGS_FILE
+    flags.parent.mkdir(parents=True)
+    template = (data_dir("firmware_templates") / "stm32" / "cmake" / "tflm.cmake.j2").read_text()
+    flags.write_text("# generated by edgekit for one model\n" + template.split("\n", 1)[1])
+    return project
+
+
+@pytest.mark.tflm
 def test_a_cached_library_is_used_while_another_build_holds_the_lock(tflm_tree, tmp_path: Path,
                                                                      monkeypatch) -> None:
     import fcntl
     import json
     import threading
 
-    from edgekit.project import tflm_lib
-
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    tree = tflm_lib.find_tree(tflm_tree("ref"))
-    flags = ["-mcpu=cortex-m4"]
-    key = tflm_lib.cache_key(tree, flags)
+    tree = find_tree(tflm_tree("ref"))
+    project = _project_with_tflm_flags(tmp_path)
+    key = tflm_lib.cache_key(tree, CORTEX_M4, project)
     entry = tflm_lib.cache_root() / key
     entry.mkdir(parents=True)
     (entry / tflm_lib.LIBRARY).write_bytes(b"!<arch>\n")
@@ -224,39 +259,39 @@ def test_a_cached_library_is_used_while_another_build_holds_the_lock(tflm_tree, 
     def no_build(argv, cwd, log):
         raise AssertionError(f"a cached library was rebuilt: {argv}")
 
-    found: list[tflm_lib.TflmLibrary] = []
+    found: list[CachedLibrary] = []
     with open(tflm_lib.cache_root() / f"{key}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)   # another build of this entry is running
         worker = threading.Thread(target=lambda: found.append(tflm_lib.ensure_library(
-            tree, flags, ["FULLY_CONNECTED"], toolchain_file=tmp_path / "none.cmake", run=no_build,
-            log=tmp_path / "log")), daemon=True)
+            tree, CORTEX_M4, ["FULLY_CONNECTED"], project_dir=project, run=no_build, log=tmp_path / "log")),
+            daemon=True)
         worker.start()
         worker.join(timeout=60)
     assert found and found[0].path == entry / tflm_lib.LIBRARY and found[0].compiled == 0
 
 
+@pytest.mark.tflm
 def test_cache_key_follows_tree_contents_not_file_times(tflm_tree, tmp_path: Path) -> None:
     import os
 
-    from edgekit.project import tflm_lib
-
     tree_dir = tmp_path / "tree"
     shutil.copytree(tflm_tree("ref"), tree_dir)
-    tree = tflm_lib.find_tree(tree_dir)
-    flags = ["-mcpu=cortex-m4"]
-    key = tflm_lib.cache_key(tree, flags)
+    tree = find_tree(tree_dir)
+    project = _project_with_tflm_flags(tmp_path)
+    key = tflm_lib.cache_key(tree, CORTEX_M4, project)
     header = tree_dir / "tensorflow" / "lite" / "micro" / "micro_interpreter.h"
     os.utime(header, (1, 1))                          # copied again: new times, same bytes
-    assert tflm_lib.cache_key(tree, flags) == key
+    assert tflm_lib.cache_key(tree, CORTEX_M4, project) == key
+    flags = project / tflm_lib.FLAGS_FILE            # another model's banner, the same flags
+    flags.write_text("# generated by edgekit for another model\n" + flags.read_text().split("\n", 1)[1])
+    assert tflm_lib.cache_key(tree, CORTEX_M4, project) == key
     header.write_text(header.read_text() + "\n// edited\n")   # an edited header is another library
-    assert tflm_lib.cache_key(tree, flags) != key
+    assert tflm_lib.cache_key(tree, CORTEX_M4, project) != key
 
 
 def test_pruning_removes_the_least_recently_used_entries(tmp_path: Path, monkeypatch) -> None:
     import fcntl
     import os
-
-    from edgekit.project import tflm_lib
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     root = tflm_lib.cache_root()

@@ -1,10 +1,12 @@
 """Board families as objects: one registry of what each MCU family needs.
 
-    family = family_of(board)          # Stm32Family() or Esp32Family()
+    family = family_of(board)          # the board file's family: stm32, esp32, riscv
     family.validate(board)             # BoardError naming file and field
     family.render_context(board)       # templates get it under family.name
-    family.build_commands(project_dir, build_dir, tflm_dir)
+    family.build_commands(project_dir, build_dir, defines=...)
     family.elf_path(build_dir); family.read_size(elf, board)
+    family.tflm                        # how TFLM reaches it: a source tree, a component, or not at all
+    family.virtual_board_argv(board, elf)
 
 Board files name their family; `edgekit.boards` accepts exactly the names registered here and
 validates every board through its family on load. Adding a family = a module with a
@@ -13,13 +15,14 @@ validates every board through its family on load. Adding a family = a module wit
 
 from __future__ import annotations
 
-from edgekit.boards import Board
+from edgekit.boards.schema import Board
 from edgekit.errors import BoardError
-from edgekit.project.families.base import BoardFamily
+from edgekit.project.families.base import BoardFamily, CrossBuild, TflmSupport
 from edgekit.project.families.esp32 import Esp32Family, esp32_context
+from edgekit.project.families.riscv import RiscvFamily, riscv_context
 from edgekit.project.families.stm32 import Stm32Family, stm32_context
 
-FAMILIES: dict[str, BoardFamily] = {f.name: f for f in (Stm32Family(), Esp32Family())}
+FAMILIES: dict[str, BoardFamily] = {f.name: f for f in (Stm32Family(), Esp32Family(), RiscvFamily())}
 
 
 def family_of(board: Board) -> BoardFamily:
@@ -31,5 +34,5 @@ def family_of(board: Board) -> BoardFamily:
                          f"'{board.family}'", hint=f"known families: {', '.join(FAMILIES)}") from None
 
 
-__all__ = ["BoardFamily", "FAMILIES", "family_of", "Stm32Family", "Esp32Family", "stm32_context",
-           "esp32_context"]
+__all__ = ["BoardFamily", "CrossBuild", "TflmSupport", "FAMILIES", "family_of", "stm32_context", "esp32_context",
+           "riscv_context"]

@@ -8,12 +8,12 @@ its build directory's project_description.json says which file it is.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from edgekit.boards import Board
-from edgekit.project.families.base import BoardFamily, board_error, int_field
-from edgekit.project.manifest import ELF_FILE
+from edgekit.boards.schema import Board
+from edgekit.project.families.base import BoardFamily, TflmSupport, board_error, int_field
 from edgekit.project.size import SizeReport, alloc_sections
 
 # IDF_TARGET -> CPU frequencies ESP-IDF offers (CONFIG_ESP_DEFAULT_CPU_FREQ_MHZ choices).
@@ -23,6 +23,7 @@ CPU_MHZ: dict[str, tuple[int, ...]] = {
 ESP32_TARGETS = tuple(CPU_MHZ)
 FLASH_SIZES = ("1MB", "2MB", "4MB", "8MB", "16MB", "32MB")
 DEFAULT_MAIN_TASK_STACK = 8192
+_NO_ELF_YET = "firmware.elf"   # before the first build, no project_description.json names the image
 
 
 def esp32_context(board: Board) -> dict[str, Any]:
@@ -56,19 +57,21 @@ class Esp32Family(BoardFamily):
     title = "ESP32"
     source_dir = "main"     # ESP-IDF's main component
     tools = ("idf.py",)
+    tflm = TflmSupport("component", label="esp-tflite-micro")   # through the IDF component manager
 
     def render_context(self, board: Board) -> dict[str, Any]:
         """The ``esp32`` template context: :func:`esp32_context`."""
         return esp32_context(board)
 
-    def build_commands(self, project_dir: Path, build_dir: Path, tflm_dir: Path | None = None,
-                       *, jobs: int = 2, tflm_lib: Path | None = None) -> list[list[str]]:
-        """``idf.py build``; TFLM comes from the esp-tflite-micro component, not `tflm_dir`,
-        and idf.py picks its own parallelism."""
-        return [["idf.py", "-C", str(project_dir), "-B", str(build_dir), "build"]]
+    def build_commands(self, project_dir: Path, build_dir: Path, *, jobs: int = 2,
+                       defines: Mapping[str, str] | None = None) -> list[list[str]]:
+        """``idf.py build`` (it picks its own parallelism), `defines` as CMake cache entries."""
+        return [["idf.py", "-C", str(project_dir), "-B", str(build_dir),
+                 *(f"-D{key}={value}" for key, value in (defines or {}).items()), "build"]]
 
     def elf_path(self, build_dir: Path) -> Path:
-        """The app ELF named in project_description.json; else the one ELF there, else ELF_FILE."""
+        """The app ELF named in project_description.json; else the one ELF there, else a path that
+        does not exist yet."""
         desc = build_dir / "project_description.json"
         if desc.is_file():
             try:
@@ -78,7 +81,7 @@ class Esp32Family(BoardFamily):
             if name:
                 return build_dir / name
         found = sorted(p for p in build_dir.glob("*.elf") if p.is_file())
-        return found[0] if found else build_dir / ELF_FILE
+        return found[0] if found else build_dir / _NO_ELF_YET
 
     def read_size(self, elf: Path, board: Board) -> SizeReport:
         """ESP-IDF images: flash-mapped text/rodata plus IRAM code and DRAM data, by section name;

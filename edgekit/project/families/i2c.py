@@ -12,7 +12,7 @@ import re
 from fractions import Fraction
 from typing import Any
 
-from edgekit.boards import Board
+from edgekit.boards.schema import Board
 from edgekit.project.families.base import board_error, int_field, stm32_pin
 from edgekit.project.families.stm32_tables import I2C_INSTANCES, Series
 

@@ -1,18 +1,19 @@
 """The STM32 family: clock tree, console and sensors from a board file; CMake + arm-none-eabi-gcc.
 
 The templates in firmware_templates/stm32/ get :func:`stm32_context` under ``stm32``; the
-project builds with ``cmake -G Ninja`` and the toolchain file it carries, and links
-``ELF_FILE`` into its build directory.
+project builds with ``cmake -G Ninja`` and the toolchain file it carries (:mod:`.cmake`).
+TFLM is built from a user's source tree with the same compiler and CPU flags; virtual boards
+run in ``qemu-system-arm``.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from edgekit.boards import Board
+from edgekit.boards.schema import Board
 from edgekit.errors import BoardError
-from edgekit.project.families.base import BoardFamily, board_error, int_field, stm32_pin
+from edgekit.project.families.base import CrossBuild, TflmSupport, board_error, int_field, stm32_pin
+from edgekit.project.families.cmake import CMakeFamily
 from edgekit.project.families.i2c import stm32_i2c
 from edgekit.project.families.stm32_tables import (
     AHB_DIVS,
@@ -27,8 +28,6 @@ from edgekit.project.families.stm32_tables import (
     UARTS,
     Series,
 )
-from edgekit.project.manifest import ELF_FILE
-from edgekit.project.size import SizeReport, alloc_sections
 
 TOOLCHAIN_FILE = "cmake/arm-none-eabi.cmake"   # rendered from cmake/arm-none-eabi.cmake.j2
 
@@ -165,53 +164,24 @@ def stm32_context(board: Board) -> dict[str, Any]:
     }
 
 
-class Stm32Family(BoardFamily):
+class Stm32Family(CMakeFamily):
     """STM32 boards: bare-metal port, CMake + Ninja + arm-none-eabi-gcc."""
 
     name = "stm32"
     title = "STM32"
     source_dir = "src"
     tools = ("cmake", "ninja", "arm-none-eabi-gcc")
+    toolchain_file = TOOLCHAIN_FILE
+    tflm = TflmSupport("tree")
+    qemu = "qemu-system-arm"
 
     def render_context(self, board: Board) -> dict[str, Any]:
         """The ``stm32`` template context: :func:`stm32_context`."""
         return stm32_context(board)
 
-    def build_commands(self, project_dir: Path, build_dir: Path, tflm_dir: Path | None = None,
-                       *, jobs: int = 2, tflm_lib: Path | None = None) -> list[list[str]]:
-        """Configure with the project's toolchain file (Release), then build; a tflm project
-        links `tflm_lib` (the cached TFLM library for `tflm_dir`) when given."""
-        configure = ["cmake", "-G", "Ninja", "-S", str(project_dir), "-B", str(build_dir),
-                     f"-DCMAKE_TOOLCHAIN_FILE={project_dir / TOOLCHAIN_FILE}",
-                     "-DCMAKE_BUILD_TYPE=Release"]
-        if tflm_dir is not None:
-            configure.append(f"-DTFLM_DIR={Path(tflm_dir).resolve()}")
-        if tflm_lib is not None:
-            configure.append(f"-DEK_TFLM_LIB={Path(tflm_lib).resolve()}")
-        return [configure, ["cmake", "--build", str(build_dir), "-j", str(jobs)]]
-
-    def elf_path(self, build_dir: Path) -> Path:
-        """The image the CMake project links: ``build_dir / ELF_FILE``."""
-        return build_dir / ELF_FILE
-
-    def read_size(self, elf: Path, board: Board) -> SizeReport:
-        """Classify the ELF's allocated sections by name and flags into flash and RAM use."""
-        text = rodata = data = bss = stack = 0
-        sections: dict[str, int] = {}
-        for sec in alloc_sections(elf):
-            sections[sec.name] = sec.size
-            if sec.name in (".stack", ".heap_stack") or sec.name.endswith(".stack"):
-                stack += sec.size
-            elif sec.nobits:
-                bss += sec.size
-            elif sec.writable:
-                data += sec.size
-            elif sec.executable or sec.name.startswith((".isr_vector", ".vectors")):
-                text += sec.size
-            else:
-                rodata += sec.size
-        return SizeReport(board=board.id, text=text, rodata=rodata, data=data, bss=bss, stack=stack,
-                          flash_size=board.flash.size, ram_size=board.ram.size, sections=sections)
+    def cross_build(self, board: Board) -> CrossBuild:
+        """arm-none-eabi-g++ (or the one under $ARM_GCC_ROOT) with the board's CPU flags."""
+        return CrossBuild(TOOLCHAIN_FILE, tuple(cpu_flags(board)), "arm-none-eabi-g++", "ARM_GCC_ROOT")
 
 
 __all__ = ["Stm32Family", "stm32_context", "cpu_flags", "stm32_series", "TOOLCHAIN_FILE"]

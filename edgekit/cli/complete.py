@@ -1,0 +1,44 @@
+"""`edgekit complete`: a text model completes a sentence on the board (edgekit.hil.complete)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+
+import click
+
+from edgekit.cli.support import boards_dirs_option, json_option, print_json
+from edgekit.console import err, out, step
+
+
+@click.command()
+@click.argument("project_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--prompt", required=True, help='The start of a sentence, e.g. "turn on the".')
+@click.option("--words", type=click.IntRange(min=1, max=64), default=8, show_default=True,
+              help="Stop after this many words (or at the end of the sentence).")
+@click.option("--board", "board_id", help="Board id [default: the project's].")
+@click.option("--port", help="Serial port or URL [default: virtual board started here, else found by USB id].")
+@boards_dirs_option
+@json_option
+def complete(project_dir: Path, prompt: str, words: int, board_id: str | None, port: str | None,
+             boards_dirs: tuple[Path, ...], as_json: bool) -> None:
+    """Complete a sentence on the board with a text model, one on-device inference per word."""
+    from edgekit.hil.complete import complete as run_complete
+    from edgekit.project.manifest import open_project
+
+    project = open_project(project_dir, boards_dirs=boards_dirs, board_id=board_id)
+    with step(f"completing on {project.board.id}"):
+        result = run_complete(project, prompt, words=words, port=port)
+    if as_json:
+        print_json(asdict(result) | {"text": result.text, "count_unit": result.count_unit})
+        return
+    if result.unknown:
+        err.print(f"note: not in the vocabulary, sent as <unk>: {', '.join(result.unknown)}")
+    out.print(f"[bold]{result.text}[/]")
+    unit = result.count_unit
+    for w in result.words:
+        out.print(f"  {w.word:<16} {w.cycles:>12,} {unit}  ({w.microseconds:,.1f} µs)")
+    n = len(result.words)
+    out.print(f"stopped: {result.stopped}; {n} word{'' if n == 1 else 's'}, one INFER each on {result.board} "
+              f"({result.runtime})" + (" (virtual board: counts are instructions, not real-board time)"
+                                       if result.virtual else ""))

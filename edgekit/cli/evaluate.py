@@ -1,0 +1,46 @@
+"""`edgekit evaluate`: a .keras or .tflite model's task metric on data (edgekit.model.evaluate)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+from rich.table import Table
+
+from edgekit.cli.support import print_json
+from edgekit.console import out, step
+from edgekit.model.metrics import TASKS
+
+if TYPE_CHECKING:  # pragma: no cover
+    from edgekit.model.evaluate import EvaluationReport
+
+
+@click.command()
+@click.argument("model", type=click.Path(path_type=Path))
+@click.argument("data", type=click.Path(path_type=Path))
+@click.option("--task", type=click.Choice(TASKS),
+              help="Task for the metric [default: inferred].")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def evaluate(model: Path, data: Path, task: str | None, as_json: bool) -> None:
+    """Task metric of a .keras or .tflite model on DATA (x_test/y_test, else x/y)."""
+    from edgekit.data import load_dataset
+    from edgekit.model.evaluate import evaluate_model
+
+    dataset = load_dataset(data)
+    with step(f"evaluating {model}"):
+        report = evaluate_model(model, dataset, task)
+    if as_json:
+        print_json(report.to_dict())
+    else:
+        out.print(evaluate_table(report))
+
+
+def evaluate_table(r: EvaluationReport) -> Table:
+    """Model kind, interpreter, sample count, task and metric."""
+    t = Table(title=f"evaluation of {r.model}")
+    for col in ("model", "interpreter", "samples", "task", "metric"):
+        t.add_column(col)
+    t.add_row(r.kind, r.backend, str(r.samples), r.task or "-",
+              f"{r.metric} {r.value:.4f}" if r.metric else "- (no labels)")
+    return t

@@ -1,0 +1,67 @@
+"""`edgekit hil`: validate a project on its board (edgekit.hil.harness)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from edgekit.cli.support import INFERRING, boards_dirs_option, json_option, print_json
+from edgekit.console import out, progress_bar
+
+if TYPE_CHECKING:  # pragma: no cover
+    from edgekit.hil.harness import HilResult
+
+
+@click.command()
+@click.argument("project_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--board", "board_id", help="Board id [default: the project's].")
+@click.option("--port", help="Serial port or URL [default: virtual board started here, else found by USB id].")
+@click.option("--data", "data_path", type=click.Path(path_type=Path),
+              help="Test .npz [default: the model's test split].")
+@click.option("--samples", type=click.IntRange(min=1), help="Use only the first N test inputs.")
+@click.option("--runs", type=click.IntRange(min=0), default=100, show_default=True, help="Timed BENCH runs (0: skip).")
+@click.option("--warmup", type=click.IntRange(min=0), default=5, show_default=True)
+@click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Report directory [default: PROJECT_DIR/hil-report].")
+@click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), help="Also write JUnit XML here.")
+@click.option("--min-accuracy", type=float, help="Gate: on-device accuracy (or AUC) at least this.")
+@click.option("--max-latency-ms", type=float, help="Gate: p99 latency at most this.")
+@click.option("--require-exact", is_flag=True, help="Gate: every output equals the host TFLM reference.")
+@click.option("--profile", is_flag=True,
+              help="Also time each op of one invoke on the board (table, report.json, profile.png).")
+@boards_dirs_option
+@json_option
+def hil(project_dir: Path, board_id: str | None, port: str | None, data_path: Path | None, samples: int | None,
+        runs: int, warmup: int, report_dir: Path | None, junit: Path | None, min_accuracy: float | None,
+        max_latency_ms: float | None, require_exact: bool, profile: bool, boards_dirs: tuple[Path, ...],
+        as_json: bool) -> None:
+    """Validate a project on its board: accuracy, agreement with the host reference, latency."""
+    from edgekit.errors import GateFailed
+    from edgekit.hil.evaluate import Gates
+    from edgekit.hil.harness import HilOptions, run_hil
+    from edgekit.hil.report import console_tables
+    from edgekit.project.manifest import open_project
+
+    project = open_project(project_dir, boards_dirs=boards_dirs, board_id=board_id)
+    opts = HilOptions(port=port, data=data_path, max_samples=samples, bench_runs=runs, warmup=warmup,
+                      report_dir=report_dir, junit=junit, gates=Gates(min_accuracy, max_latency_ms, require_exact),
+                      profile=profile)
+    with progress_bar(INFERRING) as on_progress:
+        result = run_hil(project, options=opts, on_progress=on_progress)
+    if as_json:
+        print_json(hil_dict(result))
+    else:
+        for table in console_tables(result.report):
+            out.print(table)
+        for gate in result.report.gates or []:
+            out.print(("[green]pass[/] " if gate.passed else "[red]FAIL[/] ") + f"{gate.name}: {gate.message}")
+        out.print(f"report: {', '.join(str(p) for p in result.paths)}")
+    if not result.gates_passed:
+        raise GateFailed("; ".join(result.failed_gates))
+
+
+def hil_dict(r: HilResult) -> dict[str, Any]:
+    """`edgekit hil --json`: report.json's content, the files written and whether the gates passed."""
+    return {**r.report.to_dict(), "files": [str(p) for p in r.paths], "gates_passed": r.gates_passed}

@@ -1,0 +1,123 @@
+"""The tflm runtime: TensorFlow Lite Micro running the .tflite as it is, with an op resolver of
+exactly the model's ops and an arena sized by trying AllocateTensors on the host.
+
+How TFLM reaches a board is its family's answer (`BoardFamily.tflm`): built from a source tree
+the user gives (tree.py; the library is built once and cached, library.py), brought by the
+family's build system (ESP-IDF's esp-tflite-micro component), or not at all.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from edgekit.boards import Board
+from edgekit.errors import ModelError
+from edgekit.model.reference import device_arena_bytes, measure_tflm_arena
+from edgekit.model.tflite_graph import Graph
+from edgekit.project.families import family_of
+from edgekit.project.manifest import Project
+from edgekit.runtimes import EDGEKIT_RT, TFLM
+from edgekit.runtimes.base import (
+    BuildSetup,
+    ModelCode,
+    ModelFootprint,
+    RunCommand,
+    Runtime,
+    RuntimeOptions,
+    Variant,
+)
+from edgekit.runtimes.tflm.code import tflm_sources
+from edgekit.runtimes.tflm.library import ensure_library
+from edgekit.runtimes.tflm.tree import find_tree, given_dirs, recorded_dir
+
+KERNEL_SETS = {"ref": "reference", "cmsis_nn": "CMSIS-NN"}   # TflmTree.kind -> label
+NO_TREE = "there is no TFLM tree"
+
+
+class Tflm(Runtime):
+    """TensorFlow Lite Micro."""
+
+    name = TFLM
+    summary = "TensorFlow Lite Micro"
+    code_flash_bytes = 48 * 1024   # interpreter + reference kernels: 22-43 KB for the MLPerf Tiny models
+    # TFLM's reference kernels ran ds_cnn_kws in 43,084,499 instructions and sine in 5,094.
+    instructions_per_mac = 16.22
+    invoke_instructions = 423
+
+    def refuses(self, board: Board) -> str | None:
+        """Families TFLM cannot reach (no C++ library in their toolchain)."""
+        support = family_of(board).tflm
+        return f"{TFLM} cannot build for {board.id}: {support.why_not}" if support.source == "none" else None
+
+    def missing(self, board: Board, options: RuntimeOptions) -> str | None:
+        """A family that builds TFLM from a source tree needs one (MissingToolError when the one given is broken)."""
+        if family_of(board).tflm.source != "tree":
+            return None
+        dirs = given_dirs(options.tflm_dirs)
+        if not dirs:
+            return NO_TREE
+        find_tree(dirs[0])
+        return None
+
+    def footprint(self, graph: Graph, model_bytes: bytes, where: str) -> ModelFootprint:
+        """The whole .tflite in flash and the arena TFLM needs (measured on the host, plus a margin)."""
+        host_arena = measure_tflm_arena(model_bytes, graph)
+        if host_arena is None:
+            raise ModelError(f"{where}: cannot size the TFLM arena (tflite_micro is missing or the model "
+                             "does not allocate)",
+                             hint=f"install tflite-micro (Linux x86_64), or use --runtime {EDGEKIT_RT}")
+        return ModelFootprint(len(model_bytes), device_arena_bytes(host_arena))
+
+    def model_code(self, graph: Graph, model_bytes: bytes, where: str, board: Board,
+                   options: RuntimeOptions) -> ModelCode:
+        """edgekit_model.h and edgekit_model_tflm.cc."""
+        need = self.footprint(graph, model_bytes, where)
+        return ModelCode(tflm_sources(graph, model_bytes, need.arena_bytes), need)
+
+    def template_context(self, board: Board, options: RuntimeOptions) -> dict[str, str]:
+        """`tflm_dir`: the tree a family that builds TFLM from source records ("" when none was given yet:
+        `edgekit build --tflm-dir` can still name one)."""
+        if family_of(board).tflm.source != "tree":
+            return {}
+        dirs = given_dirs(options.tflm_dirs)
+        return {"tflm_dir": str(find_tree(dirs[0]).root) if dirs else ""}
+
+    def prepare_build(self, project: Project, build_dir: Path, options: RuntimeOptions, *, run: RunCommand,
+                      log: Path, jobs: int) -> BuildSetup:
+        """From a source tree (--tflm-dir, else $TFLM_DIR, else the project's): the cached library
+        with the model's kernels, and the CMake entries that link it."""
+        family = family_of(project.board)
+        if family.tflm.source != "tree":
+            return BuildSetup()
+        dirs = given_dirs(options.tflm_dirs) or [d for d in (recorded_dir(project.root),) if d]
+        tree = find_tree(dirs[0] if dirs else None)
+        model = project.manifest.model   # no model record: every kernel
+        lib = ensure_library(tree, family.cross_build(project.board), model.ops if model else None,
+                             project_dir=Path(project.root).resolve(), run=run, log=log, jobs=jobs)
+        return BuildSetup({"TFLM_DIR": str(tree.root), "EK_TFLM_LIB": str(lib.path.resolve())}, lib)
+
+    def variants(self, board: Board, options: RuntimeOptions) -> tuple[list[Variant], list[str]]:
+        """One row per TFLM tree (a broken one: MissingToolError), labelled by its kernels; one for a
+        family's TFLM component; none, with a note, when TFLM cannot be had."""
+        support = family_of(board).tflm
+        if support.source == "component":
+            return [Variant(TFLM, f"{TFLM} ({support.label})", TFLM)], []
+        if support.source == "none":
+            return [], [f"{TFLM} left out: {support.why_not}"]
+        dirs = given_dirs(options.tflm_dirs)
+        if not dirs:
+            return [], [f"{TFLM} left out: no TFLM tree (pass --tflm-dir DIR, repeatable, or set TFLM_DIR)"]
+        trees = list({t.root: t for t in (find_tree(d) for d in dirs)}.values())   # a tree given twice runs once
+        variants = []
+        for tree in trees:
+            kernels = KERNEL_SETS[tree.kind]
+            same_kind = [t for t in trees if t.kind == tree.kind]
+            label, slug = f"{TFLM} ({kernels})", f"{TFLM}-{tree.kind}"
+            if len(same_kind) > 1:   # two trees with the same kernels: told apart by directory name
+                label = f"{TFLM} ({kernels}, {tree.root.name})"
+                slug += f"-{same_kind.index(tree) + 1}"
+            variants.append(Variant(TFLM, label, slug, RuntimeOptions((tree.root,)), tree.kind))
+        return variants, []
+
+
+__all__ = ["KERNEL_SETS", "NO_TREE", "Tflm"]
