@@ -23,7 +23,7 @@ CORE = ("ek_protocol.c", "ek_app.c", "ek_stream.c", "ek_profile.c")
 #: model): what a project rendered with an app of its own (tests/fixtures/stm32_app) passes
 #: as ``common_files``.
 STM32_PORT_COMMON = ("ek_port.h", "ek_regbus.h", "ek_synth.h", "ek_synth.c", "ek_lsm6dsl.h",
-                     "ek_lsm6dsl.c")
+                     "ek_lsm6dsl.c", "ek_semihost.h", "ek_semihost.c", "ek_text.h", "ek_text.c")
 
 
 def core_sources() -> list[Path]:

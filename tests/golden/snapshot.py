@@ -62,9 +62,15 @@ class _Paths:
 
 
 def _run(args: list[str]) -> tuple[int, str, str]:
+    """(exit code, stdout, stderr) of `edgekit ARGS`, an error as the command line shows it."""
     from edgekit.cli import cli
+    from edgekit.errors import EdgekitError
 
-    result = CliRunner().invoke(cli, args, catch_exceptions=False)
+    result = CliRunner().invoke(cli, args)
+    if isinstance(result.exception, EdgekitError):
+        return result.exception.exit_code, result.stdout, f"error: {result.exception}"
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
     return result.exit_code, result.stdout, result.stderr
 
 

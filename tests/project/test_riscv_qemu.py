@@ -123,7 +123,8 @@ def test_the_fault_message_on_the_host(tmp_path: Path) -> None:
                     "    ek_fault_format(small, sizeof small, &info);\n"
                     '    printf("%zu|%s|%s\\n", n, buf, small);\n'
                     "    return 0;\n}\n")
-    exe = build_sanitized(tmp_path / "fault", [main, RISCV_SRC / "ek_fault_riscv.c"], [RISCV_SRC, COMMON])
+    exe = build_sanitized(tmp_path / "fault", [main, RISCV_SRC / "ek_fault_riscv.c", COMMON / "ek_text.c"],
+                          [RISCV_SRC, COMMON])
     out = subprocess.run([str(exe)], capture_output=True, text=False, check=True).stdout.decode()
     n, message, small = out.removesuffix("\n").split("|")
     assert message == ("\r\nedgekit: fault: mcause=0x00000005 mepc=0x80000124 mtval=0x00000010 sp=0x803fffe0 "

@@ -1,37 +1,7 @@
 /* edgekit RISC-V fault reporter: see ek_fault_riscv.h. */
 #include "ek_fault_riscv.h"
 
-typedef struct {
-    char *buf;
-    size_t size;
-    size_t len;   /* length of the whole message, even past size */
-} out_t;
-
-static void put_str(out_t *o, const char *s)
-{
-    while (*s) {
-        if (o->len + 1u < o->size) {
-            o->buf[o->len] = *s;
-        }
-        o->len++;
-        s++;
-    }
-}
-
-static void put_hex(out_t *o, const char *label, uint32_t value)
-{
-    static const char digits[] = "0123456789abcdef";
-    char text[11];
-    int i;
-    text[0] = '0';
-    text[1] = 'x';
-    for (i = 0; i < 8; i++) {
-        text[2 + i] = digits[(value >> (28 - 4 * i)) & 0xFu];
-    }
-    text[10] = '\0';
-    put_str(o, label);
-    put_str(o, text);
-}
+#include "ek_text.h"
 
 /* Exception codes of mcause (privileged spec, table "Machine cause register values"). */
 static const char *cause_name(uint32_t mcause)
@@ -50,21 +20,16 @@ static const char *cause_name(uint32_t mcause)
 
 size_t ek_fault_format(char *buf, size_t size, const ek_fault_info_t *info)
 {
-    out_t o;
-    o.buf = buf;
-    o.size = size;
-    o.len = 0u;
-    put_hex(&o, "\r\nedgekit: fault: mcause=", info->mcause);
-    put_hex(&o, " mepc=", info->mepc);
-    put_hex(&o, " mtval=", info->mtval);
-    put_hex(&o, " sp=", info->sp);
-    put_str(&o, " (");
-    put_str(&o, cause_name(info->mcause));
-    put_str(&o, ")\r\n");
-    if (size > 0u) {
-        buf[o.len < size ? o.len : size - 1u] = '\0';
-    }
-    return o.len;
+    ek_text_t o;
+    ek_text_init(&o, buf, size);
+    ek_text_hex(&o, "\r\nedgekit: fault: mcause=", info->mcause);
+    ek_text_hex(&o, " mepc=", info->mepc);
+    ek_text_hex(&o, " mtval=", info->mtval);
+    ek_text_hex(&o, " sp=", info->sp);
+    ek_text_put(&o, " (");
+    ek_text_put(&o, cause_name(info->mcause));
+    ek_text_put(&o, ")\r\n");
+    return ek_text_end(&o);
 }
 
 #if defined(__riscv)

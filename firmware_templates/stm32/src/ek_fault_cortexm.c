@@ -1,60 +1,25 @@
 /* edgekit Cortex-M fault reporter: see ek_fault_cortexm.h. */
 #include "ek_fault_cortexm.h"
 
-typedef struct {
-    char *buf;
-    size_t size;
-    size_t len;   /* length of the whole message, even past size */
-} out_t;
-
-static void put_str(out_t *o, const char *s)
-{
-    while (*s) {
-        if (o->len + 1u < o->size) {
-            o->buf[o->len] = *s;
-        }
-        o->len++;
-        s++;
-    }
-}
-
-static void put_hex(out_t *o, const char *label, uint32_t value)
-{
-    static const char digits[] = "0123456789abcdef";
-    char text[11];
-    int i;
-    text[0] = '0';
-    text[1] = 'x';
-    for (i = 0; i < 8; i++) {
-        text[2 + i] = digits[(value >> (28 - 4 * i)) & 0xFu];
-    }
-    text[10] = '\0';
-    put_str(o, label);
-    put_str(o, text);
-}
+#include "ek_text.h"
 
 size_t ek_fault_format(char *buf, size_t size, const ek_fault_info_t *info)
 {
-    out_t o;
+    ek_text_t o;
     uint32_t exc = info->ipsr & 0x1FFu;
-    o.buf = buf;
-    o.size = size;
-    o.len = 0u;
-    put_str(&o, "\r\nedgekit: fault: exception ");
-    put_hex(&o, "", exc);
-    put_str(&o, exc == 3u ? " (HardFault)" : (exc < 16u ? " (system)" : " (unexpected IRQ)"));
-    put_hex(&o, " pc=", info->pc);
-    put_hex(&o, " lr=", info->lr);
-    put_hex(&o, " cfsr=", info->cfsr);
-    put_hex(&o, " hfsr=", info->hfsr);
-    put_hex(&o, " bfar=", info->bfar);
-    put_hex(&o, " mmfar=", info->mmfar);
-    put_hex(&o, " exc_return=", info->exc_return);
-    put_str(&o, "\r\n");
-    if (size > 0u) {
-        buf[o.len < size ? o.len : size - 1u] = '\0';
-    }
-    return o.len;
+    ek_text_init(&o, buf, size);
+    ek_text_put(&o, "\r\nedgekit: fault: exception ");
+    ek_text_hex(&o, "", exc);
+    ek_text_put(&o, exc == 3u ? " (HardFault)" : (exc < 16u ? " (system)" : " (unexpected IRQ)"));
+    ek_text_hex(&o, " pc=", info->pc);
+    ek_text_hex(&o, " lr=", info->lr);
+    ek_text_hex(&o, " cfsr=", info->cfsr);
+    ek_text_hex(&o, " hfsr=", info->hfsr);
+    ek_text_hex(&o, " bfar=", info->bfar);
+    ek_text_hex(&o, " mmfar=", info->mmfar);
+    ek_text_hex(&o, " exc_return=", info->exc_return);
+    ek_text_put(&o, "\r\n");
+    return ek_text_end(&o);
 }
 
 #if defined(__arm__)

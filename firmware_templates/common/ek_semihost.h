@@ -1,7 +1,8 @@
-/* edgekit RISC-V semihosting calls (the RISC-V Semihosting specification, which reuses the
- * operations of ARM's "Semihosting for AArch32 and AArch64"), for the virtual board: QEMU
- * answers them with -semihosting-config enable=on. Without it the trap sequence is an
- * ordinary ebreak, which the fault reporter catches. */
+/* edgekit semihosting calls (ARM's "Semihosting for AArch32 and AArch64", whose operations the
+ * RISC-V Semihosting specification reuses): host time and the exit code of a virtual board.
+ * QEMU answers them with -semihosting-config enable=on; on silicon without a debugger they
+ * would trap, so only virtual boards call them. Compiled for Arm and RISC-V; elsewhere
+ * ek_semihost.c is empty. */
 #ifndef EK_SEMIHOST_H
 #define EK_SEMIHOST_H
 
