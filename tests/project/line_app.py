@@ -5,6 +5,8 @@ the port contract (ek_port.h), so it runs on every bare-metal family's virtual b
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import serial
@@ -12,6 +14,7 @@ import serial
 from edgekit.boards import load_board
 from edgekit.project.manifest import Project
 from edgekit.project.render import render_project
+from edgekit.sim.qemu import VirtualBoard
 from tests.firmware_sources import STM32_PORT_COMMON
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "stm32_app"
@@ -59,3 +62,15 @@ class Link:
 
     def close(self) -> None:
         self.port.close()
+
+
+@contextmanager
+def running(board_id: str, elf: Path) -> Iterator[tuple[VirtualBoard, Link]]:
+    """The test app `elf` running on the virtual board `board_id`, past the handshake."""
+    with VirtualBoard.for_board(load_board(board_id), elf) as board:
+        link = Link(board.pty or "")
+        try:
+            link.handshake()
+            yield board, link
+        finally:
+            link.close()

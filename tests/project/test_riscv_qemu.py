@@ -20,7 +20,7 @@ from edgekit.project.families import family_of
 from edgekit.sim.qemu import VirtualBoard
 from tests.conftest import assert_clean_error, run_cli
 from tests.firmware_sources import COMMON, TEMPLATES, build_sanitized
-from tests.project.line_app import Link, render_test_app
+from tests.project.line_app import Link, render_test_app, running
 
 BOARD = "qemu-riscv32"
 RISCV_SRC = TEMPLATES / "riscv" / "src"
@@ -33,13 +33,8 @@ def elf(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def vboard(elf: Path) -> Iterator[tuple[VirtualBoard, Link]]:
-    with VirtualBoard.for_board(load_board(BOARD), elf) as board:
-        link = Link(board.pty or "")
-        try:
-            link.handshake()
-            yield board, link
-        finally:
-            link.close()
+    with running(BOARD, elf) as both:
+        yield both
 
 
 def test_the_virtual_board_runs_in_qemu_system_riscv32_without_atomics_or_floats(tmp_path: Path) -> None:
@@ -82,13 +77,8 @@ def test_hello_sensors_millis_and_exit_code(vboard: tuple[VirtualBoard, Link]) -
 @pytest.mark.qemu
 def test_mcycle_counts_instructions_deterministically(elf: Path) -> None:
     def cycles() -> list[int]:
-        with VirtualBoard.for_board(load_board(BOARD), elf) as board:
-            link = Link(board.pty or "")
-            try:
-                link.handshake()
-                return [int(link.ask(f"cycles {n}").split()[1]) for n in (1000, 10000, 100000)]
-            finally:
-                link.close()
+        with running(BOARD, elf) as (_, link):
+            return [int(link.ask(f"cycles {n}").split()[1]) for n in (1000, 10000, 100000)]
 
     first, second = cycles(), cycles()
     assert first == second

@@ -26,9 +26,9 @@ from edgekit.project.build import BuildError, BuildResult, SizeReport, build_pro
 from edgekit.project.families import family_of, stm32_context
 from edgekit.project.render import render_project
 from edgekit.project.size import check_fit
-from edgekit.sim.qemu import QemuBoard
+from edgekit.sim.qemu import QemuBoard, VirtualBoard
 from tests.firmware_sources import STM32_PORT_COMMON
-from tests.project.line_app import FIXTURE, SHA, Link, render_test_app
+from tests.project.line_app import FIXTURE, SHA, Link, render_test_app, running
 
 STM32_BOARDS = ["qemu-netduinoplus2", "nucleo-f446re", "nucleo-l4r5zi", "nucleo-h743zi",
                 "b-l475e-iot01a"]
@@ -62,15 +62,9 @@ def qemu_elf(built: Callable[[str], BuildResult]) -> Path:
 
 
 @pytest.fixture
-def vboard(qemu_elf: Path) -> Iterator[tuple[QemuBoard, Link]]:
-    board = QemuBoard.for_board(load_board("qemu-netduinoplus2"), qemu_elf)
-    with board:
-        link = Link(board.pty or "")
-        try:
-            link.handshake()
-            yield board, link
-        finally:
-            link.close()
+def vboard(qemu_elf: Path) -> Iterator[tuple[VirtualBoard, Link]]:
+    with running("qemu-netduinoplus2", qemu_elf) as both:
+        yield both
 
 
 # ------------------------------------------------------------------ virtual board
@@ -78,7 +72,7 @@ def vboard(qemu_elf: Path) -> Iterator[tuple[QemuBoard, Link]]:
 @pytest.mark.qemu
 @needs_arm
 @needs_qemu
-def test_hello_echo_and_exit_code(vboard: tuple[QemuBoard, Link]) -> None:
+def test_hello_echo_and_exit_code(vboard: tuple[VirtualBoard, Link]) -> None:
     board, link = vboard
     assert link.ask("hello") == "hello edgekit qemu-netduinoplus2 model stub"
     assert link.ask("echo edgekit over a pty") == "edgekit over a pty"
@@ -122,7 +116,7 @@ def test_tim2_cycle_counts_are_deterministic(qemu_elf: Path) -> None:
 @pytest.mark.qemu
 @needs_arm
 @needs_qemu
-def test_hardfault_prints_pc_and_exits(vboard: tuple[QemuBoard, Link]) -> None:
+def test_hardfault_prints_pc_and_exits(vboard: tuple[VirtualBoard, Link]) -> None:
     board, link = vboard
     link.port.write(b"fault\n")
     text = ""
@@ -144,7 +138,7 @@ def test_hardfault_prints_pc_and_exits(vboard: tuple[QemuBoard, Link]) -> None:
 @pytest.mark.qemu
 @needs_arm
 @needs_qemu
-def test_synthetic_sensors_and_millis(vboard: tuple[QemuBoard, Link]) -> None:
+def test_synthetic_sensors_and_millis(vboard: tuple[VirtualBoard, Link]) -> None:
     _, link = vboard
     accel = [int(v) for v in link.ask("sensor 0").split()[1:]]
     assert accel[0] == 3 and len(accel) == 4
