@@ -58,6 +58,14 @@ class ModelCode:
 
 
 @dataclass(frozen=True)
+class Lack:
+    """What a runtime needs on a board and was not given, and how to give it."""
+
+    why: str
+    hint: str | None = None
+
+
+@dataclass(frozen=True)
 class CachedLibrary:
     """A library a build links from edgekit's cache: where it is, its cache key, how many sources
     it holds and how many this build compiled into it (0: it came from the cache)."""
@@ -113,7 +121,7 @@ class Runtime(ABC):
         """Why this runtime can never build firmware for `board` (its family), or None."""
         return None
 
-    def missing(self, board: Board, options: RuntimeOptions) -> str | None:
+    def missing(self, board: Board, options: RuntimeOptions) -> Lack | None:
         """What this runtime needs for `board` that was not given (e.g. a source tree), or None;
         an error when what was given is broken."""
         return None
@@ -145,5 +153,5 @@ class Runtime(ABC):
         return 0
 
 
-__all__ = ["BuildSetup", "CachedLibrary", "ModelCode", "ModelFootprint", "RunCommand", "Runtime", "RuntimeOptions",
-           "Variant"]
+__all__ = ["BuildSetup", "CachedLibrary", "Lack", "ModelCode", "ModelFootprint", "RunCommand", "Runtime",
+           "RuntimeOptions", "Variant"]

@@ -13,6 +13,10 @@ from edgekit.runtimes import EDGEKIT_RT
 from edgekit.runtimes.base import ModelCode, ModelFootprint, Runtime, RuntimeOptions
 
 
+def _footprint(summary: PlanSummary) -> ModelFootprint:
+    return ModelFootprint(summary.const_bytes, summary.arena_bytes, summary.state_bytes)
+
+
 def plan_summary(graph: Graph) -> tuple[PlanSummary | None, str]:
     """edgekit-rt's plan of `graph` (arena, constants, lower bounds), or None and why it cannot run it."""
     try:
@@ -43,15 +47,13 @@ class EdgekitRt(Runtime):
 
     def footprint(self, graph: Graph, model_bytes: bytes, where: str) -> ModelFootprint:
         """Constant tables, arena and recurrent state of edgekit-rt's plan."""
-        summary = compile_model(graph).summary   # ModelError names an unsupported op and points to tflm
-        return ModelFootprint(summary.const_bytes, summary.arena_bytes, summary.state_bytes)
+        return _footprint(compile_model(graph).summary)   # ModelError names an unsupported op, points to tflm
 
     def model_code(self, graph: Graph, model_bytes: bytes, where: str, board: Board,
                    options: RuntimeOptions) -> ModelCode:
         """edgekit_model.h and edgekit_model.c."""
         compiled = compile_model(graph)
-        s = compiled.summary
-        return ModelCode(compiled.sources(), ModelFootprint(s.const_bytes, s.arena_bytes, s.state_bytes))
+        return ModelCode(compiled.sources(), _footprint(compiled.summary))
 
     def fine_tune_flash_margin(self, graph: Graph) -> int:
         """Each layer's per-channel shifts are packed into its multipliers or stored as one byte per

@@ -11,10 +11,9 @@ from edgekit.boards import Board
 from edgekit.errors import MissingToolError, ModelError, UsageError
 from edgekit.model.tflite_graph import Graph
 from edgekit.runtimes import AUTO, EDGEKIT_RT
-from edgekit.runtimes.base import Runtime, RuntimeOptions
+from edgekit.runtimes.base import Lack, Runtime, RuntimeOptions
 from edgekit.runtimes.edgekit_rt import EdgekitRt
-from edgekit.runtimes.tflm import NO_TREE, Tflm
-from edgekit.runtimes.tflm.tree import TFLM_TREE_HOWTO
+from edgekit.runtimes.tflm import Tflm
 
 RUNTIMES: dict[str, Runtime] = {r.name: r for r in (EdgekitRt(), Tflm())}
 DEFAULT_RUNTIME = EDGEKIT_RT      # what a project renders with when nobody chose
@@ -64,14 +63,18 @@ def choose_runtime(graph: Graph, requested: str, board: Board, options: RuntimeO
         rt = get_runtime(requested)
         why = rt.refuses(board)
         if why:
-            raise MissingToolError(why, hint=f"use --runtime {EDGEKIT_RT}" if rt.name != EDGEKIT_RT else None)
+            others = [name for name, other in RUNTIMES.items() if not other.refuses(board)]
+            raise MissingToolError(why, hint=f"use --runtime {' or '.join(others)}" if others else None)
         return RuntimeChoice(rt)
     # What each runtime lacks for this board first: a broken TFLM tree is an error even when
     # another runtime ends up chosen.
-    lacks = {name: rt.refuses(board) or rt.missing(board, options) for name, rt in RUNTIMES.items()}
+    lacks: dict[str, Lack | None] = {}
+    for name, rt in RUNTIMES.items():
+        refused = rt.refuses(board)
+        lacks[name] = Lack(refused) if refused else rt.missing(board, options)
     passed: list[str] = []       # why each runtime before the chosen one was passed over
     unsupported: list[str] = []  # the part of it that is about ops
-    needed: tuple[str, str] | None = None   # the first runtime that runs the model but lacks something here
+    needed: tuple[str, Lack] | None = None   # the first runtime that runs the model but lacks something here
     for name, rt in RUNTIMES.items():
         gaps, lack = rt.gaps(graph), lacks[name]
         if gaps:
@@ -79,16 +82,15 @@ def choose_runtime(graph: Graph, requested: str, board: Board, options: RuntimeO
             passed.append(unsupported[-1])
         elif lack:
             needed = needed or (name, lack)
-            passed.append(f"{name}: {lack}")
+            passed.append(f"{name}: {lack.why}")
         else:
             return RuntimeChoice(rt, f"runtime {name} (auto): {'; '.join(passed)}" if passed else "")
     if needed is None:
         raise ModelError(f"no runtime can run this model: {'; '.join(passed)}")
-    name, why = needed
-    hint = TFLM_TREE_HOWTO if why == NO_TREE else None
+    name, lack = needed
     if unsupported:
-        raise ModelError(f"this model needs runtime {name}: {'; '.join(unsupported)}, and {why}", hint=hint)
-    raise ModelError(f"runtime {name} cannot be used on {board.id}: {why}", hint=hint)
+        raise ModelError(f"this model needs runtime {name}: {'; '.join(unsupported)}, and {lack.why}", hint=lack.hint)
+    raise ModelError(f"runtime {name} cannot be used on {board.id}: {lack.why}", hint=lack.hint)
 
 
 __all__ = ["RUNTIMES", "DEFAULT_RUNTIME", "DEFAULT_CHOICE", "RuntimeChoice", "choose_runtime", "first_runtime",

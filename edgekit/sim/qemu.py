@@ -84,8 +84,8 @@ class VirtualBoard:
         self._reader: threading.Thread | None = None
         self._stopped = False
 
-    @classmethod
-    def for_board(cls, board: Board, elf: Path, *, startup_timeout: float = 10.0) -> VirtualBoard:
+    @staticmethod
+    def for_board(board: Board, elf: Path, *, startup_timeout: float = 10.0) -> VirtualBoard:
         """`elf` running as the virtual `board`, as its family runs it (UsageError for a real board)."""
         family = family_of(board)
         return VirtualBoard(family.virtual_board_argv(board, elf), elf=elf, pty_line=family.pty_line,

@@ -19,6 +19,7 @@ from edgekit.project.manifest import Project
 from edgekit.runtimes import EDGEKIT_RT, TFLM
 from edgekit.runtimes.base import (
     BuildSetup,
+    Lack,
     ModelCode,
     ModelFootprint,
     RunCommand,
@@ -28,10 +29,9 @@ from edgekit.runtimes.base import (
 )
 from edgekit.runtimes.tflm.code import tflm_sources
 from edgekit.runtimes.tflm.library import ensure_library
-from edgekit.runtimes.tflm.tree import find_tree, given_dirs, recorded_dir
+from edgekit.runtimes.tflm.tree import TFLM_TREE_HOWTO, find_tree, given_dirs, recorded_dir
 
 KERNEL_SETS = {"ref": "reference", "cmsis_nn": "CMSIS-NN"}   # TflmTree.kind -> label
-NO_TREE = "there is no TFLM tree"
 
 
 class Tflm(Runtime):
@@ -49,13 +49,13 @@ class Tflm(Runtime):
         support = family_of(board).tflm
         return f"{TFLM} cannot build for {board.id}: {support.why_not}" if support.source == "none" else None
 
-    def missing(self, board: Board, options: RuntimeOptions) -> str | None:
+    def missing(self, board: Board, options: RuntimeOptions) -> Lack | None:
         """A family that builds TFLM from a source tree needs one (MissingToolError when the one given is broken)."""
         if family_of(board).tflm.source != "tree":
             return None
         dirs = given_dirs(options.tflm_dirs)
         if not dirs:
-            return NO_TREE
+            return Lack("there is no TFLM tree", TFLM_TREE_HOWTO)
         find_tree(dirs[0])
         return None
 
@@ -120,4 +120,4 @@ class Tflm(Runtime):
         return variants, []
 
 
-__all__ = ["KERNEL_SETS", "NO_TREE", "Tflm"]
+__all__ = ["KERNEL_SETS", "Tflm"]
