@@ -62,7 +62,8 @@ def test_inspect_sizes_the_new_runtime_on_the_new_board(registered, benchmark_mo
                              "qemu-netduinoplus2", "--boards-dir", BOARDS, "--json")
     assert code == 0, err
     fits = {(f["board"], f["runtime"]): f for f in json.loads(out)["fits"]}
-    assert set(fits) == {(b, rt) for b in ("host-pc", "qemu-netduinoplus2") for rt in ("edgekit-rt", "tflm", "fake-rt")}
+    every = {(b, rt) for b in ("host-pc", "qemu-netduinoplus2") for rt in ("edgekit-rt", "tflm", "fake-rt")}
+    assert set(fits) == every - {("host-pc", "tflm")}   # the host family has no TFLM: no fit row
     ours, theirs = fits["host-pc", "fake-rt"], fits["host-pc", "edgekit-rt"]
     assert ours["flash_needed"] - theirs["flash_needed"] == 4321 - RUNTIMES["edgekit-rt"].code_flash_bytes
     assert fits["host-pc", "edgekit-rt"]["chosen"] and not ours["chosen"]

@@ -61,7 +61,7 @@ class InspectReport:
 def inspect_model(path: Path, boards: Iterable[Board] = (), *, runtimes: Sequence[str] | None = None) -> InspectReport:
     """Structure, MACs, weights, the measured TFLM arena, the edgekit-rt plan and the estimated fit
     on each of `boards` of every runtime in `runtimes` (default: all registered) that can run the
-    model. Leaving tflm out skips the arena measurement (a second per try)."""
+    model and build for that board. Leaving tflm out skips the arena measurement (a second per try)."""
     path = Path(path)
     graph = load_graph(path)
     model_bytes = path.read_bytes()
@@ -92,8 +92,9 @@ def inspect_model(path: Path, boards: Iterable[Board] = (), *, runtimes: Sequenc
             needs[name] = rt.footprint(graph, model_bytes, str(path))
         except ModelError:
             continue   # this runtime cannot run the model: no fit row
-    report.fits = [board_fit(RUNTIMES[name], need, graph, board, chosen=name == report.runtime)
-                   for board in boards for name, need in needs.items()]
+    report.fits = [board_fit(sized[name], need, graph, board, chosen=name == report.runtime)
+                   for board in boards for name, need in needs.items()
+                   if not sized[name].refuses(board)]   # no fit where the runtime can never build
     return report
 
 

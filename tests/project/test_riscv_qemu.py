@@ -4,6 +4,7 @@ its fault reporter on the host and on the board, and what its family says of TFL
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import time
@@ -128,3 +129,6 @@ def test_tflm_is_refused_on_this_family_in_one_line(tmp_path: Path) -> None:
     assert_clean_error(r, 4, "tflm cannot build for qemu-riscv32", "no C++ standard library")
     assert not (tmp_path / "fw").exists()
     assert family_of(load_board(BOARD)).tflm.source == "none"
+    r = run_cli("inspect", sine, "--board", BOARD, "--json")   # and inspect shows no tflm fit there
+    assert r.returncode == 0, r.stderr
+    assert [f["runtime"] for f in json.loads(r.stdout)["fits"]] == ["edgekit-rt"]
