@@ -25,26 +25,10 @@ def lower_graph(graph: Graph) -> list[Step]:
         raise ModelError(f"{EDGEKIT_RT} supports single-input single-output models; this one "
                          f"has {len(graph.inputs)} inputs and {len(graph.outputs)} outputs",
                          hint=f"{USE_TFLM} instead")
-    # int32 inputs are token ids, taken by the ops that index with them (GATHER). uint8 and
-    # int16 inputs/outputs are converted from/to int8 by a QUANTIZE at the graph's edge.
-    for idx, what, types in ((graph.inputs[0], "input", ("int8", "uint8", "int16", "int32")),
-                             (graph.outputs[0], "output", ("int8", "uint8", "int16"))):
-        t = graph.tensors[idx]
-        if t.dtype not in types:
-            raise ModelError(f"model {what} '{t.name}' is {t.dtype}; {EDGEKIT_RT} needs an "
-                             f"{', '.join(types[:-1])} or {types[-1]} {what}",
-                             hint="quantize with int8 input/output (`edgekit "
-                             f"quantize`) or {USE_TFLM}")
-        if t.dtype in ("uint8", "int16"):
-            ops = [op for op in graph.operators if idx in (op.inputs if what == "input" else op.outputs)]
-            other = next((op for op in ops if op.op != "QUANTIZE"), None)
-            if other is not None:
-                # int16: a 16x8 model (the converter's only way to int16 input/output).
-                why = " (a 16x8 model: it has no int16-activation kernels)" if t.dtype == "int16" else ""
-                raise ModelError(f"model {what} '{t.name}' is {t.dtype} and "
-                                 f"{'goes into' if what == 'input' else 'comes from'} operator "
-                                 f"{other.index} ({other.op}); {EDGEKIT_RT} takes {t.dtype} only "
-                                 f"through a QUANTIZE to/from int8{why}", hint=f"{USE_TFLM} instead")
+    for idx in graph.inputs:
+        _check_edge(graph, idx, "input")
+    for idx in graph.outputs:
+        _check_edge(graph, idx, "output")
     lw = Lowerer(graph)
     steps = []
     for op in graph.operators:
@@ -54,3 +38,32 @@ def lower_graph(graph: Graph) -> list[Step]:
                           + ", ".join(SUPPORTED_OPS) + ")")
         steps.append(lowering(lw, op))
     return steps
+
+
+# What a graph input/output may be. int32 inputs are token ids, taken by the ops that index
+# with them (GATHER). The others reach int8 through one op at the graph's edge: uint8 and int16
+# through QUANTIZE (int16: the converter's 16x8 I/O), float32 through QUANTIZE in and DEQUANTIZE
+# out (an integer model converted without inference_input_type: the converter's default).
+_EDGE_TYPES = {"input": ("int8", "uint8", "int16", "int32", "float32"),
+               "output": ("int8", "uint8", "int16", "float32")}
+_EDGE_OPS = {"uint8": ("QUANTIZE",), "int16": ("QUANTIZE",), "float32": ("QUANTIZE", "DEQUANTIZE")}
+
+
+def _check_edge(graph: Graph, idx: int, what: str) -> None:
+    t = graph.tensors[idx]
+    types = _EDGE_TYPES[what]
+    if t.dtype not in types:
+        raise ModelError(f"model {what} '{t.name}' is {t.dtype}; {EDGEKIT_RT} needs an "
+                         f"{', '.join(types[:-1])} or {types[-1]} {what}",
+                         hint=f"quantize with int8 input/output (`edgekit quantize`) or {USE_TFLM}")
+    allowed = _EDGE_OPS.get(t.dtype)
+    if allowed is None:
+        return
+    ops = [op for op in graph.operators if idx in (op.inputs if what == "input" else op.outputs)]
+    other = next((op for op in ops if op.op not in allowed), None)
+    if other is not None:
+        why = " (a 16x8 model: it has no int16-activation kernels)" if t.dtype == "int16" else ""
+        raise ModelError(f"model {what} '{t.name}' is {t.dtype} and "
+                         f"{'goes into' if what == 'input' else 'comes from'} operator "
+                         f"{other.index} ({other.op}); {EDGEKIT_RT} takes {t.dtype} only through "
+                         f"{' or '.join(allowed)} to/from int8{why}", hint=f"{USE_TFLM} instead")

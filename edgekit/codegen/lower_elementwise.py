@@ -49,7 +49,10 @@ REQUANTIZE_TYPES = ("int8", "uint8", "int16")
 def quantize(lw: Lowerer, op: Operator) -> Step:
     """QUANTIZE between int8, uint8 and int16: ekrt_requantize* with both zero points, the
     scale_in / scale_out multiplier and the output type's range; uint8 <-> int8 at one scale
-    with zero points 128 apart is ekrt_flip_sign8 (the same result)."""
+    with zero points 128 apart is ekrt_flip_sign8 (the same result); float32 to int8/int16
+    (an integer model's float input) is ekrt_quantize_f32_*."""
+    if lw.tensor(op.inputs[0]).dtype == "float32":
+        return _affine(lw, op, lw.out(op, ("int8", "int16")), to_float=False)
     y = lw.out(op, REQUANTIZE_TYPES)
     x = lw.act(op, op.inputs[0], REQUANTIZE_TYPES)
     fn = REQUANTIZE_KERNELS.get((x.dtype, y.dtype))
@@ -74,6 +77,36 @@ def quantize(lw: Lowerer, op: Operator) -> Step:
                 f"{fn}(&{{params}}, {src}{{in0}}, {dst}{{out}});",
                 inplace_call=(f"{fn}(&{{params}}, {src}{{in0}}, {dst}{{in0}});"
                               if yt.itemsize <= xt.itemsize else None))
+
+
+@lowers("DEQUANTIZE")
+def dequantize(lw: Lowerer, op: Operator) -> Step:
+    """int8, uint8 or int16 to float32 (an integer model's float output): ekrt_dequantize_*."""
+    return _affine(lw, op, lw.act(op, op.inputs[0], REQUANTIZE_TYPES), to_float=True)
+
+
+_SHORT = {"int8": "s8", "uint8": "u8", "int16": "s16"}
+
+
+def _affine(lw: Lowerer, op: Operator, q: Tensor, *, to_float: bool) -> Step:
+    """float32 <-> q's integer type with q's scale and zero point (ekrt_affine_t). The planner's
+    pointers are int8_t *: other element types are cast through void * (-Wcast-align)."""
+    f = lw.tensor(op.outputs[0] if to_float else op.inputs[0])
+    if f.dtype != "float32" or f.is_constant:
+        raise lw.fail(op, f"has {'constant ' if f.is_constant else ''}{f.dtype} '{f.name}' where "
+                          f"{EDGEKIT_RT} takes a float32 activation")
+    if q.size != f.size:
+        raise lw.fail(op, f"changes the element count ({f.size} -> {q.size})")
+    qt = IO_TYPES[q.dtype]
+    lo, hi = qt.bounds()
+    init = f"{{{q.size}, {float(np.float32(q.scale))!r}f, {q.zero_point}, {lo}, {hi}}}"
+    if to_float:
+        src = "" if q.dtype == "int8" else f"(const {qt.ctype} *)(const void *)"
+        call = f"ekrt_dequantize_{_SHORT[q.dtype]}_f32(&{{params}}, {src}{{in0}}, (float *)(void *){{out}});"
+    else:
+        dst = "" if q.dtype == "int8" else f"({qt.ctype} *)(void *)"
+        call = f"ekrt_quantize_f32_{_SHORT[q.dtype]}(&{{params}}, (const float *)(const void *){{in0}}, {dst}{{out}});"
+    return Step(op, [op.inputs[0]], op.outputs[0], "ekrt_affine_t", init, [], call)
 
 
 @lowers("RELU")

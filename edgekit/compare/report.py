@@ -57,7 +57,7 @@ def _exact(r: VariantResult) -> str:
     a = r.agreement
     if a is None:
         return "-"
-    return f"{a.exact_share:.0%} ({a.samples}), max {a.max_abs_diff_lsb} LSB"
+    return f"{a.exact_share:.0%} ({a.samples}), max {a.max_abs_diff_lsb} {a.unit}"
 
 
 def _coverage(p: LayerProfile) -> str:

@@ -28,6 +28,7 @@ class Agreement:
     cosine_mean: float
     rmse: float                        # in real (dequantized) units
     mismatched_samples: list[int] = field(default_factory=list)  # the first 20 indices
+    unit: str = "LSB"                  # of max_abs_diff_lsb: "ULP" for float32 outputs
 
     def to_dict(self) -> dict[str, Any]:
         """report.json's "agreement"."""
@@ -36,28 +37,42 @@ class Agreement:
 
 def agreement(device_q: np.ndarray, host_q: np.ndarray, scale: float, zero_point: int) -> Agreement:
     """Device vs host reference outputs (one row per sample), compared in the output's own type
-    (int8, uint8, int16, int32): differences in LSB of that type."""
+    (int8, uint8, int16, int32): differences in LSB of that type. float32 outputs (an integer
+    model's DEQUANTIZE) are exact only bit for bit, and differ by units in the last place."""
     n = len(device_q)
     if n == 0:
-        return Agreement(0, 0.0, 0.0, 0, 0.0, 0.0, 0.0, [])
-    d = device_q.reshape(n, -1).astype(np.int64)  # int64: int32 outputs differ by up to 2^32
-    h = host_q.reshape(n, -1).astype(np.int64)
+        return Agreement(0, 0.0, 0.0, 0, 0.0, 0.0, 0.0, [], "ULP" if device_q.dtype.kind == "f" else "LSB")
+    d, h = _steps(device_q.reshape(n, -1)), _steps(host_q.reshape(n, -1))
     diff = np.abs(d - h)
-    df = (d - zero_point) * scale
-    hf = (h - zero_point) * scale
+    same = diff == 0
+    if device_q.dtype.kind == "f":  # -0.0 and +0.0 are 0 ULP apart but not the same bits
+        same = device_q.reshape(n, -1).view(np.uint32) == host_q.reshape(n, -1).astype(np.float32).view(np.uint32)
+        df, hf = device_q.reshape(n, -1).astype(np.float64), host_q.reshape(n, -1).astype(np.float64)
+    else:
+        df, hf = (d - zero_point) * scale, (h - zero_point) * scale
     norms = np.linalg.norm(df, axis=1) * np.linalg.norm(hf, axis=1)
     # Two all-zero outputs are identical: cosine 1 by convention.
     cos = np.where(norms > 0, np.sum(df * hf, axis=1) / np.where(norms > 0, norms, 1), 1.0)
     return Agreement(
         samples=n,
-        exact_share=float(np.mean(np.all(diff == 0, axis=1))),
-        exact_elements_share=float(np.mean(diff == 0)),
+        exact_share=float(np.mean(np.all(same, axis=1))),
+        exact_elements_share=float(np.mean(same)),
         max_abs_diff_lsb=int(diff.max()),
         cosine_min=float(cos.min()),
         cosine_mean=float(cos.mean()),
         rmse=float(np.sqrt(np.mean((df - hf) ** 2))),
-        mismatched_samples=[int(i) for i in np.flatnonzero(np.any(diff != 0, axis=1))[:20]],
+        mismatched_samples=[int(i) for i in np.flatnonzero(~np.all(same, axis=1))[:20]],
+        unit="ULP" if device_q.dtype.kind == "f" else "LSB",
     )
+
+
+def _steps(a: np.ndarray) -> np.ndarray:
+    """int64 values whose differences count LSB: the integers themselves (int64: int32 outputs
+    differ by up to 2^32), or a float32's position among all floats (differences in ULP)."""
+    if a.dtype.kind != "f":
+        return a.astype(np.int64)
+    bits = a.astype(np.float32).view(np.int32).astype(np.int64)
+    return np.where(bits < 0, -(1 << 31) - bits, bits)
 
 
 @dataclass
@@ -264,9 +279,9 @@ class Gates:
             failure = None
             if agree is None or agree.samples == 0 or agree.exact_share < 1.0:
                 share = agree.exact_share if agree else 0
-                max_diff = agree.max_abs_diff_lsb if agree else "?"
+                max_diff = f"{agree.max_abs_diff_lsb} {agree.unit}" if agree else "?"
                 failure = (f"device outputs equal the host reference on {share:.2%} of "
-                           f"samples (max diff {max_diff} LSB); --require-exact wants 100%")
+                           f"samples (max diff {max_diff}); --require-exact wants 100%")
             add("require-exact", failure, "every output equals the host reference")
         return results
 

@@ -141,9 +141,9 @@ def console_tables(report: HilReport) -> list[Table]:
             tables.append(t)
     if a is not None:
         t = Table(title="agreement with the host reference")
-        for col in ("samples", "exact", "max |diff| (LSB)", "cosine (min)", "RMSE"):
+        for col in ("samples", "exact", "max |diff|", "cosine (min)", "RMSE"):
             t.add_column(col, justify="right")
-        t.add_row(str(a.samples), f"{a.exact_share:.2%}", str(a.max_abs_diff_lsb),
+        t.add_row(str(a.samples), f"{a.exact_share:.2%}", f"{a.max_abs_diff_lsb} {a.unit}",
                   f"{a.cosine_min:.6f}", f"{a.rmse:.6g}")
         tables.append(t)
     if lat is not None and lat.runs and lat.counts and lat.us:
@@ -207,8 +207,8 @@ def markdown(report: HilReport) -> str:
                       f"float {_fmt(v.get('float'))}", ""]
     if a is not None:
         lines += ["## Agreement with the host TFLM reference", "",
-                  "| samples | exact | max diff (LSB) | cosine min | RMSE |", "|---:|---:|---:|---:|---:|",
-                  f"| {a.samples} | {a.exact_share:.2%} | {a.max_abs_diff_lsb} | {a.cosine_min:.6f} "
+                  "| samples | exact | max diff | cosine min | RMSE |", "|---:|---:|---:|---:|---:|",
+                  f"| {a.samples} | {a.exact_share:.2%} | {a.max_abs_diff_lsb} {a.unit} | {a.cosine_min:.6f} "
                   f"| {a.rmse:.6g} |", ""]
     if lat is not None and lat.runs and lat.counts and lat.us:
         lines += [f"## Latency ({lat.runs} runs after {lat.warmup} warm-up)", "",

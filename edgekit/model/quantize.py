@@ -100,11 +100,33 @@ def _first_line(exc: Exception) -> str:
     return (lines[0] if lines else type(exc).__name__)[:300]
 
 
+def float_edge_ops(graph: Graph) -> set[int] | None:
+    """The indices of the QUANTIZE ops taking the graph's float32 inputs and the DEQUANTIZE ops
+    making its float32 outputs, when every float32 input and output meets only such ops (an
+    integer model the converter left with float I/O, its default): else None."""
+    ops: set[int] = set()
+    for idx in graph.inputs:
+        if graph.tensors[idx].dtype == "float32":
+            users = [op for op in graph.operators if idx in op.inputs]
+            if not users or any(op.op != "QUANTIZE" for op in users):
+                return None
+            ops.update(op.index for op in users)
+    for idx in graph.outputs:
+        if graph.tensors[idx].dtype == "float32":
+            makers = [op for op in graph.operators if idx in op.outputs]
+            if len(makers) != 1 or makers[0].op != "DEQUANTIZE" or idx in graph.inputs:
+                return None
+            ops.add(makers[0].index)
+    return ops
+
+
 def verify_int8(graph: Graph, where: str) -> None:
     """Every operator builtin and integer; integer graph input/output (int8, uint8, int16, or int32
-    token ids). Raises ModelError naming the op."""
+    token ids), or float32 only through a QUANTIZE in / DEQUANTIZE out (float_edge_ops). Raises
+    ModelError naming the op."""
+    edge = float_edge_ops(graph)
     for t in graph.input_tensors + graph.output_tensors:
-        if t.dtype not in _IO_TYPES:
+        if t.dtype not in _IO_TYPES and not (t.dtype == "float32" and edge is not None):
             kind = "input" if t.index in graph.inputs else "output"
             raise ModelError(f"{where}: model {kind} '{t.name}' is {t.dtype}, not int8",
                              hint="quantize with `edgekit quantize` (int8 input and output)")
@@ -113,6 +135,8 @@ def verify_int8(graph: Graph, where: str) -> None:
         if op.op.startswith("CUSTOM:") or op.op.startswith("FLEX") or op.op == "DELEGATE":
             raise ModelError(f"{where}: op #{op.index} {op.op} is a custom/flex op, not a TFLite builtin",
                              hint="microcontroller runtimes only run builtin int8 ops")
+        if edge and op.index in edge:
+            continue
         bad = [graph.tensors[i] for i in op.inputs + op.outputs
                if i >= 0 and graph.tensors[i].dtype not in _INT8_GRAPH_TYPES]
         if bad:

@@ -141,6 +141,20 @@ class Graph:
         """Whether an invoke leaves state for the next (variable tensors: recurrent state)."""
         return any(t.is_variable for t in self.tensors)
 
+    def edge_quantized(self, idx: int) -> Tensor | None:
+        """The quantized tensor carrying graph input/output `idx` inside the model: the tensor
+        itself when quantized; for a float32 one, the output of the QUANTIZE it feeds (input)
+        or the input of the DEQUANTIZE that makes it (output); else None."""
+        t = self.tensors[idx]
+        if t.quant is not None:
+            return t
+        for op in self.operators:
+            if op.op == "QUANTIZE" and op.inputs[:1] == (idx,):
+                return self.tensors[op.outputs[0]]
+            if op.op == "DEQUANTIZE" and op.outputs[:1] == (idx,):
+                return self.tensors[op.inputs[0]]
+        return None
+
     def op_names(self) -> list[str]:
         """Distinct operator names in first-use order."""
         return list(dict.fromkeys(op.op for op in self.operators))
@@ -180,7 +194,7 @@ def _options(op: Any) -> dict[str, Any]:
     return out
 
 
-def _quantization(t: Any) -> Quantization | None:
+def _quantization(t: Any, shape: tuple[int, ...]) -> Quantization | None:
     q = t.Quantization()
     if q is None or q.ScaleLength() == 0:
         return None
@@ -188,7 +202,12 @@ def _quantization(t: Any) -> Quantization | None:
     zp = q.ZeroPointAsNumpy()
     zero_point = np.zeros_like(scale, dtype=np.int64) if isinstance(zp, int) else \
         np.asarray(zp, dtype=np.int64).reshape(-1)
-    return Quantization(scale=scale, zero_point=zero_point, axis=q.QuantizedDimension())
+    axis = q.QuantizedDimension()
+    if len(shape) == 1 and scale.size == shape[0]:
+        # A 1-D tensor's channels lie on axis 0. Older converters wrote the weight's channel
+        # axis (3) on per-channel biases (TFLM's person_detect.tflite); TFLM ignores it.
+        axis = 0
+    return Quantization(scale=scale, zero_point=zero_point, axis=axis)
 
 
 def load_graph(path: Path | str) -> Graph:
@@ -288,7 +307,7 @@ def _read_graph(buf: bytes, path: Path | None, where: str) -> Graph:
                 raise _corrupt(where, f"tensor {i} '{_short(name)}' of shape {shape} {dtype} needs {expected} bytes, "
                                       f"its buffer {t.Buffer()} holds {len(raw)}")
             data = np.frombuffer(raw, dtype=np.dtype(dtype)).reshape(shape or (-1,)).copy()
-        tensors.append(Tensor(i, name, shape, dtype, _quantization(t), data, t.IsVariable()))
+        tensors.append(Tensor(i, name, shape, dtype, _quantization(t, shape), data, t.IsVariable()))
     operators = []
     for i in range(_count(sg.OperatorsLength(), "operators", buf, where)):
         o = sg.Operators(i)

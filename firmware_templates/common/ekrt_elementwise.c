@@ -147,6 +147,59 @@ EKRT_REQUANTIZE(ekrt_requantize_s8_s16, int8_t, int16_t)
 EKRT_REQUANTIZE(ekrt_requantize_s16_s8, int16_t, int8_t)
 EKRT_REQUANTIZE(ekrt_requantize_s16_s16, int16_t, int16_t)
 
+/* round(q) half away from zero without libm, and without the undefined conversion of an
+ * out-of-range float: q is first limited to |q| <= 2^22, where the conversion is defined and
+ * q's fraction exact. NaN gives -2^22. (TFLM converts an out-of-int32-range quotient
+ * undefinedly: x86 gives INT32_MIN, so the host reference clamps huge inputs of either sign
+ * to the type's minimum; here they saturate to the nearer end.) */
+static int32_t ekrt_round_limited(float q)
+{
+    int32_t t;
+    float frac;
+    if (!(q > -4194304.0f)) {
+        q = -4194304.0f; /* also NaN */
+    } else if (q > 4194304.0f) {
+        q = 4194304.0f;
+    }
+    t = (int32_t)q; /* toward zero */
+    frac = q - (float)t;
+    if (frac >= 0.5f) {
+        t += 1;
+    } else if (frac <= -0.5f) {
+        t -= 1;
+    }
+    return t;
+}
+
+#define EKRT_QUANTIZE_F32(name, out_t)                                                          \
+    void name(const ekrt_affine_t *p, const float *in, out_t *out)                              \
+    {                                                                                           \
+        int32_t i;                                                                              \
+        for (i = 0; i < p->size; i++) {                                                         \
+            int32_t q = ekrt_round_limited(in[i] / p->scale) + p->zero_point;                   \
+            out[i] = (out_t)(q < p->act_min ? p->act_min : (q > p->act_max ? p->act_max : q));  \
+        }                                                                                       \
+    }
+
+EKRT_QUANTIZE_F32(ekrt_quantize_f32_s8, int8_t)
+EKRT_QUANTIZE_F32(ekrt_quantize_f32_s16, int16_t)
+
+/* TFLM computes (float)(double scale * (in - zp)). The double product of a 24-bit mantissa
+ * and an integer below 2^17 is exact, so rounding it once to float is the float product:
+ * float arithmetic gives the same bits without soft double on a single-precision FPU. */
+#define EKRT_DEQUANTIZE_F32(name, in_t)                                                         \
+    void name(const ekrt_affine_t *p, const in_t *in, float *out)                               \
+    {                                                                                           \
+        int32_t i;                                                                              \
+        for (i = 0; i < p->size; i++) {                                                         \
+            out[i] = p->scale * (float)((int32_t)in[i] - p->zero_point);                        \
+        }                                                                                       \
+    }
+
+EKRT_DEQUANTIZE_F32(ekrt_dequantize_s8_f32, int8_t)
+EKRT_DEQUANTIZE_F32(ekrt_dequantize_u8_f32, uint8_t)
+EKRT_DEQUANTIZE_F32(ekrt_dequantize_s16_f32, int16_t)
+
 void ekrt_flip_sign8(const int8_t *in, int8_t *out, int32_t n)
 {
     int32_t i = 0;

@@ -350,6 +350,22 @@ void ekrt_requantize_s8_u8(const ekrt_unary_t *p, const int8_t *in, uint8_t *out
 void ekrt_requantize_s8_s16(const ekrt_unary_t *p, const int8_t *in, int16_t *out);
 void ekrt_requantize_s16_s8(const ekrt_unary_t *p, const int16_t *in, int8_t *out);
 void ekrt_requantize_s16_s16(const ekrt_unary_t *p, const int16_t *in, int16_t *out);
+/* Float at the graph's edge (an integer model the converter left with float32 input/output).
+ * QUANTIZE float32 -> int8/int16: out = clamp(round(in / scale) + zero_point, lo, hi) in
+ * float32, rounding half away from zero (TFLM's AffineQuantize). DEQUANTIZE int8/uint8/int16
+ * -> float32: out = scale * (in - zero_point). */
+typedef struct {
+    int32_t size;
+    float scale;
+    int32_t zero_point;
+    int32_t act_min;
+    int32_t act_max;
+} ekrt_affine_t;
+void ekrt_quantize_f32_s8(const ekrt_affine_t *p, const float *in, int8_t *out);
+void ekrt_quantize_f32_s16(const ekrt_affine_t *p, const float *in, int16_t *out);
+void ekrt_dequantize_s8_f32(const ekrt_affine_t *p, const int8_t *in, float *out);
+void ekrt_dequantize_u8_f32(const ekrt_affine_t *p, const uint8_t *in, float *out);
+void ekrt_dequantize_s16_f32(const ekrt_affine_t *p, const int16_t *in, float *out);
 /* out[i] = in[i] ^ 0x80 on n bytes: uint8 <-> int8 at the same scale with zero points 128
  * apart (TFLM's Requantize takes the same shortcut; the result is the general one's). */
 void ekrt_flip_sign8(const int8_t *in, int8_t *out, int32_t n);

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from edgekit.codegen import compile_model, kernel_headers, kernel_include_dir, kernel_sources
-from edgekit.model.tflite_graph import parse_graph
+from edgekit.model.tflite_graph import Graph, parse_graph
 
 CFLAGS = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O1"]
 
@@ -99,7 +99,7 @@ def run_host(exe: Path, inputs: np.ndarray, keep_state: bool = False) -> np.ndar
     """inputs: (n, input elements) int8 (or the model's uint8, int16, int32 input type) ->
     (n, output_bytes) int8, the output's bytes. keep_state: no reset between inputs
     (recurrent state carried over)."""
-    wire = {"int32": "<i4", "int16": "<i2", "uint8": "u1"}.get(inputs.dtype.name, "i1")
+    wire = {"int32": "<i4", "int16": "<i2", "uint8": "u1", "float32": "<f4"}.get(inputs.dtype.name, "i1")
     data = np.ascontiguousarray(inputs).astype(wire).tobytes()
     env = dict(os.environ, EKRT_KEEP_STATE="1") if keep_state else None
     res = subprocess.run([str(exe)], input=data, capture_output=True, timeout=300, env=env)
@@ -134,12 +134,33 @@ def test_inputs(n_in: int, n_random: int, seed: int = 0) -> np.ndarray:
     return np.concatenate([np.stack(fixed), rand]).astype(np.int8)
 
 
+def float_test_inputs(graph: Graph, n_random: int, seed: int = 0) -> np.ndarray:
+    """For a float32 input (an integer model's QUANTIZE in): the int8 extremes and beyond,
+    values exactly half an LSB apart from two codes (rounding ties), -0.0, and random reals
+    over the quantized range."""
+    q = graph.edge_quantized(graph.inputs[0])
+    assert q is not None
+    n_in = graph.input_tensors[0].size
+    s, zp = np.float32(q.scale), q.zero_point
+    rng = np.random.default_rng(seed)
+    codes = rng.integers(-128, 128, size=n_in)
+    fixed = [(-128 - zp) * s, (127 - zp) * s, (-200 - zp) * s * np.ones(n_in),
+             (300 - zp) * s * np.ones(n_in), (codes - zp + 0.5) * s, (codes - zp - 0.5) * s,
+             np.full(n_in, -0.0), (codes - zp) * s]
+    rand = (rng.uniform(-128, 128, size=(n_random, n_in)) - zp) * s
+    return np.concatenate([np.stack([np.resize(np.asarray(f, np.float64), n_in) for f in fixed]),
+                           rand]).astype(np.float32)
+
+
 def compare(tflite: bytes, workdir: Path, n_random: int = 60, seed: int = 0,
             extra_flags: list[str] | None = None) -> tuple[int, int]:
     """Returns (inputs compared, mismatching output bytes)."""
     graph = parse_graph(tflite)
     n_in = graph.input_tensors[0].size
-    xs = test_inputs(n_in, n_random, seed)
+    if graph.input_tensors[0].dtype == "float32":
+        xs = float_test_inputs(graph, n_random, seed)
+    else:
+        xs = test_inputs(n_in, n_random, seed)
     exe = build_host(tflite, workdir, extra_flags)
     got = run_host(exe, xs)
     want = run_tflm(tflite, xs)

@@ -127,6 +127,17 @@ UNSUPPORTED: list[tuple[str, tuple[int, ...], Builder, bool]] = [
 ]
 
 
+# Integer models with float32 input and output, as TF's converter makes them by default (no
+# inference_input_type): QUANTIZE in, DEQUANTIZE out. Built with build(spec, ..., float_io=True).
+FLOAT_IO: list[tuple[str, tuple[int, ...], Builder, bool]] = [
+    ("float_io_dense_softmax", (20,),
+     lambda L, x: L.Dense(6, activation="softmax")(L.Dense(12, activation="relu")(x)), False),
+    ("float_io_conv", (9, 9, 3), lambda L, x: _conv(L, 5, 3, 2, act="relu")(x), False),
+    ("float_io_autoencoder", (32,),
+     lambda L, x: L.Dense(32)(L.Dense(8, activation="relu")(x)), False),
+]
+
+
 def patch_opcode(buf: bytes, old: str, new: str) -> bytes:
     """Change every operator code `old` to `new` in a .tflite flatbuffer (same options
     layout needed), e.g. RELU -> QUANTIZE to get an int8 -> int8 requantize op, which the
@@ -154,19 +165,20 @@ def patch_opcode(buf: bytes, old: str, new: str) -> bytes:
     return bytes(b)
 
 
-def _spec_key(name: str, shape: tuple[int, ...], builder: Builder, per_tensor: bool) -> str:
+def _spec_key(name: str, shape: tuple[int, ...], builder: Builder, per_tensor: bool,
+              float_io: bool = False) -> str:
     import tensorflow as tf
 
     try:
         src = inspect.getsource(builder)
     except OSError:
         src = name
-    raw = f"{name}|{shape}|{per_tensor}|{src}|{tf.__version__}".encode()
+    raw = f"{name}|{shape}|{per_tensor}|{float_io}|{src}|{tf.__version__}".encode()
     return hashlib.sha256(raw).hexdigest()[:16]
 
 
-def _convert(model: Any, calib: np.ndarray, per_tensor: bool) -> bytes:
-    if not per_tensor:
+def _convert(model: Any, calib: np.ndarray, per_tensor: bool, float_io: bool = False) -> bytes:
+    if not per_tensor and not float_io:
         from edgekit.model.quantize import convert_int8
 
         return convert_int8(model, calib, where="sweep model")
@@ -185,15 +197,17 @@ def _convert(model: Any, calib: np.ndarray, per_tensor: bool) -> bytes:
         conv.optimizations = [tf.lite.Optimize.DEFAULT]
         conv.representative_dataset = rep
         conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        conv.inference_input_type = tf.int8
-        conv.inference_output_type = tf.int8
-        conv._experimental_disable_per_channel = True
+        if not float_io:
+            conv.inference_input_type = tf.int8
+            conv.inference_output_type = tf.int8
+        conv._experimental_disable_per_channel = per_tensor
         return bytes(conv.convert())
 
 
-def build(spec: tuple[str, tuple[int, ...], Builder, bool], cache_dir: Path) -> bytes:
+def build(spec: tuple[str, tuple[int, ...], Builder, bool], cache_dir: Path,
+          float_io: bool = False) -> bytes:
     name, shape, builder, per_tensor = spec
-    path = cache_dir / f"{name}-{_spec_key(*spec)}.tflite"
+    path = cache_dir / f"{name}-{_spec_key(*spec, float_io)}.tflite"
     if path.exists():
         return path.read_bytes()
     import keras
@@ -209,7 +223,7 @@ def build(spec: tuple[str, tuple[int, ...], Builder, bool], cache_dir: Path) -> 
             layer.set_weights([ws[0], np.random.default_rng(seed).normal(0, 0.3, ws[1].shape)
                                .astype(np.float32)])
     calib = np.random.default_rng(seed).normal(0, 1, (64,) + shape).astype(np.float32)
-    buf = _convert(model, calib, per_tensor)
+    buf = _convert(model, calib, per_tensor, float_io)
     cache_dir.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_bytes(buf)

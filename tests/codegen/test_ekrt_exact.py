@@ -32,6 +32,22 @@ def test_op_sweep_bit_exact(spec, sweep_cache: Path, ekrt_build_dir: Path) -> No
 
 
 @pytest.mark.tf
+@pytest.mark.parametrize("spec", sweep_models.FLOAT_IO, ids=[s[0] for s in sweep_models.FLOAT_IO])
+def test_float_io_bit_exact(spec, sweep_cache: Path, ekrt_build_dir: Path) -> None:
+    """An integer model with float32 input and output (the converter's default): the float in
+    is quantized by the model's QUANTIZE on the device, the output dequantized; every output
+    float equal to TFLM's bit for bit, rounding ties and out-of-range inputs included."""
+    tflite = sweep_models.build(spec, sweep_cache, float_io=True)
+    from edgekit.model.tflite_graph import parse_graph
+
+    g = parse_graph(tflite)
+    assert [t.dtype for t in g.input_tensors + g.output_tensors] == ["float32", "float32"]
+    assert [g.operators[0].op, g.operators[-1].op] == ["QUANTIZE", "DEQUANTIZE"]
+    n, bad = compare(tflite, ekrt_build_dir, n_random=120, seed=6)
+    assert bad == 0
+
+
+@pytest.mark.tf
 @pytest.mark.parametrize("base,old,new", [("concat_channels_relu", "RELU", "QUANTIZE"),
                                           ("logistic", "LOGISTIC", "QUANTIZE")])
 def test_patched_op_bit_exact(base: str, old: str, new: str, sweep_cache: Path,

@@ -1,0 +1,90 @@
+"""Models as published by TFLM and MLPerf Tiny (tests/fixtures/models/published), with the
+quirks real files have: an old converter's quantization axis on biases, float32 input/output
+around an integer graph, a float model. The fast tier checks what edgekit reads and refuses;
+the virtual board checks that what it accepts runs exact on both runtimes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgekit.codegen import compile_model
+from edgekit.errors import ModelError
+from edgekit.model.quantize import verify_int8
+from edgekit.model.tflite_graph import load_graph
+from tests.conftest import REPO, assert_clean_error, run_cli
+
+PUBLISHED = REPO / "tests" / "fixtures" / "models" / "published"
+PERSON = PUBLISHED / "person_detect.tflite"
+TOYCAR = PUBLISHED / "model_ToyCar_quant_fullint.tflite"
+FLOAT = PUBLISHED / "hello_world_float.tflite"
+BOARD = "qemu-netduinoplus2"
+
+
+def test_bias_quantized_dimension_of_an_old_converter_is_read_as_axis_0() -> None:
+    """person_detect's per-channel biases are 1-D with quantized dimension 3: TFLM ignores it,
+    edgekit reads the one axis there is (it once refused the file as corrupt)."""
+    g = load_graph(PERSON)
+    biases = [t for t in g.tensors if t.dtype == "int32" and len(t.shape) == 1 and t.quant is not None
+              and t.quant.scale.size > 1]
+    assert biases and all(t.quant.axis == 0 for t in biases)
+    verify_int8(g, str(PERSON))
+    assert compile_model(g).sources()["edgekit_model.c"]
+
+
+def test_integer_model_with_float_input_and_output_is_accepted() -> None:
+    g = load_graph(TOYCAR)
+    assert [t.dtype for t in g.input_tensors + g.output_tensors] == ["float32", "float32"]
+    verify_int8(g, str(TOYCAR))
+    header = compile_model(g).sources()["edgekit_model.h"]
+    assert "#define EDGEKIT_MODEL_INPUT_TYPE float" in header
+    assert "#define EDGEKIT_MODEL_OUTPUT_DTYPE 4" in header
+    q = g.edge_quantized(g.inputs[0])
+    assert q is not None and q.dtype == "int8" and q.index == g.operators[0].outputs[0]
+
+
+def test_float_model_is_refused_in_one_line(cli) -> None:
+    with pytest.raises(ModelError, match="is float32, not int8"):
+        verify_int8(load_graph(FLOAT), str(FLOAT))
+    assert_clean_error(cli("generate", FLOAT, "--board", BOARD, "-o", Path("/nonexistent/never")), 2,
+                       "input 'serving_default_dense_input:0' is float32, not int8")
+
+
+@pytest.mark.toolchain
+@pytest.mark.qemu
+@pytest.mark.parametrize("model,inputs", [(PERSON, "int8"), (TOYCAR, "float32")])
+def test_published_model_runs_exact_on_the_virtual_board(model: Path, inputs: str, tmp_path: Path) -> None:
+    """Generated, built and validated with the default runtime: every output equal to TFLM's."""
+    g = load_graph(model)
+    rng = np.random.default_rng(0)
+    shape = (6, *g.input_tensors[0].shape[1:])
+    x = (rng.integers(-128, 128, shape).astype(np.int8) if inputs == "int8"
+         else rng.normal(0.0, 4.0, shape).astype(np.float32))
+    np.savez(tmp_path / "data.npz", x_test=x)
+    project = tmp_path / "fw"
+    r = run_cli("generate", model, "--board", BOARD, "-o", project)
+    assert r.returncode == 0, r.stderr
+    assert run_cli("build", project).returncode == 0
+    r = run_cli("hil", project, "--data", tmp_path / "data.npz", "--runs", "2", "--require-exact", "--json")
+    assert r.returncode == 0, r.stdout + r.stderr
+    report = json.loads(r.stdout)
+    assert report["samples_measured"] == 6 and report["agreement"]["exact_share"] == 1.0
+    assert report["agreement"]["unit"] == ("ULP" if inputs == "float32" else "LSB")
+
+
+@pytest.mark.toolchain
+@pytest.mark.qemu
+@pytest.mark.tflm
+def test_float_io_model_is_exact_on_both_runtimes(tflm_tree: Callable[[str], Path], tmp_path: Path) -> None:
+    """`compare` of MLPerf Tiny's ToyCar full-integer model (float in and out): random float
+    inputs over the model's QUANTIZE range, edgekit-rt and TFLM (CMSIS-NN) both bit-exact."""
+    r = run_cli("compare", TOYCAR, "--board", BOARD, "--tflm-dir", tflm_tree("cmsis_nn"), "-o",
+                tmp_path / "cmp", "--samples", "8", "--runs", "2", "--no-profile", "--json", timeout=1800)
+    assert r.returncode == 0, r.stdout + r.stderr
+    doc = json.loads(r.stdout)
+    assert [v["runtime"] for v in doc["variants"]] == ["edgekit-rt", "tflm"] and doc["all_exact"]
+    assert "random inputs over the int8 input range" in doc["data"]
