@@ -165,7 +165,7 @@ def run_hil(project: Project, *, options: HilOptions | None = None,
     host = int8_interpreter(project.model_path.read_bytes(), graph)
     report = HilReport(edgekit_version=__version__, board=board.id, virtual=board.virtual,
                        project=str(project.root), model_sha256=graph.sha256, data=data_name,
-                       samples_planned=len(x), host_reference=host.backend)
+                       samples_planned=len(x), host_reference=host.label)
     run = _Run(project, opts, report, x, y, host.run(xq))
 
     with ExitStack() as stack:

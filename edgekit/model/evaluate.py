@@ -40,7 +40,7 @@ def run_tflite(model_bytes: bytes, graph: Graph, x: np.ndarray, backend: str = "
     xq = model_input(x, tin)
     yq = interp.run(xq)
     y = dequantize(yq, tout.scale, tout.zero_point) if tout.quant is not None else yq.astype(np.float32)
-    return Outputs(y, yq, interp.backend)
+    return Outputs(y, yq, interp.label)
 
 
 def _run_float_tflite(model_bytes: bytes, x: np.ndarray) -> Outputs:

@@ -8,6 +8,7 @@ TFLM by a few LSB on fully-connected models, so it never judges on-device exactn
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -69,6 +70,12 @@ class Int8Interpreter:
     run_one: Callable[[np.ndarray], np.ndarray]
     input_shape: tuple[int, ...]
     output_shape: tuple[int, ...]
+    why: str = ""  # why LiteRT judges where TFLM would (TFLM has no kernel for an op)
+
+    @property
+    def label(self) -> str:
+        """The reference as reports name it: "tflm", or "litert: TFLM has no kernel for TILE"."""
+        return f"{self.backend}: {self.why}" if self.why else self.backend
 
     def run(self, xq: np.ndarray) -> np.ndarray:
         """Run every sample of xq (leading sample axis, int8) and stack the outputs."""
@@ -76,13 +83,17 @@ class Int8Interpreter:
             (len(xq),) + self.output_shape[1:])
 
 
+def _host_arena(graph: Graph) -> int:
+    # Generous on the host, where memory is free; the device arena is sized separately.
+    # TFLM's bookkeeping takes ~300 bytes per op on a 64-bit host: an unrolled GRU has hundreds.
+    return max(64 * 1024, 4 * sum(t.nbytes for t in graph.tensors if not t.is_constant)) \
+        + 512 * len(graph.operators)
+
+
 def _tflm(model: bytes, graph: Graph) -> Int8Interpreter:
     from tflite_micro.python.tflite_micro import runtime
 
-    # Arena: generous on the host, where memory is free; the device arena is sized separately.
-    # TFLM's bookkeeping takes ~300 bytes per op on a 64-bit host: an unrolled GRU has hundreds.
-    arena = max(64 * 1024, 4 * sum(t.nbytes for t in graph.tensors if not t.is_constant)) \
-        + 512 * len(graph.operators)
+    arena = _host_arena(graph)
     where = str(graph.path) if graph.path else "this model"
     _tflm_preflight(model, arena, where)
     with quiet_native_stderr():
@@ -126,7 +137,7 @@ except Exception as exc:
 PREFLIGHT_TIMEOUT_S = 120.0
 
 
-def _tflm_preflight(model: bytes, arena: int, where: str) -> None:
+def _tflm_preflight(model: bytes, arena: int, where: str, *, invoke: bool = True) -> None:
     import signal
     import tempfile
 
@@ -135,7 +146,7 @@ def _tflm_preflight(model: bytes, arena: int, where: str) -> None:
         with open(path, "wb") as f:
             f.write(model)
         try:
-            proc = subprocess.run([sys.executable, "-c", _PREFLIGHT, path, str(arena), "invoke"],
+            proc = subprocess.run([sys.executable, "-c", _PREFLIGHT, path, str(arena), *(["invoke"] if invoke else [])],
                                   stdin=subprocess.DEVNULL, capture_output=True, text=True,
                                   timeout=PREFLIGHT_TIMEOUT_S)
         except subprocess.TimeoutExpired:
@@ -149,9 +160,46 @@ def _tflm_preflight(model: bytes, arena: int, where: str) -> None:
         raise ModelError(f"TFLM crashed ({name}) preparing or running {where}",
                          hint="the model file is probably corrupt; re-export it with `edgekit quantize`")
     if proc.returncode != 0:
+        lacking = tuple(dict.fromkeys(_NO_KERNEL.findall(proc.stderr + proc.stdout)))
+        if lacking:
+            raise TflmLacksOp(lacking, where)
         why = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else f"exit {proc.returncode}"
         raise ModelError(f"TFLM cannot prepare {where}: {why}",
                          hint="the model uses an op, shape or quantization TFLM does not support")
+
+
+# What TFLM prints (on stderr) for an op its resolver has no kernel for; it stops at the first.
+_NO_KERNEL = re.compile(r"Didn't find op for builtin opcode '(\w+)'")
+
+
+class TflmLacksOp(ModelError):
+    """TFLM (the tflite_micro package) has no kernel for an op of the model."""
+
+    def __init__(self, ops: tuple[str, ...], where: str) -> None:
+        self.ops = ops
+        super().__init__(f"TFLM has no kernel for {', '.join(ops)} ({where})",
+                         hint="use runtime edgekit-rt if it runs the model, else replace the layer "
+                              "that makes the op")
+
+
+_LACKS: dict[str, tuple[str, ...]] = {}   # model sha256 -> ops TFLM lacks, per process
+
+
+def tflm_lacks(graph: Graph) -> tuple[str, ...]:
+    """The op TFLM has no kernel for that stops it preparing the model (TFLM names the first
+    only), else (); () too when tflite_micro is missing. Measured once per model and process."""
+    if graph.sha256 not in _LACKS:
+        lacks: tuple[str, ...] = ()
+        if tflm_available():
+            try:
+                _tflm_preflight(graph.data, _host_arena(graph), str(graph.path) if graph.path else "this model",
+                                invoke=False)
+            except TflmLacksOp as exc:
+                lacks = exc.ops
+            except ModelError:
+                pass  # not about a missing kernel: whoever runs the model reports it
+        _LACKS[graph.sha256] = lacks
+    return _LACKS[graph.sha256]
 
 
 def _litert(model: bytes, graph: Graph) -> Int8Interpreter:
@@ -170,7 +218,14 @@ def _litert(model: bytes, graph: Graph) -> Int8Interpreter:
         it = Interpreter(model_content=model, **kwargs)
         it.allocate_tensors()
     except (RuntimeError, ValueError) as exc:
-        raise ModelError(f"LiteRT cannot load this model: {exc}") from None
+        if not kwargs:
+            raise ModelError(f"LiteRT cannot load this model: {_one_line(exc)}") from None
+        try:  # the reference resolver lacks some op versions (TILE v3): LiteRT's built-in kernels
+            with quiet_native_stderr():  # its XNNPACK delegate announces itself on stderr
+                it = Interpreter(model_content=model)
+                it.allocate_tensors()
+        except (RuntimeError, ValueError) as exc2:
+            raise ModelError(f"LiteRT cannot load this model: {_one_line(exc2)}") from None
     inp, out = it.get_input_details()[0]["index"], it.get_output_details()[0]["index"]
 
     def run_one(x: np.ndarray) -> np.ndarray:
@@ -182,9 +237,18 @@ def _litert(model: bytes, graph: Graph) -> Int8Interpreter:
 
 
 def int8_interpreter(model: bytes, graph: Graph, backend: str = "auto") -> Int8Interpreter:
-    """The most exact interpreter available: TFLM reference kernels, else LiteRT reference."""
+    """The most exact interpreter available: TFLM reference kernels, else LiteRT reference
+    (also for auto when TFLM has no kernel for an op of the model, e.g. GELU or TILE: the
+    interpreter's `why` says so)."""
     if backend == "tflm" or (backend == "auto" and tflm_available()):
-        return _tflm(model, graph)
+        try:
+            return _tflm(model, graph)
+        except TflmLacksOp as exc:
+            if backend == "tflm":
+                raise
+            lite = _litert(model, graph)
+            lite.why = f"TFLM has no kernel for {', '.join(exc.ops)}"
+            return lite
     return _litert(model, graph)
 
 

@@ -125,6 +125,7 @@ class Graph:
     outputs: tuple[int, ...]
     subgraph_count: int
     description: str
+    data: bytes = field(default=b"", repr=False, compare=False)  # the .tflite bytes it was read from
 
     @property
     def input_tensors(self) -> list[Tensor]:
@@ -327,7 +328,7 @@ def _read_graph(buf: bytes, path: Path | None, where: str) -> Graph:
     outputs = () if isinstance(outs, int) else tuple(int(x) for x in outs)
     description = model.Description().decode(errors="replace") if model.Description() else ""
     return Graph(path, hashlib.sha256(buf).hexdigest(), tensors, operators, inputs, outputs,
-                 subgraphs, description)
+                 subgraphs, description, bytes(buf))
 
 
 # Bounds on what a microcontroller model can hold: past them a shape is corrupt, not big.

@@ -18,7 +18,11 @@ def _footprint(summary: PlanSummary) -> ModelFootprint:
 
 
 def plan_summary(graph: Graph) -> tuple[PlanSummary | None, str]:
-    """edgekit-rt's plan of `graph` (arena, constants, lower bounds), or None and why it cannot run it."""
+    """edgekit-rt's plan of `graph` (arena, constants, lower bounds), or None and why it cannot run it
+    (in a few words when it lacks ops: a report's cell, not the compiler's full message)."""
+    lacking = [op for op in graph.op_names() if op not in SUPPORTED_OPS]
+    if lacking:
+        return None, f"no kernel for {', '.join(lacking)}"
     try:
         return compile_model(graph).summary, ""
     except ModelError as exc:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from edgekit.boards import Board
 from edgekit.errors import ModelError
-from edgekit.model.reference import device_arena_bytes, measure_tflm_arena
+from edgekit.model.reference import device_arena_bytes, measure_tflm_arena, tflm_lacks
 from edgekit.model.tflite_graph import Graph
 from edgekit.project.families import family_of
 from edgekit.project.manifest import Project
@@ -29,7 +29,7 @@ from edgekit.runtimes.base import (
 )
 from edgekit.runtimes.tflm.code import tflm_sources
 from edgekit.runtimes.tflm.library import ensure_library
-from edgekit.runtimes.tflm.tree import TFLM_TREE_HOWTO, find_tree, given_dirs, recorded_dir
+from edgekit.runtimes.tflm.tree import TFLM_TREE_HOWTO, check_tree_ops, find_tree, given_dirs, recorded_dir
 
 KERNEL_SETS = {"ref": "reference", "cmsis_nn": "CMSIS-NN"}   # TflmTree.kind -> label
 
@@ -43,6 +43,10 @@ class Tflm(Runtime):
     # TFLM's reference kernels ran ds_cnn_kws in 43,084,499 instructions and sine in 5,094.
     instructions_per_mac = 16.22
     invoke_instructions = 423
+
+    def gaps(self, graph: Graph) -> tuple[str, ...]:
+        """The op the TFLM of the tflite_micro package has no kernel for (it names the first only)."""
+        return tflm_lacks(graph)
 
     def refuses(self, board: Board) -> str | None:
         """Families TFLM cannot reach (no C++ library in their toolchain)."""
@@ -61,6 +65,11 @@ class Tflm(Runtime):
 
     def footprint(self, graph: Graph, model_bytes: bytes, where: str) -> ModelFootprint:
         """The whole .tflite in flash and the arena TFLM needs (measured on the host, plus a margin)."""
+        lacking = self.gaps(graph)
+        if lacking:
+            raise ModelError(f"{where}: {TFLM} has no kernel for {', '.join(lacking)}",
+                             hint=f"use --runtime {EDGEKIT_RT} if it runs the model, else replace the "
+                                  "layer that makes the op")
         host_arena = measure_tflm_arena(model_bytes, graph)
         if host_arena is None:
             raise ModelError(f"{where}: cannot size the TFLM arena (tflite_micro is missing or the model "
@@ -70,8 +79,12 @@ class Tflm(Runtime):
 
     def model_code(self, graph: Graph, model_bytes: bytes, where: str, board: Board,
                    options: RuntimeOptions) -> ModelCode:
-        """edgekit_model.h and edgekit_model_tflm.cc."""
+        """edgekit_model.h and edgekit_model_tflm.cc; the tree given checked for the model's kernels
+        now, not by the linker minutes into the build."""
         need = self.footprint(graph, model_bytes, where)
+        dirs = given_dirs(options.tflm_dirs) if family_of(board).tflm.source == "tree" else []
+        if dirs:
+            check_tree_ops(find_tree(dirs[0]), graph.op_names())
         return ModelCode(tflm_sources(graph, model_bytes, need.arena_bytes), need)
 
     def template_context(self, board: Board, options: RuntimeOptions) -> dict[str, str]:
@@ -92,6 +105,8 @@ class Tflm(Runtime):
         dirs = given_dirs(options.tflm_dirs) or [d for d in (recorded_dir(project.root),) if d]
         tree = find_tree(dirs[0] if dirs else None)
         model = project.manifest.model   # no model record: every kernel
+        if model:
+            check_tree_ops(tree, model.ops)
         lib = ensure_library(tree, family.cross_build(project.board), model.ops if model else None,
                              project_dir=Path(project.root).resolve(), run=run, log=log, jobs=jobs)
         return BuildSetup({"TFLM_DIR": str(tree.root), "EK_TFLM_LIB": str(lib.path.resolve())}, lib)

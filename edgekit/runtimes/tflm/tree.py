@@ -4,6 +4,7 @@ CMSIS-NN kernels."""
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Sequence
@@ -31,6 +32,67 @@ class TflmTree:
     def kind(self) -> str:
         """"cmsis_nn" or "ref" (reference kernels)."""
         return "cmsis_nn" if self.cmsis_nn else "ref"
+
+
+# In the tree's micro_mutable_op_resolver.h, each AddXxx method names its builtin op and the
+# Register_YYY() kernel registration it uses by default; kernel .cc files define Register_YYY().
+_RESOLVER_H = "tensorflow/lite/micro/micro_mutable_op_resolver.h"
+_ADD_METHOD = re.compile(r"TfLiteStatus (Add\w+)\((.*?)\n  \}", re.S)
+_REGISTRATION = re.compile(r"TFLMRegistration\s+Register_(\w+)\(\)\s*\{")
+_DECLARATION = re.compile(r"TFLMRegistration\s+Register_(\w+)\(\);")
+
+
+@dataclass(frozen=True)
+class TreeKernels:
+    """What a tree can run: op -> (resolver method, registrations it calls), the registrations
+    some .cc defines, and the header declaring each registration (where its .cc is expected)."""
+
+    methods: dict[str, tuple[str, tuple[str, ...]]]
+    defined: frozenset[str]
+    declared_in: dict[str, str]
+
+
+@functools.cache
+def tree_kernels(root: Path) -> TreeKernels:
+    """The kernels of the tree at `root`, read from its sources (cached per tree and process)."""
+    micro = root / "tensorflow" / "lite" / "micro"
+    try:
+        header = (root / _RESOLVER_H).read_text(errors="replace")
+    except OSError:
+        raise MissingToolError(f"the TFLM tree {root} has no {_RESOLVER_H}", hint=TFLM_TREE_HOWTO) from None
+    methods = {}
+    for name, body in _ADD_METHOD.findall(header):
+        ops = re.findall(r"BuiltinOperator_(\w+)", body)
+        if ops:
+            methods[ops[0]] = (name, tuple(re.findall(r"Register_(\w+)\(\)", body)))
+    defined: set[str] = set()
+    declared: dict[str, str] = {}
+    for path in sorted(micro.rglob("*.cc")) + sorted((micro / "kernels").rglob("*.h")):
+        text = path.read_text(errors="replace")
+        if path.suffix == ".cc":
+            defined.update(_REGISTRATION.findall(text))
+        elif path.name != "micro_ops.h":   # micro_ops.h declares every kernel: it names no file
+            for reg in _DECLARATION.findall(text):
+                declared.setdefault(reg, str(path.relative_to(root).with_suffix(".cc")))
+    return TreeKernels(methods, frozenset(defined), declared)
+
+
+def check_tree_ops(tree: TflmTree, ops: Sequence[str]) -> None:
+    """MissingToolError (exit 4) naming what the tree lacks for `ops`: an op its resolver does
+    not know (this TFLM has no kernel for it), or a kernel whose source file is missing."""
+    kernels = tree_kernels(tree.root)
+    unknown = [op for op in ops if not op.startswith("CUSTOM:") and op not in kernels.methods]
+    if unknown:
+        raise MissingToolError(f"the TFLM tree {tree.root} has no kernel for {', '.join(unknown)} "
+                               f"(its {_RESOLVER_H} does not register it)",
+                               hint="use a newer TFLM tree, or --runtime edgekit-rt if it runs the model")
+    absent = {reg: kernels.declared_in.get(reg, f"the .cc that defines Register_{reg}()")
+              for op in ops if op in kernels.methods
+              for reg in kernels.methods[op][1] if reg not in kernels.defined}
+    if absent:
+        raise MissingToolError(f"the TFLM tree {tree.root} is missing the kernel source of "
+                               + ", ".join(f"{reg} ({where})" for reg, where in absent.items()),
+                               hint="remake the tree with TFLM's create_tflm_tree.py")
 
 
 def given_dirs(flags: Sequence[Path] = ()) -> list[Path]:
@@ -64,4 +126,5 @@ def find_tree(tflm_dir: Path | str | None) -> TflmTree:
     return TflmTree(root, (root / "third_party" / "cmsis_nn").is_dir())
 
 
-__all__ = ["TFLM_DIR_ENV", "TFLM_TREE_HOWTO", "TflmTree", "find_tree", "given_dirs", "recorded_dir"]
+__all__ = ["TFLM_DIR_ENV", "TFLM_TREE_HOWTO", "TflmTree", "TreeKernels", "check_tree_ops", "find_tree", "given_dirs",
+           "recorded_dir", "tree_kernels"]
