@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from edgekit.errors import DataError, InputFileError
+from edgekit.errors import DataError, InputFileError, filesystem_error
 
 
 @dataclass
@@ -134,6 +134,27 @@ def atomic_path(path: Path, suffix: str = ".tmp") -> Iterator[Path]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+PROBE_BYTES = 64 * 1024   # about what a report with its plots takes
+
+
+def require_writable(directory: Path) -> None:
+    """FileSystemError (exit 5) now, before a long run, when `directory` cannot take a file of
+    PROBE_BYTES (read-only, no space, no permission, name too long); the directory is created."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=directory) as probe:
+            probe.write(b"\0" * PROBE_BYTES)
+            probe.flush()
+            os.fsync(probe.fileno())
+    except OSError as exc:
+        if exc.filename is None:   # a full disk names no file: the directory is where
+            exc.filename = str(directory)
+        fault = filesystem_error(exc)
+        if fault is None:
+            raise
+        raise fault from None
 
 
 @contextmanager

@@ -6,9 +6,13 @@ Exit codes (also in README.md):
   2  usage or input error: bad file, bad data, unknown board or example, unsupported model
   3  device error: no board on the port, link lost, board answered garbage
   4  missing tool: a toolchain, flasher or optional Python package is not installed
+  5  the machine refused a file: no space left, read-only file system, permission denied,
+     file name too long
 """
 
 from __future__ import annotations
+
+import errno
 
 
 class EdgekitError(Exception):
@@ -80,3 +84,35 @@ class MissingToolError(EdgekitError):
     """A program or optional package needed for this step is not installed."""
 
     exit_code = 4
+
+
+class FileSystemError(EdgekitError):
+    """The machine refused to read or write a file: disk full, read-only, permission, name too long."""
+
+    exit_code = 5
+
+
+# errno -> what the user can do about it
+_FS_FAULTS = {
+    errno.ENOSPC: "free some space or write elsewhere",
+    errno.EDQUOT: "free some space or write elsewhere",
+    errno.EROFS: "write to a writable directory",
+    errno.EACCES: "check the permissions, or write elsewhere",
+    errno.EPERM: "check the permissions, or write elsewhere",
+    errno.ENAMETOOLONG: "use a shorter file or directory name",
+}
+
+
+def filesystem_error(exc: OSError) -> FileSystemError | None:
+    """The one-line error for an OSError the machine raised about a file (None for other
+    OSErrors, which are bugs or reported where they happen)."""
+    hint = _FS_FAULTS.get(exc.errno or 0)
+    if hint is None:
+        return None
+    where = exc.filename if exc.filename is not None else "a file"
+    name = str(where)
+    if len(name) > 120:   # a name too long to read: its start and end say where it is
+        name = name[:50] + "…" + name[-50:]
+    verb = "write" if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS) else "use"
+    return FileSystemError(f"cannot {verb} {name}: {exc.strerror or errno.errorcode.get(exc.errno or 0)}",
+                           hint=hint)

@@ -8,12 +8,12 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
 from edgekit.console import err
-from edgekit.errors import EdgekitError
+from edgekit.errors import EdgekitError, filesystem_error
 from edgekit.runtimes import AUTO, EDGEKIT_RT, TFLM
 from edgekit.runtimes.registry import DEFAULT_CHOICE, RUNTIMES, runtime_choices
 from edgekit.runtimes.tflm.tree import TFLM_DIR_ENV
@@ -114,9 +114,20 @@ def run_main(group: click.Group) -> None:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)
-    except Exception as exc:  # a bug: one line by default, the traceback on request
-        if os.environ.get("EDGEKIT_DEBUG"):
-            raise
-        click.echo(f"internal error: {type(exc).__name__}: {exc} "
-                   "(a bug in edgekit; rerun with EDGEKIT_DEBUG=1 for the traceback and report it)", err=True)
-        sys.exit(EXIT_INTERNAL)
+    except OSError as exc:
+        fault = filesystem_error(exc)   # the machine refused a file: not a bug
+        if fault is None:
+            _internal_error(exc)
+        click.echo(f"error: {fault}", err=True)
+        sys.exit(fault.exit_code)
+    except Exception as exc:
+        _internal_error(exc)
+
+
+def _internal_error(exc: Exception) -> NoReturn:
+    """A bug: one line by default, the traceback (of the exception being handled) on request."""
+    if os.environ.get("EDGEKIT_DEBUG"):
+        raise exc
+    click.echo(f"internal error: {type(exc).__name__}: {exc} "
+               "(a bug in edgekit; rerun with EDGEKIT_DEBUG=1 for the traceback and report it)", err=True)
+    sys.exit(EXIT_INTERNAL)

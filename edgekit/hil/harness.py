@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from edgekit import __version__
-from edgekit.data import fit_to_input, load_dataset
+from edgekit.data import fit_to_input, load_dataset, require_writable
 from edgekit.errors import DeviceError, UsageError
 from edgekit.hil.board_link import open_session
 from edgekit.hil.evaluate import Gates, LinkStats, agreement, latency, task_comparison
@@ -167,6 +167,7 @@ def run_hil(project: Project, *, options: HilOptions | None = None,
                        project=str(project.root), model_sha256=graph.sha256, data=data_name,
                        samples_planned=len(x), host_reference=host.label)
     run = _Run(project, opts, report, x, y, host.run(xq))
+    require_writable(run.report_dir)   # a report that cannot be written fails now, not after the run
 
     with ExitStack() as stack:
         try:
