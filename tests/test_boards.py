@@ -119,3 +119,17 @@ def test_cli_boards(cli, tmp_path: Path) -> None:
     assert_clean_error(cli("boards", "--boards-dir", tmp_path, "list"), 2, str(bad), "memory.ram.size")
     bad = _write(tmp_path, GOOD.replace('uart = "USART1"', 'uart = "USART7"'))
     assert_clean_error(cli("boards", "--boards-dir", tmp_path, "list"), 2, str(bad), "console.uart")
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_boards_dir_is_taken_before_or_after_the_subcommand(cli, tmp_path: Path, where: str) -> None:
+    """`edgekit boards show ID --boards-dir D` (as every other command takes it) and
+    `edgekit boards --boards-dir D show ID` both find the user's board."""
+    text = (REPO / "boards" / "nucleo-f446re.toml").read_text().replace('id = "nucleo-f446re"', 'id = "my-board"')
+    (tmp_path / "my-board.toml").write_text(text)
+    for sub in (["show", "my-board"], ["list"]):
+        args = ["boards", "--boards-dir", tmp_path, *sub] if where == "before" else \
+            ["boards", *sub, "--boards-dir", tmp_path]
+        r = cli(*args, "--json")
+        assert r.returncode == 0, r.stderr
+        assert "my-board" in r.stdout

@@ -29,14 +29,21 @@ def boards(ctx: click.Context, boards_dirs: tuple[Path, ...]) -> None:
         ctx.invoke(boards_list)
 
 
+def _dirs(group_dirs: tuple[Path, ...] | None, own: tuple[Path, ...]) -> tuple[Path, ...]:
+    """--boards-dir given before the subcommand (`boards --boards-dir D show`) or after it."""
+    return tuple(dict.fromkeys((*(group_dirs or ()), *own)))
+
+
 @boards.command("list")
+@boards_dirs_option
 @json_option
 @click.pass_obj
-def boards_list(boards_dirs: tuple[Path, ...] | None, as_json: bool = False) -> None:
+def boards_list(group_dirs: tuple[Path, ...] | None, boards_dirs: tuple[Path, ...] = (),
+                as_json: bool = False) -> None:
     """All boards, validated."""
     from edgekit.boards import list_boards
 
-    found = list_boards(boards_dirs or ())
+    found = list_boards(_dirs(group_dirs, boards_dirs))
     if as_json:
         print_json([{"id": b.id, "name": b.name, "family": b.family, "mcu": b.mcu, "file": str(b.source)}
                     for b in found])
@@ -46,13 +53,15 @@ def boards_list(boards_dirs: tuple[Path, ...] | None, as_json: bool = False) -> 
 
 @boards.command("show")
 @click.argument("board_id")
+@boards_dirs_option
 @json_option
 @click.pass_obj
-def boards_show(boards_dirs: tuple[Path, ...] | None, board_id: str, as_json: bool = False) -> None:
+def boards_show(group_dirs: tuple[Path, ...] | None, board_id: str, boards_dirs: tuple[Path, ...] = (),
+                as_json: bool = False) -> None:
     """Everything a board file says."""
     from edgekit.boards import load_board
 
-    board = load_board(board_id, boards_dirs or ())
+    board = load_board(board_id, _dirs(group_dirs, boards_dirs))
     if as_json:
         print_json(board_dict(board))
     else:
