@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from edgekit.cli.support import RuntimeName, boards_dirs_option, json_option, print_json
+from edgekit.cli.support import RuntimeName, boards_dirs_option, custom_objects_option, json_option, print_json
 from edgekit.console import out, progress_bar
 from edgekit.runtimes import AUTO
 
@@ -34,6 +34,7 @@ from edgekit.runtimes import AUTO
               help="How pruning ranks channels: l1 (weight magnitude) or taylor (|w x dL/dw| over a few batches).")
 @boards_dirs_option
 @json_option
+@custom_objects_option
 def compress(model: Path, data_path: Path, board_id: str, runtime: str, max_flash: int | None, max_ram: int | None,
              max_latency_ms: float | None, max_drop: float, methods: str, out_dir: Path | None, seed: int,
              importance: str, boards_dirs: tuple[Path, ...], as_json: bool) -> None:

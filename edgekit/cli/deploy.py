@@ -10,7 +10,14 @@ from rich.table import Table
 
 from edgekit.boards import DEFAULT_BOARD
 from edgekit.cli.hil import hil_dict
-from edgekit.cli.support import INFERRING, boards_dirs_option, json_option, print_json, runtime_option
+from edgekit.cli.support import (
+    INFERRING,
+    boards_dirs_option,
+    custom_objects_option,
+    json_option,
+    print_json,
+    runtime_option,
+)
 from edgekit.console import out, progress_bar, step
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -36,6 +43,7 @@ if TYPE_CHECKING:  # pragma: no cover
 @click.option("--compress", is_flag=True, help="Compress a model that does not fit the board (edgekit compress).")
 @boards_dirs_option
 @json_option
+@custom_objects_option
 def deploy(target: str, board_id: str, out_dir: Path | None, runtime: str, tflm_dir: Path | None,
            data_path: Path | None,
            port: str | None, runner: str | None, min_accuracy: float | None, max_latency_ms: float | None,

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import click
 from rich.table import Table
 
-from edgekit.cli.support import print_json
+from edgekit.cli.support import custom_objects_option, print_json
 from edgekit.console import out, step
 from edgekit.model.metrics import TASKS
 
@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
 @click.option("--task", type=click.Choice(TASKS),
               help="Task for the metric [default: inferred].")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@custom_objects_option
 def evaluate(model: Path, data: Path, task: str | None, as_json: bool) -> None:
     """Task metric of a .keras or .tflite model on DATA (x_test/y_test, else x/y)."""
     from edgekit.data import load_dataset

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from edgekit.cli.support import INFERRING, boards_dirs_option, json_option, print_json
+from edgekit.cli.support import INFERRING, boards_dirs_option, custom_objects_option, json_option, print_json
 from edgekit.console import out, progress_bar
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -33,6 +33,7 @@ if TYPE_CHECKING:  # pragma: no cover
               help="Also time each op of one invoke on the board (table, report.json, profile.png).")
 @boards_dirs_option
 @json_option
+@custom_objects_option
 def hil(project_dir: Path, board_id: str | None, port: str | None, data_path: Path | None, samples: int | None,
         runs: int, warmup: int, report_dir: Path | None, junit: Path | None, min_accuracy: float | None,
         max_latency_ms: float | None, require_exact: bool, profile: bool, boards_dirs: tuple[Path, ...],

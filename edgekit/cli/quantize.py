@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import click
 from rich.table import Table
 
-from edgekit.cli.support import fmt_metric, kib, print_json
+from edgekit.cli.support import custom_objects_option, fmt_metric, kib, print_json
 from edgekit.console import out, step
 from edgekit.model.metrics import HIGHER_IS_BETTER, TASKS
 
@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover
 @click.option("--task", type=click.Choice(TASKS),
               help="Task for the metric [default: inferred from labels and output shape].")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@custom_objects_option
 def quantize(model: Path, calib: Path, samples: int, out_path: Path | None, test_path: Path | None,
              task: str | None, as_json: bool) -> None:
     """Full-integer int8 quantization of a Keras model, verified, with a float vs int8 report."""

@@ -57,6 +57,21 @@ class RuntimeName(click.Choice):
         pass
 
 
+def custom_objects_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    """--custom-objects FILE.py|MODULE for a command that loads Keras models: kept in the
+    environment, so that the processes edgekit starts (the converter's) load them too."""
+    from edgekit.model.keras_io import CUSTOM_OBJECTS_ENV
+
+    def remember(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+        if value:
+            os.environ[CUSTOM_OBJECTS_ENV] = value
+
+    return click.option("--custom-objects", metavar="FILE.py|MODULE", expose_value=False, callback=remember,
+                        help="Custom Keras layers and functions the model uses: a .py file or an importable "
+                             "module (its CUSTOM_OBJECTS dict, else every class and function in it). It also lets "
+                             "Lambda layers load: only for models whose code you trust.")(f)
+
+
 def runtime_option(f: Callable[..., Any]) -> Callable[..., Any]:
     """`--runtime` (parameter `runtime`) and `--tflm-dir` (parameter `tflm_dir`)."""
     f = tflm_dir_option("the TFLM source tree (create_tflm_tree.py) a tflm project builds with, on "

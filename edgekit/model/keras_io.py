@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+import importlib
+import importlib.util
+import inspect
 import os
+import re
+import sys
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -35,15 +41,78 @@ def load_keras_model(path: Path | str) -> Any:
         raise _not_keras(path, "not a .keras (zip) archive")
     if path.suffix == ".h5" and _head(path, 8) != b"\x89HDF\r\n\x1a\n":
         raise _not_keras(path, "not an HDF5 file")
+    custom = custom_objects()   # before TensorFlow loads: a missing file fails fast
+    trusted = bool(os.environ.get(CUSTOM_OBJECTS_ENV))
     import_tensorflow()
     import keras
 
     try:
-        return keras.saving.load_model(path, compile=False)
+        # Given custom objects, the user vouches for the model's code: Lambda layers load too.
+        return keras.saving.load_model(path, compile=False, custom_objects=custom or None,
+                                       safe_mode=not trusted)
     except Exception as exc:  # Keras raises many types for corrupt archives
-        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-        first_line = lines[0] if lines and "file not found" not in lines[0].lower() else type(exc).__name__
-        raise _not_keras(path, first_line[:200]) from None
+        raise _load_failed(path, exc, trusted) from None
+
+
+# `--custom-objects FILE.py|MODULE` sets this, so that every process edgekit starts (the
+# converter's worker, the float reference of hil) loads the same objects.
+CUSTOM_OBJECTS_ENV = "EDGEKIT_CUSTOM_OBJECTS"
+_LOCATE = re.compile(r"Could not locate (?:class|function) '([^']+)'")
+
+
+def custom_objects() -> dict[str, Any]:
+    """The classes and functions of $EDGEKIT_CUSTOM_OBJECTS (a .py file or an importable module):
+    its CUSTOM_OBJECTS dict when it has one, else every class and function it defines; {} when
+    unset. InputFileError when the file is missing or fails to import."""
+    spec = os.environ.get(CUSTOM_OBJECTS_ENV, "")
+    if not spec:
+        return {}
+    module = _import_custom(spec)
+    table = getattr(module, "CUSTOM_OBJECTS", None)
+    if isinstance(table, dict):
+        return dict(table)
+    return {name: obj for name, obj in vars(module).items()
+            if (inspect.isclass(obj) or inspect.isfunction(obj)) and obj.__module__ == module.__name__}
+
+
+@functools.cache
+def _import_custom(spec: str) -> Any:
+    try:
+        if spec.endswith(".py") or os.sep in spec:
+            path = Path(spec)
+            if not path.is_file():
+                raise InputFileError(f"custom objects file not found: {path}")
+            loader = importlib.util.spec_from_file_location(f"edgekit_custom_{path.stem}", path)
+            if loader is None or loader.loader is None:
+                raise InputFileError(f"{path} is not a Python file")
+            module = importlib.util.module_from_spec(loader)
+            sys.modules[loader.name] = module   # Keras looks classes up by their module
+            loader.loader.exec_module(module)
+            return module
+        return importlib.import_module(spec)
+    except InputFileError:
+        raise
+    except Exception as exc:  # the user's code: any error, reported in one line
+        raise InputFileError(f"custom objects {spec} failed to import: {type(exc).__name__}: "
+                             f"{' '.join(str(exc).split())[:300]}") from None
+
+
+def _load_failed(path: Path, exc: Exception, have_custom: bool) -> InputFileError:
+    """Keras's own reason, without the configs it dumps: the class it could not find, else its
+    first line."""
+    text = str(exc)
+    missing = _LOCATE.search(text)
+    if missing:
+        where = "the --custom-objects given do not define it" if have_custom else \
+            "pass --custom-objects FILE.py (or a module) defining it"
+        return InputFileError(f"{path} uses {missing.group(1)}, which Keras could not locate", hint=where)
+    if "safe_mode" in text and "Lambda" in text:
+        return InputFileError(f"{path} has a Lambda layer, which Keras loads only from code you trust",
+                              hint="pass --custom-objects FILE.py with the functions it uses (that trusts the "
+                                   "model's code), or replace the Lambda with a layer")
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    first = lines[0] if lines and "file not found" not in lines[0].lower() else type(exc).__name__
+    return _not_keras(path, " ".join(first.split())[:300])
 
 
 def _head(path: Path, n: int) -> bytes:
