@@ -139,6 +139,7 @@ def build_project(project: Project, *, jobs: int = 2, options: RuntimeOptions = 
     if not (project_dir / "CMakeLists.txt").is_file():
         raise InputFileError(f"{project_dir} has no CMakeLists.txt",
                              hint="render the project first: edgekit generate")
+    project.check_model()
     require(*family.tools, needed_for=f"build {family.title} firmware")
     build_dir = Path(build_dir).resolve() if build_dir else project.build_dir.resolve()
     build_dir.mkdir(parents=True, exist_ok=True)

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from edgekit.boards import Board, load_board
 from edgekit.data import atomic_write_bytes, dir_mode, output_dir
-from edgekit.errors import InputFileError, UsageError
+from edgekit.errors import InputFileError, ModelError, UsageError
 from edgekit.project.families import family_of
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -276,6 +276,17 @@ class Project:
             return "the project was regenerated since the build"
         more = f" and {len(changed) - 1} more file(s)" if len(changed) > 1 else ""
         return f"{changed[0]}{more} changed since the build"
+
+    def check_model(self) -> None:
+        """ModelError when the project's model file is not the one its code was generated from
+        (replaced after `edgekit generate`): building would compile the old model's code."""
+        if self.manifest.model is None:
+            return
+        now = _file_sha(self.model_path) or "?"
+        if now != self.model_sha256:
+            raise ModelError(f"{self.model_path} changed since the project was generated (sha256:{now[:16]}…, "
+                             f"the code is for sha256:{self.model_sha256[:16]}…)",
+                             hint=f"regenerate it: edgekit generate MODEL --board {self.board.id} -o {self.root}")
 
     def check_build(self, build_dir: Path | None = None) -> None:
         """StaleBuildError when the project has an image that is older than its sources or model."""

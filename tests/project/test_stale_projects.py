@@ -133,6 +133,9 @@ def test_changed_model_unstamped_and_foreign_images_are_refused(cli, built: Path
     model.write_bytes(original[:-1] + bytes([original[-1] ^ 1]))
     assert project.build_problem() == "the model changed since the build"
     assert_clean_error(cli("hil", project_dir, "--data", inputs, "--runs", "0"), 2, STALE, "the model changed")
+    # Building would compile the code generated for the old model: refused, naming both hashes.
+    assert_clean_error(cli("build", project_dir), 2, "model.tflite changed since the project was generated",
+                       f"the code is for sha256:{project.model_sha256[:16]}", "edgekit generate")
     model.write_bytes(original)
     assert project.build_problem() is None
     elf = project.elf_path
