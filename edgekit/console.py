@@ -12,16 +12,31 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from rich.console import Console
+from rich.table import Table
 
 # Width given to a console whose stream is not a terminal: tables render at their natural
 # width (they never expand to it) and text is never wrapped (soft_wrap).
 PIPE_WIDTH = 100_000
 
 
+class _Console(Console):
+    """A console whose tables never cut a cell: in a narrow terminal a column folds its text
+    onto more lines instead of ending it in "…" (an op name, an id or a number stays whole)."""
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        for obj in objects:
+            if isinstance(obj, Table):
+                for column in obj.columns:
+                    if column.overflow == "ellipsis":
+                        column.overflow = "fold"
+        super().print(*objects, **kwargs)
+
+
 def _console(*, stderr: bool) -> Console:
-    console = Console(stderr=stderr, highlight=False)
+    console = _Console(stderr=stderr, highlight=False)
     if not console.is_terminal:
         console.width = PIPE_WIDTH
         console.soft_wrap = True

@@ -39,6 +39,7 @@ class OpCost:
     op: str         # builtin name, e.g. "CONV_2D"
     macs: int       # multiply-accumulates (0 for ops that do none)
     cycles: int     # cycles on a board, instructions on the virtual board
+    layer: str = ""  # the Keras layer that made it, read from its output tensor's name ("" unknown)
 
     @property
     def cycles_per_mac(self) -> float | None:
@@ -49,6 +50,28 @@ class OpCost:
     def label(self) -> str:
         """How tables and plots name the op: "#3 CONV_2D"."""
         return f"#{self.index} {self.op}"
+
+
+@dataclass(frozen=True)
+class OpGroup:
+    """The ops of one type (or of one Keras layer) summed."""
+
+    name: str
+    ops: int
+    macs: int
+    cycles: int
+
+    @property
+    def cycles_per_mac(self) -> float | None:
+        """Cost per MAC, or None for a group that does no MACs."""
+        return self.cycles / self.macs if self.macs else None
+
+
+def keras_layer(tensor_name: str) -> str:
+    """The Keras layer in a converter's tensor name: "functional_1/dense_2/MatMul;..." ->
+    "dense_2"; "" when the name has no layer path (graph inputs, fused names)."""
+    parts = [p for p in tensor_name.split(";")[0].split("/") if p]
+    return parts[1] if len(parts) >= 3 else ""
 
 
 @dataclass(frozen=True)
@@ -75,17 +98,36 @@ class LayerProfile:
         """Multiply-accumulates of the whole invoke."""
         return sum(o.macs for o in self.ops)
 
-    def share(self, op: OpCost) -> float:
-        """The op's part of the whole invoke."""
+    def share(self, op: OpCost | OpGroup) -> float:
+        """The op's (or group's) part of the whole invoke."""
         return op.cycles / self.invoke_cycles if self.invoke_cycles else 0.0
+
+    def groups(self, by: str) -> list[OpGroup]:
+        """The ops summed per op type (by="op") or per Keras layer (by="layer"; ops of no known
+        layer under "?"), costliest first."""
+        sums: dict[str, list[int]] = {}
+        for o in self.ops:
+            g = sums.setdefault((o.op if by == "op" else o.layer) or "?", [0, 0, 0])
+            g[0], g[1], g[2] = g[0] + 1, g[1] + o.macs, g[2] + o.cycles
+        return sorted((OpGroup(name, *v) for name, v in sums.items()), key=lambda g: -g.cycles)
+
+    @property
+    def layers_known(self) -> bool:
+        """Whether grouping by Keras layer says more than the per-op table: most ops have a layer,
+        and a layer makes two ops or more on average (an unrolled recurrent layer: hundreds)."""
+        named = [o for o in self.ops if o.layer]
+        return 2 * len(named) >= len(self.ops) and 2 * len({o.layer for o in named}) <= len(self.ops)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape (report.json's "profile")."""
         return {
             "runtime": self.runtime, "unit": self.unit, "invoke": self.invoke_cycles,
             "total": self.total, "coverage": self.coverage, "macs": self.macs,
-            "ops": [{"index": o.index, "op": o.op, "macs": o.macs, "count": o.cycles,
+            "ops": [{"index": o.index, "op": o.op, "layer": o.layer, "macs": o.macs, "count": o.cycles,
                      "per_mac": o.cycles_per_mac, "share": self.share(o)} for o in self.ops],
+            **{f"by_{by}": [{"name": g.name, "ops": g.ops, "macs": g.macs, "count": g.cycles,
+                             "per_mac": g.cycles_per_mac, "share": self.share(g)} for g in self.groups(by)]
+               for by in ("op", "layer")},
         }
 
 
@@ -157,7 +199,9 @@ def layer_profile(graph: Graph, invoke: int, counts: list[int], *, runtime: str,
     if len(counts) != len(graph.operators):
         raise DeviceError(f"the board profiled {len(counts)} ops but the project's model has "
                           f"{len(graph.operators)}", hint=REGENERATE)
-    ops = tuple(OpCost(op.index, op.op, op_macs(graph, op), int(c)) for op, c in zip(graph.operators, counts))
+    ops = tuple(OpCost(op.index, op.op, op_macs(graph, op), int(c),
+                       keras_layer(graph.tensors[op.outputs[0]].name) if op.outputs else "")
+                for op, c in zip(graph.operators, counts))
     return LayerProfile(runtime, unit, ops, int(invoke))
 
 
@@ -168,5 +212,5 @@ def profile_on_device(session: Session, graph: Graph, x: np.ndarray | bytes, *, 
     return layer_profile(graph, invoke, counts, runtime=info.runtime if info else "?", unit=unit)
 
 
-__all__ = ["LayerProfile", "NO_PROFILER", "OpCost", "ProfilePage", "layer_profile", "profile_on_device",
-           "profile_request", "read_profile", "require_profiler"]
+__all__ = ["LayerProfile", "NO_PROFILER", "OpCost", "OpGroup", "ProfilePage", "keras_layer", "layer_profile",
+           "profile_on_device", "profile_request", "read_profile", "require_profiler"]

@@ -9,13 +9,14 @@ from pathlib import Path
 from rich.table import Table
 
 from edgekit.data import atomic_write_bytes
-from edgekit.hil.profile import LayerProfile, OpCost
+from edgekit.hil.profile import LayerProfile, OpCost, OpGroup
 
 PROFILE_PNG = "profile.png"
 MAX_BARS = 60  # a chart of more ops shows the costliest this many
+MAX_OP_ROWS = 40  # the per-op table of a model with more ops lists the costliest this many
 
 
-def _per_mac(o: OpCost) -> str:
+def _per_mac(o: OpCost | OpGroup) -> str:
     v = o.cycles_per_mac
     return "-" if v is None else f"{v:,.2f}"
 
@@ -26,24 +27,61 @@ def coverage_line(p: LayerProfile) -> str:
             f"({p.coverage:.2%} covered; the profiled invoke includes the profiler's own cost)")
 
 
-def profile_table(p: LayerProfile) -> Table:
-    """The per-op table: index, op, MACs, count, count per MAC, share of the invoke."""
+def _shown_ops(p: LayerProfile) -> tuple[list[OpCost], str]:
+    """The ops the per-op table lists (the MAX_OP_ROWS costliest, in execution order, when there
+    are more) and a note saying so."""
+    if len(p.ops) <= MAX_OP_ROWS:
+        return list(p.ops), ""
+    keep = {o.index for o in sorted(p.ops, key=lambda o: o.cycles, reverse=True)[:MAX_OP_ROWS]}
+    return [o for o in p.ops if o.index in keep], \
+        f"the {MAX_OP_ROWS} costliest of {len(p.ops)} ops; all of them in report.json"
+
+
+def _group_tables(p: LayerProfile) -> list[tuple[str, list[OpGroup]]]:
+    """(title, groups) per op type, and per Keras layer where that says more than the ops."""
+    by_op = p.groups("op")
+    found = [("op type", by_op)] if len(by_op) < len(p.ops) else []
+    if p.layers_known:
+        found.append(("Keras layer", p.groups("layer")))
+    return found
+
+
+def profile_tables(p: LayerProfile) -> list[Table]:
+    """The profile as tables: per op type, per Keras layer (when the tensor names say), then per op."""
+    tables = []
+    for what, groups in _group_tables(p):
+        t = Table(title=f"profile by {what} ({p.runtime}, one invoke, {p.unit})")
+        for col, justify in ((what, "left"), ("ops", "right"), ("MACs", "right"), (p.unit, "right"),
+                             (f"{p.unit}/MAC", "right"), ("% of invoke", "right")):
+            t.add_column(col, justify=justify)  # type: ignore[arg-type]
+        for g in groups:
+            t.add_row(g.name, str(g.ops), f"{g.macs:,}", f"{g.cycles:,}", _per_mac(g), f"{p.share(g):.1%}")
+        tables.append(t)
+    ops, note = _shown_ops(p)
     t = Table(title=f"per-op profile ({p.runtime}, one invoke, {p.unit})")
     for col, justify in (("#", "right"), ("op", "left"), ("MACs", "right"), (p.unit, "right"),
                          (f"{p.unit}/MAC", "right"), ("% of invoke", "right")):
         t.add_column(col, justify=justify)  # type: ignore[arg-type]
-    for o in p.ops:
+    for o in ops:
         t.add_row(str(o.index), o.op, f"{o.macs:,}", f"{o.cycles:,}", _per_mac(o), f"{p.share(o):.1%}")
-    t.caption = coverage_line(p)
-    return t
+    t.caption = coverage_line(p) + (f"; {note}" if note else "")
+    return tables + [t]
 
 
 def profile_markdown(p: LayerProfile) -> list[str]:
-    """report.md's per-op section."""
-    lines = [f"## Per-op profile ({p.runtime}, one invoke)", "",
-             f"| # | op | MACs | {p.unit} | {p.unit}/MAC | % of invoke |", "|---:|---|---:|---:|---:|---:|"]
+    """report.md's profile section: per op type (and Keras layer), then per op."""
+    lines = [f"## Per-op profile ({p.runtime}, one invoke)", ""]
+    for what, groups in _group_tables(p):
+        lines += [f"By {what}:", "", f"| {what} | ops | MACs | {p.unit} | {p.unit}/MAC | % of invoke |",
+                  "|---|---:|---:|---:|---:|---:|"]
+        lines += [f"| {g.name} | {g.ops} | {g.macs:,} | {g.cycles:,} | {_per_mac(g)} | {p.share(g):.1%} |"
+                  for g in groups]
+        lines.append("")
+    ops, note = _shown_ops(p)
+    lines += [f"Per op{f' ({note})' if note else ''}:", "",
+              f"| # | op | MACs | {p.unit} | {p.unit}/MAC | % of invoke |", "|---:|---|---:|---:|---:|---:|"]
     lines += [f"| {o.index} | {o.op} | {o.macs:,} | {o.cycles:,} | {_per_mac(o)} | {p.share(o):.1%} |"
-              for o in p.ops]
+              for o in ops]
     return lines + ["", coverage_line(p) + ".", ""]
 
 
@@ -82,4 +120,5 @@ def write_profile_png(p: LayerProfile, path: Path, title: str) -> Path:
     return path
 
 
-__all__ = ["MAX_BARS", "PROFILE_PNG", "coverage_line", "profile_markdown", "profile_table", "write_profile_png"]
+__all__ = ["MAX_BARS", "MAX_OP_ROWS", "PROFILE_PNG", "coverage_line", "profile_markdown", "profile_tables",
+           "write_profile_png"]

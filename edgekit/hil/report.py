@@ -23,7 +23,7 @@ from rich.table import Table
 from edgekit.data import atomic_write_bytes, atomic_write_text
 from edgekit.hil.evaluate import Agreement, GateResult, Latency, LinkStats, TaskComparison
 from edgekit.hil.profile import LayerProfile
-from edgekit.hil.profile_report import PROFILE_PNG, profile_markdown, profile_table, write_profile_png
+from edgekit.hil.profile_report import PROFILE_PNG, profile_markdown, profile_tables, write_profile_png
 from edgekit.hil.protocol import DeviceInfo
 
 Status = Literal["running", "complete", "failed"]
@@ -165,7 +165,7 @@ def console_tables(report: HilReport) -> list[Table]:
                   f"{link.bytes_per_second:,.0f} B/s", "-" if share is None else f"{share:.0%}")
         tables.append(t)
     if report.profile is not None:
-        tables.append(profile_table(report.profile))
+        tables.extend(profile_tables(report.profile))
     return tables
 
 
