@@ -136,6 +136,45 @@ def atomic_path(path: Path, suffix: str = ".tmp") -> Iterator[Path]:
         raise
 
 
+def draw_samples(n: int, k: int, labels: np.ndarray | None, *, seed: int = 0) -> np.ndarray:
+    """`k` of `n` sample indices in ascending order, drawn with `seed` (the same draw every run).
+    Stratified when `labels` are class ids (integers, or one-hot rows): each class keeps its
+    share, and every class at least one sample while k allows (an anomaly test set sorted by
+    label still gets both normal and anomalous samples). Otherwise a plain random draw."""
+    if k >= n:
+        return np.arange(n)
+    rng = np.random.default_rng(seed)
+    classes = _class_ids(labels, n)
+    if classes is None:
+        return np.sort(rng.choice(n, size=k, replace=False))
+    values, counts = np.unique(classes, return_counts=True)
+    quota = np.floor(k * counts / n).astype(int)
+    if k >= len(values):
+        quota = np.maximum(quota, 1)
+    while quota.sum() > k:                      # the floors of 1 overshot: trim the biggest
+        quota[np.argmax(quota)] -= 1
+    rest = k * counts / n - quota               # largest remainders take what is left
+    for i in np.argsort(-rest, kind="stable"):
+        if quota.sum() >= k:
+            break
+        if quota[i] < counts[i]:
+            quota[i] += 1
+    picked = [rng.choice(np.flatnonzero(classes == v), size=q, replace=False) for v, q in zip(values, quota) if q]
+    return np.sort(np.concatenate(picked))
+
+
+def _class_ids(labels: np.ndarray | None, n: int) -> np.ndarray | None:
+    if labels is None or len(labels) != n:
+        return None
+    y = np.asarray(labels)
+    if y.ndim == 2 and y.shape[1] > 1 and np.all((y == 0) | (y == 1)) and np.all(y.sum(axis=1) == 1):
+        return y.argmax(axis=1)
+    y = y.reshape(n, -1)
+    if y.shape[1] == 1 and np.all(np.isfinite(y)) and np.all(y == np.round(y)) and len(np.unique(y)) <= max(2, n // 2):
+        return y[:, 0].astype(np.int64)
+    return None
+
+
 PROBE_BYTES = 64 * 1024   # about what a report with its plots takes
 
 

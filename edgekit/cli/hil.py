@@ -9,6 +9,7 @@ import click
 
 from edgekit.cli.support import INFERRING, boards_dirs_option, custom_objects_option, json_option, print_json
 from edgekit.console import out, progress_bar
+from edgekit.model.metrics import TASKS
 
 if TYPE_CHECKING:  # pragma: no cover
     from edgekit.hil.harness import HilResult
@@ -20,7 +21,9 @@ if TYPE_CHECKING:  # pragma: no cover
 @click.option("--port", help="Serial port or URL [default: virtual board started here, else found by USB id].")
 @click.option("--data", "data_path", type=click.Path(path_type=Path),
               help="Test .npz [default: the model's test split].")
-@click.option("--samples", type=click.IntRange(min=1), help="Use only the first N test inputs.")
+@click.option("--samples", type=click.IntRange(min=1),
+              help="Use N test inputs: a seeded draw (the same every run), stratified by class when there are labels.")
+@click.option("--task", type=click.Choice(TASKS), help="Task for the metric [default: the project's, else inferred].")
 @click.option("--runs", type=click.IntRange(min=0), default=100, show_default=True, help="Timed BENCH runs (0: skip).")
 @click.option("--warmup", type=click.IntRange(min=0), default=5, show_default=True)
 @click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=Path),
@@ -35,9 +38,9 @@ if TYPE_CHECKING:  # pragma: no cover
 @json_option
 @custom_objects_option
 def hil(project_dir: Path, board_id: str | None, port: str | None, data_path: Path | None, samples: int | None,
-        runs: int, warmup: int, report_dir: Path | None, junit: Path | None, min_accuracy: float | None,
-        max_latency_ms: float | None, require_exact: bool, profile: bool, boards_dirs: tuple[Path, ...],
-        as_json: bool) -> None:
+        task: str | None, runs: int, warmup: int, report_dir: Path | None, junit: Path | None,
+        min_accuracy: float | None, max_latency_ms: float | None, require_exact: bool, profile: bool,
+        boards_dirs: tuple[Path, ...], as_json: bool) -> None:
     """Validate a project on its board: accuracy, agreement with the host reference, latency."""
     from edgekit.errors import GateFailed
     from edgekit.hil.evaluate import Gates
@@ -46,7 +49,7 @@ def hil(project_dir: Path, board_id: str | None, port: str | None, data_path: Pa
     from edgekit.project.manifest import open_project
 
     project = open_project(project_dir, boards_dirs=boards_dirs, board_id=board_id)
-    opts = HilOptions(port=port, data=data_path, max_samples=samples, bench_runs=runs, warmup=warmup,
+    opts = HilOptions(port=port, data=data_path, max_samples=samples, task=task, bench_runs=runs, warmup=warmup,
                       report_dir=report_dir, junit=junit, gates=Gates(min_accuracy, max_latency_ms, require_exact),
                       profile=profile)
     with progress_bar(INFERRING) as on_progress:

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from edgekit import __version__
-from edgekit.data import fit_to_input, load_dataset, require_writable
+from edgekit.data import draw_samples, fit_to_input, load_dataset, require_writable
 from edgekit.errors import DeviceError, UsageError
 from edgekit.hil.board_link import open_session
 from edgekit.hil.evaluate import Gates, LinkStats, agreement, latency, task_comparison
@@ -40,7 +40,8 @@ class HilOptions:
 
     port: str | None = None              # None: the virtual board started here, else found by USB id
     data: Path | None = None             # None: the test data the project's origin names
-    max_samples: int | None = None
+    max_samples: int | None = None      # a seeded, stratified draw of this many (data.draw_samples)
+    task: str | None = None              # None: the project's, else inferred from the data
     bench_runs: int = 100                # timed BENCH runs after the test inputs (0: none)
     warmup: int = 5
     report_dir: Path | None = None       # None: PROJECT/hil-report
@@ -70,7 +71,7 @@ class HilResult:
 
 
 def _test_data(project: Project, data: Path | None, input_shape: tuple[int, ...],
-               max_samples: int | None) -> tuple[np.ndarray, np.ndarray | None, str]:
+               max_samples: int | None, task: str | None) -> tuple[np.ndarray, np.ndarray | None, str]:
     origin_data = project.origin.test_data
     path = data or (Path(origin_data) if origin_data else None)
     if path is None:
@@ -79,11 +80,16 @@ def _test_data(project: Project, data: Path | None, input_shape: tuple[int, ...]
     key, x, y = dataset.evaluation()
     x = fit_to_input(x, input_shape, what=f"{path}:{key}")
     # Labels against the model and task before any device work (exit 2, not a failed run).
-    check_labels(x, y, project.graph.output_tensors[0].shape, project.origin.task,
+    check_labels(x, y, project.graph.output_tensors[0].shape, task or project.origin.task,
                  where=dataset.labels_where(key))
-    if max_samples is not None:
-        x, y = x[:max_samples], (None if y is None else y[:max_samples])
-    return x, y, str(path)
+    name = str(path)
+    if max_samples is not None and max_samples < len(x):
+        # A seeded, stratified draw: the first N of a test set sorted by label would leave
+        # classes (an autoencoder's anomalies) out.
+        keep = draw_samples(len(x), max_samples, y)
+        name += f" ({max_samples} of {len(x)} samples: seeded draw{', stratified by class' if y is not None else ''})"
+        x, y = x[keep], (None if y is None else y[keep])
+    return x, y, name
 
 
 @dataclass
@@ -126,7 +132,7 @@ class _Run:
         dev_f = dequantize(dev, out_scale, out_zp)
         host_f = dequantize(self.host_q[:n], out_scale, out_zp)
         origin = self.project.origin
-        task = origin.task or infer_task(self.x, self.y, (1,) + dev.shape[1:])
+        task = self.opts.task or origin.task or infer_task(self.x, self.y, (1,) + dev.shape[1:])
         float_out = (self._float_outputs(self.x[:n])
                      if self.opts.float_reference and report.status != "running" else None)
         class_names = list(origin.class_names) if origin.class_names else None
@@ -160,7 +166,7 @@ def run_hil(project: Project, *, options: HilOptions | None = None,
     project.check_build()   # a stale image would run the old code and blame the data
     board, graph = project.board, project.graph
     tin, tout = graph.input_tensors[0], graph.output_tensors[0]
-    x, y, data_name = _test_data(project, opts.data, tin.shape[1:], opts.max_samples)
+    x, y, data_name = _test_data(project, opts.data, tin.shape[1:], opts.max_samples, opts.task)
     xq = model_input(x, tin, where=data_name)  # quantized, or token ids as they are
     host = int8_interpreter(project.model_path.read_bytes(), graph)
     report = HilReport(edgekit_version=__version__, board=board.id, virtual=board.virtual,
