@@ -69,7 +69,7 @@ def dut(pytestconfig: pytest.Config, edgekit_board: Board) -> Iterator[Session]:
     from edgekit.hil.ports import find_port
     from edgekit.hil.session import Session
 
-    port = pytestconfig.getoption("--edgekit-port") or find_port(edgekit_board)
+    port = pytestconfig.getoption("--edgekit-port") or find_port(edgekit_board, option="--edgekit-port")
     baud = pytestconfig.getoption("--edgekit-baud") or edgekit_board.baud
     session = Session(port, baudrate=baud)
     session.connect()

@@ -31,6 +31,12 @@ def import_tensorflow() -> Any:
 def load_keras_model(path: Path | str) -> Any:
     """Load a .keras (or .h5) model; one clear line when the file is missing or unreadable."""
     path = Path(path)
+    if path.is_dir() and (path / "saved_model.pb").is_file():
+        raise InputFileError(f"{path} is a TensorFlow SavedModel directory; edgekit reads Keras model files "
+                             "(.keras or .h5)", hint="save the Keras model with model.save('model.keras'), "
+                             "or convert the SavedModel to an int8 .tflite and start from `edgekit generate`")
+    if path.is_dir():
+        raise InputFileError(f"{path} is a directory, not a Keras model file (.keras or .h5)")
     if not path.is_file():
         raise InputFileError(f"Keras model not found: {path}")
     if path.suffix not in (".keras", ".h5"):

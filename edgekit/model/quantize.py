@@ -91,8 +91,25 @@ def convert_int8(model: Any, calibration: np.ndarray, *, where: str = "model", i
                              hint="replace the layer the converter names with int8-friendly ops") from None
 
 
+def _without_locations(line: str) -> str:
+    """An MLIR diagnostic without its source locations: "<unknown>:0: error: loc(fused[...
+    hundreds of characters ...]): 'tf.Erf' op is neither..." -> "error: 'tf.Erf' op is neither..."."""
+    out, i = [], 0
+    while (start := line.find("loc(", i)) >= 0:
+        out.append(line[i:start])
+        depth, j = 0, start + 3
+        while j < len(line):
+            depth += {"(": 1, ")": -1}.get(line[j], 0)
+            j += 1
+            if depth == 0:
+                break
+        i = j + 1 if line[j:j + 1] == ":" else j
+    out.append(line[i:])
+    return " ".join("".join(out).replace("<unknown>:0: ", "").split())
+
+
 def _first_line(exc: Exception) -> str:
-    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    lines = [_without_locations(ln) for ln in str(exc).splitlines() if ln.strip()]
     # The converter's useful line names the op, e.g. "'tf.Erf' op is neither a custom op nor...".
     for ln in lines:
         if "op" in ln and ("error" in ln.lower() or "neither" in ln or "not supported" in ln):
@@ -216,5 +233,9 @@ def quantize_model(model: Any, calibration: np.ndarray, *, samples: int = DEFAUL
     model or the path of one. Returns the .tflite bytes and its parsed graph."""
     tflite_bytes = convert_in_child(model, calibration_subset(calibration, samples), where=where)
     graph = parse_graph(tflite_bytes)
+    if not graph.operators:
+        raise ModelError(f"{where} converts to a model without operators: its output is its input "
+                         "(Identity, Reshape or Flatten only), so nothing would run on a device",
+                         hint="give the model the layers that compute its result")
     verify_int8(graph, where)
     return tflite_bytes, graph

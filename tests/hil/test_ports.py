@@ -45,3 +45,14 @@ def test_two_boards_need_a_choice(comports) -> None:
 def test_virtual_board_has_no_usb_ids(comports) -> None:
     with pytest.raises(UsageError, match="names no USB VID/PID"):
         find_port(load_board("qemu-netduinoplus2"))
+
+
+def test_the_pytest_plugin_names_its_own_option(comports) -> None:
+    """In pytest the port is given with --edgekit-port, so that is the advice (not the CLI's --port)."""
+    with pytest.raises(DeviceError) as exc:
+        find_port(load_board("nucleo-f446re"), option="--edgekit-port")
+    assert exc.value.hint == "plug the board in, or pass --edgekit-port"
+    comports += [_port("/dev/ttyACM0", 0x0483, 0x374B, "A"), _port("/dev/ttyACM1", 0x0483, 0x374B, "B")]
+    with pytest.raises(DeviceError) as exc:
+        find_port(load_board("nucleo-f446re"), option="--edgekit-port")
+    assert exc.value.hint == "choose one with --edgekit-port"
