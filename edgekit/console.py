@@ -53,13 +53,14 @@ def print_command(line: str) -> None:
 
 
 @contextmanager
-def step(message: str) -> Iterator[None]:
-    """Show a spinner on stderr while a long step runs, then a done line."""
+def step(message: str) -> Iterator[Callable[[str], None]]:
+    """Show a spinner on stderr while a long step runs, then a done line. Yields `note(text)`,
+    which shows how far the step got beside the message ("TFLM library 120/380")."""
     if err.is_interactive:
-        with err.status(f"{message}..."):
-            yield
+        with err.status(f"{message}...") as status:
+            yield lambda text: status.update(f"{message}: {text}")
     else:
-        yield
+        yield lambda text: None
     err.print(f"[green]done[/] {message}")
 
 

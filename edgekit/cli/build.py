@@ -28,8 +28,9 @@ def build(project_dir: Path, tflm_dir: Path | None, jobs: int, boards_dirs: tupl
     from edgekit.runtimes.base import RuntimeOptions
 
     project = open_project(project_dir, boards_dirs=boards_dirs)
-    with step(f"building {project_dir} for {project.board.id}"):
-        result = build_project(project, jobs=jobs, options=RuntimeOptions((tflm_dir,) if tflm_dir else ()))
+    with step(f"building {project_dir} for {project.board.id}") as note:
+        result = build_project(project, jobs=jobs, options=RuntimeOptions((tflm_dir,) if tflm_dir else ()),
+                               on_progress=lambda what, done, total: note(f"{what} {done}/{total}"))
     if as_json:
         print_json(build_dict(result))
         return

@@ -36,7 +36,8 @@ def deploy(target: str, board: Board, out_dir: Path, *, runtime: str = DEFAULT_C
            compress_methods: tuple[str, ...] | None = None) -> DeployResult:
     """Run every stage for `target`: an example name, a .keras model (with `data`), or an int8 .tflite.
 
-    `step(message)` returns a context manager that shows progress for one stage;
+    `step(message)` returns a context manager that shows progress for one stage (it yields
+    `note(text)` for how far the stage got, edgekit.console.step);
     `on_progress(done, total)` is called only while the board infers on the test inputs;
     `options` carry what runtimes need (the TFLM tree); `epochs` overrides the example's training
     epochs (UsageError when `target` is no example);
@@ -86,8 +87,9 @@ def deploy(target: str, board: Board, out_dir: Path, *, runtime: str = DEFAULT_C
         origin = origin_of_model(path, data_path=data, example=example, task=task, float_model=float_model)
         gen = generate_project(path, board, project_dir, runtime=runtime, origin=origin, options=options)
     steps.append(("generate", f"{gen.project_dir} (arena {gen.arena_bytes:,} B)"))
-    with step(f"building for {board.id}"):
-        built = build_project(gen.project, options=options)
+    with step(f"building for {board.id}") as note:
+        built = build_project(gen.project, options=options,
+                              on_progress=lambda what, done, total: note(f"{what} {done}/{total}"))
     steps.append(("build", f"flash {built.size.flash_used:,} B, RAM {built.size.ram_used:,} B -> {built.elf}"))
     opts = hil_options or HilOptions()
     if board.virtual:

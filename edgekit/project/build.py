@@ -19,7 +19,7 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,12 +46,47 @@ class BuildResult:
     library: CachedLibrary | None = None   # a cached library the runtime linked (TFLM from a tree)
 
 
+# Progress of a build: (what is being built, steps done, steps in all), from ninja's "[n/m]".
+BuildProgress = Callable[[str, int, int], None]
+_NINJA_STEP = re.compile(rb"\[(\d+)/(\d+)\]")
+
+
 def _run(argv: Sequence[str], cwd: Path, log: Path) -> subprocess.CompletedProcess:
+    return _run_watched(argv, cwd, log, None)
+
+
+def _runner(on_progress: BuildProgress | None) -> RunCommand:
+    """A RunCommand that reports ninja's progress (the first TFLM library build takes minutes)."""
+    return lambda argv, cwd, log: _run_watched(argv, cwd, log, on_progress)
+
+
+def _run_watched(argv: Sequence[str], cwd: Path, log: Path,
+                 on_progress: BuildProgress | None) -> subprocess.CompletedProcess:
+    """Run `argv` in `cwd` with its output appended to `log`; while it runs, the last "[n/m]"
+    in the log goes to `on_progress`, naming the project's build "firmware" and any other
+    (the cached TFLM library's) "TFLM library"."""
+    what = "firmware" if (Path(cwd) / "edgekit.json").is_file() else "TFLM library"
     with open(log, "ab") as fh:
         fh.write(("$ " + " ".join(argv) + "\n").encode())
         fh.flush()
-        return subprocess.run(list(argv), cwd=cwd, stdout=fh, stderr=subprocess.STDOUT,
-                              check=False)
+        start = fh.tell()
+        proc = subprocess.Popen(list(argv), cwd=cwd, stdout=fh, stderr=subprocess.STDOUT)
+        while True:
+            try:
+                proc.wait(timeout=0.5)
+                break
+            except subprocess.TimeoutExpired:
+                if on_progress is not None:
+                    with open(log, "rb") as rd:
+                        rd.seek(start)
+                        steps = _NINJA_STEP.findall(rd.read())
+                    if steps:
+                        on_progress(what, int(steps[-1][0]), int(steps[-1][1]))
+            except BaseException:   # Ctrl-C: no compiler left running
+                proc.kill()
+                proc.wait()
+                raise
+        return subprocess.CompletedProcess(list(argv), proc.returncode)
 
 
 _OVERFLOW = re.compile(r"region [`']?(\w+)'? overflowed by (\d+) bytes")
@@ -125,14 +160,16 @@ def read_size(elf: Path, board: Board) -> SizeReport:
 
 
 def build_project(project: Project, *, jobs: int = 2, options: RuntimeOptions = RuntimeOptions(),
-                  build_dir: Path | None = None, run: RunCommand = _run) -> BuildResult:
+                  build_dir: Path | None = None, run: RunCommand | None = None,
+                  on_progress: BuildProgress | None = None) -> BuildResult:
     """Build `project` for its board; return the image and its size report (fit checked).
 
     `build_dir` defaults to the project's; the project's runtime prepares what its build needs
     first (tflm from a source tree: the library built once into edgekit's cache, from
     `options`' tree, else $TFLM_DIR, else the one given to generate); `run` runs each command
-    (tests capture the argv with it).
+    (tests capture the argv with it); else each runs with its progress going to `on_progress`.
     """
+    run = run or _runner(on_progress)
     board = project.board
     family = family_of(board)
     project_dir = Path(project.root).resolve()

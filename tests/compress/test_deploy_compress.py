@@ -4,6 +4,7 @@ compression written."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -39,8 +40,8 @@ def _deploy(model: Path, data: Path, board_id: str, out: Path, boards_dirs: tupl
 
 
 class _NoStep:
-    def __enter__(self) -> None:
-        return None
+    def __enter__(self) -> Callable[[str], None]:
+        return lambda text: None   # the stage's progress note
 
     def __exit__(self, *exc: object) -> None:
         return None
