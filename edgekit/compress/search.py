@@ -121,6 +121,13 @@ def within_drop(drop: float, max_drop: float) -> bool:
     return drop <= max_drop + 1e-9
 
 
+def preference(metric: str) -> Callable[[Candidate], tuple[float, int, int, int]]:
+    """Sort key of candidates, preferred first: the best int8 metric; among equals the smallest
+    flash, then RAM, then MACs, so that the first is never one another candidate dominates."""
+    sign = 1.0 if metrics.HIGHER_IS_BETTER[metric] else -1.0
+    return lambda c: (-sign * (c.int8_metric or 0.0), c.flash or 0, c.ram or 0, c.macs or 0)
+
+
 def better(metric: str, a: float, b: float) -> bool:
     """Whether metric value `a` is better than `b`."""
     return a > b if metrics.HIGHER_IS_BETTER[metric] else a < b
@@ -313,8 +320,8 @@ class _Search:
                 finished.append(self.finish(*refined))
         if not finished:
             return SearchOutcome(self.candidates, None, None, None, "no candidate fits the budget", self.metric, base)
-        sign = 1.0 if metrics.HIGHER_IS_BETTER[self.metric] else -1.0
-        finished.sort(key=lambda f: sign * (f[0].int8_metric or 0.0), reverse=True)
+        key = preference(self.metric)
+        finished.sort(key=lambda f: key(f[0]))
         best = finished[0]
         reason = (f"the most accurate int8 model that fits ({self.metric} {best[0].int8_metric:.4f} vs "
                   f"{base:.4f} float original)")
