@@ -47,6 +47,7 @@ class ModelFootprint:
     model_flash_bytes: int
     arena_bytes: int
     state_bytes: int = 0
+    code_flash_bytes: int = 0   # the runtime's code this model links (kernels, interpreter, per-op glue), estimated
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,6 @@ class Runtime(ABC):
 
     name: ClassVar[str]                  # --runtime's value
     summary: ClassVar[str]               # one line for --help
-    code_flash_bytes: ClassVar[int]      # its kernels/interpreter beyond the model's data (upper end measured)
     # Latency screening (edgekit compress): instructions ~ per_mac x MACs + per invoke, a line
     # through models measured on the virtual board with benchmarks/bench_edgekit_rt.py.
     instructions_per_mac: ClassVar[float]

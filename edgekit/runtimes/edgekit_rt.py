@@ -12,9 +12,28 @@ from edgekit.model.tflite_graph import Graph
 from edgekit.runtimes import EDGEKIT_RT
 from edgekit.runtimes.base import ModelCode, ModelFootprint, Runtime, RuntimeOptions
 
+# Code flash of edgekit-rt for a model: its fixed part (init, reset, the profiler hook), each op
+# type's kernels once (the linker drops the others), and each op's call and parameter struct.
+# Upper ends measured on the Cortex-M4F virtual board (arm-none-eabi-gcc 12, -O2) over the zoo,
+# MLPerf Tiny, TFLM's person_detect, an LSTM and an unrolled GRU of 317 ops
+# (benchmarks/bench_fit_estimates.py); an op type not measured counts KERNEL_DEFAULT_BYTES.
+FIXED_CODE_BYTES = 512
+STEP_BYTES = 110
+KERNEL_BYTES = {
+    "FULLY_CONNECTED": 800, "CONV_2D": 1_900, "DEPTHWISE_CONV_2D": 1_400, "AVERAGE_POOL_2D": 400,
+    "MAX_POOL_2D": 400, "MEAN": 500, "SOFTMAX": 500, "ADD": 1_200, "SUB": 1_200, "MUL": 1_200,
+    "LOGISTIC": 300, "TANH": 300, "UNIDIRECTIONAL_SEQUENCE_LSTM": 2_400, "GATHER": 200,
+    "RESHAPE": 0, "SQUEEZE": 0, "EXPAND_DIMS": 0,
+}
+KERNEL_DEFAULT_BYTES = 600
 
-def _footprint(summary: PlanSummary) -> ModelFootprint:
-    return ModelFootprint(summary.const_bytes, summary.arena_bytes, summary.state_bytes)
+
+def code_flash_bytes(graph: Graph) -> int:
+    """edgekit-rt's code for `graph`, estimated (see KERNEL_BYTES)."""
+    kernels = sum(KERNEL_BYTES.get(op, KERNEL_DEFAULT_BYTES) for op in graph.op_names())
+    return FIXED_CODE_BYTES + kernels + STEP_BYTES * len(graph.operators)
+
+
 
 
 def plan_summary(graph: Graph) -> tuple[PlanSummary | None, str]:
@@ -34,7 +53,6 @@ class EdgekitRt(Runtime):
 
     name = EDGEKIT_RT
     summary = "ahead-of-time C, no interpreter"
-    code_flash_bytes = 8 * 1024      # kernels and per-model glue: under 8 KB measured on Cortex-M4F
     # ds_cnn_kws (2,656,768 MACs) in 7,459,524 instructions and sine (288 MACs) in 2,074 on the
     # virtual board (Cortex-M4 DSP kernels); ad_autoencoder falls below this line, so it is the
     # pessimistic one.
@@ -50,14 +68,22 @@ class EdgekitRt(Runtime):
         return (why,) if why else ()
 
     def footprint(self, graph: Graph, model_bytes: bytes, where: str) -> ModelFootprint:
-        """Constant tables, arena and recurrent state of edgekit-rt's plan."""
-        return _footprint(compile_model(graph).summary)   # ModelError names an unsupported op, points to tflm
+        """Constant tables, arena, recurrent state and code of edgekit-rt's plan (ModelError names
+        an unsupported op and points to tflm)."""
+        return self._footprint(compile_model(graph).summary, graph)
 
     def model_code(self, graph: Graph, model_bytes: bytes, where: str, board: Board,
                    options: RuntimeOptions) -> ModelCode:
         """edgekit_model.h and edgekit_model.c."""
         compiled = compile_model(graph)
-        return ModelCode(compiled.sources(), _footprint(compiled.summary))
+        return ModelCode(compiled.sources(), self._footprint(compiled.summary, graph))
+
+    def code_flash(self, graph: Graph) -> int:
+        """The code this runtime links for `graph`, estimated (code_flash_bytes)."""
+        return code_flash_bytes(graph)
+
+    def _footprint(self, summary: PlanSummary, graph: Graph) -> ModelFootprint:
+        return ModelFootprint(summary.const_bytes, summary.arena_bytes, summary.state_bytes, self.code_flash(graph))
 
     def fine_tune_flash_margin(self, graph: Graph) -> int:
         """Each layer's per-channel shifts are packed into its multipliers or stored as one byte per

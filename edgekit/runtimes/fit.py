@@ -3,8 +3,9 @@ fit function `inspect`, `generate` and `compress` share.
 
 `generate` refuses a model that cannot fit and `inspect` shows the fit per board from these
 figures; `edgekit build` then measures the real ELF. The constants are upper ends of what was
-measured on our boards (Cortex-M4F, arm-none-eabi-gcc 12, -O2); each runtime's own code size
-is its `Runtime.code_flash_bytes`.
+measured on our boards (Cortex-M4F, arm-none-eabi-gcc 12, -O2); each runtime estimates its own
+code for the model (ModelFootprint.code_flash_bytes). benchmarks/bench_fit_estimates.py prints
+the estimate against the ELF per model.
 """
 
 from __future__ import annotations
@@ -17,12 +18,12 @@ from edgekit.errors import FitError
 from edgekit.model.tflite_graph import Graph
 from edgekit.runtimes.base import ModelFootprint, Runtime
 
-# Startup, port, protocol core, C library pieces: 6.7-8.7 KB measured.
-FIRMWARE_FLASH_BYTES = 12 * 1024
+# Startup, port, protocol core, streaming, C library pieces: 9.6-9.7 KB measured.
+FIRMWARE_FLASH_BYTES = 10 * 1024
 # Main stack reserve of the generated STM32 projects (linker.ld).
 STACK_BYTES = 8 * 1024
-# Protocol frame buffers, receive ring, .data/.bss of the core (under 1.5 KB measured).
-FIRMWARE_RAM_BYTES = 4 * 1024
+# Protocol frame buffers, receive ring, .data/.bss of the core (1.5 KB measured).
+FIRMWARE_RAM_BYTES = 2 * 1024
 
 
 @dataclass
@@ -64,7 +65,7 @@ def io_bytes(graph: Graph) -> int:
 def board_fit(runtime: Runtime, need: ModelFootprint, graph: Graph, board: Board, *, chosen: bool = False) -> BoardFit:
     """The firmware's flash (model data, the runtime's code, the firmware) and RAM (arena, state,
     stack, the firmware's buffers, the model's I/O) on `board`."""
-    flash = need.model_flash_bytes + runtime.code_flash_bytes + FIRMWARE_FLASH_BYTES
+    flash = need.model_flash_bytes + need.code_flash_bytes + FIRMWARE_FLASH_BYTES
     ram = need.arena_bytes + need.state_bytes + STACK_BYTES + FIRMWARE_RAM_BYTES + io_bytes(graph)
     return BoardFit(board.id, runtime.name, flash, board.flash.size, ram, board.ram.size, chosen=chosen)
 

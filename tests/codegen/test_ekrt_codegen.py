@@ -28,6 +28,7 @@ from edgekit.errors import ModelError, UsageError
 from edgekit.model.tflite_graph import parse_graph
 from edgekit.runtimes import EDGEKIT_RT
 from edgekit.runtimes.base import ModelFootprint, RuntimeOptions
+from edgekit.runtimes.edgekit_rt import code_flash_bytes
 from edgekit.runtimes.fit import FIRMWARE_FLASH_BYTES, FIRMWARE_RAM_BYTES, STACK_BYTES, board_fit, io_bytes
 from edgekit.runtimes.registry import RUNTIMES, get_runtime
 
@@ -216,15 +217,16 @@ def test_runtime_lowers_the_graph_once(monkeypatch: pytest.MonkeyPatch) -> None:
                                               RuntimeOptions())
     assert len(calls) == 1
     summary = compile_model(g).summary
-    assert code.footprint == ModelFootprint(summary.const_bytes, summary.arena_bytes, summary.state_bytes)
+    assert code.footprint == ModelFootprint(summary.const_bytes, summary.arena_bytes, summary.state_bytes,
+                                            code_flash_bytes(g))
     assert code.sources == compile_model(g).sources()
 
 
-def test_the_fit_takes_each_runtime_s_code_size_from_the_runtime() -> None:
+def test_the_fit_takes_each_runtime_s_code_size_from_its_footprint() -> None:
     g, board = _graph("sine"), load_board("qemu-netduinoplus2")
     for rt in RUNTIMES.values():
-        fit = board_fit(rt, ModelFootprint(1000, 200, 30), g, board)
-        assert fit.flash_needed == 1000 + rt.code_flash_bytes + FIRMWARE_FLASH_BYTES
+        fit = board_fit(rt, ModelFootprint(1000, 200, 30, 777), g, board)
+        assert fit.flash_needed == 1000 + 777 + FIRMWARE_FLASH_BYTES
         assert fit.ram_needed == 200 + 30 + STACK_BYTES + FIRMWARE_RAM_BYTES + io_bytes(g)
     with pytest.raises(UsageError, match="unknown runtime"):
         get_runtime("nnom")

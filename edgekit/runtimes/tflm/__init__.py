@@ -33,13 +33,30 @@ from edgekit.runtimes.tflm.tree import TFLM_TREE_HOWTO, check_tree_ops, find_tre
 
 KERNEL_SETS = {"ref": "reference", "cmsis_nn": "CMSIS-NN"}   # TflmTree.kind -> label
 
+# Code flash of TFLM for a model: the interpreter, then each op type's kernel once (every kernel
+# carries its float, int8 and int16 paths; CMSIS-NN's several variants). Upper ends measured with
+# the CMSIS-NN tree on the Cortex-M4F virtual board (arm-none-eabi-gcc 12, -O2) over sine,
+# DS-CNN, person_detect, an LSTM and an unrolled GRU (benchmarks/bench_fit_estimates.py).
+INTERPRETER_BYTES = 36 * 1024
+KERNEL_BYTES = {
+    "FULLY_CONNECTED": 15_000, "CONV_2D": 26_000, "DEPTHWISE_CONV_2D": 20_000, "AVERAGE_POOL_2D": 5_000,
+    "MAX_POOL_2D": 5_000, "SOFTMAX": 6_000, "RESHAPE": 1_000, "ADD": 12_000, "SUB": 9_000, "MUL": 9_000,
+    "LOGISTIC": 5_000, "TANH": 5_000, "UNPACK": 2_000, "UNIDIRECTIONAL_SEQUENCE_LSTM": 28_000,
+    "GATHER": 3_000, "STRIDED_SLICE": 4_000, "QUANTIZE": 4_000, "DEQUANTIZE": 3_000,
+}
+KERNEL_DEFAULT_BYTES = 8_000
+
+
+def code_flash_bytes(graph: Graph) -> int:
+    """TFLM's code for `graph`, estimated (see KERNEL_BYTES)."""
+    return INTERPRETER_BYTES + sum(KERNEL_BYTES.get(op, KERNEL_DEFAULT_BYTES) for op in graph.op_names())
+
 
 class Tflm(Runtime):
     """TensorFlow Lite Micro."""
 
     name = TFLM
     summary = "TensorFlow Lite Micro"
-    code_flash_bytes = 48 * 1024   # interpreter + reference kernels: 22-43 KB for the MLPerf Tiny models
     # TFLM's reference kernels ran ds_cnn_kws in 43,084,499 instructions and sine in 5,094.
     instructions_per_mac = 16.22
     invoke_instructions = 423
@@ -75,7 +92,7 @@ class Tflm(Runtime):
             raise ModelError(f"{where}: cannot size the TFLM arena (tflite_micro is missing or the model "
                              "does not allocate)",
                              hint=f"install tflite-micro (Linux x86_64), or use --runtime {EDGEKIT_RT}")
-        return ModelFootprint(len(model_bytes), device_arena_bytes(host_arena))
+        return ModelFootprint(len(model_bytes), device_arena_bytes(host_arena), 0, code_flash_bytes(graph))
 
     def model_code(self, graph: Graph, model_bytes: bytes, where: str, board: Board,
                    options: RuntimeOptions) -> ModelCode:
