@@ -134,7 +134,7 @@ class CompiledModel:
         """The kernel calls of {prefix}_invoke, each followed by its EKRT_OP_HOOK."""
         graph, plan = self.graph, self.plan
         body = []
-        uses_input = plan.io_copy
+        uses_input = any(src.startswith(("input", "(input")) for _, src, _ in plan.io_copies)
         for i, st in enumerate(self.steps):
             if st.alias_of is not None:
                 continue
@@ -145,13 +145,13 @@ class CompiledModel:
             fmt["inp"] = plan.tensor_expr[st.inputs[st.inplace_input]] if st.inputs else ""
             fmt["params"] = f"op{st.op.index}"
             fmt["scratch"] = plan.scratch_expr.get(i, "0")
-            uses_input = uses_input or "input" in fmt.values()
+            uses_input = uses_input or any(v.startswith(("input", "(input")) for v in fmt.values())
             body.append(f"    /* {st.op.index}: {st.op.op}{' (in place)' if st.inplace else ''}"
                         f" -> {_comment_safe(graph.tensors[st.output].name)} */\n")
             body.append("    " + call.format(**fmt) + "\n")
             body.append(f"    EKRT_OP_HOOK({st.op.index});\n")
-        if plan.io_copy:
-            body.append(f"    ekrt_copy(input, output, {graph.output_tensors[0].nbytes});\n")
+        for dst, src, nbytes in plan.io_copies:
+            body.append(f"    ekrt_copy({src}, {dst}, {nbytes});\n")
         pre = ""
         if not uses_input:
             pre += "    (void)input;\n"

@@ -21,10 +21,6 @@ SUPPORTED_OPS: tuple[str, ...] = tuple(sorted(LOWERINGS))
 
 def lower_graph(graph: Graph) -> list[Step]:
     """One Step per operator, in graph order; ModelError for a model edgekit-rt cannot run."""
-    if len(graph.inputs) != 1 or len(graph.outputs) != 1:
-        raise ModelError(f"{EDGEKIT_RT} supports single-input single-output models; this one "
-                         f"has {len(graph.inputs)} inputs and {len(graph.outputs)} outputs",
-                         hint=f"{USE_TFLM} instead")
     for idx in graph.inputs:
         _check_edge(graph, idx, "input")
     for idx in graph.outputs:

@@ -1,8 +1,9 @@
 """Static memory plan for edgekit-rt: every activation at a fixed offset in one arena.
 
 - RESHAPE/SQUEEZE/EXPAND_DIMS outputs alias their input (no copy).
-- The graph input is read in place from the caller's buffer and the graph output is
-  written straight into the caller's buffer, so neither takes arena space.
+- The graph inputs are read in place from the caller's input block and the graph outputs are
+  written straight into the caller's output block (iotypes.io_offsets), so none takes arena
+  space.
 - Ops that are exact in place (row-buffered depthwise conv, 1x1 conv with out_c <= in_c,
   elementwise ops) write over an input that dies at that op.
 - Buffers are placed greedily (several orders tried, the smallest arena kept).
@@ -66,7 +67,9 @@ class Plan:
     tensor_expr: dict[int, str]
     scratch_expr: dict[int, str]
     inplace_steps: list[int] = field(default_factory=list)
-    io_copy: bool = False     # graph output is (an alias of) the graph input
+    # (destination, source, bytes) copied after the ops: a graph output that is (an alias of) a
+    # graph input or of an earlier output
+    io_copies: list[tuple[str, str, int]] = field(default_factory=list)
 
 
 def _intervals_peak(buffers: list[Buffer], n_steps: int) -> int:
@@ -131,7 +134,7 @@ def tflm_lower_bound(graph: Graph, steps: list[Step]) -> int:
     first: dict[int, int] = {}
     last: dict[int, int] = {}
     size: dict[int, int] = {}
-    for t in (graph.inputs[0],):
+    for t in graph.inputs:
         r = uf.find(t)
         first[r], last[r], size[r] = 0, 0, graph.tensors[t].nbytes
     for i, st in enumerate(steps):
@@ -140,9 +143,10 @@ def tflm_lower_bound(graph: Graph, steps: list[Step]) -> int:
             size[r] = max(size.get(r, 0), graph.tensors[t].nbytes)
             first.setdefault(r, i)
             last[r] = max(last.get(r, i), i)
-    r_out = uf.find(graph.outputs[0])
-    if r_out in last:
-        last[r_out] = len(steps) - 1
+    for t in graph.outputs:
+        r_out = uf.find(t)
+        if r_out in last:
+            last[r_out] = len(steps) - 1
     bufs = [Buffer(f"t{r}", size[r], first[r], last[r]) for r in size]
     return _intervals_peak(bufs, max(len(steps), 1))
 
@@ -154,8 +158,8 @@ def plan_memory(graph: Graph, steps: list[Step]) -> Plan:
     for st in steps:
         if st.alias_of is not None:
             uf.union(st.alias_of, st.output)
-    g_in, g_out = uf.find(graph.inputs[0]), uf.find(graph.outputs[0])
-    io_copy = g_in == g_out
+    def io_roots() -> set[int]:   # the graph's inputs and outputs live in the caller's blocks
+        return {uf.find(t) for t in (*graph.inputs, *graph.outputs)}
 
     def last_use(root: int) -> int:
         last = -1
@@ -172,7 +176,7 @@ def plan_memory(graph: Graph, steps: list[Step]) -> Plan:
             cand = st.inputs[k]
             r_in, r_out = uf.find(cand), uf.find(st.output)
             others = [uf.find(t) for j, t in enumerate(st.inputs) if j != k]
-            if r_in in (g_in, g_out) or r_out in (g_in, g_out) or r_in in others:
+            if r_in in io_roots() or r_out in io_roots() or r_in in others:
                 continue
             if last_use(r_in) != i:
                 continue
@@ -181,7 +185,7 @@ def plan_memory(graph: Graph, steps: list[Step]) -> Plan:
             st.inplace_input = k
             inplace_steps.append(i)
             break
-    g_in, g_out = uf.find(graph.inputs[0]), uf.find(graph.outputs[0])
+    external = io_roots()
 
     # Lifetimes of arena groups.
     first: dict[int, int] = {}
@@ -192,7 +196,7 @@ def plan_memory(graph: Graph, steps: list[Step]) -> Plan:
             continue
         for t in st.inputs + [st.output] + st.extra_outputs:
             r = uf.find(t)
-            if r in (g_in, g_out):
+            if r in external:
                 continue
             size[r] = max(size.get(r, 0), graph.tensors[t].nbytes)
             first.setdefault(r, i)
@@ -206,15 +210,26 @@ def plan_memory(graph: Graph, steps: list[Step]) -> Plan:
     arena = _greedy(buffers, max(len(steps), 1))
     by_key = {b.key: b for b in buffers}
 
+    # Each graph input and output at its offset in the caller's block; an output that is an
+    # input (or an earlier output) again is copied there after the ops.
+    root_expr: dict[int, str] = {}
+    for t, off in zip(graph.inputs, graph.io_block("input")[0]):
+        root_expr.setdefault(uf.find(t), "input" if off == 0 else f"(input + {off})")
+    io_copies = []
+    for t, off in zip(graph.outputs, graph.io_block("output")[0]):
+        where = "output" if off == 0 else f"(output + {off})"
+        r = uf.find(t)
+        if r in root_expr:
+            io_copies.append((where, root_expr[r], graph.tensors[t].nbytes))
+        else:
+            root_expr[r] = where
     tensor_expr: dict[int, str] = {}
     for t in range(len(graph.tensors)):
         if graph.tensors[t].is_constant:
             continue
         r = uf.find(t)
-        if r == g_in:
-            tensor_expr[t] = "input"
-        elif r == g_out:
-            tensor_expr[t] = "output"
+        if r in root_expr:
+            tensor_expr[t] = root_expr[r]
         elif f"t{r}" in by_key:
             tensor_expr[t] = f"(ekrt_arena + {by_key[f't{r}'].offset})"
     scratch_expr = {int(b.key[1:]): f"(ekrt_arena + {b.offset})" for b in buffers
@@ -227,5 +242,5 @@ def plan_memory(graph: Graph, steps: list[Step]) -> Plan:
         tensor_expr=tensor_expr,
         scratch_expr=scratch_expr,
         inplace_steps=inplace_steps,
-        io_copy=io_copy,
+        io_copies=io_copies,
     )

@@ -164,6 +164,10 @@ def run_hil(project: Project, *, options: HilOptions | None = None,
     """
     opts = options or HilOptions()
     project.check_build()   # a stale image would run the old code and blame the data
+    if len(project.graph.inputs) > 1 or len(project.graph.outputs) > 1:
+        raise UsageError(f"{project.root}: its model has {len(project.graph.inputs)} inputs and "
+                         f"{len(project.graph.outputs)} outputs; hil validates one input and one output so far",
+                         hint="the firmware runs it: drive it with edgekit.hil.session.Session.infer_block")
     board, graph = project.board, project.graph
     tin, tout = graph.input_tensors[0], graph.output_tensors[0]
     x, y, data_name = _test_data(project, opts.data, tin.shape[1:], opts.max_samples, opts.task)

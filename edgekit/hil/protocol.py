@@ -246,6 +246,8 @@ class DeviceInfo:
     runtime: str
     model_sha256: str
     has_profiler: bool = False   # INFO flags bit 1: the firmware answers PROFILE
+    inputs: int = 1              # model inputs and outputs (firmware before multi-I/O: absent, 1)
+    outputs: int = 1
 
     @classmethod
     def decode(cls, p: bytes) -> DeviceInfo:
@@ -266,10 +268,11 @@ class DeviceInfo:
             _need(p, off + 1 + n, "INFO")
             strings.append(p[off + 1:off + 1 + n].decode("ascii", "replace"))
             off += 1 + n
+        n_in, n_out = (p[off], p[off + 1]) if len(p) >= off + 2 else (1, 1)
         return cls(ver, bool(flags & 1), maxp, hz, arena, inb, outb,
                    DTYPES.get(idt, f"dtype{idt}"), DTYPES.get(odt, f"dtype{odt}"),
                    tuple(ishape), tuple(oshape), isc, izp, osc, ozp, strings[0], strings[1],
-                   strings[2], strings[3], has_profiler=bool(flags & 2))
+                   strings[2], strings[3], has_profiler=bool(flags & 2), inputs=n_in, outputs=n_out)
 
 
 @dataclass(frozen=True)

@@ -158,7 +158,20 @@ class Session:
         outputs larger than one frame come back with READ_OUTPUT.
         """
         info = self._info()
-        data = _input_bytes(x, info)
+        out, cycles = self.infer_block(_input_bytes(x, info), timeout=timeout)
+        arr = np.frombuffer(out, dtype=_wire_type(info.output_dtype).numpy)
+        if arr.size == int(np.prod(info.output_shape)):
+            arr = arr.reshape(info.output_shape)
+        return arr.copy(), cycles
+
+    def infer_block(self, data: bytes, *, timeout: float | None = None) -> tuple[bytes, int]:
+        """Run the model once on the input block `data` (all the model's inputs, each at its
+        offset: iotypes.io_offsets) and return the output block's bytes and the cycles spent
+        inside edgekit_model_invoke."""
+        info = self._info()
+        if len(data) != info.input_bytes:
+            raise DataError(f"input block has {len(data)} bytes but the model on the device takes "
+                            f"{info.input_bytes}")
         t0 = time.monotonic()
         chunk = self.max_payload - 4
         if len(data) <= self.max_payload:
@@ -177,10 +190,7 @@ class Session:
             if len(part) <= 4:
                 raise DeviceError(f"device on {self.url} returned no output bytes at offset {len(out)}")
             out += part[4:]
-        arr = np.frombuffer(bytes(out[:reply.output_bytes]), dtype=_wire_type(info.output_dtype).numpy)
-        if arr.size == int(np.prod(info.output_shape)):
-            arr = arr.reshape(info.output_shape)
-        return arr.copy(), reply.cycles
+        return bytes(out[:reply.output_bytes]), reply.cycles
 
     def bench(self, warmup: int, runs: int, *, timeout: float | None = None) -> list[int]:
         """``warmup`` unmeasured invokes, then ``runs`` measured ones on the last input.

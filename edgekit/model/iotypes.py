@@ -9,6 +9,7 @@ zero point; int32 carries integers as they are (token ids); float32 carries real
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,4 +61,21 @@ def io_type(dtype: str, *, what: str = "model input") -> IoType:
                          hint="convert with inference_input_type/inference_output_type int8") from None
 
 
-__all__ = ["BY_CODE", "IO_TYPES", "IoType", "io_type"]
+# Several inputs (outputs) travel as one block: each tensor's bytes at a 4-byte aligned offset,
+# in the graph's order, zero padding between. The model API's input/output pointers, INFER's
+# payload and reply, and the host harness all use this layout (docs/firmware-model-api.md).
+IO_ALIGN = 4
+
+
+def io_offsets(nbytes: Sequence[int]) -> tuple[list[int], int]:
+    """Offsets of tensors of `nbytes` bytes in an I/O block, and the block's size (the last
+    tensor unpadded: one tensor's block is exactly its bytes)."""
+    offsets, end = [], 0
+    for n in nbytes:
+        start = (end + IO_ALIGN - 1) // IO_ALIGN * IO_ALIGN
+        offsets.append(start)
+        end = start + n
+    return offsets, end
+
+
+__all__ = ["BY_CODE", "IO_ALIGN", "IO_TYPES", "IoType", "io_offsets", "io_type"]

@@ -137,6 +137,14 @@ class Graph:
         """The graph's output tensors, in order."""
         return [self.tensors[i] for i in self.outputs]
 
+    def io_block(self, which: str) -> tuple[list[int], int]:
+        """Offsets of the graph's inputs (which="input") or outputs in the I/O block that carries
+        them, and the block's size (iotypes.io_offsets)."""
+        from edgekit.model.iotypes import io_offsets
+
+        tensors = self.input_tensors if which == "input" else self.output_tensors
+        return io_offsets([t.nbytes for t in tensors])
+
     @property
     def keeps_state(self) -> bool:
         """Whether an invoke leaves state for the next (variable tensors: recurrent state)."""

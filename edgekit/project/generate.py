@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgekit.boards import Board
-from edgekit.errors import ModelError
 from edgekit.model.quantize import verify_int8
 from edgekit.model.tflite_graph import load_graph
 from edgekit.model.vocab import VOCAB_FILE
@@ -84,15 +83,12 @@ def generate_project(model_path: Path, board: Board, out_dir: Path, *, runtime: 
     builds for the board: edgekit-rt, else tflm); `options` carry what runtimes need (the TFLM
     tree a tflm project builds with, else $TFLM_DIR, recorded in the project). `origin` is
     recorded in the manifest as given (None: a model of unknown origin). Raises ModelError for a
-    float, multi-input or unsupported model (and for auto needing tflm without a tree),
+    float or unsupported model (and for auto needing tflm without a tree),
     MissingToolError for a broken tree or a runtime the board cannot have, FitError when it
     cannot fit.
     """
     graph = load_graph(model_path)
     verify_int8(graph, str(model_path))  # a float model gets a clear error here, not in the C compiler
-    if len(graph.inputs) != 1 or len(graph.outputs) != 1:
-        raise ModelError(f"{model_path} has {len(graph.inputs)} inputs and {len(graph.outputs)} outputs; "
-                         "the firmware supports single-input, single-output models")
     choice = choose_runtime(graph, runtime, board, options)
     rt = choice.runtime
     model_bytes = Path(model_path).read_bytes()

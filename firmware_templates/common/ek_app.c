@@ -18,6 +18,10 @@
 #define EDGEKIT_MODEL_INPUT_DTYPE DTYPE_INT8
 #define EDGEKIT_MODEL_OUTPUT_DTYPE DTYPE_INT8
 #endif
+#ifndef EDGEKIT_MODEL_INPUTS /* one input and one output unless the header says more */
+#define EDGEKIT_MODEL_INPUTS 1
+#define EDGEKIT_MODEL_OUTPUTS 1
+#endif
 #define STR_MAX 32u
 
 /* Bytes read per poll before servicing the stream again: one full frame. */
@@ -178,6 +182,8 @@ static void on_info(uint16_t seq)
     n += ek_put_str(&p[n], EK_FIRMWARE_VERSION, STR_MAX);
     n += ek_put_str(&p[n], EDGEKIT_MODEL_RUNTIME, STR_MAX);
     n += ek_put_str(&p[n], EDGEKIT_MODEL_SHA256, 64u);
+    p[n++] = (uint8_t)EDGEKIT_MODEL_INPUTS;
+    p[n++] = (uint8_t)EDGEKIT_MODEL_OUTPUTS;
     reply(EK_MSG_INFO, seq, n);
 }
 

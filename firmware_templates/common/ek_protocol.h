@@ -23,7 +23,7 @@ extern "C" {
 
 /* Largest payload the device accepts and sends. The generated project may raise it
  * (bigger chunks, fewer round trips) at the cost of 2 buffers of this size in RAM.
- * INFO needs up to 252 bytes (rank-6 shapes, full-length strings), hence the floor. */
+ * INFO needs up to 254 bytes (rank-6 shapes, full-length strings, I/O counts), hence the floor. */
 #ifndef EK_PROTO_MAX_PAYLOAD
 #define EK_PROTO_MAX_PAYLOAD 256u
 #endif

@@ -108,20 +108,35 @@ def run_host(exe: Path, inputs: np.ndarray, keep_state: bool = False) -> np.ndar
 
 
 def run_tflm(tflite: bytes, inputs: np.ndarray, keep_state: bool = False) -> np.ndarray:
+    """inputs: one row per invoke, the first input's elements, or for a model of several
+    inputs the bytes of the input block (iotypes.io_offsets). Returns the output block's bytes."""
     from tflite_micro.python.tflite_micro import runtime
 
+    graph = parse_graph(tflite)
     it = runtime.Interpreter.from_bytes(tflite)
-    details = it.get_input_details(0)
-    shape = details["shape"]
+    in_offsets, _ = graph.io_block("input")
+    out_offsets, out_bytes = graph.io_block("output")
     outs = []
     for row in inputs:
         if not keep_state:
             it.reset()  # variable tensors (LSTM state) to their initial values, as the C driver
-        it.set_input(row.reshape(shape).astype(details["dtype"]), 0)
+        for k, off in enumerate(in_offsets):
+            details = it.get_input_details(k)
+            if len(in_offsets) == 1:
+                value = row.reshape(details["shape"]).astype(details["dtype"])
+            else:
+                t = graph.input_tensors[k]
+                raw = np.ascontiguousarray(row).view(np.uint8)[off:off + t.nbytes].tobytes()
+                value = np.frombuffer(raw, np.dtype(t.dtype).newbyteorder("<")).reshape(details["shape"])
+            it.set_input(value, k)
         it.invoke()
-        # The output's bytes (little-endian), as run_host returns them.
-        out = np.ascontiguousarray(it.get_output(0))
-        outs.append(np.frombuffer(out.astype(out.dtype.newbyteorder("<")).tobytes(), np.int8))
+        # The outputs' bytes (little-endian) at their block offsets, as run_host returns them.
+        block = np.zeros(out_bytes, np.int8)
+        for k, off in enumerate(out_offsets):
+            out = np.ascontiguousarray(it.get_output(k))
+            raw = np.frombuffer(out.astype(out.dtype.newbyteorder("<")).tobytes(), np.int8)
+            block[off:off + raw.size] = raw
+        outs.append(block)
     return np.stack(outs)
 
 
@@ -156,10 +171,11 @@ def compare(tflite: bytes, workdir: Path, n_random: int = 60, seed: int = 0,
             extra_flags: list[str] | None = None) -> tuple[int, int]:
     """Returns (inputs compared, mismatching output bytes)."""
     graph = parse_graph(tflite)
-    n_in = graph.input_tensors[0].size
-    if graph.input_tensors[0].dtype == "float32":
+    n_in = graph.input_tensors[0].size if len(graph.inputs) == 1 else graph.io_block("input")[1]
+    if len(graph.inputs) == 1 and graph.input_tensors[0].dtype == "float32":
         xs = float_test_inputs(graph, n_random, seed)
-    else:
+    else:   # int8 elements, or the input block's bytes of several int8 inputs
+        assert len(graph.inputs) == 1 or {t.dtype for t in graph.input_tensors} == {"int8"}
         xs = test_inputs(n_in, n_random, seed)
     exe = build_host(tflite, workdir, extra_flags)
     got = run_host(exe, xs)

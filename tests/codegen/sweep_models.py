@@ -138,6 +138,67 @@ FLOAT_IO: list[tuple[str, tuple[int, ...], Builder, bool]] = [
 ]
 
 
+# Models of several inputs and outputs: (name, input shapes, builder(layers, inputs) -> outputs).
+MultiBuilder = Callable[[Any, list[Any]], list[Any]]
+MULTI_IO: list[tuple[str, tuple[tuple[int, ...], ...], MultiBuilder]] = [
+    # An image branch and scalar features joined; a class head and a regression head.
+    ("two_in_two_out", ((8, 8, 2), (5,)),
+     lambda L, xs: (lambda j: [L.Dense(3, activation="softmax")(j), L.Dense(1)(j)])(
+         L.Concatenate()([L.GlobalAveragePooling2D()(_conv(L, 6, 3, act="relu")(xs[0])),
+                          L.Dense(4, activation="relu")(xs[1])]))),
+    # Two inputs of odd sizes (the block pads the second to a word), added after their own dense.
+    ("two_odd_inputs_add", ((7,), (3,)),
+     lambda L, xs: [L.Add()([L.Dense(5)(xs[0]), L.Dense(5)(xs[1])])]),
+    # One input, two outputs of odd sizes (the second output padded in the block).
+    ("one_in_two_odd_outputs", ((10,),),
+     lambda L, xs: (lambda h: [L.Dense(3)(h), L.Dense(5, activation="relu")(h)])(L.Dense(8)(xs[0]))),
+]
+
+
+def build_multi(spec: tuple[str, tuple[tuple[int, ...], ...], MultiBuilder], cache_dir: Path) -> bytes:
+    """A MULTI_IO model converted to int8 with int8 inputs and outputs (cached like build)."""
+    import tempfile
+
+    import keras
+    import tensorflow as tf
+
+    name, shapes, builder = spec
+    try:
+        src = inspect.getsource(builder)
+    except OSError:
+        src = name
+    key = hashlib.sha256(f"{name}|{shapes}|{src}|{tf.__version__}".encode()).hexdigest()[:16]
+    path = cache_dir / f"{name}-{key}.tflite"
+    if path.exists():
+        return path.read_bytes()
+    seed = int(hashlib.sha256(name.encode()).hexdigest()[:8], 16) % (2**31)
+    keras.utils.set_random_seed(seed)
+    inputs = [keras.Input(s, name=f"in{k}") for k, s in enumerate(shapes)]
+    model = keras.Model(inputs, builder(keras.layers, inputs))
+    rng = np.random.default_rng(seed)
+    calib = [rng.normal(0, 1, (64, *s)).astype(np.float32) for s in shapes]
+
+    def rep():
+        for i in range(64):
+            yield [c[i:i + 1] for c in calib]
+
+    with tempfile.TemporaryDirectory() as d:
+        specs = [tf.TensorSpec((1, *s), tf.float32, name=f"in{k}") for k, s in enumerate(shapes)]
+        model.export(d, format="tf_saved_model", verbose=False, input_signature=[specs])
+        conv = tf.lite.TFLiteConverter.from_saved_model(d)
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        conv.representative_dataset = rep
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        conv.inference_input_type = tf.int8
+        conv.inference_output_type = tf.int8
+        buf = bytes(conv.convert())
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(buf)
+    tmp.rename(path)
+    return buf
+
+
 def patch_opcode(buf: bytes, old: str, new: str) -> bytes:
     """Change every operator code `old` to `new` in a .tflite flatbuffer (same options
     layout needed), e.g. RELU -> QUANTIZE to get an int8 -> int8 requantize op, which the

@@ -48,6 +48,20 @@ def test_float_io_bit_exact(spec, sweep_cache: Path, ekrt_build_dir: Path) -> No
 
 
 @pytest.mark.tf
+@pytest.mark.parametrize("spec", sweep_models.MULTI_IO, ids=[s[0] for s in sweep_models.MULTI_IO])
+def test_several_inputs_and_outputs_bit_exact(spec, sweep_cache: Path, ekrt_build_dir: Path) -> None:
+    """Models of two inputs and/or two outputs: each input read from, each output written to
+    its 4-byte aligned place in the I/O blocks, every output byte equal to TFLM's."""
+    from edgekit.model.tflite_graph import parse_graph
+
+    tflite = sweep_models.build_multi(spec, sweep_cache)
+    g = parse_graph(tflite)
+    assert (len(g.inputs), len(g.outputs)) == (len(spec[1]), 2 if spec[0] != "two_odd_inputs_add" else 1)
+    n, bad = compare(tflite, ekrt_build_dir, n_random=120, seed=7)
+    assert bad == 0
+
+
+@pytest.mark.tf
 @pytest.mark.parametrize("base,old,new", [("concat_channels_relu", "RELU", "QUANTIZE"),
                                           ("logistic", "LOGISTIC", "QUANTIZE")])
 def test_patched_op_bit_exact(base: str, old: str, new: str, sweep_cache: Path,
