@@ -257,10 +257,9 @@ class DeviceInfo:
          isc, izp, osc, ozp) = struct.unpack_from("<BBHIIIIBBBBfifi", p)
         off = 40
         _need(p, off + 4 * (irank + orank), "INFO")
-        ishape = struct.unpack_from(f"<{irank}I", p, off)
-        off += 4 * irank
-        oshape = struct.unpack_from(f"<{orank}I", p, off)
-        off += 4 * orank
+        dims = struct.unpack_from(f"<{irank + orank}I", p, off)
+        ishape, oshape = dims[:irank], dims[irank:]
+        off += 4 * (irank + orank)
         strings: list[str] = []
         for _ in range(4):
             _need(p, off + 1, "INFO")

@@ -33,6 +33,9 @@ _TENSOR_TYPES: dict[int, str] = {
     tflite.TensorType.UINT16: "uint16",
     tflite.TensorType.INT4: "int4",
 }
+# The schema's other types (string, resource, variant...): read, never run by edgekit.
+_OTHER_TYPES = {v: k.lower() for k, v in vars(tflite.TensorType).items()
+                if not k.startswith("_") and v not in _TENSOR_TYPES}
 _OP_NAMES = {v: k for k, v in vars(tflite.BuiltinOperator).items() if not k.startswith("_")}
 _OPTION_NAMES = {v: k for k, v in vars(tflite.BuiltinOptions).items() if not k.startswith("_")}
 _ACTIVATIONS = {v: k for k, v in vars(tflite.ActivationFunctionType).items() if not k.startswith("_")}
@@ -170,7 +173,13 @@ class Graph:
 
 
 def _itemsize(dtype: str) -> int:
-    return 1 if dtype in ("int4", "bool") else np.dtype(dtype).itemsize
+    """Bytes per element; 1 for int4, bool and the types numpy has no size for (string, resource)."""
+    if dtype in ("int4", "bool"):
+        return 1
+    try:
+        return np.dtype(dtype).itemsize
+    except TypeError:
+        return 1
 
 
 def _options(op: Any) -> dict[str, Any]:
@@ -293,7 +302,9 @@ def _read_graph(buf: bytes, path: Path | None, where: str) -> Graph:
     tensors = []
     for i in range(_count(sg.TensorsLength(), "tensors", buf, where)):
         t = sg.Tensors(i)
-        dtype = _TENSOR_TYPES.get(t.Type(), f"type{t.Type()}")
+        dtype = _TENSOR_TYPES.get(t.Type()) or _OTHER_TYPES.get(t.Type(), "")
+        if not dtype:
+            raise _corrupt(where, f"tensor {i} has element type {t.Type()}, which TFLite does not define")
         shape_np = t.ShapeAsNumpy()
         shape = () if isinstance(shape_np, int) else tuple(int(d) for d in shape_np)
         name = t.Name().decode(errors="replace") if t.Name() else f"tensor{i}"
