@@ -297,11 +297,15 @@ def _measure_arena(model: bytes, graph: Graph, limit: int) -> int | None:
     with tempfile.TemporaryDirectory(prefix="edgekit-arena-") as tmp:
         model_path = f"{tmp}/model.tflite"
         Path(model_path).write_bytes(model)
-        while not _arena_ok(model_path, hi):  # double until it allocates; hi >= 16, so this ends
+        ok = _arena_ok(model_path, hi)
+        if not ok and tflm_lacks(graph):
+            return None   # no arena helps a missing kernel
+        while not ok:  # double until it allocates; hi >= 16, so this ends
             if hi >= limit:
                 return None
             lo, hi = hi, min(hi * 2, limit)
             probes += 1
+            ok = _arena_ok(model_path, hi)
         while hi - lo > 16 and probes < MAX_ARENA_PROBES:
             mid = (lo + hi) // 2 // 16 * 16
             probes += 1

@@ -67,8 +67,8 @@ def inspect_model(path: Path, boards: Iterable[Board] = (), *, runtimes: Sequenc
     model_bytes = path.read_bytes()
     infos = layers(graph)
     sized = {name: get_runtime(name) for name in (RUNTIMES if runtimes is None else runtimes)}
-    tflm_gaps = sized[TFLM].gaps(graph) if TFLM in sized else ()
-    host_arena = measure_tflm_arena(model_bytes, graph) if TFLM in sized and not tflm_gaps else None
+    host_arena = measure_tflm_arena(model_bytes, graph) if TFLM in sized else None
+    tflm_gaps = sized[TFLM].gaps(graph) if TFLM in sized and host_arena is None else ()
     note = (f"TFLM arena measured on this 64-bit host by trying AllocateTensors; device figure adds "
             f"{ARENA_MARGIN_FRACTION:.0%} + {ARENA_MARGIN_BYTES} bytes for a 32-bit MCU" if host_arena
             else f"TFLM arena not measured: TFLM has no kernel for {', '.join(tflm_gaps)}" if tflm_gaps
