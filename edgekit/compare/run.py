@@ -26,16 +26,14 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
-import numpy as np
-
 from edgekit.boards import Board
 from edgekit.compare.report import write_outputs
 from edgekit.compare.result import BuildTimes, Comparison, VariantResult
 from edgekit.data import load_dataset, save_dataset
 from edgekit.errors import EdgekitError, MissingToolError, UsageError
 from edgekit.hil.harness import HilOptions, run_hil
-from edgekit.model.iotypes import io_type
 from edgekit.model.quantize import verify_int8
+from edgekit.model.reference import random_inputs
 from edgekit.model.tflite_graph import load_graph
 from edgekit.project.build import build_project
 from edgekit.project.families import family_of
@@ -86,18 +84,10 @@ def _inputs(model: Path, data: Path | None, out_dir: Path, samples: int) -> tupl
     if test_data:
         load_dataset(test_data)   # a missing or broken file: one error before anything runs
         return Path(test_data), test_data
-    graph = load_graph(model)
-    tin = graph.input_tensors[0]
-    # A float32 input's range is that of the QUANTIZE the model puts it through.
-    qin = graph.edge_quantized(graph.inputs[0])
-    if qin is None or qin.quant is None or qin.quant.per_channel:
-        raise UsageError(f"no test data for {model} and its {tin.dtype} input has no quantization "
-                         "to draw random inputs over", hint="pass --data TEST.npz")
-    lo, hi = io_type(qin.dtype).bounds()
-    q = np.random.default_rng(0).integers(lo, hi + 1, size=(samples, *tin.shape[1:]))
+    x, what = random_inputs(load_graph(model), samples)
     path = out_dir / RANDOM_INPUTS
-    save_dataset(path, {"x": ((q - qin.zero_point) * qin.scale).astype(np.float32)})
-    return path, f"{samples} random inputs over the {qin.dtype} input range ({path})"
+    save_dataset(path, {"x": x})
+    return path, f"{what} ({path})"
 
 
 def _require_tools(board: Board) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from edgekit.console import quiet_native_stderr
-from edgekit.errors import DataError, MissingToolError, ModelError
+from edgekit.errors import DataError, MissingToolError, ModelError, UsageError
 from edgekit.model.iotypes import io_type
 from edgekit.model.tflite_graph import Graph, Tensor
 
@@ -46,6 +46,21 @@ def model_input(x: np.ndarray, tensor: Tensor, *, where: str = "the data") -> np
         raise DataError(f"{where}: the model takes {t.name} values (token ids), the data has "
                         "values that are not whole numbers in range", hint="pass the ids, not floats")
     return arr.astype(np.int32)
+
+
+def random_inputs(graph: Graph, samples: int, seed: int = 0) -> tuple[np.ndarray, str]:
+    """`samples` random real inputs over the whole range of the model's quantized input (for a
+    float32 input, the range of the QUANTIZE it goes through), and a line saying so: test data
+    for a model that came without any. UsageError when the input has no quantization to draw over."""
+    tin = graph.input_tensors[0]
+    q_in = graph.edge_quantized(graph.inputs[0])
+    if q_in is None or q_in.quant is None or q_in.quant.per_channel:
+        raise UsageError(f"its {tin.dtype} input has no quantization to draw random inputs over",
+                         hint="pass --data TEST.npz")
+    lo, hi = io_type(q_in.dtype).bounds()
+    q = np.random.default_rng(seed).integers(lo, hi + 1, size=(samples, *tin.shape[1:]))
+    return ((q - q_in.zero_point) * q_in.scale).astype(np.float32), \
+        f"{samples} random inputs over the {q_in.dtype} input range"
 
 
 def dequantize(q: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
