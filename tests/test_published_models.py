@@ -88,3 +88,53 @@ def test_float_io_model_is_exact_on_both_runtimes(tflm_tree: Callable[[str], Pat
     doc = json.loads(r.stdout)
     assert [v["runtime"] for v in doc["variants"]] == ["edgekit-rt", "tflm"] and doc["all_exact"]
     assert "random inputs over the int8 input range" in doc["data"]
+
+
+AUDIO = PUBLISHED / "audio_preprocessor_int8.tflite"
+
+
+def test_tflm_signal_ops_are_tflm_s_to_run() -> None:
+    """The audio front end's custom ops are TFLM's signal library: not refused as foreign, left
+    to the tflm runtime (edgekit-rt lacks them), registered by their resolver methods."""
+    from edgekit.runtimes.tflm.code import resolver_method
+
+    g = load_graph(AUDIO)
+    verify_int8(g, str(AUDIO))
+    assert "CUSTOM:SignalRfft" in g.op_names()
+    assert resolver_method("CUSTOM:SignalRfft") == "AddRfft" and resolver_method("CUSTOM:SignalPCAN") == "AddPCAN"
+    with pytest.raises(ModelError, match="not one of TFLM's"):
+        resolver_method("CUSTOM:ethos-u")
+    assert g.output_tensors[0].sample_shape == (40,) and g.input_tensors[0].sample_shape == (480,)
+
+
+@pytest.mark.toolchain
+@pytest.mark.qemu
+@pytest.mark.tflm
+def test_tflm_audio_front_end_runs_exact_with_the_user_s_tree(tflm_tree: Callable[[str], Path],
+                                                              tmp_path: Path) -> None:
+    """micro_speech's preprocessor (signal-library ops, raw int16 samples in) generated with auto
+    (which picks tflm: edgekit-rt lacks the signal ops), built with the signal sources of the
+    tree, exact on the virtual board."""
+    x = np.random.default_rng(0).integers(-32768, 32768, (4, 480)).astype(np.float32)
+    np.savez(tmp_path / "audio.npz", x_test=x)
+    project = tmp_path / "fw"
+    r = run_cli("generate", AUDIO, "--board", BOARD, "--tflm-dir", tflm_tree("cmsis_nn"), "-o", project)
+    assert r.returncode == 0, r.stderr
+    assert "runtime tflm (auto): edgekit-rt does not support CUSTOM:SignalWindow" in r.stdout + r.stderr
+    assert run_cli("build", project).returncode == 0
+    r = run_cli("hil", project, "--data", tmp_path / "audio.npz", "--runs", "2", "--require-exact", "--json")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert json.loads(r.stdout)["agreement"]["exact_share"] == 1.0
+
+
+def test_a_foreign_custom_op_is_named_by_both_runtimes(tmp_path: Path) -> None:
+    """A custom op neither runtime has (like the Ethos-U NPU op of TFLM's person_detect_vela; here
+    one of the audio front end's renamed) is refused in one line naming it, and only it, for TFLM."""
+    import shutil
+
+    model = tmp_path / "foreign.tflite"
+    shutil.copyfile(AUDIO, model)
+    data = model.read_bytes().replace(b"SignalWindow", b"SignalWidnow")
+    model.write_bytes(data)
+    assert_clean_error(run_cli("generate", model, "--board", BOARD, "-o", tmp_path / "fw"), 2,
+                       "no runtime can run this model", "tflm does not support CUSTOM:SignalWidnow")

@@ -80,7 +80,7 @@ def _test_data(project: Project, data: Path | None, input_shape: tuple[int, ...]
     key, x, y = dataset.evaluation()
     x = fit_to_input(x, input_shape, what=f"{path}:{key}")
     # Labels against the model and task before any device work (exit 2, not a failed run).
-    check_labels(x, y, project.graph.output_tensors[0].shape, task or project.origin.task,
+    check_labels(x, y, (1, *project.graph.output_tensors[0].sample_shape), task or project.origin.task,
                  where=dataset.labels_where(key))
     name = str(path)
     if max_samples is not None and max_samples < len(x):
@@ -170,7 +170,7 @@ def run_hil(project: Project, *, options: HilOptions | None = None,
                          hint="the firmware runs it: drive it with edgekit.hil.session.Session.infer_block")
     board, graph = project.board, project.graph
     tin, tout = graph.input_tensors[0], graph.output_tensors[0]
-    x, y, data_name = _test_data(project, opts.data, tin.shape[1:], opts.max_samples, opts.task)
+    x, y, data_name = _test_data(project, opts.data, tin.sample_shape, opts.max_samples, opts.task)
     xq = model_input(x, tin, where=data_name)  # quantized, or token ids as they are
     host = int8_interpreter(project.model_path.read_bytes(), graph)
     report = HilReport(edgekit_version=__version__, board=board.id, virtual=board.virtual,
@@ -201,7 +201,7 @@ def run_hil(project: Project, *, options: HilOptions | None = None,
             bytes0 = (link.bytes_out, link.bytes_in)
             for i, sample in enumerate(xq):
                 out, n = session.infer(sample)
-                run.device_q.append(np.asarray(out).astype(tout.dtype).reshape(tout.shape[1:]))
+                run.device_q.append(np.asarray(out).astype(tout.dtype).reshape(tout.sample_shape))
                 run.cycles.append(int(n))
                 if on_progress:
                     on_progress(i + 1, len(xq))

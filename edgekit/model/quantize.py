@@ -36,9 +36,9 @@ CONVERT_TIMEOUT_S = 1800.0  # a conversion still running after this long is stop
 _CONVERT_HINT = ("replace the layer the converter cannot quantize (a generic keras.layers.RNN or custom cell is "
                  "one cause: edgekit rewrites only Keras LSTM, GRU, SimpleRNN, Bidirectional and Embedding "
                  "layers) with int8-friendly ops: Dense, Conv, pooling, ReLU, Add")
-# Tensor types an int8 graph may hold: int8 activations/weights, int32 biases and shapes,
-# int64 axis/shape constants of some ops.
-_INT8_GRAPH_TYPES = ("int8", "int32", "int64", "int16", "uint8")  # integer: no float island
+# Tensor types an integer graph may hold (no float island): int8 activations/weights, int32
+# biases and shapes, int64 axis/shape constants, the signal library's int16/uint32 spectra, bools.
+_INT8_GRAPH_TYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "bool")
 # Graph input/output types the firmware carries (edgekit/model/iotypes.py): int32 = token ids.
 _IO_TYPES = ("int8", "uint8", "int16", "int32")
 
@@ -138,7 +138,8 @@ def float_edge_ops(graph: Graph) -> set[int] | None:
 
 
 def verify_int8(graph: Graph, where: str) -> None:
-    """Every operator builtin and integer; integer graph input/output (int8, uint8, int16, or int32
+    """Every operator builtin (or a custom op: whether a runtime has it is the runtime's
+    question) and integer; integer graph input/output (int8, uint8, int16, or int32
     token ids), or float32 only through a QUANTIZE in / DEQUANTIZE out (float_edge_ops). Raises
     ModelError naming the op."""
     edge = float_edge_ops(graph)
@@ -149,9 +150,9 @@ def verify_int8(graph: Graph, where: str) -> None:
                              hint="quantize with `edgekit quantize` (int8 input and output)")
     float_ops = []
     for op in graph.operators:
-        if op.op.startswith("CUSTOM:") or op.op.startswith("FLEX") or op.op == "DELEGATE":
-            raise ModelError(f"{where}: op #{op.index} {op.op} is a custom/flex op, not a TFLite builtin",
-                             hint="microcontroller runtimes only run builtin int8 ops")
+        if op.op.startswith("FLEX") or op.op == "DELEGATE" or op.op.startswith("CUSTOM:Flex"):
+            raise ModelError(f"{where}: op #{op.index} {op.op} is a TensorFlow (flex) op, not a TFLite builtin",
+                             hint="microcontroller runtimes run builtin ops: convert without SELECT_TF_OPS")
         if edge and op.index in edge:
             continue
         bad = [graph.tensors[i] for i in op.inputs + op.outputs

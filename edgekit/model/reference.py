@@ -35,17 +35,19 @@ def model_input(x: np.ndarray, tensor: Tensor, *, where: str = "the data") -> np
     """Data as the model's input tensor takes it: quantized for int8/uint8/int16 inputs, as they
     are for int32 (token ids: DataError unless whole numbers in range) and float32 inputs."""
     t = io_type(tensor.dtype)
-    if t.quantized:
+    if t.quantized and tensor.quant is not None:
         return quantize(x, tensor.scale, tensor.zero_point, t.name)
     if t.name == "float32":
         return np.asarray(x, dtype=np.float32)
+    # Integers taken as they are: token ids (int32), raw samples (an unquantized int16 audio frame).
     arr = np.asarray(x)
     lo, hi = t.bounds()
     if arr.size and (not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr))
                      or arr.min() < lo or arr.max() > hi):
-        raise DataError(f"{where}: the model takes {t.name} values (token ids), the data has "
-                        "values that are not whole numbers in range", hint="pass the ids, not floats")
-    return arr.astype(np.int32)
+        raise DataError(f"{where}: the model takes {t.name} values as they are (token ids, raw samples), "
+                        "the data has values that are not whole numbers in range",
+                        hint="pass the integers, not floats")
+    return arr.astype(np.dtype(t.name))
 
 
 def random_inputs(graph: Graph, samples: int, seed: int = 0) -> tuple[np.ndarray, str]:
@@ -54,11 +56,15 @@ def random_inputs(graph: Graph, samples: int, seed: int = 0) -> tuple[np.ndarray
     for a model that came without any. UsageError when the input has no quantization to draw over."""
     tin = graph.input_tensors[0]
     q_in = graph.edge_quantized(graph.inputs[0])
+    if q_in is None and tin.dtype in ("int8", "uint8", "int16"):   # raw samples: their whole range
+        lo, hi = io_type(tin.dtype).bounds()
+        x = np.random.default_rng(seed).integers(lo, hi + 1, size=(samples, *tin.sample_shape))
+        return x.astype(np.float32), f"{samples} random {tin.dtype} inputs over the type's range"
     if q_in is None or q_in.quant is None or q_in.quant.per_channel:
         raise UsageError(f"its {tin.dtype} input has no quantization to draw random inputs over",
                          hint="pass --data TEST.npz")
     lo, hi = io_type(q_in.dtype).bounds()
-    q = np.random.default_rng(seed).integers(lo, hi + 1, size=(samples, *tin.shape[1:]))
+    q = np.random.default_rng(seed).integers(lo, hi + 1, size=(samples, *tin.sample_shape))
     return ((q - q_in.zero_point) * q_in.scale).astype(np.float32), \
         f"{samples} random inputs over the {q_in.dtype} input range"
 
@@ -84,7 +90,7 @@ class Int8Interpreter:
     backend: str  # "tflm" or "litert"
     run_one: Callable[[np.ndarray], np.ndarray]
     input_shape: tuple[int, ...]
-    output_shape: tuple[int, ...]
+    output_sample_shape: tuple[int, ...]   # one sample's output (Tensor.sample_shape)
     why: str = ""  # why LiteRT judges where TFLM would (TFLM has no kernel for an op)
 
     @property
@@ -95,7 +101,7 @@ class Int8Interpreter:
     def run(self, xq: np.ndarray) -> np.ndarray:
         """Run every sample of xq (leading sample axis, int8) and stack the outputs."""
         return np.stack([self.run_one(x.reshape(self.input_shape)) for x in xq]).reshape(
-            (len(xq),) + self.output_shape[1:])
+            (len(xq),) + self.output_sample_shape)
 
 
 def _host_arena(graph: Graph) -> int:
@@ -110,7 +116,7 @@ def _tflm(model: bytes, graph: Graph) -> Int8Interpreter:
 
     arena = _host_arena(graph)
     where = str(graph.path) if graph.path else "this model"
-    _tflm_preflight(model, arena, where)
+    _tflm_preflight(model, arena, where, graph_ops=tuple(graph.op_names()))
     with quiet_native_stderr():
         try:
             it = runtime.Interpreter.from_bytes(model, arena_size=arena)
@@ -126,7 +132,7 @@ def _tflm(model: bytes, graph: Graph) -> Int8Interpreter:
         it.invoke()
         return np.array(it.get_output(0), copy=True)
 
-    return Int8Interpreter("tflm", run_one, graph.input_tensors[0].shape, graph.output_tensors[0].shape)
+    return Int8Interpreter("tflm", run_one, graph.input_tensors[0].shape, graph.output_tensors[0].sample_shape)
 
 
 def _one_line(exc: Exception) -> str:
@@ -152,7 +158,8 @@ except Exception as exc:
 PREFLIGHT_TIMEOUT_S = 120.0
 
 
-def _tflm_preflight(model: bytes, arena: int, where: str, *, invoke: bool = True) -> None:
+def _tflm_preflight(model: bytes, arena: int, where: str, *, invoke: bool = True,
+                    graph_ops: tuple[str, ...] = ()) -> None:
     import signal
     import tempfile
 
@@ -175,7 +182,10 @@ def _tflm_preflight(model: bytes, arena: int, where: str, *, invoke: bool = True
         raise ModelError(f"TFLM crashed ({name}) preparing or running {where}",
                          hint="the model file is probably corrupt; re-export it with `edgekit quantize`")
     if proc.returncode != 0:
-        lacking = tuple(dict.fromkeys(_NO_KERNEL.findall(proc.stderr + proc.stdout)))
+        text = proc.stderr + proc.stdout
+        lacking = tuple(dict.fromkeys(_NO_KERNEL.findall(text)))
+        if not lacking and _NO_CUSTOM in text:   # TFLM names no custom op it lacks: the model's
+            lacking = tuple(n for n in graph_ops if n.startswith("CUSTOM:"))
         if lacking:
             raise TflmLacksOp(lacking, where)
         why = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else f"exit {proc.returncode}"
@@ -185,6 +195,7 @@ def _tflm_preflight(model: bytes, arena: int, where: str, *, invoke: bool = True
 
 # What TFLM prints (on stderr) for an op its resolver has no kernel for; it stops at the first.
 _NO_KERNEL = re.compile(r"Didn't find op for builtin opcode '(\w+)'")
+_NO_CUSTOM = "Failed to get registration from op code CUSTOM"
 
 
 class TflmLacksOp(ModelError):
@@ -208,7 +219,7 @@ def tflm_lacks(graph: Graph) -> tuple[str, ...]:
         if tflm_available():
             try:
                 _tflm_preflight(graph.data, _host_arena(graph), str(graph.path) if graph.path else "this model",
-                                invoke=False)
+                                invoke=False, graph_ops=tuple(graph.op_names()))
             except TflmLacksOp as exc:
                 lacks = exc.ops
             except ModelError:
@@ -248,7 +259,7 @@ def _litert(model: bytes, graph: Graph) -> Int8Interpreter:
         it.invoke()
         return np.array(it.get_tensor(out), copy=True)
 
-    return Int8Interpreter("litert", run_one, graph.input_tensors[0].shape, graph.output_tensors[0].shape)
+    return Int8Interpreter("litert", run_one, graph.input_tensors[0].shape, graph.output_tensors[0].sample_shape)
 
 
 def int8_interpreter(model: bytes, graph: Graph, backend: str = "auto") -> Int8Interpreter:

@@ -74,6 +74,12 @@ class Tensor:
         return int(np.prod(self.shape)) if self.shape else 1
 
     @property
+    def sample_shape(self) -> tuple[int, ...]:
+        """The shape of one sample: without the leading batch axis, where there is one (rank 1
+        tensors have none: TFLM's audio front end outputs (40,))."""
+        return self.shape[1:] if len(self.shape) > 1 else self.shape
+
+    @property
     def nbytes(self) -> int:
         """Size of the elements in bytes (int4 and bool counted as one byte each)."""
         return self.size * _itemsize(self.dtype)

@@ -27,7 +27,7 @@ from edgekit.runtimes.base import (
     RuntimeOptions,
     Variant,
 )
-from edgekit.runtimes.tflm.code import tflm_sources
+from edgekit.runtimes.tflm.code import resolver_method, tflm_sources
 from edgekit.runtimes.tflm.library import ensure_library
 from edgekit.runtimes.tflm.tree import TFLM_TREE_HOWTO, check_tree_ops, find_tree, given_dirs, recorded_dir
 
@@ -45,11 +45,22 @@ KERNEL_BYTES = {
     "GATHER": 3_000, "STRIDED_SLICE": 4_000, "QUANTIZE": 4_000, "DEQUANTIZE": 3_000,
 }
 KERNEL_DEFAULT_BYTES = 8_000
+SIGNAL_KERNEL_BYTES = 3_000   # a signal-library op (CUSTOM:Signal*): one int16/int32 path each
+
+
+def _tflm_custom(op: str) -> bool:
+    """Whether a custom op is one of TFLM's own (its resolver has a method for it)."""
+    try:
+        resolver_method(op)
+    except ModelError:
+        return False
+    return True
 
 
 def code_flash_bytes(graph: Graph) -> int:
     """TFLM's code for `graph`, estimated (see KERNEL_BYTES)."""
-    return INTERPRETER_BYTES + sum(KERNEL_BYTES.get(op, KERNEL_DEFAULT_BYTES) for op in graph.op_names())
+    return INTERPRETER_BYTES + sum(KERNEL_BYTES.get(op, SIGNAL_KERNEL_BYTES if op.startswith("CUSTOM:Signal")
+                                                    else KERNEL_DEFAULT_BYTES) for op in graph.op_names())
 
 
 class Tflm(Runtime):
@@ -62,8 +73,11 @@ class Tflm(Runtime):
     invoke_instructions = 423
 
     def gaps(self, graph: Graph) -> tuple[str, ...]:
-        """The op the TFLM of the tflite_micro package has no kernel for (it names the first only)."""
-        return tflm_lacks(graph)
+        """The op the TFLM of the tflite_micro package has no kernel for (it names the first only;
+        of custom ops it names none: those that are not TFLM's own are the suspects)."""
+        lacking = tflm_lacks(graph)
+        foreign = tuple(op for op in lacking if op.startswith("CUSTOM:") and not _tflm_custom(op))
+        return foreign or lacking
 
     def refuses(self, board: Board) -> str | None:
         """Families TFLM cannot reach (no C++ library in their toolchain)."""

@@ -28,11 +28,24 @@ _RESOLVER_EXCEPTIONS = {"L2_NORMALIZATION": "AddL2Normalization", "LOG_SOFTMAX":
                         "UNIDIRECTIONAL_SEQUENCE_LSTM": "AddUnidirectionalSequenceLSTM"}
 
 
+# TFLM's own custom ops and their MicroMutableOpResolver methods (its signal library's
+# "Signal<Name>" are registered by Add<Name>), as TFLM's micro_mutable_op_resolver.h has them.
+_SIGNAL_OPS = ("Delay", "Energy", "FftAutoScale", "FilterBank", "FilterBankLog", "FilterBankSpectralSubtraction",
+               "FilterBankSquareRoot", "Framer", "Irfft", "OverlapAdd", "PCAN", "Rfft", "Stacker", "Window")
+_CUSTOM_METHODS = {"TFLite_Detection_PostProcess": "AddDetectionPostprocess",
+                   "CIRCULAR_BUFFER": "AddCircularBuffer", **{f"Signal{n}": f"Add{n}" for n in _SIGNAL_OPS}}
+
+
 def resolver_method(op: str) -> str:
-    """CONV_2D -> AddConv2D, FULLY_CONNECTED -> AddFullyConnected, RELU6 -> AddRelu6."""
+    """CONV_2D -> AddConv2D, FULLY_CONNECTED -> AddFullyConnected, RELU6 -> AddRelu6,
+    CUSTOM:SignalRfft -> AddRfft (TFLM's signal library)."""
     if op.startswith("CUSTOM:"):
-        raise ModelError(f"custom op '{op[7:]}' cannot be registered automatically",
-                         hint="register it by hand in edgekit_model_tflm.cc")
+        name = op[7:]
+        if name in _CUSTOM_METHODS:
+            return _CUSTOM_METHODS[name]
+        raise ModelError(f"custom op '{name}' is not one of TFLM's (its signal library, detection "
+                         "post-processing), so edgekit cannot register it", hint="register it by hand in "
+                         "edgekit_model_tflm.cc, or replace it with builtin ops")
     if op in _RESOLVER_EXCEPTIONS:
         return _RESOLVER_EXCEPTIONS[op]
     parts = op.split("_")

@@ -34,61 +34,70 @@ class TflmTree:
         return "cmsis_nn" if self.cmsis_nn else "ref"
 
 
-# In the tree's micro_mutable_op_resolver.h, each AddXxx method names its builtin op and the
-# Register_YYY() kernel registration it uses by default; kernel .cc files define Register_YYY().
+# Test-only or host-only files of a tree, and micro_time.cc, which needs a CMSIS device header
+# the tree lacks: the firmware implements tflite::GetCurrentTimeTicks() itself.
+_EXCLUDE = re.compile(r"(_test\.cc|/micro_time\.cc|/kernel_runner\.cc|/test_helpers\.cc|"
+                      r"/test_helper_custom_ops\.cc|/mock_micro_graph\.cc)$")
+KERNEL_DIRS = ("tensorflow/lite/micro/kernels/", "signal/micro/kernels/")
 _RESOLVER_H = "tensorflow/lite/micro/micro_mutable_op_resolver.h"
 _ADD_METHOD = re.compile(r"TfLiteStatus (Add\w+)\((.*?)\n  \}", re.S)
-_REGISTRATION = re.compile(r"TFLMRegistration\s+Register_(\w+)\(\)\s*\{")
-_DECLARATION = re.compile(r"TFLMRegistration\s+Register_(\w+)\(\);")
+_REGISTER_DEF = re.compile(r"\bRegister_(\w+)\(\)\s*\{")
+_DECLARATION = re.compile(r"TFLMRegistration\*?\s+Register_(\w+)\(\);")
 
 
 @dataclass(frozen=True)
 class TreeKernels:
-    """What a tree can run: op -> (resolver method, registrations it calls), the registrations
-    some .cc defines, and the header declaring each registration (where its .cc is expected)."""
+    """What a tree can run, read from its sources: in micro_mutable_op_resolver.h each AddXxx
+    method names its op (a builtin, or "CUSTOM:SignalWindow" for TFLM's signal library) and the
+    Register_YYY() registrations it uses; kernel .cc files define those registrations."""
 
-    methods: dict[str, tuple[str, tuple[str, ...]]]
-    defined: frozenset[str]
-    declared_in: dict[str, str]
+    files: tuple[str, ...]                           # every C/C++ source, relative, minus tests
+    methods: dict[str, tuple[str, tuple[str, ...]]]  # op -> (resolver method, registrations)
+    defined: dict[str, str]                          # registration -> the kernel file defining it
+    declared_in: dict[str, str]                      # registration -> the .cc its header implies
 
 
 @functools.cache
 def tree_kernels(root: Path) -> TreeKernels:
-    """The kernels of the tree at `root`, read from its sources (cached per tree and process)."""
-    micro = root / "tensorflow" / "lite" / "micro"
+    """The kernels of the tree at `root` (cached per tree and process)."""
     try:
         header = (root / _RESOLVER_H).read_text(errors="replace")
     except OSError:
         raise MissingToolError(f"the TFLM tree {root} has no {_RESOLVER_H}", hint=TFLM_TREE_HOWTO) from None
     methods = {}
     for name, body in _ADD_METHOD.findall(header):
-        ops = re.findall(r"BuiltinOperator_(\w+)", body)
+        if name in ("AddBuiltin", "AddCustom"):   # the generic registrars, not an op's
+            continue
+        ops = (re.findall(r"BuiltinOperator_(\w+)", body)
+               or [f"CUSTOM:{c}" for c in re.findall(r'AddCustom\(\s*"(\w+)"', body)])
         if ops:
-            methods[ops[0]] = (name, tuple(re.findall(r"Register_(\w+)\(\)", body)))
-    defined: set[str] = set()
+            methods[ops[0]] = (name, tuple(dict.fromkeys(re.findall(r"Register_(\w+)\(\)", body))))
+    files = tuple(sorted(f for f in (p.relative_to(root).as_posix() for p in root.rglob("*")
+                                     if p.suffix in (".cc", ".c")) if not _EXCLUDE.search("/" + f)))
+    defined: dict[str, str] = {}
     declared: dict[str, str] = {}
-    for path in sorted(micro.rglob("*.cc")) + sorted((micro / "kernels").rglob("*.h")):
-        text = path.read_text(errors="replace")
-        if path.suffix == ".cc":
-            defined.update(_REGISTRATION.findall(text))
-        elif path.name != "micro_ops.h":   # micro_ops.h declares every kernel: it names no file
-            for reg in _DECLARATION.findall(text):
+    for rel in files:
+        if rel.startswith(KERNEL_DIRS):
+            for reg in _REGISTER_DEF.findall((root / rel).read_text(errors="replace")):
+                defined.setdefault(reg, rel)
+    for path in sorted((root / KERNEL_DIRS[0]).rglob("*.h")):
+        if path.name != "micro_ops.h":   # micro_ops.h declares every kernel: it names no file
+            for reg in _DECLARATION.findall(path.read_text(errors="replace")):
                 declared.setdefault(reg, str(path.relative_to(root).with_suffix(".cc")))
-    return TreeKernels(methods, frozenset(defined), declared)
+    return TreeKernels(files, methods, defined, declared)
 
 
 def check_tree_ops(tree: TflmTree, ops: Sequence[str]) -> None:
     """MissingToolError (exit 4) naming what the tree lacks for `ops`: an op its resolver does
     not know (this TFLM has no kernel for it), or a kernel whose source file is missing."""
     kernels = tree_kernels(tree.root)
-    unknown = [op for op in ops if not op.startswith("CUSTOM:") and op not in kernels.methods]
+    unknown = [op for op in ops if op not in kernels.methods]
     if unknown:
         raise MissingToolError(f"the TFLM tree {tree.root} has no kernel for {', '.join(unknown)} "
                                f"(its {_RESOLVER_H} does not register it)",
                                hint="use a newer TFLM tree, or --runtime edgekit-rt if it runs the model")
     absent = {reg: kernels.declared_in.get(reg, f"the .cc that defines Register_{reg}()")
-              for op in ops if op in kernels.methods
-              for reg in kernels.methods[op][1] if reg not in kernels.defined}
+              for op in ops for reg in kernels.methods[op][1] if reg not in kernels.defined}
     if absent:
         raise MissingToolError(f"the TFLM tree {tree.root} is missing the kernel source of "
                                + ", ".join(f"{reg} ({where})" for reg, where in absent.items()),
@@ -126,5 +135,5 @@ def find_tree(tflm_dir: Path | str | None) -> TflmTree:
     return TflmTree(root, (root / "third_party" / "cmsis_nn").is_dir())
 
 
-__all__ = ["TFLM_DIR_ENV", "TFLM_TREE_HOWTO", "TflmTree", "TreeKernels", "check_tree_ops", "find_tree", "given_dirs",
-           "recorded_dir", "tree_kernels"]
+__all__ = ["KERNEL_DIRS", "TFLM_DIR_ENV", "TFLM_TREE_HOWTO", "TflmTree", "TreeKernels", "check_tree_ops", "find_tree",
+           "given_dirs", "recorded_dir", "tree_kernels"]
