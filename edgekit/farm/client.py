@@ -124,7 +124,9 @@ class LabgridClient:
     def places(self) -> list[PlaceInfo]:
         """Every place with its tags and holder."""
         found: list[PlaceInfo] = []
-        name, tags, acquired = None, {}, None
+        name: str | None = None
+        tags: dict[str, str] = {}
+        acquired: str | None = None
         for line in self.run("-v", "places").splitlines() + ["Place '':"]:
             m = re.match(r"^Place '([^']*)':", line)
             if m:

@@ -252,7 +252,8 @@ class Farm:
                 pass
             for proc in self.procs:
                 if proc.poll() is not None:
-                    raise EdgekitError(f"{Path(str(proc.args[0])).name} exited with code {proc.returncode}",
+                    name = Path(str(proc.args[0] if isinstance(proc.args, list) else proc.args)).name
+                    raise EdgekitError(f"{name} exited with code {proc.returncode}",
                                        hint=f"see the logs in {self.dir}")
             if time.monotonic() > deadline:
                 raise EdgekitError(f"the exporter did not publish the boards within {timeout:g} s",
