@@ -15,6 +15,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -182,7 +183,7 @@ class LabgridClient:
         self.run("cancel-reservation", token)
 
     def wait(self, token: str, *, timeout: float, what: str,
-             on_wait: Callable[[float], None] | None = None) -> None:
+             on_wait: Callable[[float], None] | None = None, stop: threading.Event | None = None) -> None:
         """Wait (at most `timeout` s) until the reservation `token` is allocated a place; `on_wait(seconds)`
         about every half second while it waits. `labgrid-client wait` polls the coordinator, which keeps the
         reservation alive while it waits in the queue."""
@@ -196,6 +197,8 @@ class LabgridClient:
                     break
                 except subprocess.TimeoutExpired:
                     waited = time.monotonic() - started
+                    if stop is not None and stop.is_set():
+                        raise DeviceError(f"stopped waiting for a place with {what}") from None
                     if waited > timeout:
                         raise DeviceError(f"no place with {what} became free within {timeout:g} s at {self.address}",
                                           hint=f"they are in use (labgrid-client -x {self.address} who); "

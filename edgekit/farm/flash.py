@@ -19,6 +19,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from edgekit.boards import Board
 from edgekit.errors import DeviceError, UsageError
 from edgekit.farm.place import Place
 from edgekit.project.manifest import Project
@@ -55,12 +56,11 @@ def flash_virtual(place: Place, elf: Path, *, timeout: float = FLASH_TIMEOUT_S) 
                           hint="is the farm still up? edgekit farm status") from None
 
 
-def debugger_commands(place: Place, project: Project, elf: Path) -> list[list[str]]:
-    """The commands that flash `elf` through the place's debug probe with OpenOCD: scp + ssh when the
-    probe hangs on another host, the OpenOCD line alone when it is here."""
+def debugger_commands(place: Place, board: Board, elf: Path) -> list[list[str]]:
+    """The commands that flash `elf` onto `board` through the place's debug probe with OpenOCD: scp +
+    ssh when the probe hangs on another host, the OpenOCD line alone when it is here."""
     res = place.find(*DEBUGGER_CLASSES)
     assert res is not None
-    board = project.board
     openocd = next((r for r in board.runners if r.name == "openocd"), None)
     if openocd is None:
         raise UsageError(f"place {place.name} has a debug probe, but board '{board.id}' has no openocd runner",
@@ -69,7 +69,7 @@ def debugger_commands(place: Place, project: Project, elf: Path) -> list[list[st
     select = ["-c", f"adapter usb location {usb_path}"] if usb_path else []
     if _is_local(host):
         return [["openocd", *openocd.args, *select, "-c", f"program {elf} verify reset exit"]]
-    remote = f"{REMOTE_IMAGE_DIR}/edgekit-{project.graph.sha256[:16]}.elf"
+    remote = f"{REMOTE_IMAGE_DIR}/edgekit-{place.name}.elf"
     program = ["openocd", *openocd.args, *select, "-c", f"program {remote} verify reset exit"]
     return [["scp", "-q", "-o", "BatchMode=yes", str(elf), f"{host}:{remote}"],
             ["ssh", "-x", "-o", "BatchMode=yes", host, "--", shlex.join(program)]]
@@ -84,7 +84,7 @@ def flash_place(place: Place, project: Project, executor: Executor) -> str:
             flash_virtual(place, elf)
         return "virtual farm (QEMU restarted with the image)"
     if place.find(*DEBUGGER_CLASSES) is not None:
-        for argv in debugger_commands(place, project, elf):
+        for argv in debugger_commands(place, project.board, elf):
             executor.run(argv, what=f"flashing place {place.name} ({argv[0]})")
         return "openocd through the place's debug probe"
     if any(r.name == "esptool" for r in project.board.runners):

@@ -9,8 +9,10 @@ reservation queue, with progress), reached through their serial port, and always
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -117,11 +119,12 @@ def _acquire_named(client: LabgridClient, target: FarmTarget, on_wait: OnWait | 
         time.sleep(0.5)
 
 
-def _acquire_tagged(client: LabgridClient, target: FarmTarget, on_wait: OnWait | None) -> Place:
+def _acquire_tagged(client: LabgridClient, target: FarmTarget, on_wait: OnWait | None,
+                    stop: threading.Event | None) -> Place:
     token = client.reserve(target.tags)
     try:
         client.wait(token, timeout=target.timeout, what=f"tags {tags_text(target.tags)}",
-                    on_wait=_wait_progress(on_wait, f"tags {tags_text(target.tags)}"))
+                    on_wait=_wait_progress(on_wait, f"tags {tags_text(target.tags)}"), stop=stop)
         name = client.acquire(f"+{token}")
         return Place(name, token, _resources(client, name), client)
     except BaseException:
@@ -147,11 +150,12 @@ def check_target(client: LabgridClient, target: FarmTarget, count: int) -> None:
                          hint=f"places there: {listed}")
 
 
-def acquire_one(client: LabgridClient, target: FarmTarget, on_wait: OnWait | None = None) -> Place:
-    """Lock one place matching `target` (waiting in the queue at most target.timeout)."""
+def acquire_one(client: LabgridClient, target: FarmTarget, on_wait: OnWait | None = None,
+                stop: threading.Event | None = None) -> Place:
+    """Lock one place matching `target` (waiting in the queue at most target.timeout, or until `stop`)."""
     if target.place is not None:
         return _acquire_named(client, target, on_wait)
-    return _acquire_tagged(client, target, on_wait)
+    return _acquire_tagged(client, target, on_wait, stop)
 
 
 @contextmanager
@@ -162,18 +166,30 @@ def acquired(target: FarmTarget, count: int = 1, *, on_wait: OnWait | None = Non
     check_target(client, target, count)
     places: list[Place] = []
     try:
-        for _ in range(count):
+        if count == 1:
             places.append(acquire_one(client, target, on_wait))
+        else:   # one reservation per place, queued together (a labgrid call costs ~0.3 s)
+            stop = threading.Event()
+            with ThreadPoolExecutor(count, thread_name_prefix="acquire") as pool:
+                futures = [pool.submit(acquire_one, client, target, on_wait if i == 0 else None, stop)
+                           for i in range(count)]
+                try:
+                    for future in futures:
+                        places.append(future.result())
+                finally:   # Ctrl-C or a failure: the others stop waiting; every place locked is released
+                    stop.set()
+                    places[:] = [f.result() for f in futures if not f.cancel() and f.exception() is None]
         yield places
     finally:
         release_all(places)
 
 
 def release_all(places: list[Place]) -> None:
-    """Release every place; a failure to release one is said on stderr and does not stop the others
-    (nor hide the error that ended the run)."""
-    for place in places:
-        _quietly(place.release)
+    """Release every place (together); a failure to release one is said on stderr and does not stop
+    the others (nor hide the error that ended the run)."""
+    with ThreadPoolExecutor(max(1, len(places)), thread_name_prefix="release") as pool:
+        for place in places:
+            pool.submit(_quietly, place.release)
 
 
 def _quietly(fn: Callable[..., None], *args: str) -> None:

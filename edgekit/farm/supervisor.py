@@ -34,6 +34,7 @@ from edgekit.farm.virtual import EXPORTER_NAME, FarmConfig, FarmState, PlaceReco
 from edgekit.sim.qemu import VirtualBoard, _die_with_parent
 
 LOOPBACK = "127.0.0.1"
+IDLE_PAUSE_S = 2.0   # a board nobody talked to for this long is paused (SIGSTOP) until spoken to
 # labgrid's exporter starts ser2net with `accepter: ...,tcp,PORT`, which binds every interface; this
 # shim, first on the exporter's PATH, binds it to loopback.
 SER2NET_SHIM = """#!/bin/bash
@@ -55,6 +56,23 @@ class BoardSlot:
     qemu: VirtualBoard | None = None
     qemu_fd: int = -1
     lock: threading.Lock = field(default_factory=threading.Lock)
+    last_io: float = 0.0        # monotonic time of the last byte from a client
+    paused: bool = False
+
+    def wake(self) -> None:
+        """A client speaks: let QEMU run again (it reads what waited in its pty)."""
+        self.last_io = time.monotonic()
+        if self.paused and self.qemu is not None and self.qemu._proc is not None:
+            self.paused = False
+            os.kill(self.qemu._proc.pid, signal.SIGCONT)
+
+    def doze(self) -> None:
+        """An idle firmware polls its UART flat out, a core per board: stop QEMU while no client speaks
+        (under -icount its virtual time stops too, so no count changes)."""
+        if (not self.paused and self.qemu is not None and self.qemu.running and self.qemu._proc is not None
+                and time.monotonic() - self.last_io > IDLE_PAUSE_S):
+            self.paused = True
+            os.kill(self.qemu._proc.pid, signal.SIGSTOP)
 
     def open_pty(self) -> None:
         """The pty whose path the exporter publishes; this process keeps both ends open, so the
@@ -77,7 +95,7 @@ class BoardSlot:
             assert qemu.pty is not None
             fd = os.open(qemu.pty, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
             tty.setraw(fd)
-            self.qemu, self.qemu_fd = qemu, fd
+            self.qemu, self.qemu_fd, self.paused, self.last_io = qemu, fd, False, time.monotonic()
             return self.status()
 
     def stop_qemu(self) -> None:
@@ -86,6 +104,7 @@ class BoardSlot:
             os.close(self.qemu_fd)
             self.qemu_fd = -1
         if self.qemu is not None:
+            self.wake()   # a stopped process would not see SIGTERM before its grace runs out
             self.qemu.stop()
             self.qemu = None
 
@@ -94,7 +113,7 @@ class BoardSlot:
         q = self.qemu
         pid = q._proc.pid if q is not None and q._proc is not None else None
         return {"name": self.name, "pty": self.exported, "running": bool(q and q.running), "qemu_pid": pid,
-                "argv": q.argv if q else None}
+                "paused": self.paused, "argv": q.argv if q else None}
 
 
 class Relay(threading.Thread):
@@ -120,7 +139,12 @@ class Relay(threading.Thread):
                             pass   # closed by a flash meanwhile: the next round sees the new one
                 for key, _ in sel.select(0.05):
                     slot, from_client = key.data
+                    if from_client:
+                        slot.wake()
                     self._move(slot, from_client, key.fd)
+                for slot in self.slots:
+                    with slot.lock:
+                        slot.doze()
             finally:
                 sel.close()
 
