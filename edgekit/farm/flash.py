@@ -15,13 +15,16 @@ from __future__ import annotations
 import json
 import shlex
 import socket
+import sys
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from edgekit.boards import Board
 from edgekit.errors import DeviceError, UsageError
-from edgekit.farm.place import Place
+from edgekit.farm.place import FarmTarget, OnWait, Place, acquired
 from edgekit.project.manifest import Project
 from edgekit.runners import Executor, FlashImage, make_runner
 
@@ -97,4 +100,17 @@ def flash_place(place: Place, project: Project, executor: Executor) -> str:
                      hint="export its debug probe (USBDebugger), or flash it yourself and pass --no-flash")
 
 
-__all__ = ["DEBUGGER_CLASSES", "VIRTUAL_CLASS", "debugger_commands", "flash_place", "flash_virtual"]
+
+
+@contextmanager
+def place_port(target: FarmTarget, project: Project | None, *, flash: bool = True,
+               on_wait: OnWait | None = None) -> Iterator[str]:
+    """One place of `target` locked for the block, flashed with `project`'s image (when given and
+    `flash`); yields its serial URL and releases it however the block ends (stream, complete)."""
+    with acquired(target, 1, on_wait=on_wait) as [place]:
+        if project is not None and flash:
+            flash_place(place, project, Executor(echo=lambda line: print(line, file=sys.stderr)))
+        yield place.serial_url
+
+
+__all__ = ["DEBUGGER_CLASSES", "VIRTUAL_CLASS", "debugger_commands", "flash_place", "flash_virtual", "place_port"]

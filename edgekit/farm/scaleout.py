@@ -60,6 +60,8 @@ class _Pool:
         with self._cond:
             while not self._todo and self._held and not stop.is_set():
                 self._cond.wait(0.1)
+            if stop.is_set():
+                return []
             k = max(CHUNK, min(MAX_CHUNK, len(self._todo) // (4 * boards)))
             chunk = [self._todo.popleft() for _ in range(min(k, len(self._todo)))]
             self._held += len(chunk)

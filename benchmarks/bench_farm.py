@@ -1,0 +1,100 @@
+"""Benchmark `edgekit hil --boards N` on the virtual labgrid farm: the same validation on 1 place
+and on 4, wall time and speed-up.
+
+- link-bound: the sine model (about 2,000 instructions per inference), 2,000 test inputs: the run
+  is round trips through RFC2217, ser2net and the pty, which N boards overlap;
+- compute-bound: ds_cnn_kws (about 43 M instructions per inference under QEMU), a few inputs:
+  each board is a QEMU process, so on this 2-core machine 4 boards can at best run 2 at a time.
+Times are of the whole run (reserve + flash + connect + infer + release), best of --repeat.
+Wall time on a shared machine is noisy: compare figures from one run.
+
+    python benchmarks/bench_farm.py [--boards 4] [--samples 2000] [--kws-samples 12] [--repeat 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from edgekit.farm.place import FarmTarget  # noqa: E402
+from edgekit.farm.scaleout import FarmRun, run_hil_farm  # noqa: E402
+from edgekit.farm.virtual import FarmConfig, start_farm, stop_farm  # noqa: E402
+from edgekit.hil.harness import HilOptions  # noqa: E402
+from edgekit.project.manifest import open_project  # noqa: E402
+
+BOARD = "qemu-netduinoplus2"
+MODELS = REPO / "tests" / "fixtures" / "models"
+
+
+def _cli(*args: object) -> None:
+    subprocess.run([sys.executable, "-m", "edgekit.cli", *map(str, args)], check=True, capture_output=True)
+
+
+def _project(model: str, out: Path) -> Path:
+    _cli("generate", MODELS / f"{model}.tflite", "--board", BOARD, "-o", out)
+    _cli("build", out)
+    return out
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _timed(project: Path, data: Path, target: FarmTarget, boards: int, repeat: int) -> float:
+    best = float("inf")
+    for i in range(repeat):
+        opts = HilOptions(data=data, bench_runs=0, report_dir=project.parent / f"report-{boards}-{i}",
+                          float_reference=False)
+        started = time.perf_counter()
+        result = run_hil_farm(open_project(project), FarmRun(target, boards), options=opts)
+        best = min(best, time.perf_counter() - started)
+        assert result.report.status == "complete" and result.report.agreement is not None
+        assert result.report.agreement.exact_share == 1.0
+    return best
+
+
+def main() -> None:
+    """Run both workloads on 1 board and on --boards boards and print the table."""
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--boards", type=int, default=4)
+    ap.add_argument("--samples", type=int, default=2000)
+    ap.add_argument("--kws-samples", type=int, default=12)
+    ap.add_argument("--repeat", type=int, default=1)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-farm-") as tmp:
+        root = Path(tmp)
+        rng = np.random.default_rng(0)
+        x = rng.uniform(0, 6.28, (args.samples, 1)).astype(np.float32)
+        np.savez(root / "sine.npz", x=x, y=np.sin(x))
+        np.savez(root / "kws.npz", x=rng.uniform(-1, 1, (args.kws_samples, 49, 10, 1)).astype(np.float32))
+        workloads = [("link-bound: sine", _project("sine", root / "sine"), root / "sine.npz", args.samples),
+                     ("compute-bound: ds_cnn_kws", _project("ds_cnn_kws", root / "kws"), root / "kws.npz",
+                      args.kws_samples)]
+        state_dir = root / "farm"
+        try:
+            state = start_farm(FarmConfig(args.boards, BOARD, _free_port()), state_dir)
+            target = FarmTarget(state.coordinator, tags={"board": BOARD})
+            print(f"{'workload':<28} {'samples':>8} {'1 board s':>10} {f'{args.boards} boards s':>11} "
+                  f"{'speed-up':>9}")
+            for name, project, data, n in workloads:
+                one = _timed(project, data, target, 1, args.repeat)
+                many = _timed(project, data, target, args.boards, args.repeat)
+                print(f"{name:<28} {n:>8,} {one:>10.2f} {many:>11.2f} {one / many:>8.2f}x", flush=True)
+        finally:
+            stop_farm(state_dir)
+
+
+if __name__ == "__main__":
+    main()
