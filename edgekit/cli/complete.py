@@ -31,7 +31,7 @@ def complete(project_dir: Path, prompt: str, words: int, board_id: str | None, p
     from edgekit.project.manifest import open_project
 
     project = open_project(project_dir, boards_dirs=boards_dirs, board_id=board_id)
-    target = farm_target(place, farm, tags, farm_timeout)
+    target = farm_target(place, farm, tags, farm_timeout, port)
     with ExitStack() as stack:
         if target is not None:
             from edgekit.farm.flash import place_port

@@ -37,11 +37,15 @@ def farm_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
-def farm_target(place: str | None, farm: str | None, tags: tuple[str, ...], timeout: float) -> FarmTarget | None:
+def farm_target(place: str | None, farm: str | None, tags: tuple[str, ...], timeout: float,
+                port: str | None = None) -> FarmTarget | None:
     """The farm target the options name, or None when they name none (a local or virtual board)."""
     if place is None and farm is None and not tags:
         return None
     from edgekit.errors import UsageError
+
+    if port is not None:
+        raise UsageError("--port and a farm place both name the board", hint="pass one of them")
     from edgekit.farm.client import DEFAULT_COORDINATOR
     from edgekit.farm.place import FarmTarget
 
@@ -76,11 +80,13 @@ _dir_option = click.option("--dir", "state_dir", type=click.Path(file_okay=False
               help="Start every board with this built project's firmware [default: none until flashed].")
 @click.option("--port", "coordinator_port", type=click.IntRange(1, 65535), default=20408, show_default=True,
               help="The coordinator's port (on 127.0.0.1).")
+@click.option("--baud", type=click.IntRange(min=0),
+              help="Carry each console at this rate, as a UART would [default: the board file's; 0: unpaced].")
 @_dir_option
 @boards_dirs_option
 @json_option
-def farm_up(count: int, board_id: str, project_dir: Path | None, coordinator_port: int, state_dir: Path | None,
-            boards_dirs: tuple[Path, ...], as_json: bool) -> None:
+def farm_up(count: int, board_id: str, project_dir: Path | None, coordinator_port: int, baud: int | None,
+            state_dir: Path | None, boards_dirs: tuple[Path, ...], as_json: bool) -> None:
     """Start COUNT virtual boards as labgrid places (coordinator, exporter, ser2net: all on 127.0.0.1)."""
     from edgekit.boards import load_board
     from edgekit.errors import UsageError
@@ -95,7 +101,7 @@ def farm_up(count: int, board_id: str, project_dir: Path | None, coordinator_por
         project = open_project(project_dir, board=board)
         project.check_build()
         elf = str(project.built_elf().resolve())
-    state = start_farm(FarmConfig(count, board.id, coordinator_port, elf), state_dir)
+    state = start_farm(FarmConfig(count, board.id, coordinator_port, elf, baud=baud), state_dir)
     if as_json:
         print_json(state.to_dict())
         return

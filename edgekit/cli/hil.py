@@ -53,7 +53,7 @@ def hil(project_dir: Path, board_id: str | None, port: str | None, data_path: Pa
     opts = HilOptions(port=port, data=data_path, max_samples=samples, bench_runs=runs, warmup=warmup,
                       report_dir=report_dir, junit=junit, gates=Gates(min_accuracy, max_latency_ms, require_exact),
                       profile=profile)
-    target = farm_target(place, farm, tags, farm_timeout)
+    target = farm_target(place, farm, tags, farm_timeout, port)
     if target is None and boards > 1:
         raise UsageError(f"--boards {boards} spreads a run over a farm's places", hint="add --farm/--tags")
     with progress_bar(INFERRING) as on_progress:

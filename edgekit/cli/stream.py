@@ -53,7 +53,7 @@ def stream(board_id: str, port: str | None, project_dir: Path | None, sensor: st
     def show(prediction: LivePrediction) -> None:
         err.print(prediction.text(), highlight=False)
 
-    target = farm_target(place, farm, tags, farm_timeout)
+    target = farm_target(place, farm, tags, farm_timeout, port)
     with ExitStack() as stack:
         if target is not None:
             from edgekit.farm.flash import place_port

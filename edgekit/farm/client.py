@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edgekit.errors import DeviceError, MissingToolError, UsageError
+from edgekit.errors import DeviceError, EdgekitError, MissingToolError, UsageError
 
 DEFAULT_COORDINATOR = "127.0.0.1:20408"
 INSTALL_HINT = "install labgrid: pip install 'edgekit[farm]' (labgrid 26.0.1)"
@@ -171,26 +171,26 @@ class LabgridClient:
         """Unlock `place`."""
         self.run("-p", place, "release")
 
-    def reserve(self, tags: Mapping[str, str]) -> str:
-        """A reservation for one place with `tags` in labgrid's queue; its token."""
-        m = _TOKEN.search(self.run("reserve", "--shell", *(f"{k}={v}" for k, v in tags.items())))
-        if not m:
-            raise DeviceError(f"the labgrid coordinator at {self.address} returned no reservation token")
-        return m.group(1)
-
     def cancel(self, token: str) -> None:
         """Cancel a reservation (done or not)."""
         self.run("cancel-reservation", token)
 
-    def wait(self, token: str, *, timeout: float, what: str,
-             on_wait: Callable[[float], None] | None = None, stop: threading.Event | None = None) -> None:
-        """Wait (at most `timeout` s) until the reservation `token` is allocated a place; `on_wait(seconds)`
-        about every half second while it waits. `labgrid-client wait` polls the coordinator, which keeps the
-        reservation alive while it waits in the queue."""
-        proc = subprocess.Popen(self._argv("wait", token), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, text=True, start_new_session=True)
-        started = time.monotonic()
+    def reserve(self, tags: Mapping[str, str], *, timeout: float, on_wait: Callable[[float], None] | None = None,
+                stop: threading.Event | None = None) -> str:
+        """Queue a reservation for one place with `tags` and wait (at most `timeout` s, or until `stop`)
+        until labgrid allocates it a place; its token. `on_wait(seconds)` about every half second while it
+        waits. One `labgrid-client reserve --wait` does both (it prints the token first, then polls the
+        coordinator, which keeps the reservation alive while it waits in the queue)."""
+        what = f"tags {tags_text(tags)}"
+        proc = subprocess.Popen(self._argv("reserve", "--wait", "--shell", *(f"{k}={v}" for k, v in tags.items())),
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                start_new_session=True)
+        token = None
         try:
+            assert proc.stdout is not None
+            m = _TOKEN.search(proc.stdout.readline())   # printed before the wait; EOF when the call failed
+            token = m.group(1) if m else None
+            started = time.monotonic()
             while True:
                 try:
                     proc.wait(WAIT_POLL_S)
@@ -205,14 +205,23 @@ class LabgridClient:
                                                "wait longer with --farm-timeout") from None
                     if on_wait is not None:
                         on_wait(waited)
+            if proc.returncode != 0 or token is None:
+                raise self._error(("reserve", what), (proc.stderr.read() if proc.stderr else "") or "no token")
+            return token
+        except BaseException:
+            if token is not None:
+                try:
+                    self.cancel(token)
+                except EdgekitError:
+                    pass   # the error that stopped the wait is the one to report
+            raise
         finally:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-        if proc.returncode != 0:
-            raise self._error(("wait", token), proc.stderr.read() if proc.stderr else "")
-        if proc.stderr:
-            proc.stderr.close()
+            for stream in (proc.stdout, proc.stderr):
+                if stream is not None:
+                    stream.close()
 
 
 __all__ = ["CALL_TIMEOUT_S", "DEFAULT_COORDINATOR", "INSTALL_HINT", "LabgridClient", "PlaceInfo", "Resource",

@@ -121,10 +121,9 @@ def _acquire_named(client: LabgridClient, target: FarmTarget, on_wait: OnWait | 
 
 def _acquire_tagged(client: LabgridClient, target: FarmTarget, on_wait: OnWait | None,
                     stop: threading.Event | None) -> Place:
-    token = client.reserve(target.tags)
+    token = client.reserve(target.tags, timeout=target.timeout, stop=stop,
+                           on_wait=_wait_progress(on_wait, f"tags {tags_text(target.tags)}"))
     try:
-        client.wait(token, timeout=target.timeout, what=f"tags {tags_text(target.tags)}",
-                    on_wait=_wait_progress(on_wait, f"tags {tags_text(target.tags)}"), stop=stop)
         name = client.acquire(f"+{token}")
         return Place(name, token, _resources(client, name), client)
     except BaseException:

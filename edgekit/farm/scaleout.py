@@ -181,8 +181,6 @@ def run_hil_farm(project: Project, farm: FarmRun, *, options: HilOptions | None 
     opts = options or HilOptions()
     if opts.profile:
         raise UsageError("--profile runs on one board", hint="run it without --place/--farm, or with --port")
-    if opts.port is not None:
-        raise UsageError("--port and a farm place both name the board", hint="pass one of them")
     run = prepare_run(project, opts)
     record = FarmRecord(farm.target.coordinator, farm.target.what)
     run.report.farm = record

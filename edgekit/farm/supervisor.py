@@ -14,162 +14,40 @@ from __future__ import annotations
 
 import json
 import os
-import selectors
 import signal
 import subprocess
 import sys
 import threading
 import time
-import tty
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
-from edgekit.boards import Board, load_board
+from edgekit.boards import load_board
 from edgekit.errors import EdgekitError
 from edgekit.farm.client import LabgridClient, labgrid_program
 from edgekit.farm.flash import VIRTUAL_CLASS
+from edgekit.farm.relay import BoardSlot, Relay
 from edgekit.farm.virtual import EXPORTER_NAME, FarmConfig, FarmState, PlaceRecord
-from edgekit.sim.qemu import VirtualBoard, _die_with_parent
+from edgekit.sim.qemu import _die_with_parent
 
 LOOPBACK = "127.0.0.1"
-IDLE_PAUSE_S = 2.0   # a board nobody talked to for this long is paused (SIGSTOP) until spoken to
 # labgrid's exporter starts ser2net with `accepter: ...,tcp,PORT`, which binds every interface; this
-# shim, first on the exporter's PATH, binds it to loopback.
+# shim, first on the exporter's PATH, binds it to loopback. It also turns off ser2net's chardelay (it
+# holds what the board sends for 2 characters' time, at least 1 ms, after each character, to batch
+# network packets) and sets TCP_NODELAY (else the reply's first byte leaves alone and the rest waits
+# for a delayed ACK): together they were most of a stop-and-wait round trip on a virtual board.
+# ser2net takes about a second to leave on SIGTERM, and the exporter waits for it on every release:
+# the shim ends it at once instead.
 SER2NET_SHIM = """#!/bin/bash
-args=(); for a in "$@"; do args+=("${a/,tcp,/,tcp,127.0.0.1,}"); done
-exec %s "${args[@]}"
+args=(); for a in "$@"; do args+=("${a/,tcp,/,tcp(nodelay),127.0.0.1,}"); done
+case " $* " in *" -Y "*) args+=(-Y "    chardelay: false");; esac
+case " $* " in *" -v "*) exec %s "${args[@]}";; esac
+%s "${args[@]}" & child=$!
+trap 'kill -KILL $child 2>/dev/null; exit 0' TERM INT
+wait $child
 """
-
-
-@dataclass
-class BoardSlot:
-    """One virtual board: its exported pty (fixed) and its current QEMU (replaced by each flash)."""
-
-    name: str
-    board: Board
-    images: Path
-    master: int = -1
-    slave: int = -1
-    exported: str = ""
-    qemu: VirtualBoard | None = None
-    qemu_fd: int = -1
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    last_io: float = 0.0        # monotonic time of the last byte from a client
-    paused: bool = False
-
-    def wake(self) -> None:
-        """A client speaks: let QEMU run again (it reads what waited in its pty)."""
-        self.last_io = time.monotonic()
-        if self.paused and self.qemu is not None and self.qemu._proc is not None:
-            self.paused = False
-            os.kill(self.qemu._proc.pid, signal.SIGCONT)
-
-    def doze(self) -> None:
-        """An idle firmware polls its UART flat out, a core per board: stop QEMU while no client speaks
-        (under -icount its virtual time stops too, so no count changes)."""
-        if (not self.paused and self.qemu is not None and self.qemu.running and self.qemu._proc is not None
-                and time.monotonic() - self.last_io > IDLE_PAUSE_S):
-            self.paused = True
-            os.kill(self.qemu._proc.pid, signal.SIGSTOP)
-
-    def open_pty(self) -> None:
-        """The pty whose path the exporter publishes; this process keeps both ends open, so the
-        exported path outlives every client and every QEMU."""
-        self.master, self.slave = os.openpty()
-        tty.setraw(self.slave)
-        os.set_blocking(self.master, False)
-        self.exported = os.ttyname(self.slave)
-
-    def flash(self, elf_bytes: bytes) -> dict[str, Any]:
-        """Stop the board's QEMU and start one running the new image."""
-        with self.lock:
-            path = self.images / f"{self.name}.elf"
-            tmp = path.with_suffix(".tmp")
-            tmp.write_bytes(elf_bytes)
-            tmp.replace(path)
-            self.stop_qemu()
-            qemu = VirtualBoard.for_board(self.board, path)
-            qemu.start()
-            assert qemu.pty is not None
-            fd = os.open(qemu.pty, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
-            tty.setraw(fd)
-            self.qemu, self.qemu_fd, self.paused, self.last_io = qemu, fd, False, time.monotonic()
-            return self.status()
-
-    def stop_qemu(self) -> None:
-        """Stop the current QEMU, if any (its console is closed first, so the relay drops it)."""
-        if self.qemu_fd >= 0:
-            os.close(self.qemu_fd)
-            self.qemu_fd = -1
-        if self.qemu is not None:
-            self.wake()   # a stopped process would not see SIGTERM before its grace runs out
-            self.qemu.stop()
-            self.qemu = None
-
-    def status(self) -> dict[str, Any]:
-        """What `farm status` shows of this board."""
-        q = self.qemu
-        pid = q._proc.pid if q is not None and q._proc is not None else None
-        return {"name": self.name, "pty": self.exported, "running": bool(q and q.running), "qemu_pid": pid,
-                "paused": self.paused, "argv": q.argv if q else None}
-
-
-class Relay(threading.Thread):
-    """Copies bytes between each board's exported pty and its QEMU's pty (one thread for all)."""
-
-    def __init__(self, slots: list[BoardSlot]) -> None:
-        super().__init__(name="farm-relay", daemon=True)
-        self.slots = slots
-        self.stopping = threading.Event()
-
-    def run(self) -> None:
-        """Poll every pty; a QEMU that died just stops answering (its client sees a dead board)."""
-        while not self.stopping.is_set():
-            sel = selectors.DefaultSelector()
-            try:
-                for slot in self.slots:
-                    sel.register(slot.master, selectors.EVENT_READ, (slot, True))
-                    fd = slot.qemu_fd
-                    if fd >= 0:
-                        try:
-                            sel.register(fd, selectors.EVENT_READ, (slot, False))
-                        except (OSError, ValueError):
-                            pass   # closed by a flash meanwhile: the next round sees the new one
-                for key, _ in sel.select(0.05):
-                    slot, from_client = key.data
-                    if from_client:
-                        slot.wake()
-                    self._move(slot, from_client, key.fd)
-                for slot in self.slots:
-                    with slot.lock:
-                        slot.doze()
-            finally:
-                sel.close()
-
-    @staticmethod
-    def _move(slot: BoardSlot, from_client: bool, src: int) -> None:
-        dst = slot.qemu_fd if from_client else slot.master
-        try:
-            data = os.read(src, 4096)
-        except BlockingIOError:
-            return
-        except OSError:   # QEMU gone: its pty hangs up; forget it until the next flash
-            if not from_client and slot.lock.acquire(blocking=False):   # else a flash is replacing it
-                try:
-                    if slot.qemu_fd == src:
-                        os.close(src)
-                        slot.qemu_fd = -1
-                finally:
-                    slot.lock.release()
-            return
-        if dst < 0 or not data:
-            return   # no board running: what the client sends is lost, as on an unpowered board
-        try:
-            os.write(dst, data)
-        except OSError:
-            pass     # nobody reads the exported pty: drop, as a UART does
 
 
 def _handler(slots: dict[str, BoardSlot]) -> type[BaseHTTPRequestHandler]:
@@ -212,7 +90,7 @@ class Farm:
         images.mkdir(exist_ok=True)
         self.slots = [BoardSlot(f"{config.prefix}{i}", board, images) for i in range(config.boards)]
         self.procs: list[subprocess.Popen[bytes]] = []
-        self.relay = Relay(self.slots)
+        self.relay = Relay(self.slots, config.baud if config.baud is not None else board.baud)
         # One long-lived thread serves every request: QEMU is started with PR_SET_PDEATHSIG, which
         # fires when the *thread* that started it ends, so no thread per request.
         self.http = HTTPServer((LOOPBACK, 0), _handler({s.name: s for s in self.slots}))
@@ -230,6 +108,9 @@ class Farm:
         """Start coordinator, boards, flasher and exporter; create the places; the state to record."""
         address = f"{LOOPBACK}:{self.config.port}"
         self._spawn([labgrid_program("labgrid-coordinator"), "--listen", address], "coordinator.log")
+        client = LabgridClient(address)
+        # The exporter gives up (exit 100) on a coordinator that is not listening yet.
+        self._wait_for(client, "places", lambda listed: True, "the coordinator to answer")
         for slot in self.slots:
             slot.open_pty()
             if self.config.elf:
@@ -241,8 +122,9 @@ class Farm:
                             VIRTUAL_CLASS: {"url": f"{url}/{s.name}", "board": s.board.id}} for s in self.slots}
         (self.dir / "exporter.yaml").write_text(json.dumps(exports, indent=2))   # JSON is YAML
         self._start_exporter(address)
-        client = LabgridClient(address)
-        self._wait_for(client)
+        self._wait_for(client, "resources",
+                       lambda listed: all(f"{EXPORTER_NAME}/{s.name}/" in listed for s in self.slots),
+                       "the exporter to publish every board")
         for slot in self.slots:
             client.run("-p", slot.name, "create")
             client.run("-p", slot.name, "add-match", f"{EXPORTER_NAME}/{slot.name}/*")
@@ -258,19 +140,19 @@ class Farm:
             raise EdgekitError("ser2net not found (the exporter serves each board's console through it)",
                                hint="install it: sudo apt-get install -y ser2net")
         shim = shim_dir / "ser2net"
-        shim.write_text(SER2NET_SHIM % real)
+        shim.write_text(SER2NET_SHIM % (real, real))
         shim.chmod(0o755)
         env = {**os.environ, "PATH": f"{shim_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
         self._spawn([labgrid_program("labgrid-exporter"), "-c", address, "--hostname", LOOPBACK,
                      "-n", EXPORTER_NAME, "exporter.yaml"], "exporter.log", env)
 
-    def _wait_for(self, client: LabgridClient, timeout: float = 30.0) -> None:
-        """Until the exporter published every board's resources to the coordinator."""
+    def _wait_for(self, client: LabgridClient, command: str, ready: Callable[[str], bool], what: str,
+                  timeout: float = 30.0) -> None:
+        """Until `labgrid-client COMMAND`'s output is `ready`; EdgekitError when a process exits first."""
         deadline = time.monotonic() + timeout
         while True:
             try:
-                listed = client.run("resources")
-                if all(f"{EXPORTER_NAME}/{s.name}/" in listed for s in self.slots):
+                if ready(client.run(command)):
                     return
             except EdgekitError:
                 pass
@@ -280,8 +162,8 @@ class Farm:
                     raise EdgekitError(f"{name} exited with code {proc.returncode}",
                                        hint=f"see the logs in {self.dir}")
             if time.monotonic() > deadline:
-                raise EdgekitError(f"the exporter did not publish the boards within {timeout:g} s",
-                                   hint=f"see {self.dir / 'exporter.log'}")
+                raise EdgekitError(f"timed out after {timeout:g} s waiting for {what}",
+                                   hint=f"see the logs in {self.dir}")
             time.sleep(0.3)
 
     def stop(self) -> None:

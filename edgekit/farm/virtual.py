@@ -48,6 +48,7 @@ class FarmConfig:
     port: int = int(DEFAULT_COORDINATOR.rsplit(":", 1)[1])
     elf: str | None = None       # every board starts with this image; None: they wait for a flash
     prefix: str = PLACE_PREFIX
+    baud: int | None = None      # console pacing (edgekit.farm.relay); None: the board's, 0: unpaced
 
     def write(self, directory: Path) -> None:
         """config.json, read by the farm process."""
@@ -126,7 +127,10 @@ def start_farm(config: FarmConfig, directory: Path | None = None, *, timeout: fl
         from edgekit.errors import MissingToolError
         raise MissingToolError("ser2net not found (the farm's exporter serves each board's console through it)",
                                hint="install it: sudo apt-get install -y ser2net")
-    if directory.exists():
+    if directory.exists():   # a stopped farm's leftovers go; anything else is not ours to delete
+        if any(directory.iterdir()) and not (directory / CONFIG_JSON).is_file():
+            raise UsageError(f"{directory} is not a virtual farm's directory and is not empty",
+                             hint="pass --dir with a new or empty directory")
         shutil.rmtree(directory)
     directory.mkdir(parents=True)
     config.write(directory)

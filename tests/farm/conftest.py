@@ -60,7 +60,8 @@ def virtual_farm(tmp_path_factory: pytest.TempPathFactory, built_sine) -> Iterat
     project = built_sine(root / "fw")
     state_dir = root / "state"
     try:
-        state = start_farm(FarmConfig(BOARDS, BOARD, free_port()), state_dir)
+        elf = str(project / "build" / "firmware.elf")   # boards boot with it; hil flashes them anyway
+        state = start_farm(FarmConfig(BOARDS, BOARD, free_port(), elf), state_dir)
         yield VirtualFarm(state, project, sine_data(root / "sine.npz", 300), sine_data(root / "long.npz", LONG))
     finally:
         stop_farm(state_dir)

@@ -18,6 +18,7 @@ from edgekit.farm.virtual import board_status
 from tests.conftest import assert_clean_error, run_cli
 from tests.farm.conftest import BOARD, BOARDS, LONG, VirtualFarm
 
+pytest_plugins = ["pytester"]
 pytestmark = [pytest.mark.qemu, pytest.mark.toolchain, pytest.mark.timeout(300)]
 
 
@@ -98,7 +99,13 @@ def test_a_board_killed_mid_run_is_released_and_its_samples_run_elsewhere(virtua
                                                         "--boards", "3", "--report", tmp_path, "--json"))],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        _wait_for(lambda: (tmp_path / "report.json").is_file(), 120, "the first partial report")
+        def victim_measured() -> bool:   # so it was flashed: the QEMU to kill is the one it runs now
+            if not (tmp_path / "report.json").is_file():
+                return False
+            boards = _report(tmp_path).get("farm", {}).get("boards", [])
+            return any(b["place"] == "virtual-1" and b["samples"] > 0 for b in boards)
+
+        _wait_for(victim_measured, 120, "virtual-1's first samples in the partial report")
         victim = next(b for b in board_status(virtual_farm.state) if b["name"] == "virtual-1")
         os.kill(victim["qemu_pid"], signal.SIGKILL)
         out, errs = proc.communicate(timeout=200)
@@ -156,4 +163,55 @@ def test_bad_farm_input_is_one_clear_line(virtual_farm: VirtualFarm, tmp_path: P
         client.release("virtual-0")
     r.stderr = "\n".join(ln for ln in r.stderr.splitlines() if not ln.startswith("waiting for a free place"))
     assert_clean_error(r, 3, "place virtual-0", "was not free within 1 s")
+    _all_free(virtual_farm)
+
+
+PLUGIN_TESTS = """
+import os
+import pytest
+
+@pytest.mark.hardware
+@pytest.mark.parametrize("i", range(4))
+def test_board_answers(dut, i):
+    out, cycles = dut.infer(bytes(dut.device.input_bytes))
+    assert cycles >= 0
+    with open(os.path.join({out!r}, os.environ.get("PYTEST_XDIST_WORKER", "main") + ".url"), "w") as f:
+        f.write(dut.url)
+"""
+
+
+def test_pytest_plugin_gives_each_xdist_worker_its_own_place(virtual_farm: VirtualFarm, pytester: pytest.Pytester,
+                                                             tmp_path: Path) -> None:
+    pytester.makepyfile(PLUGIN_TESTS.format(out=str(tmp_path)))
+    result = pytester.runpytest_subprocess("-n", "2", "-p", "no:cacheprovider", "--edgekit-board", BOARD,
+                                           "--edgekit-farm", virtual_farm.address, "--edgekit-tags", f"board={BOARD}")
+    result.assert_outcomes(passed=4)
+    urls = {p.stem: p.read_text() for p in tmp_path.glob("*.url")}
+    assert set(urls) == {"gw0", "gw1"} and len(set(urls.values())) == 2, urls   # never the same board
+    _all_free(virtual_farm)
+
+
+def _listeners(port: int) -> list[str]:
+    """Local addresses (hex, as /proc/net/tcp{,6} write them) of the sockets listening on `port`."""
+    found = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, _, hexport = local.rpartition(":")
+            if state == "0A" and int(hexport, 16) == port:
+                found.append(address)
+    return found
+
+
+def test_everything_the_farm_starts_listens_on_loopback_only(virtual_farm: VirtualFarm) -> None:
+    from edgekit.farm.place import FarmTarget, acquired
+
+    loopback = {"0100007F", "0000000000000000FFFF00000100007F"}   # 127.0.0.1, ::ffff:127.0.0.1
+    with acquired(FarmTarget(virtual_farm.address, place="virtual-2")) as [place]:
+        ser2net = int(place.serial_url.rsplit(":", 1)[1].split("?")[0])
+        ports = {"coordinator": int(virtual_farm.address.rsplit(":", 1)[1]), "ser2net": ser2net,
+                 "flasher": int(virtual_farm.state.flasher.split(":")[2].split("/")[0])}
+        for what, port in ports.items():
+            addresses = _listeners(port)
+            assert addresses and set(addresses) <= loopback, (what, port, addresses)
     _all_free(virtual_farm)

@@ -60,3 +60,16 @@ def test_tags_match_like_labgrid_reservations() -> None:
     place = PlaceInfo("p", {"board": "nucleo-f446re", "lab": "rack1"}, None)
     assert place.matches({"board": "nucleo-f446re"}) and place.matches({})
     assert not place.matches({"board": "nucleo-f446re", "lab": "rack2"})
+
+
+def test_without_labgrid_the_error_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import sys
+
+    from edgekit.errors import MissingToolError
+    from edgekit.farm.client import labgrid_program
+
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(MissingToolError, match="labgrid-client not found") as exc:
+        labgrid_program("labgrid-client")
+    assert exc.value.exit_code == 4 and "pip install 'edgekit[farm]'" in str(exc.value.hint)
