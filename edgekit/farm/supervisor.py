@@ -29,7 +29,7 @@ from edgekit.errors import EdgekitError
 from edgekit.farm.client import LabgridClient, labgrid_program
 from edgekit.farm.flash import VIRTUAL_CLASS
 from edgekit.farm.relay import BoardSlot, Relay
-from edgekit.farm.virtual import EXPORTER_NAME, FarmConfig, FarmState, PlaceRecord
+from edgekit.farm.virtual import EXPORTER_NAME, FarmConfig, FarmState, PlaceRecord, find_ser2net
 from edgekit.sim.qemu import _die_with_parent
 
 LOOPBACK = "127.0.0.1"
@@ -90,6 +90,7 @@ class Farm:
         images.mkdir(exist_ok=True)
         self.slots = [BoardSlot(f"{config.prefix}{i}", board, images) for i in range(config.boards)]
         self.procs: list[subprocess.Popen[bytes]] = []
+        self.serving = False
         self.relay = Relay(self.slots, config.baud if config.baud is not None else board.baud)
         # One long-lived thread serves every request: QEMU is started with PR_SET_PDEATHSIG, which
         # fires when the *thread* that started it ends, so no thread per request.
@@ -116,6 +117,7 @@ class Farm:
             if self.config.elf:
                 slot.flash(Path(self.config.elf).read_bytes())
         self.relay.start()
+        self.serving = True
         threading.Thread(target=self.http.serve_forever, name="farm-http", daemon=True).start()
         url = f"http://{LOOPBACK}:{self.http.server_address[1]}/boards"
         exports = {s.name: {"RawSerialPort": {"port": s.exported, "speed": s.board.baud},
@@ -135,10 +137,7 @@ class Farm:
     def _start_exporter(self, address: str) -> None:
         shim_dir = self.dir / "bin"
         shim_dir.mkdir(exist_ok=True)
-        real = next((p for p in ("/usr/sbin/ser2net", "/usr/bin/ser2net") if os.path.exists(p)), None)
-        if real is None:
-            raise EdgekitError("ser2net not found (the exporter serves each board's console through it)",
-                               hint="install it: sudo apt-get install -y ser2net")
+        real = find_ser2net()
         shim = shim_dir / "ser2net"
         shim.write_text(SER2NET_SHIM % (real, real))
         shim.chmod(0o755)
@@ -173,7 +172,9 @@ class Farm:
         for slot in self.slots:
             slot.stop_qemu()
         self.relay.stopping.set()
-        self.http.shutdown()
+        if self.serving:   # shutdown() waits for serve_forever, forever if it never ran
+            self.http.shutdown()
+        self.http.server_close()
 
 
 def _kill_group(proc: subprocess.Popen[bytes], grace: float = 3.0) -> None:

@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from edgekit.data import atomic_write_text
-from edgekit.errors import DeviceError, UsageError
+from edgekit.errors import DeviceError, MissingToolError, UsageError
 from edgekit.farm.client import DEFAULT_COORDINATOR, labgrid_program
 
 EXPORTER_NAME = "edgekit-farm"
@@ -98,6 +99,16 @@ class FarmState:
         return asdict(self)
 
 
+def find_ser2net() -> str:
+    """ser2net's path (Debian puts it in /usr/sbin, often not on a user's PATH); MissingToolError if absent."""
+    found = shutil.which("ser2net") or next((p for p in ("/usr/sbin/ser2net", "/usr/bin/ser2net")
+                                             if os.path.exists(p)), None)
+    if found is None:
+        raise MissingToolError("ser2net not found (the farm's exporter serves each board's console through it)",
+                               hint="install it: sudo apt-get install -y ser2net")
+    return found
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -121,12 +132,15 @@ def start_farm(config: FarmConfig, directory: Path | None = None, *, timeout: fl
                          hint="edgekit farm down first, or pass another --dir")
     if config.boards < 1:
         raise UsageError("a farm needs at least one board")
+    with socket.socket() as probe:   # a coordinator already there would take our exporter and places
+        try:
+            probe.bind(("127.0.0.1", config.port))
+        except OSError:
+            raise UsageError(f"127.0.0.1:{config.port} is in use (another labgrid coordinator?)",
+                             hint="stop it, or pass another --port") from None
     for program in ("labgrid-coordinator", "labgrid-exporter"):
         labgrid_program(program)   # MissingToolError now, not inside the detached process
-    if shutil.which("ser2net") is None and not any(os.path.exists(p) for p in ("/usr/sbin/ser2net",)):
-        from edgekit.errors import MissingToolError
-        raise MissingToolError("ser2net not found (the farm's exporter serves each board's console through it)",
-                               hint="install it: sudo apt-get install -y ser2net")
+    find_ser2net()
     if directory.exists():   # a stopped farm's leftovers go; anything else is not ours to delete
         if any(directory.iterdir()) and not (directory / CONFIG_JSON).is_file():
             raise UsageError(f"{directory} is not a virtual farm's directory and is not empty",
@@ -193,4 +207,4 @@ def board_status(state: FarmState, timeout: float = 5.0) -> list[dict[str, Any]]
 
 
 __all__ = ["EXPORTER_NAME", "FarmConfig", "FarmState", "PLACE_PREFIX", "PlaceRecord", "board_status",
-           "default_dir", "start_farm", "stop_farm"]
+           "default_dir", "find_ser2net", "start_farm", "stop_farm"]
