@@ -24,11 +24,14 @@ from pathlib import Path
 from typing import Any
 
 from edgekit.boards import Board
+from edgekit.hil.protocol import Msg
 from edgekit.sim.qemu import VirtualBoard
 
 IDLE_PAUSE_S = 2.0   # a board nobody talked to for this long is paused (SIGSTOP) until spoken to
 NAP_S = 0.02         # a board that just sent a frame is paused this long, unless a client speaks first
 _BITS_PER_BYTE = 10  # start + 8 data + stop
+# Frames a streaming board sends on its own: no nap after them.
+_STREAMING = (Msg.SAMPLE, Msg.STREAM_START | Msg.REPLY)
 
 
 @dataclass
@@ -74,24 +77,30 @@ class BoardSlot:
     last_io: float = 0.0        # monotonic time of the last byte from a client
     paused_until: float | None = None   # None: running; else QEMU is stopped until then (inf: idle)
     in_frame: bool = False              # QEMU's output is inside a frame's body
+    head: bytes = b""                   # that frame's first COBS bytes (code, version, type)
     generation: int = 0                 # counts QEMU ptys opened or closed (see Relay.run)
 
     # An edgekit firmware waiting for a request polls its UART flat out: a core per virtual board, which
     # a real board spends on its own silicon. So QEMU is stopped (SIGSTOP; under -icount its virtual time
-    # stops too, so no count changes) while it can only be waiting: for NAP_S after it sent a whole frame
-    # (a stop-and-wait reply; a stream resumes by itself), and for good once no client spoke for
-    # IDLE_PAUSE_S. A byte from a client resumes it at once. Call these with `lock` held.
+    # stops too, so no count changes) while it can only be waiting: for NAP_S after it sent a reply
+    # (stop-and-wait; not while it streams), and for good once no client spoke for IDLE_PAUSE_S. A
+    # request reaching its UART resumes it at once. Call these with `lock` held.
 
-    def frame_ended(self, data: bytes) -> bool:
-        """Whether QEMU's output, `data` being its latest bytes, ends with a frame's closing delimiter
-        (a 0x00 after a body; the 0x00 that opens a frame does not count)."""
-        closed = False
+    def frame_closed(self, data: bytes) -> int | None:
+        """The message type of the frame whose closing delimiter ends `data` (QEMU's latest output),
+        -1 when unreadable, None when `data` does not end a frame (the 0x00 that opens one does not)."""
+        closed: int | None = None
         parts = data.split(b"\x00")
         for i, part in enumerate(parts):
             if part:
-                self.in_frame, closed = True, False
-            if i < len(parts) - 1:   # a 0x00 follows
-                closed, self.in_frame = self.in_frame, False
+                if not self.in_frame:
+                    self.head = b""
+                self.in_frame, closed = True, None
+                self.head += part[:max(0, 3 - len(self.head))]
+            if i < len(parts) - 1 and self.in_frame:   # a 0x00 closes the body
+                # COBS: a first code byte >= 3 means the next two bytes (version, type) are literal.
+                closed = self.head[2] if len(self.head) >= 3 and self.head[0] >= 3 else -1
+                self.in_frame = False
         return closed
 
     def _signal(self, sig: int) -> None:
@@ -238,7 +247,7 @@ class Relay(threading.Thread):
                 self.to_board[i].put(data, now)
             else:
                 self.to_client[i].put(data, now)
-                if slot.frame_ended(data):   # a whole reply sent: it can only wait for the host now
+                if slot.frame_closed(data) not in (None, *_STREAMING):   # a reply: it waits for the host now
                     slot.pause(now + NAP_S)
         finally:
             slot.lock.release()
