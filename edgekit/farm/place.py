@@ -97,10 +97,13 @@ def _resources(client: LabgridClient, name: str) -> list[Resource]:
         time.sleep(0.2)
 
 
-def _acquire_named(client: LabgridClient, target: FarmTarget, on_wait: OnWait | None) -> Place:
+def _acquire_named(client: LabgridClient, target: FarmTarget, on_wait: OnWait | None,
+                   stop: threading.Event | None) -> Place:
     assert target.place is not None
     started, tick = time.monotonic(), _wait_progress(on_wait, f"name {target.place}")
     while True:
+        if stop is not None and stop.is_set():
+            raise DeviceError(f"stopped waiting for place {target.place}")
         info = next((p for p in client.places() if p.name == target.place), None)
         if info is None:
             client.acquire(target.place)   # raises labgrid's own "matches nothing" (UsageError with the places)
@@ -153,7 +156,7 @@ def acquire_one(client: LabgridClient, target: FarmTarget, on_wait: OnWait | Non
                 stop: threading.Event | None = None) -> Place:
     """Lock one place matching `target` (waiting in the queue at most target.timeout, or until `stop`)."""
     if target.place is not None:
-        return _acquire_named(client, target, on_wait)
+        return _acquire_named(client, target, on_wait, stop)
     return _acquire_tagged(client, target, on_wait, stop)
 
 

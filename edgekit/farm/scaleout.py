@@ -1,8 +1,9 @@
 """`edgekit hil --place NAME | --farm HOST:PORT --tags K=V [--boards N]`: one validation spread over
 N labgrid places flashed with the same firmware, merged into the report one board would give.
 
-Each place gets a thread that flashes it, connects, and takes the test inputs a few at a time
-from one shared pool, so faster boards take more. A board that fails (link lost, no answer) is
+Up to N places are reserved at once; each one, as soon as it is locked, gets a thread that flashes
+it, connects, and takes the test inputs a few at a time from one shared pool, so faster boards
+take more. A board that fails (link lost, no answer) is
 released at once and the inputs it had taken but not measured go back to the pool for the
 others; what it measured stays. The merged report orders every measured output by test-input
 index, so its predictions, agreement and metric equal a single board's; report.json's "farm"
@@ -21,8 +22,9 @@ import numpy as np
 
 from edgekit.console import err
 from edgekit.errors import DeviceError, EdgekitError, UsageError
+from edgekit.farm.client import LabgridClient
 from edgekit.farm.flash import flash_place
-from edgekit.farm.place import FarmTarget, OnWait, Place, acquired
+from edgekit.farm.place import FarmTarget, OnWait, Place, acquire_one, check_target, release_all
 from edgekit.farm.record import BoardRun, FarmRecord
 from edgekit.hil.evaluate import LinkStats, latency
 from edgekit.hil.harness import PARTIAL_EVERY, HilOptions, HilResult, HilRun, connect_checked, prepare_run
@@ -72,6 +74,11 @@ class _Pool:
         with self._cond:
             self._held -= n
             self._cond.notify_all()
+
+    def finished(self) -> bool:
+        """Every input measured."""
+        with self._cond:
+            return not self._todo and not self._held
 
     def give_back(self, chunk: list[int]) -> None:
         """Taken inputs a board did not measure: first in line for the others."""
@@ -157,14 +164,80 @@ def _board(place: Place, board: BoardRun, shared: _Shared, farm: FarmRun, execut
             session.close()
 
 
-def _wait(threads: list[threading.Thread], shared: _Shared,
-          on_progress: Callable[[int, int], None] | None) -> None:
+class _Fleet:
+    """The run's places: up to N acquired in parallel, each waiting in labgrid's queue, and each put to
+    work as soon as it is locked. A run never waits for all of its places before it starts: two runs,
+    each holding some places while waiting for more, would wait for each other until they time out (a
+    labgrid reservation is for one place). Places that come after the work is done are released."""
+
+    def __init__(self, farm: FarmRun, shared: _Shared, executor: Executor, on_wait: OnWait | None) -> None:
+        self.farm, self.shared, self.executor = farm, shared, executor
+        self.client = LabgridClient(farm.target.coordinator)
+        check_target(self.client, farm.target, farm.boards)
+        self.places: list[Place] = []
+        self.workers: list[threading.Thread] = []
+        self.errors: list[EdgekitError] = []
+        self.lock = threading.Lock()
+        self.enough = threading.Event()   # stop waiting for more places
+        self.started: float | None = None
+        self.acquirers = [threading.Thread(target=self._acquire, args=(on_wait if i == 0 else None,),
+                                           name=f"farm-acquire-{i}", daemon=True) for i in range(farm.boards)]
+        for t in self.acquirers:
+            t.start()
+
+    def _acquire(self, on_wait: OnWait | None) -> None:
+        try:
+            place = acquire_one(self.client, self.farm.target, on_wait, self.enough)
+        except EdgekitError as exc:
+            with self.lock:
+                self.errors.append(exc)
+            return
+        with self.lock:
+            self.places.append(place)
+            if self.enough.is_set() or self.shared.pool.finished():
+                return   # too late to help: released with the others
+            try:
+                board = BoardRun(place.name, place.serial_url)
+            except EdgekitError as exc:
+                self.errors.append(exc)
+                return
+            self.shared.record.boards.append(board)
+            worker = threading.Thread(target=_board, args=(place, board, self.shared, self.farm, self.executor),
+                                      name=f"farm-{place.name}", daemon=True)
+            self.workers.append(worker)
+            self.started = self.started or time.monotonic()
+            worker.start()
+
+    def busy(self) -> bool:
+        """Boards at work, or places still awaited while inputs are left."""
+        with self.lock:
+            threads = [*self.workers, *(t for t in self.acquirers if not self.shared.pool.finished())]
+        return any(t.is_alive() for t in threads)
+
+    def join(self, timeout: float) -> None:
+        """Wait (bounded) for the boards' threads."""
+        with self.lock:
+            workers = list(self.workers)
+        for t in workers:
+            t.join(timeout)
+
+    def close(self) -> None:
+        """Stop waiting for places and release every place locked."""
+        self.enough.set()
+        for t in self.acquirers:
+            t.join(_STOP_JOIN_S)
+        with self.lock:
+            places = list(self.places)
+        release_all(places)
+
+
+def _wait(fleet: _Fleet, shared: _Shared, on_progress: Callable[[int, int], None] | None) -> None:
     total, written = len(shared.run.xq), 0
-    while any(t.is_alive() for t in threads):
-        for t in threads:
-            t.join(0.1)
+    while fleet.busy():
+        fleet.join(0.1)
+        time.sleep(0.05)
         done = len(shared.outputs)
-        if on_progress is not None:
+        if on_progress is not None and fleet.started is not None:
             on_progress(done, total)
         if done // PARTIAL_EVERY > written // PARTIAL_EVERY:
             written = done
@@ -185,25 +258,21 @@ def run_hil_farm(project: Project, farm: FarmRun, *, options: HilOptions | None 
     record = FarmRecord(farm.target.coordinator, farm.target.what)
     run.report.farm = record
     shared = _Shared(run, record)
-    executor = executor or Executor(echo=lambda line: err.print(line, highlight=False))
-    with acquired(farm.target, farm.boards, on_wait=on_wait) as places:
-        record.boards = [BoardRun(p.name, p.serial_url) for p in places]
-        run.report.port = ", ".join(b.port for b in record.boards)
-        threads = [threading.Thread(target=_board, args=(p, b, shared, farm, executor), name=f"farm-{p.name}",
-                                    daemon=True) for p, b in zip(places, record.boards, strict=True)]
-        started = time.monotonic()
-        for t in threads:
-            t.start()
-        try:
-            _wait(threads, shared, on_progress)
-        except KeyboardInterrupt:
-            shared.stop.set()
-            for t in threads:
-                t.join(_STOP_JOIN_S)
-            shared.sync()
-            run.finish("failed", f"interrupted after {len(shared.outputs)} of {len(run.xq)} samples")
-            raise
-        elapsed = time.monotonic() - started
+    fleet = _Fleet(farm, shared, executor or Executor(echo=lambda line: err.print(line, highlight=False)), on_wait)
+    try:
+        _wait(fleet, shared, on_progress)
+    except KeyboardInterrupt:
+        shared.stop.set()
+        fleet.join(_STOP_JOIN_S)
+        shared.sync()
+        run.finish("failed", f"interrupted after {len(shared.outputs)} of {len(run.xq)} samples")
+        raise
+    finally:
+        fleet.close()
+    elapsed = time.monotonic() - (fleet.started or time.monotonic())
+    if not record.boards and fleet.errors:
+        raise fleet.errors[0]   # no place at all (timeout, coordinator gone): nothing was measured
+    run.report.port = ", ".join(b.port for b in record.boards)
     shared.sync()
     n = len(shared.outputs)
     run.bench = shared.bench
@@ -211,7 +280,7 @@ def run_hil_farm(project: Project, farm: FarmRun, *, options: HilOptions | None 
                                 inferences_per_second=n / elapsed if elapsed else None, resends=shared.resends)
     if n < len(run.xq):
         failed = [b for b in record.boards if b.status == "failed"]
-        why = failed[0].error if failed else "stopped"
+        why = failed[0].error if failed else (str(fleet.errors[0]) if fleet.errors else "stopped")
         where = f"after {n} of {len(run.xq)} samples: every board of the farm failed (first: {why})"
         result = run.finish("failed", where)
         raise DeviceError(where, hint=f"the {n} samples measured are in {result.paths[0]}")

@@ -88,7 +88,9 @@ def test_two_runs_at_once_never_share_a_place(virtual_farm: VirtualFarm, tmp_pat
     reports = [_report(tmp_path / f"r{i}") for i in (0, 1)]
     for rep in reports:   # a shared board would garble the other run's frames: every output exact
         assert rep["status"] == "complete" and rep["agreement"]["exact_share"] == 1.0
-        assert len({b["place"] for b in rep["farm"]["boards"]}) == 2
+        places = [b["place"] for b in rep["farm"]["boards"]]
+        # A run starts with the places it gets: one waiting for its second may finish first.
+        assert 1 <= len(places) == len(set(places)) <= 2, places
     _all_free(virtual_farm)
 
 
