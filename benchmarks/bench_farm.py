@@ -10,12 +10,13 @@ stops each place's ser2net one at a time, which a longer run amortizes) and of i
 best of --repeat.
 Wall time on a shared machine is noisy: compare figures from one run.
 
-    python benchmarks/bench_farm.py [--boards 4] [--samples 2000] [--kws-samples 40] [--repeat 1]
+    python benchmarks/bench_farm.py [--boards 4] [--samples 2000] [--kws-samples 40] [--repeat 1] [--baud B]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import socket
 import subprocess
 import sys
@@ -78,6 +79,7 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=2000)
     ap.add_argument("--kws-samples", type=int, default=40)
     ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--baud", type=int, help="the virtual consoles' rate [default: the board's, 115200]")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-farm-") as tmp:
         root = Path(tmp)
@@ -85,12 +87,15 @@ def main() -> None:
         x = rng.uniform(0, 6.28, (args.samples, 1)).astype(np.float32)
         np.savez(root / "sine.npz", x=x, y=np.sin(x))
         np.savez(root / "kws.npz", x=rng.uniform(-1, 1, (args.kws_samples, 49, 10, 1)).astype(np.float32))
-        workloads = [("link-bound: sine", _project("sine", root / "sine"), root / "sine.npz", args.samples),
-                     ("compute-bound: ds_cnn_kws", _project("ds_cnn_kws", root / "kws"), root / "kws.npz",
-                      args.kws_samples)]
+        workloads = [("link-bound: sine", _project("sine", root / "sine"), root / "sine.npz", args.samples)]
+        if args.kws_samples:
+            workloads.append(("compute-bound: ds_cnn_kws", _project("ds_cnn_kws", root / "kws"), root / "kws.npz",
+                              args.kws_samples))
         state_dir = root / "farm"
         try:
-            state = start_farm(FarmConfig(args.boards, BOARD, _free_port()), state_dir)
+            state = start_farm(FarmConfig(args.boards, BOARD, _free_port(), baud=args.baud), state_dir)
+            print(f"{args.boards} virtual boards, consoles at {args.baud or 'the board file'}'s baud; "
+                  f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
             target = FarmTarget(state.coordinator, tags={"board": BOARD})
             print(f"{'workload':<28} {'samples':>8} {'part':<10} {'1 board s':>10} {f'{args.boards} boards s':>11} "
                   f"{'speed-up':>9}")
