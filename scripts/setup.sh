@@ -9,10 +9,11 @@ VENV="${VENV:-.venv}"
 PYTHON="${PYTHON:-python3}"
 # Toolchains and the virtual board: ARM GCC + newlib (STM32 firmware), QEMU (virtual board),
 # CMake + Ninja (project builds), clang + its fuzzer runtime (protocol fuzzing),
-# RISC-V GCC + picolibc and QEMU for RISC-V (the rv32imc virtual board, the ESP32-C3 ISA).
+# RISC-V GCC + picolibc and QEMU for RISC-V (the rv32imc virtual board, the ESP32-C3 ISA),
+# ser2net (a labgrid exporter serves each board's console through it: the virtual farm).
 APT_PACKAGES=(gcc g++ make cmake ninja-build gcc-arm-none-eabi libnewlib-arm-none-eabi
   libstdc++-arm-none-eabi-newlib qemu-system-arm qemu-system-misc clang libclang-rt-14-dev
-  gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf python3-venv)
+  gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf python3-venv ser2net)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

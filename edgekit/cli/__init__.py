@@ -14,6 +14,7 @@ from edgekit.cli.compress import compress
 from edgekit.cli.deploy import deploy
 from edgekit.cli.doctor import doctor
 from edgekit.cli.evaluate import evaluate
+from edgekit.cli.farm import farm
 from edgekit.cli.flash import flash
 from edgekit.cli.generate import generate
 from edgekit.cli.hil import hil
@@ -40,7 +41,7 @@ def cli() -> None:
 
 # In the order of the pipeline, then the tools around it.
 for command in (train, quantize, evaluate, inspect, compress, generate, build, flash, sim, hil, stream, complete,
-                deploy, compare, boards, doctor):
+                deploy, compare, boards, doctor, farm):
     cli.add_command(command)
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from dataclasses import asdict
 from pathlib import Path
 
 import click
 
+from edgekit.cli.farm import farm_options, farm_target, waiting
 from edgekit.cli.support import boards_dirs_option, json_option, print_json
 from edgekit.console import err, out, step
 
@@ -18,17 +20,25 @@ from edgekit.console import err, out, step
               help="Stop after this many words (or at the end of the sentence).")
 @click.option("--board", "board_id", help="Board id [default: the project's].")
 @click.option("--port", help="Serial port or URL [default: virtual board started here, else found by USB id].")
+@farm_options
 @boards_dirs_option
 @json_option
 def complete(project_dir: Path, prompt: str, words: int, board_id: str | None, port: str | None,
+             place: str | None, farm: str | None, tags: tuple[str, ...], farm_timeout: float, no_flash: bool,
              boards_dirs: tuple[Path, ...], as_json: bool) -> None:
     """Complete a sentence on the board with a text model, one on-device inference per word."""
     from edgekit.hil.complete import complete as run_complete
     from edgekit.project.manifest import open_project
 
     project = open_project(project_dir, boards_dirs=boards_dirs, board_id=board_id)
-    with step(f"completing on {project.board.id}"):
-        result = run_complete(project, prompt, words=words, port=port)
+    target = farm_target(place, farm, tags, farm_timeout, port)
+    with ExitStack() as stack:
+        if target is not None:
+            from edgekit.farm.flash import place_port
+
+            port = stack.enter_context(place_port(target, project, flash=not no_flash, on_wait=waiting))
+        with step(f"completing on {project.board.id}"):
+            result = run_complete(project, prompt, words=words, port=port)
     if as_json:
         print_json(asdict(result) | {"text": result.text, "count_unit": result.count_unit})
         return

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from edgekit.cli.farm import farm_options, farm_target, waiting
 from edgekit.cli.support import INFERRING, boards_dirs_option, custom_objects_option, json_option, print_json
 from edgekit.console import out, progress_bar
 from edgekit.model.metrics import TASKS
@@ -34,15 +35,19 @@ if TYPE_CHECKING:  # pragma: no cover
 @click.option("--require-exact", is_flag=True, help="Gate: every output equals the host TFLM reference.")
 @click.option("--profile", is_flag=True,
               help="Also time each op of one invoke on the board (table, report.json, profile.png).")
+@farm_options
+@click.option("--boards", type=click.IntRange(min=1), default=1, show_default=True,
+              help="With --farm/--tags: spread the test inputs over this many places and merge the report.")
 @boards_dirs_option
 @json_option
 @custom_objects_option
 def hil(project_dir: Path, board_id: str | None, port: str | None, data_path: Path | None, samples: int | None,
         task: str | None, runs: int, warmup: int, report_dir: Path | None, junit: Path | None,
         min_accuracy: float | None, max_latency_ms: float | None, require_exact: bool, profile: bool,
-        boards_dirs: tuple[Path, ...], as_json: bool) -> None:
+        place: str | None, farm: str | None, tags: tuple[str, ...], farm_timeout: float, no_flash: bool,
+        boards: int, boards_dirs: tuple[Path, ...], as_json: bool) -> None:
     """Validate a project on its board: accuracy, agreement with the host reference, latency."""
-    from edgekit.errors import GateFailed
+    from edgekit.errors import GateFailed, UsageError
     from edgekit.hil.evaluate import Gates
     from edgekit.hil.harness import HilOptions, run_hil
     from edgekit.hil.report import console_tables
@@ -52,8 +57,17 @@ def hil(project_dir: Path, board_id: str | None, port: str | None, data_path: Pa
     opts = HilOptions(port=port, data=data_path, max_samples=samples, task=task, bench_runs=runs, warmup=warmup,
                       report_dir=report_dir, junit=junit, gates=Gates(min_accuracy, max_latency_ms, require_exact),
                       profile=profile)
+    target = farm_target(place, farm, tags, farm_timeout, port)
+    if target is None and boards > 1:
+        raise UsageError(f"--boards {boards} spreads a run over a farm's places", hint="add --farm/--tags")
     with progress_bar(INFERRING) as on_progress:
-        result = run_hil(project, options=opts, on_progress=on_progress)
+        if target is None:
+            result = run_hil(project, options=opts, on_progress=on_progress)
+        else:
+            from edgekit.farm.scaleout import FarmRun, run_hil_farm
+
+            result = run_hil_farm(project, FarmRun(target, boards, not no_flash), options=opts,
+                                  on_progress=on_progress, on_wait=waiting)
     if as_json:
         print_json(hil_dict(result))
     else:

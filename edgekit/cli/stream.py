@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from edgekit.cli.farm import farm_options, farm_target, waiting
 from edgekit.cli.support import boards_dirs_option, json_option, print_json
 from edgekit.console import err, out, step
 
@@ -33,10 +35,12 @@ if TYPE_CHECKING:  # pragma: no cover
 @click.option("--keep-state", is_flag=True,
               help="With --infer on a recurrent model: carry its state from one window to the next "
                    "(windows do not overlap) instead of starting each fresh.")
+@farm_options
 @boards_dirs_option
 @json_option
 def stream(board_id: str, port: str | None, project_dir: Path | None, sensor: str, rate: int, seconds: float,
            out_path: Path, infer: bool, input_per_unit: float | None, every: int | None, keep_state: bool,
+           place: str | None, farm: str | None, tags: tuple[str, ...], farm_timeout: float, no_flash: bool,
            boards_dirs: tuple[Path, ...], as_json: bool) -> None:
     """Record sensor samples from the board with device timestamps (microseconds)."""
     from edgekit.boards import load_board
@@ -49,10 +53,16 @@ def stream(board_id: str, port: str | None, project_dir: Path | None, sensor: st
     def show(prediction: LivePrediction) -> None:
         err.print(prediction.text(), highlight=False)
 
-    with step(f"recording {sensor} at {rate} Hz for {seconds:g} s"):
-        r = record_stream(board, sensor, rate, seconds, out_path, port=port, project=project,
-                          infer=infer, input_per_unit=input_per_unit, keep_state=keep_state, every=every,
-                          on_prediction=show)
+    target = farm_target(place, farm, tags, farm_timeout, port)
+    with ExitStack() as stack:
+        if target is not None:
+            from edgekit.farm.flash import place_port
+
+            port = stack.enter_context(place_port(target, project, flash=not no_flash, on_wait=waiting))
+        with step(f"recording {sensor} at {rate} Hz for {seconds:g} s"):
+            r = record_stream(board, sensor, rate, seconds, out_path, port=port, project=project,
+                              infer=infer, input_per_unit=input_per_unit, keep_state=keep_state, every=every,
+                              on_prediction=show)
     if as_json:
         print_json(stream_dict(r))
         return

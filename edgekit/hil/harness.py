@@ -23,7 +23,9 @@ from edgekit.errors import DeviceError, UsageError
 from edgekit.hil.board_link import open_session
 from edgekit.hil.evaluate import Gates, LinkStats, agreement, latency, task_comparison
 from edgekit.hil.profile import profile_on_device, require_profiler
+from edgekit.hil.protocol import DeviceInfo
 from edgekit.hil.report import DeviceRecord, HilReport, Status, write_report
+from edgekit.hil.session import Session
 from edgekit.model.metrics import check_labels, infer_task
 from edgekit.model.reference import dequantize, int8_interpreter, model_input
 from edgekit.project.manifest import Project
@@ -93,7 +95,7 @@ def _test_data(project: Project, data: Path | None, input_shape: tuple[int, ...]
 
 
 @dataclass
-class _Run:
+class HilRun:
     """One validation run: its inputs, the host reference, and what the board returned so far."""
 
     project: Project
@@ -102,12 +104,20 @@ class _Run:
     x: np.ndarray
     y: np.ndarray | None
     host_q: np.ndarray
+    xq: np.ndarray                                    # the inputs as the board takes them
     device_q: list[np.ndarray] = field(default_factory=list)
     cycles: list[int] = field(default_factory=list)   # per INFER reply
     bench: list[int] = field(default_factory=list)    # per timed BENCH run
+    order: list[int] | None = None   # which test inputs device_q holds (a farm's boards); None: the first ones
+
+    def output(self, out: np.ndarray) -> np.ndarray:
+        """An INFER reply's output as the host reference holds it (dtype and shape of the output tensor)."""
+        tout = self.project.graph.output_tensors[0]
+        return np.asarray(out).astype(tout.dtype).reshape(tout.sample_shape)
 
     @property
     def report_dir(self) -> Path:
+        """Where the report goes."""
         return self.opts.report_dir or self.project.root / REPORT_DIR
 
     def finish(self, status: Status, error: str | None) -> HilResult:
@@ -125,18 +135,20 @@ class _Run:
         report.samples_measured = n
         if n == 0:
             return
+        idx = np.asarray(self.order if self.order is not None else range(n), dtype=np.int64)
+        x, y = self.x[idx], (None if self.y is None else self.y[idx])
         tout = self.project.graph.output_tensors[0]
         out_scale, out_zp = (tout.scale, tout.zero_point) if tout.quant is not None else (1.0, 0)
         dev = np.stack(self.device_q)
-        report.agreement = agreement(dev, self.host_q[:n], out_scale, out_zp)
+        report.agreement = agreement(dev, self.host_q[idx], out_scale, out_zp)
         dev_f = dequantize(dev, out_scale, out_zp)
-        host_f = dequantize(self.host_q[:n], out_scale, out_zp)
+        host_f = dequantize(self.host_q[idx], out_scale, out_zp)
         origin = self.project.origin
         task = self.opts.task or origin.task or infer_task(self.x, self.y, (1,) + dev.shape[1:])
-        float_out = (self._float_outputs(self.x[:n])
+        float_out = (self._float_outputs(x)
                      if self.opts.float_reference and report.status != "running" else None)
         class_names = list(origin.class_names) if origin.class_names else None
-        report.task = task_comparison(task, self.x[:n], self.y, dev_f, host_f, float_out, class_names)
+        report.task = task_comparison(task, x, y, dev_f, host_f, float_out, class_names)
         hz = report.cycles_hz or 1
         report.infer_cycles = latency(self.cycles, hz)
         if self.bench:  # the device ran the warm-up itself and returned only the timed runs
@@ -155,6 +167,39 @@ class _Run:
         return run_keras(load_keras_model(Path(path)), x).values
 
 
+def prepare_run(project: Project, opts: HilOptions) -> HilRun:
+    """A run's test inputs, host reference and empty report, before any device work (also the start
+    of a farm's scale-out, edgekit.farm.scaleout)."""
+    project.check_build()   # a stale image would run the old code and blame the data
+    board, graph = project.board, project.graph
+    if len(graph.inputs) > 1 or len(graph.outputs) > 1:
+        raise UsageError(f"{project.root}: its model has {len(graph.inputs)} inputs and "
+                         f"{len(graph.outputs)} outputs; hil validates one input and one output so far",
+                         hint="the firmware runs it: drive it with edgekit.hil.session.Session.infer_block")
+    tin = graph.input_tensors[0]
+    x, y, data_name = _test_data(project, opts.data, tin.sample_shape, opts.max_samples, opts.task)
+    xq = model_input(x, tin, where=data_name)  # quantized, or token ids as they are
+    host = int8_interpreter(project.model_path.read_bytes(), graph)
+    report = HilReport(edgekit_version=__version__, board=board.id, virtual=board.virtual,
+                       project=str(project.root), model_sha256=graph.sha256, data=data_name,
+                       samples_planned=len(x), host_reference=host.label)
+    run = HilRun(project, opts, report, x, y, host.run(xq), xq)
+    require_writable(run.report_dir)   # a report that cannot be written fails now, not after the run
+    return run
+
+
+def connect_checked(session: Session, project: Project) -> DeviceInfo:
+    """Handshake, and DeviceError unless the board runs this project's model."""
+    info = session.connect()
+    sha = project.graph.sha256
+    if info.model_sha256 != sha:
+        raise DeviceError(
+            f"the board on {session.url} runs model sha256:{info.model_sha256[:16]}…, "
+            f"this project's model is sha256:{sha[:16]}…",
+            hint="flash this project's firmware (edgekit build + edgekit flash)")
+    return info
+
+
 def run_hil(project: Project, *, options: HilOptions | None = None,
             on_progress: Callable[[int, int], None] | None = None) -> HilResult:
     """Validate the project's firmware on its board; see the module docstring.
@@ -163,21 +208,8 @@ def run_hil(project: Project, *, options: HilOptions | None = None,
     raises DeviceError naming how far the run got, after the partial report is written.
     """
     opts = options or HilOptions()
-    project.check_build()   # a stale image would run the old code and blame the data
-    if len(project.graph.inputs) > 1 or len(project.graph.outputs) > 1:
-        raise UsageError(f"{project.root}: its model has {len(project.graph.inputs)} inputs and "
-                         f"{len(project.graph.outputs)} outputs; hil validates one input and one output so far",
-                         hint="the firmware runs it: drive it with edgekit.hil.session.Session.infer_block")
-    board, graph = project.board, project.graph
-    tin, tout = graph.input_tensors[0], graph.output_tensors[0]
-    x, y, data_name = _test_data(project, opts.data, tin.sample_shape, opts.max_samples, opts.task)
-    xq = model_input(x, tin, where=data_name)  # quantized, or token ids as they are
-    host = int8_interpreter(project.model_path.read_bytes(), graph)
-    report = HilReport(edgekit_version=__version__, board=board.id, virtual=board.virtual,
-                       project=str(project.root), model_sha256=graph.sha256, data=data_name,
-                       samples_planned=len(x), host_reference=host.label)
-    run = _Run(project, opts, report, x, y, host.run(xq))
-    require_writable(run.report_dir)   # a report that cannot be written fails now, not after the run
+    run = prepare_run(project, opts)
+    board, graph, report, xq = project.board, project.graph, run.report, run.xq
 
     with ExitStack() as stack:
         try:
@@ -185,12 +217,7 @@ def run_hil(project: Project, *, options: HilOptions | None = None,
             report.port = session.url
             if qemu is not None:
                 report.qemu_argv = qemu.argv
-            info = session.connect()
-            if info.model_sha256 != graph.sha256:
-                raise DeviceError(
-                    f"the board on {session.url} runs model sha256:{info.model_sha256[:16]}…, "
-                    f"this project's model is sha256:{graph.sha256[:16]}…",
-                    hint="flash this project's firmware (edgekit build + edgekit flash)")
+            info = connect_checked(session, project)
             report.device = DeviceRecord.from_info(info)
             if opts.profile:
                 require_profiler(info)  # before the run, not after it
@@ -201,7 +228,7 @@ def run_hil(project: Project, *, options: HilOptions | None = None,
             bytes0 = (link.bytes_out, link.bytes_in)
             for i, sample in enumerate(xq):
                 out, n = session.infer(sample)
-                run.device_q.append(np.asarray(out).astype(tout.dtype).reshape(tout.sample_shape))
+                run.device_q.append(run.output(out))
                 run.cycles.append(int(n))
                 if on_progress:
                     on_progress(i + 1, len(xq))
@@ -231,4 +258,5 @@ def _is_pty_or_socket(port: str) -> bool:
     return "://" in port or port.startswith("/dev/pts/")
 
 
-__all__ = ["HilOptions", "HilResult", "PARTIAL_EVERY", "REPORT_DIR", "run_hil"]
+__all__ = ["HilOptions", "HilResult", "HilRun", "PARTIAL_EVERY", "REPORT_DIR", "connect_checked", "prepare_run",
+           "run_hil"]

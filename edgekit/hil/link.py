@@ -117,9 +117,10 @@ def open_link(url: str, *, baudrate: int = DEFAULT_BAUD, write_timeout: float = 
             hint="check the cable and the port name with `python -m serial.tools.list_ports`, "
                  "or start the virtual board",
         )
+    # pyserial's RFC2217 client (a labgrid farm's ports) refuses write_timeout; its writes are socket sends.
+    timeouts = {"timeout": _READ_SLICE_S} | ({} if url.startswith("rfc2217://") else {"write_timeout": write_timeout})
     try:
-        port = serial.serial_for_url(
-            url, baudrate=baudrate, timeout=_READ_SLICE_S, write_timeout=write_timeout)
+        port = serial.serial_for_url(url, baudrate=baudrate, **timeouts)
     except (serial.SerialException, OSError, ValueError) as e:
         msg = _short(e)
         for prefix in (f"Could not open port {url}: ", f"could not open port {url}: "):

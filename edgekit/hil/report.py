@@ -21,6 +21,7 @@ import numpy as np
 from rich.table import Table
 
 from edgekit.data import atomic_write_bytes, atomic_write_text
+from edgekit.farm.record import FarmRecord
 from edgekit.hil.evaluate import Agreement, GateResult, Latency, LinkStats, TaskComparison
 from edgekit.hil.profile import LayerProfile
 from edgekit.hil.profile_report import PROFILE_PNG, profile_markdown, profile_tables, write_profile_png
@@ -79,6 +80,7 @@ class HilReport:
     link: LinkStats | None = None
     profile: LayerProfile | None = None    # per-op counts of one invoke (hil --profile)
     gates: list[GateResult] | None = None  # evaluated once the run is over
+    farm: FarmRecord | None = None         # the boards of a labgrid farm run (hil --place / --farm)
 
     @property
     def counter_unit(self) -> str:
@@ -108,6 +110,8 @@ class HilReport:
         out.update({key: part.to_dict() for key, part in parts.items() if part is not None})
         if self.gates is not None:
             out["gates"] = [g.to_dict() for g in self.gates]
+        if self.farm is not None:
+            out["farm"] = self.farm.to_dict()
         return out
 
     def to_json(self) -> str:
@@ -166,6 +170,8 @@ def console_tables(report: HilReport) -> list[Table]:
         tables.append(t)
     if report.profile is not None:
         tables.extend(profile_tables(report.profile))
+    if report.farm is not None:
+        tables.append(report.farm.table(report.counter_unit))
     return tables
 
 
@@ -225,6 +231,8 @@ def markdown(report: HilReport) -> str:
                       " use them for regressions and comparisons, not as real-board latency.", ""]
     if report.profile is not None:
         lines += profile_markdown(report.profile)
+    if report.farm is not None:
+        lines += report.farm.markdown(report.counter_unit)
     if report.gates:
         lines += ["## Gates", ""] + [f"- {'pass' if g.passed else '**FAIL**'} {g.name}: {g.message}"
                                      for g in report.gates] + [""]
