@@ -66,7 +66,7 @@ def test_board_running_another_model_is_named(cli, trained_example, tmp_path: Pa
     finally:
         cli("sim", "stop", BOARD, other)
     assert_clean_error(r, 3, "runs model sha256:" + sine.quant["sha256"][:16], digits.quant["sha256"][:16])
-    report = json.loads((project / "hil-report" / "report.json").read_text())
+    report = json.loads((project / "hil-report" / "runs" / "0001" / "report.json").read_text())
     assert report["status"] == "failed" and report["samples_measured"] == 0
 
 

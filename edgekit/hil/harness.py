@@ -22,6 +22,7 @@ from edgekit.data import draw_samples, fit_to_input, load_dataset, require_writa
 from edgekit.errors import DeviceError, UsageError
 from edgekit.hil.board_link import open_session
 from edgekit.hil.evaluate import Gates, LinkStats, agreement, latency, task_comparison
+from edgekit.hil.history import new_run_dir, publish
 from edgekit.hil.profile import profile_on_device, require_profiler
 from edgekit.hil.protocol import DeviceInfo
 from edgekit.hil.report import DeviceRecord, HilReport, Status, write_report
@@ -109,6 +110,7 @@ class HilRun:
     cycles: list[int] = field(default_factory=list)   # per INFER reply
     bench: list[int] = field(default_factory=list)    # per timed BENCH run
     order: list[int] | None = None   # which test inputs device_q holds (a farm's boards); None: the first ones
+    run_dir: Path | None = None      # this run's own report directory (history.py), made at the first write
 
     def output(self, out: np.ndarray) -> np.ndarray:
         """An INFER reply's output as the host reference holds it (dtype and shape of the output tensor)."""
@@ -117,17 +119,22 @@ class HilRun:
 
     @property
     def report_dir(self) -> Path:
-        """Where the report goes."""
+        """The report root: every run's report under runs/, the last complete one's at the root."""
         return self.opts.report_dir or self.project.root / REPORT_DIR
 
     def finish(self, status: Status, error: str | None) -> HilResult:
-        """Set the status, compute the figures and write the report (partial while running)."""
+        """Set the status, compute the figures and write the report into this run's directory
+        (partial while running); a complete run's report also becomes the root's."""
         self.report.status, self.report.error = status, error
         self._fill_figures()
         if status != "running":
             self.report.gates = self.opts.gates.evaluate(self.report)
-        paths = write_report(self.report, self.report_dir, cycles=self.bench or self.cycles,
+        if self.run_dir is None:
+            self.run_dir = new_run_dir(self.report_dir)
+        paths = write_report(self.report, self.run_dir, cycles=self.bench or self.cycles,
                              junit=self.opts.junit, plots=status != "running")
+        if status == "complete":
+            paths = publish(self.run_dir, self.report_dir, paths)
         return HilResult(self.report, paths)
 
     def _fill_figures(self) -> None:

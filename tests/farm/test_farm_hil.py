@@ -26,6 +26,10 @@ def _report(path: Path) -> dict:
     return json.loads((path / "report.json").read_text())
 
 
+# A run writes its partial reports into its own directory (edgekit/hil/history.py).
+RUN1 = Path("runs") / "0001"
+
+
 def _all_free(farm: VirtualFarm) -> None:
     held = farm.held()
     assert len(held) == BOARDS and all(v is None for v in held.values()), held
@@ -102,9 +106,9 @@ def test_a_board_killed_mid_run_is_released_and_its_samples_run_elsewhere(virtua
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         def victim_measured() -> bool:   # so it was flashed: the QEMU to kill is the one it runs now
-            if not (tmp_path / "report.json").is_file():
+            if not (tmp_path / RUN1 / "report.json").is_file():
                 return False
-            boards = _report(tmp_path).get("farm", {}).get("boards", [])
+            boards = _report(tmp_path / RUN1).get("farm", {}).get("boards", [])
             return any(b["place"] == "virtual-1" and b["samples"] > 0 for b in boards)
 
         _wait_for(victim_measured, 120, "virtual-1's first samples in the partial report")
@@ -132,7 +136,7 @@ def test_ctrl_c_releases_every_place(virtual_farm: VirtualFarm, tmp_path: Path) 
                                                         "--boards", "3", "--report", tmp_path))],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        _wait_for(lambda: (tmp_path / "report.json").is_file(), 120, "the first partial report")
+        _wait_for(lambda: (tmp_path / RUN1 / "report.json").is_file(), 120, "the first partial report")
         assert all(v is not None for v in virtual_farm.held().values())
         proc.send_signal(signal.SIGINT)
         _, errs = proc.communicate(timeout=60)
@@ -140,7 +144,8 @@ def test_ctrl_c_releases_every_place(virtual_farm: VirtualFarm, tmp_path: Path) 
         proc.kill()
     assert proc.returncode == 130, errs
     assert "Traceback" not in errs
-    report = _report(tmp_path)
+    assert not (tmp_path / "report.json").exists()   # an interrupted run is no report of the root's
+    report = _report(tmp_path / RUN1)
     assert report["status"] == "failed" and report["error"].startswith("interrupted after")
     assert 0 < report["samples_measured"] < LONG
     _all_free(virtual_farm)

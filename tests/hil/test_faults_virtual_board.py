@@ -75,7 +75,10 @@ def test_board_lost_mid_run_keeps_what_was_measured(project, tmp_path: Path) -> 
         _run(project, [], tmp_path, on_progress=pull_the_plug)
     assert str(exc.value).startswith("after 15 of 40 samples: link to")
     assert "the 15 samples measured are in" in str(exc.value)
-    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    # The failed run's report is its own (runs/0001); the root keeps no report of it.
+    assert str(tmp_path / "report" / "runs" / "0001" / "report.json") in str(exc.value)
+    assert not (tmp_path / "report" / "report.json").exists()
+    report = json.loads((tmp_path / "report" / "runs" / "0001" / "report.json").read_text())
     assert report["status"] == "failed" and report["samples_measured"] == 15
     assert report["agreement"]["exact_share"] == 1.0  # the 15 measured samples are kept
     assert report["error"].startswith("after 15 of 40 samples")
