@@ -138,3 +138,28 @@ def test_a_foreign_custom_op_is_named_by_both_runtimes(tmp_path: Path) -> None:
     model.write_bytes(data)
     assert_clean_error(run_cli("generate", model, "--board", BOARD, "-o", tmp_path / "fw"), 2,
                        "no runtime can run this model", "tflm does not support CUSTOM:SignalWidnow")
+
+
+SEANET_CONV = PUBLISHED / "seanet_conv11.tflite"
+
+
+@pytest.mark.toolchain
+@pytest.mark.qemu
+@pytest.mark.tflm
+def test_tflm_arena_holds_cmsis_nn_scratch(tflm_tree: Callable[[str], Path], tmp_path: Path) -> None:
+    """A 16x8 convolution on TFLM with CMSIS-NN kernels: the arena measured on the host (reference
+    kernels, no scratch) plus CMSIS-NN's im2col scratch; it failed to initialise on the board."""
+    from edgekit.runtimes.tflm import cmsis_nn_scratch_bytes
+
+    g = load_graph(SEANET_CONV)
+    assert g.input_tensors[0].dtype == "int16" and cmsis_nn_scratch_bytes(g) > 0
+    x = np.random.default_rng(0).normal(0.0, 1.0, (4, *g.input_tensors[0].sample_shape)).astype(np.float32)
+    np.savez(tmp_path / "x.npz", x_test=x)
+    project = tmp_path / "fw"
+    r = run_cli("generate", SEANET_CONV, "--board", BOARD, "--runtime", "tflm", "--tflm-dir",
+                tflm_tree("cmsis_nn"), "-o", project)
+    assert r.returncode == 0, r.stderr
+    assert run_cli("build", project).returncode == 0
+    r = run_cli("hil", project, "--data", tmp_path / "x.npz", "--runs", "2", "--require-exact", "--json")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert json.loads(r.stdout)["agreement"]["exact_share"] == 1.0

@@ -48,6 +48,37 @@ KERNEL_DEFAULT_BYTES = 8_000
 SIGNAL_KERNEL_BYTES = 3_000   # a signal-library op (CUSTOM:Signal*): one int16/int32 path each
 
 
+def cmsis_nn_scratch_bytes(graph: Graph) -> int:
+    """The largest scratch buffer a CMSIS-NN kernel of the model asks TFLM for on a core with
+    the DSP extension (the ..._get_buffer_size functions of CMSIS-NN), plus alignment: the
+    host measures the arena with the reference kernels, which ask for none."""
+    need = 0
+    for op in graph.operators:
+        if len(op.inputs) < 2 or op.inputs[1] < 0:
+            continue
+        x, w = graph.tensors[op.inputs[0]], graph.tensors[op.inputs[1]]
+        if len(w.shape) != 4 or not x.shape:
+            continue
+        kh, kw, cin = w.shape[1], w.shape[2], x.shape[-1]
+        cols = kh * kw * cin
+        if op.op == "CONV_2D":   # two im2col columns of int16
+            size = 2 * ((cols + 3) // 4 * 4 if x.dtype == "int8" else cols) * 2
+        elif op.op == "DEPTHWISE_CONV_2D":
+            size = cols * 2
+        elif op.op == "TRANSPOSE_CONV":   # its input is input 2; the larger of CMSIS-NN's two ways
+            x = graph.tensors[op.inputs[2]] if len(op.inputs) > 2 and op.inputs[2] >= 0 else x
+            cin, cout = x.shape[-1], w.shape[0]
+            size = max(2 * ((kh * kw * cin + 3) // 4 * 4) * 2,
+                       ((x.shape[-2] - 1) * 2 + max(kw, 2)) * cout * max(kh, 2) * 4)
+        else:
+            continue
+        need = max(need, size)
+    for op in graph.operators:
+        if op.op == "AVERAGE_POOL_2D":
+            need = max(need, graph.tensors[op.inputs[0]].shape[-1] * 4)
+    return need + 16 if need else 0
+
+
 def _tflm_custom(op: str) -> bool:
     """Whether a custom op is one of TFLM's own (its resolver has a method for it)."""
     try:
@@ -102,6 +133,9 @@ class Tflm(Runtime):
                              hint=f"use --runtime {EDGEKIT_RT} if it runs the model, else replace the "
                                   "layer that makes the op")
         host_arena = measure_tflm_arena(model_bytes, graph)
+        if host_arena is not None:
+            # Measured with the reference kernels; CMSIS-NN's kernels ask for scratch besides.
+            host_arena += cmsis_nn_scratch_bytes(graph)
         if host_arena is None:
             raise ModelError(f"{where}: cannot size the TFLM arena (tflite_micro is missing or the model "
                              "does not allocate)",
@@ -166,4 +200,4 @@ class Tflm(Runtime):
         return variants, []
 
 
-__all__ = ["KERNEL_SETS", "Tflm"]
+__all__ = ["KERNEL_SETS", "Tflm", "cmsis_nn_scratch_bytes", "code_flash_bytes"]
