@@ -9,8 +9,16 @@ anything else is a ModelError naming the operator, its index and its output tens
 
 from __future__ import annotations
 
-# Imported for their @lowers registrations.
-from edgekit.codegen import lower_elementwise, lower_nn, lower_recurrent, lower_shape  # noqa: F401
+# Imported for their @lowers registrations (pointwise, resample, select: Keras 3 layers' ops).
+from edgekit.codegen import (  # noqa: F401
+    lower_elementwise,
+    lower_nn,
+    lower_pointwise,
+    lower_recurrent,
+    lower_resample,
+    lower_select,
+    lower_shape,
+)
 from edgekit.codegen.lower_base import LOWERINGS, USE_TFLM, Lowerer, Step
 from edgekit.errors import ModelError
 from edgekit.model.tflite_graph import Graph
@@ -26,9 +34,10 @@ def lower_graph(graph: Graph) -> list[Step]:
                          f"has {len(graph.inputs)} inputs and {len(graph.outputs)} outputs",
                          hint=f"{USE_TFLM} instead")
     # int32 inputs are token ids, taken by the ops that index with them (GATHER). uint8 and
-    # int16 inputs/outputs are converted from/to int8 by a QUANTIZE at the graph's edge.
+    # int16 inputs/outputs are converted from/to int8 by a QUANTIZE at the graph's edge. An
+    # int32 output is class ids (ARG_MAX), checked by the op that writes it.
     for idx, what, types in ((graph.inputs[0], "input", ("int8", "uint8", "int16", "int32")),
-                             (graph.outputs[0], "output", ("int8", "uint8", "int16"))):
+                             (graph.outputs[0], "output", ("int8", "uint8", "int16", "int32"))):
         t = graph.tensors[idx]
         if t.dtype not in types:
             raise ModelError(f"model {what} '{t.name}' is {t.dtype}; {EDGEKIT_RT} needs an "
