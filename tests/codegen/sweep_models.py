@@ -202,6 +202,27 @@ SPECS += [
 ]
 
 
+# Many of the new ops in one model: the cross-compiled (Cortex-M4) path runs it on QEMU.
+KERAS_LAYERS_MIX = (
+    "keras_layers_mix", (8, 8, 3),
+    lambda L, x: L.Dense(6)(L.GlobalMaxPooling2D()(L.Permute((2, 1, 3))(L.Maximum()(_split(
+        L.Resizing(7, 9, interpolation="nearest")(L.Resizing(10, 10)(L.ELU()(
+            L.Conv2DTranspose(4, 3, strides=2, padding="same")(
+                L.PReLU(alpha_initializer=_alpha, shared_axes=[1, 2])(_conv(L, 6, 3, 2)(x)))))), 2))))),
+    False)
+SPECS.append(KERAS_LAYERS_MIX)
+
+# TILE (UpSampling1D/2D nearest, RepeatVector): TFLM has no TILE kernel, so the reference is
+# TFLite's (tests/codegen/test_keras_layer_ops.py); models of byte copies only, which any
+# TFLite kernel computes exactly (its conv and FC kernels differ from TFLM's).
+TILE_SPECS: list[tuple[str, tuple[int, ...], Builder, bool]] = [
+    ("upsampling2d_nearest", (5, 6, 3), lambda L, x: L.UpSampling2D(2)(x), False),
+    ("upsampling2d_nearest_23", (3, 4, 2), lambda L, x: L.UpSampling2D((2, 3))(x), False),
+    ("upsampling1d", (7, 3), lambda L, x: L.UpSampling1D(3)(x), False),
+    ("repeat_vector", (6,), lambda L, x: L.RepeatVector(3)(x), False),
+]
+
+
 def _ops() -> Any:
     import keras
 
