@@ -1,7 +1,8 @@
 """The ops of Keras 3's common layers on edgekit-rt beyond the TFLM op sweep
 (test_ekrt_exact.py): ELU made integer by quantize (edgekit.model.float_islands) and run
-exact, TILE (which TFLM lacks) checked against TFLite's reference kernels, and the refusal of a variant
-edgekit-rt does not run."""
+exact; UpSampling/RepeatVector converted to nearest resizes (edgekit.model.repeat_twin); TILE
+(which TFLM lacks) checked against TFLite's kernels; the refusal of a variant edgekit-rt does
+not run."""
 
 from __future__ import annotations
 
@@ -44,6 +45,26 @@ def test_elu_model_quantizes_to_int8_and_runs_exact(tmp_path: Path, ekrt_build_d
     want = model.predict(x, verbose=0)
     assert np.max(np.abs(got - want)) < 8 * out.scale  # int8 close to float: no clipped ELU range
     n, bad = compare(tflite, ekrt_build_dir, n_random=60, seed=6)
+    assert bad == 0
+
+
+def test_repeats_quantize_to_nearest_resize_and_run_exact(ekrt_build_dir: Path) -> None:
+    """UpSampling2D (nearest), UpSampling1D and RepeatVector would convert to TILE, which TFLM
+    lacks: quantize converts them as RESIZE_NEAREST_NEIGHBOR, which TFLM and edgekit-rt run."""
+    import keras
+
+    from edgekit.model.quantize import quantize_model
+
+    keras.utils.set_random_seed(6)
+    L = keras.layers
+    model = keras.Sequential([keras.Input((4, 5, 3)), L.Conv2D(4, 3, padding="same"), L.UpSampling2D((2, 3)),
+                              L.Conv2D(2, 1), L.GlobalAveragePooling2D(), L.RepeatVector(3),
+                              L.Conv1D(3, 1), L.UpSampling1D(2), L.Flatten(), L.Dense(4)])
+    x = np.random.default_rng(6).normal(0, 1, (64, 4, 5, 3)).astype(np.float32)
+    tflite, graph = quantize_model(model, x, where="repeat model")
+    ops = [op.op for op in graph.operators]
+    assert "TILE" not in ops and ops.count("RESIZE_NEAREST_NEIGHBOR") == 3
+    n, bad = compare(tflite, ekrt_build_dir, n_random=60, seed=7)
     assert bad == 0
 
 
