@@ -31,6 +31,7 @@ from edgekit import errors
 from edgekit.console import quiet_native_stderr
 from edgekit.errors import DataError, ModelError
 from edgekit.model.float_islands import integer_islands
+from edgekit.model.keras_argmax import plain_argminmax
 from edgekit.model.keras_io import import_tensorflow, static_input_shape
 from edgekit.model.tflite_graph import Graph, parse_graph
 
@@ -76,8 +77,9 @@ def convert_int8(model: Any, calibration: np.ndarray, *, where: str = "model", i
     with tempfile.TemporaryDirectory(prefix="edgekit-savedmodel-") as tmp:
         saved = Path(tmp) / "saved_model"
         try:
-            model.export(str(saved), format="tf_saved_model", verbose=False,
-                         input_signature=[tf.TensorSpec((1,) + input_shape, tf.as_dtype(dtype))])
+            with plain_argminmax():  # keras.ops.argmax as one ARG_MAX (keras_argmax.py)
+                model.export(str(saved), format="tf_saved_model", verbose=False,
+                             input_signature=[tf.TensorSpec((1,) + input_shape, tf.as_dtype(dtype))])
         except Exception as exc:
             raise ModelError(f"cannot export {where} as a SavedModel: {_first_line(exc)}") from None
         converter = tf.lite.TFLiteConverter.from_saved_model(str(saved))

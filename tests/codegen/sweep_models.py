@@ -182,6 +182,9 @@ SPECS += [
      lambda L, x: _lambda(L, lambda t: _tf().math.argmax(t, axis=-1, output_type="int32"))(L.Dense(10)(x)), False),
     ("argmin_axis1", (4, 6),
      lambda L, x: _lambda(L, lambda t: _tf().math.argmin(t, axis=1, output_type="int32"))(L.Dense(5)(x)), False),
+    # keras.ops.argmax converts through quantize's plain_argminmax (edgekit/model/keras_argmax.py)
+    ("keras_ops_argmax", (6, 4), lambda L, x: _ops().argmax(_conv1d(L, 5)(x), axis=-1), False),
+    ("keras_ops_argmin_keepdims", (12,), lambda L, x: _ops().argmin(L.Dense(7)(x), axis=-1, keepdims=True), False),
     # SPLIT / SPLIT_V
     ("split_equal", (16,), lambda L, x: L.Multiply()(_split(L.Dense(8)(x), 2)), False),
     ("split_unequal_neg_axis", (5, 6, 3),
@@ -221,6 +224,10 @@ TILE_SPECS: list[tuple[str, tuple[int, ...], Builder, bool]] = [
     ("upsampling1d", (7, 3), lambda L, x: L.UpSampling1D(3)(x), False),
     ("repeat_vector", (6,), lambda L, x: L.RepeatVector(3)(x), False),
 ]
+
+
+def _conv1d(L, f):
+    return L.Conv1D(f, 3, padding="same")
 
 
 def _ops() -> Any:
