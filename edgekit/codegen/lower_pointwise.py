@@ -1,5 +1,5 @@
 """edgekit-rt lowerings of the pointwise ops Keras 3's common layers produce beyond ADD/SUB/MUL:
-ELU (a 256-entry table), PRELU (PReLU), MAXIMUM/MINIMUM (Maximum, Minimum, ReLU(max_value))
+ELU and ABS (256-entry tables), PRELU (PReLU), MAXIMUM/MINIMUM (Maximum, Minimum, ReLU(max_value))
 and SQUARED_DIFFERENCE; the binary ones broadcast like ADD (lower_elementwise.broadcast_binary)."""
 
 from __future__ import annotations
@@ -14,13 +14,14 @@ from edgekit.model.tflite_graph import Operator, Tensor
 _NO_RESCALE = {"m1": 0, "sh1": 0, "m2": 0, "sh2": 0, "mo": 0, "sho": 0, "left_shift": 0}
 
 
-@lowers("ELU")
-def elu(lw: Lowerer, op: Operator) -> Step:
-    """ELU: ekrt_lut over TFLM's own 256-entry table (computed in float at Prepare)."""
+@lowers("ELU", "ABS")
+def table_op(lw: Lowerer, op: Operator) -> Step:
+    """ELU, ABS: ekrt_lut over a 256-entry table of TFLM's results (ELU: its own table,
+    computed in float at Prepare; ABS: |x - zp| rescaled as its kernel does)."""
     x = lw.act(op, op.inputs[0])
     y = lw.out(op)
     name = f"op{op.index}_lut"
-    table = Q.elu_table(x.scale, x.zero_point, y.scale, y.zero_point)
+    table = (Q.elu_table if op.op == "ELU" else Q.abs_table)(x.scale, x.zero_point, y.scale, y.zero_point)
     consts = [ConstArray(name, "int8_t", np.array(table, dtype=np.int64))]
     return Step(op, [x.index], y.index, "", "", consts,
                 f"ekrt_lut({name}, {{in0}}, {{out}}, {x.size});",

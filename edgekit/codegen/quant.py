@@ -351,3 +351,23 @@ def squared_difference_params(s1: float, s2: float, so: float) -> dict[str, int]
     out_den = float(np.float32((1 << (2 * left_shift)) * np.float32(so)))
     mo, sho = quantize_multiplier(twice_max * twice_max / out_den)
     return {"m1": m1, "sh1": sh1, "m2": m2, "sh2": sh2, "mo": mo, "sho": sho, "left_shift": left_shift}
+
+
+def multiply_by_quantized_multiplier(x: int, multiplier: int, shift: int) -> int:
+    """TFLM's MultiplyByQuantizedMultiplier (double rounding), as ekrt_mul_q computes it."""
+    left, right = max(shift, 0), max(-shift, 0)
+    return _rdbpot(_srdhm32(_i32(x * (1 << left)), multiplier), right)
+
+
+def abs_table(in_scale: float, in_zp: int, out_scale: float, out_zp: int) -> list[int]:
+    """TFLM's int8 ABS (elementwise.cc) for all 256 inputs: out[(uint8)x]; rescaled only when
+    the float scales differ, by their float quotient."""
+    f32 = np.float32
+    rescale = f32(in_scale) != f32(out_scale)
+    m, s = quantize_multiplier(float(f32(in_scale) / f32(out_scale))) if rescale else (0, 0)
+    table = [0] * 256
+    for x in range(-128, 128):
+        v = abs(x - in_zp)
+        v = multiply_by_quantized_multiplier(v, m, s) if rescale else v
+        table[x & 0xFF] = max(INT8_MIN, min(INT8_MAX, v + out_zp))
+    return table

@@ -198,6 +198,11 @@ SPECS += [
     ("global_maxpool2d", (5, 6, 4), lambda L, x: L.GlobalMaxPooling2D()(_conv(L, 4, 1)(x)), False),
     ("global_maxpool1d", (7, 3), lambda L, x: L.GlobalMaxPooling1D()(x), False),
     ("reduce_min_axis", (6, 4), lambda L, x: _ops().min(L.Dense(5)(x), axis=-2), False),
+    # SUM, ABS
+    ("reduce_sum_axis", (6, 4), lambda L, x: _ops().sum(L.Dense(5)(x), axis=1), False),
+    ("reduce_sum_keepdims", (4, 5, 3), lambda L, x: _ops().sum(_conv(L, 4, 1)(x), axis=(1, 2), keepdims=True), False),
+    ("abs_dense", (12,), lambda L, x: _ops().abs(L.Dense(8)(x)), False),
+    ("abs_then_dense", (12,), lambda L, x: L.Dense(4)(_ops().abs(L.Dense(6)(x)) * 0.5), False),
     # SQUARED_DIFFERENCE
     ("squared_difference", (10,), lambda L, x: _ops().square(L.Dense(6)(x) - L.Dense(6)(x)), False),
     ("squared_difference_broadcast", (5, 4),
