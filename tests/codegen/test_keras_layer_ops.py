@@ -68,6 +68,29 @@ def test_repeats_quantize_to_nearest_resize_and_run_exact(ekrt_build_dir: Path) 
     assert bad == 0
 
 
+def test_keras_ops_argmax_model_quantizes_with_class_id_output(tmp_path: Path, ekrt_build_dir: Path) -> None:
+    """`edgekit quantize` of a model ending in keras.ops.argmax: one ARG_MAX, an int32 output
+    compared id for id with Keras, exact on edgekit-rt."""
+    import keras
+
+    from edgekit.model.quant_report import quantize_file
+    from edgekit.model.tflite_graph import load_graph
+
+    keras.utils.set_random_seed(8)
+    inp = keras.Input((10,))
+    model = keras.Model(inp, keras.ops.argmax(keras.layers.Dense(4)(keras.layers.Dense(8, activation="elu")(inp)),
+                                              axis=-1))
+    model.save(tmp_path / "m.keras")
+    x = np.random.default_rng(8).normal(0, 1, (80, 10)).astype(np.float32)
+    np.savez(tmp_path / "d.npz", x_train=x, x_test=x[:40])
+    report = quantize_file(tmp_path / "m.keras", tmp_path / "d.npz", tmp_path / "m.tflite")
+    graph = load_graph(tmp_path / "m.tflite")
+    assert graph.op_names()[-1] == "ARG_MAX" and graph.output_tensors[0].dtype == "int32"
+    assert report.output["dtype"] == "int32" and report.agreement["share"] >= 0.9
+    n, bad = compare((tmp_path / "m.tflite").read_bytes(), ekrt_build_dir, n_random=60, seed=9)
+    assert bad == 0
+
+
 def test_float_islands_leave_integer_models_alone(sweep_cache: Path) -> None:
     from edgekit.model.float_islands import integer_islands
 
