@@ -1,7 +1,8 @@
 """edgekit-rt lowerings of the ops Keras 3's common layers produce that select or move values
 without arithmetic: ARG_MAX/ARG_MIN (argmax), REDUCE_MAX/REDUCE_MIN (GlobalMaxPooling),
 SPLIT/SPLIT_V (ops.split), TRANSPOSE (Permute) and TILE (UpSampling1D/2D nearest,
-RepeatVector). TRANSPOSE and TILE are strided copies (ekrt_strided_slice)."""
+RepeatVector). TRANSPOSE and TILE are strided copies (ekrt_strided_slice). Like TFLM's (and
+TFLite's TILE), the copies move bytes whatever the tensors' quantization."""
 
 from __future__ import annotations
 
@@ -28,12 +29,6 @@ def _axis(lw: Lowerer, op: Operator, axis: int, rank: int) -> int:
     if not 0 <= a < rank:
         raise lw.fail(op, f"has axis {axis} outside its input's rank {rank}")
     return a
-
-
-def _same_quant(lw: Lowerer, op: Operator, x: Tensor, y: Tensor) -> None:
-    """Byte-copy ops must not change the quantization (the copy does not rescale)."""
-    if x.scale != y.scale or x.zero_point != y.zero_point:
-        raise lw.fail(op, "changes the quantization between input and output (it copies bytes)")
 
 
 def strided_copy(lw: Lowerer, op: Operator, x: Tensor, y: Tensor,
@@ -73,7 +68,6 @@ def transpose(lw: Lowerer, op: Operator) -> Step:
     perm = [_axis(lw, op, p, len(shape)) for p in _ints(lw, op, op.inputs[1])]
     if sorted(perm) != list(range(len(shape))):
         raise lw.fail(op, f"has permutation {perm}, not one of its input's {len(shape)} axes")
-    _same_quant(lw, op, x, y)
     st = _strides(shape)
     return strided_copy(lw, op, x, y, [(shape[p], st[p]) for p in perm])
 
@@ -88,7 +82,6 @@ def tile(lw: Lowerer, op: Operator) -> Step:
     mult = _ints(lw, op, op.inputs[1])
     if len(mult) != len(shape) or min(mult, default=1) < 1:
         raise lw.fail(op, f"has multiples {mult} for an input of shape {tuple(shape)}")
-    _same_quant(lw, op, x, y)
     st = _strides(shape)
     axes: list[tuple[int, int]] = []
     for d, m in enumerate(mult):

@@ -1,6 +1,6 @@
 """The ops of Keras 3's common layers on edgekit-rt beyond the TFLM op sweep
 (test_ekrt_exact.py): ELU made integer by quantize (edgekit.model.float_islands) and run
-exact; UpSampling/RepeatVector converted to nearest resizes (edgekit.model.repeat_twin); TILE
+exact; UpSampling/RepeatVector converted to nearest resizes (edgekit.model.layer_twin); TILE
 (which TFLM lacks) checked against TFLite's kernels; the refusal of a variant edgekit-rt does
 not run."""
 
@@ -21,9 +21,9 @@ pytestmark = pytest.mark.tf
 
 
 def test_elu_model_quantizes_to_int8_and_runs_exact(tmp_path: Path, ekrt_build_dir: Path) -> None:
-    """A Keras model with ELU layers through quantize (the child-process conversion `edgekit
-    quantize` runs): every op int8, ELU among them, close to Keras in float, bit-exact on
-    edgekit-rt."""
+    """A Keras model with ELU layers (one of slope 0.4) through quantize (the child-process
+    conversion `edgekit quantize` runs): every op int8, ELU among them, close to Keras in float,
+    bit-exact on edgekit-rt."""
     import keras
 
     from edgekit.model.quantize import quantize_model
@@ -32,11 +32,13 @@ def test_elu_model_quantizes_to_int8_and_runs_exact(tmp_path: Path, ekrt_build_d
     L = keras.layers
     model = keras.Sequential([keras.Input((8, 8, 2)), L.Conv2D(6, 3, padding="same"), L.ELU(),
                               L.UpSampling2D(interpolation="bilinear"), L.Conv2D(4, 3, strides=2),
-                              L.Activation("elu"), L.GlobalAveragePooling2D(), L.Dense(3)])
+                              L.Activation("elu"), L.Conv2D(4, 1), L.ELU(alpha=0.4), L.GlobalAveragePooling2D(),
+                              L.Dense(3)])
     x = np.random.default_rng(5).normal(0, 1, (64, 8, 8, 2)).astype(np.float32)
     tflite, graph = quantize_model(model, x, where="elu model")
     ops = [op.op for op in graph.operators]
-    assert ops.count("ELU") == 2 and "DEQUANTIZE" not in ops and "QUANTIZE" not in ops
+    # ELU(alpha=0.4) through edgekit.model.layer_twin: ELU then PRELU
+    assert ops.count("ELU") == 3 and ops.count("PRELU") == 1 and "DEQUANTIZE" not in ops and "QUANTIZE" not in ops
     assert all(graph.tensors[i].dtype != "float32" for op in graph.operators for i in op.inputs + op.outputs)
     out = graph.output_tensors[0]
     xq = np.clip(np.round(x / graph.input_tensors[0].scale) + graph.input_tensors[0].zero_point, -128, 127)
