@@ -9,8 +9,16 @@ anything else is a ModelError naming the operator, its index and its output tens
 
 from __future__ import annotations
 
-# Imported for their @lowers registrations.
-from edgekit.codegen import lower_elementwise, lower_nn, lower_recurrent, lower_shape  # noqa: F401
+# Imported for their @lowers registrations (pointwise, resample, select: Keras 3 layers' ops).
+from edgekit.codegen import (  # noqa: F401
+    lower_elementwise,
+    lower_nn,
+    lower_pointwise,
+    lower_recurrent,
+    lower_resample,
+    lower_select,
+    lower_shape,
+)
 from edgekit.codegen.lower_base import LOWERINGS, USE_TFLM, Lowerer, Step
 from edgekit.errors import ModelError
 from edgekit.model.tflite_graph import Graph
@@ -37,11 +45,12 @@ def lower_graph(graph: Graph) -> list[Step]:
 
 
 # What a graph input/output may be. int32 inputs are token ids, taken by the ops that index
-# with them (GATHER). The others reach int8 through one op at the graph's edge: uint8 and int16
-# through QUANTIZE (int16: the converter's 16x8 I/O), float32 through QUANTIZE in and DEQUANTIZE
-# out (an integer model converted without inference_input_type: the converter's default).
+# with them (GATHER); an int32 output is class ids (ARG_MAX), checked by the op that writes it.
+# The others reach int8 through one op at the graph's edge: uint8 and int16 through QUANTIZE
+# (int16: the converter's 16x8 I/O), float32 through QUANTIZE in and DEQUANTIZE out (an integer
+# model converted without inference_input_type: the converter's default).
 _EDGE_TYPES = {"input": ("int8", "uint8", "int16", "int32", "float32"),
-               "output": ("int8", "uint8", "int16", "float32")}
+               "output": ("int8", "uint8", "int16", "int32", "float32")}
 _EDGE_OPS = {"uint8": ("QUANTIZE",), "int16": ("QUANTIZE",), "float32": ("QUANTIZE", "DEQUANTIZE")}
 
 

@@ -3,6 +3,8 @@ broadcasting ADD/SUB/MUL. All of them may run in place."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from edgekit.codegen import quant as Q
@@ -163,6 +165,28 @@ def hard_swish(lw: Lowerer, op: Operator) -> Step:
 @lowers("ADD", "SUB", "MUL")
 def binary(lw: Lowerer, op: Operator) -> Step:
     """Two operands, either of them a constant, broadcast over up to 5 dimensions."""
+
+    def params(a: Tensor, b: Tensor, y: Tensor) -> BinaryParams:
+        lo, hi = Q.activation_range(op.options.get("fused_activation_function"), y.scale,
+                                    y.zero_point)
+        if op.op in ("ADD", "SUB"):
+            return Q.add_params(a.scale, b.scale, y.scale), lo, hi
+        mo, sho = Q.quantize_multiplier(a.scale * b.scale / y.scale)
+        return {"m1": 0, "sh1": 0, "m2": 0, "sh2": 0, "mo": mo, "sho": sho, "left_shift": 0}, lo, hi
+
+    fn = {"ADD": "ekrt_add", "SUB": "ekrt_sub", "MUL": "ekrt_mul"}[op.op]
+    return broadcast_binary(lw, op, fn, params)
+
+
+# An ekrt_binary_t's multipliers (m1, sh1, m2, sh2, mo, sho, left_shift) and output range.
+BinaryParams = tuple[dict[str, int], int, int]
+
+
+def broadcast_binary(lw: Lowerer, op: Operator, fn: str,
+                     params: Callable[[Tensor, Tensor, Tensor], BinaryParams]) -> Step:
+    """The Step of an ekrt_binary_t kernel `fn` on the op's two operands (a constant one
+    becomes a C array), broadcast over up to 5 dimensions; `params(a, b, y)`, called once the
+    operands are checked, gives the multipliers and the output range."""
     y = lw.out(op)
     name = f"op{op.index}"
     consts: list[ConstArray] = []
@@ -183,8 +207,8 @@ def binary(lw: Lowerer, op: Operator) -> Step:
     a, b = ab
     shape = tuple(y.shape)
     rank = len(shape)
-    if rank > 5:
-        raise lw.fail(op, "has rank > 5")
+    if rank > 5 or len(a.shape) > rank or len(b.shape) > rank:
+        raise lw.fail(op, "has rank > 5" if rank > 5 else "has an operand of higher rank than its output")
     dims = [1] * (5 - rank) + list(shape)
 
     def strides(t: Tensor) -> list[int]:
@@ -196,18 +220,11 @@ def binary(lw: Lowerer, op: Operator) -> Step:
         return out
 
     broadcast = not (a.size == b.size == y.size)
-    lo, hi = Q.activation_range(op.options.get("fused_activation_function"), y.scale,
-                                y.zero_point)
-    if op.op in ("ADD", "SUB"):
-        p = Q.add_params(a.scale, b.scale, y.scale)
-    else:
-        mo, sho = Q.quantize_multiplier(a.scale * b.scale / y.scale)
-        p = {"m1": 0, "sh1": 0, "m2": 0, "sh2": 0, "mo": mo, "sho": sho, "left_shift": 0}
+    p, lo, hi = params(a, b, y)
     init = (f"{{{{{c_list(dims)}}}, {{{c_list(strides(a))}}}, {{{c_list(strides(b))}}}, "
             f"{y.size}, {1 if broadcast else 0}, {-a.zero_point}, {-b.zero_point}, "
             f"{y.zero_point}, {p['m1']}, {p['m2']}, {p['mo']}, {p['sh1']}, {p['sh2']}, "
             f"{p['sho']}, {p['left_shift']}, {lo}, {hi}}}")
-    fn = {"ADD": "ekrt_add", "SUB": "ekrt_sub", "MUL": "ekrt_mul"}[op.op]
     o1, o2 = operands
     step = Step(op, act_inputs, y.index, "ekrt_binary_t", init, consts,
                 f"{fn}(&{{params}}, {o1}, {o2}, {{out}});")

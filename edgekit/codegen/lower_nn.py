@@ -126,9 +126,10 @@ def pool_2d(lw: Lowerer, op: Operator) -> Step:
                 f"{fn}(&{{params}}, {{in0}}, {{out}});")
 
 
-@lowers("MEAN")
+@lowers("MEAN", "SUM")
 def mean(lw: Lowerer, op: Operator) -> Step:
-    """MEAN over contiguous axes: ekrt_mean, scale_in / scale_out and 1 / count folded into one multiplier."""
+    """MEAN over contiguous axes: ekrt_mean, scale_in / scale_out and 1 / count folded into one
+    multiplier; SUM (ops.sum) is the same kernel without the 1 / count, as TFLM."""
     x = lw.act(op, op.inputs[0])
     y = lw.out(op)
     axes = sorted({int(a) % len(x.shape) for a in
@@ -138,7 +139,10 @@ def mean(lw: Lowerer, op: Operator) -> Step:
     outer = int(np.prod(x.shape[:axes[0]]))
     reduce = int(np.prod([x.shape[a] for a in axes]))
     inner = int(np.prod(x.shape[axes[-1] + 1:]))
-    m, s = Q.mean_params(x.scale, y.scale, reduce)
+    if op.op == "SUM":
+        m, s = Q.quantize_multiplier(float(x.scale) / float(y.scale))
+    else:
+        m, s = Q.mean_params(x.scale, y.scale, reduce)
     init = f"{{{outer}, {reduce}, {inner}, {x.zero_point}, {y.zero_point}, {m}, {s}}}"
     return Step(op, [x.index], y.index, "ekrt_mean_t", init, [],
                 "ekrt_mean(&{params}, {in0}, {out}, (int32_t *){scratch});", scratch=4 * inner)

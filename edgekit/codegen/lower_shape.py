@@ -11,9 +11,14 @@ from edgekit.model.tflite_graph import Operator
 
 @lowers("RESHAPE", "SQUEEZE", "EXPAND_DIMS")
 def alias(lw: Lowerer, op: Operator) -> Step:
-    """The output is the input's memory under another shape: the planner merges them."""
-    x = lw.act(op, op.inputs[0])
-    y = lw.out(op)
+    """The output is the input's memory under another shape: the planner merges them. int32
+    too: ARG_MAX's class ids reshaped (keepdims)."""
+    t = lw.tensor(op.inputs[0])
+    int32 = t.dtype == "int32" and not t.is_constant
+    x = t if int32 else lw.act(op, op.inputs[0])
+    y = lw.tensor(op.outputs[0]) if int32 else lw.out(op)
+    if y.dtype != x.dtype:
+        raise lw.fail(op, f"turns {x.dtype} into {y.dtype}")
     if x.size != y.size:
         raise lw.fail(op, "changes the element count")
     return Step(op, [x.index], y.index, alias_of=x.index)

@@ -7,6 +7,7 @@ and produces the int32 multipliers, shifts and ranges the kernels consume at run
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -304,3 +305,69 @@ def lstm_cell_clip(cell_clip: float, cell_scale: float) -> int:
         return 0
     q = min(max(float(np.float32(cell_clip)) / float(np.float32(cell_scale)), -32768.0), 32767.0)
     return int(q)
+
+
+# ---------------------------------------------------------------- float lookup tables (TFLM Prepare)
+
+def _libm_expf() -> Callable[[np.float32], np.float32]:
+    """expf of the C library TFLM's Prepare calls (glibc's on the host reference), else numpy's
+    float32 exp: the tables below are computed in float as TFLM computes them."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("m")
+    if name:
+        try:
+            fn = ctypes.CDLL(name).expf
+            fn.restype, fn.argtypes = ctypes.c_float, [ctypes.c_float]
+            return lambda v: np.float32(fn(float(v)))
+        except (OSError, AttributeError):
+            pass
+    return lambda v: np.float32(np.exp(np.float32(v)))
+
+
+def elu_table(in_scale: float, in_zp: int, out_scale: float, out_zp: int) -> list[int]:
+    """TFLM's int8 ELU table (elu.cc PopulateLookupTable, in float): out[(uint8)x]."""
+    f32 = np.float32
+    expf = _libm_expf()
+    inverse = f32(1.0) / f32(out_scale)
+    table = [0] * 256
+    for x in range(-128, 128):
+        v = f32(in_scale) * f32(x - in_zp)
+        t = f32(expf(v) - f32(1.0)) if v < 0 else v
+        rescaled = f32(tflite_round(float(f32(t * inverse))))
+        q = int(f32(rescaled + f32(out_zp)))
+        table[x & 0xFF] = max(INT8_MIN, min(INT8_MAX, q))
+    return table
+
+
+def squared_difference_params(s1: float, s2: float, so: float) -> dict[str, int]:
+    """int8 SQUARED_DIFFERENCE as TFLM's PrepareQuantized: ADD's input rescaling at left shift
+    7, the output multiplier over the squared (2 * max scale)."""
+    left_shift = 7
+    twice_max = 2.0 * float(max(np.float32(s1), np.float32(s2)))
+    m1, sh1 = quantize_multiplier(float(s1) / twice_max)
+    m2, sh2 = quantize_multiplier(float(s2) / twice_max)
+    out_den = float(np.float32((1 << (2 * left_shift)) * np.float32(so)))
+    mo, sho = quantize_multiplier(twice_max * twice_max / out_den)
+    return {"m1": m1, "sh1": sh1, "m2": m2, "sh2": sh2, "mo": mo, "sho": sho, "left_shift": left_shift}
+
+
+def multiply_by_quantized_multiplier(x: int, multiplier: int, shift: int) -> int:
+    """TFLM's MultiplyByQuantizedMultiplier (double rounding), as ekrt_mul_q computes it."""
+    left, right = max(shift, 0), max(-shift, 0)
+    return _rdbpot(_srdhm32(_i32(x * (1 << left)), multiplier), right)
+
+
+def abs_table(in_scale: float, in_zp: int, out_scale: float, out_zp: int) -> list[int]:
+    """TFLM's int8 ABS (elementwise.cc) for all 256 inputs: out[(uint8)x]; rescaled only when
+    the float scales differ, by their float quotient."""
+    f32 = np.float32
+    rescale = f32(in_scale) != f32(out_scale)
+    m, s = quantize_multiplier(float(f32(in_scale) / f32(out_scale))) if rescale else (0, 0)
+    table = [0] * 256
+    for x in range(-128, 128):
+        v = abs(x - in_zp)
+        v = multiply_by_quantized_multiplier(v, m, s) if rescale else v
+        table[x & 0xFF] = max(INT8_MIN, min(INT8_MAX, v + out_zp))
+    return table

@@ -3,7 +3,9 @@
 TensorFlow's converter and calibrator run native code that can crash the whole process (a
 segfault on a recurrent WHILE loop, for one): running them here keeps edgekit alive to say
 what failed. A model with Embedding, LSTM, GRU or Bidirectional layers is first rewritten into
-its conversion twin (edgekit.model.recurrent) and checked against Keras in float.
+its conversion twin (edgekit.model.recurrent), one with UpSampling1D/2D (nearest),
+RepeatVector or ELU(alpha != 1) layers into forms TFLM runs (edgekit.model.layer_twin), each
+checked against Keras in float.
 
     python -m edgekit.model.convert_worker MODEL.keras CALIB.npy OUT.tflite RESULT.json WHERE
 
@@ -26,7 +28,7 @@ def main(argv: list[str]) -> int:
         import numpy as np
 
         from edgekit.errors import EdgekitError
-        from edgekit.model import recurrent
+        from edgekit.model import layer_twin, recurrent
         from edgekit.model.keras_io import load_keras_model
         from edgekit.model.quantize import convert_int8
 
@@ -34,6 +36,8 @@ def main(argv: list[str]) -> int:
             model = load_keras_model(model_path)
             calibration = np.load(calib_path, allow_pickle=False)
             input_dtype = "float32"
+            if layer_twin.needs_twin(model):  # UpSampling, RepeatVector, ELU(alpha): ops TFLM lacks
+                model = layer_twin.build_twin(model, calibration, where)
             if recurrent.needs_twin(model):  # Embedding/LSTM/GRU: convert an int8-friendly twin
                 twin = recurrent.build_twin(model, where)
                 recurrent.check_twin(model, twin, calibration, where)

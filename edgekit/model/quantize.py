@@ -8,6 +8,8 @@ The conversion runs in a child process (edgekit.model.convert_worker): TensorFlo
 calibrator can crash natively (a segfault on a recurrent WHILE loop), and a crash must become
 one clear error, not edgekit dying silently. Models with Embedding, LSTM, GRU or Bidirectional
 layers are converted through their conversion twin (edgekit.model.recurrent), in the child.
+An op the converter leaves in float although TFLM has its int8 kernel (ELU) is made int8 on
+the converter's own calibration (edgekit.model.float_islands).
 Every temporary file, the SavedModel included, lives in one directory the parent removes
 whatever the outcome.
 """
@@ -28,6 +30,8 @@ import numpy as np
 from edgekit import errors
 from edgekit.console import quiet_native_stderr
 from edgekit.errors import DataError, ModelError
+from edgekit.model.float_islands import integer_islands
+from edgekit.model.keras_argmax import plain_argminmax
 from edgekit.model.keras_io import import_tensorflow, static_input_shape
 from edgekit.model.tflite_graph import Graph, parse_graph
 
@@ -73,8 +77,9 @@ def convert_int8(model: Any, calibration: np.ndarray, *, where: str = "model", i
     with tempfile.TemporaryDirectory(prefix="edgekit-savedmodel-") as tmp:
         saved = Path(tmp) / "saved_model"
         try:
-            model.export(str(saved), format="tf_saved_model", verbose=False,
-                         input_signature=[tf.TensorSpec((1,) + input_shape, tf.as_dtype(dtype))])
+            with plain_argminmax():  # keras.ops.argmax as one ARG_MAX (keras_argmax.py)
+                model.export(str(saved), format="tf_saved_model", verbose=False,
+                             input_signature=[tf.TensorSpec((1,) + input_shape, tf.as_dtype(dtype))])
         except Exception as exc:
             raise ModelError(f"cannot export {where} as a SavedModel: {_first_line(exc)}") from None
         converter = tf.lite.TFLiteConverter.from_saved_model(str(saved))
@@ -85,10 +90,12 @@ def convert_int8(model: Any, calibration: np.ndarray, *, where: str = "model", i
         converter.inference_output_type = tf.int8
         try:
             with quiet_native_stderr():  # the converter prints its settings to stderr
-                return bytes(converter.convert())
+                tflite = bytes(converter.convert())
         except Exception as exc:
             raise ModelError(f"{where} does not convert to full-integer int8: {_first_line(exc)}",
                              hint="replace the layer the converter names with int8-friendly ops") from None
+    # ELU (and any op float_islands lists) left in float although TFLM has its int8 kernel.
+    return integer_islands(tflite)[0]
 
 
 def _without_locations(line: str) -> str:

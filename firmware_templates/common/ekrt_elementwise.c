@@ -84,29 +84,7 @@ static inline int8_t mul1(const ekrt_binary_t *p, int32_t x, int32_t y)
     return ekrt_clamp8(v, p->act_min, p->act_max);
 }
 
-#define EKRT_BINARY_LOOP(OP)                                                              \
-    do {                                                                                  \
-        if (!p->broadcast) {                                                              \
-            int32_t i;                                                                    \
-            for (i = 0; i < p->size; i++) {                                               \
-                out[i] = OP(p, in1[i], in2[i]);                                           \
-            }                                                                             \
-        } else {                                                                          \
-            int32_t i0, i1, i2, i3, i4;                                                   \
-            for (i0 = 0; i0 < p->dims[0]; i0++)                                           \
-                for (i1 = 0; i1 < p->dims[1]; i1++)                                       \
-                    for (i2 = 0; i2 < p->dims[2]; i2++)                                   \
-                        for (i3 = 0; i3 < p->dims[3]; i3++) {                             \
-                            const int8_t *a = in1 + i0 * p->s1[0] + i1 * p->s1[1] +       \
-                                              i2 * p->s1[2] + i3 * p->s1[3];              \
-                            const int8_t *b = in2 + i0 * p->s2[0] + i1 * p->s2[1] +       \
-                                              i2 * p->s2[2] + i3 * p->s2[3];              \
-                            for (i4 = 0; i4 < p->dims[4]; i4++) {                         \
-                                *out++ = OP(p, a[i4 * p->s1[4]], b[i4 * p->s2[4]]);       \
-                            }                                                             \
-                        }                                                                 \
-        }                                                                                 \
-    } while (0)
+/* EKRT_BINARY_LOOP: ekrt_kernels.h (the kernels of ekrt_select.c use it too). */
 
 void ekrt_add(const ekrt_binary_t *p, const int8_t *in1, const int8_t *in2, int8_t *out)
 {

@@ -232,6 +232,33 @@ typedef struct {
     int32_t act_min, act_max;
 } ekrt_binary_t;
 
+/* out[i] = OP(p, in1[...], in2[...]) over p->dims with the broadcast strides p->s1/p->s2 (0 on
+ * broadcast axes), or elementwise when !p->broadcast: the loop of every ekrt_binary_t kernel
+ * (in1, in2, out and p in scope; OP(p, int8 a, int8 b) -> int8). */
+#define EKRT_BINARY_LOOP(OP)                                                              \
+    do {                                                                                  \
+        if (!p->broadcast) {                                                              \
+            int32_t i;                                                                    \
+            for (i = 0; i < p->size; i++) {                                               \
+                out[i] = OP(p, in1[i], in2[i]);                                           \
+            }                                                                             \
+        } else {                                                                          \
+            int32_t i0, i1, i2, i3, i4;                                                   \
+            for (i0 = 0; i0 < p->dims[0]; i0++)                                           \
+                for (i1 = 0; i1 < p->dims[1]; i1++)                                       \
+                    for (i2 = 0; i2 < p->dims[2]; i2++)                                   \
+                        for (i3 = 0; i3 < p->dims[3]; i3++) {                             \
+                            const int8_t *a = in1 + i0 * p->s1[0] + i1 * p->s1[1] +       \
+                                              i2 * p->s1[2] + i3 * p->s1[3];              \
+                            const int8_t *b = in2 + i0 * p->s2[0] + i1 * p->s2[1] +       \
+                                              i2 * p->s2[2] + i3 * p->s2[3];              \
+                            for (i4 = 0; i4 < p->dims[4]; i4++) {                         \
+                                *out++ = OP(p, a[i4 * p->s1[4]], b[i4 * p->s2[4]]);       \
+                            }                                                             \
+                        }                                                                 \
+        }                                                                                 \
+    } while (0)
+
 typedef struct {
     int32_t size;
     int32_t in_zp, out_zp;
@@ -402,6 +429,60 @@ void ekrt_unpack(const ekrt_unpack_t *p, const int8_t *in, int8_t *const *outs);
 /* Returns -1 (nothing is read out of bounds) when an index is outside [0, axis_size). */
 int ekrt_gather(const ekrt_gather_t *p, const int8_t *params, const int32_t *indices,
                 int8_t *out);
+
+/* ---------------------------------------------------------------- Keras 3 layer ops
+ * (ekrt_select.c, ekrt_resample.c): what UpSampling2D, Resizing, Conv2DTranspose, PReLU,
+ * Maximum/Minimum, GlobalMaxPooling, argmax and split produce. TILE, TRANSPOSE (Permute)
+ * and ELU reuse ekrt_strided_slice and ekrt_lut. */
+
+/* ARG_MAX / ARG_MIN: input viewed as [outer][axis_size][inner]; int32 indices [outer][inner],
+ * the first index of the maximum (minimum) on ties, as TFLM. */
+typedef struct {
+    int32_t outer, axis_size, inner;
+} ekrt_argminmax_t;
+
+/* REDUCE_MAX / REDUCE_MIN over contiguous axes: input viewed as [outer][reduce][inner]. */
+typedef struct {
+    int32_t outer, reduce, inner;
+} ekrt_reduce_t;
+
+/* RESIZE_NEAREST_NEIGHBOR: output pixel (y, x) copies input pixel (rows[y], cols[x]), the
+ * indices computed at generation time as TFLM computes them (in float). */
+typedef struct {
+    int32_t batches, in_h, in_w, out_h, out_w, depth;
+    const int32_t *rows, *cols;
+} ekrt_resize_nn_t;
+
+/* RESIZE_BILINEAR (TFLM's integer kernel): scales in Q10. */
+typedef struct {
+    int32_t batches, in_h, in_w, out_h, out_w, depth;
+    int32_t scale_h, scale_w;
+    int32_t half_pixel;
+} ekrt_resize_bl_t;
+
+void ekrt_arg_max(const ekrt_argminmax_t *p, const int8_t *in, int32_t *out);
+void ekrt_arg_min(const ekrt_argminmax_t *p, const int8_t *in, int32_t *out);
+void ekrt_reduce_max(const ekrt_reduce_t *p, const int8_t *in, int8_t *out);
+void ekrt_reduce_min(const ekrt_reduce_t *p, const int8_t *in, int8_t *out);
+/* SPLIT / SPLIT_V: the inverse of ekrt_concat (same parameters): output k gets
+ * in_axis_bytes[k] bytes of each of the `outer` blocks of out_axis_bytes input bytes. */
+void ekrt_split(const ekrt_concat_t *p, const int8_t *in, int8_t *const *outs);
+/* MAXIMUM / MINIMUM: raw int8 values compared (no rescaling, as TFLM), broadcast as ADD. */
+void ekrt_maximum(const ekrt_binary_t *p, const int8_t *in1, const int8_t *in2, int8_t *out);
+void ekrt_minimum(const ekrt_binary_t *p, const int8_t *in1, const int8_t *in2, int8_t *out);
+/* PRELU: x >= 0: mul_q(x - zp, m1, sh1); else mul_q((x - zp) * (alpha - alpha_zp), mo, sho);
+ * in1_off/in2_off: minus the input's/alpha's zero point. */
+void ekrt_prelu(const ekrt_binary_t *p, const int8_t *in, const int8_t *alpha, int8_t *out);
+/* SQUARED_DIFFERENCE: ADD's input rescaling (left shift 7), the difference squared, then mo/sho. */
+void ekrt_squared_difference(const ekrt_binary_t *p, const int8_t *in1, const int8_t *in2,
+                             int8_t *out);
+void ekrt_resize_nearest(const ekrt_resize_nn_t *p, const int8_t *in, int8_t *out);
+void ekrt_resize_bilinear(const ekrt_resize_bl_t *p, const int8_t *in, int8_t *out);
+/* TRANSPOSE_CONV (Conv2DTranspose), each output pixel gathered from the input pixels whose
+ * taps reach it (TFLM scatters; integer sums are the same in any order). ekrt_conv_t: w is
+ * OHWI unblocked, bias the raw bias (no zero point folded: the taps that reach a pixel vary
+ * at the borders), in_zp the input zero point; scratch: out_c int32 sums. */
+void ekrt_transpose_conv(const ekrt_conv_t *p, const int8_t *in, int8_t *out, int32_t *scratch);
 
 #ifdef __cplusplus
 }

@@ -122,6 +122,134 @@ SPECS += [
      lambda L, x: _conv(L, 4, 1)(L.Activation("hard_swish")(_conv(L, 6, 3)(x))), False),
 ]
 
+def _tf() -> Any:
+    import tensorflow as tf
+
+    return tf
+
+
+def _lambda(L, fn):
+    """A Keras Lambda over TensorFlow ops (resize variants and argmax Keras layers do not emit)."""
+    return L.Lambda(fn)
+
+
+# The ops of Keras 3's common layers (edgekit/codegen/lower_select.py, lower_pointwise.py,
+# lower_resample.py): odd sizes, broadcasts, negative axes, unequal splits, every resize mode.
+SPECS += [
+    # TILE (no TFLM kernel: the converted TILE-free twin of quantize is tested elsewhere)
+    # TRANSPOSE
+    ("permute_hw", (5, 6, 3), lambda L, x: L.Permute((2, 1, 3))(_conv(L, 4, 1)(x)), False),
+    ("permute_1d", (7, 4), lambda L, x: L.Dense(3)(L.Permute((2, 1))(x)), False),
+    ("transpose_chw", (3, 5, 4), lambda L, x: L.Permute((3, 1, 2))(x), False),
+    # RESIZE_NEAREST_NEIGHBOR
+    ("resize_nearest_up_odd", (5, 6, 3),
+     lambda L, x: L.Resizing(9, 11, interpolation="nearest")(_conv(L, 3, 1)(x)), False),
+    ("resize_nearest_down", (9, 7, 2), lambda L, x: L.Resizing(4, 3, interpolation="nearest")(x), False),
+    ("resize_nearest_align_corners", (5, 4, 3),
+     lambda L, x: _lambda(L, lambda t: _tf().compat.v1.image.resize_nearest_neighbor(
+         t, (9, 7), align_corners=True))(x), False),
+    ("resize_nearest_legacy", (5, 4, 3),
+     lambda L, x: _lambda(L, lambda t: _tf().compat.v1.image.resize_nearest_neighbor(
+         t, (8, 11), align_corners=False))(x), False),
+    # RESIZE_BILINEAR
+    ("resize_bilinear_up_odd", (5, 6, 3), lambda L, x: L.Resizing(9, 11)(_conv(L, 3, 1)(x)), False),
+    ("upsampling_bilinear", (4, 5, 2), lambda L, x: L.UpSampling2D((2, 3), interpolation="bilinear")(x), False),
+    ("resize_bilinear_down", (9, 10, 2), lambda L, x: L.Resizing(4, 3)(x), False),
+    ("resize_bilinear_align_corners", (5, 4, 3),
+     lambda L, x: _lambda(L, lambda t: _tf().compat.v1.image.resize_bilinear(
+         t, (9, 7), align_corners=True))(x), False),
+    ("resize_bilinear_legacy", (5, 4, 3),
+     lambda L, x: _lambda(L, lambda t: _tf().compat.v1.image.resize_bilinear(
+         t, (8, 11), align_corners=False))(x), False),
+    # TRANSPOSE_CONV
+    ("conv2d_transpose_s2_same", (5, 6, 3), lambda L, x: L.Conv2DTranspose(4, 3, strides=2, padding="same")(x), False),
+    ("conv2d_transpose_valid_s21", (4, 5, 3),
+     lambda L, x: L.Conv2DTranspose(5, (4, 3), strides=(2, 1), padding="valid", activation="relu")(x), False),
+    ("conv2d_transpose_s3_k2", (3, 4, 2), lambda L, x: L.Conv2DTranspose(3, 2, strides=3, padding="same")(x), False),
+    ("conv2d_transpose_per_tensor", (4, 4, 3),
+     lambda L, x: L.Conv2DTranspose(4, 3, strides=2, padding="same")(x), True),
+    ("conv1d_transpose", (7, 3), lambda L, x: L.Conv1DTranspose(4, 5, strides=2, padding="same")(x), False),
+    # PRELU
+    ("prelu_conv", (5, 6, 3), lambda L, x: L.PReLU(alpha_initializer=_alpha)(_conv(L, 4, 3)(x)), False),
+    ("prelu_shared_axes", (5, 6, 3),
+     lambda L, x: L.PReLU(alpha_initializer=_alpha, shared_axes=[1, 2])(_conv(L, 4, 1)(x)), False),
+    ("prelu_dense", (12,), lambda L, x: L.PReLU(alpha_initializer=_alpha)(L.Dense(9)(x)), False),
+    # ELU (integer through quantize's float-island rewrite)
+    ("elu_dense", (16,), lambda L, x: L.ELU()(L.Dense(8)(x)), False),
+    ("elu_conv_alpha", (6, 6, 3), lambda L, x: L.Activation("elu")(_conv(L, 5, 3)(x)), False),
+    # ARG_MAX / ARG_MIN (int32 output)
+    ("argmax_classes", (16,),
+     lambda L, x: _lambda(L, lambda t: _tf().math.argmax(t, axis=-1, output_type="int32"))(L.Dense(10)(x)), False),
+    ("argmin_axis1", (4, 6),
+     lambda L, x: _lambda(L, lambda t: _tf().math.argmin(t, axis=1, output_type="int32"))(L.Dense(5)(x)), False),
+    # keras.ops.argmax converts through quantize's plain_argminmax (edgekit/model/keras_argmax.py)
+    ("keras_ops_argmax", (6, 4), lambda L, x: _ops().argmax(_conv1d(L, 5)(x), axis=-1), False),
+    ("keras_ops_argmin_keepdims", (12,), lambda L, x: _ops().argmin(L.Dense(7)(x), axis=-1, keepdims=True), False),
+    # SPLIT / SPLIT_V
+    ("split_equal", (16,), lambda L, x: L.Multiply()(_split(L.Dense(8)(x), 2)), False),
+    ("split_unequal_neg_axis", (5, 6, 3),
+     lambda L, x: L.Concatenate()([t[..., :1] for t in _split(_conv(L, 7, 1)(x), [2, 4, 1])]), False),
+    # MAXIMUM / MINIMUM
+    ("maximum_layer", (12,), lambda L, x: L.Maximum()([L.Dense(8)(x), L.Dense(8)(x)]), False),
+    ("minimum_broadcast", (5, 6, 3),
+     lambda L, x: L.Minimum()([_conv(L, 4, 1)(x), L.Reshape((1, 1, 4))(L.Dense(4)(L.Flatten()(x)))]), False),
+    ("relu_max_value", (16,), lambda L, x: L.ReLU(max_value=2.0)(L.Dense(8)(x)), False),
+    # REDUCE_MAX / REDUCE_MIN
+    ("global_maxpool2d", (5, 6, 4), lambda L, x: L.GlobalMaxPooling2D()(_conv(L, 4, 1)(x)), False),
+    ("global_maxpool1d", (7, 3), lambda L, x: L.GlobalMaxPooling1D()(x), False),
+    ("reduce_min_axis", (6, 4), lambda L, x: _ops().min(L.Dense(5)(x), axis=-2), False),
+    # SUM, ABS
+    ("reduce_sum_axis", (6, 4), lambda L, x: _ops().sum(L.Dense(5)(x), axis=1), False),
+    ("reduce_sum_keepdims", (4, 5, 3), lambda L, x: _ops().sum(_conv(L, 4, 1)(x), axis=(1, 2), keepdims=True), False),
+    ("abs_dense", (12,), lambda L, x: _ops().abs(L.Dense(8)(x)), False),
+    ("abs_then_dense", (12,), lambda L, x: L.Dense(4)(_ops().abs(L.Dense(6)(x)) * 0.5), False),
+    # SQUARED_DIFFERENCE
+    ("squared_difference", (10,), lambda L, x: _ops().square(L.Dense(6)(x) - L.Dense(6)(x)), False),
+    ("squared_difference_broadcast", (5, 4),
+     lambda L, x: _ops().square(L.Dense(3)(x) - _ops().mean(L.Dense(3)(x), axis=1, keepdims=True)), False),
+]
+
+
+# Many of the new ops in one model: the cross-compiled (Cortex-M4) path runs it on QEMU.
+KERAS_LAYERS_MIX = (
+    "keras_layers_mix", (8, 8, 3),
+    lambda L, x: L.Dense(6)(L.GlobalMaxPooling2D()(L.Permute((2, 1, 3))(L.Maximum()(_split(
+        L.Resizing(7, 9, interpolation="nearest")(L.Resizing(10, 10)(L.ELU()(
+            L.Conv2DTranspose(4, 3, strides=2, padding="same")(
+                L.PReLU(alpha_initializer=_alpha, shared_axes=[1, 2])(_conv(L, 6, 3, 2)(x)))))), 2))))),
+    False)
+SPECS.append(KERAS_LAYERS_MIX)
+
+# TILE (UpSampling1D/2D nearest, RepeatVector): TFLM has no TILE kernel, so the reference is
+# TFLite's (tests/codegen/test_keras_layer_ops.py); models of byte copies only, which any
+# TFLite kernel computes exactly (its conv and FC kernels differ from TFLM's).
+TILE_SPECS: list[tuple[str, tuple[int, ...], Builder, bool]] = [
+    ("upsampling2d_nearest", (5, 6, 3), lambda L, x: L.UpSampling2D(2)(x), False),
+    ("upsampling2d_nearest_23", (3, 4, 2), lambda L, x: L.UpSampling2D((2, 3))(x), False),
+    ("upsampling1d", (7, 3), lambda L, x: L.UpSampling1D(3)(x), False),
+    ("repeat_vector", (6,), lambda L, x: L.RepeatVector(3)(x), False),
+]
+
+
+def _conv1d(L, f):
+    return L.Conv1D(f, 3, padding="same")
+
+
+def _ops() -> Any:
+    import keras
+
+    return keras.ops
+
+
+def _split(t: Any, parts: Any) -> list[Any]:
+    return list(_ops().split(t, parts if isinstance(parts, int) else list(np.cumsum(parts)[:-1]), axis=-1))
+
+
+def _alpha(shape: Any, dtype: Any = None) -> Any:
+    """PReLU slopes that differ per element (the default, zeros, tests nothing)."""
+    return np.random.default_rng(7).uniform(-0.5, 0.8, shape).astype("float32")
+
+
 UNSUPPORTED: list[tuple[str, tuple[int, ...], Builder, bool]] = [
     ("gelu_unsupported", (16,), lambda L, x: L.Activation("gelu")(L.Dense(8)(x)), False),
 ]

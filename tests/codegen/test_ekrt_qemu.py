@@ -30,3 +30,24 @@ def test_cortex_m4_bit_exact(name: str, dsp: bool, tmp_path: Path) -> None:
     instr, outs = bench.run_qemu(elf, timeout=120)
     assert instr > 0
     assert outs == bench.tflm_outputs(path, inputs)
+
+
+@pytest.mark.tf
+@pytest.mark.parametrize("name", ["keras_layers_mix", "argmax_classes"])
+@pytest.mark.parametrize("dsp", [True, False], ids=["dsp", "portable"])
+def test_keras_layer_ops_cortex_m4_bit_exact(name: str, dsp: bool, sweep_cache: Path, tmp_path: Path) -> None:
+    """The ops of Keras 3's common layers (PReLU, Conv2DTranspose, ELU, both resizes, split,
+    Maximum, Permute, GlobalMaxPooling; argmax's int32 output) cross-compiled with -Werror and
+    run on the emulated Cortex-M4F, byte for byte against tflite_micro."""
+    import sweep_models
+
+    from edgekit.model.tflite_graph import load_graph
+
+    spec = next(s for s in sweep_models.SPECS if s[0] == name)
+    path = tmp_path / f"{name}.tflite"
+    path.write_bytes(sweep_models.build(spec, sweep_cache))
+    inputs = bench.bench_inputs(load_graph(path).input_tensors[0].size, 6)
+    elf = bench.build_firmware(path, tmp_path, inputs, dsp)
+    instr, outs = bench.run_qemu(elf, timeout=120)
+    assert instr > 0
+    assert outs == bench.tflm_outputs(path, inputs)
