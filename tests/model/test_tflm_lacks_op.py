@@ -1,5 +1,5 @@
-"""An op TFLM has no kernel for (UpSampling2D's TILE): quantize still writes the integer model
-and says that LiteRT's kernels judged it; inspect and `generate --runtime tflm` name the op."""
+"""An op TFLM has no kernel for (GELU): quantize still writes the integer model and says that
+LiteRT's kernels judged it; inspect and `generate --runtime tflm` name the op."""
 
 from __future__ import annotations
 
@@ -16,33 +16,31 @@ BOARD = "qemu-netduinoplus2"
 
 
 @pytest.fixture(scope="module")
-def upsampling(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+def gelu(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     keras = import_keras()
     keras.utils.set_random_seed(0)
-    inp = keras.Input((6, 6, 2))
-    x = keras.layers.Conv2D(3, 3, padding="same", activation="relu")(inp)
-    out = keras.layers.Conv2D(1, 3, padding="same")(keras.layers.UpSampling2D()(x))
-    d = tmp_path_factory.mktemp("up")
-    keras.Model(inp, out).save(d / "up.keras")
+    inp = keras.Input((10,))
+    out = keras.layers.Dense(3)(keras.layers.Dense(8, activation="gelu")(inp))
+    d = tmp_path_factory.mktemp("gelu")
+    keras.Model(inp, out).save(d / "gelu.keras")
     rng = np.random.default_rng(0)
-    np.savez(d / "data.npz", x_train=rng.normal(size=(32, 6, 6, 2)).astype(np.float32),
-             x_test=rng.normal(size=(8, 6, 6, 2)).astype(np.float32),
-             y_test=rng.normal(size=(8, 12, 12, 1)).astype(np.float32))
-    return d / "up.keras", d / "data.npz"
+    np.savez(d / "data.npz", x_train=rng.normal(size=(32, 10)).astype(np.float32),
+             x_test=rng.normal(size=(8, 10)).astype(np.float32), y_test=rng.normal(size=(8, 3)).astype(np.float32))
+    return d / "gelu.keras", d / "data.npz"
 
 
-def test_quantize_falls_back_to_litert_and_says_so(upsampling, tmp_path: Path) -> None:
-    model, data = upsampling
-    out = tmp_path / "up.tflite"
+def test_quantize_falls_back_to_litert_and_says_so(gelu, tmp_path: Path) -> None:
+    model, data = gelu
+    out = tmp_path / "gelu.tflite"
     r = run_cli("quantize", model, "--calib", data, "-o", out, "--json")
     assert r.returncode == 0, r.stderr
     report = json.loads(r.stdout)
-    assert "TILE" in report["ops"]
-    assert report["int8_backend"] == "litert: TFLM has no kernel for TILE"
+    assert "GELU" in report["ops"]
+    assert report["int8_backend"] == "litert: TFLM has no kernel for GELU"
     assert report["int8_value"] is not None and "XNNPACK" not in r.stderr
 
     r = run_cli("inspect", out, "--board", BOARD)
     assert r.returncode == 0, r.stderr
-    assert "TFLM arena not measured: TFLM has no kernel for TILE" in r.stdout
+    assert "TFLM arena not measured: TFLM has no kernel for GELU" in r.stdout
     assert_clean_error(run_cli("generate", out, "--board", BOARD, "--runtime", "tflm", "-o", tmp_path / "fw"),
-                       2, "tflm has no kernel for TILE")
+                       2, "tflm has no kernel for GELU")

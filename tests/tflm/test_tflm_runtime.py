@@ -131,23 +131,23 @@ def test_library_sources_are_the_framework_and_the_model_kernels(tflm_tree) -> N
 
 
 @pytest.fixture(scope="session")
-def transpose_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An int8 model with TRANSPOSE, an op TFLM has and edgekit-rt does not."""
+def tflm_only_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An int8 model with LOG_SOFTMAX, an op TFLM has and edgekit-rt does not."""
     from tests.codegen.sweep_models import build
 
-    spec = ("permute", (4, 6), lambda L, x: L.Dense(4)(L.Flatten()(L.Permute((2, 1))(L.Dense(8)(x)))), False)
-    path = tmp_path_factory.mktemp("transpose") / "transpose.tflite"
+    spec = ("log_softmax", (12,), lambda L, x: L.Activation("log_softmax")(L.Dense(6)(x)), False)
+    path = tmp_path_factory.mktemp("tflm-only") / "log_softmax.tflite"
     path.write_bytes(build(spec, path.parent))
     return path
 
 
 @pytest.mark.tf
 @pytest.mark.tflm
-def test_auto_picks_tflm_for_an_op_edgekit_rt_lacks(transpose_model: Path, tflm_tree, tmp_path: Path) -> None:
+def test_auto_picks_tflm_for_an_op_edgekit_rt_lacks(tflm_only_model: Path, tflm_tree, tmp_path: Path) -> None:
     project = tmp_path / "fw"
-    r = run_cli("generate", transpose_model, "--board", BOARD, "-o", project, "--tflm-dir", tflm_tree("ref"))
+    r = run_cli("generate", tflm_only_model, "--board", BOARD, "-o", project, "--tflm-dir", tflm_tree("ref"))
     assert r.returncode == 0, r.stderr
-    assert "runtime tflm (auto): edgekit-rt does not support TRANSPOSE" in r.stdout
+    assert "runtime tflm (auto): edgekit-rt does not support LOG_SOFTMAX" in r.stdout
     assert json.loads((project / "edgekit.json").read_text())["runtime"] == "tflm"
     r = run_cli("build", project, timeout=3600)   # the tree recorded by generate
     assert r.returncode == 0, r.stdout + r.stderr
@@ -155,9 +155,9 @@ def test_auto_picks_tflm_for_an_op_edgekit_rt_lacks(transpose_model: Path, tflm_
 
 
 @pytest.mark.tf
-def test_auto_without_a_tree_names_the_ops(transpose_model: Path, tmp_path: Path) -> None:
-    r = run_cli("generate", transpose_model, "--board", BOARD, "-o", tmp_path / "fw", env={"TFLM_DIR": ""})
-    assert_clean_error(r, 2, "TRANSPOSE", "--tflm-dir", "create_tflm_tree.py")
+def test_auto_without_a_tree_names_the_ops(tflm_only_model: Path, tmp_path: Path) -> None:
+    r = run_cli("generate", tflm_only_model, "--board", BOARD, "-o", tmp_path / "fw", env={"TFLM_DIR": ""})
+    assert_clean_error(r, 2, "LOG_SOFTMAX", "--tflm-dir", "create_tflm_tree.py")
     assert not (tmp_path / "fw").exists()
 
 
@@ -218,8 +218,8 @@ def test_tflm_errors_reach_the_user(tflm_project, tflm_tree, benchmark_model, tm
 
 @pytest.mark.tf
 @pytest.mark.tflm
-def test_inspect_marks_the_runtime_auto_uses(transpose_model: Path, benchmark_model) -> None:
-    for model, runtime in ((transpose_model, "tflm"), (benchmark_model("sine"), "edgekit-rt")):
+def test_inspect_marks_the_runtime_auto_uses(tflm_only_model: Path, benchmark_model) -> None:
+    for model, runtime in ((tflm_only_model, "tflm"), (benchmark_model("sine"), "edgekit-rt")):
         r = run_cli("inspect", model, "--board", BOARD, "--json")
         assert r.returncode == 0, r.stderr
         rep = json.loads(r.stdout)
