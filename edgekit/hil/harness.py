@@ -27,7 +27,7 @@ from edgekit.hil.profile import profile_on_device, require_profiler
 from edgekit.hil.protocol import DeviceInfo
 from edgekit.hil.report import DeviceRecord, HilReport, Status, write_report
 from edgekit.hil.session import Session
-from edgekit.model.metrics import check_labels, infer_task
+from edgekit.model.metrics import check_labels, class_id_scores, infer_task
 from edgekit.model.reference import dequantize, int8_interpreter, model_input
 from edgekit.project.manifest import Project
 
@@ -82,9 +82,11 @@ def _test_data(project: Project, data: Path | None, input_shape: tuple[int, ...]
     dataset = load_dataset(path)
     key, x, y = dataset.evaluation()
     x = fit_to_input(x, input_shape, what=f"{path}:{key}")
-    # Labels against the model and task before any device work (exit 2, not a failed run).
-    check_labels(x, y, (1, *project.graph.output_tensors[0].sample_shape), task or project.origin.task,
-                 where=dataset.labels_where(key))
+    # Labels against the model and task before any device work (exit 2, not a failed run). A
+    # class-id output (ARG_MAX) is checked as the classifier it is: one score per class.
+    tout = project.graph.output_tensors[0]
+    out_shape = (1, _n_classes(y)) if tout.dtype == "int32" and y is not None else (1, *tout.sample_shape)
+    check_labels(x, y, out_shape, task or project.origin.task, where=dataset.labels_where(key))
     name = str(path)
     if max_samples is not None and max_samples < len(x):
         # A seeded, stratified draw: the first N of a test set sorted by label would leave
@@ -151,9 +153,13 @@ class HilRun:
         dev_f = dequantize(dev, out_scale, out_zp)
         host_f = dequantize(self.host_q[idx], out_scale, out_zp)
         origin = self.project.origin
-        task = self.opts.task or origin.task or infer_task(self.x, self.y, (1,) + dev.shape[1:])
         float_out = (self._float_outputs(x)
                      if self.opts.float_reference and report.status != "running" else None)
+        if tout.dtype == "int32" and y is not None:   # class ids (ARG_MAX): scored as a classifier
+            k = max(_n_classes(y), int(dev.max()) + 1, int(self.host_q.max()) + 1)
+            dev_f, host_f = class_id_scores(dev, k), class_id_scores(self.host_q[idx], k)
+            float_out = None if float_out is None else class_id_scores(float_out, k)
+        task = self.opts.task or origin.task or infer_task(self.x, self.y, (1,) + dev_f.shape[1:])
         class_names = list(origin.class_names) if origin.class_names else None
         report.task = task_comparison(task, x, y, dev_f, host_f, float_out, class_names)
         hz = report.cycles_hz or 1
@@ -172,6 +178,12 @@ class HilRun:
         from edgekit.model.keras_io import load_keras_model
 
         return run_keras(load_keras_model(Path(path)), x).values
+
+
+def _n_classes(y: np.ndarray) -> int:
+    """Classes the labels name (integer ids, or one-hot rows)."""
+    y = np.asarray(y)
+    return int(y.shape[1]) if y.ndim == 2 and y.shape[1] > 1 else max(2, int(np.max(y)) + 1)
 
 
 def prepare_run(project: Project, opts: HilOptions) -> HilRun:

@@ -39,6 +39,14 @@ def infer_task(x: np.ndarray, y: np.ndarray | None, output_shape: tuple[int, ...
     return "regression"
 
 
+def class_id_scores(ids: np.ndarray, n_classes: int) -> np.ndarray:
+    """Class ids (a model ending in ARG_MAX: one int32 per sample) as one-hot scores over
+    `n_classes`, so a classifier's metrics (accuracy, confusion) score them as they score
+    probabilities."""
+    flat = np.asarray(ids).reshape(len(ids), -1)[:, 0].astype(np.int64)
+    return np.eye(n_classes, dtype=np.float32)[np.clip(flat, 0, n_classes - 1)]
+
+
 def check_labels(x: np.ndarray, y: np.ndarray | None, output_shape: tuple[int, ...], task: str | None,
                  *, where: str) -> str | None:
     """The task to score (`task`, else inferred), after checking the labels fit it and the model.

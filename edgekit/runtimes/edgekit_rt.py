@@ -5,7 +5,7 @@ bit-exact with TFLM's reference kernels. It builds for every family (plain C99).
 from __future__ import annotations
 
 from edgekit.boards import Board
-from edgekit.codegen import PlanSummary, compile_model
+from edgekit.codegen import CompiledModel, PlanSummary, compile_model
 from edgekit.codegen.lower import SUPPORTED_OPS
 from edgekit.errors import ModelError
 from edgekit.model.tflite_graph import Graph
@@ -13,12 +13,13 @@ from edgekit.runtimes import EDGEKIT_RT
 from edgekit.runtimes.base import ModelCode, ModelFootprint, Runtime, RuntimeOptions
 
 # Code flash of edgekit-rt for a model: its fixed part (init, reset, the profiler hook), each op
-# type's kernels once (the linker drops the others), and each op's call and parameter struct.
-# Upper ends measured on the Cortex-M4F virtual board (arm-none-eabi-gcc 12, -O2) over the zoo,
-# MLPerf Tiny, TFLM's person_detect, an LSTM and an unrolled GRU of 317 ops
+# type's kernels once (the linker drops the others), and each op's call with its hook and its
+# parameter struct (counted as 4 bytes per initializer field: an upper end, some are narrower).
+# Measured on the Cortex-M4F virtual board (arm-none-eabi-gcc 12, -O2) over the zoo, MLPerf Tiny,
+# TFLM's person_detect, an LSTM, an unrolled GRU of 317 ops and a SimpleRNN of 176
 # (benchmarks/bench_fit_estimates.py); an op type not measured counts KERNEL_DEFAULT_BYTES.
 FIXED_CODE_BYTES = 512
-STEP_BYTES = 110
+CALL_BYTES = 28
 KERNEL_BYTES = {
     "FULLY_CONNECTED": 800, "CONV_2D": 1_900, "DEPTHWISE_CONV_2D": 1_400, "AVERAGE_POOL_2D": 400,
     "MAX_POOL_2D": 400, "MEAN": 500, "SOFTMAX": 500, "ADD": 1_200, "SUB": 1_200, "MUL": 1_200,
@@ -28,12 +29,16 @@ KERNEL_BYTES = {
 KERNEL_DEFAULT_BYTES = 600
 
 
-def code_flash_bytes(graph: Graph) -> int:
-    """edgekit-rt's code for `graph`, estimated (see KERNEL_BYTES)."""
-    kernels = sum(KERNEL_BYTES.get(op, KERNEL_DEFAULT_BYTES) for op in graph.op_names())
-    return FIXED_CODE_BYTES + kernels + STEP_BYTES * len(graph.operators)
+def code_flash_bytes(compiled: CompiledModel) -> int:
+    """edgekit-rt's code for a compiled model, estimated (see KERNEL_BYTES)."""
+    kernels = sum(KERNEL_BYTES.get(op, KERNEL_DEFAULT_BYTES) for op in compiled.graph.op_names())
+    steps = sum(CALL_BYTES + 4 * _fields(st.params_init) for st in compiled.steps if st.alias_of is None)
+    return FIXED_CODE_BYTES + kernels + steps
 
 
+def _fields(initializer: str) -> int:
+    """Scalar fields of a C initializer ("{1, {2, 3}, x}" has 4)."""
+    return initializer.count(",") + 1 if initializer.strip() else 0
 
 
 def plan_summary(graph: Graph) -> tuple[PlanSummary | None, str]:
@@ -70,20 +75,21 @@ class EdgekitRt(Runtime):
     def footprint(self, graph: Graph, model_bytes: bytes, where: str) -> ModelFootprint:
         """Constant tables, arena, recurrent state and code of edgekit-rt's plan (ModelError names
         an unsupported op and points to tflm)."""
-        return self._footprint(compile_model(graph).summary, graph)
+        return self._footprint(compile_model(graph))
 
     def model_code(self, graph: Graph, model_bytes: bytes, where: str, board: Board,
                    options: RuntimeOptions) -> ModelCode:
         """edgekit_model.h and edgekit_model.c."""
         compiled = compile_model(graph)
-        return ModelCode(compiled.sources(), self._footprint(compiled.summary, graph))
+        return ModelCode(compiled.sources(), self._footprint(compiled))
 
-    def code_flash(self, graph: Graph) -> int:
-        """The code this runtime links for `graph`, estimated (code_flash_bytes)."""
-        return code_flash_bytes(graph)
+    def code_flash(self, compiled: CompiledModel) -> int:
+        """The code this runtime links for a compiled model, estimated (code_flash_bytes)."""
+        return code_flash_bytes(compiled)
 
-    def _footprint(self, summary: PlanSummary, graph: Graph) -> ModelFootprint:
-        return ModelFootprint(summary.const_bytes, summary.arena_bytes, summary.state_bytes, self.code_flash(graph))
+    def _footprint(self, compiled: CompiledModel) -> ModelFootprint:
+        s = compiled.summary
+        return ModelFootprint(s.const_bytes, s.arena_bytes, s.state_bytes, self.code_flash(compiled))
 
     def fine_tune_flash_margin(self, graph: Graph) -> int:
         """Each layer's per-channel shifts are packed into its multipliers or stored as one byte per

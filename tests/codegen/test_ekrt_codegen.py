@@ -218,7 +218,7 @@ def test_runtime_lowers_the_graph_once(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(calls) == 1
     summary = compile_model(g).summary
     assert code.footprint == ModelFootprint(summary.const_bytes, summary.arena_bytes, summary.state_bytes,
-                                            code_flash_bytes(g))
+                                            code_flash_bytes(compile_model(g)))
     assert code.sources == compile_model(g).sources()
 
 

@@ -17,9 +17,9 @@ from edgekit.hil.harness import HilOptions
 pytestmark = [pytest.mark.tf, pytest.mark.toolchain, pytest.mark.qemu]
 
 REPO = Path(__file__).resolve().parents[2]
-# The test MLP needs ~33 KB of firmware flash on edgekit-rt: a virtual board with 28 KiB of flash
+# The test MLP needs ~25 KB of firmware flash on edgekit-rt: a virtual board with 19 KiB of flash
 # (QEMU's netduinoplus2 otherwise) makes it overflow.
-TINY_FLASH = 0x7000
+TINY_FLASH = 0x4C00
 
 
 def _tiny_board(boards_dir: Path) -> Path:

@@ -105,7 +105,7 @@ def test_tflm_refusal_after_conversion_names_no_file_it_did_not_write(dense_mode
     from edgekit.model import reference
     from edgekit.model.quant_report import quantize_file
 
-    def refuse(model: bytes, arena: int, where: str) -> None:
+    def refuse(model: bytes, arena: int, where: str, **_: object) -> None:
         raise ModelError(f"TFLM cannot prepare {where}: Didn't find op for builtin opcode 'TOPK_V2'")
 
     monkeypatch.setattr(reference, "_tflm_preflight", refuse)
