@@ -25,6 +25,7 @@ from typing import Any
 from edgekit.data import atomic_write_text
 from edgekit.errors import DeviceError, MissingToolError, UsageError
 from edgekit.farm.client import DEFAULT_COORDINATOR, labgrid_program
+from edgekit.sim.background import process_alive
 
 EXPORTER_NAME = "edgekit-farm"
 PLACE_PREFIX = "virtual-"
@@ -109,25 +110,12 @@ def find_ser2net() -> str:
     return found
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:   # our own child that exited is a zombie until reaped
-        return os.waitpid(pid, os.WNOHANG) == (0, 0)
-    except ChildProcessError:
-        return True
-
-
 def start_farm(config: FarmConfig, directory: Path | None = None, *, timeout: float = START_TIMEOUT_S,
                on_wait: Callable[[float], None] | None = None) -> FarmState:
     """Start a virtual farm detached (it outlives this command) and wait until its places exist."""
     directory = directory or default_dir()
     running = FarmState.read(directory)
-    if running is not None and _alive(running.pid):
+    if running is not None and process_alive(running.pid):
         raise UsageError(f"a virtual farm already runs from {directory} (coordinator {running.coordinator})",
                          hint="edgekit farm down first, or pass another --dir")
     if config.boards < 1:
@@ -177,7 +165,7 @@ def _stop_pid(pid: int, grace: float = 15.0) -> None:
     except ProcessLookupError:
         return
     deadline = time.monotonic() + grace
-    while _alive(pid) and time.monotonic() < deadline:
+    while process_alive(pid) and time.monotonic() < deadline:
         time.sleep(0.1)
     try:
         os.killpg(pid, signal.SIGKILL)

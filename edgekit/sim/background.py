@@ -54,14 +54,19 @@ def _state_path(project: Project) -> Path:
     return project.build_dir / STATE_FILE
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether process `pid` runs (one of another user's counts); our own child that exited is
+    a zombie until reaped, and is reaped here."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        return os.waitpid(pid, os.WNOHANG) == (0, 0)
+    except ChildProcessError:   # not our child: kill(0) said it runs
+        return True
 
 
 def start_background(project: Project, *, timeout: float = 10.0) -> SimState:
@@ -77,7 +82,7 @@ def start_background(project: Project, *, timeout: float = 10.0) -> SimState:
     state_path = _state_path(project)
     if state_path.is_file():
         running = SimState.read(state_path)
-        if _alive(running.pid):
+        if process_alive(running.pid):
             raise UsageError(f"the virtual board of {project.root} is already running (pid {running.pid}, "
                              f"{running.pty})", hint="edgekit sim stop first")
     qemu = VirtualBoard.for_board(project.board, project.built_elf())
@@ -107,13 +112,13 @@ def stop_background(project: Project, *, grace: float = 3.0) -> SimState | None:
     if not state_path.is_file():
         return None
     state = SimState.read(state_path)
-    if _alive(state.pid):
+    if process_alive(state.pid):
         os.kill(state.pid, signal.SIGTERM)
         deadline = time.monotonic() + grace
-        while _alive(state.pid) and time.monotonic() < deadline:
+        while process_alive(state.pid) and time.monotonic() < deadline:
             _reap(state.pid)
             time.sleep(0.05)
-        if _alive(state.pid):
+        if process_alive(state.pid):
             os.kill(state.pid, signal.SIGKILL)
             _reap(state.pid)
     state_path.unlink()
@@ -128,4 +133,4 @@ def _reap(pid: int) -> None:
         pass
 
 
-__all__ = ["SimState", "STATE_FILE", "start_background", "stop_background"]
+__all__ = ["SimState", "STATE_FILE", "process_alive", "start_background", "stop_background"]
