@@ -454,11 +454,14 @@ static void on_parse_result(int rc, const ek_frame_t *f)
     }
 }
 
-void ek_app_poll(void)
+/* One pass; returns nonzero when there may be more to do at once (a byte was read, or a
+ * stream is running). */
+static int poll_once(void)
 {
     ek_frame_t frame;
     size_t budget = RX_BUDGET;
     int c;
+    int busy = 0;
 
     if (!g.initialised) {
         ek_app_init();
@@ -468,15 +471,24 @@ void ek_app_poll(void)
         if (c < 0) {
             break;
         }
+        busy = 1;
         on_parse_result(ek_parser_feed(&g.parser, (uint8_t)c, &frame), &frame);
     }
     ek_stream_service(&g.stream, g.reply);
+    return busy || g.stream.active;
+}
+
+void ek_app_poll(void)
+{
+    (void)poll_once();
 }
 
 void ek_app_run(void)
 {
     ek_app_init();
     for (;;) {
-        ek_app_poll();
+        if (!poll_once()) {
+            ek_port_idle();
+        }
     }
 }

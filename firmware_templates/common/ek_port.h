@@ -57,6 +57,12 @@ int ek_port_sensor_read(uint8_t sensor_id, int16_t *out, size_t max_values);
 #define EK_SENSOR_ERR_BUS          (-6)  /* bus sensor: bus error or lost arbitration (glitch, second master) */
 #define EK_SENSOR_ERR_WRONG_ID     (-7)  /* bus sensor: its identity register is not the part the board file names */
 
+/* Nothing to do (no byte waiting, no stream running): sleep until the next interrupt, and
+ * return at once when a byte is already waiting. An idle core draws less power, and an idle
+ * virtual board stops taking a host core (QEMU halts on WFI). A port whose UART raises no
+ * interrupt returns at once. */
+void ek_port_idle(void);
+
 /* Leave the firmware: reset on silicon, semihosting exit with `code` on QEMU. */
 void ek_port_exit(int code);
 

@@ -45,6 +45,11 @@ static uint64_t since_init_ns(void)
     return now_ns() - ((uint64_t)t0.tv_sec * 1000000000u + (uint64_t)t0.tv_nsec);
 }
 
+void ek_port_idle(void)
+{
+    /* ek_port_uart_getc already waits on the input with a timeout. */
+}
+
 uint32_t ek_port_millis(void)
 {
     return (uint32_t)(since_init_ns() / 1000000u);

@@ -5,6 +5,7 @@ common files and the compiler's own helpers."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -25,8 +26,8 @@ TARGETS = {
 }
 SOURCES = sorted(COMMON.glob("*.c"))
 # The port contract: every function ek_port.h declares.
-PORT = {"ek_port_init", "ek_port_uart_getc", "ek_port_uart_write", "ek_port_cycles", "ek_port_cycles_hz",
-        "ek_port_millis", "ek_port_micros", "ek_port_sensor_read", "ek_port_sensor_max_rate_hz", "ek_port_exit"}
+# The port contract's functions, as ek_port.h declares them.
+PORT = set(re.findall(r"^\w[\w ]*?\b(ek_port_\w+)\(", (COMMON / "ek_port.h").read_text(), re.M))
 MODEL = {"edgekit_model_init", "edgekit_model_reset", "edgekit_model_invoke"}
 
 

@@ -40,6 +40,7 @@ static int saw_hello_reply;
 static uint16_t hello_seq;
 
 void ek_port_init(void) {}
+void ek_port_idle(void) {}
 
 int ek_port_uart_getc(void)
 {
