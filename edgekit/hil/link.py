@@ -71,7 +71,11 @@ class Link:
 
     def _read_some(self, timeout: float) -> bytes:
         try:
-            self.port.timeout = timeout
+            # Setting pyserial's timeout reconfigures the port: a tcsetattr on a tty, and on an
+            # RFC2217 port a renegotiation of every setting that sleeps 50 ms. Only shorten it
+            # near the deadline.
+            if timeout < _READ_SLICE_S or self.port.timeout != _READ_SLICE_S:
+                self.port.timeout = timeout
             waiting = self.port.in_waiting
             data = self.port.read(max(1, waiting))
         except _PORT_ERRORS as e:

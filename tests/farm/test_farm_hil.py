@@ -58,9 +58,12 @@ def test_hil_on_one_place(virtual_farm: VirtualFarm, tmp_path: Path) -> None:
 
 def test_three_boards_merge_into_the_single_board_report(virtual_farm: VirtualFarm, tmp_path: Path) -> None:
     single, farm = tmp_path / "single", tmp_path / "farm"
-    r = run_cli("hil", virtual_farm.project, "--data", virtual_farm.data, "--runs", "10", "--report", single)
+    # The long set: the boards take inputs from one pool as they come up, and a short set can be
+    # done before the last board is flashed (an idle board is released with no samples).
+    data = virtual_farm.long_data
+    r = run_cli("hil", virtual_farm.project, "--data", data, "--runs", "10", "--report", single)
     assert r.returncode == 0, r.stderr
-    r = run_cli(*virtual_farm.hil("--data", virtual_farm.data, "--tags", f"board={BOARD}", "--boards", "3",
+    r = run_cli(*virtual_farm.hil("--data", data, "--tags", f"board={BOARD}", "--boards", "3",
                                   "--report", farm))
     assert r.returncode == 0, r.stderr
     one, merged = _report(single), _report(farm)
@@ -69,9 +72,10 @@ def test_three_boards_merge_into_the_single_board_report(virtual_farm: VirtualFa
     assert merged["agreement"]["exact_share"] == 1.0   # every output equals the host's, as on one board
     boards = merged["farm"]["boards"]
     assert sorted(b["place"] for b in boards) == [f"virtual-{i}" for i in range(BOARDS)]
-    assert all(b["status"] == "complete" and b["samples"] > 0 for b in boards)
+    assert all(b["status"] == "complete" for b in boards)
+    assert sum(1 for b in boards if b["samples"] > 0) >= 2   # spread, not one board doing it all
     ran = sorted(i for b in boards for a, z in b["sample_ranges"] for i in range(a, z))
-    assert ran == list(range(300))
+    assert ran == list(range(LONG))
     assert merged["latency"]["counts"] == one["latency"]["counts"]   # the same firmware on every board
     assert "## Boards" in (farm / "report.md").read_text()
     _all_free(virtual_farm)
