@@ -10,6 +10,11 @@ from edgekit.codegen.lower_base import ConstArray, Lowerer, Step, block_weights,
 from edgekit.model.tflite_graph import Operator
 
 
+def xw_bytes(depth: int) -> int:
+    """EKRT_XW_BYTES (ekrt_kernels.h): the two-vector kernels' widened inputs, in scratch."""
+    return 4 * (depth & ~3)
+
+
 @lowers("FULLY_CONNECTED")
 def fully_connected(lw: Lowerer, op: Operator) -> Step:
     """FULLY_CONNECTED: ekrt_fully_connected(_x2) on blocked weights, input zp folded into the bias, requantized."""
@@ -31,8 +36,11 @@ def fully_connected(lw: Lowerer, op: Operator) -> Step:
     # The two-row kernel when there are row pairs, or when convolutions link it anyway.
     fn = "ekrt_fully_connected_x2" if batches > 1 or "CONV_2D" in lw.graph.op_names() \
         else "ekrt_fully_connected"
-    return Step(op, [x.index], y.index, "ekrt_fc_t", init, consts,
-                fn + "(&{params}, {in0}, {out});", macs=batches * in_dim * out_dim)
+    if fn == "ekrt_fully_connected":
+        return Step(op, [x.index], y.index, "ekrt_fc_t", init, consts,
+                    fn + "(&{params}, {in0}, {out});", macs=batches * in_dim * out_dim)
+    return Step(op, [x.index], y.index, "ekrt_fc_t", init, consts, fn + "(&{params}, {in0}, {out}, {scratch});",
+                scratch=xw_bytes(in_dim), macs=batches * in_dim * out_dim)
 
 
 @lowers("CONV_2D")
@@ -64,14 +72,15 @@ def conv_2d(lw: Lowerer, op: Operator) -> Step:
     macs = oh * ow * oc * kh * kw * icg
     if kh == kw == 1 and sh == sw == 1 and ph == pw == 0 and groups == 1 and (oh, ow) == (ih, iw):
         step = Step(op, [x.index], y.index, "ekrt_conv_t", init, consts,
-                    "ekrt_conv2d_1x1(&{params}, {in0}, {out}, 0);", macs=macs)
+                    "ekrt_conv2d_1x1(&{params}, {in0}, {out}, {scratch}, 0);", scratch=xw_bytes(ic), macs=macs)
         if oc <= ic:
-            step.inplace_call = "ekrt_conv2d_1x1(&{params}, {in0}, {in0}, {scratch});"
-            step.inplace_scratch = 2 * oc
+            step.inplace_call = "ekrt_conv2d_1x1(&{params}, {in0}, {in0}, {scratch}, 1);"
+            step.inplace_scratch = xw_bytes(ic) + 2 * oc
         return step
+    depth = kh * kw * icg
     return Step(op, [x.index], y.index, "ekrt_conv_t", init, consts,
                 "ekrt_conv2d(&{params}, {in0}, {out}, {scratch});",
-                scratch=2 * ((kh * kw * icg + 3) // 4 * 4), macs=macs)
+                scratch=2 * ((depth + 3) // 4 * 4) + xw_bytes(depth), macs=macs)
 
 
 @lowers("DEPTHWISE_CONV_2D")

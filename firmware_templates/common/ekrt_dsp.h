@@ -1,0 +1,67 @@
+/* edgekit-rt: what the int8 kernel files share (internal, not part of the kernel API): the
+ * Armv7E-M DSP helpers behind EKRT_DSP and the accumulator chunk. */
+#ifndef EKRT_DSP_H
+#define EKRT_DSP_H
+
+#include "ekrt_kernels.h"
+
+#define EKRT_CHUNK 32 /* output channels whose int32 accumulators are held at once */
+
+#if defined(__ARM_FEATURE_DSP) && !defined(EKRT_NO_DSP)
+#include <arm_acle.h>
+#define EKRT_DSP 1
+static inline uint32_t ekrt_ld32(const int8_t *p)
+{
+    uint32_t v;
+    __builtin_memcpy(&v, p, 4); /* unaligned word loads are fine on Armv7E-M */
+    return v;
+}
+/* Sign-extend bytes 1 and 3 to two halfwords (SXTB16 with ROR #8). */
+static inline int32_t ekrt_sxtb16_hi(uint32_t v)
+{
+    int32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
+    return r;
+}
+static inline int32_t ekrt_sxtb16_lo(uint32_t v)
+{
+    return (int32_t)__sxtb16(v);
+}
+
+#ifndef EKRT_SINGLE_ROUNDING
+/* ekrt_rq_vec_fast's rq_fold in five instructions (SMMLAR, the sign term, shift, zero point,
+ * SSAT) over the full int8 range, for a packed channel decoded by ekrt_rq_unpack. With
+ * r >= 2 and |a| < 2^30 (small_acc), SMMLAR(2a, m, 2^(r-1)) =
+ * floor((a*m + 2^30 + 2^(30+r)) / 2^31), so (that - [a < 0]) >> r is rq_fold's
+ * (a*m + preset) >> (31 + r) exactly (nested floors of power-of-two divisions merge). */
+typedef struct {
+    int32_t m, k, r; /* multiplier, 2^(r-1), right shift */
+} ekrt_rq_ch_t;
+
+static inline ekrt_rq_ch_t ekrt_rq_unpack(uint32_t pm, int32_t nb)
+{
+    ekrt_rq_ch_t q;
+    q.m = (int32_t)((pm & 0x3FFFFFFFu) | 0x40000000u);
+    q.r = nb - (int32_t)(pm >> 30); /* nb = -base_shift */
+    q.k = (int32_t)(1u << (q.r - 1));
+    return q;
+}
+
+static inline int8_t ekrt_rq_fused(int32_t a, ekrt_rq_ch_t q, int32_t zp)
+{
+    int32_t g;
+    __asm__("smmlar %0, %1, %2, %3" : "=r"(g) : "r"(a + a), "r"(q.m), "r"(q.k));
+    return (int8_t)__ssat(((g + (a >> 31)) >> q.r) + zp, 8);
+}
+
+/* What ekrt_rq_fused needs: packed multipliers, small_acc, every shift <= -2 (as
+ * ekrt_rq_vec_fast) and the whole int8 range as the activation range. */
+static inline int ekrt_rq_fusable(const ekrt_requant_t *rq)
+{
+    return !rq->shift && rq->small_acc && rq->base_shift <= -5 && rq->act_min == -128 &&
+           rq->act_max == 127;
+}
+#endif
+#endif
+
+#endif
