@@ -334,32 +334,7 @@ typedef struct {
 
 /* ---------------------------------------------------------------- kernels */
 
-/* Scratch of the two-vector kernels: both inputs' first depth & ~3 bytes widened to int16
- * (4 bytes per byte of depth, word-aligned); used on cores with the DSP extension only. */
-#define EKRT_XW_BYTES(depth) (4 * ((depth) & ~3))
-
-void ekrt_fully_connected(const ekrt_fc_t *p, const int8_t *in, int8_t *out);
-/* Same result, two batch rows per pass (also used when the model's convolutions link the
- * two-row kernel anyway: one kernel less in flash); scratch: EKRT_XW_BYTES(in_dim). */
-void ekrt_fully_connected_x2(const ekrt_fc_t *p, const int8_t *in, int8_t *out, int8_t *scratch);
-
-/* CONV_2D. Generic NHWC convolution (groups > 1 allowed); scratch holds two im2col
- * columns of k_h * k_w * (in_c / groups) bytes, each rounded up to a multiple of 4, then
- * EKRT_XW_BYTES of that depth. */
-void ekrt_conv2d(const ekrt_conv_t *p, const int8_t *in, int8_t *out, int8_t *scratch);
-/* 1x1 stride-1 unpadded convolution; scratch: EKRT_XW_BYTES(in_c). In place (inplace != 0,
- * out == in, out_c <= in_c) the scratch holds 2 * out_c more bytes after those. */
-void ekrt_conv2d_1x1(const ekrt_conv_t *p, const int8_t *in, int8_t *out, int8_t *scratch,
-                     int32_t inplace);
-
-/* DEPTHWISE_CONV_2D; scratch: EKRT_DW_SCRATCH bytes, 8-byte aligned (a tap pointer table,
- * sized for 64-bit hosts too, and one input pixel of zero points). */
-#define EKRT_DW_SCRATCH(k_h, k_w, in_c) (8 * (k_h) * (k_w) + (((in_c) + 7) & ~7))
-void ekrt_dwconv(const ekrt_conv_t *p, const int8_t *in, int8_t *out, int32_t *scratch);
-/* In place (out == in) for stride 1, depth multiplier 1, same-size output: output rows
- * are buffered in scratch (EKRT_DW_SCRATCH bytes, then min(pad_h + 1, out_h) rows of
- * out_w * out_c bytes) until the input rows they overwrite are dead. */
-void ekrt_dwconv_inplace(const ekrt_conv_t *p, int8_t *inout, int32_t *scratch);
+#include "ekrt_nn.h" /* FULLY_CONNECTED, CONV_2D, DEPTHWISE_CONV_2D */
 
 void ekrt_avgpool(const ekrt_pool_t *p, const int8_t *in, int8_t *out);
 void ekrt_maxpool(const ekrt_pool_t *p, const int8_t *in, int8_t *out);

@@ -407,3 +407,38 @@ void ekrt_conv2d_1x1(const ekrt_conv_t *p, const int8_t *in, int8_t *out, int8_t
         }
     }
 }
+
+void ekrt_conv2d_1x1_pruned(const ekrt_conv_pruned_t *pp, const int8_t *in, int8_t *out,
+                            int8_t *scratch)
+{
+    const ekrt_conv_t *p = &pp->conv;
+    int32_t n_pix = (int32_t)p->out_h * p->out_w;
+    int32_t ic = p->in_c, oc = p->out_c, n = pp->n_live;
+    int32_t *xw = (int32_t *)(void *)scratch;
+    int8_t *fill = scratch + EKRT_XW_BYTES(ic);
+    int8_t *st0 = fill + ((oc + 3) & ~3), *st1 = st0 + ((n + 3) & ~3);
+    int32_t i, pix, q;
+    /* One pixel of the dead channels' constants; the live ones are written over it. */
+    for (i = 0; i < n; i++) {
+        fill[pp->live[i]] = 0;
+    }
+    for (i = 0; i < pp->n_dead; i++) {
+        fill[pp->dead[i]] = ekrt_clamp8(ekrt_mul_q(pp->dead_acc[i], pp->dead_mult[i],
+                                                   pp->dead_shift[i]) + p->rq.out_zp,
+                                        p->rq.act_min, p->rq.act_max);
+    }
+    for (pix = 0; pix < n_pix; pix += 2) {
+        const int8_t *x = in + (size_t)pix * ic;
+        int32_t n2 = pix + 1 < n_pix ? 2 : 1;
+        /* In place, as ekrt_conv2d_1x1: inputs pix, pix+1 are consumed before any write. */
+        gemv2(x, x + (n2 - 1) * ic, p->w, p->bias, ic, n, 0, &p->rq, st0, st1, xw);
+        for (q = 0; q < n2; q++) {
+            int8_t *o = out + (size_t)(pix + q) * oc;
+            const int8_t *st = q ? st1 : st0;
+            ekrt_copy(fill, o, oc);
+            for (i = 0; i < n; i++) {
+                o[pp->live[i]] = st[i];
+            }
+        }
+    }
+}
