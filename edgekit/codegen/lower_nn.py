@@ -84,9 +84,14 @@ def conv_2d(lw: Lowerer, op: Operator) -> Step:
             step.inplace_scratch = xw_bytes(ic) + 2 * oc
         return step
     depth = kh * kw * icg
-    return Step(op, [x.index], y.index, "ekrt_conv_t", init, consts,
-                "ekrt_conv2d(&{params}, {in0}, {out}, {scratch});",
-                scratch=2 * ((depth + 3) // 4 * 4) + xw_bytes(depth), macs=macs)
+    scratch = 2 * ((depth + 3) // 4 * 4) + xw_bytes(depth)   # EKRT_CONV_SCRATCH
+    step = Step(op, [x.index], y.index, "ekrt_conv_t", init, consts,
+                "ekrt_conv2d(&{params}, {in0}, {out}, {scratch});", scratch=scratch, macs=macs)
+    if sh == 1 and (oh, ow) == (ih, iw) and oc <= ic:
+        # Row-buffered in place (a residual block's second conv): its input dies here.
+        step.inplace_call = "ekrt_conv2d_inplace(&{params}, {in0}, {scratch});"
+        step.inplace_scratch = scratch + min(ph + 1, oh) * ow * oc
+    return step
 
 
 def _pruned_1x1(lw: Lowerer, op: Operator, x: Tensor, w: Tensor, y: Tensor, w2d: np.ndarray,

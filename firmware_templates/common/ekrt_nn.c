@@ -363,24 +363,52 @@ static void im2col(const ekrt_conv_t *p, const int8_t *in, int32_t oy, int32_t o
     }
 }
 
-void ekrt_conv2d(const ekrt_conv_t *p, const int8_t *in, int8_t *out, int8_t *scratch)
+/* Output pixels [pix0, pix1) (row-major) into out, which holds pixel pix0 on. */
+static void conv_pixels(const ekrt_conv_t *p, const int8_t *in, int32_t pix0, int32_t pix1,
+                        int8_t *out, int8_t *scratch)
 {
     int32_t depth = p->k_h * p->k_w * (p->in_c / p->groups);
     int32_t oc_g = p->out_c / p->groups;
-    int32_t n_pix = (int32_t)p->out_h * p->out_w;
     int8_t *col1 = scratch + ((depth + 3) & ~3);
     int32_t *xw = (int32_t *)(void *)(col1 + ((depth + 3) & ~3));
     int32_t pix, g;
-    for (pix = 0; pix < n_pix; pix += 2) {
-        int8_t *o = out + (size_t)pix * p->out_c;
+    for (pix = pix0; pix < pix1; pix += 2) {
+        int8_t *o = out + (size_t)(pix - pix0) * p->out_c;
         for (g = 0; g < p->groups; g++) {
             const int8_t *wg = p->w + (size_t)g * oc_g * depth;
             /* an odd last pixel is computed twice into the same output */
-            int32_t p1 = pix + 1 < n_pix ? pix + 1 : pix;
+            int32_t p1 = pix + 1 < pix1 ? pix + 1 : pix;
             im2col(p, in, pix / p->out_w, pix % p->out_w, g, scratch);
             im2col(p, in, p1 / p->out_w, p1 % p->out_w, g, col1);
             gemv2(scratch, col1, wg, p->bias + g * oc_g, depth, oc_g, g * oc_g, &p->rq,
                   o + g * oc_g, o + (size_t)(p1 - pix) * p->out_c + g * oc_g, xw);
+        }
+    }
+}
+
+void ekrt_conv2d(const ekrt_conv_t *p, const int8_t *in, int8_t *out, int8_t *scratch)
+{
+    conv_pixels(p, in, 0, (int32_t)p->out_h * p->out_w, out, scratch);
+}
+
+/* As ekrt_dwconv_inplace: output row y is computed into a ring of pad_h + 1 rows (after the
+ * conv's own scratch), and input row y - pad_h, which no later output row reads at stride
+ * 1, is overwritten with its output row. */
+void ekrt_conv2d_inplace(const ekrt_conv_t *p, int8_t *inout, int8_t *scratch)
+{
+    int32_t row_bytes = (int32_t)p->out_w * p->out_c;
+    int32_t ring = p->pad_h + 1 < p->out_h ? p->pad_h + 1 : p->out_h;
+    int8_t *rows = scratch + EKRT_CONV_SCRATCH(p->k_h * p->k_w * (p->in_c / p->groups));
+    int32_t y, r;
+    for (y = 0; y < p->out_h + p->pad_h; y++) {
+        if (y < p->out_h) {
+            conv_pixels(p, inout, y * p->out_w, (y + 1) * p->out_w,
+                        rows + (size_t)(y % ring) * row_bytes, scratch);
+        }
+        r = y - p->pad_h;
+        if (r >= 0) {
+            ekrt_copy(rows + (size_t)(r % ring) * row_bytes, inout + (size_t)r * row_bytes,
+                      row_bytes);
         }
     }
 }

@@ -16,6 +16,10 @@ void ekrt_fully_connected_x2(const ekrt_fc_t *p, const int8_t *in, int8_t *out, 
  * columns of k_h * k_w * (in_c / groups) bytes, each rounded up to a multiple of 4, then
  * EKRT_XW_BYTES of that depth. */
 void ekrt_conv2d(const ekrt_conv_t *p, const int8_t *in, int8_t *out, int8_t *scratch);
+#define EKRT_CONV_SCRATCH(depth) (2 * (((depth) + 3) & ~3) + EKRT_XW_BYTES(depth))
+/* In place (out == in) at stride 1, dilation 1, a same-size output, out_c <= in_c: scratch
+ * is EKRT_CONV_SCRATCH, then min(pad_h + 1, out_h) rows of out_w * out_c bytes. */
+void ekrt_conv2d_inplace(const ekrt_conv_t *p, int8_t *inout, int8_t *scratch);
 /* 1x1 stride-1 unpadded convolution; scratch: EKRT_XW_BYTES(in_c). In place (inplace != 0,
  * out == in, out_c <= in_c) the scratch holds 2 * out_c more bytes after those. */
 void ekrt_conv2d_1x1(const ekrt_conv_t *p, const int8_t *in, int8_t *out, int8_t *scratch,
