@@ -29,20 +29,29 @@ static inline int32_t ekrt_sxtb16_lo(uint32_t v)
 }
 
 #ifndef EKRT_SINGLE_ROUNDING
-/* ekrt_rq_vec_fast's rq_fold in five instructions (SMMLAR, the sign term, shift, zero point,
- * SSAT) over the full int8 range, for a packed channel decoded by ekrt_rq_unpack. With
- * r >= 2 and |a| < 2^30 (small_acc), SMMLAR(2a, m, 2^(r-1)) =
- * floor((a*m + 2^30 + 2^(30+r)) / 2^31), so (that - [a < 0]) >> r is rq_fold's
- * (a*m + preset) >> (31 + r) exactly (nested floors of power-of-two divisions merge). */
+/* ekrt_rq_vec_fast's rq_fold (and ekrt_rq_vec_fast_s's) in five instructions (SMMLAR, the
+ * sign term, shift, zero point, SSAT) over the full int8 range. With r >= 2, m >= 0 and
+ * |a| < 2^30 (small_acc), SMMLAR(2a, m, 2^(r-1)) = floor((a*m + 2^30 + 2^(30+r)) / 2^31), so
+ * (that - [a < 0]) >> r is rq_fold's (a*m + preset) >> (31 + r) exactly (nested floors of
+ * power-of-two divisions merge). */
 typedef struct {
     int32_t m, k, r; /* multiplier, 2^(r-1), right shift */
 } ekrt_rq_ch_t;
 
-static inline ekrt_rq_ch_t ekrt_rq_unpack(uint32_t pm, int32_t nb)
+/* Channel c's multiplier and shift, packed (rq_vec_fast's form) or from the shift array
+ * (packed == !l->shift, a constant where the kernels call it: they are specialised on it). */
+static inline ekrt_rq_ch_t ekrt_rq_ch(const ekrt_rq_local_t *l, int32_t c, int packed)
 {
     ekrt_rq_ch_t q;
-    q.m = (int32_t)((pm & 0x3FFFFFFFu) | 0x40000000u);
-    q.r = nb - (int32_t)(pm >> 30); /* nb = -base_shift */
+    if (!packed) {
+        int32_t i = c & l->ch_mask;
+        q.m = l->mult[i];
+        q.r = -l->shift[i];
+    } else {
+        uint32_t pm = (uint32_t)l->mult[c];
+        q.m = (int32_t)((pm & 0x3FFFFFFFu) | 0x40000000u);
+        q.r = -l->base_shift - (int32_t)(pm >> 30);
+    }
     q.k = (int32_t)(1u << (q.r - 1));
     return q;
 }
@@ -54,12 +63,24 @@ static inline int8_t ekrt_rq_fused(int32_t a, ekrt_rq_ch_t q, int32_t zp)
     return (int8_t)__ssat(((g + (a >> 31)) >> q.r) + zp, 8);
 }
 
-/* What ekrt_rq_fused needs: packed multipliers, small_acc, every shift <= -2 (as
- * ekrt_rq_vec_fast) and the whole int8 range as the activation range. */
-static inline int ekrt_rq_fusable(const ekrt_requant_t *rq)
+/* What ekrt_rq_fused needs of the n channels: small_acc, every shift <= -2 and multiplier
+ * >= 0 (packed: base_shift <= -5, as ekrt_rq_vec_fast), the whole int8 range as the
+ * activation range. The shift array is checked here, once a call. */
+static inline int ekrt_rq_fusable(const ekrt_requant_t *rq, int32_t n)
 {
-    return !rq->shift && rq->small_acc && rq->base_shift <= -5 && rq->act_min == -128 &&
-           rq->act_max == 127;
+    int32_t i;
+    if (!rq->small_acc || rq->act_min != -128 || rq->act_max != 127) {
+        return 0;
+    }
+    if (!rq->shift) {
+        return rq->base_shift <= -5;
+    }
+    for (i = 0; i < (rq->per_channel ? n : 1); i++) {
+        if (rq->shift[i] > -2 || rq->mult[i] < 0) {
+            return 0;
+        }
+    }
+    return 1;
 }
 #endif
 #endif

@@ -9,11 +9,12 @@
 /* One output pixel of a 3x3 depthwise conv (depth multiplier 1, out_c % 4 == 0), requantized
  * as it is summed when ekrt_rq_fusable: 4 channels per pass (SMLABB/SMLATT on the SXTB16
  * halves), no int32 round trip. (Unrolling the 9 taps made GCC spill: slower.) */
-static void dw3x3_px_rq(const int8_t *const *taps, const int8_t *w, const int32_t *bias,
-                        int32_t oc, const ekrt_requant_t *rq, int8_t *dst)
+static inline __attribute__((always_inline)) void
+dw3x3_px_rq(const int8_t *const *taps, const int8_t *w, const int32_t *bias, int32_t oc,
+            const ekrt_requant_t *rq, int8_t *dst, int packed)
 {
-    const uint32_t *mp = (const uint32_t *)rq->mult;
-    int32_t nb = -rq->base_shift, zp = rq->out_zp;
+    const ekrt_rq_local_t l = ekrt_rq_load(rq);
+    int32_t zp = rq->out_zp;
     int32_t cc;
     for (cc = 0; cc < oc; cc += 4) {
         int32_t s0 = bias[cc], s1 = bias[cc + 1], s2 = bias[cc + 2], s3 = bias[cc + 3];
@@ -28,10 +29,10 @@ static void dw3x3_px_rq(const int8_t *const *taps, const int8_t *w, const int32_
             s2 = __smlatt(xa, wa, s2);
             s3 = __smlatt(xb, wb, s3);
         }
-        dst[cc] = ekrt_rq_fused(s0, ekrt_rq_unpack(mp[cc], nb), zp);
-        dst[cc + 1] = ekrt_rq_fused(s1, ekrt_rq_unpack(mp[cc + 1], nb), zp);
-        dst[cc + 2] = ekrt_rq_fused(s2, ekrt_rq_unpack(mp[cc + 2], nb), zp);
-        dst[cc + 3] = ekrt_rq_fused(s3, ekrt_rq_unpack(mp[cc + 3], nb), zp);
+        dst[cc] = ekrt_rq_fused(s0, ekrt_rq_ch(&l, cc, packed), zp);
+        dst[cc + 1] = ekrt_rq_fused(s1, ekrt_rq_ch(&l, cc + 1, packed), zp);
+        dst[cc + 2] = ekrt_rq_fused(s2, ekrt_rq_ch(&l, cc + 2, packed), zp);
+        dst[cc + 3] = ekrt_rq_fused(s3, ekrt_rq_ch(&l, cc + 3, packed), zp);
     }
 }
 #endif
@@ -48,7 +49,7 @@ static void dw_row(const ekrt_conv_t *p, const int8_t *in, int32_t oy, const int
     int32_t acc[EKRT_CHUNK];
     const int32_t *bias = p->bias;
 #if defined(EKRT_DSP) && !defined(EKRT_SINGLE_ROUNDING)
-    int fused = mult == 1 && n_taps == 9 && (oc & 3) == 0 && ekrt_rq_fusable(&p->rq);
+    int fused = mult == 1 && n_taps == 9 && (oc & 3) == 0 && ekrt_rq_fusable(&p->rq, oc);
 #endif
     for (ox = 0; ox < p->out_w; ox++, dst += oc) {
         int32_t x0 = ox * p->stride_w - p->pad_w;
@@ -64,7 +65,11 @@ static void dw_row(const ekrt_conv_t *p, const int8_t *in, int32_t oy, const int
         }
 #if defined(EKRT_DSP) && !defined(EKRT_SINGLE_ROUNDING)
         if (fused) {
-            dw3x3_px_rq(taps, p->w, bias, oc, &p->rq, dst);
+            if (p->rq.shift) {
+                dw3x3_px_rq(taps, p->w, bias, oc, &p->rq, dst, 0);
+            } else {
+                dw3x3_px_rq(taps, p->w, bias, oc, &p->rq, dst, 1);
+            }
             continue;
         }
 #endif

@@ -159,6 +159,7 @@ static void widen2(const int8_t *x0, const int8_t *x1, int32_t k4, int32_t *xw)
 static inline void dot2x2(const int32_t *xp, const int32_t *xe, const int8_t *w, int32_t *s)
 {
     int32_t s00 = s[0], s01 = s[1], s10 = s[2], s11 = s[3];
+    /* (Unrolling this by two made GCC spill: slower.) */
     for (; xp != xe; xp += 4, w += 16) {
         uint32_t v = ekrt_ld32(w);
         int32_t wa = ekrt_sxtb16_lo(v), wb = ekrt_sxtb16_hi(v);
@@ -236,13 +237,14 @@ static void mac2(const int8_t *x0, const int8_t *x1, const int32_t *xw, const in
 }
 
 #if defined(EKRT_DSP) && !defined(EKRT_SINGLE_ROUNDING)
-static void mac2_rq(const int8_t *x0, const int8_t *x1, const int32_t *xw, const int8_t *w,
-                    const int32_t *bias, int32_t depth, int32_t n4, int32_t c_base,
-                    const ekrt_requant_t *rq, int8_t *out0, int8_t *out1)
+static inline __attribute__((always_inline)) void
+mac2_rq(const int8_t *x0, const int8_t *x1, const int32_t *xw, const int8_t *w,
+        const int32_t *bias, int32_t depth, int32_t n4, int32_t c_base, const ekrt_requant_t *rq,
+        int8_t *out0, int8_t *out1, int packed)
 {
     int32_t k4 = depth & ~3, tl = depth - k4;
-    const uint32_t *mp = (const uint32_t *)rq->mult + c_base;
-    int32_t nb = -rq->base_shift, zp = rq->out_zp;
+    const ekrt_rq_local_t l = ekrt_rq_load(rq);
+    int32_t zp = rq->out_zp;
     int32_t c, j, h;
     for (c = 0; c < n4; c += 4, w += 4 * depth) {
         for (h = 0; h < 4; h += 2) {
@@ -259,10 +261,10 @@ static void mac2_rq(const int8_t *x0, const int8_t *x1, const int32_t *xw, const
                 s[2] += q * wt[j];
                 s[3] += q * wt[tl + j];
             }
-            q = ekrt_rq_unpack(mp[c + h], nb);
+            q = ekrt_rq_ch(&l, c_base + c + h, packed);
             out0[c + h] = ekrt_rq_fused(s[0], q, zp);
             out1[c + h] = ekrt_rq_fused(s[2], q, zp);
-            q = ekrt_rq_unpack(mp[c + h + 1], nb);
+            q = ekrt_rq_ch(&l, c_base + c + h + 1, packed);
             out0[c + h + 1] = ekrt_rq_fused(s[1], q, zp);
             out1[c + h + 1] = ekrt_rq_fused(s[3], q, zp);
         }
@@ -284,22 +286,34 @@ static void gemv(const int8_t *x, const int8_t *w, const int32_t *bias, int32_t 
     }
 }
 
-/* xw: EKRT_XW_BYTES(depth) of word-aligned scratch for the widened inputs (DSP only). */
+#if defined(EKRT_DSP) && !defined(EKRT_SINGLE_ROUNDING)
+#define FUSABLE(rq, n) ekrt_rq_fusable(rq, n)
+#else
+#define FUSABLE(rq, n) 0
+#endif
+
+/* xw: EKRT_XW_BYTES(depth) of word-aligned scratch for the widened inputs (DSP only);
+ * fused: FUSABLE(rq, channels), decided once a kernel call. */
 static void gemv2(const int8_t *x0, const int8_t *x1, const int8_t *w, const int32_t *bias,
                   int32_t depth, int32_t n_out, int32_t c_base, const ekrt_requant_t *rq,
-                  int8_t *out0, int8_t *out1, int32_t *xw)
+                  int8_t *out0, int8_t *out1, int32_t *xw, int fused)
 {
     int32_t acc0[EKRT_CHUNK], acc1[EKRT_CHUNK];
     int32_t c0 = 0;
 #ifdef EKRT_DSP
     widen2(x0, x1, depth & ~3, xw);
 #ifndef EKRT_SINGLE_ROUNDING
-    if (ekrt_rq_fusable(rq)) {
+    if (fused) {
         c0 = n_out & ~3;
-        mac2_rq(x0, x1, xw, w, bias, depth, c0, c_base, rq, out0, out1);
+        if (rq->shift) {
+            mac2_rq(x0, x1, xw, w, bias, depth, c0, c_base, rq, out0, out1, 0);
+        } else {
+            mac2_rq(x0, x1, xw, w, bias, depth, c0, c_base, rq, out0, out1, 1);
+        }
     }
 #endif
 #endif
+    (void)fused;
     for (; c0 < n_out; c0 += EKRT_CHUNK) {
         int32_t n = n_out - c0 < EKRT_CHUNK ? n_out - c0 : EKRT_CHUNK;
         mac2(x0, x1, xw, w + (size_t)c0 * depth, bias + c0, depth, n, acc0, acc1);
@@ -321,13 +335,14 @@ void ekrt_fully_connected(const ekrt_fc_t *p, const int8_t *in, int8_t *out)
 
 void ekrt_fully_connected_x2(const ekrt_fc_t *p, const int8_t *in, int8_t *out, int8_t *scratch)
 {
+    int fused = FUSABLE(&p->rq, p->out_dim);
     int32_t b;
     for (b = 0; b < p->batches; b += 2) {
         /* an odd last row is computed twice into the same output */
         int32_t b1 = b + 1 < p->batches ? b + 1 : b;
         gemv2(in + (size_t)b * p->in_dim, in + (size_t)b1 * p->in_dim, p->w, p->bias, p->in_dim,
               p->out_dim, 0, &p->rq, out + (size_t)b * p->out_dim, out + (size_t)b1 * p->out_dim,
-              (int32_t *)(void *)scratch);
+              (int32_t *)(void *)scratch, fused);
     }
 }
 
@@ -371,6 +386,7 @@ static void conv_pixels(const ekrt_conv_t *p, const int8_t *in, int32_t pix0, in
     int32_t oc_g = p->out_c / p->groups;
     int8_t *col1 = scratch + ((depth + 3) & ~3);
     int32_t *xw = (int32_t *)(void *)(col1 + ((depth + 3) & ~3));
+    int fused = FUSABLE(&p->rq, p->out_c);
     int32_t pix, g;
     for (pix = pix0; pix < pix1; pix += 2) {
         int8_t *o = out + (size_t)(pix - pix0) * p->out_c;
@@ -381,7 +397,7 @@ static void conv_pixels(const ekrt_conv_t *p, const int8_t *in, int32_t pix0, in
             im2col(p, in, pix / p->out_w, pix % p->out_w, g, scratch);
             im2col(p, in, p1 / p->out_w, p1 % p->out_w, g, col1);
             gemv2(scratch, col1, wg, p->bias + g * oc_g, depth, oc_g, g * oc_g, &p->rq,
-                  o + g * oc_g, o + (size_t)(p1 - pix) * p->out_c + g * oc_g, xw);
+                  o + g * oc_g, o + (size_t)(p1 - pix) * p->out_c + g * oc_g, xw, fused);
         }
     }
 }
@@ -420,6 +436,7 @@ void ekrt_conv2d_1x1(const ekrt_conv_t *p, const int8_t *in, int8_t *out, int8_t
     int32_t ic = p->in_c, oc = p->out_c;
     int32_t *xw = (int32_t *)(void *)scratch;
     int8_t *stage = inplace ? scratch + EKRT_XW_BYTES(ic) : 0;
+    int fused = FUSABLE(&p->rq, oc);
     int32_t pix;
     for (pix = 0; pix < n_pix; pix += 2) {
         const int8_t *x = in + (size_t)pix * ic;
@@ -429,7 +446,7 @@ void ekrt_conv2d_1x1(const ekrt_conv_t *p, const int8_t *in, int8_t *out, int8_t
          * dead once both are computed into scratch. An odd last pixel is computed twice. */
         int8_t *dst = stage ? stage : o;
         gemv2(x, x + (n - 1) * ic, p->w, p->bias, ic, oc, 0, &p->rq, dst, dst + (n - 1) * oc,
-              xw);
+              xw, fused);
         if (stage) {
             ekrt_copy(stage, o, n * oc);
         }
@@ -445,6 +462,7 @@ void ekrt_conv2d_1x1_pruned(const ekrt_conv_pruned_t *pp, const int8_t *in, int8
     int32_t *xw = (int32_t *)(void *)scratch;
     int8_t *fill = scratch + EKRT_XW_BYTES(ic);
     int8_t *st0 = fill + ((oc + 3) & ~3), *st1 = st0 + ((n + 3) & ~3);
+    int fused = FUSABLE(&p->rq, n);
     int32_t i, pix, q;
     /* One pixel of the dead channels' constants; the live ones are written over it. */
     for (i = 0; i < n; i++) {
@@ -459,7 +477,7 @@ void ekrt_conv2d_1x1_pruned(const ekrt_conv_pruned_t *pp, const int8_t *in, int8
         const int8_t *x = in + (size_t)pix * ic;
         int32_t n2 = pix + 1 < n_pix ? 2 : 1;
         /* In place, as ekrt_conv2d_1x1: inputs pix, pix+1 are consumed before any write. */
-        gemv2(x, x + (n2 - 1) * ic, p->w, p->bias, ic, n, 0, &p->rq, st0, st1, xw);
+        gemv2(x, x + (n2 - 1) * ic, p->w, p->bias, ic, n, 0, &p->rq, st0, st1, xw, fused);
         for (q = 0; q < n2; q++) {
             int8_t *o = out + (size_t)(pix + q) * oc;
             const int8_t *st = q ? st1 : st0;
