@@ -85,4 +85,20 @@ static inline int ekrt_rq_fusable(const ekrt_requant_t *rq, int32_t n)
 #endif
 #endif
 
+#ifndef EKRT_SINGLE_ROUNDING
+/* ekrt_mul_q(x, m, -r) for r >= 0, m >= 0 and |x| < 2^30, from loop invariants k = r ? 2^(r-1)
+ * : 0 and sm = r ? -1 : 0 (the derivation of ekrt_rq_fused; at r = 0 it is SRDHM alone). */
+static inline int32_t ekrt_mulq_small_r(int32_t x, int32_t m, int32_t k, int32_t sm, int32_t r)
+{
+    int32_t g;
+#ifdef EKRT_DSP
+    __asm__("smmlar %0, %1, %2, %3" : "=r"(g) : "r"(x + x), "r"(m), "r"(k));
+#else
+    g = (int32_t)(((int64_t)(x + x) * m + (int64_t)((uint64_t)(uint32_t)k << 32) +
+                   (int64_t)0x80000000) >> 32);
+#endif
+    return (g + ((x >> 31) & sm)) >> r;
+}
+#endif
+
 #endif
