@@ -38,9 +38,10 @@ def fully_connected(lw: Lowerer, op: Operator) -> Step:
     # The two-row kernel when there are row pairs, or when convolutions link it anyway.
     fn = "ekrt_fully_connected_x2" if batches > 1 or "CONV_2D" in lw.graph.op_names() \
         else "ekrt_fully_connected"
-    if fn == "ekrt_fully_connected":
+    if fn == "ekrt_fully_connected":   # the input widened once in scratch on DSP cores (ekrt_fc.c)
         return Step(op, [x.index], y.index, "ekrt_fc_t", init, consts,
-                    fn + "(&{params}, {in0}, {out});", macs=batches * in_dim * out_dim)
+                    "ekrt_fully_connected_w(&{params}, {in0}, {out}, {scratch});", scratch=xw_bytes(in_dim) // 2,
+                    macs=batches * in_dim * out_dim)
     return Step(op, [x.index], y.index, "ekrt_fc_t", init, consts, fn + "(&{params}, {in0}, {out}, {scratch});",
                 scratch=xw_bytes(in_dim), macs=batches * in_dim * out_dim)
 
