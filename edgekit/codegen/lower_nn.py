@@ -17,6 +17,11 @@ def xw_bytes(depth: int) -> int:
     return 4 * (depth & ~3)
 
 
+# Below this many weights a one-row FULLY_CONNECTED keeps the plain kernel: ekrt_fc.c's 1.6 KB of
+# code and its scratch (2 bytes an input) are not worth the few instructions saved.
+FC_WIDEN_MIN_MACS = 4096
+
+
 @lowers("FULLY_CONNECTED")
 def fully_connected(lw: Lowerer, op: Operator) -> Step:
     """FULLY_CONNECTED: ekrt_fully_connected(_x2) on blocked weights, input zp folded into the bias, requantized."""
@@ -38,6 +43,9 @@ def fully_connected(lw: Lowerer, op: Operator) -> Step:
     # The two-row kernel when there are row pairs, or when convolutions link it anyway.
     fn = "ekrt_fully_connected_x2" if batches > 1 or "CONV_2D" in lw.graph.op_names() \
         else "ekrt_fully_connected"
+    if fn == "ekrt_fully_connected" and in_dim * out_dim < FC_WIDEN_MIN_MACS:
+        return Step(op, [x.index], y.index, "ekrt_fc_t", init, consts,
+                    fn + "(&{params}, {in0}, {out});", macs=batches * in_dim * out_dim)
     if fn == "ekrt_fully_connected":   # the input widened once in scratch on DSP cores (ekrt_fc.c)
         return Step(op, [x.index], y.index, "ekrt_fc_t", init, consts,
                     "ekrt_fully_connected_w(&{params}, {in0}, {out}, {scratch});", scratch=xw_bytes(in_dim) // 2,
