@@ -77,7 +77,9 @@ def conv_2d(lw: Lowerer, op: Operator) -> Step:
     if pointwise and len(dead) < oc and len(dead) * ic >= 4 * oc:   # MACs skipped outweigh the scatter
         return _pruned_1x1(lw, op, x, w, y, w2d, dead)
     ocg = oc // groups
-    blocked = np.concatenate([block_weights(w2d[g * ocg:(g + 1) * ocg]) for g in range(groups)])
+    # The im2col kernel's rows are zero-padded to a multiple of 4 bytes (no scalar tail loop).
+    wk = w2d if pointwise else np.pad(w2d, ((0, 0), (0, -w2d.shape[1] % 4)))
+    blocked = np.concatenate([block_weights(wk[g * ocg:(g + 1) * ocg]) for g in range(groups)])
     consts = [ConstArray(f"{name}_w", "int8_t", blocked)]
     bias_idx = op.inputs[2] if len(op.inputs) > 2 else -1
     acc_bound = lw.folded_bias(op, name, w2d, bias_idx, x, consts)
@@ -92,8 +94,8 @@ def conv_2d(lw: Lowerer, op: Operator) -> Step:
             step.inplace_call = "ekrt_conv2d_1x1(&{params}, {in0}, {in0}, {scratch}, 1);"
             step.inplace_scratch = xw_bytes(ic) + 2 * oc
         return step
-    depth = kh * kw * icg
-    scratch = 2 * ((depth + 3) // 4 * 4) + xw_bytes(depth)   # EKRT_CONV_SCRATCH
+    depth4 = (kh * kw * icg + 3) // 4 * 4
+    scratch = 2 * depth4 + xw_bytes(depth4)   # EKRT_CONV_SCRATCH
     step = Step(op, [x.index], y.index, "ekrt_conv_t", init, consts,
                 "ekrt_conv2d(&{params}, {in0}, {out}, {scratch});", scratch=scratch, macs=macs)
     if sh == 1 and (oh, ow) == (ih, iw) and oc <= ic:

@@ -51,18 +51,30 @@ static void dw_row(const ekrt_conv_t *p, const int8_t *in, int32_t oy, const int
 #if defined(EKRT_DSP) && !defined(EKRT_SINGLE_ROUNDING)
     int fused = mult == 1 && n_taps == 9 && (oc & 3) == 0 && ekrt_rq_fusable(&p->rq, oc);
 #endif
+    /* Every tap of the row inside vertically; then a pixel whose taps are all inside and
+     * follows one that was has each tap stride_w pixels on: no bounds checks. */
+    int32_t rows_in = y0 >= 0 && y0 + (p->k_h - 1) * p->dil_h < p->in_h, prev_in = 0;
+    int32_t step = p->stride_w * ic;
     for (ox = 0; ox < p->out_w; ox++, dst += oc) {
         int32_t x0 = ox * p->stride_w - p->pad_w;
+        int32_t all_in = rows_in && x0 >= 0 && x0 + (p->k_w - 1) * p->dil_w < p->in_w;
         const int8_t **tp = taps;
-        for (ky = 0; ky < p->k_h; ky++) {
-            int32_t iy = y0 + ky * p->dil_h;
-            for (kx = 0; kx < p->k_w; kx++) {
-                int32_t ix = x0 + kx * p->dil_w;
-                *tp++ = (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w)
-                            ? zpix
-                            : in + ((size_t)iy * p->in_w + ix) * ic;
+        if (all_in && prev_in) {
+            for (t = 0; t < n_taps; t++) {
+                taps[t] += step;
+            }
+        } else {
+            for (ky = 0; ky < p->k_h; ky++) {
+                int32_t iy = y0 + ky * p->dil_h;
+                for (kx = 0; kx < p->k_w; kx++) {
+                    int32_t ix = x0 + kx * p->dil_w;
+                    *tp++ = (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w)
+                                ? zpix
+                                : in + ((size_t)iy * p->in_w + ix) * ic;
+                }
             }
         }
+        prev_in = all_in;
 #if defined(EKRT_DSP) && !defined(EKRT_SINGLE_ROUNDING)
         if (fused) {
             if (p->rq.shift) {

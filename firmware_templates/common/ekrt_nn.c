@@ -355,6 +355,7 @@ static void im2col(const ekrt_conv_t *p, const int8_t *in, int32_t oy, int32_t o
 {
     int32_t gc = p->in_c / p->groups;
     int32_t y0 = oy * p->stride_h - p->pad_h, x0 = ox * p->stride_w - p->pad_w;
+    int8_t *base = col;
     int32_t ky, kx, i;
     for (ky = 0; ky < p->k_h; ky++) {
         int32_t iy = y0 + ky * p->dil_h;
@@ -376,16 +377,20 @@ static void im2col(const ekrt_conv_t *p, const int8_t *in, int32_t oy, int32_t o
             }
         }
     }
+    for (i = p->k_h * p->k_w * gc; i & 3; i++) {
+        base[i] = 0; /* the padding to a multiple of 4 (zero weights) */
+    }
 }
 
 /* Output pixels [pix0, pix1) (row-major) into out, which holds pixel pix0 on. */
 static void conv_pixels(const ekrt_conv_t *p, const int8_t *in, int32_t pix0, int32_t pix1,
                         int8_t *out, int8_t *scratch)
 {
-    int32_t depth = p->k_h * p->k_w * (p->in_c / p->groups);
+    /* rows of the weights (and the columns) padded with zeros to a multiple of 4 bytes */
+    int32_t depth = (p->k_h * p->k_w * (p->in_c / p->groups) + 3) & ~3;
     int32_t oc_g = p->out_c / p->groups;
-    int8_t *col1 = scratch + ((depth + 3) & ~3);
-    int32_t *xw = (int32_t *)(void *)(col1 + ((depth + 3) & ~3));
+    int8_t *col1 = scratch + depth;
+    int32_t *xw = (int32_t *)(void *)(col1 + depth);
     int fused = FUSABLE(&p->rq, p->out_c);
     int32_t pix, g;
     for (pix = pix0; pix < pix1; pix += 2) {

@@ -14,11 +14,11 @@ void ekrt_fully_connected_w(const ekrt_fc_t *p, const int8_t *in, int8_t *out, i
  * two-row kernel anyway: one kernel less in flash); scratch: EKRT_XW_BYTES(in_dim). */
 void ekrt_fully_connected_x2(const ekrt_fc_t *p, const int8_t *in, int8_t *out, int8_t *scratch);
 
-/* CONV_2D. Generic NHWC convolution (groups > 1 allowed); scratch holds two im2col
- * columns of k_h * k_w * (in_c / groups) bytes, each rounded up to a multiple of 4, then
- * EKRT_XW_BYTES of that depth. */
+/* CONV_2D. Generic NHWC convolution (groups > 1 allowed); weight rows zero-padded to a
+ * multiple of 4 bytes; scratch holds two im2col columns of k_h * k_w * (in_c / groups)
+ * bytes, each rounded up to a multiple of 4, then EKRT_XW_BYTES of that rounded depth. */
 void ekrt_conv2d(const ekrt_conv_t *p, const int8_t *in, int8_t *out, int8_t *scratch);
-#define EKRT_CONV_SCRATCH(depth) (2 * (((depth) + 3) & ~3) + EKRT_XW_BYTES(depth))
+#define EKRT_CONV_SCRATCH(depth) (6 * (((depth) + 3) & ~3))
 /* In place (out == in) at stride 1, dilation 1, a same-size output, out_c <= in_c: scratch
  * is EKRT_CONV_SCRATCH, then min(pad_h + 1, out_h) rows of out_w * out_c bytes. */
 void ekrt_conv2d_inplace(const ekrt_conv_t *p, int8_t *inout, int8_t *scratch);
