@@ -3,11 +3,23 @@ pooling, mean and softmax."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from edgekit.codegen import quant as Q
 from edgekit.codegen.lower_base import ConstArray, Lowerer, Step, block_weights, lowers, values
-from edgekit.model.tflite_graph import Operator
+from edgekit.model.tflite_graph import Operator, Tensor
+
+
+def xw_bytes(depth: int) -> int:
+    """EKRT_XW_BYTES (ekrt_kernels.h): the two-vector kernels' widened inputs, in scratch."""
+    return 4 * (depth & ~3)
+
+
+# Below this many weights a one-row FULLY_CONNECTED keeps the plain kernel: ekrt_fc.c's 1.6 KB of
+# code and its scratch (2 bytes an input) are not worth the few instructions saved.
+FC_WIDEN_MIN_MACS = 4096
 
 
 @lowers("FULLY_CONNECTED")
@@ -31,8 +43,15 @@ def fully_connected(lw: Lowerer, op: Operator) -> Step:
     # The two-row kernel when there are row pairs, or when convolutions link it anyway.
     fn = "ekrt_fully_connected_x2" if batches > 1 or "CONV_2D" in lw.graph.op_names() \
         else "ekrt_fully_connected"
-    return Step(op, [x.index], y.index, "ekrt_fc_t", init, consts,
-                fn + "(&{params}, {in0}, {out});", macs=batches * in_dim * out_dim)
+    if fn == "ekrt_fully_connected" and in_dim * out_dim < FC_WIDEN_MIN_MACS:
+        return Step(op, [x.index], y.index, "ekrt_fc_t", init, consts,
+                    fn + "(&{params}, {in0}, {out});", macs=batches * in_dim * out_dim)
+    if fn == "ekrt_fully_connected":   # the input widened once in scratch on DSP cores (ekrt_fc.c)
+        return Step(op, [x.index], y.index, "ekrt_fc_t", init, consts,
+                    "ekrt_fully_connected_w(&{params}, {in0}, {out}, {scratch});", scratch=xw_bytes(in_dim) // 2,
+                    macs=batches * in_dim * out_dim)
+    return Step(op, [x.index], y.index, "ekrt_fc_t", init, consts, fn + "(&{params}, {in0}, {out}, {scratch});",
+                scratch=xw_bytes(in_dim), macs=batches * in_dim * out_dim)
 
 
 @lowers("CONV_2D")
@@ -53,8 +72,14 @@ def conv_2d(lw: Lowerer, op: Operator) -> Step:
     ph, pw = lw.window_padding(op, x, y, kh, kw, sh, sw, dh, dw)
     name = f"op{op.index}"
     w2d = values(w).reshape(oc, -1)
+    pointwise = kh == kw == 1 and sh == sw == 1 and ph == pw == 0 and groups == 1 and (oh, ow) == (ih, iw)
+    dead = np.flatnonzero(~w2d.any(axis=1))
+    if pointwise and len(dead) < oc and len(dead) * ic >= 4 * oc:   # MACs skipped outweigh the scatter
+        return _pruned_1x1(lw, op, x, w, y, w2d, dead)
     ocg = oc // groups
-    blocked = np.concatenate([block_weights(w2d[g * ocg:(g + 1) * ocg]) for g in range(groups)])
+    # The im2col kernel's rows are zero-padded to a multiple of 4 bytes (no scalar tail loop).
+    wk = w2d if pointwise else np.pad(w2d, ((0, 0), (0, -w2d.shape[1] % 4)))
+    blocked = np.concatenate([block_weights(wk[g * ocg:(g + 1) * ocg]) for g in range(groups)])
     consts = [ConstArray(f"{name}_w", "int8_t", blocked)]
     bias_idx = op.inputs[2] if len(op.inputs) > 2 else -1
     acc_bound = lw.folded_bias(op, name, w2d, bias_idx, x, consts)
@@ -62,16 +87,64 @@ def conv_2d(lw: Lowerer, op: Operator) -> Step:
     init = (f"{{{ih}, {iw}, {ic}, {oh}, {ow}, {oc}, {kh}, {kw}, {sh}, {sw}, {dh}, {dw}, "
             f"{ph}, {pw}, {groups}, {x.zero_point}, {name}_w, {name}_b, {rq}}}")
     macs = oh * ow * oc * kh * kw * icg
-    if kh == kw == 1 and sh == sw == 1 and ph == pw == 0 and groups == 1 and (oh, ow) == (ih, iw):
+    if pointwise:
         step = Step(op, [x.index], y.index, "ekrt_conv_t", init, consts,
-                    "ekrt_conv2d_1x1(&{params}, {in0}, {out}, 0);", macs=macs)
+                    "ekrt_conv2d_1x1(&{params}, {in0}, {out}, {scratch}, 0);", scratch=xw_bytes(ic), macs=macs)
         if oc <= ic:
-            step.inplace_call = "ekrt_conv2d_1x1(&{params}, {in0}, {in0}, {scratch});"
-            step.inplace_scratch = 2 * oc
+            step.inplace_call = "ekrt_conv2d_1x1(&{params}, {in0}, {in0}, {scratch}, 1);"
+            step.inplace_scratch = xw_bytes(ic) + 2 * oc
         return step
-    return Step(op, [x.index], y.index, "ekrt_conv_t", init, consts,
-                "ekrt_conv2d(&{params}, {in0}, {out}, {scratch});",
-                scratch=2 * ((kh * kw * icg + 3) // 4 * 4), macs=macs)
+    depth4 = (kh * kw * icg + 3) // 4 * 4
+    scratch = 2 * depth4 + xw_bytes(depth4)   # EKRT_CONV_SCRATCH
+    step = Step(op, [x.index], y.index, "ekrt_conv_t", init, consts,
+                "ekrt_conv2d(&{params}, {in0}, {out}, {scratch});", scratch=scratch, macs=macs)
+    if sh == 1 and (oh, ow) == (ih, iw) and oc <= ic:
+        # Row-buffered in place (a residual block's second conv): its input dies here.
+        step.inplace_call = "ekrt_conv2d_inplace(&{params}, {in0}, {scratch});"
+        step.inplace_scratch = scratch + min(ph + 1, oh) * ow * oc
+    return step
+
+
+def _pruned_1x1(lw: Lowerer, op: Operator, x: Tensor, w: Tensor, y: Tensor, w2d: np.ndarray,
+                dead: np.ndarray) -> Step:
+    """A 1x1 CONV_2D with all-zero output channels (pruned): ekrt_conv2d_1x1_pruned computes the
+    live channels only; a dead channel's output is its folded bias requantized, a constant the
+    kernel computes once a call with the channel's own multiplier (exact under either rounding)."""
+    name = f"op{op.index}"
+    oc, ic = w2d.shape
+    _, h, wd, _ = y.shape
+    live = np.setdiff1d(np.arange(oc), dead)
+    consts = [ConstArray(f"{name}_w", "int8_t", block_weights(w2d[live]))]
+    bias_idx = op.inputs[2] if len(op.inputs) > 2 else -1
+    lw.folded_bias(op, name, w2d, bias_idx, x, consts)
+    folded = consts.pop().values
+    consts.append(ConstArray(f"{name}_b", "int32_t", folded[live]))
+    # |acc| of the live channels only: a dead channel's (often huge) bias is never summed.
+    bound = int(np.max(np.abs(folded[live]) + 128 * np.abs(w2d[live].astype(np.int64)).sum(axis=1),
+                       initial=0))
+    q = w.quant
+    assert q is not None   # requant_init would have refused it
+    per_channel = q.scale.size > 1
+    live_w = dataclasses.replace(w, quant=dataclasses.replace(q, scale=q.scale[live], zero_point=q.zero_point[live])) \
+        if per_channel else w
+    rq = lw.requant_init(name, op, x, live_w, y, len(live), consts, bound)
+    mults, shifts = Q.conv_multipliers(x.scale, q.scale, y.scale)
+    pick = dead if per_channel else np.zeros(len(dead), dtype=np.int64)
+    consts += [ConstArray(f"{name}_live", "int32_t", live), ConstArray(f"{name}_dead", "int32_t", dead),
+               ConstArray(f"{name}_dacc", "int32_t", folded[dead]),
+               ConstArray(f"{name}_dm", "int32_t", np.array(mults, dtype=np.int64)[pick]),
+               ConstArray(f"{name}_ds", "int8_t", np.array(shifts, dtype=np.int64)[pick])]
+    init = (f"{{{{{h}, {wd}, {ic}, {h}, {wd}, {oc}, 1, 1, 1, 1, 1, 1, 0, 0, 1, {x.zero_point}, {name}_w, "
+            f"{name}_b, {rq}}}, {len(live)}, {len(dead)}, {name}_live, {name}_dead, {name}_dacc, {name}_dm, "
+            f"{name}_ds}}")
+    scratch = xw_bytes(ic) + (oc + 3) // 4 * 4 + 2 * ((len(live) + 3) // 4 * 4)
+    step = Step(op, [x.index], y.index, "ekrt_conv_pruned_t", init, consts,
+                "ekrt_conv2d_1x1_pruned(&{params}, {in0}, {out}, {scratch});", scratch=scratch,
+                macs=h * wd * oc * ic)
+    if oc <= ic:
+        step.inplace_call = "ekrt_conv2d_1x1_pruned(&{params}, {in0}, {in0}, {scratch});"
+        step.inplace_scratch = scratch
+    return step
 
 
 @lowers("DEPTHWISE_CONV_2D")

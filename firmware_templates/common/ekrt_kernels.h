@@ -334,26 +334,7 @@ typedef struct {
 
 /* ---------------------------------------------------------------- kernels */
 
-void ekrt_fully_connected(const ekrt_fc_t *p, const int8_t *in, int8_t *out);
-/* Same result, two batch rows per pass (also used when the model's convolutions link the
- * two-row kernel anyway: one kernel less in flash). */
-void ekrt_fully_connected_x2(const ekrt_fc_t *p, const int8_t *in, int8_t *out);
-
-/* CONV_2D. Generic NHWC convolution (groups > 1 allowed); scratch holds two im2col
- * columns of k_h * k_w * (in_c / groups) bytes, each rounded up to a multiple of 4. */
-void ekrt_conv2d(const ekrt_conv_t *p, const int8_t *in, int8_t *out, int8_t *scratch);
-/* 1x1 stride-1 unpadded convolution; in-place capable when out_c <= in_c and out == in:
- * scratch holds 2 * out_c bytes (NULL when not in place). */
-void ekrt_conv2d_1x1(const ekrt_conv_t *p, const int8_t *in, int8_t *out, int8_t *scratch);
-
-/* DEPTHWISE_CONV_2D; scratch: EKRT_DW_SCRATCH bytes, 8-byte aligned (a tap pointer table,
- * sized for 64-bit hosts too, and one input pixel of zero points). */
-#define EKRT_DW_SCRATCH(k_h, k_w, in_c) (8 * (k_h) * (k_w) + (((in_c) + 7) & ~7))
-void ekrt_dwconv(const ekrt_conv_t *p, const int8_t *in, int8_t *out, int32_t *scratch);
-/* In place (out == in) for stride 1, depth multiplier 1, same-size output: output rows
- * are buffered in scratch (EKRT_DW_SCRATCH bytes, then min(pad_h + 1, out_h) rows of
- * out_w * out_c bytes) until the input rows they overwrite are dead. */
-void ekrt_dwconv_inplace(const ekrt_conv_t *p, int8_t *inout, int32_t *scratch);
+#include "ekrt_nn.h" /* FULLY_CONNECTED, CONV_2D, DEPTHWISE_CONV_2D */
 
 void ekrt_avgpool(const ekrt_pool_t *p, const int8_t *in, int8_t *out);
 void ekrt_maxpool(const ekrt_pool_t *p, const int8_t *in, int8_t *out);

@@ -1,4 +1,4 @@
-/* edgekit-rt: FULLY_CONNECTED, CONV_2D and DEPTHWISE_CONV_2D (int8, TFLM-exact).
+/* edgekit-rt: FULLY_CONNECTED and CONV_2D (int8, TFLM-exact); DEPTHWISE_CONV_2D is ekrt_dwconv.c.
  *
  * Biases arrive folded at generation time: bias + input_offset * sum(weights), so inner
  * loops are plain int8 x int8 dot products. Padded taps read as the input zero point,
@@ -8,28 +8,7 @@
  * pointer streams through them.
  */
 #include "ekrt_kernels.h"
-
-#if defined(__ARM_FEATURE_DSP) && !defined(EKRT_NO_DSP)
-#include <arm_acle.h>
-#define EKRT_DSP 1
-static inline uint32_t ekrt_ld32(const int8_t *p)
-{
-    uint32_t v;
-    __builtin_memcpy(&v, p, 4); /* unaligned word loads are fine on Armv7E-M */
-    return v;
-}
-/* Sign-extend bytes 1 and 3 to two halfwords (SXTB16 with ROR #8). */
-static inline int32_t ekrt_sxtb16_hi(uint32_t v)
-{
-    int32_t r;
-    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
-    return r;
-}
-static inline int32_t ekrt_sxtb16_lo(uint32_t v)
-{
-    return (int32_t)__sxtb16(v);
-}
-#endif
+#include "ekrt_dsp.h"
 
 /* ------------------------------------------------------------------ requantization */
 
@@ -94,8 +73,6 @@ void ekrt_rq_vec_fast_s(const ekrt_requant_t *rq, int32_t c0, const int32_t *acc
 
 /* ------------------------------------------------------------------ matrix x vector */
 
-#define EKRT_CHUNK 32 /* output channels whose int32 accumulators are held at once */
-
 /* acc[c] = bias[c] + dot(x, w_c) for c < n; w blocked (blocks of 4 rows, then plain rows). */
 static void mac1(const int8_t *x, const int8_t *w, const int32_t *bias, int32_t depth,
                  int32_t n, int32_t *acc)
@@ -158,10 +135,55 @@ void ekrt_mac_rows(const int8_t *x, const int8_t *w, const int32_t *bias, int32_
     mac1(x, w, bias, depth, n, acc);
 }
 
+#ifdef EKRT_DSP
+/* Both input vectors' first k4 bytes sign-extended once, as SXTB16 splits them (bytes 0, 2
+ * then 1, 3 of each word), interleaved: x0 lo, x0 hi, x1 lo, x1 hi per 4 bytes of depth.
+ * Every output channel then reads its inputs ready to multiply; the weights, split the same
+ * way, need no reordering (SMLAD pairs byte 0 with 0 and 2 with 2). */
+static void widen2(const int8_t *x0, const int8_t *x1, int32_t k4, int32_t *xw)
+{
+    int32_t k;
+    for (k = 0; k < k4; k += 4, xw += 4) {
+        uint32_t v0 = ekrt_ld32(x0 + k), v1 = ekrt_ld32(x1 + k);
+        xw[0] = ekrt_sxtb16_lo(v0);
+        xw[1] = ekrt_sxtb16_hi(v0);
+        xw[2] = ekrt_sxtb16_lo(v1);
+        xw[3] = ekrt_sxtb16_hi(v1);
+    }
+}
+#endif
+
+#ifdef EKRT_DSP
+/* s[0..3] += rows 0, 1 of the weight block at w (stride 16 per 4 bytes of depth) dotted with
+ * widened inputs 0 (s[0], s[1]) and 1 (s[2], s[3]): 2 loads, 4 SXTB16, 8 SMLAD per 16 MACs. */
+static inline void dot2x2(const int32_t *xp, const int32_t *xe, const int8_t *w, int32_t *s)
+{
+    int32_t s00 = s[0], s01 = s[1], s10 = s[2], s11 = s[3];
+    /* (Unrolling this by two made GCC spill: slower.) */
+    for (; xp != xe; xp += 4, w += 16) {
+        uint32_t v = ekrt_ld32(w);
+        int32_t wa = ekrt_sxtb16_lo(v), wb = ekrt_sxtb16_hi(v);
+        s00 = __smlad(wa, xp[0], s00);
+        s00 = __smlad(wb, xp[1], s00);
+        s10 = __smlad(wa, xp[2], s10);
+        s10 = __smlad(wb, xp[3], s10);
+        v = ekrt_ld32(w + 4);
+        wa = ekrt_sxtb16_lo(v);
+        wb = ekrt_sxtb16_hi(v);
+        s01 = __smlad(wa, xp[0], s01);
+        s01 = __smlad(wb, xp[1], s01);
+        s11 = __smlad(wa, xp[2], s11);
+        s11 = __smlad(wb, xp[3], s11);
+    }
+    s[0] = s00, s[1] = s01, s[2] = s10, s[3] = s11;
+}
+#endif
+
 /* Two input vectors at once (two output pixels or batch rows): each weight word feeds
- * both, 2 inputs x 2 rows per pass over the depth. */
-static void mac2(const int8_t *x0, const int8_t *x1, const int8_t *w, const int32_t *bias,
-                 int32_t depth, int32_t n, int32_t *acc0, int32_t *acc1)
+ * both, 2 inputs x 2 rows per pass over the depth. With DSP the inputs come widened (xw,
+ * widen2): per 4 bytes of depth, 2 weight loads, 4 SXTB16 and 8 SMLAD for 16 MACs. */
+static void mac2(const int8_t *x0, const int8_t *x1, const int32_t *xw, const int8_t *w,
+                 const int32_t *bias, int32_t depth, int32_t n, int32_t *acc0, int32_t *acc1)
 {
     int32_t k4 = depth & ~3, tl = depth - k4;
     int32_t c, k, j, h;
@@ -171,35 +193,23 @@ static void mac2(const int8_t *x0, const int8_t *x1, const int8_t *w, const int3
             const int8_t *wt = w + 4 * k4 + h * tl;
             int32_t s00 = bias[c + h], s01 = bias[c + h + 1];
             int32_t s10 = s00, s11 = s01;
-            for (k = 0; k < k4; k += 4, wp += 16) {
 #ifdef EKRT_DSP
-                uint32_t v0 = ekrt_ld32(x0 + k), v1 = ekrt_ld32(x1 + k), v;
-                int32_t a0 = ekrt_sxtb16_lo(v0), b0 = ekrt_sxtb16_hi(v0);
-                int32_t a1 = ekrt_sxtb16_lo(v1), b1 = ekrt_sxtb16_hi(v1);
-                int32_t wa, wb;
-                v = ekrt_ld32(wp);
-                wa = ekrt_sxtb16_lo(v);
-                wb = ekrt_sxtb16_hi(v);
-                s00 = __smlad(wa, a0, s00);
-                s00 = __smlad(wb, b0, s00);
-                s10 = __smlad(wa, a1, s10);
-                s10 = __smlad(wb, b1, s10);
-                v = ekrt_ld32(wp + 4);
-                wa = ekrt_sxtb16_lo(v);
-                wb = ekrt_sxtb16_hi(v);
-                s01 = __smlad(wa, a0, s01);
-                s01 = __smlad(wb, b0, s01);
-                s11 = __smlad(wa, a1, s11);
-                s11 = __smlad(wb, b1, s11);
+            int32_t s[4];
+            (void)k;
+            s[0] = s00, s[1] = s01, s[2] = s10, s[3] = s11;
+            dot2x2(xw, xw + k4, wp, s);
+            s00 = s[0], s01 = s[1], s10 = s[2], s11 = s[3];
 #else
+            (void)xw;
+            for (k = 0; k < k4; k += 4, wp += 16) {
                 int32_t p0 = x0[k], p1 = x0[k + 1], p2 = x0[k + 2], p3 = x0[k + 3];
                 int32_t q0 = x1[k], q1 = x1[k + 1], q2 = x1[k + 2], q3 = x1[k + 3];
                 s00 += p0 * wp[0] + p1 * wp[1] + p2 * wp[2] + p3 * wp[3];
                 s10 += q0 * wp[0] + q1 * wp[1] + q2 * wp[2] + q3 * wp[3];
                 s01 += p0 * wp[4] + p1 * wp[5] + p2 * wp[6] + p3 * wp[7];
                 s11 += q0 * wp[4] + q1 * wp[5] + q2 * wp[6] + q3 * wp[7];
-#endif
             }
+#endif
             for (j = 0; j < tl; j++) {
                 int32_t p = x0[k4 + j], q = x1[k4 + j];
                 s00 += p * wt[j];
@@ -226,6 +236,42 @@ static void mac2(const int8_t *x0, const int8_t *x1, const int8_t *w, const int3
     }
 }
 
+#if defined(EKRT_DSP) && !defined(EKRT_SINGLE_ROUNDING)
+static inline __attribute__((always_inline)) void
+mac2_rq(const int8_t *x0, const int8_t *x1, const int32_t *xw, const int8_t *w,
+        const int32_t *bias, int32_t depth, int32_t n4, int32_t c_base, const ekrt_requant_t *rq,
+        int8_t *out0, int8_t *out1, int packed)
+{
+    int32_t k4 = depth & ~3, tl = depth - k4;
+    const ekrt_rq_local_t l = ekrt_rq_load(rq);
+    int32_t zp = rq->out_zp;
+    int32_t c, j, h;
+    for (c = 0; c < n4; c += 4, w += 4 * depth) {
+        for (h = 0; h < 4; h += 2) {
+            const int8_t *wt = w + 4 * k4 + h * tl;
+            int32_t s[4];
+            ekrt_rq_ch_t q;
+            s[0] = s[2] = bias[c + h];
+            s[1] = s[3] = bias[c + h + 1];
+            dot2x2(xw, xw + k4, w + 4 * h, s);
+            for (j = 0; j < tl; j++) {
+                int32_t p = x0[k4 + j], q = x1[k4 + j];
+                s[0] += p * wt[j];
+                s[1] += p * wt[tl + j];
+                s[2] += q * wt[j];
+                s[3] += q * wt[tl + j];
+            }
+            q = ekrt_rq_ch(&l, c_base + c + h, packed);
+            out0[c + h] = ekrt_rq_fused(s[0], q, zp);
+            out1[c + h] = ekrt_rq_fused(s[2], q, zp);
+            q = ekrt_rq_ch(&l, c_base + c + h + 1, packed);
+            out0[c + h + 1] = ekrt_rq_fused(s[1], q, zp);
+            out1[c + h + 1] = ekrt_rq_fused(s[3], q, zp);
+        }
+    }
+}
+#endif
+
 /* out[c] = requant(bias[c] + dot(x, w[c])), c in [0, n_out); c_base offsets the
  * requantization channel (groups). */
 static void gemv(const int8_t *x, const int8_t *w, const int32_t *bias, int32_t depth,
@@ -240,15 +286,37 @@ static void gemv(const int8_t *x, const int8_t *w, const int32_t *bias, int32_t 
     }
 }
 
+#if defined(EKRT_DSP) && !defined(EKRT_SINGLE_ROUNDING)
+#define FUSABLE(rq, n) ekrt_rq_fusable(rq, n)
+#else
+#define FUSABLE(rq, n) 0
+#endif
+
+/* xw: EKRT_XW_BYTES(depth) of word-aligned scratch for the widened inputs (DSP only);
+ * fused: FUSABLE(rq, channels), decided once a kernel call. */
 static void gemv2(const int8_t *x0, const int8_t *x1, const int8_t *w, const int32_t *bias,
                   int32_t depth, int32_t n_out, int32_t c_base, const ekrt_requant_t *rq,
-                  int8_t *out0, int8_t *out1)
+                  int8_t *out0, int8_t *out1, int32_t *xw, int fused)
 {
     int32_t acc0[EKRT_CHUNK], acc1[EKRT_CHUNK];
-    int32_t c0;
-    for (c0 = 0; c0 < n_out; c0 += EKRT_CHUNK) {
+    int32_t c0 = 0;
+#ifdef EKRT_DSP
+    widen2(x0, x1, depth & ~3, xw);
+#ifndef EKRT_SINGLE_ROUNDING
+    if (fused) {
+        c0 = n_out & ~3;
+        if (rq->shift) {
+            mac2_rq(x0, x1, xw, w, bias, depth, c0, c_base, rq, out0, out1, 0);
+        } else {
+            mac2_rq(x0, x1, xw, w, bias, depth, c0, c_base, rq, out0, out1, 1);
+        }
+    }
+#endif
+#endif
+    (void)fused;
+    for (; c0 < n_out; c0 += EKRT_CHUNK) {
         int32_t n = n_out - c0 < EKRT_CHUNK ? n_out - c0 : EKRT_CHUNK;
-        mac2(x0, x1, w + (size_t)c0 * depth, bias + c0, depth, n, acc0, acc1);
+        mac2(x0, x1, xw, w + (size_t)c0 * depth, bias + c0, depth, n, acc0, acc1);
         rq->vec(rq, c_base + c0, acc0, out0 + c0, n);
         rq->vec(rq, c_base + c0, acc1, out1 + c0, n);
     }
@@ -265,14 +333,16 @@ void ekrt_fully_connected(const ekrt_fc_t *p, const int8_t *in, int8_t *out)
     }
 }
 
-void ekrt_fully_connected_x2(const ekrt_fc_t *p, const int8_t *in, int8_t *out)
+void ekrt_fully_connected_x2(const ekrt_fc_t *p, const int8_t *in, int8_t *out, int8_t *scratch)
 {
+    int fused = FUSABLE(&p->rq, p->out_dim);
     int32_t b;
     for (b = 0; b < p->batches; b += 2) {
         /* an odd last row is computed twice into the same output */
         int32_t b1 = b + 1 < p->batches ? b + 1 : b;
         gemv2(in + (size_t)b * p->in_dim, in + (size_t)b1 * p->in_dim, p->w, p->bias, p->in_dim,
-              p->out_dim, 0, &p->rq, out + (size_t)b * p->out_dim, out + (size_t)b1 * p->out_dim);
+              p->out_dim, 0, &p->rq, out + (size_t)b * p->out_dim, out + (size_t)b1 * p->out_dim,
+              (int32_t *)(void *)scratch, fused);
     }
 }
 
@@ -285,6 +355,7 @@ static void im2col(const ekrt_conv_t *p, const int8_t *in, int32_t oy, int32_t o
 {
     int32_t gc = p->in_c / p->groups;
     int32_t y0 = oy * p->stride_h - p->pad_h, x0 = ox * p->stride_w - p->pad_w;
+    int8_t *base = col;
     int32_t ky, kx, i;
     for (ky = 0; ky < p->k_h; ky++) {
         int32_t iy = y0 + ky * p->dil_h;
@@ -306,33 +377,71 @@ static void im2col(const ekrt_conv_t *p, const int8_t *in, int32_t oy, int32_t o
             }
         }
     }
+    for (i = p->k_h * p->k_w * gc; i & 3; i++) {
+        base[i] = 0; /* the padding to a multiple of 4 (zero weights) */
+    }
 }
 
-void ekrt_conv2d(const ekrt_conv_t *p, const int8_t *in, int8_t *out, int8_t *scratch)
+/* Output pixels [pix0, pix1) (row-major) into out, which holds pixel pix0 on. */
+static void conv_pixels(const ekrt_conv_t *p, const int8_t *in, int32_t pix0, int32_t pix1,
+                        int8_t *out, int8_t *scratch)
 {
-    int32_t depth = p->k_h * p->k_w * (p->in_c / p->groups);
+    /* rows of the weights (and the columns) padded with zeros to a multiple of 4 bytes */
+    int32_t depth = (p->k_h * p->k_w * (p->in_c / p->groups) + 3) & ~3;
     int32_t oc_g = p->out_c / p->groups;
-    int32_t n_pix = (int32_t)p->out_h * p->out_w;
-    int8_t *col1 = scratch + ((depth + 3) & ~3);
+    int8_t *col1 = scratch + depth;
+    int32_t *xw = (int32_t *)(void *)(col1 + depth);
+    int fused = FUSABLE(&p->rq, p->out_c);
     int32_t pix, g;
-    for (pix = 0; pix < n_pix; pix += 2) {
-        int8_t *o = out + (size_t)pix * p->out_c;
+    for (pix = pix0; pix < pix1; pix += 2) {
+        int8_t *o = out + (size_t)(pix - pix0) * p->out_c;
         for (g = 0; g < p->groups; g++) {
             const int8_t *wg = p->w + (size_t)g * oc_g * depth;
             /* an odd last pixel is computed twice into the same output */
-            int32_t p1 = pix + 1 < n_pix ? pix + 1 : pix;
+            int32_t p1 = pix + 1 < pix1 ? pix + 1 : pix;
             im2col(p, in, pix / p->out_w, pix % p->out_w, g, scratch);
             im2col(p, in, p1 / p->out_w, p1 % p->out_w, g, col1);
             gemv2(scratch, col1, wg, p->bias + g * oc_g, depth, oc_g, g * oc_g, &p->rq,
-                  o + g * oc_g, o + (size_t)(p1 - pix) * p->out_c + g * oc_g);
+                  o + g * oc_g, o + (size_t)(p1 - pix) * p->out_c + g * oc_g, xw, fused);
         }
     }
 }
 
-void ekrt_conv2d_1x1(const ekrt_conv_t *p, const int8_t *in, int8_t *out, int8_t *scratch)
+void ekrt_conv2d(const ekrt_conv_t *p, const int8_t *in, int8_t *out, int8_t *scratch)
+{
+    conv_pixels(p, in, 0, (int32_t)p->out_h * p->out_w, out, scratch);
+}
+
+/* As ekrt_dwconv_inplace: output row y is computed into a ring of pad_h + 1 rows (after the
+ * conv's own scratch), and input row y - pad_h, which no later output row reads at stride
+ * 1, is overwritten with its output row. */
+void ekrt_conv2d_inplace(const ekrt_conv_t *p, int8_t *inout, int8_t *scratch)
+{
+    int32_t row_bytes = (int32_t)p->out_w * p->out_c;
+    int32_t ring = p->pad_h + 1 < p->out_h ? p->pad_h + 1 : p->out_h;
+    int8_t *rows = scratch + EKRT_CONV_SCRATCH(p->k_h * p->k_w * (p->in_c / p->groups));
+    int32_t y, r;
+    for (y = 0; y < p->out_h + p->pad_h; y++) {
+        if (y < p->out_h) {
+            conv_pixels(p, inout, y * p->out_w, (y + 1) * p->out_w,
+                        rows + (size_t)(y % ring) * row_bytes, scratch);
+        }
+        r = y - p->pad_h;
+        if (r >= 0) {
+            ekrt_copy(rows + (size_t)(r % ring) * row_bytes, inout + (size_t)r * row_bytes,
+                      row_bytes);
+        }
+    }
+}
+
+void ekrt_conv2d_1x1(const ekrt_conv_t *p, const int8_t *in, int8_t *out, int8_t *scratch,
+                     int32_t inplace)
 {
     int32_t n_pix = (int32_t)p->out_h * p->out_w;
     int32_t ic = p->in_c, oc = p->out_c;
+    int32_t *xw = (int32_t *)(void *)scratch;
+    int8_t *stage = inplace ? scratch + EKRT_XW_BYTES(ic) : 0;
+    int fused = FUSABLE(&p->rq, oc);
     int32_t pix;
     for (pix = 0; pix < n_pix; pix += 2) {
         const int8_t *x = in + (size_t)pix * ic;
@@ -340,122 +449,47 @@ void ekrt_conv2d_1x1(const ekrt_conv_t *p, const int8_t *in, int8_t *out, int8_t
         int32_t n = pix + 1 < n_pix ? 2 : 1;
         /* In place, output pixels pix, pix+1 only overlap input pixels <= pix+1, which are
          * dead once both are computed into scratch. An odd last pixel is computed twice. */
-        int8_t *dst = scratch ? scratch : o;
-        gemv2(x, x + (n - 1) * ic, p->w, p->bias, ic, oc, 0, &p->rq, dst, dst + (n - 1) * oc);
-        if (scratch) {
-            ekrt_copy(scratch, o, n * oc);
+        int8_t *dst = stage ? stage : o;
+        gemv2(x, x + (n - 1) * ic, p->w, p->bias, ic, oc, 0, &p->rq, dst, dst + (n - 1) * oc,
+              xw, fused);
+        if (stage) {
+            ekrt_copy(stage, o, n * oc);
         }
     }
 }
 
-/* ------------------------------------------------------------------ DEPTHWISE_CONV_2D */
-
-/* One output row. taps: k_h * k_w input pixel pointers (scratch); zpix: one input pixel of
- * zero points, read for padded taps. */
-static void dw_row(const ekrt_conv_t *p, const int8_t *in, int32_t oy, const int8_t **taps,
-                   const int8_t *zpix, int8_t *dst)
+void ekrt_conv2d_1x1_pruned(const ekrt_conv_pruned_t *pp, const int8_t *in, int8_t *out,
+                            int8_t *scratch)
 {
-    int32_t oc = p->out_c, ic = p->in_c, mult = p->groups;
-    int32_t n_taps = p->k_h * p->k_w;
-    int32_t ox, ky, kx, c, c0, t;
-    int32_t y0 = oy * p->stride_h - p->pad_h;
-    int32_t acc[EKRT_CHUNK];
-    const int32_t *bias = p->bias;
-    for (ox = 0; ox < p->out_w; ox++, dst += oc) {
-        int32_t x0 = ox * p->stride_w - p->pad_w;
-        const int8_t **tp = taps;
-        for (ky = 0; ky < p->k_h; ky++) {
-            int32_t iy = y0 + ky * p->dil_h;
-            for (kx = 0; kx < p->k_w; kx++) {
-                int32_t ix = x0 + kx * p->dil_w;
-                *tp++ = (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w)
-                            ? zpix
-                            : in + ((size_t)iy * p->in_w + ix) * ic;
+    const ekrt_conv_t *p = &pp->conv;
+    int32_t n_pix = (int32_t)p->out_h * p->out_w;
+    int32_t ic = p->in_c, oc = p->out_c, n = pp->n_live;
+    int32_t *xw = (int32_t *)(void *)scratch;
+    int8_t *fill = scratch + EKRT_XW_BYTES(ic);
+    int8_t *st0 = fill + ((oc + 3) & ~3), *st1 = st0 + ((n + 3) & ~3);
+    int fused = FUSABLE(&p->rq, n);
+    int32_t i, pix, q;
+    /* One pixel of the dead channels' constants; the live ones are written over it. */
+    for (i = 0; i < n; i++) {
+        fill[pp->live[i]] = 0;
+    }
+    for (i = 0; i < pp->n_dead; i++) {
+        fill[pp->dead[i]] = ekrt_clamp8(ekrt_mul_q(pp->dead_acc[i], pp->dead_mult[i],
+                                                   pp->dead_shift[i]) + p->rq.out_zp,
+                                        p->rq.act_min, p->rq.act_max);
+    }
+    for (pix = 0; pix < n_pix; pix += 2) {
+        const int8_t *x = in + (size_t)pix * ic;
+        int32_t n2 = pix + 1 < n_pix ? 2 : 1;
+        /* In place, as ekrt_conv2d_1x1: inputs pix, pix+1 are consumed before any write. */
+        gemv2(x, x + (n2 - 1) * ic, p->w, p->bias, ic, n, 0, &p->rq, st0, st1, xw, fused);
+        for (q = 0; q < n2; q++) {
+            int8_t *o = out + (size_t)(pix + q) * oc;
+            const int8_t *st = q ? st1 : st0;
+            ekrt_copy(fill, o, oc);
+            for (i = 0; i < n; i++) {
+                o[pp->live[i]] = st[i];
             }
-        }
-        for (c0 = 0; c0 < oc; c0 += EKRT_CHUNK) {
-            int32_t n = oc - c0 < EKRT_CHUNK ? oc - c0 : EKRT_CHUNK;
-            c = 0;
-            if (mult == 1) {
-                for (; c + 4 <= n; c += 4) {
-                    int32_t cc = c0 + c;
-                    int32_t s0 = bias[cc], s1 = bias[cc + 1], s2 = bias[cc + 2];
-                    int32_t s3 = bias[cc + 3];
-                    const int8_t *w = p->w + cc;
-                    for (t = 0; t < n_taps; t++, w += oc) {
-                        const int8_t *x = taps[t] + cc;
-#ifdef EKRT_DSP
-                        uint32_t xv = ekrt_ld32(x), wv = ekrt_ld32(w);
-                        int32_t xa = ekrt_sxtb16_lo(xv), xb = ekrt_sxtb16_hi(xv);
-                        int32_t wa = ekrt_sxtb16_lo(wv), wb = ekrt_sxtb16_hi(wv);
-                        s0 = __smlabb(xa, wa, s0);
-                        s1 = __smlabb(xb, wb, s1);
-                        s2 = __smlatt(xa, wa, s2);
-                        s3 = __smlatt(xb, wb, s3);
-#else
-                        s0 += (int32_t)x[0] * w[0];
-                        s1 += (int32_t)x[1] * w[1];
-                        s2 += (int32_t)x[2] * w[2];
-                        s3 += (int32_t)x[3] * w[3];
-#endif
-                    }
-                    acc[c] = s0;
-                    acc[c + 1] = s1;
-                    acc[c + 2] = s2;
-                    acc[c + 3] = s3;
-                }
-            }
-            for (; c < n; c++) {
-                int32_t cc = c0 + c;
-                int32_t s = bias[cc], ci = cc / mult;
-                const int8_t *w = p->w + cc;
-                for (t = 0; t < n_taps; t++, w += oc) {
-                    s += (int32_t)taps[t][ci] * *w;
-                }
-                acc[c] = s;
-            }
-            p->rq.vec(&p->rq, c0, acc, dst + c0, n);
-        }
-    }
-}
-
-static int8_t *dw_setup(const ekrt_conv_t *p, int32_t *scratch)
-{
-    int8_t *zpix = (int8_t *)scratch + 8 * p->k_h * p->k_w;
-    int32_t i;
-    for (i = 0; i < p->in_c; i++) {
-        zpix[i] = (int8_t)p->in_zp;
-    }
-    return zpix;
-}
-
-void ekrt_dwconv(const ekrt_conv_t *p, const int8_t *in, int8_t *out, int32_t *scratch)
-{
-    const int8_t *zpix = dw_setup(p, scratch);
-    int32_t oy;
-    for (oy = 0; oy < p->out_h; oy++) {
-        dw_row(p, in, oy, (const int8_t **)(void *)scratch, zpix,
-               out + (size_t)oy * p->out_w * p->out_c);
-    }
-}
-
-void ekrt_dwconv_inplace(const ekrt_conv_t *p, int8_t *inout, int32_t *scratch)
-{
-    int32_t row_bytes = (int32_t)p->out_w * p->out_c;
-    int32_t ring = p->pad_h + 1 < p->out_h ? p->pad_h + 1 : p->out_h;
-    const int8_t *zpix = dw_setup(p, scratch);
-    int8_t *rows = (int8_t *)scratch + EKRT_DW_SCRATCH(p->k_h, p->k_w, p->in_c);
-    int32_t y, r;
-    for (y = 0; y < p->out_h + p->pad_h; y++) {
-        if (y < p->out_h) {
-            dw_row(p, inout, y, (const int8_t **)(void *)scratch, zpix,
-                   rows + (size_t)(y % ring) * row_bytes);
-        }
-        /* Input row y - pad_h is read by no later output row: overwrite it. */
-        r = y - p->pad_h;
-        if (r >= 0) {
-            ekrt_copy(rows + (size_t)(r % ring) * row_bytes, inout + (size_t)r * row_bytes,
-                      row_bytes);
         }
     }
 }

@@ -37,6 +37,11 @@ SPECS: list[tuple[str, tuple[int, ...], Builder, bool]] = [
     ("conv4x4_s2_same_even", (15, 15, 3), lambda L, x: _conv(L, 7, 4, 2)(x), False),
     ("conv1x1_chain_inplace", (8, 8, 16),
      lambda L, x: _conv(L, 12, 1, act="relu")(_conv(L, 16, 1, act="relu")(x)), False),
+    # 3x3 / 5x5 in place (row-buffered: between two 1x1 convs, its input dies there and its
+    # output is in the arena), odd width, out_c < in_c
+    ("conv3x3_inplace_odd", (9, 7, 6),
+     lambda L, x: _conv(L, 3, 1)(_conv(L, 5, 3, act="relu")(_conv(L, 6, 1)(x))), False),
+    ("conv5x5_inplace_pad2", (8, 9, 4), lambda L, x: _conv(L, 3, 1)(_conv(L, 4, 5)(_conv(L, 4, 1)(x))), False),
     ("conv1x1_grow", (6, 6, 8), lambda L, x: _conv(L, 24, 1)(_conv(L, 8, 1, act="relu")(x)), False),
     ("conv3x3_per_tensor", (10, 10, 3), lambda L, x: _conv(L, 8, 3, act="relu")(x), True),
     ("conv1x1_per_tensor", (7, 7, 8), lambda L, x: _conv(L, 8, 1)(_conv(L, 8, 1)(x)), True),

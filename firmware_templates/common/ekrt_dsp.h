@@ -1,0 +1,104 @@
+/* edgekit-rt: what the int8 kernel files share (internal, not part of the kernel API): the
+ * Armv7E-M DSP helpers behind EKRT_DSP and the accumulator chunk. */
+#ifndef EKRT_DSP_H
+#define EKRT_DSP_H
+
+#include "ekrt_kernels.h"
+
+#define EKRT_CHUNK 32 /* output channels whose int32 accumulators are held at once */
+
+#if defined(__ARM_FEATURE_DSP) && !defined(EKRT_NO_DSP)
+#include <arm_acle.h>
+#define EKRT_DSP 1
+static inline uint32_t ekrt_ld32(const int8_t *p)
+{
+    uint32_t v;
+    __builtin_memcpy(&v, p, 4); /* unaligned word loads are fine on Armv7E-M */
+    return v;
+}
+/* Sign-extend bytes 1 and 3 to two halfwords (SXTB16 with ROR #8). */
+static inline int32_t ekrt_sxtb16_hi(uint32_t v)
+{
+    int32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
+    return r;
+}
+static inline int32_t ekrt_sxtb16_lo(uint32_t v)
+{
+    return (int32_t)__sxtb16(v);
+}
+
+#ifndef EKRT_SINGLE_ROUNDING
+/* ekrt_rq_vec_fast's rq_fold (and ekrt_rq_vec_fast_s's) in five instructions (SMMLAR, the
+ * sign term, shift, zero point, SSAT) over the full int8 range. With r >= 2, m >= 0 and
+ * |a| < 2^30 (small_acc), SMMLAR(2a, m, 2^(r-1)) = floor((a*m + 2^30 + 2^(30+r)) / 2^31), so
+ * (that - [a < 0]) >> r is rq_fold's (a*m + preset) >> (31 + r) exactly (nested floors of
+ * power-of-two divisions merge). */
+typedef struct {
+    int32_t m, k, r; /* multiplier, 2^(r-1), right shift */
+} ekrt_rq_ch_t;
+
+/* Channel c's multiplier and shift, packed (rq_vec_fast's form) or from the shift array
+ * (packed == !l->shift, a constant where the kernels call it: they are specialised on it). */
+static inline ekrt_rq_ch_t ekrt_rq_ch(const ekrt_rq_local_t *l, int32_t c, int packed)
+{
+    ekrt_rq_ch_t q;
+    if (!packed) {
+        int32_t i = c & l->ch_mask;
+        q.m = l->mult[i];
+        q.r = -l->shift[i];
+    } else {
+        uint32_t pm = (uint32_t)l->mult[c];
+        q.m = (int32_t)((pm & 0x3FFFFFFFu) | 0x40000000u);
+        q.r = -l->base_shift - (int32_t)(pm >> 30);
+    }
+    q.k = (int32_t)(1u << (q.r - 1));
+    return q;
+}
+
+static inline int8_t ekrt_rq_fused(int32_t a, ekrt_rq_ch_t q, int32_t zp)
+{
+    int32_t g;
+    __asm__("smmlar %0, %1, %2, %3" : "=r"(g) : "r"(a + a), "r"(q.m), "r"(q.k));
+    return (int8_t)__ssat(((g + (a >> 31)) >> q.r) + zp, 8);
+}
+
+/* What ekrt_rq_fused needs of the n channels: small_acc, every shift <= -2 and multiplier
+ * >= 0 (packed: base_shift <= -5, as ekrt_rq_vec_fast), the whole int8 range as the
+ * activation range. The shift array is checked here, once a call. */
+static inline int ekrt_rq_fusable(const ekrt_requant_t *rq, int32_t n)
+{
+    int32_t i;
+    if (!rq->small_acc || rq->act_min != -128 || rq->act_max != 127) {
+        return 0;
+    }
+    if (!rq->shift) {
+        return rq->base_shift <= -5;
+    }
+    for (i = 0; i < (rq->per_channel ? n : 1); i++) {
+        if (rq->shift[i] > -2 || rq->mult[i] < 0) {
+            return 0;
+        }
+    }
+    return 1;
+}
+#endif
+#endif
+
+#ifndef EKRT_SINGLE_ROUNDING
+/* ekrt_mul_q(x, m, -r) for r >= 0, m >= 0 and |x| < 2^30, from loop invariants k = r ? 2^(r-1)
+ * : 0 and sm = r ? -1 : 0 (the derivation of ekrt_rq_fused; at r = 0 it is SRDHM alone). */
+static inline int32_t ekrt_mulq_small_r(int32_t x, int32_t m, int32_t k, int32_t sm, int32_t r)
+{
+    int32_t g;
+#ifdef EKRT_DSP
+    __asm__("smmlar %0, %1, %2, %3" : "=r"(g) : "r"(x + x), "r"(m), "r"(k));
+#else
+    g = (int32_t)(((int64_t)(x + x) * m + (int64_t)((uint64_t)(uint32_t)k << 32) +
+                   (int64_t)0x80000000) >> 32);
+#endif
+    return (g + ((x >> 31) & sm)) >> r;
+}
+#endif
+
+#endif
