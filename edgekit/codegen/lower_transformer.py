@@ -16,6 +16,7 @@ import numpy as np
 from edgekit.codegen import quant as Q
 from edgekit.codegen.lower_base import ConstArray, Lowerer, Step, c_list, lowers, values
 from edgekit.model.tflite_graph import Operator, Tensor
+from edgekit.runtimes import EDGEKIT_RT
 
 
 @lowers("BATCH_MATMUL")
@@ -79,11 +80,58 @@ def neg(lw: Lowerer, op: Operator) -> Step:
     DEQUANTIZE/QUANTIZE pair): ekrt_neg_f32, a sign flip."""
     x, y = lw.tensor(op.inputs[0]), lw.tensor(op.outputs[0])
     if x.dtype != "float32" or y.dtype != "float32" or x.is_constant or x.size != y.size:
-        raise lw.fail(op, f"has a {x.dtype} input ({'a float32 activation' if x.dtype == 'float32' else 'TFLM has no int8 NEG'})")
+        raise lw.fail(op, f"has a {'constant ' if x.is_constant else ''}{x.dtype} input where "
+                          f"{EDGEKIT_RT} takes a float32 activation (TFLM has no int8 NEG)")
     cast_in, cast_out = "(const float *)(const void *)", "(float *)(void *)"
     return Step(op, [x.index], y.index, "", "", [],
                 f"ekrt_neg_f32({cast_in}{{in0}}, {cast_out}{{out}}, {x.size});",
                 inplace_call=f"ekrt_neg_f32({cast_in}{{in0}}, {cast_out}{{in0}}, {x.size});")
+
+
+@lowers("SELECT", "SELECT_V2")
+def select(lw: Lowerer, op: Operator) -> Step:
+    """SELECT/SELECT_V2 with a constant condition (the causal mask of MultiHeadAttention and
+    Attention): ekrt_select copies the raw int8 of x or y as TFLM does (no requantization),
+    broadcast over up to 5 dimensions."""
+    y = lw.out(op)
+    cond = lw.tensor(op.inputs[0])
+    if not cond.is_constant or cond.dtype != "bool":
+        raise lw.fail(op, f"has a {cond.dtype} condition computed at run time ({EDGEKIT_RT} takes "
+                          "a constant bool condition)")
+    name = f"op{op.index}"
+    consts = [ConstArray(f"{name}_cond", "int8_t", values(cond).reshape(-1).astype(np.int64))]
+    operands = [f"{name}_cond"]
+    act_inputs: list[int] = []
+    for k, idx in enumerate(op.inputs[1:3], start=1):
+        t = lw.tensor(idx)
+        if t.is_constant:
+            lw.const_operand(op, idx)
+            consts.append(ConstArray(f"{name}_c{k}", "int8_t", values(t).reshape(-1)))
+            operands.append(f"{name}_c{k}")
+        else:
+            lw.act(op, idx)
+            operands.append(f"{{in{len(act_inputs)}}}")
+            act_inputs.append(idx)
+    rank = len(y.shape)
+    if rank > 5 or any(len(lw.tensor(i).shape) > rank for i in op.inputs[:3]):
+        raise lw.fail(op, "has rank > 5 or an operand of higher rank than its output")
+    dims = [1] * (5 - rank) + list(y.shape)
+
+    def strides(t: Tensor) -> list[int]:
+        s = [1] * (5 - len(t.shape)) + list(t.shape)
+        if any(a not in (1, d) for a, d in zip(s, dims)):
+            raise lw.fail(op, f"cannot broadcast shape {t.shape} to {y.shape}")
+        out, acc = [0] * 5, 1
+        for i in range(4, -1, -1):
+            out[i] = 0 if s[i] == 1 else acc
+            acc *= s[i]
+        return out
+
+    c, a, b = (lw.tensor(i) for i in op.inputs[:3])
+    init = (f"{{{{{c_list(dims)}}}, {{{c_list(strides(c))}}}, {{{c_list(strides(a))}}}, "
+            f"{{{c_list(strides(b))}}}}}")
+    return Step(op, act_inputs, y.index, "ekrt_select_t", init, consts,
+                f"ekrt_select(&{{params}}, {', '.join(operands)}, {{out}});")
 
 
 def _table_step(lw: Lowerer, op: Operator, table: list[int]) -> Step:
@@ -112,7 +160,7 @@ def rsqrt(lw: Lowerer, op: Operator) -> Step:
 
 # ---------------------------------------------------------------- tables
 
-def _libm(fn: str) -> Callable[[float], np.float32]:
+def _libm(fn: str) -> Callable[[np.float32], np.float32]:
     """The C library's float function `fn` (tanhf, erfcf): what the reference's Prepare calls."""
     lib = ctypes.util.find_library("m")
     if lib is None:
@@ -132,7 +180,8 @@ def gelu_table(in_scale: float, in_zp: int, out_scale: float, out_zp: int,
         k = f32(1.12837916709551257390 * 0.70710678118654752440)  # float(M_2_SQRTPI * M_SQRT1_2)
 
         def fn(v: np.float32) -> np.float32:
-            return f32(f32(f32(0.5) * v) * f32(f32(1.0) + tanhf(f32(k * f32(v + f32(f32(f32(f32(0.044715) * v) * v) * v))))))
+            cube = f32(f32(f32(f32(0.044715) * v) * v) * v)
+            return f32(f32(f32(0.5) * v) * f32(f32(1.0) + tanhf(f32(k * f32(v + cube)))))
     else:
         erfcf = _libm("erfcf")
         c = f32(-0.70710678118654752440)  # float(-M_SQRT1_2)

@@ -505,6 +505,16 @@ void ekrt_batch_matmul(const ekrt_bmm_t *p, const int8_t *lhs, const int8_t *rhs
 /* NEG of float32 (the converter leaves LayerNormalization's NEG float between DEQUANTIZE and
  * QUANTIZE): a sign flip, bit-exact with any reference. */
 void ekrt_neg_f32(const float *in, float *out, int32_t n);
+/* SELECT / SELECT_V2 (the causal mask of MultiHeadAttention): out = cond ? x : y, raw int8
+ * values copied as TFLM (no requantization), broadcast over 5 dimensions by the strides
+ * (0 repeats an operand); cond a constant bool array (one byte each, 0 or 1). */
+typedef struct {
+    int32_t dims[5];
+    int32_t sc[5], sx[5], sy[5];
+} ekrt_select_t;
+
+void ekrt_select(const ekrt_select_t *p, const int8_t *cond, const int8_t *x, const int8_t *y,
+                 int8_t *out);
 
 #ifdef __cplusplus
 }

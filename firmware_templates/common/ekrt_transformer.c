@@ -40,3 +40,26 @@ void ekrt_neg_f32(const float *in, float *out, int32_t n)
         out[i] = -in[i];
     }
 }
+
+void ekrt_select(const ekrt_select_t *p, const int8_t *cond, const int8_t *x, const int8_t *y,
+                 int8_t *out)
+{
+    int32_t i0, i1, i2, i3, i4;
+    for (i0 = 0; i0 < p->dims[0]; i0++) {
+        for (i1 = 0; i1 < p->dims[1]; i1++) {
+            for (i2 = 0; i2 < p->dims[2]; i2++) {
+                for (i3 = 0; i3 < p->dims[3]; i3++) {
+                    const int8_t *c = cond + i0 * p->sc[0] + i1 * p->sc[1] + i2 * p->sc[2] +
+                                       i3 * p->sc[3];
+                    const int8_t *a = x + i0 * p->sx[0] + i1 * p->sx[1] + i2 * p->sx[2] +
+                                      i3 * p->sx[3];
+                    const int8_t *b = y + i0 * p->sy[0] + i1 * p->sy[1] + i2 * p->sy[2] +
+                                      i3 * p->sy[3];
+                    for (i4 = 0; i4 < p->dims[4]; i4++) {
+                        *out++ = c[i4 * p->sc[4]] ? a[i4 * p->sx[4]] : b[i4 * p->sy[4]];
+                    }
+                }
+            }
+        }
+    }
+}
