@@ -133,3 +133,64 @@ def build(spec: Spec, cache_dir: Path) -> bytes:
     tmp.write_bytes(buf)
     tmp.rename(path)
     return buf
+
+
+def gelu_as_gather(buf: bytes) -> bytes:
+    """The model with each int8 GELU replaced by ops TFLM runs and that give exactly the table
+    edgekit-rt uses (lower_transformer.gelu_table, itself checked against LiteRT on every input):
+    GATHER(table, CAST(x) + 128). TFLM lacks GELU and LiteRT's other reference kernels differ
+    from TFLM's by an LSB here and there, so this twin is the exact reference of a GELU model."""
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as S
+
+    from edgekit.codegen.lower_transformer import gelu_table
+
+    model = S.ModelT.InitFromPackedBuf(bytearray(buf), 0)
+    sub = model.subgraphs[0]
+
+    def opcode(code: int) -> int:
+        for k, oc in enumerate(model.operatorCodes):
+            if max(oc.builtinCode, oc.deprecatedBuiltinCode) == code:
+                return k
+        oc = S.OperatorCodeT()
+        oc.builtinCode, oc.deprecatedBuiltinCode, oc.version = code, min(code, 127), 1
+        model.operatorCodes.append(oc)
+        return len(model.operatorCodes) - 1
+
+    def tensor(name: str, ttype: int, shape: list[int], data: bytes | None = None) -> int:
+        t = S.TensorT()
+        t.name, t.type, t.shape = name.encode(), ttype, shape
+        b = S.BufferT()
+        b.data = list(data) if data is not None else []
+        model.buffers.append(b)
+        t.buffer = len(model.buffers) - 1
+        sub.tensors.append(t)
+        return len(sub.tensors) - 1
+
+    def op(code: int, inputs: list[int], outputs: list[int]) -> Any:
+        o = S.OperatorT()
+        o.opcodeIndex, o.inputs, o.outputs = opcode(code), inputs, outputs
+        return o
+
+    ops = []
+    for o in sub.operators:
+        oc = model.operatorCodes[o.opcodeIndex]
+        if max(oc.builtinCode, oc.deprecatedBuiltinCode) != S.BuiltinOperator.GELU:
+            ops.append(o)
+            continue
+        x, y = sub.tensors[o.inputs[0]], sub.tensors[o.outputs[0]]
+        qx, qy = x.quantization, y.quantization
+        lut = gelu_table(float(qx.scale[0]), int(qx.zeroPoint[0]), float(qy.scale[0]), int(qy.zeroPoint[0]),
+                         bool(o.builtinOptions.approximate))
+        table = np.array([lut[(j - 128) & 0xFF] for j in range(256)], np.int8).tobytes()
+        t_table = tensor(f"gelu{len(ops)}_table", S.TensorType.INT8, [256], table)
+        t_128 = tensor(f"gelu{len(ops)}_128", S.TensorType.INT32, [], np.int32(128).tobytes())
+        t_i = tensor(f"gelu{len(ops)}_i32", S.TensorType.INT32, list(x.shape))
+        t_idx = tensor(f"gelu{len(ops)}_idx", S.TensorType.INT32, list(x.shape))
+        ops += [op(S.BuiltinOperator.CAST, [o.inputs[0]], [t_i]),
+                op(S.BuiltinOperator.ADD, [t_i, t_128], [t_idx]),
+                op(S.BuiltinOperator.GATHER, [t_table, t_idx], [o.outputs[0]])]
+    sub.operators = ops
+    builder = flatbuffers.Builder(len(buf) + 4096)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
