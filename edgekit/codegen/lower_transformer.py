@@ -1,8 +1,9 @@
 """edgekit-rt lowerings of the ops a Keras 3 transformer block converts to beyond the CNN set:
 BATCH_MATMUL (MultiHeadAttention, keras.ops.matmul, Dot, Attention), GELU (Dense(activation=
-"gelu")), RSQRT (LayerNormalization, RMS normalization) and the float NEG LayerNormalization
-leaves between DEQUANTIZE and QUANTIZE. GELU and RSQRT are 256-entry int8 tables computed
-here exactly as their reference's Prepare would (ekrt_lut at run time)."""
+"gelu")), RSQRT (LayerNormalization, RMS normalization), SELECT/SELECT_V2 (causal masks) and
+the float NEG and SQUARE the normalizations leave between DEQUANTIZE and QUANTIZE. GELU and
+RSQRT are 256-entry int8 tables computed here exactly as their reference's Prepare would
+(ekrt_lut at run time)."""
 
 from __future__ import annotations
 
@@ -74,18 +75,19 @@ def batch_matmul(lw: Lowerer, op: Operator) -> Step:
                 macs=math.prod(batch) * rows * cols * depth)
 
 
-@lowers("NEG")
-def neg(lw: Lowerer, op: Operator) -> Step:
-    """NEG of float32 (TFLM's NEG has no int8 kernel, so the converter keeps it float inside a
-    DEQUANTIZE/QUANTIZE pair): ekrt_neg_f32, a sign flip."""
+@lowers("NEG", "SQUARE")
+def float_unary(lw: Lowerer, op: Operator) -> Step:
+    """NEG, SQUARE of float32 (TFLM has no int8 NEG or SQUARE, so the converter keeps them float
+    inside a DEQUANTIZE/QUANTIZE pair): ekrt_neg_f32, ekrt_square_f32."""
     x, y = lw.tensor(op.inputs[0]), lw.tensor(op.outputs[0])
     if x.dtype != "float32" or y.dtype != "float32" or x.is_constant or x.size != y.size:
         raise lw.fail(op, f"has a {'constant ' if x.is_constant else ''}{x.dtype} input where "
-                          f"{EDGEKIT_RT} takes a float32 activation (TFLM has no int8 NEG)")
+                          f"{EDGEKIT_RT} takes a float32 activation (TFLM has no int8 {op.op})")
+    fn = {"NEG": "ekrt_neg_f32", "SQUARE": "ekrt_square_f32"}[op.op]
     cast_in, cast_out = "(const float *)(const void *)", "(float *)(void *)"
     return Step(op, [x.index], y.index, "", "", [],
-                f"ekrt_neg_f32({cast_in}{{in0}}, {cast_out}{{out}}, {x.size});",
-                inplace_call=f"ekrt_neg_f32({cast_in}{{in0}}, {cast_out}{{in0}}, {x.size});")
+                f"{fn}({cast_in}{{in0}}, {cast_out}{{out}}, {x.size});",
+                inplace_call=f"{fn}({cast_in}{{in0}}, {cast_out}{{in0}}, {x.size});")
 
 
 @lowers("SELECT", "SELECT_V2")

@@ -502,9 +502,11 @@ typedef struct {
 } ekrt_bmm_t;
 
 void ekrt_batch_matmul(const ekrt_bmm_t *p, const int8_t *lhs, const int8_t *rhs, int8_t *out);
-/* NEG of float32 (the converter leaves LayerNormalization's NEG float between DEQUANTIZE and
- * QUANTIZE): a sign flip, bit-exact with any reference. */
+/* NEG and SQUARE of float32 (the converter leaves LayerNormalization's NEG, RMSNormalization's
+ * and UnitNormalization's SQUARE float between DEQUANTIZE and QUANTIZE): -x and x * x, one
+ * IEEE operation each, bit-exact with any reference. */
 void ekrt_neg_f32(const float *in, float *out, int32_t n);
+void ekrt_square_f32(const float *in, float *out, int32_t n);
 /* SELECT / SELECT_V2 (the causal mask of MultiHeadAttention): out = cond ? x : y, raw int8
  * values copied as TFLM (no requantization), broadcast over 5 dimensions by the strides
  * (0 repeats an operand); cond a constant bool array (one byte each, 0 or 1). */

@@ -63,3 +63,11 @@ void ekrt_select(const ekrt_select_t *p, const int8_t *cond, const int8_t *x, co
         }
     }
 }
+
+void ekrt_square_f32(const float *in, float *out, int32_t n)
+{
+    int32_t i;
+    for (i = 0; i < n; i++) {
+        out[i] = in[i] * in[i];
+    }
+}

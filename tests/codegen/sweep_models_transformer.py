@@ -66,6 +66,7 @@ def _attention(causal: bool) -> Builder:
 
 
 def _ln(rms: bool) -> Builder:
+    """LayerNormalization; rms_scaling=True is Keras' deprecated RMS form (no NEG island)."""
     def build(keras: Any, x: Any) -> Any:
         L = keras.layers
         return L.LayerNormalization(rms_scaling=rms)(L.Dense(16)(x))
@@ -99,6 +100,8 @@ TFLM_SPECS: list[Spec] = [
     ("attention_dot", (5, 7), _attention(False), _normal),  # scores @ values: no adj
     ("layernorm", (6, 16), _ln(False), _normal),
     ("rmsnorm", (6, 16), _ln(True), _normal),
+    ("rmsnorm_layer", (6, 16), lambda keras, x: keras.layers.RMSNormalization()(keras.layers.Dense(16)(x)), _normal),
+    ("unitnorm", (6, 16), lambda keras, x: keras.layers.UnitNormalization()(keras.layers.Dense(16)(x)), _normal),
     ("rsqrt_unit", (256,), _rsqrt, _uniform(0.05, 4.0)),
     ("rsqrt_small", (256,), _rsqrt, _uniform(0.0, 0.02)),
     ("rsqrt_large", (256,), _rsqrt, _uniform(1.0, 900.0)),

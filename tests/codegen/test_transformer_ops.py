@@ -1,6 +1,7 @@
 """edgekit-rt's transformer ops bit-exact with their reference: BATCH_MATMUL (MultiHeadAttention,
 matmul with adj_x/adj_y, broadcast batch, Attention), SELECT/SELECT_V2 (causal masks), RSQRT
-(every input code at three scales) and LayerNormalization's float NEG island against TFLM;
+(every input code at three scales) and the float NEG/SQUARE islands of LayerNormalization,
+RMSNormalization and UnitNormalization against TFLM;
 GELU (exact and tanh forms, every input code at several scales and zero points) against
 LiteRT's reference kernel, TFLM having none."""
 
@@ -41,7 +42,9 @@ def test_transformer_op_bit_exact_with_tflm(spec: T.Spec, sweep_cache: Path, ekr
         return
     expected = {"mha": {"BATCH_MATMUL", "TRANSPOSE", "SOFTMAX"}, "matmul": {"BATCH_MATMUL"},
                 "attention": {"BATCH_MATMUL", "SOFTMAX"}, "layernorm": {"NEG", "RSQRT", "DEQUANTIZE"},
-                "rmsnorm": {"RSQRT", "MEAN", "SQUARED_DIFFERENCE"}}[spec[0].split("_")[0]]
+                "rmsnorm": {"RSQRT", "MEAN"}, "rmsnorm_layer": {"SQUARE", "RSQRT", "DEQUANTIZE"},
+                "unitnorm": {"SQUARE", "SUM", "RSQRT"}}
+    expected = expected.get(spec[0]) or expected[spec[0].split("_")[0]]
     assert expected <= ops, ops
     n, bad = compare(tflite, ekrt_build_dir, n_random=60, seed=8)
     assert bad == 0
