@@ -43,8 +43,6 @@ def batch_matmul(lw: Lowerer, op: Operator) -> Step:
             act_inputs.append(idx)
         lr.append(t)
     lhs, rhs = lr
-    if len(set(act_inputs)) != len(act_inputs):
-        raise lw.fail(op, "multiplies a tensor by itself")  # the planner needs distinct inputs
     if not 2 <= len(lhs.shape) <= 5 or not 2 <= len(rhs.shape) <= 5 or len(y.shape) > 5:
         raise lw.fail(op, "has an operand of rank < 2 or > 5")
     adj_x, adj_y = bool(op.options.get("adj_x")), bool(op.options.get("adj_y"))

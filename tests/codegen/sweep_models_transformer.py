@@ -97,6 +97,7 @@ TFLM_SPECS: list[Spec] = [
     ("matmul_adj_y", (5, 7), _qk(False, True), _normal),
     ("matmul_adj_x", (5, 7), _qk(True, False), _normal),
     ("matmul_broadcast_batch", (2, 5, 7), _broadcast_batch, _normal),
+    ("matmul_self", (5, 7), lambda keras, x: keras.layers.Attention()([x, x]), _normal),  # one tensor twice
     ("attention_dot", (5, 7), _attention(False), _normal),  # scores @ values: no adj
     ("layernorm", (6, 16), _ln(False), _normal),
     ("rmsnorm", (6, 16), _ln(True), _normal),

@@ -79,7 +79,7 @@ def test_gelu_bit_exact_with_litert(spec: T.Spec, sweep_cache: Path, ekrt_build_
 def test_transformer_ops_clean_under_sanitizers(sweep_cache: Path, ekrt_build_dir: Path) -> None:
     from test_ekrt_exact import SANITIZE
 
-    for name in ("matmul_broadcast_batch", "mha_causal", "layernorm"):
+    for name in ("matmul_broadcast_batch", "matmul_self", "mha_causal", "layernorm"):
         spec = next(s for s in T.TFLM_SPECS if s[0] == name)
         n, bad = compare(T.build(spec, sweep_cache), ekrt_build_dir, n_random=4, seed=11, extra_flags=SANITIZE)
         assert bad == 0
