@@ -73,6 +73,23 @@ def _ln(rms: bool) -> Builder:
     return build
 
 
+def _ln_integer(rms: bool) -> Builder:
+    """LayerNormalization (RMS: RMSNormalization) written with ops that all convert to int8:
+    x - mean (SUB, not the converter's float NEG), mean(x * x) (MUL, not a float SQUARE). The
+    same function as the layer (float outputs within 1e-6): the form a conversion twin of the
+    normalizations would take."""
+    def build(keras: Any, x: Any) -> Any:
+        ops = keras.ops
+        h = keras.layers.Dense(16)(x)
+        gamma = np.linspace(0.6, 1.4, 16).astype(np.float32)
+        if rms:
+            return h * ops.rsqrt(ops.mean(h * h, axis=-1, keepdims=True) + 1e-6) * gamma
+        c = h - ops.mean(h, axis=-1, keepdims=True)
+        var = ops.mean(ops.square(h - ops.mean(h, axis=-1, keepdims=True)), axis=-1, keepdims=True)
+        return c * ops.rsqrt(var + 1e-3) * gamma + np.linspace(-0.3, 0.3, 16).astype(np.float32)
+    return build
+
+
 def _rsqrt(keras: Any, x: Any) -> Any:
     return keras.layers.Lambda(lambda t: keras.ops.rsqrt(t))(x)
 
@@ -103,6 +120,8 @@ TFLM_SPECS: list[Spec] = [
     ("rmsnorm", (6, 16), _ln(True), _normal),
     ("rmsnorm_layer", (6, 16), lambda keras, x: keras.layers.RMSNormalization()(keras.layers.Dense(16)(x)), _normal),
     ("unitnorm", (6, 16), lambda keras, x: keras.layers.UnitNormalization()(keras.layers.Dense(16)(x)), _normal),
+    ("layernorm_integer", (6, 16), _ln_integer(False), _normal),
+    ("rmsnorm_integer", (6, 16), _ln_integer(True), _normal),
     ("rsqrt_unit", (256,), _rsqrt, _uniform(0.05, 4.0)),
     ("rsqrt_small", (256,), _rsqrt, _uniform(0.0, 0.02)),
     ("rsqrt_large", (256,), _rsqrt, _uniform(1.0, 900.0)),

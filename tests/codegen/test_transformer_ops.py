@@ -43,9 +43,12 @@ def test_transformer_op_bit_exact_with_tflm(spec: T.Spec, sweep_cache: Path, ekr
     expected = {"mha": {"BATCH_MATMUL", "TRANSPOSE", "SOFTMAX"}, "matmul": {"BATCH_MATMUL"},
                 "attention": {"BATCH_MATMUL", "SOFTMAX"}, "layernorm": {"NEG", "RSQRT", "DEQUANTIZE"},
                 "rmsnorm": {"RSQRT", "MEAN"}, "rmsnorm_layer": {"SQUARE", "RSQRT", "DEQUANTIZE"},
-                "unitnorm": {"SQUARE", "SUM", "RSQRT"}}
+                "unitnorm": {"SQUARE", "SUM", "RSQRT"}, "layernorm_integer": {"SUB", "SQUARED_DIFFERENCE", "RSQRT"},
+                "rmsnorm_integer": {"MUL", "MEAN", "RSQRT"}}
     expected = expected.get(spec[0]) or expected[spec[0].split("_")[0]]
     assert expected <= ops, ops
+    if spec[0].endswith("_integer"):
+        assert not ops & {"DEQUANTIZE", "NEG", "SQUARE"}, ops   # integer end to end
     n, bad = compare(tflite, ekrt_build_dir, n_random=60, seed=8)
     assert bad == 0
 
