@@ -18,6 +18,7 @@ from edgekit.codegen import (  # noqa: F401
     lower_resample,
     lower_select,
     lower_shape,
+    lower_transformer,
 )
 from edgekit.codegen.lower_base import LOWERINGS, USE_TFLM, Lowerer, Step
 from edgekit.errors import ModelError

@@ -28,6 +28,10 @@ KERNEL_BYTES = {
     "LOGISTIC": 300, "TANH": 300, "UNIDIRECTIONAL_SEQUENCE_LSTM": 2_400, "GATHER": 200,
     "RESHAPE": 0, "SQUEEZE": 0, "EXPAND_DIMS": 0,
 }
+# The transformer ops (ekrt_transformer.c; GELU and RSQRT are ekrt_lut over a table counted
+# with the constants), arm-none-eabi-gcc 12 -O2 function sizes rounded up.
+KERNEL_BYTES.update({"BATCH_MATMUL": 450, "SELECT": 260, "SELECT_V2": 260, "GELU": 32, "RSQRT": 32,
+                     "NEG": 32, "SQUARE": 32})
 KERNEL_DEFAULT_BYTES = 600
 EXTRA_BYTES = {"ekrt_conv2d_1x1_pruned": 650, "ekrt_fully_connected_w": 1_650}   # by the call's kernel
 

@@ -105,14 +105,14 @@ def test_sweep_clean_under_sanitizers(name: str, sweep_cache: Path, ekrt_build_d
 @pytest.mark.tf
 @pytest.mark.parametrize("spec", sweep_models.UNSUPPORTED, ids=[s[0] for s in sweep_models.UNSUPPORTED])
 def test_converted_model_with_unsupported_op(spec, sweep_cache: Path) -> None:
-    from edgekit.codegen import compile_model
+    from edgekit.codegen import SUPPORTED_OPS, compile_model
     from edgekit.errors import ModelError
     from edgekit.model.tflite_graph import parse_graph
 
     graph = parse_graph(sweep_models.build(spec, sweep_cache))
-    bad = next(op for op in graph.operators if op.op == "GELU")
+    bad = next(op for op in graph.operators if op.op not in SUPPORTED_OPS)
     with pytest.raises(ModelError) as err:
         compile_model(graph)
     msg = str(err.value)
-    assert f"operator {bad.index} (GELU)" in msg
+    assert f"operator {bad.index} ({bad.op})" in msg
     assert graph.tensors[bad.outputs[0]].name in msg and "--runtime tflm" in msg

@@ -1,0 +1,73 @@
+/* edgekit-rt: the ops a Keras 3 transformer block converts to beyond the CNN set
+ * (int8, bit-exact with TFLM's reference kernels). GELU and RSQRT need no kernel of their
+ * own: they are 256-entry tables (ekrt_lut) computed at generation time. */
+#include "ekrt_kernels.h"
+
+void ekrt_batch_matmul(const ekrt_bmm_t *p, const int8_t *lhs, const int8_t *rhs, int8_t *out)
+{
+    int32_t b0, b1, b2, i, j, k;
+    for (b0 = 0; b0 < p->batch[0]; b0++) {
+        for (b1 = 0; b1 < p->batch[1]; b1++) {
+            for (b2 = 0; b2 < p->batch[2]; b2++) {
+                const int8_t *l = lhs + b0 * p->lhs_batch[0] + b1 * p->lhs_batch[1] +
+                                  b2 * p->lhs_batch[2];
+                const int8_t *r = rhs + b0 * p->rhs_batch[0] + b1 * p->rhs_batch[1] +
+                                  b2 * p->rhs_batch[2];
+                for (i = 0; i < p->rows; i++) {
+                    const int8_t *lrow = l + i * p->lhs_row;
+                    for (j = 0; j < p->cols; j++) {
+                        const int8_t *rcol = r + j * p->rhs_col;
+                        /* uint32: TFLM's int32 sum wraps the same way (never in practice). */
+                        uint32_t acc = 0;
+                        for (k = 0; k < p->depth; k++) {
+                            acc += (uint32_t)(((int32_t)lrow[k * p->lhs_depth] + p->lhs_off) *
+                                              ((int32_t)rcol[k * p->rhs_depth] + p->rhs_off));
+                        }
+                        *out++ = ekrt_clamp8(ekrt_mul_q((int32_t)acc, p->mult, p->shift) +
+                                                 p->out_zp,
+                                             p->act_min, p->act_max);
+                    }
+                }
+            }
+        }
+    }
+}
+
+void ekrt_neg_f32(const float *in, float *out, int32_t n)
+{
+    int32_t i;
+    for (i = 0; i < n; i++) {
+        out[i] = -in[i];
+    }
+}
+
+void ekrt_select(const ekrt_select_t *p, const int8_t *cond, const int8_t *x, const int8_t *y,
+                 int8_t *out)
+{
+    int32_t i0, i1, i2, i3, i4;
+    for (i0 = 0; i0 < p->dims[0]; i0++) {
+        for (i1 = 0; i1 < p->dims[1]; i1++) {
+            for (i2 = 0; i2 < p->dims[2]; i2++) {
+                for (i3 = 0; i3 < p->dims[3]; i3++) {
+                    const int8_t *c = cond + i0 * p->sc[0] + i1 * p->sc[1] + i2 * p->sc[2] +
+                                       i3 * p->sc[3];
+                    const int8_t *a = x + i0 * p->sx[0] + i1 * p->sx[1] + i2 * p->sx[2] +
+                                      i3 * p->sx[3];
+                    const int8_t *b = y + i0 * p->sy[0] + i1 * p->sy[1] + i2 * p->sy[2] +
+                                      i3 * p->sy[3];
+                    for (i4 = 0; i4 < p->dims[4]; i4++) {
+                        *out++ = c[i4 * p->sc[4]] ? a[i4 * p->sx[4]] : b[i4 * p->sy[4]];
+                    }
+                }
+            }
+        }
+    }
+}
+
+void ekrt_square_f32(const float *in, float *out, int32_t n)
+{
+    int32_t i;
+    for (i = 0; i < n; i++) {
+        out[i] = in[i] * in[i];
+    }
+}
