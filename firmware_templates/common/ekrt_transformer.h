@@ -1,0 +1,37 @@
+/* edgekit-rt: the transformer ops' kernels (ekrt_transformer.c; lowerings in
+ * edgekit/codegen/lower_transformer.py); included by ekrt_kernels.h. */
+#ifndef EKRT_TRANSFORMER_H
+#define EKRT_TRANSFORMER_H
+
+/* BATCH_MATMUL: out[b][i][j] = clamp(mul_q(sum_k (lhs(i, k) + lhs_off) * (rhs(k, j) + rhs_off))
+ * + out_zp), up to 3 batch dimensions broadcast (a stride of 0 repeats an operand). Element
+ * (i, k) of a batch of lhs is at i * lhs_row + k * lhs_depth (adj_x swaps the two), (k, j) of
+ * rhs at k * rhs_depth + j * rhs_col; the output is [batch...][rows][cols], contiguous. */
+typedef struct {
+    int32_t batch[3];
+    int32_t lhs_batch[3], rhs_batch[3];
+    int32_t rows, cols, depth;
+    int32_t lhs_row, lhs_depth, rhs_depth, rhs_col;
+    int32_t lhs_off, rhs_off, out_zp;
+    int32_t mult, shift;
+    int32_t act_min, act_max;
+} ekrt_bmm_t;
+
+void ekrt_batch_matmul(const ekrt_bmm_t *p, const int8_t *lhs, const int8_t *rhs, int8_t *out);
+/* NEG and SQUARE of float32 (the converter leaves LayerNormalization's NEG, RMSNormalization's
+ * and UnitNormalization's SQUARE float between DEQUANTIZE and QUANTIZE): -x and x * x, one
+ * IEEE operation each, bit-exact with any reference. */
+void ekrt_neg_f32(const float *in, float *out, int32_t n);
+void ekrt_square_f32(const float *in, float *out, int32_t n);
+/* SELECT / SELECT_V2 (the causal mask of MultiHeadAttention): out = cond ? x : y, raw int8
+ * values copied as TFLM (no requantization), broadcast over 5 dimensions by the strides
+ * (0 repeats an operand); cond a constant bool array (one byte each, 0 or 1). */
+typedef struct {
+    int32_t dims[5];
+    int32_t sc[5], sx[5], sy[5];
+} ekrt_select_t;
+
+void ekrt_select(const ekrt_select_t *p, const int8_t *cond, const int8_t *x, const int8_t *y,
+                 int8_t *out);
+
+#endif
