@@ -22,7 +22,7 @@ __all__ = ["compile_model", "CompiledModel", "PlanSummary", "SUPPORTED_OPS", "ke
            "kernel_include_dir"]
 
 KERNEL_FILES = ("ekrt_kernels.h", "ekrt_nn.c", "ekrt_math.c", "ekrt_elementwise.c", "ekrt_recurrent.c",
-                "ekrt_select.c", "ekrt_resample.c")
+                "ekrt_select.c", "ekrt_resample.c", "ekrt_kernels16.h", "ekrt_nn16.c", "ekrt_elementwise16.c")
 
 
 def kernel_include_dir() -> Path:

@@ -1,0 +1,220 @@
+/* edgekit-rt: int16-activation elementwise, pooling and data-movement kernels (16x8 models),
+ * as TFLM's int16 reference kernels. */
+#include "ekrt_kernels.h"
+
+static inline int16_t clamp16(int32_t v, int32_t lo, int32_t hi)
+{
+    v = v < lo ? lo : v;
+    return (int16_t)(v > hi ? hi : v);
+}
+
+/* ------------------------------------------------------------------ binary */
+
+/* EKRT_BINARY_LOOP of ekrt_kernels.h over int16 elements. */
+#define EKRT_BINARY_LOOP16(OP)                                                            \
+    do {                                                                                  \
+        if (!p->broadcast) {                                                              \
+            int32_t i;                                                                    \
+            for (i = 0; i < p->size; i++) {                                               \
+                out[i] = OP(p, in1[i], in2[i]);                                           \
+            }                                                                             \
+        } else {                                                                          \
+            int32_t i0, i1, i2, i3, i4;                                                   \
+            for (i0 = 0; i0 < p->dims[0]; i0++)                                           \
+                for (i1 = 0; i1 < p->dims[1]; i1++)                                       \
+                    for (i2 = 0; i2 < p->dims[2]; i2++)                                   \
+                        for (i3 = 0; i3 < p->dims[3]; i3++) {                             \
+                            const int16_t *a = in1 + i0 * p->s1[0] + i1 * p->s1[1] +      \
+                                               i2 * p->s1[2] + i3 * p->s1[3];             \
+                            const int16_t *b = in2 + i0 * p->s2[0] + i1 * p->s2[1] +      \
+                                               i2 * p->s2[2] + i3 * p->s2[3];             \
+                            for (i4 = 0; i4 < p->dims[4]; i4++) {                         \
+                                *out++ = OP(p, a[i4 * p->s1[4]], b[i4 * p->s2[4]]);       \
+                            }                                                             \
+                        }                                                                 \
+        }                                                                                 \
+    } while (0)
+
+/* TFLM's AddElementwise/SubElementwise (left shift 15 for int16: 65535 << 15 fits int32). */
+static inline int16_t add16(const ekrt_binary_t *p, int32_t x, int32_t y)
+{
+    int32_t a = (int32_t)((uint32_t)(x + p->in1_off) << p->left_shift);
+    int32_t b = (int32_t)((uint32_t)(y + p->in2_off) << p->left_shift);
+    int32_t s = ekrt_mul_q(a, p->m1, p->sh1) + ekrt_mul_q(b, p->m2, p->sh2);
+    return clamp16(ekrt_mul_q(s, p->mo, p->sho) + p->out_zp, p->act_min, p->act_max);
+}
+
+static inline int16_t sub16(const ekrt_binary_t *p, int32_t x, int32_t y)
+{
+    int32_t a = (int32_t)((uint32_t)(x + p->in1_off) << p->left_shift);
+    int32_t b = (int32_t)((uint32_t)(y + p->in2_off) << p->left_shift);
+    int32_t s = ekrt_mul_q(a, p->m1, p->sh1) - ekrt_mul_q(b, p->m2, p->sh2);
+    return clamp16(ekrt_mul_q(s, p->mo, p->sho) + p->out_zp, p->act_min, p->act_max);
+}
+
+/* TFLM's int16 MulElementwise: the int32 product of the offset inputs, rescaled. */
+static inline int16_t mul16(const ekrt_binary_t *p, int32_t x, int32_t y)
+{
+    int32_t v = ekrt_mul_q((x + p->in1_off) * (y + p->in2_off), p->mo, p->sho) + p->out_zp;
+    return clamp16(v, p->act_min, p->act_max);
+}
+
+void ekrt_add_s16(const ekrt_binary_t *p, const int16_t *in1, const int16_t *in2, int16_t *out)
+{
+    EKRT_BINARY_LOOP16(add16);
+}
+
+void ekrt_sub_s16(const ekrt_binary_t *p, const int16_t *in1, const int16_t *in2, int16_t *out)
+{
+    EKRT_BINARY_LOOP16(sub16);
+}
+
+void ekrt_mul_s16(const ekrt_binary_t *p, const int16_t *in1, const int16_t *in2, int16_t *out)
+{
+    EKRT_BINARY_LOOP16(mul16);
+}
+
+/* ------------------------------------------------------------------ unary */
+
+void ekrt_leaky_relu_s16(const ekrt_unary_t *p, const int16_t *in, int16_t *out)
+{
+    int32_t i;
+    for (i = 0; i < p->size; i++) {
+        int32_t v = (int32_t)in[i] - p->in_zp;
+        v = v >= 0 ? ekrt_mul_q(v, p->mult, p->shift) : ekrt_mul_q(v, p->radius, p->act_min);
+        out[i] = clamp16(v + p->out_zp, -32768, 32767);
+    }
+}
+
+void ekrt_relu_requant_s16(const ekrt_unary_t *p, const int16_t *in, int16_t *out)
+{
+    int32_t i;
+    for (i = 0; i < p->size; i++) {
+        int32_t v = ekrt_mul_q((int32_t)in[i] - p->in_zp, p->mult, p->shift) + p->out_zp;
+        out[i] = clamp16(v, p->act_min, p->act_max);
+    }
+}
+
+/* TFLM's Requantize; the int32 differences and sums wrap as TFLM's do. */
+#define EKRT_REQUANTIZE32(NAME, TIN, TOUT)                                                \
+    void NAME(const ekrt_unary_t *p, const TIN *in, TOUT *out)                            \
+    {                                                                                     \
+        int32_t i;                                                                        \
+        for (i = 0; i < p->size; i++) {                                                   \
+            int32_t v = (int32_t)((uint32_t)(int32_t)in[i] - (uint32_t)p->in_zp);         \
+            v = (int32_t)((uint32_t)ekrt_mul_q(v, p->mult, p->shift) + (uint32_t)p->out_zp); \
+            out[i] = (TOUT)(v < p->act_min ? p->act_min : (v > p->act_max ? p->act_max : v)); \
+        }                                                                                 \
+    }
+
+EKRT_REQUANTIZE32(ekrt_requantize_s32_s16, int32_t, int16_t)
+EKRT_REQUANTIZE32(ekrt_requantize_s16_s32, int16_t, int32_t)
+EKRT_REQUANTIZE32(ekrt_requantize_s32_s8, int32_t, int8_t)
+EKRT_REQUANTIZE32(ekrt_requantize_s8_s32, int8_t, int32_t)
+
+/* ------------------------------------------------------------------ pooling */
+
+static inline void window(int32_t o, int32_t stride, int32_t pad, int32_t in, int32_t k,
+                          int32_t *start, int32_t *lo, int32_t *hi)
+{
+    *start = o * stride - pad;
+    *lo = *start < 0 ? -*start : 0;
+    *hi = in - *start < k ? in - *start : k;
+}
+
+/* avg: TFLM's int16 AveragePool (int32 sum, division rounding half away from zero); else max. */
+static void pool16(const ekrt_pool_t *p, const int16_t *in, int16_t *out, int avg)
+{
+    int32_t oy, ox, c, fy, fx, y0, fy0, fy1, x0, fx0, fx1;
+    for (oy = 0; oy < p->out_h; oy++) {
+        window(oy, p->stride_h, p->pad_h, p->in_h, p->k_h, &y0, &fy0, &fy1);
+        for (ox = 0; ox < p->out_w; ox++) {
+            int32_t count;
+            window(ox, p->stride_w, p->pad_w, p->in_w, p->k_w, &x0, &fx0, &fx1);
+            count = (fy1 - fy0) * (fx1 - fx0);
+            for (c = 0; c < p->c; c++) {
+                int32_t acc = avg ? 0 : -32768;
+                for (fy = fy0; fy < fy1; fy++) {
+                    const int16_t *row = in + ((size_t)(y0 + fy) * p->in_w + x0) * p->c + c;
+                    for (fx = fx0; fx < fx1; fx++) {
+                        int32_t v = row[(size_t)fx * p->c];
+                        acc = avg ? acc + v : (v > acc ? v : acc);
+                    }
+                }
+                if (avg && count > 0) {
+                    acc = acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count;
+                }
+                *out++ = clamp16(acc, p->act_min, p->act_max);
+            }
+        }
+    }
+}
+
+void ekrt_avgpool_s16(const ekrt_pool_t *p, const int16_t *in, int16_t *out)
+{
+    pool16(p, in, out, 1);
+}
+
+void ekrt_maxpool_s16(const ekrt_pool_t *p, const int16_t *in, int16_t *out)
+{
+    pool16(p, in, out, 0);
+}
+
+/* ------------------------------------------------------------------ data movement */
+
+void ekrt_pad_s16(const ekrt_pad16_t *p, const int16_t *in, int16_t *out)
+{
+    int32_t a, b, c, d;
+    for (a = 0; a < p->out_dims[0]; a++) {
+        int32_t ia = a - p->before[0];
+        for (b = 0; b < p->out_dims[1]; b++) {
+            int32_t ib = b - p->before[1];
+            for (c = 0; c < p->out_dims[2]; c++) {
+                int32_t ic = c - p->before[2];
+                int inside = ia >= 0 && ia < p->in_dims[0] && ib >= 0 && ib < p->in_dims[1] &&
+                             ic >= 0 && ic < p->in_dims[2];
+                const int16_t *row = inside ? in + (((size_t)ia * p->in_dims[1] + ib) *
+                                                    p->in_dims[2] + ic) * p->in_dims[3] : in;
+                for (d = 0; d < p->out_dims[3]; d++) {
+                    int32_t id = d - p->before[3];
+                    *out++ = (inside && id >= 0 && id < p->in_dims[3]) ? row[id] : p->pad_value;
+                }
+            }
+        }
+    }
+}
+
+void ekrt_strided_slice_s16(const ekrt_slice_t *p, const int16_t *in, int16_t *out)
+{
+    int32_t i0, i1, i2, i3, i4;
+    const int32_t *s = p->in_strides;
+    for (i0 = 0; i0 < p->count[0]; i0++) {
+        const int16_t *a = in + (ptrdiff_t)(p->start[0] + i0 * p->step[0]) * s[0];
+        for (i1 = 0; i1 < p->count[1]; i1++) {
+            const int16_t *b = a + (ptrdiff_t)(p->start[1] + i1 * p->step[1]) * s[1];
+            for (i2 = 0; i2 < p->count[2]; i2++) {
+                const int16_t *c = b + (ptrdiff_t)(p->start[2] + i2 * p->step[2]) * s[2];
+                for (i3 = 0; i3 < p->count[3]; i3++) {
+                    const int16_t *d = c + (ptrdiff_t)(p->start[3] + i3 * p->step[3]) * s[3];
+                    for (i4 = 0; i4 < p->count[4]; i4++) {
+                        *out++ = d[(ptrdiff_t)(p->start[4] + i4 * p->step[4]) * s[4]];
+                    }
+                }
+            }
+        }
+    }
+}
+
+void ekrt_concat_s16(const ekrt_concat_t *p, const int16_t *const *ins, int16_t *out)
+{
+    int32_t o, k, i;
+    for (o = 0; o < p->outer; o++) {
+        for (k = 0; k < p->n_inputs; k++) {
+            int32_t n = p->in_axis_bytes[k]; /* elements, as for ekrt_concat */
+            const int16_t *src = ins[k] + (size_t)o * n;
+            for (i = 0; i < n; i++) {
+                *out++ = src[i];
+            }
+        }
+    }
+}
