@@ -366,4 +366,11 @@ def pool_2d(lw: Lowerer, op: Operator) -> Step:
     return _retarget(step, fn)
 
 
+@lowers16("MEAN", "SUM")
+def mean(lw: Lowerer, op: Operator) -> Step:
+    """MEAN/SUM: ekrt_mean_s16 with the int8 lowering's multiplier (TFLM's QuantizedMeanOrSum is
+    one template for both types)."""
+    return _retarget(lower_nn.mean(Lowerer16(lw.graph), op), "ekrt_mean_s16")
+
+
 INT16_OPS: tuple[str, ...] = tuple(sorted(INT16_LOWERINGS))

@@ -218,3 +218,26 @@ void ekrt_concat_s16(const ekrt_concat_t *p, const int16_t *const *ins, int16_t 
         }
     }
 }
+
+/* ------------------------------------------------------------------ MEAN */
+
+/* TFLM's QuantizedMeanOrSum<int16_t> as ekrt_mean: int32 sums, one rescale. */
+void ekrt_mean_s16(const ekrt_mean_t *p, const int16_t *in, int16_t *out, int32_t *scratch)
+{
+    int32_t o, r, i;
+    int32_t zp_sum = p->in_zp * p->reduce;
+    for (o = 0; o < p->outer; o++) {
+        for (i = 0; i < p->inner; i++) {
+            scratch[i] = 0;
+        }
+        for (r = 0; r < p->reduce; r++) {
+            for (i = 0; i < p->inner; i++) {
+                scratch[i] += *in++;
+            }
+        }
+        for (i = 0; i < p->inner; i++) {
+            *out++ = clamp16(ekrt_mul_q(scratch[i] - zp_sum, p->mult, p->shift) + p->out_zp,
+                             -32768, 32767);
+        }
+    }
+}

@@ -73,6 +73,8 @@ void ekrt_strided_slice_s16(const ekrt_slice_t *p, const int16_t *in, int16_t *o
 void ekrt_concat_s16(const ekrt_concat_t *p, const int16_t *const *ins, int16_t *out);
 void ekrt_maxpool_s16(const ekrt_pool_t *p, const int16_t *in, int16_t *out);
 void ekrt_avgpool_s16(const ekrt_pool_t *p, const int16_t *in, int16_t *out);
+/* MEAN/SUM over contiguous axes as ekrt_mean; scratch: inner int32 sums. */
+void ekrt_mean_s16(const ekrt_mean_t *p, const int16_t *in, int16_t *out, int32_t *scratch);
 
 #ifdef __cplusplus
 }
