@@ -76,6 +76,22 @@ SPECS16: list[tuple[str, tuple[int, ...], Builder]] = [
 ]
 
 
+def _mix(L, x):
+    """Most int16 ops in one model (the virtual board's one firmware image)."""
+    a = L.LeakyReLU(0.3)(_conv(L, 8, 3)(x))
+    b = L.DepthwiseConv2D(3, padding="same", depth_multiplier=2)(x)
+    c = L.Subtract()([L.Add()([a, b]), L.Multiply()([a, b])])
+    d = L.MaxPooling2D(2)(c)
+    e = L.AveragePooling2D(2)(L.ZeroPadding2D(1)(c))[:, :4, 1:, :]
+    g = L.Conv2DTranspose(4, 3, strides=2, padding="same")(L.Concatenate()([d, e]))
+    return L.Dense(10)(L.ReLU()(L.Flatten()(g)))
+
+
+# The virtual board's spec (tests/codegen/test_ekrt_int16_qemu.py), swept on the host too.
+MIX = ("int16_mix", (8, 8, 4), _mix)
+SPECS16.append(MIX)
+
+
 def _key(name: str, shape: tuple[int, ...], builder: Builder) -> str:
     import tensorflow as tf
 
