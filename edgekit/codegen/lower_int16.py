@@ -307,6 +307,35 @@ def relu(lw: Lowerer, op: Operator) -> Step:
                     (x.zero_point, y.zero_point, m, s, 0, max(-32768, y.zero_point), 32767))
 
 
+def _checked_log2(x: float) -> tuple[bool, int]:
+    """TFLM's CheckedLog2 (float arithmetic): whether x is a power of two, and its rounded log2."""
+    f32 = np.float32
+    lg = f32(np.log(f32(x))) * (f32(1.0) / f32(np.log(f32(2.0))))
+    r = f32(Q.tflite_round(float(lg)))
+    return bool(abs(lg - r) < f32(1e-3)), int(r)
+
+
+@lowers16("LOGISTIC", "TANH")
+def logistic_tanh(lw: Lowerer, op: Operator) -> Step:
+    """LOGISTIC/TANH: ekrt_logistic_s16/ekrt_tanh_s16 with the input multiplier and left shift
+    of TFLM's int16 Prepare (power-of-two input scales kept exact: multiplier 0)."""
+    x, y = _int16_io(lw, op, op.inputs[0])
+    _zero_zp(lw, op, x, y)
+    if _checked_log2(y.scale) != (True, -15):
+        raise lw.fail(op, f"has output scale {y.scale} (TFLM's int16 {op.op} needs 2^-15)")
+    pot, log2 = _checked_log2(x.scale)
+    shift = 12 + log2
+    if pot and (shift == 0 or (op.op == "TANH" and shift == 1)):
+        mult = 0
+    else:
+        m, shift = float(np.float32(x.scale)) * 4096.0 * 3.0, 0
+        while m <= 32767.0 / 2.0 and shift <= 30:
+            shift, m = shift + 1, m * 2.0
+        mult = int(m)
+    fn = "ekrt_logistic_s16" if op.op == "LOGISTIC" else "ekrt_tanh_s16"
+    return _unary16(lw, op, fn, (0, 0, mult, shift, 0, 0, 0))
+
+
 # ------------------------------------------------------------------ moves and pools
 
 @lowers16("RESHAPE", "SQUEEZE", "EXPAND_DIMS")

@@ -56,6 +56,10 @@ void ekrt_mul_s16(const ekrt_binary_t *p, const int16_t *in1, const int16_t *in2
 void ekrt_leaky_relu_s16(const ekrt_unary_t *p, const int16_t *in, int16_t *out);
 /* RELU/RELU6 of TFLM's int16 kernels: rescaled by mult/shift, clamped to [act_min, act_max]. */
 void ekrt_relu_requant_s16(const ekrt_unary_t *p, const int16_t *in, int16_t *out);
+/* LOGISTIC/TANH: TFLM's int16 table interpolation; mult, shift: its input multiplier and left
+ * shift (mult 0: a power-of-two input scale). Zero points 0, output scale 2^-15. */
+void ekrt_logistic_s16(const ekrt_unary_t *p, const int16_t *in, int16_t *out);
+void ekrt_tanh_s16(const ekrt_unary_t *p, const int16_t *in, int16_t *out);
 /* QUANTIZE to and from int32 (TFLM's Requantize, the sums wrapping as TFLM's int32 do). */
 void ekrt_requantize_s32_s16(const ekrt_unary_t *p, const int32_t *in, int16_t *out);
 void ekrt_requantize_s16_s32(const ekrt_unary_t *p, const int16_t *in, int32_t *out);

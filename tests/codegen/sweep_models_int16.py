@@ -65,6 +65,10 @@ SPECS16: list[tuple[str, tuple[int, ...], Builder]] = [
      lambda L, x: L.Concatenate(axis=1)([
          L.ReLU()(L.Reshape((8, 6))(x)), _sum(L, L.Reshape((8, 6))(_conv1(L, x))),
          L.Reshape((1, 6))(L.ReLU(6.0)(L.GlobalAveragePooling1D()(L.Reshape((8, 6))(x))))])),
+    # LOGISTIC/TANH (sigmoid, tanh activations; swish's LOGISTIC + MUL)
+    ("sigmoid_tanh_swish", (24,),
+     lambda L, x: L.Concatenate()([L.Activation("sigmoid")(L.Dense(8)(x)), L.Activation("tanh")(L.Dense(8)(x)),
+                                   L.Activation("silu")(L.Dense(8)(x))])),
     # pools
     ("pools", (10, 10, 4),
      lambda L, x: L.Concatenate()([L.MaxPooling2D(2)(x), L.AveragePooling2D(3, 2, "same")(x)[:, :5, :5, :]])),
@@ -84,7 +88,7 @@ def _mix(L, x):
     d = L.MaxPooling2D(2)(c)
     e = L.AveragePooling2D(2)(L.ZeroPadding2D(1)(c))[:, :4, 1:, :]
     g = L.Conv2DTranspose(4, 3, strides=2, padding="same")(L.Concatenate()([d, e]))
-    return L.Dense(10)(L.ReLU()(L.Flatten()(g)))
+    return L.Activation("sigmoid")(L.Dense(10)(L.Activation("tanh")(L.ReLU()(L.Flatten()(g)))))
 
 
 # The virtual board's spec (tests/codegen/test_ekrt_int16_qemu.py), swept on the host too.

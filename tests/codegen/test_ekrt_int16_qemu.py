@@ -31,7 +31,8 @@ pytestmark = [pytest.mark.toolchain, pytest.mark.qemu]
 @pytest.mark.tf
 def test_int16_ops_on_cortex_m4(sweep_cache: Path, tmp_path: Path) -> None:
     """CONV_2D, DEPTHWISE_CONV_2D, LEAKY_RELU, ADD, SUB, MUL, MAX/AVERAGE_POOL_2D, PAD,
-    STRIDED_SLICE, CONCATENATION, TRANSPOSE_CONV, RELU, FULLY_CONNECTED on int16, one image."""
+    STRIDED_SLICE, CONCATENATION, TRANSPOSE_CONV, RELU, TANH, FULLY_CONNECTED, LOGISTIC on
+    int16, one image."""
     path = tmp_path / "mix.tflite"
     path.write_bytes(s16.build16(s16.MIX, sweep_cache))
     inputs = s16.int16_inputs(load_graph(path).input_tensors[0].size, 4, seed=9)
