@@ -18,6 +18,7 @@ import numpy as np
 from edgekit.codegen import lower_elementwise, lower_nn, lower_recurrent, lower_select, lower_shape
 from edgekit.codegen import quant as Q
 from edgekit.codegen.lower_base import ConstArray, Lowerer, Lowering, Step, c_list, values
+from edgekit.codegen.quant16 import act_range16, checked_log2, softmax16_tables
 from edgekit.model.tflite_graph import Operator, Tensor
 
 # Operator name -> its int16 lowering (filled by @lowers16).
@@ -90,21 +91,6 @@ def _zero_zp(lw: Lowerer, op: Operator, *ts: Tensor) -> None:
         if t.zero_point != 0:
             raise lw.fail(op, f"has int16 tensor '{t.name}' with zero point {t.zero_point} "
                               "(TFLM's int16 kernels need 0)")
-
-
-def act_range16(activation: str | None, scale: float, zero_point: int) -> tuple[int, int]:
-    """CalculateActivationRangeQuantized for int16 outputs (TFLM's float arithmetic)."""
-    def q(v: float) -> int:
-        return zero_point + int(Q.tflite_round(float(np.float32(v) / np.float32(scale))))
-
-    lo, hi = -32768, 32767
-    act = activation or "NONE"
-    bounds = {"NONE": (lo, hi), "RELU": (max(lo, q(0.0)), hi),
-              "RELU6": (max(lo, q(0.0)), min(hi, q(6.0))),
-              "RELU_N1_TO_1": (max(lo, q(-1.0)), min(hi, q(1.0)))}
-    if act not in bounds:
-        raise ValueError(act)
-    return bounds[act]
 
 
 # ------------------------------------------------------------------ weighted ops
@@ -307,23 +293,15 @@ def relu(lw: Lowerer, op: Operator) -> Step:
                     (x.zero_point, y.zero_point, m, s, 0, max(-32768, y.zero_point), 32767))
 
 
-def _checked_log2(x: float) -> tuple[bool, int]:
-    """TFLM's CheckedLog2 (float arithmetic): whether x is a power of two, and its rounded log2."""
-    f32 = np.float32
-    lg = f32(np.log(f32(x))) * (f32(1.0) / f32(np.log(f32(2.0))))
-    r = f32(Q.tflite_round(float(lg)))
-    return bool(abs(lg - r) < f32(1e-3)), int(r)
-
-
 @lowers16("LOGISTIC", "TANH")
 def logistic_tanh(lw: Lowerer, op: Operator) -> Step:
     """LOGISTIC/TANH: ekrt_logistic_s16/ekrt_tanh_s16 with the input multiplier and left shift
     of TFLM's int16 Prepare (power-of-two input scales kept exact: multiplier 0)."""
     x, y = _int16_io(lw, op, op.inputs[0])
     _zero_zp(lw, op, x, y)
-    if _checked_log2(y.scale) != (True, -15):
+    if checked_log2(y.scale) != (True, -15):
         raise lw.fail(op, f"has output scale {y.scale} (TFLM's int16 {op.op} needs 2^-15)")
-    pot, log2 = _checked_log2(x.scale)
+    pot, log2 = checked_log2(x.scale)
     shift = 12 + log2
     if pot and (shift == 0 or (op.op == "TANH" and shift == 1)):
         mult = 0
@@ -393,6 +371,26 @@ def pool_2d(lw: Lowerer, op: Operator) -> Step:
     step.params_init = re.sub(r"-?\d+, -?\d+\}$", f"{lo}, {hi}}}", step.params_init)
     fn = "ekrt_avgpool_s16" if op.op == "AVERAGE_POOL_2D" else "ekrt_maxpool_s16"
     return _retarget(step, fn)
+
+
+@lowers16("SOFTMAX")
+def softmax(lw: Lowerer, op: Operator) -> Step:
+    """SOFTMAX over the last axis: ekrt_softmax_s16 with TFLM's beta * scale_in / (10 / 65535)
+    multiplier and its two tables (quant16.softmax16_tables)."""
+    x, y = _int16_io(lw, op, op.inputs[0])
+    _zero_zp(lw, op, x, y)
+    if abs(float(y.scale) - 1 / 32768) > 0.001 / 32768:
+        raise lw.fail(op, f"has output scale {y.scale} (TFLM's int16 SOFTMAX needs 1/32768)")
+    beta = float(np.float32(op.options.get("beta", 1.0)))
+    m, s = Q.quantize_multiplier(float(x.scale) * beta / (10.0 / 65535.0))
+    depth = x.shape[-1] if x.shape else 1
+    name = f"op{op.index}"
+    exp_lut, recip = softmax16_tables()
+    consts = [ConstArray(f"{name}_exp", "int16_t", np.array(exp_lut, dtype=np.int64)),
+              ConstArray(f"{name}_rcp", "int16_t", np.array(recip, dtype=np.int64))]
+    init = f"{{{x.size // depth}, {depth}, {m}, {s}, {name}_exp, {name}_rcp}}"
+    return Step(op, [x.index], y.index, "ekrt_softmax16_t", init, consts,
+                _cast16("ekrt_softmax_s16(&{params}, {in0}, {out});"))
 
 
 @lowers16("MEAN", "SUM")

@@ -311,3 +311,53 @@ void ekrt_tanh_s16(const ekrt_unary_t *p, const int16_t *in, int16_t *out)
         out[i] = (int16_t)(r >> 8);
     }
 }
+
+/* ------------------------------------------------------------------ SOFTMAX */
+
+/* TFLM's LUTLookup: 512 segments of a 513-entry table, linear interpolation in Q0.7. */
+static inline int16_t lut513(int32_t v, const int16_t *lut)
+{
+    int32_t index = 256 + (v >> 7), offset = v & 0x7F;
+    int32_t slope = lut[index + 1] - lut[index];
+    return (int16_t)(lut[index] + ((slope * offset + 64) >> 7));
+}
+
+static inline int clz_u32(uint32_t x)
+{
+    int n = 0;
+    if (x == 0) {
+        return 32;
+    }
+    while (!(x & 0x80000000u)) {
+        x <<= 1;
+        n++;
+    }
+    return n;
+}
+
+/* TFLM's SoftmaxInt16: exps from the table (the output row holds them), their sum's
+ * reciprocal from the 1 / (1 + x) table, each exp rescaled by it. */
+void ekrt_softmax_s16(const ekrt_softmax16_t *p, const int16_t *in, int16_t *out)
+{
+    int32_t r, c;
+    for (r = 0; r < p->rows; r++, in += p->depth, out += p->depth) {
+        int32_t max = -32768, sum = 0, shifted, recip;
+        int headroom, right_shift;
+        for (c = 0; c < p->depth; c++) {
+            max = in[c] > max ? in[c] : max;
+        }
+        for (c = 0; c < p->depth; c++) {
+            int32_t d = ekrt_mul_q(in[c] - max, p->mult, p->shift) + 32767;
+            out[c] = lut513(clamp16(d, -32768, 32767), p->exp_lut);
+            sum += out[c];
+        }
+        headroom = clz_u32((uint32_t)sum);
+        shifted = (int32_t)((((int64_t)sum << (headroom - 1)) + (1 << 13)) >> 14);
+        recip = lut513(clamp16(shifted - ((1 << 15) + (1 << 16)), -32768, 32767), p->recip_lut);
+        right_shift = 31 - headroom;
+        for (c = 0; c < p->depth; c++) {
+            int64_t v = ((int64_t)out[c] * recip + ((int64_t)1 << (right_shift - 1))) >> right_shift;
+            out[c] = clamp16((int32_t)v, 0, 32767);
+        }
+    }
+}

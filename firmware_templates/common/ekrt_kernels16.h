@@ -60,6 +60,15 @@ void ekrt_relu_requant_s16(const ekrt_unary_t *p, const int16_t *in, int16_t *ou
  * shift (mult 0: a power-of-two input scale). Zero points 0, output scale 2^-15. */
 void ekrt_logistic_s16(const ekrt_unary_t *p, const int16_t *in, int16_t *out);
 void ekrt_tanh_s16(const ekrt_unary_t *p, const int16_t *in, int16_t *out);
+/* SOFTMAX over the last axis: TFLM's int16 kernel with its two 513-entry tables (exp on
+ * [-10, 0] and 1 / (1 + x) on [0, 1], computed at generation time as TFLM's Prepare does). */
+typedef struct {
+    int32_t rows, depth;
+    int32_t mult, shift;   /* input_diff to [-65535, 0] ~ [-10, 0] */
+    const int16_t *exp_lut, *recip_lut;
+} ekrt_softmax16_t;
+
+void ekrt_softmax_s16(const ekrt_softmax16_t *p, const int16_t *in, int16_t *out);
 /* QUANTIZE to and from int32 (TFLM's Requantize, the sums wrapping as TFLM's int32 do). */
 void ekrt_requantize_s32_s16(const ekrt_unary_t *p, const int32_t *in, int16_t *out);
 void ekrt_requantize_s16_s32(const ekrt_unary_t *p, const int16_t *in, int32_t *out);

@@ -107,7 +107,7 @@ def test_tflm_seanet_model_bit_exact(name: str, ekrt_build_dir: Path) -> None:
 
 @pytest.mark.tf
 @pytest.mark.parametrize("name", ["add_sub_mul", "pad_slice_concat", "conv_transpose_same_s2",
-                                  "dwconv_mult2_relu6"])
+                                  "dwconv_mult2_relu6", "softmax_rows_wide"])
 def test_int16_sweep_clean_under_sanitizers(name: str, sweep_cache: Path, ekrt_build_dir: Path) -> None:
     spec = next(s for s in s16.SPECS16 if s[0] == name)
     assert_exact(s16.build16(spec, sweep_cache), ekrt_build_dir, n_random=6, seed=4, extra_flags=SANITIZE)
@@ -119,13 +119,13 @@ def test_seanet_transpose_conv_clean_under_sanitizers(ekrt_build_dir: Path) -> N
 
 @pytest.mark.tf
 def test_int16_op_without_kernel_is_named(sweep_cache: Path) -> None:
-    """A 16x8 model with an op edgekit-rt has no int16 kernel for (SOFTMAX): one line naming the
-    op, its index and output, the int16 ops it does have, and the way out (tflm)."""
-    spec = ("softmax16", (12,), lambda L, x: L.Softmax()(L.Dense(6)(x)))
+    """A 16x8 model with an op edgekit-rt has no int16 kernel for (MAXIMUM): one line naming
+    the op, its index and output, the int16 ops it does have, and the way out (tflm)."""
+    spec = ("maximum16", (12,), lambda L, x: L.Maximum()([L.Dense(6)(x), L.Dense(6)(x)]))
     graph = parse_graph(s16.build16(spec, sweep_cache))
-    op = next(op for op in graph.operators if op.op == "SOFTMAX")
+    op = next(op for op in graph.operators if op.op == "MAXIMUM")
     with pytest.raises(ModelError) as err:
         compile_model(graph)
     msg = str(err.value)
-    assert f"operator {op.index} (SOFTMAX)" in msg and "has int16 activations" in msg
+    assert f"operator {op.index} (MAXIMUM)" in msg and "has int16 activations" in msg
     assert "CONV_2D" in msg and "--runtime tflm" in msg and "\n" not in msg
