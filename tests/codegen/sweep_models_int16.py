@@ -71,7 +71,8 @@ SPECS16: list[tuple[str, tuple[int, ...], Builder]] = [
                                    L.Activation("silu")(L.Dense(8)(x))])),
     # SOFTMAX over rows (a 2-D input) and a wide one
     ("softmax_rows_wide", (4, 10),
-     lambda L, x: L.Concatenate(axis=1)([L.Softmax()(L.Dense(5)(x)), L.Flatten()(L.Softmax()(L.Dense(40)(x)))[:, None, :5]])),
+     lambda L, x: L.Concatenate(axis=1)([L.Softmax()(L.Dense(5)(x)),
+                                         L.Flatten()(L.Softmax()(L.Dense(40)(x)))[:, None, :5]])),
     # pools
     ("pools", (10, 10, 4),
      lambda L, x: L.Concatenate()([L.MaxPooling2D(2)(x), L.AveragePooling2D(3, 2, "same")(x)[:, :5, :5, :]])),
