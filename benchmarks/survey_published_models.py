@@ -73,7 +73,7 @@ def survey_one(model: Path, board_id: str, options: RuntimeOptions, samples: int
         try:
             gen = generate_project(model, board, Path(tmp) / "fw", options=options)
             out.runtime = gen.project.runtime
-            x, _ = random_inputs(load_graph(model), samples)
+            arrays, _ = random_inputs(load_graph(model), samples)
         except EdgekitError as exc:
             out.detail = str(exc)
             out.seconds = time.monotonic() - t0
@@ -81,7 +81,7 @@ def survey_one(model: Path, board_id: str, options: RuntimeOptions, samples: int
         out.outcome = "failed"
         try:
             build_project(gen.project, options=options)
-            save_dataset(Path(tmp) / "x.npz", {"x": x})
+            save_dataset(Path(tmp) / "x.npz", arrays)
             result = run_hil(gen.project, options=HilOptions(data=Path(tmp) / "x.npz", bench_runs=1, warmup=0,
                                                              report_dir=Path(tmp) / "report",
                                                              gates=Gates(require_exact=True),

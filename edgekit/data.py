@@ -3,6 +3,9 @@
 A dataset holds x_train, y_train, x_test, y_test (x_calib optional); a file with just x
 (and optionally y) is accepted wherever data is read. Inputs are float, in the model's input
 shape with a leading sample axis (a single sample without it is accepted too).
+A model with several inputs takes one array per input, named after it (the Keras Input's
+name): x_test_<input>; labels of several outputs are y_test_<output>, a plain y_test labelling
+the first output.
 """
 
 from __future__ import annotations
@@ -49,12 +52,48 @@ class Dataset:
         raise DataError(f"{self._where()} has no x_test or x array to evaluate on",
                         hint="save test inputs as x_test (labels as y_test)")
 
+    def model_inputs(self, kind: str, names: list[str]) -> tuple[str, list[np.ndarray], list[str]]:
+        """The inputs of a model whose inputs are `names`, for `kind` "evaluation" (x_test, else
+        x) or "calibration" (x_calib, else x_train, else x): the split's prefix, one array per
+        input and its key. A single input also takes the plain prefix."""
+        prefixes = _PREFIXES[kind]
+        for prefix in prefixes:
+            if len(names) == 1 and prefix in self.arrays:
+                return prefix, [self.arrays[prefix]], [prefix]
+            keys = [f"{prefix}_{n}" for n in names]
+            if all(k in self.arrays for k in keys):
+                return prefix, [self.arrays[k] for k in keys], keys
+        if len(names) == 1:   # the single-input messages
+            self.evaluation() if kind == "evaluation" else self.calibration()
+        usual = _USUAL_PREFIX[kind]
+        wanted = ", ".join(f"{usual}_{n}" for n in names)
+        raise DataError(f"{self._where()} has no {wanted} arrays for the model's inputs {', '.join(names)} "
+                        f"(found: {', '.join(self.arrays)})",
+                        hint=f"save one array per input, named after it: {usual}_<input name> "
+                             f"(also {', '.join(p + '_<input name>' for p in prefixes if p != usual)})")
+
+    def model_labels(self, xprefix: str, names: list[str]) -> list[tuple[str, np.ndarray | None]]:
+        """Each output's labels for the inputs under `xprefix`: (key, array or None), from
+        y_<split>_<output name>, or a plain y_<split> for the first output."""
+        yprefix = "y" + xprefix[1:]
+        out: list[tuple[str, np.ndarray | None]] = []
+        for k, name in enumerate(names):
+            key = f"{yprefix}_{name}"
+            if key not in self.arrays and k == 0:
+                key = yprefix
+            out.append((f"{self._where()}:{key}", self.arrays.get(key)))
+        return out
+
     def labels_where(self, xkey: str) -> str:
         """Where the labels of inputs `xkey` are (or would be), e.g. "data.npz:y_test", for messages."""
         return f"{self._where()}:{'y' + xkey[1:] if xkey.startswith('x') else 'y'}"
 
     def _where(self) -> str:
         return str(self.path) if self.path else "the dataset"
+
+
+_PREFIXES = {"evaluation": ("x_test", "x"), "calibration": ("x_calib", "x_train", "x")}
+_USUAL_PREFIX = {"evaluation": "x_test", "calibration": "x_train"}   # what messages suggest
 
 
 def load_dataset(path: Path | str) -> Dataset:
@@ -68,7 +107,7 @@ def load_dataset(path: Path | str) -> Dataset:
     except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
         raise InputFileError(f"{path} is not a readable .npz dataset ({exc})",
                              hint="save data with numpy.savez") from None
-    if not any(k in arrays for k in ("x", "x_train", "x_test", "x_calib")):
+    if not any(k == "x" or k.startswith("x_") for k in arrays):
         raise DataError(f"{path} has none of x_train, x_test, x_calib, x (found: {', '.join(arrays) or 'nothing'})",
                         hint="see README 'Data files'")
     for key, arr in arrays.items():

@@ -1,10 +1,12 @@
 """Models of several inputs and outputs on the device: the model API takes one input block and
 one output block (each tensor at its 4-byte aligned offset, iotypes.io_offsets), INFO counts
-them, and both runtimes compute every output byte TFLM computes. (The harness's per-input data
-and per-output reports build on this.)"""
+them, both runtimes compute every output byte TFLM computes, and hil takes one data array per
+input (x_test_<input name>) and reports each output (tests/model/test_multi_io_keras.py takes
+a Keras model of two inputs and two outputs from quantize to the report)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -74,6 +76,19 @@ def test_two_inputs_run_exact_on_the_virtual_board(runtime: str, tflm_tree: Call
         for block, expected in zip(blocks, want):
             out, cycles = s.infer_block(block.tobytes())
             assert out == expected and cycles > 0
-    # Until the harness takes one data array per input, hil says so in one line.
-    assert_clean_error(run_cli("hil", project, "--runs", "0"), 2, "2 inputs and 1 outputs",
-                       "hil validates one input and one output so far")
+    # hil: one array per input, named after the model's inputs; a plain x_test does not fit.
+    data = tmp_path / "data.npz"
+    g = load_graph(ADD)
+    names = [g.io_name(i) for i in g.inputs]
+    assert names == ["input_1", "input_2"]
+    xs = {f"x_test_{n}": rng.uniform(-1, 1, size=(4, *t.sample_shape)).astype(np.float32)
+          for n, t in zip(names, g.input_tensors)}
+    np.savez(data, x_test=xs["x_test_input_1"])
+    assert_clean_error(run_cli("hil", project, "--data", data, "--runs", "0"), 2,
+                       "no x_test_input_1, x_test_input_2 arrays", "x_test_<input name>")
+    np.savez(data, **xs)
+    r = run_cli("hil", project, "--data", data, "--runs", "0", "--require-exact", "--json")
+    assert r.returncode == 0, r.stdout + r.stderr
+    report = json.loads(r.stdout)
+    assert report["agreement"]["samples"] == 4 and report["agreement"]["exact_share"] == 1.0
+    assert "outputs" not in report   # one output: no per-output table

@@ -41,13 +41,15 @@ if TYPE_CHECKING:  # pragma: no cover
 @click.option("--epochs", type=click.IntRange(min=1),
               help="Training epochs when TARGET is an example [default: the example's CI setting].")
 @click.option("--compress", is_flag=True, help="Compress a model that does not fit the board (edgekit compress).")
+@click.option("--activations", type=click.Choice(["int8", "int16"]), default="int8", show_default=True,
+              help="Quantize a Keras model to int8, or to 16x8 (int16 activations, int8 weights).")
 @boards_dirs_option
 @json_option
 @custom_objects_option
 def deploy(target: str, board_id: str, out_dir: Path | None, runtime: str, tflm_dir: Path | None,
            data_path: Path | None,
            port: str | None, runner: str | None, min_accuracy: float | None, max_latency_ms: float | None,
-           require_exact: bool, epochs: int | None, compress: bool, boards_dirs: tuple[Path, ...],
+           require_exact: bool, epochs: int | None, compress: bool, activations: str, boards_dirs: tuple[Path, ...],
            as_json: bool) -> None:
     """The whole pipeline: TARGET is an example name, a .keras model or an int8 .tflite.
 
@@ -67,7 +69,8 @@ def deploy(target: str, board_id: str, out_dir: Path | None, runtime: str, tflm_
     with progress_bar(INFERRING) as on_progress:
         result = run_deploy(target, board, out_dir, runtime=runtime,
                             options=RuntimeOptions((tflm_dir,) if tflm_dir else ()), data=data_path, runner=runner,
-                            hil_options=opts, step=step, on_progress=on_progress, epochs=epochs, compress=compress)
+                            hil_options=opts, step=step, on_progress=on_progress, epochs=epochs, compress=compress,
+                            activations=activations)
     if as_json:
         print_json(deploy_dict(result))
         if not result.hil.gates_passed:

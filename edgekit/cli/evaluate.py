@@ -24,7 +24,8 @@ if TYPE_CHECKING:  # pragma: no cover
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @custom_objects_option
 def evaluate(model: Path, data: Path, task: str | None, as_json: bool) -> None:
-    """Task metric of a .keras or .tflite model on DATA (x_test/y_test, else x/y)."""
+    """Task metric of a .keras or .tflite model on DATA (x_test/y_test, else x/y; x_test_<input>
+    and y_test_<output> for a model of several inputs or outputs)."""
     from edgekit.data import load_dataset
     from edgekit.model.evaluate import evaluate_model
 
@@ -38,10 +39,13 @@ def evaluate(model: Path, data: Path, task: str | None, as_json: bool) -> None:
 
 
 def evaluate_table(r: EvaluationReport) -> Table:
-    """Model kind, interpreter, sample count, task and metric."""
+    """Model kind, interpreter, sample count, task and metric (a row per output of a model with several)."""
     t = Table(title=f"evaluation of {r.model}")
-    for col in ("model", "interpreter", "samples", "task", "metric"):
+    heads = r.outputs or [{"name": None, "task": r.task, "metric": r.metric, "value": r.value}]
+    for col in ("model", "interpreter", "samples", *(("output",) if r.outputs else ()), "task", "metric"):
         t.add_column(col)
-    t.add_row(r.kind, r.backend, str(r.samples), r.task or "-",
-              f"{r.metric} {r.value:.4f}" if r.metric else "- (no labels)")
+    for head in heads:
+        metric = f"{head['metric']} {head['value']:.4f}" if head["metric"] else "- (no labels)"
+        t.add_row(r.kind, r.backend, str(r.samples), *((head["name"],) if r.outputs else ()), head["task"] or "-",
+                  metric)
     return t

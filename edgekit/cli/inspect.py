@@ -45,7 +45,7 @@ def inspect(model: Path, board_ids: tuple[str, ...], boards_dirs: tuple[Path, ..
 
 def _io_rows(table: Table, kind: str, tensors: Iterable[TensorInfo]) -> None:
     for t in tensors:
-        table.add_row(kind, t.name, str(tuple(t.shape)), t.dtype,
+        table.add_row(kind, t.port, t.name, str(tuple(t.shape)), t.dtype,
                       "-" if t.scale is None else f"{t.scale:.6g}", "-" if t.zero_point is None else str(t.zero_point))
 
 
@@ -57,7 +57,7 @@ def inspect_tables(r: InspectReport, width: int | None = None) -> list[Table]:
     """
     wide = width is None or width >= WIDE_OPS
     io = Table(title=f"{r.model}  sha256:{r.sha256[:16]}…")
-    for col in ("", "tensor", "shape", "dtype", "scale", "zero point"):
+    for col in ("", "name", "tensor", "shape", "dtype", "scale", "zero point"):
         io.add_column(col, overflow="fold")
     _io_rows(io, "input", r.inputs)
     _io_rows(io, "output", r.outputs)

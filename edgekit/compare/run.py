@@ -84,9 +84,9 @@ def _inputs(model: Path, data: Path | None, out_dir: Path, samples: int) -> tupl
     if test_data:
         load_dataset(test_data)   # a missing or broken file: one error before anything runs
         return Path(test_data), test_data
-    x, what = random_inputs(load_graph(model), samples)
+    arrays, what = random_inputs(load_graph(model), samples)
     path = out_dir / RANDOM_INPUTS
-    save_dataset(path, {"x": x})
+    save_dataset(path, arrays)
     return path, f"{what} ({path})"
 
 

@@ -33,7 +33,7 @@ def deploy(target: str, board: Board, out_dir: Path, *, runtime: str = DEFAULT_C
            data: Path | None = None, runner: str | None = None, hil_options: HilOptions | None = None,
            step: Callable[[str], Any], on_progress: Callable[[int, int], None] | None = None,
            epochs: int | None = None, compress: bool = False,
-           compress_methods: tuple[str, ...] | None = None) -> DeployResult:
+           compress_methods: tuple[str, ...] | None = None, activations: str = "int8") -> DeployResult:
     """Run every stage for `target`: an example name, a .keras model (with `data`), or an int8 .tflite.
 
     `step(message)` returns a context manager that shows progress for one stage (it yields
@@ -42,7 +42,8 @@ def deploy(target: str, board: Board, out_dir: Path, *, runtime: str = DEFAULT_C
     `options` carry what runtimes need (the TFLM tree); `epochs` overrides the example's training
     epochs (UsageError when `target` is no example);
     `compress` inserts `edgekit compress` after quantizing a Keras model whose int8 model does not
-    fit `board` (with `compress_methods`, default all of them).
+    fit `board` (with `compress_methods`, default all of them); `activations` "int16" quantizes a
+    Keras model to 16x8.
     """
     from edgekit.model.evaluate import check_data_labels
     from edgekit.model.quant_report import quantize_file
@@ -69,8 +70,9 @@ def deploy(target: str, board: Board, out_dir: Path, *, runtime: str = DEFAULT_C
     if path.suffix in (".keras", ".h5"):
         if data is None:
             raise UsageError(f"deploying {path} needs data for calibration and testing", hint="pass --data DATA.npz")
-        with step("quantizing to int8"):
-            q = quantize_file(path, data, out_dir / "model.tflite", task=EXAMPLES[example].task if example else None)
+        with step("quantizing to " + ("16x8 (int16 activations)" if activations == "int16" else "int8")):
+            q = quantize_file(path, data, out_dir / "model.tflite", task=EXAMPLES[example].task if example else None,
+                              activations=activations)
         summary = f"{q.metric} {q.int8_value:.4f} (int8, {q.int8_backend})" if q.metric else "verified int8"
         steps.append(("quantize", f"{summary} -> {q.tflite_model}"))
         path, float_model, task = Path(q.tflite_model), path, q.task

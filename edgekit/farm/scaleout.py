@@ -93,10 +93,10 @@ class _Shared:
 
     def __init__(self, run: HilRun, record: FarmRecord) -> None:
         self.run, self.record = run, record
-        self.pool = _Pool(len(run.xq))
+        self.pool = _Pool(len(run.blocks))
         self.stop = threading.Event()
         self.lock = threading.Lock()
-        self.outputs: dict[int, tuple[np.ndarray, int]] = {}
+        self.outputs: dict[int, tuple[list[np.ndarray], int]] = {}
         self.bench: list[int] = []
         self.bytes = [0, 0]
         self.resends = 0
@@ -130,16 +130,16 @@ def _board(place: Place, board: BoardRun, shared: _Shared, farm: FarmRun, execut
                 shared.run.report.cycles_hz = info.cycles_hz
         while chunk := shared.pool.take(farm.boards, shared.stop):
             while chunk and not shared.stop.is_set():
-                out, n = session.infer(run.xq[chunk[0]])
+                outs, n = run.infer(session, chunk[0])
                 with shared.lock:
-                    shared.outputs[chunk[0]] = (run.output(out), int(n))
+                    shared.outputs[chunk[0]] = (outs, n)
                     board.samples.append(chunk.pop(0))
                 shared.pool.done()
             if chunk:   # stopped: not measured, not lost
                 shared.pool.give_back(chunk)
                 chunk = []
         if opts.bench_runs > 0 and not shared.stop.is_set():
-            session.infer(run.xq[-1])   # BENCH times the staged input: the last one, as on one board
+            run.infer(session, len(run.blocks) - 1)   # BENCH times the staged input: the last one, as on one board
             counts = session.bench(opts.warmup, opts.bench_runs)
             board.latency = replace(latency(counts, info.cycles_hz or 1), warmup=opts.warmup, source=_BENCH_SOURCE)
             with shared.lock:
@@ -232,7 +232,7 @@ class _Fleet:
 
 
 def _wait(fleet: _Fleet, shared: _Shared, on_progress: Callable[[int, int], None] | None) -> None:
-    total, written = len(shared.run.xq), 0
+    total, written = len(shared.run.blocks), 0
     while fleet.busy():
         fleet.join(0.1)
         time.sleep(0.05)
@@ -265,7 +265,7 @@ def run_hil_farm(project: Project, farm: FarmRun, *, options: HilOptions | None 
         shared.stop.set()
         fleet.join(_STOP_JOIN_S)
         shared.sync()
-        run.finish("failed", f"interrupted after {len(shared.outputs)} of {len(run.xq)} samples")
+        run.finish("failed", f"interrupted after {len(shared.outputs)} of {len(run.blocks)} samples")
         raise
     finally:
         fleet.close()
@@ -278,10 +278,10 @@ def run_hil_farm(project: Project, farm: FarmRun, *, options: HilOptions | None 
     run.bench = shared.bench
     run.report.link = LinkStats(shared.bytes[0], shared.bytes[1], elapsed, baud=None,
                                 inferences_per_second=n / elapsed if elapsed else None, resends=shared.resends)
-    if n < len(run.xq):
+    if n < len(run.blocks):
         failed = [b for b in record.boards if b.status == "failed"]
         why = failed[0].error if failed else (str(fleet.errors[0]) if fleet.errors else "stopped")
-        where = f"after {n} of {len(run.xq)} samples: every board of the farm failed (first: {why})"
+        where = f"after {n} of {len(run.blocks)} samples: every board of the farm failed (first: {why})"
         result = run.finish("failed", where)
         raise DeviceError(where, hint=f"the {n} samples measured are in {result.paths[0]}")
     return run.finish("complete", None)

@@ -39,17 +39,33 @@ def agreement(device_q: np.ndarray, host_q: np.ndarray, scale: float, zero_point
     """Device vs host reference outputs (one row per sample), compared in the output's own type
     (int8, uint8, int16, int32): differences in LSB of that type. float32 outputs (an integer
     model's DEQUANTIZE) are exact only bit for bit, and differ by units in the last place."""
-    n = len(device_q)
+    return agreement_of([(device_q, host_q, scale, zero_point)])
+
+
+def agreement_of(outputs: list[tuple[np.ndarray, np.ndarray, float, int]]) -> Agreement:
+    """The agreement of several outputs at once (device, host, scale, zero point each): a sample
+    is exact when every output is; differences are in each output's own LSB (or ULP), cosine and
+    RMSE over all outputs' real values."""
+    n = len(outputs[0][0])
+    kinds = {dev.dtype.kind == "f" for dev, _, _, _ in outputs}
+    unit = "ULP" if kinds == {True} else "LSB" if kinds == {False} else "LSB/ULP"
     if n == 0:
-        return Agreement(0, 0.0, 0.0, 0, 0.0, 0.0, 0.0, [], "ULP" if device_q.dtype.kind == "f" else "LSB")
-    d, h = _steps(device_q.reshape(n, -1)), _steps(host_q.reshape(n, -1))
-    diff = np.abs(d - h)
-    same = diff == 0
-    if device_q.dtype.kind == "f":  # -0.0 and +0.0 are 0 ULP apart but not the same bits
-        same = device_q.reshape(n, -1).view(np.uint32) == host_q.reshape(n, -1).astype(np.float32).view(np.uint32)
-        df, hf = device_q.reshape(n, -1).astype(np.float64), host_q.reshape(n, -1).astype(np.float64)
-    else:
-        df, hf = (d - zero_point) * scale, (h - zero_point) * scale
+        return Agreement(0, 0.0, 0.0, 0, 0.0, 0.0, 0.0, [], unit)
+    sames, diffs, dfs, hfs = [], [], [], []
+    for device_q, host_q, scale, zero_point in outputs:
+        d, h = _steps(device_q.reshape(n, -1)), _steps(host_q.reshape(n, -1))
+        diffs.append(np.abs(d - h))
+        if device_q.dtype.kind == "f":  # -0.0 and +0.0 are 0 ULP apart but not the same bits
+            sames.append(device_q.reshape(n, -1).view(np.uint32)
+                         == host_q.reshape(n, -1).astype(np.float32).view(np.uint32))
+            dfs.append(device_q.reshape(n, -1).astype(np.float64))
+            hfs.append(host_q.reshape(n, -1).astype(np.float64))
+        else:
+            sames.append(diffs[-1] == 0)
+            dfs.append((d - zero_point) * scale)
+            hfs.append((h - zero_point) * scale)
+    same, diff = np.concatenate(sames, axis=1), np.concatenate(diffs, axis=1)
+    df, hf = np.concatenate(dfs, axis=1), np.concatenate(hfs, axis=1)
     norms = np.linalg.norm(df, axis=1) * np.linalg.norm(hf, axis=1)
     # Two all-zero outputs are identical: cosine 1 by convention.
     cos = np.where(norms > 0, np.sum(df * hf, axis=1) / np.where(norms > 0, norms, 1), 1.0)
@@ -62,7 +78,7 @@ def agreement(device_q: np.ndarray, host_q: np.ndarray, scale: float, zero_point
         cosine_mean=float(cos.mean()),
         rmse=float(np.sqrt(np.mean((df - hf) ** 2))),
         mismatched_samples=[int(i) for i in np.flatnonzero(~np.all(same, axis=1))[:20]],
-        unit="ULP" if device_q.dtype.kind == "f" else "LSB",
+        unit=unit,
     )
 
 
@@ -178,6 +194,19 @@ def task_comparison(task: str | None, x: np.ndarray, y: np.ndarray | None, devic
 
 
 @dataclass
+class OutputFigures:
+    """One output of a model with several: its agreement with the host reference and task metric."""
+
+    name: str
+    agreement: Agreement
+    task: TaskComparison
+
+    def to_dict(self) -> dict[str, Any]:
+        """One entry of report.json's "outputs"."""
+        return {"name": self.name, "agreement": self.agreement.to_dict(), "task": self.task.to_dict()}
+
+
+@dataclass
 class LinkStats:
     """Bytes moved over the link while the test inputs were sent, and the throughput."""
 
@@ -286,5 +315,5 @@ class Gates:
         return results
 
 
-__all__ = ["Agreement", "GateResult", "Gates", "Latency", "LatencyFigures", "LinkStats", "TaskComparison",
-           "agreement", "latency", "task_comparison"]
+__all__ = ["Agreement", "GateResult", "Gates", "Latency", "LatencyFigures", "LinkStats", "OutputFigures",
+           "TaskComparison", "agreement", "agreement_of", "latency", "task_comparison"]

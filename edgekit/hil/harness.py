@@ -1,9 +1,9 @@
 """`edgekit hil`: validate a generated project on its board (or the virtual board).
 
-Sends every test input, compares the board's int8 outputs with the host TFLM reference,
-measures the task metric and the latency, and writes the report. A partial report is written
-as the run goes, so a board or link that fails mid-run loses nothing already measured.
-Everything about the model and where it came from is read from the opened
+Sends every test input, compares the board's outputs with the host TFLM reference, measures
+the task metric (one per output of a model with several) and the latency, and writes the
+report. A partial report is written as the run goes, so a board or link that fails mid-run
+loses nothing already measured. Everything about the model and where it came from is read from the opened
 :class:`~edgekit.project.manifest.Project`.
 """
 
@@ -19,15 +19,16 @@ import numpy as np
 
 from edgekit import __version__
 from edgekit.data import draw_samples, fit_to_input, load_dataset, require_writable
-from edgekit.errors import DeviceError, UsageError
+from edgekit.errors import DataError, DeviceError, UsageError
 from edgekit.hil.board_link import open_session
-from edgekit.hil.evaluate import Gates, LinkStats, agreement, latency, task_comparison
+from edgekit.hil.evaluate import Gates, LinkStats, OutputFigures, agreement, agreement_of, latency, task_comparison
 from edgekit.hil.history import new_run_dir, publish
 from edgekit.hil.profile import profile_on_device, require_profiler
 from edgekit.hil.protocol import DeviceInfo
 from edgekit.hil.report import DeviceRecord, HilReport, Status, write_report
 from edgekit.hil.session import Session
-from edgekit.model.metrics import check_labels, class_id_scores, infer_task
+from edgekit.model.metrics import check_labels, class_id_scores, class_id_shape, infer_task, label_classes
+from edgekit.model.modelio import ModelIO
 from edgekit.model.reference import dequantize, int8_interpreter, model_input
 from edgekit.project.manifest import Project
 
@@ -73,51 +74,66 @@ class HilResult:
         return not self.failed_gates and not self.report.error
 
 
-def _test_data(project: Project, data: Path | None, input_shape: tuple[int, ...],
-               max_samples: int | None, task: str | None) -> tuple[np.ndarray, np.ndarray | None, str]:
+def _test_data(project: Project, io: ModelIO, data: Path | None, max_samples: int | None,
+               task: str | None) -> tuple[list[np.ndarray], list[np.ndarray | None], list[str | None], str]:
+    """The test inputs (one array per model input), each output's labels (None without) and
+    task, and the data's name for the report."""
     origin_data = project.origin.test_data
     path = data or (Path(origin_data) if origin_data else None)
     if path is None:
         raise UsageError("no test data: the project does not know its model's data", hint="pass --data TEST.npz")
     dataset = load_dataset(path)
-    key, x, y = dataset.evaluation()
-    x = fit_to_input(x, input_shape, what=f"{path}:{key}")
+    prefix, xs, keys = dataset.model_inputs("evaluation", io.input_names)
+    xs = [fit_to_input(x, p.tensor.sample_shape, what=f"{path}:{key}") for x, p, key in zip(xs, io.inputs, keys)]
+    if len({len(x) for x in xs}) > 1:
+        raise DataError(f"{path}: the inputs' arrays {', '.join(keys)} hold different numbers of samples "
+                        f"({', '.join(str(len(x)) for x in xs)})")
     # Labels against the model and task before any device work (exit 2, not a failed run). A
-    # class-id output (ARG_MAX) is checked as the classifier it is: one score per class.
-    tout = project.graph.output_tensors[0]
-    out_shape = (1, _n_classes(y)) if tout.dtype == "int32" and y is not None else (1, *tout.sample_shape)
-    check_labels(x, y, out_shape, task or project.origin.task, where=dataset.labels_where(key))
+    # class-id output (ARG_MAX) is checked as the classifier it is: one score per class. The
+    # task given (or the project's) is the first output's; the others' come from their labels.
+    ys: list[np.ndarray | None] = []
+    tasks: list[str | None] = []
+    for j, (port, (where, y)) in enumerate(zip(io.outputs, dataset.model_labels(prefix, io.output_names))):
+        tout = port.tensor
+        out_shape = class_id_shape(y, (1, *tout.sample_shape), tout.dtype)
+        tasks.append(check_labels(xs[0], y, out_shape, (task or project.origin.task) if j == 0 else None,
+                                  where=where))
+        ys.append(y)
     name = str(path)
-    if max_samples is not None and max_samples < len(x):
+    if max_samples is not None and max_samples < len(xs[0]):
         # A seeded, stratified draw: the first N of a test set sorted by label would leave
         # classes (an autoencoder's anomalies) out.
-        keep = draw_samples(len(x), max_samples, y)
-        name += f" ({max_samples} of {len(x)} samples: seeded draw{', stratified by class' if y is not None else ''})"
-        x, y = x[keep], (None if y is None else y[keep])
-    return x, y, name
+        keep = draw_samples(len(xs[0]), max_samples, ys[0])
+        name += (f" ({max_samples} of {len(xs[0])} samples: seeded draw"
+                 f"{', stratified by class' if ys[0] is not None else ''})")
+        xs, ys = [x[keep] for x in xs], [None if y is None else y[keep] for y in ys]
+    return xs, ys, tasks, name
 
 
 @dataclass
 class HilRun:
-    """One validation run: its inputs, the host reference, and what the board returned so far."""
+    """One validation run: its inputs, the host reference, and what the board returned so far.
+    Per-input and per-output lists follow the graph's order (ModelIO)."""
 
     project: Project
     opts: HilOptions
     report: HilReport
-    x: np.ndarray
-    y: np.ndarray | None
-    host_q: np.ndarray
-    xq: np.ndarray                                    # the inputs as the board takes them
-    device_q: list[np.ndarray] = field(default_factory=list)
+    io: ModelIO
+    x: list[np.ndarray]                               # each input's test data (float)
+    y: list[np.ndarray | None]                        # each output's labels
+    tasks: list[str | None]                           # each output's task
+    host_q: list[np.ndarray]                          # each output of the host reference
+    blocks: np.ndarray                                # (samples, input bytes): INFER's input blocks
+    device_q: list[list[np.ndarray]] = field(default_factory=list)  # per sample, each output
     cycles: list[int] = field(default_factory=list)   # per INFER reply
     bench: list[int] = field(default_factory=list)    # per timed BENCH run
     order: list[int] | None = None   # which test inputs device_q holds (a farm's boards); None: the first ones
     run_dir: Path | None = None      # this run's own report directory (history.py), made at the first write
 
-    def output(self, out: np.ndarray) -> np.ndarray:
-        """An INFER reply's output as the host reference holds it (dtype and shape of the output tensor)."""
-        tout = self.project.graph.output_tensors[0]
-        return np.asarray(out).astype(tout.dtype).reshape(tout.sample_shape)
+    def infer(self, session: Session, i: int) -> tuple[list[np.ndarray], int]:
+        """Test input `i` on the board: each output as the host reference holds it, and the count."""
+        out, n = session.infer_block(self.blocks[i].tobytes())
+        return self.io.unpack(out), int(n)
 
     @property
     def report_dir(self) -> Path:
@@ -145,23 +161,31 @@ class HilRun:
         if n == 0:
             return
         idx = np.asarray(self.order if self.order is not None else range(n), dtype=np.int64)
-        x, y = self.x[idx], (None if self.y is None else self.y[idx])
-        tout = self.project.graph.output_tensors[0]
-        out_scale, out_zp = (tout.scale, tout.zero_point) if tout.quant is not None else (1.0, 0)
-        dev = np.stack(self.device_q)
-        report.agreement = agreement(dev, self.host_q[idx], out_scale, out_zp)
-        dev_f = dequantize(dev, out_scale, out_zp)
-        host_f = dequantize(self.host_q[idx], out_scale, out_zp)
-        origin = self.project.origin
-        float_out = (self._float_outputs(x)
-                     if self.opts.float_reference and report.status != "running" else None)
-        if tout.dtype == "int32" and y is not None:   # class ids (ARG_MAX): scored as a classifier
-            k = max(_n_classes(y), int(dev.max()) + 1, int(self.host_q.max()) + 1)
-            dev_f, host_f = class_id_scores(dev, k), class_id_scores(self.host_q[idx], k)
-            float_out = None if float_out is None else class_id_scores(float_out, k)
-        task = self.opts.task or origin.task or infer_task(self.x, self.y, (1,) + dev_f.shape[1:])
-        class_names = list(origin.class_names) if origin.class_names else None
-        report.task = task_comparison(task, x, y, dev_f, host_f, float_out, class_names)
+        x0 = self.x[0][idx]
+        float_outs = (self._float_outputs(idx)
+                      if self.opts.float_reference and report.status != "running" else None)
+        class_names = list(self.project.origin.class_names) if self.project.origin.class_names else None
+        parts, figures = [], []
+        for j, port in enumerate(self.io.outputs):
+            labels = self.y[j]
+            tout, y = port.tensor, (None if labels is None else labels[idx])
+            out_scale, out_zp = (tout.scale, tout.zero_point) if tout.quant is not None else (1.0, 0)
+            dev, host = np.stack([d[j] for d in self.device_q]), self.host_q[j][idx]
+            parts.append((dev, host, out_scale, out_zp))
+            dev_f, host_f = dequantize(dev, out_scale, out_zp), dequantize(host, out_scale, out_zp)
+            float_out = None if float_outs is None else float_outs[j]
+            if tout.dtype == "int32" and y is not None:   # class ids (ARG_MAX): scored as a classifier
+                k = max(label_classes(y), int(dev.max()) + 1, int(host.max()) + 1)
+                dev_f, host_f = class_id_scores(dev, k), class_id_scores(host, k)
+                float_out = None if float_out is None else class_id_scores(float_out, k)
+            task = self.tasks[j] if j else (self.opts.task or self.tasks[0]
+                                            or infer_task(x0, y, (1,) + dev_f.shape[1:]))
+            comparison = task_comparison(task, x0, y, dev_f, host_f, float_out,
+                                         class_names if j == 0 else None)
+            figures.append(OutputFigures(port.name, agreement(dev, host, out_scale, out_zp), comparison))
+        report.agreement = agreement_of(parts)
+        report.task = figures[0].task
+        report.outputs = figures if len(figures) > 1 else None
         hz = report.cycles_hz or 1
         report.infer_cycles = latency(self.cycles, hz)
         if self.bench:  # the device ran the warm-up itself and returned only the timed runs
@@ -170,20 +194,14 @@ class HilRun:
             warmup = min(self.opts.warmup, max(0, len(self.cycles) - 1))
             report.latency = replace(latency(self.cycles, hz, warmup=warmup), source=_INFER_SOURCE)
 
-    def _float_outputs(self, x: np.ndarray) -> np.ndarray | None:
+    def _float_outputs(self, idx: np.ndarray) -> list[np.ndarray] | None:
         path = self.project.origin.float_model
         if not path or not Path(path).is_file():
             return None
-        from edgekit.model.evaluate import run_keras
+        from edgekit.model.evaluate import run_keras_all
         from edgekit.model.keras_io import load_keras_model
 
-        return run_keras(load_keras_model(Path(path)), x).values
-
-
-def _n_classes(y: np.ndarray) -> int:
-    """Classes the labels name (integer ids, or one-hot rows)."""
-    y = np.asarray(y)
-    return int(y.shape[1]) if y.ndim == 2 and y.shape[1] > 1 else max(2, int(np.max(y)) + 1)
+        return [o.values for o in run_keras_all(load_keras_model(Path(path)), [x[idx] for x in self.x])]
 
 
 def prepare_run(project: Project, opts: HilOptions) -> HilRun:
@@ -191,18 +209,14 @@ def prepare_run(project: Project, opts: HilOptions) -> HilRun:
     of a farm's scale-out, edgekit.farm.scaleout)."""
     project.check_build()   # a stale image would run the old code and blame the data
     board, graph = project.board, project.graph
-    if len(graph.inputs) > 1 or len(graph.outputs) > 1:
-        raise UsageError(f"{project.root}: its model has {len(graph.inputs)} inputs and "
-                         f"{len(graph.outputs)} outputs; hil validates one input and one output so far",
-                         hint="the firmware runs it: drive it with edgekit.hil.session.Session.infer_block")
-    tin = graph.input_tensors[0]
-    x, y, data_name = _test_data(project, opts.data, tin.sample_shape, opts.max_samples, opts.task)
-    xq = model_input(x, tin, where=data_name)  # quantized, or token ids as they are
+    io = ModelIO.of(graph)
+    xs, ys, tasks, data_name = _test_data(project, io, opts.data, opts.max_samples, opts.task)
+    xq = [model_input(x, p.tensor, where=data_name) for x, p in zip(xs, io.inputs)]  # quantized, or token ids
     host = int8_interpreter(project.model_path.read_bytes(), graph)
     report = HilReport(edgekit_version=__version__, board=board.id, virtual=board.virtual,
                        project=str(project.root), model_sha256=graph.sha256, data=data_name,
-                       samples_planned=len(x), host_reference=host.label)
-    run = HilRun(project, opts, report, x, y, host.run(xq), xq)
+                       samples_planned=len(xs[0]), host_reference=host.label)
+    run = HilRun(project, opts, report, io, xs, ys, tasks, host.run_all(xq), io.pack(xq))
     require_writable(run.report_dir)   # a report that cannot be written fails now, not after the run
     return run
 
@@ -228,7 +242,7 @@ def run_hil(project: Project, *, options: HilOptions | None = None,
     """
     opts = options or HilOptions()
     run = prepare_run(project, opts)
-    board, graph, report, xq = project.board, project.graph, run.report, run.xq
+    board, graph, report, blocks = project.board, project.graph, run.report, run.blocks
 
     with ExitStack() as stack:
         try:
@@ -245,26 +259,26 @@ def run_hil(project: Project, *, options: HilOptions | None = None,
             link = session.link
             assert link is not None  # connected above
             bytes0 = (link.bytes_out, link.bytes_in)
-            for i, sample in enumerate(xq):
-                out, n = session.infer(sample)
-                run.device_q.append(run.output(out))
-                run.cycles.append(int(n))
+            for i in range(len(blocks)):
+                outs, n = run.infer(session, i)
+                run.device_q.append(outs)
+                run.cycles.append(n)
                 if on_progress:
-                    on_progress(i + 1, len(xq))
+                    on_progress(i + 1, len(blocks))
                 if (i + 1) % PARTIAL_EVERY == 0:
                     run.finish("running", None)
             elapsed = time.monotonic() - started
             report.link = LinkStats(
                 link.bytes_out - bytes0[0], link.bytes_in - bytes0[1], elapsed,
                 baud=None if _is_pty_or_socket(session.url) else opts.baud or board.baud,
-                inferences_per_second=len(xq) / elapsed if elapsed else None, resends=session.resends)
+                inferences_per_second=len(blocks) / elapsed if elapsed else None, resends=session.resends)
             if opts.bench_runs > 0:
                 run.bench = session.bench(opts.warmup, opts.bench_runs)
             if opts.profile:  # after BENCH, which times the last input staged by the accuracy pass
-                report.profile = profile_on_device(session, graph, xq[0], unit=report.counter_unit)
+                report.profile = profile_on_device(session, graph, blocks[0].tobytes(), unit=report.counter_unit)
         except (DeviceError, KeyboardInterrupt) as exc:
             message = "interrupted" if isinstance(exc, KeyboardInterrupt) else exc.message
-            where = f"after {len(run.device_q)} of {len(xq)} samples: {message}"
+            where = f"after {len(run.device_q)} of {len(blocks)} samples: {message}"
             result = run.finish("failed", where)
             if isinstance(exc, KeyboardInterrupt):
                 raise

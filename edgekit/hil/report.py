@@ -22,7 +22,7 @@ from rich.table import Table
 
 from edgekit.data import atomic_write_bytes, atomic_write_text
 from edgekit.farm.record import FarmRecord
-from edgekit.hil.evaluate import Agreement, GateResult, Latency, LinkStats, TaskComparison
+from edgekit.hil.evaluate import Agreement, GateResult, Latency, LinkStats, OutputFigures, TaskComparison
 from edgekit.hil.profile import LayerProfile
 from edgekit.hil.profile_report import PROFILE_PNG, profile_markdown, profile_tables, write_profile_png
 from edgekit.hil.protocol import DeviceInfo
@@ -81,6 +81,9 @@ class HilReport:
     profile: LayerProfile | None = None    # per-op counts of one invoke (hil --profile)
     gates: list[GateResult] | None = None  # evaluated once the run is over
     farm: FarmRecord | None = None         # the boards of a labgrid farm run (hil --place / --farm)
+    # A model with several outputs: each one's agreement and task metric (`agreement` then holds
+    # all outputs together, `task` the first output's); None for one output.
+    outputs: list[OutputFigures] | None = None
 
     @property
     def counter_unit(self) -> str:
@@ -108,6 +111,8 @@ class HilReport:
             "agreement": self.agreement, "task": self.task, "infer_cycles": self.infer_cycles,
             "latency": self.latency, "link": self.link, "profile": self.profile}
         out.update({key: part.to_dict() for key, part in parts.items() if part is not None})
+        if self.outputs is not None:
+            out["outputs"] = [o.to_dict() for o in self.outputs]
         if self.gates is not None:
             out["gates"] = [g.to_dict() for g in self.gates]
         if self.farm is not None:
@@ -131,12 +136,20 @@ def console_tables(report: HilReport) -> list[Table]:
     """Rich tables for the terminal: task metric, agreement, latency, link."""
     tables = []
     task, a, lat, link = report.task, report.agreement, report.latency, report.link
-    if task is not None and task.metric:
-        t = Table(title=f"{task.metric} on {a.samples if a else 0} test samples")
-        for col in ("device", "host int8 (TFLM reference)", "float"):
-            t.add_column(col, justify="right")
-        t.add_row(_fmt(task.device), _fmt(task.host_int8), _fmt(task.float))
+    if report.outputs:
+        t = Table(title=f"each output on {a.samples if a else 0} test samples")
+        for col in OUTPUT_COLUMNS:
+            t.add_column(col, justify="left" if col in ("output", "metric") else "right")
+        for row in output_rows(report.outputs):
+            t.add_row(*row)
         tables.append(t)
+    if task is not None and task.metric:
+        if not report.outputs:   # else the outputs' table has it
+            t = Table(title=f"{task.metric} on {a.samples if a else 0} test samples")
+            for col in ("device", "host int8 (TFLM reference)", "float"):
+                t.add_column(col, justify="right")
+            t.add_row(_fmt(task.device), _fmt(task.host_int8), _fmt(task.float))
+            tables.append(t)
         for name, v in (task.extra or {}).items():   # e.g. next-word's top-3 accuracy
             t = Table(title=f"{name} (reported beside the metric)")
             for col in ("device", "host int8 (TFLM reference)", "float"):
@@ -175,6 +188,16 @@ def console_tables(report: HilReport) -> list[Table]:
     return tables
 
 
+OUTPUT_COLUMNS = ("output", "metric", "device", "host int8", "float", "exact", "max |diff|")
+
+
+def output_rows(outputs: list[OutputFigures]) -> list[tuple[str, ...]]:
+    """One row per output: its metric on device, host and float, and its agreement."""
+    return [(o.name, o.task.metric or "-", _fmt(o.task.device), _fmt(o.task.host_int8), _fmt(o.task.float),
+             f"{o.agreement.exact_share:.2%}", f"{o.agreement.max_abs_diff_lsb} {o.agreement.unit}")
+            for o in outputs]
+
+
 def latency_plot_note(report: HilReport) -> str | None:
     """Why the latency histogram would say nothing (too few timed runs, or every run the same
     count, as on QEMU), or None when it is worth drawing."""
@@ -205,8 +228,12 @@ def markdown(report: HilReport) -> str:
         "",
     ]
     task, a, lat = report.task, report.agreement, report.latency
+    if report.outputs:
+        lines += ["## Each output", "", "| " + " | ".join(OUTPUT_COLUMNS) + " |", "|---|---|" + "---:|" * 5]
+        lines += ["| " + " | ".join(row) + " |" for row in output_rows(report.outputs)] + [""]
     if task is not None and task.metric:
-        lines += [f"## Task metric ({task.metric})", "", "| device | host int8 | float |", "|---:|---:|---:|",
+        first = ", first output" if report.outputs else ""
+        lines += [f"## Task metric ({task.metric}{first})", "", "| device | host int8 | float |", "|---:|---:|---:|",
                   f"| {_fmt(task.device)} | {_fmt(task.host_int8)} | {_fmt(task.float)} |", ""]
         for name, v in (task.extra or {}).items():
             lines += [f"{name}: device {_fmt(v.get('device'))}, host int8 {_fmt(v.get('host_int8'))}, "

@@ -212,6 +212,10 @@ def record_stream(board: Board, sensor_id: str, rate_hz: int, seconds: float, ou
                                                         f"generated for {board.id}")
         ticker = None
         if infer:
+            if info.inputs > 1 or info.outputs > 1:   # the firmware's stream engine fills one window
+                raise UsageError(f"live inference feeds the sensor into a model of one input and one output; "
+                                 f"this model has {info.inputs} inputs and {info.outputs} outputs",
+                                 hint="record without --infer, and validate the model with `edgekit hil`")
             if info.input_dtype != "int8":
                 raise UsageError(f"live inference feeds int8 sensor windows; this model's input is "
                                  f"{info.input_dtype}", hint="record without --infer")

@@ -7,7 +7,10 @@ its conversion twin (edgekit.model.recurrent), one with UpSampling1D/2D (nearest
 RepeatVector or ELU(alpha != 1) layers into forms TFLM runs (edgekit.model.layer_twin), each
 checked against Keras in float.
 
-    python -m edgekit.model.convert_worker MODEL.keras CALIB.npy OUT.tflite RESULT.json WHERE
+    python -m edgekit.model.convert_worker MODEL.keras CALIB.npz OUT.tflite RESULT.json WHERE ACTIVATIONS
+
+CALIB.npz holds one array per model input (arr_0, arr_1... in the model's input order);
+ACTIVATIONS is int8 or int16 (16x8).
 
 Exit 0 with OUT.tflite written, or exit 2 with RESULT.json holding the error
 ({"error": class name, "message": ..., "hint": ...}).
@@ -23,26 +26,33 @@ from pathlib import Path
 def main(argv: list[str]) -> int:
     """Convert argv's model with argv's calibration data; see the module docstring."""
     model_path, calib_path, out_path, result_path = (Path(a) for a in argv[:4])
-    where = argv[4]  # names the model in error messages
+    where, activations = argv[4], argv[5]  # where names the model in error messages
     try:
         import numpy as np
 
-        from edgekit.errors import EdgekitError
+        from edgekit.errors import EdgekitError, ModelError
         from edgekit.model import layer_twin, recurrent
         from edgekit.model.keras_io import load_keras_model
         from edgekit.model.quantize import convert_int8
 
         try:
             model = load_keras_model(model_path)
-            calibration = np.load(calib_path, allow_pickle=False)
+            with np.load(calib_path, allow_pickle=False) as npz:
+                arrays = [npz[f"arr_{k}"] for k in range(len(npz.files))]
             input_dtype = "float32"
+            if len(arrays) > 1 and (layer_twin.needs_twin(model) or recurrent.needs_twin(model)):
+                raise ModelError(f"{where} has several inputs and layers edgekit converts through a twin "
+                                 "(Embedding, LSTM, GRU, UpSampling, RepeatVector, ELU(alpha)); it converts "
+                                 "those in single-input models only so far",
+                                 hint="split the model, or give it one input")
             if layer_twin.needs_twin(model):  # UpSampling, RepeatVector, ELU(alpha): ops TFLM lacks
-                model = layer_twin.build_twin(model, calibration, where)
+                model = layer_twin.build_twin(model, arrays[0], where)
             if recurrent.needs_twin(model):  # Embedding/LSTM/GRU: convert an int8-friendly twin
                 twin = recurrent.build_twin(model, where)
-                recurrent.check_twin(model, twin, calibration, where)
+                recurrent.check_twin(model, twin, arrays[0], where)
                 model, input_dtype = twin.model, twin.input_dtype
-            tflite = convert_int8(model, calibration, where=where, input_dtype=input_dtype)
+            calibration = arrays[0] if len(arrays) == 1 else arrays
+            tflite = convert_int8(model, calibration, where=where, input_dtype=input_dtype, activations=activations)
         except EdgekitError as exc:
             result = {"error": type(exc).__name__, "message": exc.message, "hint": exc.hint}
             result_path.write_text(json.dumps(result))

@@ -11,7 +11,7 @@ import numpy as np
 from edgekit.data import Dataset, fit_to_input, load_dataset
 from edgekit.errors import InputFileError
 from edgekit.model import metrics
-from edgekit.model.keras_io import load_keras_model, static_input_shape, static_output_shape
+from edgekit.model.keras_io import keras_io, load_keras_model
 from edgekit.model.reference import dequantize, int8_interpreter, model_input
 from edgekit.model.tflite_graph import Graph, load_graph
 
@@ -26,21 +26,35 @@ class Outputs:
 
 
 def run_keras(model: Any, x: np.ndarray) -> Outputs:
-    """The float outputs of a Keras model on `x`, predicted in batches of 256."""
-    return Outputs(np.asarray(model.predict(x, batch_size=256, verbose=0), dtype=np.float32))
+    """The float outputs of a single-output Keras model on `x`, predicted in batches of 256."""
+    return run_keras_all(model, [x])[0]
+
+
+def run_keras_all(model: Any, xs: list[np.ndarray]) -> list[Outputs]:
+    """Each output of a Keras model on its inputs `xs` (one array each, the model's order)."""
+    pred = model.predict(xs[0] if len(xs) == 1 else list(xs), batch_size=256, verbose=0)
+    pred = pred if isinstance(pred, (list, tuple)) else [pred]
+    return [Outputs(np.asarray(p, dtype=np.float32)) for p in pred]
 
 
 def run_tflite(model_bytes: bytes, graph: Graph, x: np.ndarray, backend: str = "auto") -> Outputs:
     """Quantize inputs (token ids as they are), run the integer model on the most exact host
-    interpreter, dequantize."""
-    tin, tout = graph.input_tensors[0], graph.output_tensors[0]
+    interpreter, dequantize: a single-input model's first output."""
+    tin = graph.input_tensors[0]
     if tin.dtype not in ("int8", "uint8", "int16", "int32"):
         return _run_float_tflite(model_bytes, x)
+    return run_tflite_all(model_bytes, graph, [x], backend)[0]
+
+
+def run_tflite_all(model_bytes: bytes, graph: Graph, xs: list[np.ndarray], backend: str = "auto") -> list[Outputs]:
+    """An integer model on one array per input (graph order): each output, dequantized."""
     interp = int8_interpreter(model_bytes, graph, backend)
-    xq = model_input(x, tin)
-    yq = interp.run(xq)
-    y = dequantize(yq, tout.scale, tout.zero_point) if tout.quant is not None else yq.astype(np.float32)
-    return Outputs(y, yq, interp.label)
+    yqs = interp.run_all([model_input(x, t) for x, t in zip(xs, graph.input_tensors)])
+    outs = []
+    for yq, tout in zip(yqs, graph.output_tensors):
+        y = dequantize(yq, tout.scale, tout.zero_point) if tout.quant is not None else yq.astype(np.float32)
+        outs.append(Outputs(y, yq, interp.label))
+    return outs
 
 
 def _run_float_tflite(model_bytes: bytes, x: np.ndarray) -> Outputs:
@@ -70,6 +84,9 @@ class EvaluationReport:
     metric: str | None
     value: float | None
     extra: dict[str, Any] = field(default_factory=dict)
+    # A model of several outputs: each one's name, task, metric and value (the fields above
+    # hold the first output's); empty for one output.
+    outputs: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """The report as a JSON-ready dict (`edgekit evaluate --json`)."""
@@ -87,33 +104,55 @@ def resolve_task(task: str | None, x: np.ndarray, y: np.ndarray | None, out_shap
 
 def check_data_labels(data_path: Path, model_path: Path, task: str | None = None) -> str | None:
     """Check the test labels of `data_path` against the int8 .tflite at `model_path` (see
-    metrics.check_labels) before a pipeline spends time on the model; returns the task."""
+    metrics.check_labels; every output's for a model of several) before a pipeline spends time
+    on the model; returns the (first output's) task."""
     graph = load_graph(model_path)
     dataset = load_dataset(data_path)
-    xkey, x, y = dataset.evaluation()
-    x = fit_to_input(x, graph.input_tensors[0].shape[1:], what=f"{dataset.path}:{xkey}")
-    return resolve_task(task, x, y, graph.output_tensors[0].shape, dataset.labels_where(xkey))
+    prefix, xs, keys = dataset.model_inputs("evaluation", [graph.io_name(i) for i in graph.inputs])
+    xs = [fit_to_input(x, t.sample_shape, what=f"{dataset.path}:{key}")
+          for x, t, key in zip(xs, graph.input_tensors, keys)]
+    labels = dataset.model_labels(prefix, [graph.io_name(i) for i in graph.outputs])
+    tasks = [resolve_task(task if j == 0 else None, xs[0], y, t.shape, where)
+             for j, ((where, y), t) in enumerate(zip(labels, graph.output_tensors))]
+    return tasks[0]
 
 
 def evaluate_model(model_path: Path, dataset: Dataset, task: str | None = None) -> EvaluationReport:
-    """`edgekit evaluate`: the task metric of any .keras or .tflite model on a dataset."""
-    xkey, x, y = dataset.evaluation()
-    labels = dataset.labels_where(xkey)
+    """`edgekit evaluate`: the task metric of any .keras or .tflite model on a dataset; for a
+    model of several outputs, each output's (`task` is the first output's)."""
     suffix = model_path.suffix
+    graph = None
     if suffix in (".keras", ".h5"):
         model = load_keras_model(model_path)
-        x = fit_to_input(x, static_input_shape(model, str(model_path)), what=f"{dataset.path}:{xkey}")
-        task = resolve_task(task, x, y, static_output_shape(model, str(model_path)), labels)  # before any work
-        outs = run_keras(model, x)
+        io = keras_io(model, str(model_path))
+        in_names, in_shapes, out_names = io.input_names, io.input_shapes, io.output_names
+        out_shapes = [(1, *s) for s in io.output_shapes]
         kind = "keras float"
     elif suffix == ".tflite":
         graph = load_graph(model_path)
-        x = fit_to_input(x, graph.input_tensors[0].shape[1:], what=f"{dataset.path}:{xkey}")
-        task = resolve_task(task, x, y, graph.output_tensors[0].shape, labels)
-        outs = run_tflite(model_path.read_bytes(), graph, x)
+        in_names = [graph.io_name(i) for i in graph.inputs]
+        out_names = [graph.io_name(i) for i in graph.outputs]
+        in_shapes = [t.sample_shape for t in graph.input_tensors]
+        out_shapes = [t.shape for t in graph.output_tensors]
         kind = f"tflite {graph.input_tensors[0].dtype}"
     else:
         raise InputFileError(f"{model_path}: unknown model type '{suffix}'", hint="pass a .keras or .tflite file")
-    value = metrics.task_metric(task, x, y, outs.values) if task and y is not None else None
-    return EvaluationReport(str(model_path), kind, outs.backend, str(dataset.path), len(x), task,
-                            metrics.METRIC_OF_TASK.get(task) if task else None, value)
+    prefix, xs, keys = dataset.model_inputs("evaluation", in_names)
+    xs = [fit_to_input(x, shape, what=f"{dataset.path}:{key}") for x, shape, key in zip(xs, in_shapes, keys)]
+    labels = dataset.model_labels(prefix, out_names)
+    tasks = [resolve_task(task if j == 0 else None, xs[0], y, shape, where)  # before any work
+             for j, ((where, y), shape) in enumerate(zip(labels, out_shapes))]
+    if graph is None:
+        outs = run_keras_all(model, xs)
+    elif len(xs) == 1 and graph.input_tensors[0].dtype not in ("int8", "uint8", "int16", "int32"):
+        outs = [_run_float_tflite(model_path.read_bytes(), xs[0])]
+    else:
+        outs = run_tflite_all(model_path.read_bytes(), graph, xs)
+    values = [metrics.task_metric(t, xs[0], y, o.values) if t and y is not None else None
+              for t, (_, y), o in zip(tasks, labels, outs)]
+    report = EvaluationReport(str(model_path), kind, outs[0].backend, str(dataset.path), len(xs[0]), tasks[0],
+                              metrics.METRIC_OF_TASK.get(tasks[0]) if tasks[0] else None, values[0])
+    if len(outs) > 1:
+        report.outputs = [{"name": n, "task": t, "metric": metrics.METRIC_OF_TASK.get(t) if t else None, "value": v}
+                          for n, t, v in zip(out_names, tasks, values)]
+    return report

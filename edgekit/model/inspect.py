@@ -18,6 +18,7 @@ class TensorInfo:
     dtype: str
     scale: float | None
     zero_point: int | None
+    port: str = ""   # a graph input's or output's name as data files use it (Graph.io_name)
 
 
 @dataclass
@@ -37,8 +38,9 @@ def tensor_info(graph: Graph, index: int) -> TensorInfo:
     """Shape, type and per-tensor quantization of tensor `index`."""
     t = graph.tensors[index]
     quantized = t.quant is not None
+    port = graph.io_name(index) if index in graph.inputs or index in graph.outputs else ""
     return TensorInfo(t.name, list(t.shape), t.dtype, t.scale if quantized else None,
-                      t.zero_point if quantized else None)
+                      t.zero_point if quantized else None, port)
 
 
 def op_macs(graph: Graph, op: Operator) -> int:

@@ -10,6 +10,7 @@ import os
 import re
 import sys
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -131,22 +132,52 @@ def _not_keras(path: Path, why: str) -> InputFileError:
                           hint="re-save it with model.save('model.keras')")
 
 
+@dataclass(frozen=True)
+class KerasIO:
+    """A Keras model's inputs and outputs: names (the Input layers' and output layers') and
+    shapes without the batch axis, all dimensions known, in the model's order."""
+
+    input_names: list[str]
+    input_shapes: list[tuple[int, ...]]
+    output_names: list[str]
+    output_shapes: list[tuple[int, ...]]
+    output_dtypes: list[str]   # "float32"; "int32" for class ids (keras.ops.argmax)
+
+    @property
+    def single(self) -> bool:
+        """One input and one output."""
+        return len(self.input_names) == 1 and len(self.output_names) == 1
+
+
+def keras_io(model: Any, where: str) -> KerasIO:
+    """The names and static shapes of the model's inputs and outputs; ModelError for a dynamic one."""
+    def shapes(tensors: list[Any], what: str, hint: str) -> list[tuple[int, ...]]:
+        out = []
+        for t in tensors:
+            shape = tuple(t.shape[1:])
+            if any(d is None for d in shape):
+                raise ModelError(f"{where} has a dynamic {what} shape {shape}", hint=hint)
+            out.append(tuple(int(d) for d in shape))
+        return out
+
+    ins = shapes(list(model.inputs), "input", "give the Input layer a fixed shape, e.g. keras.Input((128, 3))")
+    outs = shapes(list(model.outputs), "output", "give every layer a fixed shape")
+    in_names = [getattr(t, "name", None) or f"input_{k}" for k, t in enumerate(model.inputs)]
+    out_names = list(getattr(model, "output_names", None) or [f"output_{k}" for k in range(len(outs))])
+    out_dtypes = [str(getattr(t, "dtype", "float32")) for t in model.outputs]
+    return KerasIO(in_names, ins, out_names, outs, out_dtypes)
+
+
 def static_input_shape(model: Any, where: str) -> tuple[int, ...]:
     """The model's single input shape without batch, all dimensions known."""
     if len(model.inputs) != 1 or len(model.outputs) != 1:
-        raise ModelError(f"{where} has {len(model.inputs)} inputs and {len(model.outputs)} outputs;"
-                         " edgekit supports single-input, single-output models")
-    shape = tuple(model.inputs[0].shape[1:])
-    if any(d is None for d in shape):
-        raise ModelError(f"{where} has a dynamic input shape {shape}",
-                         hint="give the Input layer a fixed shape, e.g. keras.Input((128, 3))")
-    return tuple(int(d) for d in shape)
+        raise ModelError(f"{where} has {len(model.inputs)} inputs and {len(model.outputs)} outputs; this "
+                         "command takes single-input, single-output models so far",
+                         hint="quantize, evaluate, deploy, generate, hil and compare take several "
+                              "(README 'Several inputs and outputs')")
+    return keras_io(model, where).input_shapes[0]
 
 
 def static_output_shape(model: Any, where: str) -> tuple[int, ...]:
     """The model's single output shape with a batch axis of 1, all dimensions known."""
-    shape = tuple(model.outputs[0].shape[1:])
-    if any(d is None for d in shape):
-        raise ModelError(f"{where} has a dynamic output shape {shape}",
-                         hint="give every layer a fixed shape")
-    return (1, *(int(d) for d in shape))
+    return (1, *keras_io(model, where).output_shapes[0])

@@ -47,6 +47,18 @@ def class_id_scores(ids: np.ndarray, n_classes: int) -> np.ndarray:
     return np.eye(n_classes, dtype=np.float32)[np.clip(flat, 0, n_classes - 1)]
 
 
+def label_classes(y: np.ndarray) -> int:
+    """Classes the labels name (integer ids, or one-hot rows)."""
+    y = np.asarray(y)
+    return int(y.shape[1]) if y.ndim == 2 and y.shape[1] > 1 else max(2, int(np.max(y)) + 1)
+
+
+def class_id_shape(y: np.ndarray | None, shape: tuple[int, ...], dtype: str) -> tuple[int, ...]:
+    """The output shape (batch axis first) labels are checked against: a class-id output
+    (int32, ARG_MAX) as the classifier it is, one score per class the labels name."""
+    return (1, label_classes(y)) if dtype == "int32" and y is not None else shape
+
+
 def check_labels(x: np.ndarray, y: np.ndarray | None, output_shape: tuple[int, ...], task: str | None,
                  *, where: str) -> str | None:
     """The task to score (`task`, else inferred), after checking the labels fit it and the model.

@@ -32,7 +32,7 @@ from edgekit.console import quiet_native_stderr
 from edgekit.errors import DataError, ModelError
 from edgekit.model.float_islands import integer_islands
 from edgekit.model.keras_argmax import plain_argminmax
-from edgekit.model.keras_io import import_tensorflow, static_input_shape
+from edgekit.model.keras_io import KerasIO, import_tensorflow, keras_io
 from edgekit.model.tflite_graph import Graph, parse_graph
 
 DEFAULT_CALIBRATION_SAMPLES = 200
@@ -47,55 +47,124 @@ _INT8_GRAPH_TYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint
 _IO_TYPES = ("int8", "uint8", "int16", "int32")
 
 
-def calibration_subset(x: np.ndarray, samples: int, seed: int = 0) -> np.ndarray:
-    """Up to `samples` calibration inputs, drawn without replacement, repeatable."""
+def calibration_subset(x: Any, samples: int, seed: int = 0) -> Any:
+    """Up to `samples` calibration inputs, drawn without replacement, repeatable: of one array,
+    or the same samples of each array of a list (one per model input)."""
     if samples <= 0:
         raise DataError(f"--samples must be positive, got {samples}")
-    if len(x) <= samples:
+    arrays = x if isinstance(x, list) else [x]
+    if len(arrays[0]) <= samples:
         return x
-    idx = np.random.default_rng(seed).choice(len(x), size=samples, replace=False)
-    return x[np.sort(idx)]
+    idx = np.sort(np.random.default_rng(seed).choice(len(arrays[0]), size=samples, replace=False))
+    return [a[idx] for a in arrays] if isinstance(x, list) else x[idx]
 
 
-def convert_int8(model: Any, calibration: np.ndarray, *, where: str = "model", input_dtype: str = "float32") -> bytes:
-    """Convert a Keras model to full-integer int8 TFLite bytes: int8 output, int8 input, or an
-    int32 input left as it is for `input_dtype="int32"` (token ids feeding an Embedding)."""
+ACTIVATIONS = ("int8", "int16")  # int16: TF's 16x8 mode (int16 activations, int8 weights)
+
+
+def convert_int8(model: Any, calibration: np.ndarray | list[np.ndarray], *, where: str = "model",
+                 input_dtype: str = "float32", activations: str = "int8") -> bytes:
+    """Convert a Keras model to full-integer TFLite bytes: int8 (int16 for
+    `activations="int16"`) inputs and outputs, or an int32 input left as it is for
+    `input_dtype="int32"` (token ids feeding an Embedding). `calibration` holds one array per
+    model input for a model with several; their graph inputs and outputs then carry the Keras
+    names and come in the Keras model's order (the converter sorts them by name)."""
     tf = import_tensorflow()
-    input_shape = static_input_shape(model, where)
-    if calibration.shape[1:] != input_shape:
-        raise DataError(f"calibration data has samples of shape {calibration.shape[1:]}, "
-                        f"the model takes {input_shape}")
-    if len(calibration) == 0:
-        raise DataError("calibration data is empty")
+    io = keras_io(model, where)
+    calib = list(calibration) if isinstance(calibration, (list, tuple)) else [calibration]
+    if len(calib) != len(io.input_shapes):
+        raise DataError(f"calibration data has {len(calib)} arrays, {where} has {len(io.input_shapes)} inputs")
+    for arr, shape, name in zip(calib, io.input_shapes, io.input_names):
+        if arr.shape[1:] != shape:
+            raise DataError(f"calibration data for input '{name}' has samples of shape {arr.shape[1:]}, "
+                            f"the model takes {shape}")
+        if len(arr) == 0:
+            raise DataError("calibration data is empty")
     dtype = "int32" if input_dtype == "int32" else "float32"  # the converter leaves an int32 input alone
-    calib = calibration.astype(dtype)
+    calib = [a.astype(dtype) for a in calib]
+    single = io.single
 
     def representative_dataset():
-        for sample in calib:
-            yield [sample[None]]
+        for k in range(len(calib[0])):
+            if single:
+                yield [calib[0][k][None]]
+            else:  # by signature name: the converter's own input order is not the model's
+                yield {name: a[k][None] for name, a in zip(io.input_names, calib)}
 
     with tempfile.TemporaryDirectory(prefix="edgekit-savedmodel-") as tmp:
         saved = Path(tmp) / "saved_model"
+        specs = [tf.TensorSpec((1, *shape), tf.as_dtype(dtype), name=None if single else name)
+                 for shape, name in zip(io.input_shapes, io.input_names)]
         try:
             with plain_argminmax():  # keras.ops.argmax as one ARG_MAX (keras_argmax.py)
-                model.export(str(saved), format="tf_saved_model", verbose=False,
-                             input_signature=[tf.TensorSpec((1,) + input_shape, tf.as_dtype(dtype))])
+                if single:
+                    model.export(str(saved), format="tf_saved_model", verbose=False, input_signature=specs)
+                else:
+                    _export_named(model, io, specs, saved)
         except Exception as exc:
             raise ModelError(f"cannot export {where} as a SavedModel: {_first_line(exc)}") from None
         converter = tf.lite.TFLiteConverter.from_saved_model(str(saved))
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = representative_dataset
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        converter.inference_input_type = tf.int8
-        converter.inference_output_type = tf.int8
+        if activations == "int16":
+            converter.target_spec.supported_ops = [
+                tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+            converter.inference_input_type = converter.inference_output_type = tf.int16
+        else:
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+            converter.inference_input_type = converter.inference_output_type = tf.int8
         try:
             with quiet_native_stderr():  # the converter prints its settings to stderr
                 tflite = bytes(converter.convert())
         except Exception as exc:
-            raise ModelError(f"{where} does not convert to full-integer int8: {_first_line(exc)}",
+            mode = "16x8 (int16 activations)" if activations == "int16" else "full-integer int8"
+            raise ModelError(f"{where} does not convert to {mode}: {_first_line(exc)}",
                              hint="replace the layer the converter names with int8-friendly ops") from None
     # ELU (and any op float_islands lists) left in float although TFLM has its int8 kernel.
-    return integer_islands(tflite)[0]
+    tflite = integer_islands(tflite)[0]
+    return tflite if single else keras_order(tflite, io.input_names, io.output_names)
+
+
+def _export_named(model: Any, io: KerasIO, specs: list[Any], saved: Path) -> None:
+    """A SavedModel whose serving signature names inputs and outputs as the Keras model does
+    (model.export names outputs output_0, output_1...)."""
+    import keras
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+
+    def serve(*args: Any) -> dict[str, Any]:
+        outs = model(list(args), training=False)
+        outs = outs if isinstance(outs, (list, tuple)) else [outs]
+        return dict(zip(io.output_names, outs))
+
+    archive.add_endpoint("serve", serve, input_signature=specs)
+    archive.write_out(str(saved), verbose=False)
+
+
+def keras_order(tflite: bytes, input_names: list[str], output_names: list[str]) -> bytes:
+    """The model with its main subgraph's inputs and outputs listed in the given order of
+    their signature names (what a runtime's input(k)/output(k) and edgekit's I/O blocks follow)."""
+    from tensorflow.lite.python import schema_py_generated as fb
+
+    model = fb.ModelT.InitFromObj(fb.Model.GetRootAsModel(bytearray(tflite), 0))
+    sig = next((sd for sd in model.signatureDefs or [] if sd.subgraphIndex == 0), None)
+    if sig is None:
+        return tflite
+    sg = model.subgraphs[0]
+    by_name = {tm.name.decode() if isinstance(tm.name, bytes) else tm.name: tm.tensorIndex
+               for tm in list(sig.inputs or []) + list(sig.outputs or [])}
+    if not set(input_names) | set(output_names) <= set(by_name):
+        return tflite  # not the signature this module wrote: leave the order alone
+    ins, outs = [by_name[n] for n in input_names], [by_name[n] for n in output_names]
+    if sorted(ins) != sorted(sg.inputs) or sorted(outs) != sorted(sg.outputs):
+        return tflite
+    sg.inputs, sg.outputs = ins, outs
+    import flatbuffers
+
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
 
 
 def _without_locations(line: str) -> str:
@@ -177,8 +246,8 @@ def verify_int8(graph: Graph, where: str) -> None:
             hint="replace that layer with int8-friendly ops (Dense, Conv, pooling, ReLU, Add...)")
 
 
-def convert_in_child(model: Any, calibration: np.ndarray, *, where: str = "model",
-                     timeout: float = CONVERT_TIMEOUT_S) -> bytes:
+def convert_in_child(model: Any, calibration: np.ndarray | list[np.ndarray], *, where: str = "model",
+                     timeout: float = CONVERT_TIMEOUT_S, activations: str = "int8") -> bytes:
     """convert_int8 in a child process: `model` is a .keras/.h5 path or a live Keras model
     (saved to a temporary .keras first). A crash (signal), an unexpected exception or a
     timeout in the child raises ModelError; nothing temporary is left behind."""
@@ -192,10 +261,11 @@ def convert_in_child(model: Any, calibration: np.ndarray, *, where: str = "model
                 model.save(model_path)
             except Exception as exc:
                 raise ModelError(f"cannot save {where} for conversion: {_first_line(exc)}") from None
-        calib_path, out_path, result_path = tmp / "calib.npy", tmp / "model.tflite", tmp / "result.json"
-        np.save(calib_path, np.asarray(calibration, dtype=np.float32))
+        calib_path, out_path, result_path = tmp / "calib.npz", tmp / "model.tflite", tmp / "result.json"
+        arrays = calibration if isinstance(calibration, list) else [calibration]
+        np.savez(calib_path, *(np.asarray(a, dtype=np.float32) for a in arrays))  # arr_0, arr_1... in order
         argv = [sys.executable, "-m", "edgekit.model.convert_worker", str(model_path), str(calib_path),
-                str(out_path), str(result_path), where]
+                str(out_path), str(result_path), where, activations]
         env = {**os.environ, "TMPDIR": tmp_dir}  # the SavedModel and TF's scratch files land in tmp
         with open(tmp / "stderr.txt", "wb") as log:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env)
@@ -235,11 +305,16 @@ def _child_error(result_path: Path, returncode: int, where: str) -> errors.Edgek
     return ModelError(f"the int8 conversion of {where} failed: {result.get('message', '?')}", hint=_CONVERT_HINT)
 
 
-def quantize_model(model: Any, calibration: np.ndarray, *, samples: int = DEFAULT_CALIBRATION_SAMPLES,
-                   where: str = "model") -> tuple[bytes, Graph]:
+def quantize_model(model: Any, calibration: np.ndarray | list[np.ndarray], *,
+                   samples: int = DEFAULT_CALIBRATION_SAMPLES, where: str = "model",
+                   activations: str = "int8") -> tuple[bytes, Graph]:
     """Quantize (in a child process, see convert_in_child) and verify; `model` is a live Keras
-    model or the path of one. Returns the .tflite bytes and its parsed graph."""
-    tflite_bytes = convert_in_child(model, calibration_subset(calibration, samples), where=where)
+    model or the path of one, `calibration` one array or one per model input. Returns the
+    .tflite bytes and its parsed graph."""
+    if activations not in ACTIVATIONS:
+        raise DataError(f"activations must be one of {', '.join(ACTIVATIONS)}, got {activations!r}")
+    tflite_bytes = convert_in_child(model, calibration_subset(calibration, samples), where=where,
+                                    activations=activations)
     graph = parse_graph(tflite_bytes)
     if not graph.operators:
         raise ModelError(f"{where} converts to a model without operators: its output is its input "

@@ -50,23 +50,32 @@ def model_input(x: np.ndarray, tensor: Tensor, *, where: str = "the data") -> np
     return arr.astype(np.dtype(t.name))
 
 
-def random_inputs(graph: Graph, samples: int, seed: int = 0) -> tuple[np.ndarray, str]:
-    """`samples` random real inputs over the whole range of the model's quantized input (for a
-    float32 input, the range of the QUANTIZE it goes through), and a line saying so: test data
-    for a model that came without any. UsageError when the input has no quantization to draw over."""
-    tin = graph.input_tensors[0]
-    q_in = graph.edge_quantized(graph.inputs[0])
-    if q_in is None and tin.dtype in ("int8", "uint8", "int16"):   # raw samples: their whole range
-        lo, hi = io_type(tin.dtype).bounds()
-        x = np.random.default_rng(seed).integers(lo, hi + 1, size=(samples, *tin.sample_shape))
-        return x.astype(np.float32), f"{samples} random {tin.dtype} inputs over the type's range"
-    if q_in is None or q_in.quant is None or q_in.quant.per_channel:
-        raise UsageError(f"its {tin.dtype} input has no quantization to draw random inputs over",
-                         hint="pass --data TEST.npz")
-    lo, hi = io_type(q_in.dtype).bounds()
-    q = np.random.default_rng(seed).integers(lo, hi + 1, size=(samples, *tin.sample_shape))
-    return ((q - q_in.zero_point) * q_in.scale).astype(np.float32), \
-        f"{samples} random inputs over the {q_in.dtype} input range"
+def random_inputs(graph: Graph, samples: int, seed: int = 0) -> tuple[dict[str, np.ndarray], str]:
+    """`samples` random real inputs over the whole range of each quantized model input (for a
+    float32 input, the range of the QUANTIZE it goes through), as the arrays of a data file (x,
+    or x_<input name> for each of several inputs), and a line saying so: test data for a model
+    that came without any. UsageError when an input has no quantization to draw over."""
+    rng = np.random.default_rng(seed)
+    arrays: dict[str, np.ndarray] = {}
+    what = ""
+    for idx in graph.inputs:
+        tin, q_in = graph.tensors[idx], graph.edge_quantized(idx)
+        key = "x" if len(graph.inputs) == 1 else f"x_{graph.io_name(idx)}"
+        if q_in is None and tin.dtype in ("int8", "uint8", "int16"):   # raw samples: their whole range
+            lo, hi = io_type(tin.dtype).bounds()
+            arrays[key] = rng.integers(lo, hi + 1, size=(samples, *tin.sample_shape)).astype(np.float32)
+            what = f"{samples} random {tin.dtype} inputs over the type's range"
+            continue
+        if q_in is None or q_in.quant is None or q_in.quant.per_channel:
+            raise UsageError(f"its {tin.dtype} input '{graph.io_name(idx)}' has no quantization to draw random "
+                             "inputs over", hint="pass --data TEST.npz")
+        lo, hi = io_type(q_in.dtype).bounds()
+        q = rng.integers(lo, hi + 1, size=(samples, *tin.sample_shape))
+        arrays[key] = ((q - q_in.zero_point) * q_in.scale).astype(np.float32)
+        what = f"{samples} random inputs over the {q_in.dtype} input range"
+    if len(arrays) > 1:
+        what = f"{samples} random inputs over each input's quantized range"
+    return arrays, what
 
 
 def dequantize(q: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
@@ -85,12 +94,12 @@ def tflm_available() -> bool:
 
 @dataclass
 class Int8Interpreter:
-    """Runs an int8 model one sample at a time: int8 input array -> int8 output array."""
+    """Runs an integer model one sample at a time: each input's array -> each output's array."""
 
     backend: str  # "tflm" or "litert"
-    run_one: Callable[[np.ndarray], np.ndarray]
-    input_shape: tuple[int, ...]
-    output_sample_shape: tuple[int, ...]   # one sample's output (Tensor.sample_shape)
+    run_sample: Callable[[list[np.ndarray]], list[np.ndarray]]   # one sample, graph order
+    input_shapes: list[tuple[int, ...]]          # each input tensor's shape (batch 1)
+    output_sample_shapes: list[tuple[int, ...]]  # each output's, one sample (Tensor.sample_shape)
     why: str = ""  # why LiteRT judges where TFLM would (TFLM has no kernel for an op)
 
     @property
@@ -99,9 +108,22 @@ class Int8Interpreter:
         return f"{self.backend}: {self.why}" if self.why else self.backend
 
     def run(self, xq: np.ndarray) -> np.ndarray:
-        """Run every sample of xq (leading sample axis, int8) and stack the outputs."""
-        return np.stack([self.run_one(x.reshape(self.input_shape)) for x in xq]).reshape(
-            (len(xq),) + self.output_sample_shape)
+        """Run every sample of xq (leading sample axis) through a single-input model and stack
+        its first output."""
+        return self.run_all([xq])[0]
+
+    def run_all(self, xqs: list[np.ndarray]) -> list[np.ndarray]:
+        """Run every sample (one array per input, leading sample axis) and stack each output."""
+        outs = [self.run_sample([x[k].reshape(shape) for x, shape in zip(xqs, self.input_shapes)])
+                for k in range(len(xqs[0]))]
+        return [np.stack([o[j] for o in outs]).reshape((len(outs),) + shape)
+                for j, shape in enumerate(self.output_sample_shapes)]
+
+
+def _interpreter(backend: str, run_sample: Callable[[list[np.ndarray]], list[np.ndarray]],
+                 graph: Graph) -> Int8Interpreter:
+    return Int8Interpreter(backend, run_sample, [t.shape for t in graph.input_tensors],
+                           [t.sample_shape for t in graph.output_tensors])
 
 
 def _host_arena(graph: Graph) -> int:
@@ -116,7 +138,7 @@ def _tflm(model: bytes, graph: Graph) -> Int8Interpreter:
 
     arena = _host_arena(graph)
     where = str(graph.path) if graph.path else "this model"
-    _tflm_preflight(model, arena, where, graph_ops=tuple(graph.op_names()))
+    _tflm_preflight(model, arena, where, invoke_inputs=len(graph.inputs), graph_ops=tuple(graph.op_names()))
     with quiet_native_stderr():
         try:
             it = runtime.Interpreter.from_bytes(model, arena_size=arena)
@@ -124,15 +146,16 @@ def _tflm(model: bytes, graph: Graph) -> Int8Interpreter:
             raise ModelError(f"TFLM cannot prepare {where}: {_one_line(exc)}",
                              hint="the model uses an op, shape or quantization TFLM does not support") from None
 
-    def run_one(x: np.ndarray) -> np.ndarray:
+    def run_sample(xs: list[np.ndarray]) -> list[np.ndarray]:
         # Each sample is an independent sequence: variable tensors (LSTM state) back to their
         # initial values, as the firmware's edgekit_model_reset() before every INFER.
         it.reset()
-        it.set_input(x, 0)  # TFLM reuses input memory: set it before every invoke
+        for k, x in enumerate(xs):
+            it.set_input(x, k)  # TFLM reuses input memory: set it before every invoke
         it.invoke()
-        return np.array(it.get_output(0), copy=True)
+        return [np.array(it.get_output(j), copy=True) for j in range(len(graph.outputs))]
 
-    return Int8Interpreter("tflm", run_one, graph.input_tensors[0].shape, graph.output_tensors[0].sample_shape)
+    return _interpreter("tflm", run_sample, graph)
 
 
 def _one_line(exc: Exception) -> str:
@@ -148,8 +171,9 @@ from tflite_micro.python.tflite_micro import runtime
 try:
     it = runtime.Interpreter.from_bytes(open(sys.argv[1], 'rb').read(), arena_size=int(sys.argv[2]))
     if len(sys.argv) > 3:
-        d = it.get_input_details(0)
-        it.set_input(np.zeros(d['shape'], dtype=d['dtype']), 0)
+        for k in range(int(sys.argv[3])):  # the input count
+            d = it.get_input_details(k)
+            it.set_input(np.zeros(d['shape'], dtype=d['dtype']), k)
         it.invoke()
 except Exception as exc:
     print(' '.join(str(exc).split())[:300] or type(exc).__name__)
@@ -158,8 +182,10 @@ except Exception as exc:
 PREFLIGHT_TIMEOUT_S = 120.0
 
 
-def _tflm_preflight(model: bytes, arena: int, where: str, *, invoke: bool = True,
+def _tflm_preflight(model: bytes, arena: int, where: str, *, invoke_inputs: int = 0,
                     graph_ops: tuple[str, ...] = ()) -> None:
+    """Prepare the model in a child (and invoke it on zeros when `invoke_inputs`, its input
+    count, is given); a crash or failure there is a ModelError here."""
     import signal
     import tempfile
 
@@ -168,7 +194,8 @@ def _tflm_preflight(model: bytes, arena: int, where: str, *, invoke: bool = True
         with open(path, "wb") as f:
             f.write(model)
         try:
-            proc = subprocess.run([sys.executable, "-c", _PREFLIGHT, path, str(arena), *(["invoke"] if invoke else [])],
+            invoke = [str(invoke_inputs)] if invoke_inputs else []
+            proc = subprocess.run([sys.executable, "-c", _PREFLIGHT, path, str(arena), *invoke],
                                   stdin=subprocess.DEVNULL, capture_output=True, text=True,
                                   timeout=PREFLIGHT_TIMEOUT_S)
         except subprocess.TimeoutExpired:
@@ -219,7 +246,7 @@ def tflm_lacks(graph: Graph) -> tuple[str, ...]:
         if tflm_available():
             try:
                 _tflm_preflight(graph.data, _host_arena(graph), str(graph.path) if graph.path else "this model",
-                                invoke=False, graph_ops=tuple(graph.op_names()))
+                                graph_ops=tuple(graph.op_names()))
             except TflmLacksOp as exc:
                 lacks = exc.ops
             except ModelError:
@@ -252,14 +279,14 @@ def _litert(model: bytes, graph: Graph) -> Int8Interpreter:
                 it.allocate_tensors()
         except (RuntimeError, ValueError) as exc2:
             raise ModelError(f"LiteRT cannot load this model: {_one_line(exc2)}") from None
-    inp, out = it.get_input_details()[0]["index"], it.get_output_details()[0]["index"]
-
-    def run_one(x: np.ndarray) -> np.ndarray:
-        it.set_tensor(inp, x)
+    # The graph's input/output tensor indices, in graph order (get_*_details may list them otherwise).
+    def run_sample(xs: list[np.ndarray]) -> list[np.ndarray]:
+        for idx, x in zip(graph.inputs, xs):
+            it.set_tensor(idx, x)
         it.invoke()
-        return np.array(it.get_tensor(out), copy=True)
+        return [np.array(it.get_tensor(idx), copy=True) for idx in graph.outputs]
 
-    return Int8Interpreter("litert", run_one, graph.input_tensors[0].shape, graph.output_tensors[0].sample_shape)
+    return _interpreter("litert", run_sample, graph)
 
 
 def int8_interpreter(model: bytes, graph: Graph, backend: str = "auto") -> Int8Interpreter:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -135,6 +136,9 @@ class Graph:
     subgraph_count: int
     description: str
     data: bytes = field(default=b"", repr=False, compare=False)  # the .tflite bytes it was read from
+    # Names the model's signature gives graph inputs/outputs (tensor index -> name): the Keras
+    # Input and output names of a model edgekit quantized. Empty without a signature.
+    signature_names: dict[int, str] = field(default_factory=dict)
 
     @property
     def input_tensors(self) -> list[Tensor]:
@@ -158,6 +162,14 @@ class Graph:
     def keeps_state(self) -> bool:
         """Whether an invoke leaves state for the next (variable tensors: recurrent state)."""
         return any(t.is_variable for t in self.tensors)
+
+    def io_name(self, idx: int) -> str:
+        """The name of graph input/output tensor `idx` as a user knows it: its signature name,
+        else the tensor's name without TF's "serving_default_" prefix and ":0" suffix."""
+        if idx in self.signature_names:
+            return self.signature_names[idx]
+        name = self.tensors[idx].name.removeprefix("serving_default_")
+        return name.rsplit(":", 1)[0] if re.fullmatch(r".*:\d+", name) else name
 
     def edge_quantized(self, idx: int) -> Tensor | None:
         """The quantized tensor carrying graph input/output `idx` inside the model: the tensor
@@ -353,7 +365,20 @@ def _read_graph(buf: bytes, path: Path | None, where: str) -> Graph:
     outputs = () if isinstance(outs, int) else tuple(int(x) for x in outs)
     description = model.Description().decode(errors="replace") if model.Description() else ""
     return Graph(path, hashlib.sha256(buf).hexdigest(), tensors, operators, inputs, outputs,
-                 subgraphs, description, bytes(buf))
+                 subgraphs, description, bytes(buf), _signature_names(model, len(tensors)))
+
+
+def _signature_names(model: Any, n_tensors: int) -> dict[int, str]:
+    """Tensor index -> name of the main subgraph's signature inputs and outputs."""
+    names: dict[int, str] = {}
+    for i in range(model.SignatureDefsLength()):
+        sd = model.SignatureDefs(i)
+        if sd.SubgraphIndex() != 0:
+            continue
+        for tm in [sd.Inputs(k) for k in range(sd.InputsLength())] + [sd.Outputs(k) for k in range(sd.OutputsLength())]:
+            if tm.Name() and 0 <= tm.TensorIndex() < n_tensors:
+                names.setdefault(tm.TensorIndex(), tm.Name().decode(errors="replace"))
+    return names
 
 
 # Bounds on what a microcontroller model can hold: past them a shape is corrupt, not big.

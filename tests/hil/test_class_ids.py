@@ -30,8 +30,10 @@ def test_argmax_classifier_is_scored_by_accuracy(tmp_path: Path) -> None:
     keras.Model(inp, keras.ops.argmax(logits, axis=-1)).save(tmp_path / "ids.keras")
     np.savez(tmp_path / "data.npz", x_train=x[:200], x_test=x[200:], y_test=y[200:])
 
-    r = run_cli("quantize", tmp_path / "ids.keras", "--calib", tmp_path / "data.npz")
+    r = run_cli("quantize", tmp_path / "ids.keras", "--calib", tmp_path / "data.npz", "--json")
     assert r.returncode == 0, r.stderr
+    quant = json.loads(r.stdout)   # quantize scores the class ids as a classifier too
+    assert (quant["task"], quant["metric"]) == ("classification", "accuracy") and quant["int8_value"] > 0.8
     project = tmp_path / "fw"
     assert run_cli("generate", tmp_path / "ids.tflite", "--board", BOARD, "-o", project).returncode == 0
     assert run_cli("build", project).returncode == 0
