@@ -77,3 +77,29 @@ def test_seanet_model_exact_through_hil(name: str, tmp_path: Path) -> None:
     assert r.returncode == 0, r.stdout + r.stderr
     report = json.loads(r.stdout)
     assert report["samples_measured"] == 6 and report["agreement"]["exact_share"] == 1.0
+
+
+@pytest.mark.tf
+def test_quantize_activations_int16_runs_exact_on_edgekit_rt(tmp_path: Path) -> None:
+    """The user's path: a Keras model through `quantize --activations int16` (16x8), `generate`
+    (edgekit-rt, the default), `build` and `hil --require-exact`."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(80, 16, 3)).astype(np.float32)
+    y = np.eye(3, dtype=np.float32)[rng.integers(0, 3, 80)]
+    model = keras.Sequential([keras.Input((16, 3)), keras.layers.Conv1D(8, 3, activation="relu"),
+                              keras.layers.MaxPooling1D(2), keras.layers.Flatten(),
+                              keras.layers.Dense(3, activation="softmax")])
+    model.save(tmp_path / "m.keras")
+    np.savez(tmp_path / "d.npz", x_train=x[:60], y_train=y[:60], x_test=x[60:], y_test=y[60:])
+    r = run_cli("quantize", tmp_path / "m.keras", "--calib", tmp_path / "d.npz", "-o", tmp_path / "m.tflite",
+                "--activations", "int16")
+    assert r.returncode == 0, r.stderr
+    r = run_cli("generate", tmp_path / "m.tflite", "--board", "qemu-netduinoplus2", "-o", tmp_path / "fw", "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["runtime"] == "edgekit-rt", r.stderr
+    assert run_cli("build", tmp_path / "fw").returncode == 0
+    r = run_cli("hil", tmp_path / "fw", "--data", tmp_path / "d.npz", "--runs", "2", "--require-exact", "--json")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert json.loads(r.stdout)["agreement"]["exact_share"] == 1.0
