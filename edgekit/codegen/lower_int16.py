@@ -18,6 +18,7 @@ import numpy as np
 from edgekit.codegen import lower_elementwise, lower_nn, lower_recurrent, lower_select, lower_shape
 from edgekit.codegen import quant as Q
 from edgekit.codegen.lower_base import ConstArray, Lowerer, Lowering, Step, c_list, values
+from edgekit.codegen.lower_resample import _transpose_conv_padding
 from edgekit.codegen.quant16 import act_range16, checked_log2, softmax16_tables
 from edgekit.model.tflite_graph import Operator, Tensor
 
@@ -215,8 +216,6 @@ def transpose_conv(lw: Lowerer, op: Operator) -> Step:
     padding = o.get("padding", "SAME")
     if padding not in ("SAME", "VALID"):
         raise lw.fail(op, f"has padding {padding}")
-    from edgekit.codegen.lower_resample import _transpose_conv_padding
-
     ph, pw = _transpose_conv_padding(oh, kh, sh, padding), _transpose_conv_padding(ow, kw, sw, padding)
     consts = [ConstArray(f"op{op.index}_w", "int8_t", values(w).reshape(-1))]
     tail = _conv16_params(lw, op, x, w, y, oc, op.inputs[3] if len(op.inputs) > 3 else -1, consts)
