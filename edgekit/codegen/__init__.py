@@ -21,9 +21,9 @@ from edgekit.resources import data_dir
 __all__ = ["compile_model", "CompiledModel", "PlanSummary", "SUPPORTED_OPS", "kernel_sources", "kernel_headers",
            "kernel_include_dir"]
 
-KERNEL_FILES = ("ekrt_kernels.h", "ekrt_nn.h", "ekrt_dsp.h", "ekrt_transformer.h",
+KERNEL_FILES = ("ekrt_kernels.h", "ekrt_nn.h", "ekrt_dsp.h", "ekrt_transformer.h", "ekrt_kernels16.h",
                 "ekrt_nn.c", "ekrt_fc.c", "ekrt_dwconv.c", "ekrt_math.c", "ekrt_elementwise.c", "ekrt_recurrent.c",
-                "ekrt_select.c", "ekrt_resample.c", "ekrt_transformer.c")
+                "ekrt_select.c", "ekrt_resample.c", "ekrt_transformer.c", "ekrt_nn16.c", "ekrt_elementwise16.c")
 
 
 def kernel_include_dir() -> Path:

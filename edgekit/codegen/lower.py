@@ -12,6 +12,7 @@ from __future__ import annotations
 # Imported for their @lowers registrations (pointwise, resample, select: Keras 3 layers' ops).
 from edgekit.codegen import (  # noqa: F401
     lower_elementwise,
+    lower_int16,
     lower_nn,
     lower_pointwise,
     lower_recurrent,
@@ -38,6 +39,12 @@ def lower_graph(graph: Graph) -> list[Step]:
     steps = []
     for op in graph.operators:
         lowering = LOWERINGS.get(op.op)
+        if op.op not in lower_int16.INT16_EDGE_OPS and lower_int16.int16_op(lw, op):
+            # A 16x8 model's op: only the int16 kernels compute on int16 activations.
+            lowering = lower_int16.INT16_LOWERINGS.get(op.op)
+            if lowering is None:
+                raise lw.fail(op, f"has int16 activations; {EDGEKIT_RT} has int16 kernels for "
+                              + ", ".join(lower_int16.INT16_OPS) + " only")
         if lowering is None:
             raise lw.fail(op, f"is not supported by {EDGEKIT_RT} (supported: "
                           + ", ".join(SUPPORTED_OPS) + ")")
@@ -47,12 +54,12 @@ def lower_graph(graph: Graph) -> list[Step]:
 
 # What a graph input/output may be. int32 inputs are token ids, taken by the ops that index
 # with them (GATHER); an int32 output is class ids (ARG_MAX), checked by the op that writes it.
-# The others reach int8 through one op at the graph's edge: uint8 and int16 through QUANTIZE
-# (int16: the converter's 16x8 I/O), float32 through QUANTIZE in and DEQUANTIZE out (an integer
-# model converted without inference_input_type: the converter's default).
+# int16 is a 16x8 model's activation type (lower_int16.py checks each op). The others reach
+# int8 through one op at the graph's edge: uint8 through QUANTIZE, float32 through QUANTIZE in
+# and DEQUANTIZE out (an integer model converted without inference_input_type: the default).
 _EDGE_TYPES = {"input": ("int8", "uint8", "int16", "int32", "float32"),
                "output": ("int8", "uint8", "int16", "int32", "float32")}
-_EDGE_OPS = {"uint8": ("QUANTIZE",), "int16": ("QUANTIZE",), "float32": ("QUANTIZE", "DEQUANTIZE")}
+_EDGE_OPS = {"uint8": ("QUANTIZE",), "float32": ("QUANTIZE", "DEQUANTIZE")}
 
 
 def _check_edge(graph: Graph, idx: int, what: str) -> None:
@@ -68,8 +75,7 @@ def _check_edge(graph: Graph, idx: int, what: str) -> None:
     ops = [op for op in graph.operators if idx in (op.inputs if what == "input" else op.outputs)]
     other = next((op for op in ops if op.op not in allowed), None)
     if other is not None:
-        why = " (a 16x8 model: it has no int16-activation kernels)" if t.dtype == "int16" else ""
         raise ModelError(f"model {what} '{t.name}' is {t.dtype} and "
                          f"{'goes into' if what == 'input' else 'comes from'} operator "
                          f"{other.index} ({other.op}); {EDGEKIT_RT} takes {t.dtype} only through "
-                         f"{' or '.join(allowed)} to/from int8{why}", hint=f"{USE_TFLM} instead")
+                         f"{' or '.join(allowed)} to/from int8", hint=f"{USE_TFLM} instead")

@@ -29,13 +29,13 @@ class ConstArray:
     """A constant C array of the generated code (weights, folded biases, multipliers...)."""
 
     name: str
-    ctype: str  # "int8_t", "int32_t"
+    ctype: str  # "int8_t", "int32_t"; 16x8 models: "int16_t", "int64_t"
     values: np.ndarray
 
     @property
     def nbytes(self) -> int:
-        """Bytes the array takes in flash: 1 per int8_t element, 4 per int32_t."""
-        return self.values.size * (1 if self.ctype == "int8_t" else 4)
+        """Bytes the array takes in flash (its C element type's size per element)."""
+        return self.values.size * {"int8_t": 1, "int16_t": 2, "int64_t": 8}.get(self.ctype, 4)
 
 
 @dataclass

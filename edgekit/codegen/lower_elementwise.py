@@ -34,8 +34,9 @@ def logistic_tanh(lw: Lowerer, op: Operator) -> Step:
 
 
 # QUANTIZE's kernel per (input, output) type: the integer pairs TFLM's QUANTIZE takes among
-# the types edgekit-rt carries (tensorflow/lite/micro/kernels/quantize_common.cc). uint8 and
-# int16 appear only here, at the graph's input and output (lower.py checks that).
+# the types edgekit-rt carries (tensorflow/lite/micro/kernels/quantize_common.cc). uint8
+# appears only here, at the graph's input and output (lower.py checks that); int16 is also a
+# 16x8 model's activation type (lower_int16.py), int32 a quantized graph input or output.
 REQUANTIZE_KERNELS: dict[tuple[str, str], str] = {
     ("int8", "int8"): "ekrt_requantize",
     ("uint8", "int8"): "ekrt_requantize_u8_s8",
@@ -43,13 +44,17 @@ REQUANTIZE_KERNELS: dict[tuple[str, str], str] = {
     ("int8", "int16"): "ekrt_requantize_s8_s16",
     ("int16", "int8"): "ekrt_requantize_s16_s8",
     ("int16", "int16"): "ekrt_requantize_s16_s16",
+    ("int32", "int16"): "ekrt_requantize_s32_s16",
+    ("int16", "int32"): "ekrt_requantize_s16_s32",
+    ("int32", "int8"): "ekrt_requantize_s32_s8",
+    ("int8", "int32"): "ekrt_requantize_s8_s32",
 }
-REQUANTIZE_TYPES = ("int8", "uint8", "int16")
+REQUANTIZE_TYPES = ("int8", "uint8", "int16", "int32")
 
 
 @lowers("QUANTIZE")
 def quantize(lw: Lowerer, op: Operator) -> Step:
-    """QUANTIZE between int8, uint8 and int16: ekrt_requantize* with both zero points, the
+    """QUANTIZE between int8, uint8, int16 and int32: ekrt_requantize* with both zero points, the
     scale_in / scale_out multiplier and the output type's range; uint8 <-> int8 at one scale
     with zero points 128 apart is ekrt_flip_sign8 (the same result); float32 to int8/int16
     (an integer model's float input) is ekrt_quantize_f32_*."""
@@ -84,7 +89,7 @@ def quantize(lw: Lowerer, op: Operator) -> Step:
 @lowers("DEQUANTIZE")
 def dequantize(lw: Lowerer, op: Operator) -> Step:
     """int8, uint8 or int16 to float32 (an integer model's float output): ekrt_dequantize_*."""
-    return _affine(lw, op, lw.act(op, op.inputs[0], REQUANTIZE_TYPES), to_float=True)
+    return _affine(lw, op, lw.act(op, op.inputs[0], tuple(_SHORT)), to_float=True)
 
 
 _SHORT = {"int8": "s8", "uint8": "u8", "int16": "s16"}

@@ -34,11 +34,22 @@ KERNEL_BYTES.update({"BATCH_MATMUL": 450, "SELECT": 260, "SELECT_V2": 260, "GELU
                      "NEG": 32, "SQUARE": 32})
 KERNEL_DEFAULT_BYTES = 600
 EXTRA_BYTES = {"ekrt_conv2d_1x1_pruned": 650, "ekrt_fully_connected_w": 1_650}   # by the call's kernel
+# 16x8 models' int16 kernels (ekrt_nn16.c, ekrt_elementwise16.c: plain C, no DSP variants), their
+# symbol sizes with the same compiler and flags, rounded up; an op not listed: KERNEL_BYTES.
+KERNEL16_BYTES = {
+    "CONV_2D": 800, "DEPTHWISE_CONV_2D": 700, "FULLY_CONNECTED": 450, "TRANSPOSE_CONV": 800,
+    "ADD": 1_200, "SUB": 1_200, "MUL": 750, "AVERAGE_POOL_2D": 500, "MAX_POOL_2D": 500, "MEAN": 350,
+    "SUM": 350, "LEAKY_RELU": 250, "RELU": 200, "RELU6": 200, "PAD": 250, "PADV2": 250,
+    "STRIDED_SLICE": 300, "CONCATENATION": 150, "LOGISTIC": 700, "TANH": 700,
+    "SOFTMAX": 650,
+}
 
 
 def code_flash_bytes(compiled: CompiledModel) -> int:
-    """edgekit-rt's code for a compiled model, estimated (see KERNEL_BYTES)."""
-    kernels = sum(KERNEL_BYTES.get(op, KERNEL_DEFAULT_BYTES) for op in compiled.graph.op_names())
+    """edgekit-rt's code for a compiled model, estimated (see KERNEL_BYTES, KERNEL16_BYTES, EXTRA_BYTES)."""
+    kinds = {(st.op.op, "_s16(" in st.call) for st in compiled.steps}
+    kernels = sum(KERNEL16_BYTES.get(op, KERNEL_BYTES.get(op, KERNEL_DEFAULT_BYTES)) if int16
+                  else KERNEL_BYTES.get(op, KERNEL_DEFAULT_BYTES) for op, int16 in kinds)
     calls = {st.call.split("(")[0] for st in compiled.steps}
     kernels += sum(n for fn, n in EXTRA_BYTES.items() if fn in calls)
     steps = sum(CALL_BYTES + 4 * _fields(st.params_init) for st in compiled.steps if st.alias_of is None)

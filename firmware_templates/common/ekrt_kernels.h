@@ -471,4 +471,7 @@ void ekrt_transpose_conv(const ekrt_conv_t *p, const int8_t *in, int8_t *out, in
 }
 #endif
 
+/* ---------------------------------------------------------------- int16 (16x8 models) */
+#include "ekrt_kernels16.h"
+
 #endif /* EKRT_KERNELS_H */

@@ -107,13 +107,16 @@ def run_host(exe: Path, inputs: np.ndarray, keep_state: bool = False) -> np.ndar
     return np.frombuffer(res.stdout, dtype=np.int8).reshape(len(inputs), -1)
 
 
-def run_tflm(tflite: bytes, inputs: np.ndarray, keep_state: bool = False) -> np.ndarray:
+def run_tflm(tflite: bytes, inputs: np.ndarray, keep_state: bool = False,
+             arena_size: int | None = None) -> np.ndarray:
     """inputs: one row per invoke, the first input's elements, or for a model of several
-    inputs the bytes of the input block (iotypes.io_offsets). Returns the output block's bytes."""
+    inputs the bytes of the input block (iotypes.io_offsets). Returns the output block's bytes.
+    arena_size: TFLM's arena when its default is too small (larger 16x8 models)."""
     from tflite_micro.python.tflite_micro import runtime
 
     graph = parse_graph(tflite)
-    it = runtime.Interpreter.from_bytes(tflite)
+    it = (runtime.Interpreter.from_bytes(tflite) if arena_size is None
+          else runtime.Interpreter.from_bytes(tflite, arena_size=arena_size))
     in_offsets, _ = graph.io_block("input")
     out_offsets, out_bytes = graph.io_block("output")
     outs = []

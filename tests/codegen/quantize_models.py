@@ -17,7 +17,7 @@ import numpy as np
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
 _TYPES = {"uint8": schema.TensorType.UINT8, "int8": schema.TensorType.INT8,
-          "int16": schema.TensorType.INT16}
+          "int16": schema.TensorType.INT16, "int32": schema.TensorType.INT32}
 
 
 @dataclass(frozen=True)
@@ -117,8 +117,15 @@ def convert_16x8(cache_dir: Path) -> bytes:
 
 def all_inputs(dtype: str) -> np.ndarray:
     """Every value of `dtype`, as rows of 256 (1 row for 8-bit types, 256 for int16), plus
-    one row of the 8-bit values reversed so the kernel sees them in another order."""
+    one row of the 8-bit values reversed so the kernel sees them in another order. int32: 8
+    rows of its extremes, values around 0 and random ones over the whole range."""
     info = np.iinfo(np.dtype(dtype))
+    if dtype == "int32":
+        rng = np.random.default_rng(32)
+        fixed = np.concatenate([[info.min, info.max, info.min + 1, info.max - 1],
+                                np.arange(-126, 126), rng.integers(-1 << 20, 1 << 20, 256)])
+        rand = rng.integers(info.min, info.max, 256 * 6, endpoint=True)
+        return np.concatenate([fixed, rand]).astype(np.int32).reshape(-1, 256)
     vals = np.arange(info.min, info.max + 1, dtype=np.int64).astype(dtype)
     rows = vals.reshape(-1, 256)
     if len(rows) == 1:
@@ -126,9 +133,9 @@ def all_inputs(dtype: str) -> np.ndarray:
     return rows
 
 
-# Every (input, output) pair TFLM's QUANTIZE takes among uint8/int8/int16 with integer input
-# (tensorflow/lite/micro/kernels/quantize_common.cc): u8->s8, s8->u8, s8->s8, s8->s16,
-# s16->s8, s16->s16. Each with the same scale (TFLM's XOR fast path for u8<->s8), ratios
+# Every (input, output) pair TFLM's QUANTIZE takes among uint8/int8/int16/int32 with integer
+# input (tensorflow/lite/micro/kernels/quantize_common.cc): u8->s8, s8->u8, s8->s8, s8->s16,
+# s16->s8, s16->s16, s32<->s16, s32<->s8. Each with the same scale (TFLM's XOR fast path for u8<->s8), ratios
 # below and above 1, and zero points that make the output saturate at either end.
 SWEEP: list[Requant] = [
     Requant("u8_s8_converter", "uint8", 0.0192, 128, "int8", 0.0192, 0),
@@ -146,4 +153,9 @@ SWEEP: list[Requant] = [
     Requant("s16_s8_ratio_0.0002", "int16", 0.00002, 1234, "int8", 0.1, 60),
     Requant("s16_s16_ratio_0.77", "int16", 0.00077, 0, "int16", 0.001, 0),
     Requant("s16_s16_ratio_3.1", "int16", 0.0031, -200, "int16", 0.001, 150),
+    # int32 <-> int16/int8: TFLM's SEANet quantize models (int32 in and out of a 16x8 graph).
+    Requant("s32_s16_ratio_0.01", "int32", 0.00001, 0, "int16", 0.001, 0),
+    Requant("s32_s8_ratio_0.001", "int32", 0.0001, 5, "int8", 0.1, -3),
+    Requant("s16_s32_ratio_3.7", "int16", 0.0037, 0, "int32", 0.001, 100),
+    Requant("s8_s32_ratio_250", "int8", 0.25, -7, "int32", 0.001, -20),
 ]

@@ -86,7 +86,8 @@ def test_prefix_renames_everything() -> None:
 def test_kernel_sources_exist_and_are_freestanding() -> None:
     srcs = kernel_sources()
     assert srcs and all(p.exists() and p.suffix == ".c" for p in srcs)
-    assert [p.name for p in kernel_headers()] == ["ekrt_kernels.h", "ekrt_nn.h", "ekrt_dsp.h", "ekrt_transformer.h"]
+    assert [p.name for p in kernel_headers()] == ["ekrt_kernels.h", "ekrt_nn.h", "ekrt_dsp.h", "ekrt_transformer.h",
+                                                  "ekrt_kernels16.h"]
     assert all(p.parent == kernel_include_dir() for p in srcs + kernel_headers())
     for p in srcs + kernel_headers():
         text = p.read_text()

@@ -26,7 +26,7 @@ from tests.conftest import assert_clean_error
 
 BOARD = "qemu-netduinoplus2"
 #: name -> (input dtype, output dtype, input bytes, output bytes, runtime in the header)
-#: (int16 I/O, 16x8 mode, tflm only, goes the same way: left out to keep the test short.)
+#: (int16 I/O of a 16x8 model goes the same way, on either runtime: tests/codegen/test_ekrt_int16_qemu.py.)
 MODELS = {"ids": ("int32", "int8", 8 * 4, 5, "edgekit-rt"),
           "u8": ("uint8", "uint8", 6, 4, "edgekit-rt"),
           "u8_tflm": ("uint8", "uint8", 6, 4, "tflm")}
