@@ -20,7 +20,8 @@ import numpy as np
 from edgekit.console import quiet_native_stderr
 from edgekit.errors import DataError, MissingToolError, ModelError, UsageError
 from edgekit.model.iotypes import io_type
-from edgekit.model.tflite_graph import Graph, Tensor
+from edgekit.model.table_twin import TABLE_OPS, table_twin
+from edgekit.model.tflite_graph import Graph, Tensor, parse_graph
 
 
 def quantize(x: np.ndarray, scale: float, zero_point: int, dtype: str = "int8") -> np.ndarray:
@@ -291,16 +292,23 @@ def _litert(model: bytes, graph: Graph) -> Int8Interpreter:
 
 def int8_interpreter(model: bytes, graph: Graph, backend: str = "auto") -> Int8Interpreter:
     """The most exact interpreter available: TFLM reference kernels, else LiteRT reference
-    (also for auto when TFLM has no kernel for an op of the model, e.g. GELU or TILE: the
-    interpreter's `why` says so)."""
+    (also for auto when TFLM has no kernel for an op of the model, e.g. TILE: the interpreter's
+    `why` says so). An op TFLM lacks that is a table of one int8 value (GELU) is LiteRT's
+    kernel inside TFLM's run (edgekit.model.table_twin)."""
     if backend == "tflm" or (backend == "auto" and tflm_available()):
         try:
             return _tflm(model, graph)
         except TflmLacksOp as exc:
             if backend == "tflm":
                 raise
+            lacking = ", ".join(exc.ops)
+            if set(exc.ops) <= set(TABLE_OPS) and (twin := table_twin(model)) is not None:
+                # TFLM judges every op it has, LiteRT's kernel the rest (edgekit.model.table_twin).
+                interp = _tflm(twin, parse_graph(twin))
+                interp.why = f"{lacking} by LiteRT's reference kernel (TFLM has none)"
+                return interp
             lite = _litert(model, graph)
-            lite.why = f"TFLM has no kernel for {', '.join(exc.ops)}"
+            lite.why = f"TFLM has no kernel for {lacking}"
             return lite
     return _litert(model, graph)
 

@@ -1,14 +1,14 @@
 """A Keras 3 transformer-style classifier (Embedding, causal MultiHeadAttention, residual Adds,
 a Dense(gelu) feed-forward, pooling, softmax) trained a few epochs on a synthetic token task,
 quantized with `edgekit quantize` and run on edgekit-rt: on the host build and on the emulated
-Cortex-M4F, every output byte equal to TFLM running the model with its GELU as an exact
-GATHER table twin (sweep_models_transformer.gelu_as_gather; TFLM has no GELU, and LiteRT's
-SOFTMAX/BATCH_MATMUL/FULLY_CONNECTED differ from TFLM's by an LSB on a few outputs).
+Cortex-M4F (through generate, build and `hil --require-exact`), every output byte equal to the
+host reference: TFLM running the model with its GELU as a GATHER of LiteRT's GELU table
+(edgekit.model.table_twin; TFLM has no GELU, and LiteRT's SOFTMAX/BATCH_MATMUL/FULLY_CONNECTED
+differ from TFLM's by an LSB on a few outputs).
 LayerNormalization is left out: `edgekit quantize` refuses its float NEG island for now."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -18,9 +18,7 @@ from tests.conftest import import_keras, run_cli
 
 pytest.importorskip("tflite_micro")
 
-import ekrt_bare_metal as bench
-import sweep_models_transformer as T
-from ekrt_harness import build_host, run_host, run_tflm
+from ekrt_harness import build_host, run_host
 
 pytestmark = pytest.mark.tf
 
@@ -65,20 +63,28 @@ def test_transformer_classifier_exact_on_the_host(quantized, ekrt_build_dir: Pat
     tflite, x_test, report = quantized
     assert {"GATHER", "BATCH_MATMUL", "SELECT_V2", "SOFTMAX", "GELU", "TRANSPOSE"} <= set(report["ops"])
     assert report["float_value"] > 0.8 and report["int8_value"] > 0.75, report   # it learnt
+    from edgekit.model.reference import int8_interpreter
+    from edgekit.model.tflite_graph import parse_graph
+
+    reference = int8_interpreter(tflite, parse_graph(tflite))
+    assert reference.label == "tflm: GELU by LiteRT's reference kernel (TFLM has none)"
     got = run_host(build_host(tflite, ekrt_build_dir), x_test)
-    assert np.array_equal(got, run_tflm(T.gelu_as_gather(tflite), x_test))
+    assert np.array_equal(got.reshape(len(x_test), -1), reference.run(x_test).reshape(len(x_test), -1))
 
 
 @pytest.mark.toolchain
 @pytest.mark.qemu
 def test_transformer_classifier_exact_on_the_virtual_board(quantized, tmp_path: Path) -> None:
-    if shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") is None:
-        pytest.skip("qemu-system-arm / arm-none-eabi-gcc not installed")
+    import json
+
     tflite, x_test, _ = quantized
-    path, twin = tmp_path / "model.tflite", tmp_path / "twin.tflite"
+    path, data = tmp_path / "model.tflite", tmp_path / "test.npz"
     path.write_bytes(tflite)
-    twin.write_bytes(T.gelu_as_gather(tflite))
-    inputs = x_test[:6]
-    instr, outs = bench.run_qemu(bench.build_firmware(path, tmp_path, inputs, dsp=True), timeout=120)
-    assert instr > 0
-    assert outs == bench.tflm_outputs(twin, inputs)
+    np.savez(data, x_test=x_test[:6])
+    assert run_cli("generate", path, "--board", "qemu-netduinoplus2", "-o", tmp_path / "fw").returncode == 0
+    assert run_cli("build", tmp_path / "fw").returncode == 0
+    r = run_cli("hil", tmp_path / "fw", "--data", data, "--runs", "2", "--require-exact", "--json")
+    assert r.returncode == 0, r.stdout + r.stderr
+    report = json.loads(r.stdout)
+    assert report["device"]["runtime"].startswith("edgekit-rt") and report["agreement"]["exact_share"] == 1.0
+    assert report["host_reference"] == "tflm: GELU by LiteRT's reference kernel (TFLM has none)"

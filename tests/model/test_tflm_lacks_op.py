@@ -1,5 +1,5 @@
 """An op TFLM has no kernel for (GELU): quantize still writes the integer model and says that
-LiteRT's kernels judged it; inspect and `generate --runtime tflm` name the op."""
+LiteRT's kernel judged that op (TFLM the others); inspect and `generate --runtime tflm` name it."""
 
 from __future__ import annotations
 
@@ -29,14 +29,14 @@ def gelu(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return d / "gelu.keras", d / "data.npz"
 
 
-def test_quantize_falls_back_to_litert_and_says_so(gelu, tmp_path: Path) -> None:
+def test_quantize_judges_gelu_by_litert_and_says_so(gelu, tmp_path: Path) -> None:
     model, data = gelu
     out = tmp_path / "gelu.tflite"
     r = run_cli("quantize", model, "--calib", data, "-o", out, "--json")
     assert r.returncode == 0, r.stderr
     report = json.loads(r.stdout)
     assert "GELU" in report["ops"]
-    assert report["int8_backend"] == "litert: TFLM has no kernel for GELU"
+    assert report["int8_backend"] == "tflm: GELU by LiteRT's reference kernel (TFLM has none)"
     assert report["int8_value"] is not None and "XNNPACK" not in r.stderr
 
     r = run_cli("inspect", out, "--board", BOARD)
