@@ -76,3 +76,13 @@ def test_agreement_of_several_outputs_needs_every_output_exact() -> None:
     assert agreement(cls, cls, 0.1, 0).exact_share == 1.0
     f = np.array([[0.5], [1.0]], dtype=np.float32)
     assert agreement_of([(cls, cls, 0.1, 0), (f, f, 1.0, 0)]).unit == "LSB/ULP"
+
+
+def test_random_int32_inputs_are_what_their_ops_accept() -> None:
+    g = load_graph(MODELS / "published" / "seanet_transpose_conv4.tflite")   # output shape as a graph input
+    arrays, _ = random_inputs(g, 3)
+    tconv = next(op for op in g.operators if op.op == "TRANSPOSE_CONV")
+    shape_input = next(k for k in arrays if g.io_name(tconv.inputs[0]) in k)
+    assert (arrays[shape_input] == np.asarray(g.tensors[tconv.outputs[0]].shape)).all()
+    ids, _ = random_inputs(load_graph(MODELS / "published" / "seanet_quantize0.tflite"), 3)
+    assert ids["x"].dtype.kind == "i" and np.abs(ids["x"]).max() <= 1 << 15   # integers, sent as they are

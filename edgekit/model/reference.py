@@ -55,28 +55,46 @@ def random_inputs(graph: Graph, samples: int, seed: int = 0) -> tuple[dict[str, 
     """`samples` random real inputs over the whole range of each quantized model input (for a
     float32 input, the range of the QUANTIZE it goes through), as the arrays of a data file (x,
     or x_<input name> for each of several inputs), and a line saying so: test data for a model
-    that came without any. UsageError when an input has no quantization to draw over."""
+    that came without any. int32 inputs are integers: a TRANSPOSE_CONV's output shape its shape,
+    token ids below their table's size, others over +-2^15. UsageError when an input has no
+    quantization to draw over."""
     rng = np.random.default_rng(seed)
     arrays: dict[str, np.ndarray] = {}
     what = ""
     for idx in graph.inputs:
         tin, q_in = graph.tensors[idx], graph.edge_quantized(idx)
         key = "x" if len(graph.inputs) == 1 else f"x_{graph.io_name(idx)}"
+        shape = (samples, *tin.sample_shape)
+        if tin.dtype == "int32":
+            arrays[key] = _int32_input(graph, idx, shape, rng)
+            what = f"{samples} random inputs"
+            continue
         if q_in is None and tin.dtype in ("int8", "uint8", "int16"):   # raw samples: their whole range
             lo, hi = io_type(tin.dtype).bounds()
-            arrays[key] = rng.integers(lo, hi + 1, size=(samples, *tin.sample_shape)).astype(np.float32)
+            arrays[key] = rng.integers(lo, hi + 1, size=shape).astype(np.float32)
             what = f"{samples} random {tin.dtype} inputs over the type's range"
             continue
         if q_in is None or q_in.quant is None or q_in.quant.per_channel:
             raise UsageError(f"its {tin.dtype} input '{graph.io_name(idx)}' has no quantization to draw random "
                              "inputs over", hint="pass --data TEST.npz")
         lo, hi = io_type(q_in.dtype).bounds()
-        q = rng.integers(lo, hi + 1, size=(samples, *tin.sample_shape))
+        q = rng.integers(lo, hi + 1, size=shape)
         arrays[key] = ((q - q_in.zero_point) * q_in.scale).astype(np.float32)
         what = f"{samples} random inputs over the {q_in.dtype} input range"
     if len(arrays) > 1:
-        what = f"{samples} random inputs over each input's quantized range"
+        what = f"{samples} random inputs over each input's range"
     return arrays, what
+
+
+def _int32_input(graph: Graph, idx: int, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+    """Values for an int32 graph input, sent as they are: what the ops reading it accept."""
+    for op in graph.operators:
+        if op.op == "TRANSPOSE_CONV" and op.inputs[:1] == (idx,):   # the output shape: exactly it
+            return np.broadcast_to(np.asarray(graph.tensors[op.outputs[0]].shape, dtype=np.int64), shape).copy()
+        if op.op == "GATHER" and op.inputs[1:2] == (idx,):          # token ids: below the table's rows
+            axis = int(op.options.get("axis", 0)) % max(1, len(graph.tensors[op.inputs[0]].shape))
+            return rng.integers(0, graph.tensors[op.inputs[0]].shape[axis], size=shape)
+    return rng.integers(-(1 << 15), 1 << 15, size=shape)
 
 
 def dequantize(q: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
