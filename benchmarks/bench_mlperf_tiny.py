@@ -16,6 +16,11 @@ for the fastest submission on a Cortex-M4 (NUCLEO-L4R5ZI at 120 MHz), converted 
 MAC: measured cycles, so it is compared with instructions only as a bound (ours can only be
 slower in cycles than in instructions).
 
+Beside the instructions: estimated Cortex-M4 cycles per invoke (:mod:`edgekit.hil.cycles`: one
+more profiled invoke of each firmware with QEMU's execution log on, costed with the Cortex-M4
+TRM's timings and `--flash-wait-states`), and the ms they take at 120 MHz: an estimate, labelled
+so, comparable with the published milliseconds (`--no-estimate` skips it).
+
 The TFLM tree defaults to ../shared/tflm/cmsis_nn beside the repository, else $TFLM_DIR.
 `--json FILE` writes the table's figures (and each runtime's per-op-type profile) for a
 before/after comparison. Exit status 0 when every runtime of every model was exact.
@@ -40,9 +45,13 @@ from edgekit.boards import load_board  # noqa: E402
 from edgekit.compare.result import Comparison, VariantResult  # noqa: E402
 from edgekit.compare.run import compare_runtimes  # noqa: E402
 from edgekit.console import out, step  # noqa: E402
+from edgekit.errors import EdgekitError  # noqa: E402
+from edgekit.hil.cycles import estimate_invoke, random_input  # noqa: E402
 from edgekit.model.inspect import op_macs  # noqa: E402
 from edgekit.model.tflite_graph import load_graph  # noqa: E402
+from edgekit.project.manifest import open_project  # noqa: E402
 from edgekit.runtimes import EDGEKIT_RT  # noqa: E402
+from edgekit.sim.cycles import Timing  # noqa: E402
 
 BOARD = "qemu-netduinoplus2"
 MODELS = REPO / "tests" / "fixtures" / "models" / "published" / "mlperf_tiny"
@@ -82,6 +91,10 @@ class Row:
     tflm_flash: float | None
     rt_by_op: dict[str, int]
     tflm_by_op: dict[str, int]
+    rt_est: int | None = None     # estimated cycles per invoke (Row.label)
+    tflm_est: int | None = None
+    rt_est_by_op: dict[str, int] | None = None
+    label: str = ""
 
     def per_mac(self, instr: float | None) -> float | None:
         return instr / self.macs if instr is not None and self.macs else None
@@ -95,15 +108,36 @@ def _by_op(r: VariantResult | None) -> dict[str, int]:
     return {} if r is None or r.profile is None else {g.name: g.cycles for g in r.profile.groups("op")}
 
 
-def row_of(c: Comparison) -> Row:
-    """The table's figures from one comparison (TFLM = the first tflm variant that ran)."""
+def estimate(r: VariantResult | None, timing: Timing) -> tuple[int | None, dict[str, int] | None]:
+    """Estimated cycles of one invoke of a variant's firmware and per op type (None when it did
+    not build or the estimate failed: said on the console)."""
+    if r is None or r.project_dir is None or not r.ok:
+        return None, None
+    project = open_project(r.project_dir)
+    graph = project.graph
+    try:
+        cp = estimate_invoke(load_board(BOARD), project.built_elf(), graph, random_input(graph), timing=timing)
+    except EdgekitError as e:
+        out.print(f"[red]{r.variant.slug}: no cycle estimate: {e}[/]")
+        return None, None
+    if not cp.agrees:
+        out.print(f"[yellow]{r.variant.slug}: the trace counted {cp.invoke_instructions:,} instructions, the "
+                  f"profiler {cp.instructions.invoke_cycles:,}[/]")
+    return cp.invoke_cycles, {k: c for k, (_, c) in cp.by_op().items()}
+
+
+def row_of(c: Comparison, timing: Timing | None = None) -> Row:
+    """The table's figures from one comparison (TFLM = the first tflm variant that ran), with the
+    cycle estimate of both firmwares unless `timing` is None."""
     graph = load_graph(c.model)
     rt = next((r for r in c.results if r.variant.runtime == EDGEKIT_RT), None)
     tf = next((r for r in c.results if r.variant.runtime != EDGEKIT_RT), None)
     v = lambda r, m: None if r is None else r.value(m)  # noqa: E731
+    (rt_est, rt_est_by_op), (tf_est, _) = ((estimate(rt, timing), estimate(tf, timing)) if timing
+                                           else ((None, None), (None, None)))
     return Row(c.model.stem, sum(op_macs(graph, op) for op in graph.operators), c.all_exact,
                v(rt, "latency"), v(tf, "latency"), v(rt, "arena"), v(tf, "arena"), v(rt, "flash"),
-               v(tf, "flash"), _by_op(rt), _by_op(tf))
+               v(tf, "flash"), _by_op(rt), _by_op(tf), rt_est, tf_est, rt_est_by_op, timing.label if timing else "")
 
 
 def _f(v: float | None, fmt: str = ",.0f") -> str:
@@ -124,6 +158,22 @@ def table(rows: list[Row]) -> Table:
                   _f(r.tflm_instr), _f(r.per_mac(r.tflm_instr), ".2f"), _f(r.ratio(r.rt_instr, r.tflm_instr), ".3f"),
                   _f(r.rt_arena), _f(r.tflm_arena), _f(r.ratio(r.rt_arena, r.tflm_arena), ".3f"), _f(r.rt_flash),
                   _f(r.tflm_flash), pub)
+    return t
+
+
+def estimate_table(rows: list[Row]) -> Table:
+    """Estimated cycles and ms at 120 MHz beside the published (measured) figures."""
+    label = next((r.label for r in rows if r.label), "estimated cycles")
+    t = Table(title=f"{label}: per invoke, and ms at {MHZ} MHz; published: measured on a Cortex-M4 at {MHZ} MHz")
+    for col in ("model", "rt instr", "rt est. cycles", "rt est. cycles/MAC", "rt est. ms", "TFLM est. cycles",
+                "TFLM est. ms", "rt/TFLM (est.)", "published ms", "rt est. / published"):
+        t.add_column(col, justify="left" if col == "model" else "right")
+    for r in rows:
+        p = PUBLISHED.get(r.model)
+        ms = lambda c: None if c is None else c / (MHZ * 1000)  # noqa: E731
+        t.add_row(r.model, _f(r.rt_instr), _f(r.rt_est), _f(r.per_mac(r.rt_est), ".2f"), _f(ms(r.rt_est), ".1f"),
+                  _f(r.tflm_est), _f(ms(r.tflm_est), ".1f"), _f(r.ratio(r.rt_est, r.tflm_est), ".3f"),
+                  "-" if p is None else f"{p.ms} ({p.tool})", _f(r.ratio(ms(r.rt_est), p.ms if p else None), ".2f"))
     return t
 
 
@@ -157,6 +207,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--samples", type=int, default=5, help="test inputs per runtime")
     ap.add_argument("--runs", type=int, default=3, help="timed runs per runtime (QEMU counts are deterministic)")
     ap.add_argument("--json", type=Path, help="write the figures here")
+    ap.add_argument("--flash-wait-states", type=int, default=0,
+                    help="wait states each pipeline refill adds in the cycle estimate [default: 0, ART cache hits]")
+    ap.add_argument("--no-estimate", action="store_true",
+                    help="skip the cycle estimate (one traced invoke per firmware)")
     args = ap.parse_args(argv)
     models = args.models or sorted(MODELS.glob("*.tflite"), key=lambda p: list(PUBLISHED).index(p.stem))
     root = args.out or Path(tempfile.mkdtemp(prefix="bench-mlperf-tiny-"))
@@ -166,10 +220,13 @@ def main(argv: list[str] | None = None) -> int:
         out.print(f"\n== {model.stem}")
         comparisons.append(compare_runtimes(model, board, root / model.stem, tflm_dirs=args.tflm_dirs or default_tree(),
                                             samples=args.samples, runs=args.runs, step=step))
-    rows = [row_of(c) for c in comparisons]
+    timing = None if args.no_estimate else Timing(flash_wait_states=args.flash_wait_states)
+    rows = [row_of(c, timing) for c in comparisons]
     out.print()
     out.print(op_table(rows))
     out.print(table(rows))
+    if timing:
+        out.print(estimate_table(rows))
     if args.json:
         args.json.write_text(json.dumps([asdict(r) for r in rows], indent=1))
     problems = [f"{c.model.stem}: {p}" for c in comparisons for p in c.problems]

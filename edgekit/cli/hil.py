@@ -35,6 +35,11 @@ if TYPE_CHECKING:  # pragma: no cover
 @click.option("--require-exact", is_flag=True, help="Gate: every output equals the host TFLM reference.")
 @click.option("--profile", is_flag=True,
               help="Also time each op of one invoke on the board (table, report.json, profile.png).")
+@click.option("--cycles", is_flag=True,
+              help="Also estimate Cortex-M4 cycles of one invoke, per op type, on the virtual board (one more, "
+                   "traced run; Cortex-M4 TRM timings).")
+@click.option("--flash-wait-states", type=click.IntRange(min=0), default=0, show_default=True,
+              help="With --cycles: wait states each pipeline refill adds (0: the flash cache hits).")
 @farm_options
 @click.option("--boards", type=click.IntRange(min=1), default=1, show_default=True,
               help="With --farm/--tags: spread the test inputs over this many places and merge the report.")
@@ -44,7 +49,8 @@ if TYPE_CHECKING:  # pragma: no cover
 def hil(project_dir: Path, board_id: str | None, port: str | None, data_path: Path | None, samples: int | None,
         task: str | None, runs: int, warmup: int, report_dir: Path | None, junit: Path | None,
         min_accuracy: float | None, max_latency_ms: float | None, require_exact: bool, profile: bool,
-        place: str | None, farm: str | None, tags: tuple[str, ...], farm_timeout: float, no_flash: bool,
+        cycles: bool, flash_wait_states: int, place: str | None, farm: str | None, tags: tuple[str, ...],
+        farm_timeout: float, no_flash: bool,
         boards: int, boards_dirs: tuple[Path, ...], as_json: bool) -> None:
     """Validate a project on its board: accuracy, agreement with the host reference, latency."""
     from edgekit.errors import GateFailed, UsageError
@@ -60,6 +66,9 @@ def hil(project_dir: Path, board_id: str | None, port: str | None, data_path: Pa
     target = farm_target(place, farm, tags, farm_timeout, port)
     if target is None and boards > 1:
         raise UsageError(f"--boards {boards} spreads a run over a farm's places", hint="add --farm/--tags")
+    if cycles and (target is not None or port is not None or not project.board.virtual):
+        raise UsageError("--cycles estimates cycles on a virtual board edgekit starts",
+                         hint="drop --port/--farm, or use a virtual board (e.g. --board qemu-netduinoplus2)")
     with progress_bar(INFERRING) as on_progress:
         if target is None:
             result = run_hil(project, options=opts, on_progress=on_progress)
@@ -68,13 +77,24 @@ def hil(project_dir: Path, board_id: str | None, port: str | None, data_path: Pa
 
             result = run_hil_farm(project, FarmRun(target, boards, not no_flash), options=opts,
                                   on_progress=on_progress, on_wait=waiting)
+    estimate = None
+    if cycles:
+        from edgekit.hil.cycles import estimate_invoke, random_input
+        from edgekit.sim.cycles import Timing
+
+        estimate = estimate_invoke(project.board, project.built_elf(), project.graph, random_input(project.graph),
+                                   timing=Timing(flash_wait_states=flash_wait_states))
     if as_json:
-        print_json(hil_dict(result))
+        print_json({**hil_dict(result), **({"cycle_estimate": estimate.to_dict()} if estimate else {})})
     else:
         for table in console_tables(result.report):
             out.print(table)
         for gate in result.report.gates or []:
             out.print(("[green]pass[/] " if gate.passed else "[red]FAIL[/] ") + f"{gate.name}: {gate.message}")
+        if estimate:
+            from edgekit.hil.cycles import cycles_table
+
+            out.print(cycles_table(estimate))
         out.print(f"report: {', '.join(str(p) for p in result.paths)}")
     if not result.gates_passed:
         raise GateFailed("; ".join(result.failed_gates))

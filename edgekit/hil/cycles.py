@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from rich.table import Table
 
 from edgekit.boards import Board
 from edgekit.errors import DeviceError
@@ -134,6 +135,18 @@ def _ops(counter: TraceCounter, counts: list[int]) -> tuple[list[Segment], Segme
     return per_op, whole
 
 
+def random_input(graph: Graph, seed: int = 0) -> bytes:
+    """Random bytes of the model's first input as the device takes it (its own element type): the
+    estimate depends on the data only where a kernel branches on it."""
+    t = graph.tensors[graph.inputs[0]]
+    dtype = np.dtype(t.dtype)
+    rng = np.random.default_rng(seed)
+    if dtype.kind == "f":
+        return rng.standard_normal(t.size).astype(dtype).tobytes()
+    info = np.iinfo(dtype)
+    return rng.integers(info.min, info.max, t.size, dtype=dtype, endpoint=True).tobytes()
+
+
 def estimate_invoke(board: Board, elf: Path, graph: Graph, x: np.ndarray | bytes, *,
                     timing: Timing = Timing(), unit: str = "instructions") -> CycleProfile:
     """One profiled invoke of `x` on the traced virtual `board` running `elf`."""
@@ -171,4 +184,22 @@ def estimate_invoke(board: Board, elf: Path, graph: Graph, x: np.ndarray | bytes
                         whole.cycles, whole.instructions)
 
 
-__all__ = ["CycleProfile", "InvokeSplitter", "TRACE_FLAGS", "estimate_invoke"]
+def cycles_table(cp: CycleProfile, *, mhz: float | None = None) -> Table:
+    """Instructions beside estimated cycles per op type (and `mhz`: the estimated ms), labelled."""
+    t = Table(title=f"{cp.label}, one invoke ({cp.instructions.runtime})")
+    for col in ("op", "ops", "MACs", "instructions", "est. cycles", "est. cycles/MAC", "est. cycles/instr"):
+        t.add_column(col, justify="left" if col == "op" else "right")
+    groups = {g.name: g for g in cp.instructions.groups("op")}
+    for op, (n, c) in cp.by_op().items():
+        g = groups[op]
+        t.add_row(op, str(g.ops), f"{g.macs:,}", f"{n:,}", f"{c:,}", f"{c / g.macs:.2f}" if g.macs else "-",
+                  f"{c / n:.2f}" if n else "-")
+    ms = f" = {cp.invoke_cycles / (mhz * 1000):.2f} ms at {mhz:g} MHz" if mhz else ""
+    t.caption = (f"whole invoke: {cp.invoke_instructions:,} instructions "
+                 f"(profiler: {cp.instructions.invoke_cycles:,}), "
+                 f"{cp.invoke_cycles:,} estimated cycles{ms}; refill {cp.timing.refill}, "
+                 f"SDIV/UDIV {cp.timing.divide}")
+    return t
+
+
+__all__ = ["CycleProfile", "cycles_table", "InvokeSplitter", "TRACE_FLAGS", "estimate_invoke", "random_input"]

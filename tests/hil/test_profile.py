@@ -87,6 +87,26 @@ def test_edgekit_rt_profile_of_sine_in_every_report_form(rt_project: Callable[[s
 
 @pytest.mark.toolchain
 @pytest.mark.qemu
+def test_cycle_estimate_of_sine_beside_the_profilers_instructions(rt_project: Callable[[str], Path]) -> None:
+    project = rt_project("sine")
+    data = project / "random.npz"
+    np.savez(data, x=np.random.default_rng(0).normal(0, 1, (1, 1)).astype(np.float32))
+    r = run_cli("hil", project, "--cycles", "--runs", "1", "--warmup", "0", "--data", data, "--json", timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    est = json.loads(r.stdout)["cycle_estimate"]
+    assert est["label"] == "estimated cycles (Cortex-M4 TRM timings, 0 flash wait states)"
+    graph = load_graph(project / "model" / "model.tflite")
+    assert [o["op"] for o in est["ops"]] == [op.op for op in graph.operators]
+    # the trace sees what the board's counter counted: per op within the hook's few instructions
+    assert abs(est["invoke_instructions"] - est["profiler_instructions"]) <= 64
+    assert all(0 < o["instructions"] <= o["cycles"] <= 3 * o["instructions"] for o in est["ops"])
+    assert est["invoke_cycles"] > sum(o["cycles"] for o in est["ops"])  # + the tail after the last op
+    r = run_cli("hil", project, "--cycles", "--port", "/dev/null", "--runs", "0")
+    assert r.returncode == 2 and "--cycles estimates cycles on a virtual board" in r.stderr
+
+
+@pytest.mark.toolchain
+@pytest.mark.qemu
 def test_edgekit_rt_profile_of_ds_cnn(rt_project: Callable[[str], Path]) -> None:
     project = rt_project("ds_cnn_kws")
     report, _ = _profiled_hil(project)
