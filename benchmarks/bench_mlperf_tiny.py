@@ -94,6 +94,7 @@ class Row:
     rt_est: int | None = None     # estimated cycles per invoke (Row.label)
     tflm_est: int | None = None
     rt_est_by_op: dict[str, int] | None = None
+    rt_est_range: tuple[int, int] | None = None   # with the TRM's refill of 1 and of 3
     label: str = ""
 
     def per_mac(self, instr: float | None) -> float | None:
@@ -108,22 +109,25 @@ def _by_op(r: VariantResult | None) -> dict[str, int]:
     return {} if r is None or r.profile is None else {g.name: g.cycles for g in r.profile.groups("op")}
 
 
-def estimate(r: VariantResult | None, timing: Timing) -> tuple[int | None, dict[str, int] | None]:
-    """Estimated cycles of one invoke of a variant's firmware and per op type (None when it did
-    not build or the estimate failed: said on the console)."""
+Estimate = tuple[int | None, dict[str, int] | None, tuple[int, int] | None]
+
+
+def estimate(r: VariantResult | None, timing: Timing) -> Estimate:
+    """Estimated cycles of one invoke of a variant's firmware, per op type, and with a refill of
+    1 and 3 (None when it did not build or the estimate failed: said on the console)."""
     if r is None or r.project_dir is None or not r.ok:
-        return None, None
+        return None, None, None
     project = open_project(r.project_dir)
     graph = project.graph
     try:
         cp = estimate_invoke(load_board(BOARD), project.built_elf(), graph, random_input(graph), timing=timing)
     except EdgekitError as e:
         out.print(f"[red]{r.variant.slug}: no cycle estimate: {e}[/]")
-        return None, None
+        return None, None, None
     if not cp.agrees:
         out.print(f"[yellow]{r.variant.slug}: the trace counted {cp.invoke_instructions:,} instructions, the "
                   f"profiler {cp.instructions.invoke_cycles:,}[/]")
-    return cp.invoke_cycles, {k: c for k, (_, c) in cp.by_op().items()}
+    return cp.invoke_cycles, {k: c for k, (_, c) in cp.by_op().items()}, cp.refill_range
 
 
 def row_of(c: Comparison, timing: Timing | None = None) -> Row:
@@ -133,11 +137,13 @@ def row_of(c: Comparison, timing: Timing | None = None) -> Row:
     rt = next((r for r in c.results if r.variant.runtime == EDGEKIT_RT), None)
     tf = next((r for r in c.results if r.variant.runtime != EDGEKIT_RT), None)
     v = lambda r, m: None if r is None else r.value(m)  # noqa: E731
-    (rt_est, rt_est_by_op), (tf_est, _) = ((estimate(rt, timing), estimate(tf, timing)) if timing
-                                           else ((None, None), (None, None)))
+    none: Estimate = (None, None, None)
+    (rt_est, rt_est_by_op, rt_range), (tf_est, _, _) = (estimate(rt, timing), estimate(tf, timing)) if timing \
+        else (none, none)
     return Row(c.model.stem, sum(op_macs(graph, op) for op in graph.operators), c.all_exact,
                v(rt, "latency"), v(tf, "latency"), v(rt, "arena"), v(tf, "arena"), v(rt, "flash"),
-               v(tf, "flash"), _by_op(rt), _by_op(tf), rt_est, tf_est, rt_est_by_op, timing.label if timing else "")
+               v(tf, "flash"), _by_op(rt), _by_op(tf), rt_est, tf_est, rt_est_by_op, rt_range,
+               timing.label if timing else "")
 
 
 def _f(v: float | None, fmt: str = ",.0f") -> str:
@@ -165,13 +171,15 @@ def estimate_table(rows: list[Row]) -> Table:
     """Estimated cycles and ms at 120 MHz beside the published (measured) figures."""
     label = next((r.label for r in rows if r.label), "estimated cycles")
     t = Table(title=f"{label}: per invoke, and ms at {MHZ} MHz; published: measured on a Cortex-M4 at {MHZ} MHz")
-    for col in ("model", "rt instr", "rt est. cycles", "rt est. cycles/MAC", "rt est. ms", "TFLM est. cycles",
-                "TFLM est. ms", "rt/TFLM (est.)", "published ms", "rt est. / published"):
+    for col in ("model", "rt instr", "rt est. cycles", "rt est. cycles/MAC", "rt est. ms", "rt est. ms, refill 1-3",
+                "TFLM est. cycles", "TFLM est. ms", "rt/TFLM (est.)", "published ms", "rt est. / published"):
         t.add_column(col, justify="left" if col == "model" else "right")
+    ms = lambda c: None if c is None else c / (MHZ * 1000)  # noqa: E731
     for r in rows:
         p = PUBLISHED.get(r.model)
-        ms = lambda c: None if c is None else c / (MHZ * 1000)  # noqa: E731
+        spread = "-" if r.rt_est_range is None else "-".join(f"{c / (MHZ * 1000):.1f}" for c in r.rt_est_range)
         t.add_row(r.model, _f(r.rt_instr), _f(r.rt_est), _f(r.per_mac(r.rt_est), ".2f"), _f(ms(r.rt_est), ".1f"),
+                  spread,
                   _f(r.tflm_est), _f(ms(r.tflm_est), ".1f"), _f(r.ratio(r.rt_est, r.tflm_est), ".3f"),
                   "-" if p is None else f"{p.ms} ({p.tool})", _f(r.ratio(ms(r.rt_est), p.ms if p else None), ".2f"))
     return t

@@ -52,6 +52,7 @@ class CycleProfile:
     op_cycles: tuple[int, ...]        # per op, estimated
     invoke_cycles: int                # the whole invoke, estimated (ops + the invoke's tail)
     invoke_instructions: int          # the whole invoke, counted from the trace
+    invoke_refills: int = 0           # changes of flow in the invoke (each costs Timing.refill)
 
     @property
     def label(self) -> str:
@@ -69,6 +70,13 @@ class CycleProfile:
         """Estimated cycles per executed instruction over the invoke."""
         return self.invoke_cycles / self.invoke_instructions if self.invoke_instructions else 0.0
 
+    @property
+    def refill_range(self) -> tuple[int, int]:
+        """The invoke's estimate with a refill of 1 and of 3 (the TRM's range) instead of
+        Timing.refill: the spread the refill alone leaves."""
+        return (self.invoke_cycles - (self.timing.refill - 1) * self.invoke_refills,
+                self.invoke_cycles + (3 - self.timing.refill) * self.invoke_refills)
+
     def by_op(self) -> dict[str, tuple[int, int]]:
         """(instructions, estimated cycles) per op type, from the trace."""
         sums: dict[str, tuple[int, int]] = {}
@@ -82,6 +90,7 @@ class CycleProfile:
         return {"label": self.label, "refill": self.timing.refill,
                 "flash_wait_states": self.timing.flash_wait_states, "divide": self.timing.divide,
                 "invoke_instructions": self.invoke_instructions, "invoke_cycles": self.invoke_cycles,
+                "invoke_refills": self.invoke_refills, "refill_range": list(self.refill_range),
                 "profiler_instructions": self.instructions.invoke_cycles,
                 "ops": [{"index": o.index, "op": o.op, "macs": o.macs, "instructions": n, "cycles": c}
                         for o, n, c in zip(self.instructions.ops, self.op_instructions, self.op_cycles)],
@@ -131,7 +140,8 @@ def _ops(counter: TraceCounter, counts: list[int]) -> tuple[list[Segment], Segme
     per_op = [Segment(f"op {i}") for i in range(len(counts))]
     for i, s in zip(hooked, segs):
         per_op[i] = s
-    whole = Segment("invoke", sum(s.instructions for s in segs), sum(s.cycles for s in segs))
+    whole = Segment("invoke", sum(s.instructions for s in segs), sum(s.cycles for s in segs),
+                    sum(s.refills for s in segs))
     return per_op, whole
 
 
@@ -181,7 +191,7 @@ def estimate_invoke(board: Board, elf: Path, graph: Graph, x: np.ndarray | bytes
     profile = layer_profile(graph, invoke, counts, runtime=runtime, unit=unit)
     ops, whole = _ops(counter, counts)
     return CycleProfile(timing, profile, tuple(s.instructions for s in ops), tuple(s.cycles for s in ops),
-                        whole.cycles, whole.instructions)
+                        whole.cycles, whole.instructions, whole.refills)
 
 
 def cycles_table(cp: CycleProfile, *, mhz: float | None = None) -> Table:
@@ -197,8 +207,8 @@ def cycles_table(cp: CycleProfile, *, mhz: float | None = None) -> Table:
     ms = f" = {cp.invoke_cycles / (mhz * 1000):.2f} ms at {mhz:g} MHz" if mhz else ""
     t.caption = (f"whole invoke: {cp.invoke_instructions:,} instructions "
                  f"(profiler: {cp.instructions.invoke_cycles:,}), "
-                 f"{cp.invoke_cycles:,} estimated cycles{ms}; refill {cp.timing.refill}, "
-                 f"SDIV/UDIV {cp.timing.divide}")
+                 f"{cp.invoke_cycles:,} estimated cycles{ms} (refill {cp.timing.refill}; with the TRM's 1-3: "
+                 f"{cp.refill_range[0]:,}-{cp.refill_range[1]:,}); SDIV/UDIV {cp.timing.divide}")
     return t
 
 

@@ -22,10 +22,12 @@ Cortex-M4 Technical Reference Manual (ARM DDI 0439B, section 3.3):
 
 Not modelled: bus contention, the extra cycle when a load's address depends on the load just
 before it, flash wait states on sequential fetches, exception entry (12 cycles), and the 1-3
-spread of the refill. Expected error: exact on straight-line loops (the micro-kernel checks in
-tests/sim/test_cycles_qemu.py agree to the cycle with the hand counts); on compiled kernels
-about -10 %/+15 % from the refill spread alone (refill 1 or 3 instead of 2, taken branches are
-5-15 % of a kernel's instructions), more with flash wait states on code that misses the cache.
+spread of the refill. Expected error: none on straight-line loops (the micro-kernels of
+tests/sim/kernels.S — ALU ops, LDRs back to back and apart, SMLADs, taken branches, LDM, VFP —
+agree to the cycle with their hand counts, tests/sim/test_cycles_qemu.py). On the MLPerf Tiny
+models (both runtimes) changes of flow are 3-5 % of the instructions, so the refill's 1-3
+spread moves an invoke by +-2-4 %, and a miss of the flash cache on every refill at 5 wait
+states would add 12-20 %; the unmodelled stalls only add. Read the estimate as about -4 %/+25 %.
 Always label the figures as an estimate: :data:`LABEL`.
 """
 

@@ -101,6 +101,8 @@ def test_cycle_estimate_of_sine_beside_the_profilers_instructions(rt_project: Ca
     assert abs(est["invoke_instructions"] - est["profiler_instructions"]) <= 64
     assert all(0 < o["instructions"] <= o["cycles"] <= 3 * o["instructions"] for o in est["ops"])
     assert est["invoke_cycles"] > sum(o["cycles"] for o in est["ops"])  # + the tail after the last op
+    low, high = est["refill_range"]
+    assert est["invoke_refills"] > 0 and low == est["invoke_cycles"] - est["invoke_refills"] < high
     r = run_cli("hil", project, "--cycles", "--port", "/dev/null", "--runs", "0")
     assert r.returncode == 2 and "--cycles estimates cycles on a virtual board" in r.stderr
 
