@@ -16,10 +16,11 @@ for the fastest submission on a Cortex-M4 (NUCLEO-L4R5ZI at 120 MHz), converted 
 MAC: measured cycles, so it is compared with instructions only as a bound (ours can only be
 slower in cycles than in instructions).
 
-Beside the instructions: estimated Cortex-M4 cycles per invoke (:mod:`edgekit.hil.cycles`: one
-more profiled invoke of each firmware with QEMU's execution log on, costed with the Cortex-M4
-TRM's timings and `--flash-wait-states`), and the ms they take at 120 MHz: an estimate, labelled
-so, comparable with the published milliseconds (`--no-estimate` skips it).
+Beside the instructions: estimated Cortex-M4 cycles per invoke (compare's `cycles`,
+:mod:`edgekit.hil.cycles`: one more profiled invoke of each firmware with QEMU's execution log
+on, costed with the Cortex-M4 TRM's timings and `--flash-wait-states`), and the ms they take at
+120 MHz: an estimate, labelled so, comparable with the published milliseconds (`--no-estimate`
+skips it).
 
 The TFLM tree defaults to ../shared/tflm/cmsis_nn beside the repository, else $TFLM_DIR.
 `--json FILE` writes the table's figures (and each runtime's per-op-type profile) for a
@@ -45,11 +46,8 @@ from edgekit.boards import load_board  # noqa: E402
 from edgekit.compare.result import Comparison, VariantResult  # noqa: E402
 from edgekit.compare.run import compare_runtimes  # noqa: E402
 from edgekit.console import out, step  # noqa: E402
-from edgekit.errors import EdgekitError  # noqa: E402
-from edgekit.hil.cycles import estimate_invoke, random_input  # noqa: E402
 from edgekit.model.inspect import op_macs  # noqa: E402
 from edgekit.model.tflite_graph import load_graph  # noqa: E402
-from edgekit.project.manifest import open_project  # noqa: E402
 from edgekit.runtimes import EDGEKIT_RT  # noqa: E402
 from edgekit.sim.cycles import Timing  # noqa: E402
 
@@ -109,41 +107,20 @@ def _by_op(r: VariantResult | None) -> dict[str, int]:
     return {} if r is None or r.profile is None else {g.name: g.cycles for g in r.profile.groups("op")}
 
 
-Estimate = tuple[int | None, dict[str, int] | None, tuple[int, int] | None]
-
-
-def estimate(r: VariantResult | None, timing: Timing) -> Estimate:
-    """Estimated cycles of one invoke of a variant's firmware, per op type, and with a refill of
-    1 and 3 (None when it did not build or the estimate failed: said on the console)."""
-    if r is None or r.project_dir is None or not r.ok:
-        return None, None, None
-    project = open_project(r.project_dir)
-    graph = project.graph
-    try:
-        cp = estimate_invoke(load_board(BOARD), project.built_elf(), graph, random_input(graph), timing=timing)
-    except EdgekitError as e:
-        out.print(f"[red]{r.variant.slug}: no cycle estimate: {e}[/]")
-        return None, None, None
-    if not cp.agrees:
-        out.print(f"[yellow]{r.variant.slug}: the trace counted {cp.invoke_instructions:,} instructions, the "
-                  f"profiler {cp.instructions.invoke_cycles:,}[/]")
-    return cp.invoke_cycles, {k: c for k, (_, c) in cp.by_op().items()}, cp.refill_range
-
-
-def row_of(c: Comparison, timing: Timing | None = None) -> Row:
+def row_of(c: Comparison) -> Row:
     """The table's figures from one comparison (TFLM = the first tflm variant that ran), with the
-    cycle estimate of both firmwares unless `timing` is None."""
+    cycle estimates when the comparison made them."""
     graph = load_graph(c.model)
     rt = next((r for r in c.results if r.variant.runtime == EDGEKIT_RT), None)
     tf = next((r for r in c.results if r.variant.runtime != EDGEKIT_RT), None)
     v = lambda r, m: None if r is None else r.value(m)  # noqa: E731
-    none: Estimate = (None, None, None)
-    (rt_est, rt_est_by_op, rt_range), (tf_est, _, _) = (estimate(rt, timing), estimate(tf, timing)) if timing \
-        else (none, none)
+    rt_est, tf_est = (None if r is None else r.cycles for r in (rt, tf))
     return Row(c.model.stem, sum(op_macs(graph, op) for op in graph.operators), c.all_exact,
                v(rt, "latency"), v(tf, "latency"), v(rt, "arena"), v(tf, "arena"), v(rt, "flash"),
-               v(tf, "flash"), _by_op(rt), _by_op(tf), rt_est, tf_est, rt_est_by_op, rt_range,
-               timing.label if timing else "")
+               v(tf, "flash"), _by_op(rt), _by_op(tf), rt_est.invoke_cycles if rt_est else None,
+               tf_est.invoke_cycles if tf_est else None,
+               {k: c for k, (_, c) in rt_est.by_op().items()} if rt_est else None,
+               rt_est.refill_range if rt_est else None, rt_est.label if rt_est else "")
 
 
 def _f(v: float | None, fmt: str = ",.0f") -> str:
@@ -223,13 +200,13 @@ def main(argv: list[str] | None = None) -> int:
     models = args.models or sorted(MODELS.glob("*.tflite"), key=lambda p: list(PUBLISHED).index(p.stem))
     root = args.out or Path(tempfile.mkdtemp(prefix="bench-mlperf-tiny-"))
     board = load_board(BOARD)
+    timing = None if args.no_estimate else Timing(flash_wait_states=args.flash_wait_states)
     comparisons = []
     for model in models:
         out.print(f"\n== {model.stem}")
         comparisons.append(compare_runtimes(model, board, root / model.stem, tflm_dirs=args.tflm_dirs or default_tree(),
-                                            samples=args.samples, runs=args.runs, step=step))
-    timing = None if args.no_estimate else Timing(flash_wait_states=args.flash_wait_states)
-    rows = [row_of(c, timing) for c in comparisons]
+                                            samples=args.samples, runs=args.runs, step=step, cycles=timing))
+    rows = [row_of(c) for c in comparisons]
     out.print()
     out.print(op_table(rows))
     out.print(table(rows))

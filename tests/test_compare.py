@@ -28,7 +28,7 @@ def sine_comparison(tflm_tree: Callable[[str], Path], benchmark_model: Callable[
     """`edgekit compare` of sine with edgekit-rt and both trees, piped into a narrow "terminal"."""
     out = tmp_path_factory.mktemp("compare") / "sine"
     r = run_cli("compare", benchmark_model("sine"), "--board", BOARD, "--tflm-dir", tflm_tree("ref"),
-                "--tflm-dir", tflm_tree("cmsis_nn"), "-o", out, "--samples", "5", "--runs", "3",
+                "--tflm-dir", tflm_tree("cmsis_nn"), "-o", out, "--samples", "5", "--runs", "3", "--cycles",
                 env={"COLUMNS": "60"}, timeout=1800)
     assert r.returncode == 0, r.stdout + r.stderr
     return out, r.stdout
@@ -53,6 +53,10 @@ def test_sine_is_exact_on_every_runtime_with_ratios_and_profiles(sine_comparison
         profile = v["profile"]
         assert [o["op"] for o in profile["ops"]] == ["FULLY_CONNECTED"] * 3
         assert abs(profile["coverage"] - 1.0) <= 0.02
+        est = v["cycle_estimate"]   # --cycles: from a traced invoke, beside the profiler's count
+        assert est["label"] == "estimated cycles (Cortex-M4 TRM timings, 0 flash wait states)"
+        assert abs(est["invoke_instructions"] - est["profiler_instructions"]) <= 64
+        assert est["invoke_instructions"] < est["invoke_cycles"] < 3 * est["invoke_instructions"]
     for v in (ref, cmsis):
         assert v["runtime"] == "tflm" and v["build"]["tflm_cached"] is not None
         assert v["ratios"]["flash"] > 1.0   # the interpreter costs flash: the ratio is really computed
@@ -192,3 +196,10 @@ def test_a_narrow_terminal_keeps_labels_whole_and_prints_errors_below(tmp_path: 
     files = write_outputs(c, tmp_path)
     assert "| tflm (reference) | failed |" in (tmp_path / COMPARE_MD).read_text()
     assert files[2].read_bytes().startswith(PNG_MAGIC)
+
+
+def test_cycles_on_a_physical_board_is_refused_before_anything_runs(benchmark_model, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    r = run_cli("compare", benchmark_model("sine"), "--board", "nucleo-l4r5zi", "--cycles", "-o", out)
+    assert_clean_error(r, 2, "--cycles estimates cycles on a virtual board")
+    assert not out.exists()

@@ -29,12 +29,18 @@ DEFAULT_RUNTIMES = "edgekit-rt,tflm"
 @click.option("--runs", type=click.IntRange(min=1), default=10, show_default=True, help="Timed runs for the latency.")
 @click.option("--profile/--no-profile", default=True, show_default=True,
               help="Profile one invoke per op on each runtime and show the profiles side by side.")
+@click.option("--cycles", is_flag=True,
+              help="Virtual board: also estimate each runtime's Cortex-M4 cycles of one invoke (one more, traced "
+                   "run; Cortex-M4 TRM timings).")
+@click.option("--flash-wait-states", type=click.IntRange(min=0), default=0, show_default=True,
+              help="With --cycles: wait states each pipeline refill adds (0: the flash cache hits).")
 @click.option("--port", help="Serial port of a physical board [default: found by USB id].")
 @click.option("--runner", help="Flash runner for a physical board [default: the board's first installed one].")
 @boards_dirs_option
 @json_option
 def compare(model: Path, board_id: str, runtimes: str, tflm_dirs: tuple[Path, ...], out_dir: Path | None,
-            data_path: Path | None, samples: int, runs: int, profile: bool, port: str | None, runner: str | None,
+            data_path: Path | None, samples: int, runs: int, profile: bool, cycles: bool, flash_wait_states: int,
+            port: str | None, runner: str | None,
             boards_dirs: tuple[Path, ...], as_json: bool) -> None:
     """Generate, build and run MODEL (int8 .tflite) with each runtime on a board, side by side.
 
@@ -47,12 +53,14 @@ def compare(model: Path, board_id: str, runtimes: str, tflm_dirs: tuple[Path, ..
     from edgekit.compare.report import comparison_dict, print_comparison
     from edgekit.compare.run import compare_runtimes
     from edgekit.errors import GateFailed
+    from edgekit.sim.cycles import Timing
 
     board = load_board(board_id, boards_dirs)
     names = [n.strip() for n in runtimes.split(",") if n.strip()]
     result = compare_runtimes(model, board, out_dir or Path("out") / f"compare-{Path(model).stem}",
                               runtimes=names, tflm_dirs=tflm_dirs, data=data_path, samples=samples, runs=runs,
-                              profile=profile, port=port, runner=runner, step=step)
+                              profile=profile, port=port, runner=runner, step=step,
+                              cycles=Timing(flash_wait_states=flash_wait_states) if cycles else None)
     if as_json:
         print_json(comparison_dict(result))
     else:

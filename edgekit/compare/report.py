@@ -177,11 +177,21 @@ def console_lines(c: Comparison) -> list[str]:
         mark = "ok" if coverage_ok(p) else f"[yellow]off by more than {COVERAGE_TOLERANCE:.0%}[/]"
         lines.append(f"profile coverage {escape(r.variant.label)}: sum of ops {p.total:,} / whole invoke "
                      f"{p.invoke_cycles:,} {c.unit} = {p.coverage:.1%} ({mark})")
+    lines += [escape(cycles_line(r)) for r in c.results if r.cycles is not None]
     if c.virtual:
         lines.append("latency and profiles in QEMU instructions (virtual board), not Cortex-M cycles")
     if c.files:
         lines.append(escape(f"written: {', '.join(str(p) for p in c.files)}"))
     return lines
+
+
+def cycles_line(r: VariantResult) -> str:
+    """A variant's estimated cycles of one invoke, labelled, beside the instructions they came from."""
+    e = r.cycles
+    assert e is not None
+    low, high = e.refill_range
+    return (f"{r.variant.label}: {e.invoke_cycles:,} {e.label} per invoke, from {e.invoke_instructions:,} "
+            f"instructions ({e.cycles_per_instruction:.2f} per instruction; refill 1-3 cycles: {low:,}-{high:,})")
 
 
 def _result_dict(c: Comparison, r: VariantResult) -> dict[str, Any]:
@@ -199,6 +209,7 @@ def _result_dict(c: Comparison, r: VariantResult) -> dict[str, Any]:
         "ratios": {m: c.ratio(r, m) for m in metrics},
         "build": asdict(r.build) if r.build else None,
         "profile": r.profile.to_dict() if r.profile else None,
+        "cycle_estimate": r.cycles.to_dict() if r.cycles else None,
         "report_dir": str(r.report_dir) if r.report_dir else None,
     }
 
@@ -229,6 +240,8 @@ def markdown(c: Comparison) -> str:
     lines += ["", _caption(c) + "."]
     if c.notes:
         lines += ["", *(f"- {n}" for n in c.notes)]
+    estimated = [f"- {cycles_line(r)}" for r in c.results if r.cycles is not None]
+    lines += ["", *estimated] if estimated else []
     if _profiled(c):
         lines += ["", f"## Per-op profile ({c.unit})", ""]
         lines += _md_table(*_profile_rows(c), [False, True])
@@ -292,5 +305,5 @@ def write_outputs(c: Comparison, out_dir: Path) -> list[Path]:
 
 
 __all__ = ["COMPARE_JSON", "COMPARE_MD", "COMPARE_PNG", "COVERAGE_TOLERANCE", "MEDIUM_COMPARE", "WIDE_COMPARE",
-           "comparison_dict", "comparison_table", "console_lines", "coverage_ok", "markdown", "print_comparison",
-           "profile_table", "write_outputs", "write_png"]
+           "comparison_dict", "comparison_table", "console_lines", "coverage_ok", "cycles_line", "markdown",
+           "print_comparison", "profile_table", "write_outputs", "write_png"]

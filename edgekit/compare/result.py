@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from edgekit.hil.cycles import CycleProfile
 from edgekit.hil.evaluate import Agreement, Latency
 from edgekit.hil.profile import LayerProfile
 from edgekit.project.size import SizeReport
@@ -43,6 +44,7 @@ class VariantResult:
     latency: Latency | None = None
     profile: LayerProfile | None = None
     report_dir: Path | None = None
+    cycles: CycleProfile | None = None   # estimated Cortex-M4 cycles of one invoke (virtual board, --cycles)
 
     @property
     def ok(self) -> bool:

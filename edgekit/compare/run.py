@@ -31,6 +31,7 @@ from edgekit.compare.report import write_outputs
 from edgekit.compare.result import BuildTimes, Comparison, VariantResult
 from edgekit.data import load_dataset, save_dataset
 from edgekit.errors import EdgekitError, MissingToolError, UsageError
+from edgekit.hil.cycles import estimate_invoke, random_input
 from edgekit.hil.harness import HilOptions, run_hil
 from edgekit.model.quantize import verify_int8
 from edgekit.model.reference import random_inputs
@@ -42,6 +43,7 @@ from edgekit.runners import Executor, FlashImage, make_runner
 from edgekit.runtimes import EDGEKIT_RT, TFLM
 from edgekit.runtimes.base import RuntimeOptions, Variant
 from edgekit.runtimes.registry import get_runtime
+from edgekit.sim.cycles import Timing
 from edgekit.sim.qemu import require_virtual_board
 from edgekit.tools import require
 
@@ -105,7 +107,7 @@ def _timed(fn: Callable[[], object]) -> float:
 
 
 def _run_variant(v: Variant, result: VariantResult, model: Path, board: Board, out_dir: Path,
-                 opts: HilOptions, *, runner: str | None, jobs: int, step: StepFn) -> None:
+                 opts: HilOptions, *, runner: str | None, jobs: int, step: StepFn, cycles: Timing | None) -> None:
     """Generate, build twice, flash and validate one variant, filling `result` as it goes."""
     with step(f"generating the {v.label} project"):
         gen = generate_project(model, board, out_dir / v.slug, runtime=v.runtime,
@@ -135,25 +137,34 @@ def _run_variant(v: Variant, result: VariantResult, model: Path, board: Board, o
     result.agreement, result.latency, result.profile = report.agreement, report.latency, report.profile
     if report.device is not None:
         result.arena_bytes = report.device.arena_bytes   # what the firmware reserves
+    if cycles is not None:
+        with step(f"estimating {v.label}'s cycles (one traced invoke)"):
+            result.cycles = estimate_invoke(board, built.elf, project.graph, random_input(project.graph),
+                                            timing=cycles)
 
 
 def compare_runtimes(model: Path, board: Board, out_dir: Path, *, runtimes: Sequence[str] = (EDGEKIT_RT, TFLM),
                      tflm_dirs: Sequence[Path] = (), data: Path | None = None, samples: int = 20,
                      runs: int = 10, warmup: int = 2, profile: bool = True, port: str | None = None,
-                     runner: str | None = None, jobs: int = 2, step: StepFn = _no_step) -> Comparison:
+                     runner: str | None = None, jobs: int = 2, step: StepFn = _no_step,
+                     cycles: Timing | None = None) -> Comparison:
     """Run `model` on `board` with each runtime variant and measure them side by side; see the
     module docstring. Writes every project, the inputs when they are random, and the
     comparison's JSON, Markdown and PNG under `out_dir` (`Comparison.files`).
 
     `samples` test inputs are sent to each variant (agreement), then `runs` timed runs after
     `warmup` give the latency; `profile` asks each for a per-op profile of one invoke
-    (cheap: one more invoke; the profiler is in every firmware). `step(message)`
+    (cheap: one more invoke; the profiler is in every firmware); `cycles` (a virtual board
+    only) adds each one's estimated Cortex-M4 cycles (:mod:`edgekit.hil.cycles`). `step(message)`
     returns a context manager shown while a stage runs. Raises before anything runs for a bad
     model, data, runtime name or TFLM tree, or a missing build tool; a variant's own failure
     is recorded in its result.
     """
     if samples < 1:
         raise UsageError(f"--samples must be at least 1, not {samples}")
+    if cycles is not None and not board.virtual:
+        raise UsageError(f"--cycles estimates cycles on a virtual board; {board.id} is not one",
+                         hint="use a virtual board, e.g. --board qemu-netduinoplus2")
     graph = load_graph(model)
     verify_int8(graph, str(model))
     variants, notes = plan_variants(board, runtimes, tflm_dirs)
@@ -168,7 +179,8 @@ def compare_runtimes(model: Path, board: Board, out_dir: Path, *, runtimes: Sequ
         result = VariantResult(v)
         comparison.results.append(result)
         try:
-            _run_variant(v, result, Path(model), board, out_dir, opts, runner=runner, jobs=jobs, step=step)
+            _run_variant(v, result, Path(model), board, out_dir, opts, runner=runner, jobs=jobs, step=step,
+                         cycles=cycles)
         except EdgekitError as exc:
             result.error = str(exc)
     comparison.files = write_outputs(comparison, out_dir)
