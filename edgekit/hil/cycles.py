@@ -61,8 +61,9 @@ class CycleProfile:
 
     @property
     def agrees(self) -> bool:
-        """The trace saw the instructions the profiler counted, within 0.1 % (the profiler's own
-        counter reads and the blocks an interrupt cut short are counted whole by the trace)."""
+        """The trace saw the instructions the profiler counted, within 0.1 %: the trace counts
+        whole a block QEMU abandons and runs again shorter (icount does so before an I/O access
+        that is not a block's last instruction, such as the profiler's counter reads)."""
         return abs(self.invoke_instructions - self.instructions.invoke_cycles) <= 64 + self.invoke_instructions / 1000
 
     @property
@@ -188,6 +189,10 @@ def estimate_invoke(board: Board, elf: Path, graph: Graph, x: np.ndarray | bytes
         reader.join(60.0)
         if failed:
             raise failed[0]
+        if reader.is_alive() or counter.unknown_blocks:
+            raise DeviceError(f"QEMU's execution log of {elf} could not be read whole "
+                              f"({counter.unknown_blocks} blocks without their instructions)",
+                              hint="the estimate needs a QEMU that disassembles Thumb (-d in_asm; Debian's does)")
     profile = layer_profile(graph, invoke, counts, runtime=runtime, unit=unit)
     ops, whole = _ops(counter, counts)
     return CycleProfile(timing, profile, tuple(s.instructions for s in ops), tuple(s.cycles for s in ops),

@@ -201,6 +201,9 @@ class TraceCounter:
         self._pending: list[Insn] | None = None   # an IN: block being read
         self._unbound: Block | None = None        # read, not yet executed (its host pointer unknown)
         self._prev: Block | None = None
+        #: blocks run whose instructions the log never showed (a QEMU without a disassembler
+        #: prints "OBJD-T:" hex instead): uncosted, so a caller refuses an estimate that has any
+        self.unknown_blocks = 0
         #: called with (counter, pc, symbol) before each executed block is charged
         self.on_block: list[Callable[[TraceCounter, int, str], None]] = []
 
@@ -238,7 +241,8 @@ class TraceCounter:
             self._unbound = None
         block = self._by_host.get(host)
         if block is None:
-            return  # translated before the log started: cannot happen with -d from the start
+            self.unknown_blocks += 1
+            return
         pc = int(parts[3].split("/")[1], 16)
         prev = self._prev
         for hook in self.on_block:

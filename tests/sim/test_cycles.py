@@ -114,3 +114,12 @@ def test_by_function_and_split() -> None:
 
 def test_label_names_the_assumption() -> None:
     assert Timing(flash_wait_states=5).label == "estimated cycles (Cortex-M4 TRM timings, 5 flash wait states)"
+
+
+def test_blocks_whose_instructions_the_log_never_showed_are_counted_as_unknown() -> None:
+    # a QEMU built without a disassembler prints the block's bytes only
+    counter = TraceCounter()
+    for line in ["----------------", "IN: k_alu", "OBJD-T: 0320013101388fd1", "",
+                 "Trace 0: 0x7f0000000100 [00800408/0800002c/00000110/ff020200] k_alu"]:
+        counter.feed(line)
+    assert counter.unknown_blocks == 1 and counter.current.instructions == 0
