@@ -24,7 +24,9 @@ Not modelled: bus contention, the extra cycle when a load's address depends on t
 before it, flash wait states on sequential fetches, exception entry (12 cycles), and the 1-3
 spread of the refill. Expected error: none on straight-line loops (the micro-kernels of
 tests/sim/kernels.S — ALU ops, LDRs back to back and apart, SMLADs, taken branches, LDM, VFP —
-agree to the cycle with their hand counts, tests/sim/test_cycles_qemu.py). On the MLPerf Tiny
+agree to the cycle with their hand counts, tests/sim/test_cycles_qemu.py; the hand counts use
+the same TRM rules, so this checks the join — block edges, taken branches, pipelined loads —
+not the rules against silicon, which no board here can do). On the MLPerf Tiny
 models (both runtimes) changes of flow are 3-5 % of the instructions, so the refill's 1-3
 spread moves an invoke by +-2-4 %, and a miss of the flash cache on every refill at 5 wait
 states would add 12-20 %; the unmodelled stalls only add. Read the estimate as about -4 %/+25 %.
