@@ -201,5 +201,5 @@ def test_a_narrow_terminal_keeps_labels_whole_and_prints_errors_below(tmp_path: 
 def test_cycles_on_a_physical_board_is_refused_before_anything_runs(benchmark_model, tmp_path: Path) -> None:
     out = tmp_path / "out"
     r = run_cli("compare", benchmark_model("sine"), "--board", "nucleo-l4r5zi", "--cycles", "-o", out)
-    assert_clean_error(r, 2, "--cycles estimates cycles on a virtual board")
+    assert_clean_error(r, 2, "cycles are estimated with Cortex-M4 timings on a virtual board")
     assert not out.exists()

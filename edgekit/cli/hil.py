@@ -66,9 +66,12 @@ def hil(project_dir: Path, board_id: str | None, port: str | None, data_path: Pa
     target = farm_target(place, farm, tags, farm_timeout, port)
     if target is None and boards > 1:
         raise UsageError(f"--boards {boards} spreads a run over a farm's places", hint="add --farm/--tags")
-    if cycles and (target is not None or port is not None or not project.board.virtual):
-        raise UsageError("--cycles estimates cycles on a virtual board edgekit starts",
-                         hint="drop --port/--farm, or use a virtual board (e.g. --board qemu-netduinoplus2)")
+    if cycles:
+        from edgekit.hil.cycles import require_estimable
+
+        require_estimable(project.board)
+        if target is not None or port is not None:
+            raise UsageError("--cycles runs its own virtual board", hint="drop --port/--farm")
     with progress_bar(INFERRING) as on_progress:
         if target is None:
             result = run_hil(project, options=opts, on_progress=on_progress)

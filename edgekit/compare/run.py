@@ -31,7 +31,7 @@ from edgekit.compare.report import write_outputs
 from edgekit.compare.result import BuildTimes, Comparison, VariantResult
 from edgekit.data import load_dataset, save_dataset
 from edgekit.errors import EdgekitError, MissingToolError, UsageError
-from edgekit.hil.cycles import estimate_invoke, random_input
+from edgekit.hil.cycles import estimate_invoke, random_input, require_estimable
 from edgekit.hil.harness import HilOptions, run_hil
 from edgekit.model.quantize import verify_int8
 from edgekit.model.reference import random_inputs
@@ -162,9 +162,8 @@ def compare_runtimes(model: Path, board: Board, out_dir: Path, *, runtimes: Sequ
     """
     if samples < 1:
         raise UsageError(f"--samples must be at least 1, not {samples}")
-    if cycles is not None and not board.virtual:
-        raise UsageError(f"--cycles estimates cycles on a virtual board; {board.id} is not one",
-                         hint="use a virtual board, e.g. --board qemu-netduinoplus2")
+    if cycles is not None:
+        require_estimable(board)
     graph = load_graph(model)
     verify_int8(graph, str(model))
     variants, notes = plan_variants(board, runtimes, tflm_dirs)

@@ -27,7 +27,7 @@ import numpy as np
 from rich.table import Table
 
 from edgekit.boards import Board
-from edgekit.errors import DeviceError
+from edgekit.errors import DeviceError, UsageError
 from edgekit.hil.profile import LayerProfile, layer_profile, read_profile
 from edgekit.hil.session import Session
 from edgekit.model.tflite_graph import Graph
@@ -158,9 +158,18 @@ def random_input(graph: Graph, seed: int = 0) -> bytes:
     return rng.integers(info.min, info.max, t.size, dtype=dtype, endpoint=True).tobytes()
 
 
+def require_estimable(board: Board) -> None:
+    """UsageError unless `board` is a virtual Cortex-M4 (the only core the timings are for)."""
+    if not board.virtual or not board.core.startswith("cortex-m4"):
+        raise UsageError(f"cycles are estimated with Cortex-M4 timings on a virtual board; {board.id} is "
+                         f"{'a virtual' if board.virtual else 'a physical'} {board.core}",
+                         hint="use qemu-netduinoplus2 (a physical board's counter gives real cycles)")
+
+
 def estimate_invoke(board: Board, elf: Path, graph: Graph, x: np.ndarray | bytes, *,
                     timing: Timing = Timing(), unit: str = "instructions") -> CycleProfile:
     """One profiled invoke of `x` on the traced virtual `board` running `elf`."""
+    require_estimable(board)
     argv = family_of(board).virtual_board_argv(board, elf)
     with tempfile.TemporaryDirectory(prefix="edgekit-trace-") as tmp:
         fifo = Path(tmp) / "qemu.log"
@@ -217,4 +226,5 @@ def cycles_table(cp: CycleProfile, *, mhz: float | None = None) -> Table:
     return t
 
 
-__all__ = ["CycleProfile", "cycles_table", "InvokeSplitter", "TRACE_FLAGS", "estimate_invoke", "random_input"]
+__all__ = ["CycleProfile", "InvokeSplitter", "TRACE_FLAGS", "cycles_table", "estimate_invoke", "random_input",
+           "require_estimable"]

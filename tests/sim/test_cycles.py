@@ -123,3 +123,17 @@ def test_blocks_whose_instructions_the_log_never_showed_are_counted_as_unknown()
                  "Trace 0: 0x7f0000000100 [00800408/0800002c/00000110/ff020200] k_alu"]:
         counter.feed(line)
     assert counter.unknown_blocks == 1 and counter.current.instructions == 0
+
+
+@pytest.mark.parametrize(("board", "refused"), [("qemu-netduinoplus2", False), ("qemu-riscv32", True),
+                                                ("nucleo-l4r5zi", True)])
+def test_only_a_virtual_cortex_m4_is_estimated(board: str, refused: bool) -> None:
+    from edgekit.boards import load_board
+    from edgekit.errors import UsageError
+    from edgekit.hil.cycles import require_estimable
+
+    if refused:
+        with pytest.raises(UsageError, match="Cortex-M4 timings on a virtual board"):
+            require_estimable(load_board(board))
+    else:
+        require_estimable(load_board(board))
