@@ -137,3 +137,22 @@ def test_only_a_virtual_cortex_m4_is_estimated(board: str, refused: bool) -> Non
             require_estimable(load_board(board))
     else:
         require_estimable(load_board(board))
+
+
+def test_cycles_table_is_labelled_and_sums_per_op_type() -> None:
+    from rich.console import Console
+
+    from edgekit.hil.cycles import CycleProfile, cycles_table
+    from edgekit.hil.profile import LayerProfile, OpCost
+
+    ops = (OpCost(0, "CONV_2D", 1000, 1500), OpCost(1, "CONV_2D", 1000, 1400), OpCost(2, "SOFTMAX", 0, 300))
+    cp = CycleProfile(Timing(), LayerProfile("edgekit-rt", "instructions", ops, 3300), (1500, 1400, 300),
+                      (2000, 1900, 500), 4500, 3300, invoke_refills=100)
+    assert cp.by_op() == {"CONV_2D": (2900, 3900), "SOFTMAX": (300, 500)}
+    assert cp.refill_range == (4400, 4600) and cp.agrees
+    console = Console(width=200, record=True)
+    console.print(cycles_table(cp, mhz=120))
+    text = console.export_text()
+    assert "estimated cycles (Cortex-M4 TRM timings, 0 flash wait states)" in text
+    assert "3,900" in text and "1.95" in text   # CONV_2D: 3,900 cycles over 2,000 MACs
+    assert "0.04 ms at 120" in text and "4,400-4,600" in text
