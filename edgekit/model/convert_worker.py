@@ -4,8 +4,9 @@ TensorFlow's converter and calibrator run native code that can crash the whole p
 segfault on a recurrent WHILE loop, for one): running them here keeps edgekit alive to say
 what failed. A model with Embedding, LSTM, GRU or Bidirectional layers is first rewritten into
 its conversion twin (edgekit.model.recurrent), one with UpSampling1D/2D (nearest),
-RepeatVector or ELU(alpha != 1) layers into forms TFLM runs (edgekit.model.layer_twin), each
-checked against Keras in float.
+RepeatVector or ELU(alpha != 1) layers into forms TFLM runs and one with LayerNormalization,
+RMSNormalization or UnitNormalization into a form with no float op (edgekit.model.layer_twin),
+each checked against Keras in float.
 
     python -m edgekit.model.convert_worker MODEL.keras CALIB.npz OUT.tflite RESULT.json WHERE ACTIVATIONS
 
@@ -40,13 +41,12 @@ def main(argv: list[str]) -> int:
             with np.load(calib_path, allow_pickle=False) as npz:
                 arrays = [npz[f"arr_{k}"] for k in range(len(npz.files))]
             input_dtype = "float32"
-            if len(arrays) > 1 and (layer_twin.needs_twin(model) or recurrent.needs_twin(model)):
+            if len(arrays) > 1 and recurrent.needs_twin(model):
                 raise ModelError(f"{where} has several inputs and layers edgekit converts through a twin "
-                                 "(Embedding, LSTM, GRU, UpSampling, RepeatVector, ELU(alpha)); it converts "
-                                 "those in single-input models only so far",
+                                 "(Embedding, LSTM, GRU); it converts those in single-input models only so far",
                                  hint="split the model, or give it one input")
-            if layer_twin.needs_twin(model):  # UpSampling, RepeatVector, ELU(alpha): ops TFLM lacks
-                model = layer_twin.build_twin(model, arrays[0], where)
+            if layer_twin.needs_twin(model):  # UpSampling, RepeatVector, ELU(alpha), normalizations
+                model = layer_twin.build_twin(model, arrays, where)
             if recurrent.needs_twin(model):  # Embedding/LSTM/GRU: convert an int8-friendly twin
                 twin = recurrent.build_twin(model, where)
                 recurrent.check_twin(model, twin, arrays[0], where)

@@ -5,6 +5,7 @@ an equivalent form converts to ops TFLM (and edgekit-rt) run in int8:
 |---|---|---|
 | UpSampling1D, UpSampling2D (nearest), RepeatVector | RESHAPE, TILE (no TILE in TFLM) | RESIZE_NEAREST_NEIGHBOR |
 | ELU(alpha != 1) | ELU, MUL, GREATER, SELECT in float (no SELECT in TFLM) | ELU, PRELU (slope alpha) |
+| Layer/RMS/UnitNormalization | int8 ops around a float NEG or SQUARE | int8 ops only (norm_twin.py) |
 
 The repeat is a nearest resize with half-pixel centers: for an integer factor f, output index
 o reads floor((o + 0.5) / f) = floor(o / f), exactly the repeated element. ELU with slope
@@ -24,12 +25,14 @@ import numpy as np
 
 from edgekit.errors import ModelError
 from edgekit.model.keras_io import import_tensorflow
+from edgekit.model.norm_twin import NORM_KINDS, norm_replacement
 
 tf = import_tensorflow()
 import keras  # noqa: E402  (after edgekit's quiet TensorFlow set-up)
 
-TWIN_KINDS = ("UpSampling2D", "UpSampling1D", "RepeatVector", "ELU")
+TWIN_KINDS = ("UpSampling2D", "UpSampling1D", "RepeatVector", "ELU", *NORM_KINDS)
 _TOLERANCE = 1e-5  # relative: a repeat computes no value, an ELU the same expression
+_NORM_TOLERANCE = 1e-4  # a normalization's sums in another order, then through the layers after it
 
 
 class NearestRepeat(keras.layers.Layer):
@@ -68,8 +71,10 @@ class EluSlope(keras.layers.Layer):
         return tf.nn.relu(e) + (-slope) * tf.nn.relu(-e)
 
 
-def _replacement(layer: Any) -> Any:
+def _replacement(layer: Any, where: str = "model") -> Any:
     """The twin of a TWIN_KINDS layer the twin rewrites, None for one it keeps."""
+    if type(layer).__name__ in NORM_KINDS:
+        return norm_replacement(layer, where)
     if type(layer).__name__ == "ELU":
         alpha = float(layer.alpha)
         return None if alpha == 1.0 else EluSlope(alpha, name=f"{layer.name}_twin")
@@ -97,26 +102,38 @@ def needs_twin(model: Any) -> bool:
     return any(_replacement(layer) is not None for layer in getattr(model, "layers", []))
 
 
-def build_twin(model: Any, calibration: np.ndarray, where: str = "model") -> Any:
-    """`model` with its UpSampling/RepeatVector layers as NearestRepeat and its ELU(alpha != 1)
-    as EluSlope, checked in float on `calibration`; ModelError if they disagree."""
+def build_twin(model: Any, calibration: np.ndarray | list[np.ndarray], where: str = "model") -> Any:
+    """`model` with its UpSampling/RepeatVector layers as NearestRepeat, its ELU(alpha != 1)
+    as EluSlope and its normalizations as IntegerNorm, checked in float on `calibration` (one
+    array per model input); ModelError if they disagree."""
+    norms = any(type(layer).__name__ in NORM_KINDS for layer in model.layers)
 
     def clone(layer: Any) -> Any:
-        return _replacement(layer) or layer  # a kept layer is shared, weights and all
+        return _replacement(layer, where) or layer  # a kept layer is shared, weights and all
 
     try:
         twin = keras.models.clone_model(model, clone_function=clone)
+    except ModelError:
+        raise
     except Exception as exc:
-        raise ModelError(f"{where}: cannot rebuild the model with TFLM-friendly repeats and ELUs: "
+        raise ModelError(f"{where}: cannot rebuild the model with TFLM-friendly repeats, ELUs and normalizations: "
                          f"{' '.join(str(exc).split())[:200]}",
                          hint="build one flat Sequential or functional model") from None
-    x = np.asarray(calibration, dtype=np.float32)[:64]
-    want = np.asarray(model.predict(x, verbose=0), np.float64)
-    got = np.asarray(twin.predict(x, verbose=0), np.float64)
+    arrays = calibration if isinstance(calibration, list) else [calibration]
+    x = [np.asarray(a)[:64] for a in arrays]
+    want, got = _outputs(model, x), _outputs(twin, x)
     scale = max(1.0, float(np.max(np.abs(want)))) if want.size else 1.0
-    if want.shape != got.shape or (want.size and float(np.max(np.abs(want - got))) > _TOLERANCE * scale):
-        raise ModelError(f"{where}: edgekit's rewrite of its UpSampling/RepeatVector/ELU layers disagrees "
-                         "with Keras in float",
+    tolerance = (_NORM_TOLERANCE if norms else _TOLERANCE) * scale
+    if want.shape != got.shape or (want.size and float(np.max(np.abs(want - got))) > tolerance):
+        raise ModelError(f"{where}: edgekit's rewrite of its UpSampling/RepeatVector/ELU/normalization layers "
+                         "disagrees with Keras in float",
                          hint="report this model to edgekit; meanwhile use Resizing(interpolation='nearest') "
                               "in place of UpSampling and ELU(alpha=1.0)")
     return twin
+
+
+def _outputs(model: Any, x: list[np.ndarray]) -> np.ndarray:
+    """All of `model`'s float outputs on `x`, flattened into one array per sample."""
+    out = model.predict(x if len(x) > 1 else x[0], verbose=0)
+    outs = out if isinstance(out, (list, tuple)) else [out]
+    return np.concatenate([np.asarray(o, np.float64).reshape(len(x[0]), -1) for o in outs], axis=1)
