@@ -5,7 +5,6 @@ an equivalent form converts to ops TFLM (and edgekit-rt) run in int8:
 |---|---|---|
 | UpSampling1D, UpSampling2D (nearest), RepeatVector | RESHAPE, TILE (no TILE in TFLM) | RESIZE_NEAREST_NEIGHBOR |
 | ELU(alpha != 1) | ELU, MUL, GREATER, SELECT in float (no SELECT in TFLM) | ELU, PRELU (slope alpha) |
-| Layer/RMS/UnitNormalization | int8 ops around a float NEG or SQUARE | int8 ops only (norm_twin.py) |
 
 The repeat is a nearest resize with half-pixel centers: for an integer factor f, output index
 o reads floor((o + 0.5) / f) = floor(o / f), exactly the repeated element. ELU with slope
@@ -25,14 +24,12 @@ import numpy as np
 
 from edgekit.errors import ModelError
 from edgekit.model.keras_io import import_tensorflow
-from edgekit.model.norm_twin import NORM_KINDS, norm_replacement
 
 tf = import_tensorflow()
 import keras  # noqa: E402  (after edgekit's quiet TensorFlow set-up)
 
-TWIN_KINDS = ("UpSampling2D", "UpSampling1D", "RepeatVector", "ELU", *NORM_KINDS)
+TWIN_KINDS = ("UpSampling2D", "UpSampling1D", "RepeatVector", "ELU")
 _TOLERANCE = 1e-5  # relative: a repeat computes no value, an ELU the same expression
-_NORM_TOLERANCE = 1e-4  # a normalization's sums in another order, then through the layers after it
 
 
 class NearestRepeat(keras.layers.Layer):
@@ -71,10 +68,8 @@ class EluSlope(keras.layers.Layer):
         return tf.nn.relu(e) + (-slope) * tf.nn.relu(-e)
 
 
-def _replacement(layer: Any, where: str = "model") -> Any:
+def _replacement(layer: Any) -> Any:
     """The twin of a TWIN_KINDS layer the twin rewrites, None for one it keeps."""
-    if type(layer).__name__ in NORM_KINDS:
-        return norm_replacement(layer, where)
     if type(layer).__name__ == "ELU":
         alpha = float(layer.alpha)
         return None if alpha == 1.0 else EluSlope(alpha, name=f"{layer.name}_twin")
@@ -103,29 +98,25 @@ def needs_twin(model: Any) -> bool:
 
 
 def build_twin(model: Any, calibration: np.ndarray | list[np.ndarray], where: str = "model") -> Any:
-    """`model` with its UpSampling/RepeatVector layers as NearestRepeat, its ELU(alpha != 1)
-    as EluSlope and its normalizations as IntegerNorm, checked in float on `calibration` (one
-    array per model input); ModelError if they disagree."""
-    norms = any(type(layer).__name__ in NORM_KINDS for layer in model.layers)
+    """`model` with its UpSampling/RepeatVector layers as NearestRepeat and its ELU(alpha != 1)
+    as EluSlope, checked in float on `calibration` (one array per model input); ModelError if
+    they disagree."""
 
     def clone(layer: Any) -> Any:
-        return _replacement(layer, where) or layer  # a kept layer is shared, weights and all
+        return _replacement(layer) or layer  # a kept layer is shared, weights and all
 
     try:
         twin = keras.models.clone_model(model, clone_function=clone)
-    except ModelError:
-        raise
     except Exception as exc:
-        raise ModelError(f"{where}: cannot rebuild the model with TFLM-friendly repeats, ELUs and normalizations: "
+        raise ModelError(f"{where}: cannot rebuild the model with TFLM-friendly repeats and ELUs: "
                          f"{' '.join(str(exc).split())[:200]}",
                          hint="build one flat Sequential or functional model") from None
     arrays = calibration if isinstance(calibration, list) else [calibration]
     x = [np.asarray(a)[:64] for a in arrays]
     want, got = _outputs(model, x), _outputs(twin, x)
     scale = max(1.0, float(np.max(np.abs(want)))) if want.size else 1.0
-    tolerance = (_NORM_TOLERANCE if norms else _TOLERANCE) * scale
-    if want.shape != got.shape or (want.size and float(np.max(np.abs(want - got))) > tolerance):
-        raise ModelError(f"{where}: edgekit's rewrite of its UpSampling/RepeatVector/ELU/normalization layers "
+    if want.shape != got.shape or (want.size and float(np.max(np.abs(want - got))) > _TOLERANCE * scale):
+        raise ModelError(f"{where}: edgekit's rewrite of its UpSampling/RepeatVector/ELU layers "
                          "disagrees with Keras in float",
                          hint="report this model to edgekit; meanwhile use Resizing(interpolation='nearest') "
                               "in place of UpSampling and ELU(alpha=1.0)")

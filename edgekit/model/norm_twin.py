@@ -1,22 +1,28 @@
-"""Integer-friendly twins of Keras 3's normalization layers (used by edgekit.model.layer_twin).
+"""Keras 3's normalization layers in a form TF's converter makes full integer (used by
+edgekit.model.convert_worker around the conversion).
 
 TF 2.21's converter leaves one float op in each of them in a full-int8 model: the NEG of
 `-mean * inv` in LayerNormalization and the SQUARE of RMSNormalization, UnitNormalization and
 LayerNormalization(rms_scaling=True), each between DEQUANTIZE and QUANTIZE. The same function
 written as x - mean (SUB) and a squared difference or x * x (MUL) converts with every op int8:
 
-| layer | the twin converts to |
+| layer | converts to |
 |---|---|
-| LayerNormalization | MEAN, SUB, SQUARED_DIFFERENCE, MEAN, ADD(eps), RSQRT, MUL, MUL(gamma), ADD(beta) |
+| LayerNormalization | MEAN, SQUARED_DIFFERENCE, MEAN, ADD(eps), RSQRT, SUB, MUL, MUL(gamma), ADD(beta) |
 | LayerNormalization(rms_scaling=True) | MEAN, SQUARED_DIFFERENCE, MEAN, ADD(eps), RSQRT, MUL, MUL(gamma) |
 | RMSNormalization | MUL(x, x), MEAN, ADD(eps), RSQRT, MUL, MUL(scale) |
 | UnitNormalization | MUL(x, x), SUM, RSQRT, MINIMUM(1e12), MUL |
 
-gamma/beta/scale are copied as constants (MUL or ADD is left out where the layer has none).
+(no MUL or ADD where the layer has no gamma or beta). The three classes' `call` is swapped
+while the model converts rather than the layers cloned, so a normalization inside a custom
+layer (a TransformerBlock) converts too; the swapped model is checked against the original
+in float first. Only the conversion child process imports this module.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -27,75 +33,111 @@ from edgekit.model.keras_io import import_tensorflow
 tf = import_tensorflow()
 import keras  # noqa: E402  (after edgekit's quiet TensorFlow set-up)
 
-NORM_KINDS = ("LayerNormalization", "RMSNormalization", "UnitNormalization")
+_CLASSES = {"LayerNormalization": keras.layers.LayerNormalization,
+            "RMSNormalization": keras.layers.RMSNormalization,
+            "UnitNormalization": keras.layers.UnitNormalization}
+_TOLERANCE = 1e-4  # relative: the same sums in another order, then through the layers after them
 
 
-class IntegerNorm(keras.layers.Layer):
-    """A normalization over `axes` written with ops TF's converter makes int8: `kind` "layer"
-    (centred), "rms_scaling" (x over the standard deviation: LayerNormalization's rms_scaling),
-    "rms" (x over the root mean square) or "unit" (x over the L2 norm, at most 1e12 times x);
-    `gamma`/`beta` of the axes' shape, None when the layer has none."""
-
-    def __init__(self, kind: str, axes: list[int], epsilon: float, gamma: np.ndarray | None = None,
-                 beta: np.ndarray | None = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.kind, self.axes, self.epsilon = kind, axes, float(epsilon)
-        self.gamma, self.beta = gamma, beta
-
-    def call(self, x: Any) -> Any:
-        """The layer's function: no NEG (x - mean is a SUB), no SQUARE (a squared difference or
-        x * x), so nothing the converter leaves in float."""
-        rank = len(x.shape)
-        axes = sorted(a % rank for a in self.axes)
-        if self.kind == "unit":  # Keras: x * min(rsqrt(sum(x^2)), 1 / 1e-12)
-            inv = tf.minimum(tf.math.rsqrt(tf.reduce_sum(x * x, axis=axes, keepdims=True)), 1e12)
-            return x * inv
-        if self.kind == "rms":
-            y = x * tf.math.rsqrt(tf.reduce_mean(x * x, axis=axes, keepdims=True) + self.epsilon)
-        else:
-            mean = tf.reduce_mean(x, axis=axes, keepdims=True)
-            var = tf.reduce_mean(tf.math.squared_difference(x, mean), axis=axes, keepdims=True)
-            y = (x if self.kind == "rms_scaling" else x - mean) * tf.math.rsqrt(var + self.epsilon)
-        if self.gamma is not None:
-            y = y * tf.constant(_broadcast(self.gamma, axes, rank))
-        return y if self.beta is None else y + tf.constant(_broadcast(self.beta, axes, rank))
+def _axes(layer: Any, rank: int) -> list[int]:
+    raw = layer.axis if isinstance(layer.axis, (list, tuple)) else [layer.axis]
+    return sorted(int(a) % rank for a in raw)
 
 
-def _broadcast(weight: np.ndarray, axes: list[int], rank: int) -> np.ndarray:
-    """A gamma/beta/scale of the axes' shape, reshaped to broadcast against the input (batch 1):
-    Keras' own broadcast for axes other than the last."""
-    shape = [1] * rank
-    for a, d in zip(axes, weight.shape, strict=True):
-        shape[a] = d
-    return weight.reshape(shape)
+def _broadcast(weight: Any, axes: list[int], x: Any) -> Any:
+    """A gamma/beta/scale of the axes' shape reshaped to broadcast against x (Keras reshapes
+    it likewise for axes other than the last)."""
+    shape = [int(d) if k in axes else 1 for k, d in enumerate(x.shape)]
+    return tf.reshape(tf.cast(weight, tf.float32), shape)
 
 
-def _axes(layer: Any, where: str) -> list[int]:
-    """The layer's normalized axes as it holds them (negative from the end)."""
-    axes = [int(a) for a in (layer.axis if isinstance(layer.axis, (list, tuple)) else [layer.axis])]
-    if 0 in axes:
-        raise ModelError(f"{where}: {type(layer).__name__} '{layer.name}' normalizes over the batch axis "
-                         f"(axis={layer.axis}), which edgekit does not convert",
-                         hint="normalize over feature axes only (axis=-1 is Keras' default)")
-    return axes
+def _epsilon(layer: Any) -> float:
+    return float(keras.config.epsilon() if layer.epsilon is None else layer.epsilon)
 
 
-def _numpy(value: Any) -> np.ndarray:
-    return np.asarray(keras.ops.convert_to_numpy(value), np.float32)
+def _layer_norm(self: Any, inputs: Any) -> Any:
+    """LayerNormalization.call without NEG: (x - mean) * rsqrt(var + eps) * gamma + beta, the
+    variance a squared difference (rms_scaling: x, not x - mean, over the standard deviation)."""
+    axes = _axes(self, len(inputs.shape))
+    mean = tf.reduce_mean(inputs, axis=axes, keepdims=True)
+    var = tf.reduce_mean(tf.math.squared_difference(inputs, mean), axis=axes, keepdims=True)
+    y = (inputs if self.rms_scaling else inputs - mean) * tf.math.rsqrt(var + _epsilon(self))
+    if self.gamma is not None:
+        y = y * _broadcast(self.gamma, axes, inputs)
+    return y if self.beta is None else y + _broadcast(self.beta, axes, inputs)
 
 
-def norm_replacement(layer: Any, where: str) -> Any:
-    """The IntegerNorm twin of a NORM_KINDS layer, a ModelError for a form it cannot convert."""
-    kind = type(layer).__name__
+def _rms_norm(self: Any, x: Any) -> Any:
+    """RMSNormalization.call without SQUARE: x * rsqrt(mean(x * x) + eps) * scale."""
+    axes = _axes(self, len(x.shape))
+    y = x * tf.math.rsqrt(tf.reduce_mean(x * x, axis=axes, keepdims=True) + _epsilon(self))
+    return y * _broadcast(self.scale, axes, x)
+
+
+def _unit_norm(self: Any, inputs: Any) -> Any:
+    """UnitNormalization.call without SQUARE: x * min(rsqrt(sum(x * x)), 1 / 1e-12), Keras' form."""
+    axes = _axes(self, len(inputs.shape))
+    return inputs * tf.minimum(tf.math.rsqrt(tf.reduce_sum(inputs * inputs, axis=axes, keepdims=True)), 1e12)
+
+
+_CALLS = {"LayerNormalization": _layer_norm, "RMSNormalization": _rms_norm, "UnitNormalization": _unit_norm}
+
+
+def normalizations(model: Any) -> list[Any]:
+    """The model's normalization layers at any depth whose `call` is Keras' own (a subclass
+    with its own call is converted as TF converts it)."""
+    found = []
+    for layer in model._flatten_layers(include_self=False, recursive=True):
+        kind = next((k for k, cls in _CLASSES.items() if isinstance(layer, cls)), None)
+        if kind is not None and type(layer).call is _CLASSES[kind].call:
+            found.append(layer)
+    return found
+
+
+def _refusal(layer: Any, where: str) -> ModelError | None:
+    kind = next(k for k, cls in _CLASSES.items() if isinstance(layer, cls))
     if layer.compute_dtype != "float32":
-        raise ModelError(f"{where}: {kind} '{layer.name}' computes in {layer.compute_dtype}",
-                         hint="convert a float32 model (no mixed-precision policy)")
-    axes = _axes(layer, where)
-    name = f"{layer.name}_twin"
-    if kind == "UnitNormalization":
-        return IntegerNorm("unit", axes, 1e-12, name=name)
-    if kind == "RMSNormalization":
-        return IntegerNorm("rms", axes, layer.epsilon, _numpy(layer.scale), name=name)
-    gamma = None if layer.gamma is None else _numpy(layer.gamma)
-    beta = None if layer.beta is None else _numpy(layer.beta)
-    return IntegerNorm("rms_scaling" if layer.rms_scaling else "layer", axes, layer.epsilon, gamma, beta, name=name)
+        return ModelError(f"{where}: {kind} '{layer.name}' computes in {layer.compute_dtype}",
+                          hint="convert a float32 model (no mixed-precision policy)")
+    axes = layer.axis if isinstance(layer.axis, (list, tuple)) else [layer.axis]
+    if 0 in axes:
+        return ModelError(f"{where}: {kind} '{layer.name}' normalizes over the batch axis (axis={layer.axis}), "
+                          "which edgekit does not convert",
+                          hint="normalize over feature axes only (axis=-1 is Keras' default)")
+    return None
+
+
+def _outputs(model: Any, xs: list[np.ndarray]) -> np.ndarray:
+    """The model's float outputs on xs, called eagerly (predict would reuse a traced function)."""
+    out = model(xs if len(xs) > 1 else xs[0], training=False)
+    outs = out if isinstance(out, (list, tuple)) else [out]
+    return np.concatenate([np.asarray(o, np.float64).reshape(len(xs[0]), -1) for o in outs], axis=1)
+
+
+@contextmanager
+def integer_norms(model: Any, calibration: list[np.ndarray], where: str = "model") -> Iterator[None]:
+    """Within the block, Keras' normalization layers compute in the form above (a no-op for a
+    model without any). Checked first against the original on up to 64 calibration samples:
+    ModelError if they disagree or a normalization is of a form edgekit refuses."""
+    layers = normalizations(model)
+    if not layers:
+        yield
+        return
+    for layer in layers:
+        if (error := _refusal(layer, where)) is not None:
+            raise error
+    xs = [np.asarray(a)[:64] for a in calibration]
+    want = _outputs(model, xs)
+    saved = {kind: cls.call for kind, cls in _CLASSES.items()}
+    try:
+        for kind, cls in _CLASSES.items():
+            cls.call = _CALLS[kind]
+        got = _outputs(model, xs)
+        scale = max(1.0, float(np.max(np.abs(want)))) if want.size else 1.0
+        if want.shape != got.shape or (want.size and float(np.max(np.abs(want - got))) > _TOLERANCE * scale):
+            raise ModelError(f"{where}: edgekit's integer form of its normalization layers disagrees with Keras "
+                             "in float", hint="report this model to edgekit")
+        yield
+    finally:
+        for kind, cls in _CLASSES.items():
+            cls.call = saved[kind]

@@ -54,11 +54,11 @@ def test_normalization_quantizes_full_integer_and_runs_exact(case: str, ekrt_bui
     assert n >= 40 and bad == 0
 
 
-def test_twin_matches_layers_over_several_axes_in_float() -> None:
-    """Non-last and several axes, no center/scale: the twin's function is the layer's."""
+def test_integer_form_matches_layers_over_several_axes_in_float() -> None:
+    """Non-last and several axes, no center/scale: the integer form's function is the layer's."""
     import keras
 
-    from edgekit.model import layer_twin
+    from edgekit.model import norm_twin
 
     L = keras.layers
     keras.utils.set_random_seed(4)
@@ -67,24 +67,55 @@ def test_twin_matches_layers_over_several_axes_in_float() -> None:
     y = L.LayerNormalization(axis=1, scale=False, epsilon=0.1)(y)
     y = L.RMSNormalization(axis=[-2, -1])(y)
     model = keras.Model(inp, L.UnitNormalization(axis=[1, 3])(y))
-    for layer in model.layers[1:3]:
+    for layer in model.layers[1:4]:
         layer.set_weights([w + np.random.default_rng(4).normal(0, 0.3, w.shape) for w in layer.get_weights()])
     x = np.random.default_rng(5).normal(0, 2, (16, 5, 6, 4)).astype(np.float32)
-    twin = layer_twin.build_twin(model, x, "axes model")
-    assert all(type(layer).__name__ == "IntegerNorm" for layer in twin.layers[1:])
-    assert np.max(np.abs(twin.predict(x, verbose=0) - model.predict(x, verbose=0))) < 1e-5
+    want = np.asarray(model(x))
+    with norm_twin.integer_norms(model, [x], "axes model"):
+        assert keras.layers.LayerNormalization.call is norm_twin._layer_norm
+        got = np.asarray(model(x))
+    assert keras.layers.LayerNormalization.call is not norm_twin._layer_norm   # put back
+    assert np.max(np.abs(got - want)) < 1e-5 and np.max(np.abs(np.asarray(model(x)) - want)) == 0
+
+
+def test_a_normalization_inside_a_custom_layer_converts_to_integer() -> None:
+    """A TransformerBlock-style layer holding its LayerNormalization: the swapped call reaches it."""
+    import keras
+
+    from edgekit.model import norm_twin
+    from edgekit.model.quantize import convert_int8
+    from edgekit.model.tflite_graph import parse_graph
+
+    L = keras.layers
+
+    class Block(L.Layer):
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.norm, self.dense = L.LayerNormalization(epsilon=1e-6), L.Dense(8)
+
+        def call(self, x: Any) -> Any:
+            return x + self.dense(self.norm(x))
+
+    keras.utils.set_random_seed(7)
+    inp = keras.Input((4, 8))
+    model = keras.Model(inp, Block()(inp))
+    x = np.random.default_rng(7).normal(0, 1, (64, 4, 8)).astype(np.float32)
+    with norm_twin.integer_norms(model, [x], "block model"):
+        ops = parse_graph(convert_int8(model, x, where="block model")).op_names()
+    assert "SQUARED_DIFFERENCE" in ops and not {"NEG", "DEQUANTIZE", "QUANTIZE"} & set(ops), ops
 
 
 def test_a_mixed_precision_normalization_is_refused() -> None:
     import keras
 
     from edgekit.errors import ModelError
-    from edgekit.model import layer_twin
+    from edgekit.model import norm_twin
 
     inp = keras.Input((4, 8))
     model = keras.Model(inp, keras.layers.LayerNormalization(dtype="mixed_float16", name="ln")(inp))
     with pytest.raises(ModelError, match="LayerNormalization 'ln' computes in float16"):
-        layer_twin.build_twin(model, np.ones((2, 4, 8), np.float32), "mp model")
+        with norm_twin.integer_norms(model, [np.ones((2, 4, 8), np.float32)], "mp model"):
+            pass
 
 
 def test_a_model_of_two_inputs_with_a_normalization_quantizes(ekrt_build_dir: Path) -> None:
