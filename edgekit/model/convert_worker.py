@@ -6,8 +6,8 @@ what failed. A model with Embedding, LSTM, GRU or Bidirectional layers is first 
 its conversion twin (edgekit.model.recurrent), one with UpSampling1D/2D (nearest),
 RepeatVector or ELU(alpha != 1) layers into forms TFLM runs (edgekit.model.layer_twin), and
 LayerNormalization, RMSNormalization and UnitNormalization (at any depth) compute in a form
-with no float op while it converts (edgekit.model.norm_twin), each checked against Keras in
-float.
+with no float op while it converts (edgekit.model.norm_twin), and attention masks its logits
+with a value int8 can hold (edgekit.model.mask_twin), each checked against Keras in float.
 
     python -m edgekit.model.convert_worker MODEL.keras CALIB.npz OUT.tflite RESULT.json WHERE ACTIVATIONS
 
@@ -33,7 +33,7 @@ def main(argv: list[str]) -> int:
         import numpy as np
 
         from edgekit.errors import EdgekitError, ModelError
-        from edgekit.model import layer_twin, norm_twin, recurrent
+        from edgekit.model import layer_twin, mask_twin, norm_twin, recurrent
         from edgekit.model.keras_io import load_keras_model
         from edgekit.model.quantize import convert_int8
 
@@ -42,8 +42,9 @@ def main(argv: list[str]) -> int:
             with np.load(calib_path, allow_pickle=False) as npz:
                 arrays = [npz[f"arr_{k}"] for k in range(len(npz.files))]
             input_dtype = "float32"
-            # the normalizations compute in a form with no float op while the model converts
-            with norm_twin.integer_norms(model, arrays, where):
+            # while the model converts, the normalizations compute in a form with no float op and
+            # attention masks with a logit int8 can hold
+            with norm_twin.integer_norms(model, arrays, where), mask_twin.moderate_masks(model, arrays, where):
                 if len(arrays) > 1 and recurrent.needs_twin(model):
                     raise ModelError(f"{where} has several inputs and layers edgekit converts through a "
                                      "twin (Embedding, LSTM, GRU); it converts those in single-input models "

@@ -72,9 +72,9 @@ def test_normalized_transformer_is_full_integer_and_exact_on_the_host(quantized,
     assert norm_ops | {"GATHER", "BATCH_MATMUL", "SOFTMAX", "TRANSPOSE"} <= set(ops), ops
     assert not {"NEG", "SQUARE", "DEQUANTIZE", "QUANTIZE"} & set(ops), ops
     assert all(graph.tensors[i].dtype != "float32" for op in graph.operators for i in op.inputs + op.outputs)
-    # it learnt; int8 loses ~0.2 of accuracy here, as much as the converter's own LayerNormalization
-    # (0.635 under LiteRT): the rsqrt of an int8 variance is coarse (a fused integer norm would not be)
-    assert report["float_value"] > 0.8 and report["int8_value"] > 0.55, report
+    # it learnt, and int8 keeps it (with Keras' -3.4e38 causal mask constant int8 fell to 0.63)
+    assert report["float_value"] > 0.8 and report["int8_value"] > 0.75, report
+    print(case, "accuracy float", report["float_value"], "int8", report["int8_value"])
     reference = int8_interpreter(tflite, graph)
     assert reference.label == CASES[case][2]
     got = run_host(build_host(tflite, ekrt_build_dir), x_test)
