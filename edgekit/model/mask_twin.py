@@ -66,7 +66,9 @@ def moderate_masks(model: Any, calibration: list[np.ndarray], where: str = "mode
     """Within the block Keras masks attention logits with -(R + 16) (a no-op for a model that
     masks none); checked against the original on up to 64 calibration samples first."""
     xs = [np.asarray(a)[:64] for a in calibration]
-    largest = _largest_masked_logit(model, xs)
+    hooks = all(hasattr(_tf_nn, f) for f in ("_apply_masks", "_get_large_negative"))
+    hooks = hooks and hasattr(_softmax, "_large_negative_number")  # private Keras names: another Keras may lack them
+    largest = _largest_masked_logit(model, xs) if hooks else None
     if largest is None:
         yield
         return

@@ -72,8 +72,9 @@ def test_normalized_transformer_is_full_integer_and_exact_on_the_host(quantized,
     assert norm_ops | {"GATHER", "BATCH_MATMUL", "SOFTMAX", "TRANSPOSE"} <= set(ops), ops
     assert not {"NEG", "SQUARE", "DEQUANTIZE", "QUANTIZE"} & set(ops), ops
     assert all(graph.tensors[i].dtype != "float32" for op in graph.operators for i in op.inputs + op.outputs)
-    # it learnt, and int8 keeps it (with Keras' -3.4e38 causal mask constant int8 fell to 0.63)
-    assert report["float_value"] > 0.8 and report["int8_value"] > 0.75, report
+    # it learnt, and int8 keeps it (about 0.86/0.88, float 0.85/0.875; with Keras' -3.4e38 causal
+    # mask constant int8 fell to 0.63: edgekit.model.mask_twin)
+    assert report["float_value"] > 0.8 and report["int8_value"] > 0.8, report
     print(case, "accuracy float", report["float_value"], "int8", report["int8_value"])
     reference = int8_interpreter(tflite, graph)
     assert reference.label == CASES[case][2]
