@@ -135,3 +135,20 @@ def test_a_model_of_two_inputs_with_a_normalization_quantizes(ekrt_build_dir: Pa
     assert "SQUARED_DIFFERENCE" in ops and not {"NEG", "DEQUANTIZE", "QUANTIZE"} & set(ops), ops
     n, bad = compare(tflite, ekrt_build_dir, n_random=20, seed=8)
     assert bad == 0
+
+
+def test_an_integer_form_that_disagrees_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The float check guards the swap: a form off by a little is a ModelError, not a model."""
+    import keras
+
+    from edgekit.errors import ModelError
+    from edgekit.model import norm_twin
+
+    monkeypatch.setitem(norm_twin._CALLS, "RMSNormalization",
+                        lambda self, x: norm_twin._rms_norm(self, x) * 1.001)
+    inp = keras.Input((4, 8))
+    model = keras.Model(inp, keras.layers.RMSNormalization()(inp))
+    with pytest.raises(ModelError, match="integer form of its normalization layers disagrees"):
+        with norm_twin.integer_norms(model, [np.random.default_rng(0).normal(0, 1, (8, 4, 8))], "m"):
+            pass
+    assert keras.layers.RMSNormalization.call is not norm_twin._CALLS["RMSNormalization"]   # put back
