@@ -4,8 +4,10 @@ TensorFlow's converter and calibrator run native code that can crash the whole p
 segfault on a recurrent WHILE loop, for one): running them here keeps edgekit alive to say
 what failed. A model with Embedding, LSTM, GRU or Bidirectional layers is first rewritten into
 its conversion twin (edgekit.model.recurrent), one with UpSampling1D/2D (nearest),
-RepeatVector or ELU(alpha != 1) layers into forms TFLM runs (edgekit.model.layer_twin), each
-checked against Keras in float.
+RepeatVector or ELU(alpha != 1) layers into forms TFLM runs (edgekit.model.layer_twin), and
+LayerNormalization, RMSNormalization and UnitNormalization (at any depth) compute in a form
+with no float op while it converts (edgekit.model.norm_twin), and attention masks its logits
+with a value int8 can hold (edgekit.model.mask_twin), each checked against Keras in float.
 
     python -m edgekit.model.convert_worker MODEL.keras CALIB.npz OUT.tflite RESULT.json WHERE ACTIVATIONS
 
@@ -31,7 +33,7 @@ def main(argv: list[str]) -> int:
         import numpy as np
 
         from edgekit.errors import EdgekitError, ModelError
-        from edgekit.model import layer_twin, recurrent
+        from edgekit.model import layer_twin, mask_twin, norm_twin, recurrent
         from edgekit.model.keras_io import load_keras_model
         from edgekit.model.quantize import convert_int8
 
@@ -40,19 +42,23 @@ def main(argv: list[str]) -> int:
             with np.load(calib_path, allow_pickle=False) as npz:
                 arrays = [npz[f"arr_{k}"] for k in range(len(npz.files))]
             input_dtype = "float32"
-            if len(arrays) > 1 and (layer_twin.needs_twin(model) or recurrent.needs_twin(model)):
-                raise ModelError(f"{where} has several inputs and layers edgekit converts through a twin "
-                                 "(Embedding, LSTM, GRU, UpSampling, RepeatVector, ELU(alpha)); it converts "
-                                 "those in single-input models only so far",
-                                 hint="split the model, or give it one input")
-            if layer_twin.needs_twin(model):  # UpSampling, RepeatVector, ELU(alpha): ops TFLM lacks
-                model = layer_twin.build_twin(model, arrays[0], where)
-            if recurrent.needs_twin(model):  # Embedding/LSTM/GRU: convert an int8-friendly twin
-                twin = recurrent.build_twin(model, where)
-                recurrent.check_twin(model, twin, arrays[0], where)
-                model, input_dtype = twin.model, twin.input_dtype
-            calibration = arrays[0] if len(arrays) == 1 else arrays
-            tflite = convert_int8(model, calibration, where=where, input_dtype=input_dtype, activations=activations)
+            # while the model converts, the normalizations compute in a form with no float op and
+            # attention masks with a logit int8 can hold
+            with norm_twin.integer_norms(model, arrays, where), mask_twin.moderate_masks(model, arrays, where):
+                if len(arrays) > 1 and recurrent.needs_twin(model):
+                    raise ModelError(f"{where} has several inputs and layers edgekit converts through a "
+                                     "twin (Embedding, LSTM, GRU); it converts those in single-input models "
+                                     "only so far",
+                                     hint="split the model, or give it one input")
+                if layer_twin.needs_twin(model):  # UpSampling, RepeatVector, ELU(alpha)
+                    model = layer_twin.build_twin(model, arrays, where)
+                if recurrent.needs_twin(model):  # Embedding/LSTM/GRU: convert an int8-friendly twin
+                    twin = recurrent.build_twin(model, where)
+                    recurrent.check_twin(model, twin, arrays[0], where)
+                    model, input_dtype = twin.model, twin.input_dtype
+                calibration = arrays[0] if len(arrays) == 1 else arrays
+                tflite = convert_int8(model, calibration, where=where, input_dtype=input_dtype,
+                                      activations=activations)
         except EdgekitError as exc:
             result = {"error": type(exc).__name__, "message": exc.message, "hint": exc.hint}
             result_path.write_text(json.dumps(result))

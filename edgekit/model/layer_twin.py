@@ -97,9 +97,10 @@ def needs_twin(model: Any) -> bool:
     return any(_replacement(layer) is not None for layer in getattr(model, "layers", []))
 
 
-def build_twin(model: Any, calibration: np.ndarray, where: str = "model") -> Any:
+def build_twin(model: Any, calibration: np.ndarray | list[np.ndarray], where: str = "model") -> Any:
     """`model` with its UpSampling/RepeatVector layers as NearestRepeat and its ELU(alpha != 1)
-    as EluSlope, checked in float on `calibration`; ModelError if they disagree."""
+    as EluSlope, checked in float on `calibration` (one array per model input); ModelError if
+    they disagree."""
 
     def clone(layer: Any) -> Any:
         return _replacement(layer) or layer  # a kept layer is shared, weights and all
@@ -110,13 +111,20 @@ def build_twin(model: Any, calibration: np.ndarray, where: str = "model") -> Any
         raise ModelError(f"{where}: cannot rebuild the model with TFLM-friendly repeats and ELUs: "
                          f"{' '.join(str(exc).split())[:200]}",
                          hint="build one flat Sequential or functional model") from None
-    x = np.asarray(calibration, dtype=np.float32)[:64]
-    want = np.asarray(model.predict(x, verbose=0), np.float64)
-    got = np.asarray(twin.predict(x, verbose=0), np.float64)
+    arrays = calibration if isinstance(calibration, list) else [calibration]
+    x = [np.asarray(a)[:64] for a in arrays]
+    want, got = _outputs(model, x), _outputs(twin, x)
     scale = max(1.0, float(np.max(np.abs(want)))) if want.size else 1.0
     if want.shape != got.shape or (want.size and float(np.max(np.abs(want - got))) > _TOLERANCE * scale):
-        raise ModelError(f"{where}: edgekit's rewrite of its UpSampling/RepeatVector/ELU layers disagrees "
-                         "with Keras in float",
+        raise ModelError(f"{where}: edgekit's rewrite of its UpSampling/RepeatVector/ELU layers "
+                         "disagrees with Keras in float",
                          hint="report this model to edgekit; meanwhile use Resizing(interpolation='nearest') "
                               "in place of UpSampling and ELU(alpha=1.0)")
     return twin
+
+
+def _outputs(model: Any, x: list[np.ndarray]) -> np.ndarray:
+    """All of `model`'s float outputs on `x`, flattened into one array per sample."""
+    out = model.predict(x if len(x) > 1 else x[0], verbose=0)
+    outs = out if isinstance(out, (list, tuple)) else [out]
+    return np.concatenate([np.asarray(o, np.float64).reshape(len(x[0]), -1) for o in outs], axis=1)

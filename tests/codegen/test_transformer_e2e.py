@@ -5,7 +5,7 @@ Cortex-M4F (through generate, build and `hil --require-exact`), every output byt
 host reference: TFLM running the model with its GELU as a GATHER of LiteRT's GELU table
 (edgekit.model.table_twin; TFLM has no GELU, and LiteRT's SOFTMAX/BATCH_MATMUL/FULLY_CONNECTED
 differ from TFLM's by an LSB on a few outputs).
-LayerNormalization is left out: `edgekit quantize` refuses its float NEG island for now."""
+Pre-norm blocks (LayerNormalization, RMSNormalization): test_transformer_norm_e2e.py."""
 
 from __future__ import annotations
 
