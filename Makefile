@@ -27,7 +27,7 @@ lint: setup
 
 # Everything; one test file per worker at a time (module fixtures are built once).
 test: lint
-	$(PYTEST) --dist loadfile
+	$(PYTEST) --dist loadfile --durations=25
 
 # The unit tier (under two minutes): no TensorFlow, toolchain, QEMU or TFLM tree, and a test that
 # reaches for one without its marker fails (tests/tier_guard).
