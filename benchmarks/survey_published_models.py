@@ -44,8 +44,11 @@ from edgekit.project.generate import generate_project  # noqa: E402
 from edgekit.runtimes.base import RuntimeOptions  # noqa: E402
 
 # Refusals TFLM shares: it cannot run these either (or edgekit-rt is not the only way out).
+# Refusals TFLM shares: float or hybrid models, an op it lacks (a vendor NPU's custom op, e.g.
+# ethos-u), a model bigger than the board (fit is checked for every runtime).
 SHARED_REFUSALS = ("is float32, not int8", "computes in float32", "custom/flex op", "TFLM has no kernel",
-                   "tflm has no kernel", "has no kernel for")
+                   "tflm has no kernel", "has no kernel for", "tflm does not support CUSTOM:",
+                   "flash needs about")
 
 
 @dataclass
