@@ -187,17 +187,15 @@ def binary(lw: Lowerer, op: Operator) -> Step:
 BinaryParams = tuple[dict[str, int], int, int]
 
 
-def broadcast_binary(lw: Lowerer, op: Operator, fn: str,
-                     params: Callable[[Tensor, Tensor, Tensor], BinaryParams]) -> Step:
-    """The Step of an ekrt_binary_t kernel `fn` on the op's two operands (a constant one
-    becomes a C array), broadcast over up to 5 dimensions; `params(a, b, y)`, called once the
-    operands are checked, gives the multipliers and the output range."""
-    y = lw.out(op)
+def two_operands(lw: Lowerer, op: Operator) -> tuple[list[Tensor], list[str], list[int], list[ConstArray]]:
+    """The op's first two int8 operands, either of them constant: their tensors, the C
+    expressions a call passes ({inK} for an activation, a C array for a constant), the
+    activation inputs in order, and the constant arrays."""
     name = f"op{op.index}"
     consts: list[ConstArray] = []
     operands: list[str] = []
     act_inputs: list[int] = []
-    ab: list[Tensor] = []
+    tensors: list[Tensor] = []
     for k, idx in enumerate(op.inputs[:2]):
         t = lw.tensor(idx)
         if t.is_constant:
@@ -208,8 +206,17 @@ def broadcast_binary(lw: Lowerer, op: Operator, fn: str,
             lw.act(op, idx)
             operands.append(f"{{in{len(act_inputs)}}}")
             act_inputs.append(idx)
-        ab.append(t)
-    a, b = ab
+        tensors.append(t)
+    return tensors, operands, act_inputs, consts
+
+
+def broadcast_binary(lw: Lowerer, op: Operator, fn: str,
+                     params: Callable[[Tensor, Tensor, Tensor], BinaryParams]) -> Step:
+    """The Step of an ekrt_binary_t kernel `fn` on the op's two operands (a constant one
+    becomes a C array), broadcast over up to 5 dimensions; `params(a, b, y)`, called once the
+    operands are checked, gives the multipliers and the output range."""
+    y = lw.out(op)
+    (a, b), operands, act_inputs, consts = two_operands(lw, op)
     shape = tuple(y.shape)
     rank = len(shape)
     if rank > 5 or len(a.shape) > rank or len(b.shape) > rank:

@@ -18,7 +18,7 @@ import numpy as np
 from edgekit.codegen import lower_elementwise, lower_nn, lower_recurrent, lower_select, lower_shape
 from edgekit.codegen import quant as Q
 from edgekit.codegen.lower_base import ConstArray, Lowerer, Lowering, Step, c_list, values
-from edgekit.codegen.lower_resample import _transpose_conv_padding
+from edgekit.codegen.lower_resample import transpose_conv_geometry
 from edgekit.codegen.quant16 import act_range16, checked_log2, softmax16_tables
 from edgekit.model.tflite_graph import Operator, Tensor
 
@@ -206,17 +206,7 @@ def transpose_conv(lw: Lowerer, op: Operator) -> Step:
     shape_t = lw.tensor(op.inputs[0])
     if shape_t.is_constant and [int(v) for v in values(shape_t).reshape(-1)] != list(y.shape):
         raise lw.fail(op, f"has output shape {values(shape_t).tolist()} but outputs {tuple(y.shape)}")
-    oc, kh, kw, ic = w.shape
-    _, ih, iw, ic2 = x.shape
-    _, oh, ow, oc2 = y.shape
-    if ic2 != ic or oc2 != oc:
-        raise lw.fail(op, "has inconsistent channel counts")
-    o = op.options
-    sh, sw = o.get("stride_h", 1), o.get("stride_w", 1)
-    padding = o.get("padding", "SAME")
-    if padding not in ("SAME", "VALID"):
-        raise lw.fail(op, f"has padding {padding}")
-    ph, pw = _transpose_conv_padding(oh, kh, sh, padding), _transpose_conv_padding(ow, kw, sw, padding)
+    oc, kh, kw, ic, ih, iw, oh, ow, sh, sw, ph, pw = transpose_conv_geometry(lw, op, x, w, y)
     consts = [ConstArray(f"op{op.index}_w", "int8_t", values(w).reshape(-1))]
     tail = _conv16_params(lw, op, x, w, y, oc, op.inputs[3] if len(op.inputs) > 3 else -1, consts)
     init = (f"{{{ih}, {iw}, {ic}, {oh}, {ow}, {oc}, {kh}, {kw}, {sh}, {sw}, 1, 1, {ph}, {pw}, 1, "

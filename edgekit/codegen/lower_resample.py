@@ -91,6 +91,24 @@ def _transpose_conv_padding(out_size: int, k: int, stride: int, padding: str) ->
     return max((n - 1) * stride + k - out_size, 0) // 2
 
 
+def transpose_conv_geometry(lw: Lowerer, op: Operator, x: Tensor, w: Tensor,
+                            y: Tensor) -> tuple[int, ...]:
+    """A TRANSPOSE_CONV's (out_c, k_h, k_w, in_c, in_h, in_w, out_h, out_w, stride_h, stride_w,
+    pad_h, pad_w), its channel counts and padding checked (the int8 and int16 lowerings)."""
+    oc, kh, kw, ic = w.shape
+    _, ih, iw, ic2 = x.shape
+    _, oh, ow, oc2 = y.shape
+    if ic2 != ic or oc2 != oc:
+        raise lw.fail(op, "has inconsistent channel counts")
+    o = op.options
+    sh, sw = o.get("stride_h", 1), o.get("stride_w", 1)
+    padding = o.get("padding", "SAME")
+    if padding not in ("SAME", "VALID"):
+        raise lw.fail(op, f"has padding {padding}")
+    ph, pw = _transpose_conv_padding(oh, kh, sh, padding), _transpose_conv_padding(ow, kw, sw, padding)
+    return oc, kh, kw, ic, ih, iw, oh, ow, sh, sw, ph, pw
+
+
 @lowers("TRANSPOSE_CONV")
 def transpose_conv(lw: Lowerer, op: Operator) -> Step:
     """TRANSPOSE_CONV (Conv2DTranspose; Conv1DTranspose between RESHAPEs): ekrt_transpose_conv,
@@ -105,17 +123,7 @@ def transpose_conv(lw: Lowerer, op: Operator) -> Step:
     shape = [int(v) for v in values(lw.const(op, op.inputs[0], "int32")).reshape(-1)]
     if shape != list(y.shape):
         raise lw.fail(op, f"has output shape {shape} but outputs {tuple(y.shape)}")
-    oc, kh, kw, ic = w.shape
-    _, ih, iw, ic2 = x.shape
-    _, oh, ow, oc2 = y.shape
-    if ic2 != ic or oc2 != oc:
-        raise lw.fail(op, "has inconsistent channel counts")
-    o = op.options
-    sh, sw = o.get("stride_h", 1), o.get("stride_w", 1)
-    padding = o.get("padding", "SAME")
-    if padding not in ("SAME", "VALID"):
-        raise lw.fail(op, f"has padding {padding}")
-    ph, pw = _transpose_conv_padding(oh, kh, sh, padding), _transpose_conv_padding(ow, kw, sw, padding)
+    oc, kh, kw, ic, ih, iw, oh, ow, sh, sw, ph, pw = transpose_conv_geometry(lw, op, x, w, y)
     name = f"op{op.index}"
     wdata = values(w).reshape(oc, -1).astype(np.int64)
     bias = np.zeros(oc, dtype=np.int64)

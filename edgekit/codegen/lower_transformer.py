@@ -16,6 +16,7 @@ import numpy as np
 
 from edgekit.codegen import quant as Q
 from edgekit.codegen.lower_base import ConstArray, Lowerer, Step, c_list, lowers, values
+from edgekit.codegen.lower_elementwise import two_operands
 from edgekit.model.tflite_graph import Operator, Tensor
 from edgekit.runtimes import EDGEKIT_RT
 
@@ -26,23 +27,7 @@ def batch_matmul(lw: Lowerer, op: Operator) -> Step:
     one multiplier lhs_scale * rhs_scale / out_scale, adj_x/adj_y read as strides, the batch
     dimensions (up to 3) broadcast; either operand may be a constant."""
     y = lw.out(op)
-    name = f"op{op.index}"
-    consts: list[ConstArray] = []
-    operands: list[str] = []
-    act_inputs: list[int] = []
-    lr: list[Tensor] = []
-    for k, idx in enumerate(op.inputs[:2]):
-        t = lw.tensor(idx)
-        if t.is_constant:
-            lw.const_operand(op, idx)
-            consts.append(ConstArray(f"{name}_c{k}", "int8_t", values(t).reshape(-1)))
-            operands.append(f"{name}_c{k}")
-        else:
-            lw.act(op, idx)
-            operands.append(f"{{in{len(act_inputs)}}}")
-            act_inputs.append(idx)
-        lr.append(t)
-    lhs, rhs = lr
+    (lhs, rhs), operands, act_inputs, consts = two_operands(lw, op)
     if not 2 <= len(lhs.shape) <= 5 or not 2 <= len(rhs.shape) <= 5 or len(y.shape) > 5:
         raise lw.fail(op, "has an operand of rank < 2 or > 5")
     adj_x, adj_y = bool(op.options.get("adj_x")), bool(op.options.get("adj_y"))
