@@ -75,16 +75,24 @@ def test_transformer_classifier_exact_on_the_host(quantized, ekrt_build_dir: Pat
 @pytest.mark.toolchain
 @pytest.mark.qemu
 def test_transformer_classifier_exact_on_the_virtual_board(quantized, tmp_path: Path) -> None:
-    import json
 
     tflite, x_test, _ = quantized
+    report = hil_exact_on_the_virtual_board(tflite, x_test[:6], tmp_path)
+    assert report["host_reference"] == "tflm: GELU by LiteRT's reference kernel (TFLM has none)"
+
+
+def hil_exact_on_the_virtual_board(tflite: bytes, x: np.ndarray, tmp_path: Path) -> dict:
+    """generate (default runtime) + build + `hil --require-exact` on `x`: the report, after
+    checking edgekit-rt ran it and every output equals the host reference."""
+    import json
+
     path, data = tmp_path / "model.tflite", tmp_path / "test.npz"
     path.write_bytes(tflite)
-    np.savez(data, x_test=x_test[:6])
+    np.savez(data, x_test=x)
     assert run_cli("generate", path, "--board", "qemu-netduinoplus2", "-o", tmp_path / "fw").returncode == 0
     assert run_cli("build", tmp_path / "fw").returncode == 0
     r = run_cli("hil", tmp_path / "fw", "--data", data, "--runs", "2", "--require-exact", "--json")
     assert r.returncode == 0, r.stdout + r.stderr
     report = json.loads(r.stdout)
     assert report["device"]["runtime"].startswith("edgekit-rt") and report["agreement"]["exact_share"] == 1.0
-    assert report["host_reference"] == "tflm: GELU by LiteRT's reference kernel (TFLM has none)"
+    return report

@@ -19,7 +19,7 @@ from tests.conftest import import_keras, run_cli
 pytest.importorskip("tflite_micro")
 
 from ekrt_harness import build_host, run_host
-from test_transformer_e2e import STEPS, VOCAB, _tokens
+from test_transformer_e2e import STEPS, VOCAB, _tokens, hil_exact_on_the_virtual_board
 
 pytestmark = pytest.mark.tf
 
@@ -86,14 +86,6 @@ def test_normalized_transformer_is_full_integer_and_exact_on_the_host(quantized,
 @pytest.mark.qemu
 def test_normalized_transformer_exact_on_the_virtual_board(quantized, tmp_path: Path) -> None:
     case, tflite, x_test, _ = quantized
-    path, data = tmp_path / "model.tflite", tmp_path / "test.npz"
-    path.write_bytes(tflite)
-    np.savez(data, x_test=x_test[:6])
-    assert run_cli("generate", path, "--board", "qemu-netduinoplus2", "-o", tmp_path / "fw").returncode == 0
-    assert run_cli("build", tmp_path / "fw").returncode == 0
-    r = run_cli("hil", tmp_path / "fw", "--data", data, "--runs", "2", "--require-exact", "--json")
-    assert r.returncode == 0, r.stdout + r.stderr
-    report = json.loads(r.stdout)
-    assert report["device"]["runtime"].startswith("edgekit-rt") and report["agreement"]["exact_share"] == 1.0
+    report = hil_exact_on_the_virtual_board(tflite, x_test[:6], tmp_path)
     assert report["host_reference"] == CASES[case][2]
     print(case, "instructions per inference:", report["infer_cycles"])
