@@ -10,31 +10,6 @@ static inline int16_t clamp16(int32_t v, int32_t lo, int32_t hi)
 
 /* ------------------------------------------------------------------ binary */
 
-/* EKRT_BINARY_LOOP of ekrt_kernels.h over int16 elements. */
-#define EKRT_BINARY_LOOP16(OP)                                                            \
-    do {                                                                                  \
-        if (!p->broadcast) {                                                              \
-            int32_t i;                                                                    \
-            for (i = 0; i < p->size; i++) {                                               \
-                out[i] = OP(p, in1[i], in2[i]);                                           \
-            }                                                                             \
-        } else {                                                                          \
-            int32_t i0, i1, i2, i3, i4;                                                   \
-            for (i0 = 0; i0 < p->dims[0]; i0++)                                           \
-                for (i1 = 0; i1 < p->dims[1]; i1++)                                       \
-                    for (i2 = 0; i2 < p->dims[2]; i2++)                                   \
-                        for (i3 = 0; i3 < p->dims[3]; i3++) {                             \
-                            const int16_t *a = in1 + i0 * p->s1[0] + i1 * p->s1[1] +      \
-                                               i2 * p->s1[2] + i3 * p->s1[3];             \
-                            const int16_t *b = in2 + i0 * p->s2[0] + i1 * p->s2[1] +      \
-                                               i2 * p->s2[2] + i3 * p->s2[3];             \
-                            for (i4 = 0; i4 < p->dims[4]; i4++) {                         \
-                                *out++ = OP(p, a[i4 * p->s1[4]], b[i4 * p->s2[4]]);       \
-                            }                                                             \
-                        }                                                                 \
-        }                                                                                 \
-    } while (0)
-
 /* TFLM's AddElementwise/SubElementwise (left shift 15 for int16: 65535 << 15 fits int32). */
 static inline int16_t add16(const ekrt_binary_t *p, int32_t x, int32_t y)
 {
@@ -61,17 +36,17 @@ static inline int16_t mul16(const ekrt_binary_t *p, int32_t x, int32_t y)
 
 void ekrt_add_s16(const ekrt_binary_t *p, const int16_t *in1, const int16_t *in2, int16_t *out)
 {
-    EKRT_BINARY_LOOP16(add16);
+    EKRT_BINARY_LOOP_T(int16_t, add16);
 }
 
 void ekrt_sub_s16(const ekrt_binary_t *p, const int16_t *in1, const int16_t *in2, int16_t *out)
 {
-    EKRT_BINARY_LOOP16(sub16);
+    EKRT_BINARY_LOOP_T(int16_t, sub16);
 }
 
 void ekrt_mul_s16(const ekrt_binary_t *p, const int16_t *in1, const int16_t *in2, int16_t *out)
 {
-    EKRT_BINARY_LOOP16(mul16);
+    EKRT_BINARY_LOOP_T(int16_t, mul16);
 }
 
 /* ------------------------------------------------------------------ unary */

@@ -234,8 +234,10 @@ typedef struct {
 
 /* out[i] = OP(p, in1[...], in2[...]) over p->dims with the broadcast strides p->s1/p->s2 (0 on
  * broadcast axes), or elementwise when !p->broadcast: the loop of every ekrt_binary_t kernel
- * (in1, in2, out and p in scope; OP(p, int8 a, int8 b) -> int8). */
-#define EKRT_BINARY_LOOP(OP)                                                              \
+ * (in1, in2, out and p in scope; OP(p, T a, T b) -> T, T the element type: int8_t, or
+ * int16_t in a 16x8 model's kernels). */
+#define EKRT_BINARY_LOOP(OP) EKRT_BINARY_LOOP_T(int8_t, OP)
+#define EKRT_BINARY_LOOP_T(T, OP)                                                         \
     do {                                                                                  \
         if (!p->broadcast) {                                                              \
             int32_t i;                                                                    \
@@ -248,10 +250,10 @@ typedef struct {
                 for (i1 = 0; i1 < p->dims[1]; i1++)                                       \
                     for (i2 = 0; i2 < p->dims[2]; i2++)                                   \
                         for (i3 = 0; i3 < p->dims[3]; i3++) {                             \
-                            const int8_t *a = in1 + i0 * p->s1[0] + i1 * p->s1[1] +       \
-                                              i2 * p->s1[2] + i3 * p->s1[3];              \
-                            const int8_t *b = in2 + i0 * p->s2[0] + i1 * p->s2[1] +       \
-                                              i2 * p->s2[2] + i3 * p->s2[3];              \
+                            const T *a = in1 + i0 * p->s1[0] + i1 * p->s1[1] +            \
+                                         i2 * p->s1[2] + i3 * p->s1[3];                   \
+                            const T *b = in2 + i0 * p->s2[0] + i1 * p->s2[1] +            \
+                                         i2 * p->s2[2] + i3 * p->s2[3];                   \
                             for (i4 = 0; i4 < p->dims[4]; i4++) {                         \
                                 *out++ = OP(p, a[i4 * p->s1[4]], b[i4 * p->s2[4]]);       \
                             }                                                             \
