@@ -1,36 +1,32 @@
-"""labgrid's client, driven as the `labgrid-client` program.
-
-Why a subprocess and not labgrid's Python API: labgrid.remote.client.ClientSession is asyncio
-code internal to labgrid (its methods read argparse namespaces and print), while the command
-line is the interface labgrid documents and keeps stable across releases. One call costs about
-0.3 s, paid a few times per run (find, reserve, acquire, show, release), never per sample.
-Every call runs in its own session so a Ctrl-C on the terminal cannot kill the release that
-edgekit runs while it stops; every call has a timeout.
+"""labgrid's client, in this process: one labgrid ClientSession (labgrid.remote.client, the session
+labgrid's own RemotePlace and pytest plugin use) kept open for the client's life on a private
+event-loop thread, so every call is one gRPC round trip to the coordinator (milliseconds) instead
+of a `labgrid-client` process (0.3 s of CPU each, which on a small CI machine delayed a run's
+boards behind each other). The coordinator's admin commands (`farm up` creating places) still run
+the `labgrid-client` program, the interface labgrid documents for them. Every call has a timeout.
 """
 
 from __future__ import annotations
 
-import ast
-import re
+import asyncio
+import logging
 import shutil
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from edgekit.errors import DeviceError, EdgekitError, MissingToolError, UsageError
 
 DEFAULT_COORDINATOR = "127.0.0.1:20408"
 INSTALL_HINT = "install labgrid: pip install 'edgekit[farm]' (labgrid 26.0.1)"
 CALL_TIMEOUT_S = 30.0
-WAIT_POLL_S = 0.5
-_TOKEN = re.compile(r"LG_TOKEN=(\w+)")
-_ACQUIRED = re.compile(r"acquired place (\S+)")
-_RESOURCE = re.compile(r"^Acquired resource '([^']+)' \(([^)]+)\):$")
+WAIT_POLL_S = 0.1   # a waiting reservation is polled this often (it also keeps it alive)
+_T = TypeVar("_T")
 
 
 def labgrid_program(name: str) -> str:
@@ -75,42 +71,93 @@ class Resource:
         return self.path.split("/", 1)[0]
 
 
+def _not_from_labgrid_session(record: logging.LogRecord) -> bool:
+    """labgrid's session logs a lost coordinator on the root logger (a traceback, at times) as well as
+    failing the call; edgekit says it once, as the call's error."""
+    return not record.pathname.replace("\\", "/").endswith("labgrid/remote/client.py")
+
+
 class LabgridClient:
-    """The coordinator at `address` ("HOST:PORT"), through `labgrid-client -x ADDRESS`."""
+    """The coordinator at `address` ("HOST:PORT"). Thread-safe; close() it (or use `with`)."""
 
     def __init__(self, address: str = DEFAULT_COORDINATOR, *, timeout: float = CALL_TIMEOUT_S) -> None:
         self.address = address
         self.timeout = timeout
-        self._program = labgrid_program("labgrid-client")
+        self._lock = threading.Lock()
+        self._open: tuple[asyncio.AbstractEventLoop, threading.Thread, Any] | None = None   # connected on first use
 
-    def _argv(self, *args: str) -> list[str]:
-        return [self._program, "-x", self.address, *args]
+    @property
+    def _session(self) -> Any:
+        """The session (connecting it on first use, so `run` alone never opens one)."""
+        with self._lock:
+            if self._open is None:
+                try:
+                    from labgrid.remote import client as lg
+                    from labgrid.remote.generated import labgrid_coordinator_pb2 as pb2
+                    from labgrid.util.proxy import proxymanager
+                except ImportError:
+                    raise MissingToolError("labgrid is not installed (needed to use a labgrid board farm)",
+                                           hint=INSTALL_HINT) from None
+                self._lg, self._pb2 = lg, pb2
+                root = logging.getLogger()
+                if _not_from_labgrid_session not in root.filters:
+                    root.addFilter(_not_from_labgrid_session)
+                loop = asyncio.new_event_loop()
+                thread = threading.Thread(target=loop.run_forever, name="labgrid-client", daemon=True)
+                thread.start()
+                grpc_address = proxymanager.get_grpc_address(self.address, default_port=20408)
+                try:
+                    session = self._run_on(loop, "connect", self._connect(grpc_address, loop))
+                except BaseException:
+                    _stop_loop(loop, thread)
+                    raise
+                self._open = (loop, thread, session)
+            return self._open[2]
 
-    def run(self, *args: str) -> str:
-        """Run one labgrid-client command; its stdout, or one clear error."""
-        argv = self._argv(*args)
+    async def _connect(self, grpc_address: str, loop: asyncio.AbstractEventLoop) -> Any:
+        session = self._lg.ClientSession(grpc_address, loop)   # its channel belongs to this loop
         try:
-            proc = subprocess.run(argv, capture_output=True, text=True, timeout=self.timeout,
-                                  stdin=subprocess.DEVNULL, start_new_session=True)
-        except subprocess.TimeoutExpired:
-            raise DeviceError(f"the labgrid coordinator at {self.address} did not answer `{' '.join(args)}` "
-                              f"within {self.timeout:g} s", hint="check the coordinator's host and port") from None
-        if proc.returncode != 0:
-            raise self._error(args, proc.stderr + proc.stdout)
-        return proc.stdout
+            await session.start()
+        except self._lg.Error:
+            await session.close()
+            raise
+        return session
 
-    def _error(self, args: tuple[str, ...], output: str) -> Exception:
-        lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
-        last = lines[-1] if lines else "no output"
-        if "Could not connect to coordinator" in output or "coordinator is unavailable" in output:
+    # -- plumbing ----------------------------------------------------------------------
+
+    def _call(self, what: str, make: Callable[[Any], Awaitable[_T]]) -> _T:
+        """Await `make(session)` on the session's loop (gRPC calls belong to it); labgrid's and gRPC's
+        errors become one clear error."""
+        session = self._session
+        assert self._open is not None
+
+        async def call() -> _T:
+            return await make(session)
+        return self._run_on(self._open[0], what, call())
+
+    def _run_on(self, loop: asyncio.AbstractEventLoop, what: str, coro: Coroutine[Any, Any, _T]) -> _T:
+        import grpc
+
+        future = asyncio.run_coroutine_threadsafe(asyncio.wait_for(coro, self.timeout), loop)
+        try:
+            return future.result()
+        except TimeoutError:
+            raise DeviceError(f"the labgrid coordinator at {self.address} did not answer `{what}` "
+                              f"within {self.timeout:g} s", hint="check the coordinator's host and port") from None
+        except grpc.aio.AioRpcError as exc:
+            raise self._error(what, exc.details() or exc.code().name) from None
+        except self._lg.Error as exc:
+            raise self._error(what, str(exc)) from None
+
+    def _error(self, what: str, message: str) -> EdgekitError:
+        if "Could not connect to coordinator" in message or "unavailable" in message.lower():
             return DeviceError(f"no labgrid coordinator answers at {self.address}",
                                hint="start one (edgekit farm up N, or labgrid-coordinator --listen "
                                     f"{DEFAULT_COORDINATOR}) or pass the right --farm HOST:PORT")
-        if "matches nothing" in last:
-            return UsageError(f"no such place on the labgrid coordinator at {self.address}: "
-                              f"{last.split('Error: ', 1)[-1]}", hint=self._places_hint())
-        return DeviceError(f"labgrid-client {' '.join(args)} failed at {self.address}: "
-                           f"{last.split('Error: ', 1)[-1]}")
+        if "matches nothing" in message or "does not exist" in message:
+            return UsageError(f"no such place on the labgrid coordinator at {self.address}: {message}",
+                              hint=self._places_hint())
+        return DeviceError(f"labgrid {what} failed at {self.address}: {message}")
 
     def _places_hint(self) -> str:
         try:
@@ -120,108 +167,129 @@ class LabgridClient:
         listed = "; ".join(f"{p.name} ({tags_text(p.tags) or 'no tags'})" for p in places)
         return f"places there: {listed}" if listed else "the coordinator has no places"
 
+    def run(self, *args: str) -> str:
+        """Run one `labgrid-client` command (admin: create a place, add a match, set tags); its stdout."""
+        argv = [labgrid_program("labgrid-client"), "-x", self.address, *args]
+        try:
+            proc = subprocess.run(argv, capture_output=True, text=True, timeout=self.timeout,
+                                  stdin=subprocess.DEVNULL, start_new_session=True)
+        except subprocess.TimeoutExpired:
+            raise DeviceError(f"the labgrid coordinator at {self.address} did not answer `{' '.join(args)}` "
+                              f"within {self.timeout:g} s", hint="check the coordinator's host and port") from None
+        if proc.returncode != 0:
+            lines = [ln.strip() for ln in (proc.stderr + proc.stdout).splitlines() if ln.strip()]
+            raise self._error(" ".join(args), (lines[-1] if lines else "no output").split("Error: ", 1)[-1])
+        return proc.stdout
+
+    def close(self) -> None:
+        """End the session and its thread, if one was opened; safe to call twice."""
+        with self._lock:
+            opened, self._open = self._open, None
+        if opened is not None:
+            loop, thread, session = opened
+
+            async def end() -> None:
+                await session.stop()
+                await session.close()
+            try:
+                self._run_on(loop, "disconnect", end())
+            except EdgekitError:
+                pass   # the coordinator went away first: nothing left to end
+            _stop_loop(loop, thread)
+
+    def __enter__(self) -> LabgridClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     # -- queries -----------------------------------------------------------------------
 
     def places(self) -> list[PlaceInfo]:
-        """Every place with its tags and holder."""
-        found: list[PlaceInfo] = []
-        name: str | None = None
-        tags: dict[str, str] = {}
-        acquired: str | None = None
-        for line in self.run("-v", "places").splitlines() + ["Place '':"]:
-            m = re.match(r"^Place '([^']*)':", line)
-            if m:
-                if name:
-                    found.append(PlaceInfo(name, tags, acquired))
-                name, tags, acquired = m.group(1), {}, None
-            elif line.startswith("  tags:"):
-                tags = dict(t.split("=", 1) for t in line.split(":", 1)[1].replace(",", " ").split() if "=" in t)
-            elif line.startswith("  acquired:"):
-                holder = line.split(":", 1)[1].strip()
-                acquired = None if holder in ("", "None") else holder
-        return found
+        """Every place with its tags and holder, as the coordinator has them now."""
+        async def query(session: Any) -> list[PlaceInfo]:
+            await session.sync_with_coordinator()
+            return [PlaceInfo(name, dict(p.tags), p.acquired or None) for name, p in sorted(session.places.items())]
+        return self._call("places", query)
 
     def resources(self, place: str) -> list[Resource]:
-        """The resources of `place` (acquired by this client): `labgrid-client show`'s blocks."""
-        found: list[Resource] = []
-        lines = self.run("-p", place, "show").splitlines()
-        for i, line in enumerate(lines):
-            m = _RESOURCE.match(line)
-            if not m:
-                continue
-            body = []
-            for nxt in lines[i + 1:]:
-                if not nxt.startswith("  "):
-                    break
-                body.append(nxt[2:])
-            data = ast.literal_eval("\n".join(body))   # a pprint'ed dict of plain values
-            found.append(Resource(m.group(1), m.group(2), str(data["cls"]), dict(data.get("params", {}))))
-        return found
+        """The resources of `place` (acquired by this client) as their exporters publish them now."""
+        async def query(session: Any) -> list[Resource]:
+            found = []
+            for exporter, group, cls, name in session.get_place(place).acquired_resources:
+                entry = session.resources.get(exporter, {}).get(group, {}).get(name)
+                if entry is not None:
+                    found.append(Resource(name, f"{exporter}/{group}/{cls}/{name}", entry.cls, dict(entry.params)))
+            return found
+        return self._call(f"-p {place} show", query)
 
     # -- locking -----------------------------------------------------------------------
 
     def acquire(self, place: str) -> str:
         """Lock `place` (a name, or "+TOKEN" for a reservation's); the name of the place locked."""
-        m = _ACQUIRED.search(self.run("-p", place, "acquire"))
-        if not m:
-            raise DeviceError(f"labgrid-client did not say which place it acquired for {place}")
-        return m.group(1)
+        async def lock(session: Any) -> str:
+            name = session.get_place(place).name
+            await session.stub.AcquirePlace(self._pb2.AcquirePlaceRequest(placename=name))
+            await session.sync_with_coordinator()
+            return str(name)
+        return self._call(f"-p {place} acquire", lock)
 
     def release(self, place: str) -> None:
         """Unlock `place`."""
-        self.run("-p", place, "release")
+        async def unlock(session: Any) -> None:
+            await session.stub.ReleasePlace(self._pb2.ReleasePlaceRequest(placename=place))
+            await session.sync_with_coordinator()
+        self._call(f"-p {place} release", unlock)
 
     def cancel(self, token: str) -> None:
         """Cancel a reservation (done or not)."""
-        self.run("cancel-reservation", token)
+        self._call("cancel-reservation", lambda session: session.stub.CancelReservation(
+            self._pb2.CancelReservationRequest(token=token)))
 
     def reserve(self, tags: Mapping[str, str], *, timeout: float, on_wait: Callable[[float], None] | None = None,
                 stop: threading.Event | None = None) -> str:
         """Queue a reservation for one place with `tags` and wait (at most `timeout` s, or until `stop`)
-        until labgrid allocates it a place; its token. `on_wait(seconds)` about every half second while it
-        waits. One `labgrid-client reserve --wait` does both (it prints the token first, then polls the
-        coordinator, which keeps the reservation alive while it waits in the queue)."""
+        until labgrid allocates it a place; its token. `on_wait(seconds)` at every poll while it waits;
+        the polls keep the reservation alive in the queue (labgrid expires one nobody polls)."""
         what = f"tags {tags_text(tags)}"
-        proc = subprocess.Popen(self._argv("reserve", "--wait", "--shell", *(f"{k}={v}" for k, v in tags.items())),
-                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                start_new_session=True)
-        token = None
+        created = self._call("reserve", lambda session: session.stub.CreateReservation(
+            self._pb2.CreateReservationRequest(filters={"main": self._pb2.Reservation.Filter(filter=dict(tags))},
+                                               prio=0.0)))
+        token = str(created.reservation.token)
+        started = time.monotonic()
         try:
-            assert proc.stdout is not None
-            m = _TOKEN.search(proc.stdout.readline())   # printed before the wait; EOF when the call failed
-            token = m.group(1) if m else None
-            started = time.monotonic()
             while True:
-                try:
-                    proc.wait(WAIT_POLL_S)
-                    break
-                except subprocess.TimeoutExpired:
-                    waited = time.monotonic() - started
-                    if stop is not None and stop.is_set():
-                        raise DeviceError(f"stopped waiting for a place with {what}") from None
-                    if waited > timeout:
-                        raise DeviceError(f"no place with {what} became free within {timeout:g} s at {self.address}",
-                                          hint=f"they are in use (labgrid-client -x {self.address} who); "
-                                               "wait longer with --farm-timeout") from None
-                    if on_wait is not None:
-                        on_wait(waited)
-            if proc.returncode != 0 or token is None:
-                raise self._error(("reserve", what), (proc.stderr.read() if proc.stderr else "") or "no token")
-            return token
+                polled = self._call("reserve", lambda session: session.stub.PollReservation(
+                    self._pb2.PollReservationRequest(token=token)))
+                state = self._lg.Reservation.from_pb2(polled.reservation).state.name
+                if state != "waiting":
+                    if state not in ("allocated", "acquired"):
+                        raise DeviceError(f"labgrid reservation for a place with {what} ended {state} "
+                                          f"at {self.address}")
+                    return token
+                waited = time.monotonic() - started
+                if stop is not None and stop.is_set():
+                    raise DeviceError(f"stopped waiting for a place with {what}")
+                if waited > timeout:
+                    raise DeviceError(f"no place with {what} became free within {timeout:g} s at {self.address}",
+                                      hint=f"they are in use (labgrid-client -x {self.address} who); "
+                                           "wait longer with --farm-timeout")
+                if on_wait is not None:
+                    on_wait(waited)
+                time.sleep(WAIT_POLL_S)
         except BaseException:
-            if token is not None:
-                try:
-                    self.cancel(token)
-                except EdgekitError:
-                    pass   # the error that stopped the wait is the one to report
+            try:
+                self.cancel(token)
+            except EdgekitError:
+                pass   # the error that stopped the wait is the one to report
             raise
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-            for stream in (proc.stdout, proc.stderr):
-                if stream is not None:
-                    stream.close()
+
+
+def _stop_loop(loop: asyncio.AbstractEventLoop, thread: threading.Thread) -> None:
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(5.0)
+    if not thread.is_alive():
+        loop.close()
 
 
 __all__ = ["CALL_TIMEOUT_S", "DEFAULT_COORDINATOR", "INSTALL_HINT", "LabgridClient", "PlaceInfo", "Resource",

@@ -94,7 +94,7 @@ def _resources(client: LabgridClient, name: str) -> list[Resource]:
         ports = [r for r in found if r.cls in SERIAL_CLASSES]
         if all(r.params.get("port") for r in ports) or time.monotonic() > deadline:
             return found
-        time.sleep(0.2)
+        time.sleep(0.05)
 
 
 def _acquire_named(client: LabgridClient, target: FarmTarget, on_wait: OnWait | None,
@@ -165,12 +165,12 @@ def acquired(target: FarmTarget, count: int = 1, *, on_wait: OnWait | None = Non
     """Lock `count` places matching `target` for the block; every one is released when it ends,
     however it ends (error, Ctrl-C). A place released inside the block is not released twice."""
     client = LabgridClient(target.coordinator)
-    check_target(client, target, count)
     places: list[Place] = []
     try:
+        check_target(client, target, count)
         if count == 1:
             places.append(acquire_one(client, target, on_wait))
-        else:   # one reservation per place, queued together (a labgrid call costs ~0.3 s)
+        else:   # one reservation per place, queued together
             stop = threading.Event()
             with ThreadPoolExecutor(count, thread_name_prefix="acquire") as pool:
                 futures = [pool.submit(acquire_one, client, target, on_wait if i == 0 else None, stop)
@@ -184,6 +184,7 @@ def acquired(target: FarmTarget, count: int = 1, *, on_wait: OnWait | None = Non
         yield places
     finally:
         release_all(places)
+        client.close()
 
 
 def release_all(places: list[Place]) -> None:

@@ -15,6 +15,7 @@ import contextlib
 import os
 import selectors
 import signal
+import socket
 import threading
 import time
 import tty
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from edgekit.boards import Board
+from edgekit.errors import DeviceError
 from edgekit.hil.protocol import Msg
 from edgekit.sim.qemu import VirtualBoard
 
@@ -68,6 +70,7 @@ class BoardSlot:
     name: str
     board: Board
     images: Path
+    sockets: Path                       # where its QEMU's console socket goes
     master: int = -1
     slave: int = -1
     exported: str = ""
@@ -147,11 +150,12 @@ class BoardSlot:
             tmp.write_bytes(elf_bytes)
             tmp.replace(path)
             self.stop_qemu()
-            qemu = VirtualBoard.for_board(self.board, path)
-            qemu.start()
-            assert qemu.pty is not None
-            fd = os.open(qemu.pty, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
-            tty.setraw(fd)
+            qemu = VirtualBoard.for_board(self.board, path, console_socket=self.sockets / f"{self.name}.sock")
+            try:
+                fd = _connect(qemu.start())
+            except BaseException:
+                qemu.stop()
+                raise
             self.qemu, self.qemu_fd, self.paused_until, self.last_io = qemu, fd, None, time.monotonic()
             self.in_frame = False
             self.generation += 1
@@ -174,6 +178,24 @@ class BoardSlot:
         pid = q._proc.pid if q is not None and q._proc is not None else None
         return {"name": self.name, "pty": self.exported, "running": bool(q and q.running), "qemu_pid": pid,
                 "paused": self.paused_until is not None, "argv": q.argv if q else None}
+
+
+def _connect(path: str, timeout: float = 5.0) -> int:
+    """A non-blocking descriptor of QEMU's console socket (QEMU binds it a moment before it listens)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        console = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            console.connect(path)
+        except ConnectionRefusedError:
+            console.close()
+            if time.monotonic() > deadline:
+                raise DeviceError(f"the virtual board's console {path} was not accepting within {timeout:g} s",
+                                  hint="see the farm's logs") from None
+            time.sleep(0.01)
+            continue
+        console.setblocking(False)
+        return console.detach()
 
 
 class Relay(threading.Thread):

@@ -173,7 +173,11 @@ class _Fleet:
     def __init__(self, farm: FarmRun, shared: _Shared, executor: Executor, on_wait: OnWait | None) -> None:
         self.farm, self.shared, self.executor = farm, shared, executor
         self.client = LabgridClient(farm.target.coordinator)
-        check_target(self.client, farm.target, farm.boards)
+        try:
+            check_target(self.client, farm.target, farm.boards)
+        except BaseException:
+            self.client.close()
+            raise
         self.places: list[Place] = []
         self.workers: list[threading.Thread] = []
         self.errors: list[EdgekitError] = []
@@ -229,6 +233,7 @@ class _Fleet:
         with self.lock:
             places = list(self.places)
         release_all(places)
+        self.client.close()
 
 
 def _wait(fleet: _Fleet, shared: _Shared, on_progress: Callable[[int, int], None] | None) -> None:

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -88,7 +90,9 @@ class Farm:
         board = load_board(config.board)
         images = state_dir / "images"
         images.mkdir(exist_ok=True)
-        self.slots = [BoardSlot(f"{config.prefix}{i}", board, images) for i in range(config.boards)]
+        # The boards' console sockets: a short path (a Unix socket's is at most 107 bytes), private.
+        self.sockets = Path(tempfile.mkdtemp(prefix="edgekit-farm-"))
+        self.slots = [BoardSlot(f"{config.prefix}{i}", board, images, self.sockets) for i in range(config.boards)]
         self.procs: list[subprocess.Popen[bytes]] = []
         self.serving = False
         self.relay = Relay(self.slots, config.baud if config.baud is not None else board.baud)
@@ -175,6 +179,7 @@ class Farm:
         if self.serving:   # shutdown() waits for serve_forever, forever if it never ran
             self.http.shutdown()
         self.http.server_close()
+        shutil.rmtree(self.sockets, ignore_errors=True)
 
 
 def _kill_group(proc: subprocess.Popen[bytes], grace: float = 3.0) -> None:

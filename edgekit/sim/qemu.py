@@ -68,11 +68,20 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
 
 class VirtualBoard:
     """One emulator process running one firmware image, its console on a pty that it names in a
-    line matching `pty_line`; use it as a context manager."""
+    line matching `pty_line` (or, given `console_socket`, on a Unix socket it listens on there:
+    what the virtual farm's relay uses, since a pty costs the kernel a work item per byte QEMU
+    writes); use it as a context manager."""
 
     def __init__(self, argv: Sequence[str], *, elf: Path, pty_line: re.Pattern[str] = PTY_LINE,
-                 startup_timeout: float = 10.0) -> None:
+                 startup_timeout: float = 10.0, console_socket: Path | None = None) -> None:
         self._argv = [str(a) for a in argv]
+        self.console_socket = console_socket
+        if console_socket is not None:
+            at = next((i + 1 for i, a in enumerate(self._argv[:-1]) if a == "-serial" and self._argv[i + 1] == "pty"),
+                      None)
+            if at is None:
+                raise ValueError(f"no `-serial pty` to put on a socket in {self._argv}")
+            self._argv[at] = f"unix:{console_socket},server=on,wait=off"
         self.elf = Path(elf)
         self.pty_line = pty_line
         self.startup_timeout = startup_timeout
@@ -85,11 +94,12 @@ class VirtualBoard:
         self._stopped = False
 
     @staticmethod
-    def for_board(board: Board, elf: Path, *, startup_timeout: float = 10.0) -> VirtualBoard:
+    def for_board(board: Board, elf: Path, *, startup_timeout: float = 10.0,
+                  console_socket: Path | None = None) -> VirtualBoard:
         """`elf` running as the virtual `board`, as its family runs it (UsageError for a real board)."""
         family = family_of(board)
         return VirtualBoard(family.virtual_board_argv(board, elf), elf=elf, pty_line=family.pty_line,
-                            startup_timeout=startup_timeout)
+                            startup_timeout=startup_timeout, console_socket=console_socket)
 
     @property
     def argv(self) -> list[str]:
@@ -108,13 +118,15 @@ class VirtualBoard:
         return self._proc is not None and self._proc.poll() is None
 
     def start(self) -> str:
-        """Start the emulator and return the pty its first serial port is connected to."""
+        """Start the emulator and return the pty (or socket) its first serial port is connected to."""
         if self._proc is not None:
             raise RuntimeError("this virtual board was already started")
         require_emulator(self._argv[0])
         if not self.elf.is_file():
             raise InputFileError(f"firmware image {self.elf} not found",
                                  hint="build the firmware first: edgekit build")
+        if self.console_socket is not None:
+            self.console_socket.unlink(missing_ok=True)   # QEMU will not listen over a stale one
         self._proc = subprocess.Popen(
             self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_die_with_parent)
@@ -122,17 +134,23 @@ class VirtualBoard:
                                         daemon=True)
         self._reader.start()
         deadline = time.monotonic() + self.startup_timeout
-        while not self._pty_found.wait(0.05):
+        while not self._pty_found.wait(0.05) and not self._listening():
             if self._proc.poll() is not None or time.monotonic() > deadline:
                 self._reader.join(1.0)
                 why = (f"exited with code {self._proc.returncode}" if self._proc.poll() is not None
-                       else f"printed no pty within {self.startup_timeout:.0f} s")
+                       else f"printed no pty within {self.startup_timeout:.0f} s" if self.console_socket is None
+                       else f"opened no socket within {self.startup_timeout:.0f} s")
                 tail = self.output.strip().splitlines()[-1:] or ["no output"]
                 self.stop()
                 raise DeviceError(f"{Path(self._argv[0]).name} {why} while starting {self.elf}: {tail[0]}",
                                   hint="check the firmware image and `" + " ".join(self.argv) + "`")
+        if self.console_socket is not None:
+            return str(self.console_socket)
         assert self.pty is not None
         return self.pty
+
+    def _listening(self) -> bool:
+        return self.console_socket is not None and self.console_socket.is_socket()
 
     def _read_output(self) -> None:
         assert self._proc is not None and self._proc.stdout is not None

@@ -46,7 +46,8 @@ class VirtualFarm:
 
     def held(self) -> dict[str, str | None]:
         """Place -> holder ("host/user") or None when free."""
-        return {p.name: p.acquired for p in LabgridClient(self.address).places()}
+        with LabgridClient(self.address) as client:
+            return {p.name: p.acquired for p in client.places()}
 
     def hil(self, *args: str | Path) -> list[str | Path]:
         """`edgekit hil` arguments for the sine project on this farm."""

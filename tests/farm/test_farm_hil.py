@@ -166,12 +166,12 @@ def test_bad_farm_input_is_one_clear_line(virtual_farm: VirtualFarm, tmp_path: P
     assert_clean_error(run_cli(*virtual_farm.hil("--data", virtual_farm.data, "--tags", f"board={BOARD}",
                                                  "--boards", "4")), 2, "only 3 place(s) have tags")
     assert_clean_error(run_cli(*hil, "--boards", "2"), 2, "--boards 2 spreads a run over a farm's places")
-    client = LabgridClient(virtual_farm.address)
-    client.acquire("virtual-0")
-    try:
-        r = run_cli(*virtual_farm.hil("--data", virtual_farm.data, "--place", "virtual-0", "--farm-timeout", "1"))
-    finally:
-        client.release("virtual-0")
+    with LabgridClient(virtual_farm.address) as client:
+        client.acquire("virtual-0")
+        try:
+            r = run_cli(*virtual_farm.hil("--data", virtual_farm.data, "--place", "virtual-0", "--farm-timeout", "1"))
+        finally:
+            client.release("virtual-0")
     r.stderr = "\n".join(ln for ln in r.stderr.splitlines() if not ln.startswith("waiting for a free place"))
     assert_clean_error(r, 3, "place virtual-0", "was not free within 1 s")
     _all_free(virtual_farm)
