@@ -184,9 +184,8 @@ def task_comparison(task: str | None, x: np.ndarray, y: np.ndarray | None, devic
             extra.setdefault(name, {})[where] = value
     cmp.extra = extra or None
     if task == "classification":
-        k = int(np.prod(device_out.shape[1:]))
-        pred = metrics.predictions(task, x, device_out)
-        labels = np.argmax(y, axis=1) if y.ndim == 2 else y.astype(int)
+        labels, scores = metrics.class_view(y, device_out)
+        k, pred = scores.shape[1], np.argmax(scores, axis=1)
         conf = np.zeros((k, k), dtype=int)
         np.add.at(conf, (labels, pred), 1)
         cmp.confusion = conf.tolist()

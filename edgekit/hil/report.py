@@ -146,18 +146,18 @@ def console_tables(report: HilReport) -> list[Table]:
     if task is not None and task.metric:
         if not report.outputs:   # else the outputs' table has it
             t = Table(title=f"{task.metric} on {a.samples if a else 0} test samples")
-            for col in ("device", "host int8 (TFLM reference)", "float"):
+            for col in ("device", f"host int8 ({report.host_reference})", "float"):
                 t.add_column(col, justify="right")
             t.add_row(_fmt(task.device), _fmt(task.host_int8), _fmt(task.float))
             tables.append(t)
         for name, v in (task.extra or {}).items():   # e.g. next-word's top-3 accuracy
             t = Table(title=f"{name} (reported beside the metric)")
-            for col in ("device", "host int8 (TFLM reference)", "float"):
+            for col in ("device", f"host int8 ({report.host_reference})", "float"):
                 t.add_column(col, justify="right")
             t.add_row(_fmt(v.get("device")), _fmt(v.get("host_int8")), _fmt(v.get("float")))
             tables.append(t)
     if a is not None:
-        t = Table(title="agreement with the host reference")
+        t = Table(title=f"agreement with the host reference ({report.host_reference})")
         for col in ("samples", "exact", "max |diff|", "cosine (min)", "RMSE"):
             t.add_column(col, justify="right")
         t.add_row(str(a.samples), f"{a.exact_share:.2%}", f"{a.max_abs_diff_lsb} {a.unit}",
@@ -239,7 +239,7 @@ def markdown(report: HilReport) -> str:
             lines += [f"{name}: device {_fmt(v.get('device'))}, host int8 {_fmt(v.get('host_int8'))}, "
                       f"float {_fmt(v.get('float'))}", ""]
     if a is not None:
-        lines += ["## Agreement with the host TFLM reference", "",
+        lines += [f"## Agreement with the host reference ({report.host_reference})", "",
                   "| samples | exact | max diff | cosine min | RMSE |", "|---:|---:|---:|---:|---:|",
                   f"| {a.samples} | {a.exact_share:.2%} | {a.max_abs_diff_lsb} {a.unit} | {a.cosine_min:.6f} "
                   f"| {a.rmse:.6g} |", ""]

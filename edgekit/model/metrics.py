@@ -34,9 +34,30 @@ def infer_task(x: np.ndarray, y: np.ndarray | None, output_shape: tuple[int, ...
         return "anomaly"
     if integral and y.ndim == 1 and int(np.prod(per_sample_out)) > 1:
         return "classification"
+    if integral and y.ndim >= 2 and _labels_every_position(y.shape, (1, *per_sample_out)):
+        return "classification"
     if y.ndim == 2 and y.shape[1:] == per_sample_out and np.allclose(y.sum(axis=1), 1) and per_sample_out[-1] > 1:
         return "classification"
     return "regression"
+
+
+def _labels_every_position(y_shape: tuple[int, ...], output_shape: tuple[int, ...]) -> bool:
+    """Labels name a class at every position of a sequence model (a causal LM's next token at each
+    of T positions: labels (N, T), outputs (N, T, classes)): the outputs' last axis is the classes."""
+    return len(output_shape) == len(y_shape) + 1 and tuple(y_shape[1:]) == tuple(output_shape[1:-1]) \
+        and output_shape[-1] > 1
+
+
+def class_view(y: np.ndarray, outputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(class ids, scores): one label and one row of class scores per input for a classifier
+    (labels as ids or one-hot rows), or per position for labels at every position."""
+    y, n = np.asarray(y), len(outputs)
+    per_input = int(np.prod(y.shape[1:])) if y.ndim > 1 else 1
+    width = outputs.size // max(n, 1)
+    if y.ndim > 1 and per_input > 1 and width != per_input and width % per_input == 0:
+        return y.reshape(-1).astype(np.int64), outputs.reshape(n * per_input, -1)
+    labels = np.argmax(y, axis=1) if y.ndim == 2 and y.shape[1] > 1 else y.reshape(n).astype(np.int64)
+    return labels, outputs.reshape(n, -1)
 
 
 def class_id_scores(ids: np.ndarray, n_classes: int) -> np.ndarray:
@@ -88,7 +109,13 @@ def check_labels(x: np.ndarray, y: np.ndarray | None, output_shape: tuple[int, .
     task = task or infer_task(x, y, output_shape)
     outputs = int(np.prod(output_shape[1:]))
     per_sample = int(np.prod(y.shape[1:]))
-    if task in CLASS_TASKS:
+    if task in CLASS_TASKS and len(output_shape) > 2 and y.ndim >= 2 and per_sample != outputs:
+        if not _labels_every_position(y.shape, tuple(output_shape)):
+            raise DataError(f"{where} has labels of shape {y.shape[1:]} per input, the model outputs "
+                            f"{tuple(output_shape[1:])}: a sequence model needs one class index per position, "
+                            f"shape {tuple(output_shape[1:-1])}")
+        _check_classes(y.reshape(-1), int(output_shape[-1]), where)
+    elif task in CLASS_TASKS:
         _check_classes(y, outputs, where)
     elif task == "anomaly":
         if y.ndim != 1:
@@ -121,7 +148,8 @@ def _check_classes(y: np.ndarray, classes: int, where: str) -> None:
         return
     if y.ndim != 1:
         raise DataError(f"{where} has labels of shape {y.shape[1:]} per input; a classifier needs one class "
-                        f"index per input or one-hot rows of width {classes}")
+                        f"index per input, one-hot rows of width {classes}, or (a sequence model whose last "
+                        "output axis is the classes) one class index per position")
     fractional = np.flatnonzero(np.mod(y, 1) != 0)
     if fractional.size:
         i = int(fractional[0])
@@ -141,8 +169,11 @@ def anomaly_scores(x: np.ndarray, reconstruction: np.ndarray) -> np.ndarray:
 
 
 def predictions(task: str, x: np.ndarray, outputs: np.ndarray) -> np.ndarray:
-    """What the model predicts per sample: class (word) index, value(s), or anomaly score."""
+    """What the model predicts per sample: class (word) index (one per position for outputs of a
+    sequence model, whose last axis is the classes), value(s), or anomaly score."""
     if task in CLASS_TASKS:
+        if outputs.ndim > 2:
+            return np.argmax(outputs, axis=-1)
         return np.argmax(outputs.reshape(len(outputs), -1), axis=1)
     if task == "anomaly":
         return anomaly_scores(x, outputs)
@@ -154,8 +185,8 @@ def task_metric(task: str, x: np.ndarray, y: np.ndarray, outputs: np.ndarray) ->
     if len(y) != len(outputs):
         raise DataError(f"{len(outputs)} inputs but {len(y)} labels: they must pair up")
     if task in CLASS_TASKS:
-        labels = np.argmax(y, axis=1) if y.ndim == 2 else y.astype(np.int64)
-        return float(np.mean(predictions(task, x, outputs) == labels))
+        labels, scores = class_view(y, outputs)
+        return float(np.mean(np.argmax(scores, axis=1) == labels))
     if task == "regression":
         return float(np.mean(np.abs(outputs.reshape(len(y), -1) - y.reshape(len(y), -1))))
     if task == "anomaly":
@@ -169,10 +200,10 @@ def task_metric(task: str, x: np.ndarray, y: np.ndarray, outputs: np.ndarray) ->
 
 
 def top_k_accuracy(y: np.ndarray, outputs: np.ndarray, k: int) -> float:
-    """Share of samples whose label is among the k highest outputs (ties: the lower index)."""
-    scores = outputs.reshape(len(outputs), -1)
+    """Share of labels among the k highest outputs (ties: the lower index)."""
+    labels, scores = class_view(y, outputs)
     top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
-    return float(np.mean(np.any(top == np.asarray(y).reshape(-1, 1).astype(np.int64), axis=1)))
+    return float(np.mean(np.any(top == labels.reshape(-1, 1), axis=1)))
 
 
 def extra_metrics(task: str, y: np.ndarray, outputs: np.ndarray) -> dict[str, float]:
@@ -194,8 +225,8 @@ def float_int8_agreement(task: str, float_out: np.ndarray, int8_out: np.ndarray,
     output quantized to the int8 output's grid."""
     n = len(float_out)
     if task in CLASS_TASKS:
-        same = np.argmax(float_out.reshape(n, -1), 1) == np.argmax(int8_out.reshape(n, -1), 1)
-        return Agreement(float(np.mean(same)), "same predicted class")
+        same = predictions(task, float_out, float_out) == predictions(task, int8_out, int8_out)
+        return Agreement(float(np.mean(same)), "same predicted class" + (" at each position" if same.ndim > 1 else ""))
     from edgekit.model.reference import quantize
 
     fq = quantize(float_out, out_scale, out_zp).astype(np.int16).reshape(n, -1)

@@ -117,6 +117,6 @@ def test_report_files(tmp_path: Path) -> None:
     suite = ET.parse(tmp_path / "junit.xml").getroot()
     assert suite.get("tests") == "2" and suite.get("failures") == "1"
     assert [t.title for t in console_tables(rep)] == [
-        "accuracy on 10 test samples", "agreement with the host reference",
+        "accuracy on 10 test samples", "agreement with the host reference (tflm)",
         "latency after 2 warm-up runs (18 runs)", "link"]
     assert "instructions" in markdown(rep)

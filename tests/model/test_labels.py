@@ -15,6 +15,7 @@ from tests.conftest import assert_clean_error
 
 X4 = np.zeros((4, 6), np.float32)
 CLASSIFIER = (1, 3)   # output shape of a 3-class model
+LM = (1, 3, 5)        # a sequence model's: 5 classes (a causal LM's vocabulary) at each of 3 positions
 
 
 @pytest.mark.parametrize(("y", "out_shape", "task", "expected"), [
@@ -29,6 +30,8 @@ CLASSIFIER = (1, 3)   # output shape of a 3-class model
     (np.zeros((4, 2)), (1, 1), "regression", "labels of shape (2,) per input, the model outputs (1,)"),
     (np.array([0, 1, 2, 1]), (1, 6), "anomaly", "label 2 at index 2; anomaly labels are 0"),
     (np.array(["a", "b", "c", "d"]), CLASSIFIER, None, "labels must be numbers"),
+    (np.array([[0, 1, 5], [2, 1, 0], [1, 1, 1], [0, 0, 0]]), LM, None, "class 5 at index 2, but the model outputs 5"),
+    (np.zeros((4, 2), int), LM, "next-word", "one class index per position"),
 ])
 def test_labels_that_do_not_fit_are_named(y, out_shape, task, expected) -> None:
     with pytest.raises(DataError) as info:
@@ -42,9 +45,30 @@ def test_labels_that_do_not_fit_are_named(y, out_shape, task, expected) -> None:
     (np.array([[0.5], [1.2], [0.1], [2.0]]), (1, 1), None, "regression"),
     (np.array([0.5, 1.2, 0.1, 2.0]), (1, 1), None, "regression"),
     (None, CLASSIFIER, None, None),
+    (np.array([[0, 1, 4], [2, 1, 0], [1, 1, 1], [0, 0, 3]]), LM, None, "classification"),
+    (np.array([[0, 1, 4], [2, 1, 0], [1, 1, 1], [0, 0, 3]]), LM, "next-word", "next-word"),
 ])
 def test_labels_that_fit_resolve_the_task(y, out_shape, task, resolved) -> None:
     assert check_labels(X4, y, out_shape, task, where="d.npz:y_test") == resolved
+
+
+def test_a_label_at_every_position_scores_every_position() -> None:
+    """A causal LM's next token at each position: metric, top-k and agreement count positions."""
+    from edgekit.model import metrics
+
+    y = np.array([[1, 2], [0, 0]])
+    logits = np.zeros((2, 2, 3))
+    logits[0, 0, 1] = logits[0, 1, 0] = logits[1, 0, 0] = logits[1, 1, 2] = 1.0   # right at 2 of 4 positions
+    assert metrics.task_metric("next-word", X4[:2], y, logits) == 0.5
+    assert metrics.top_k_accuracy(y, logits, 1) == 0.5
+    assert metrics.predictions("next-word", X4[:2], logits).tolist() == [[1, 0], [0, 2]]
+    other = logits.copy()
+    other[1, 1] = [0.0, 0.0, 0.5]   # the same argmax everywhere...
+    other[0, 1] = [0.0, 2.0, 0.0]   # ...but one position
+    agreement = metrics.float_int8_agreement("next-word", logits, other, other.astype(np.int8), 1.0, 0)
+    assert agreement.share == 0.75 and agreement.definition == "same predicted class at each position"
+    # one class id per input, as an (N, 1) column: ids, not one-hot
+    assert metrics.task_metric("classification", X4[:2], np.array([[1], [2]]), np.eye(3)[[1, 0]]) == 0.5
 
 
 def _ds_cnn_data(benchmark_model, path: Path, y) -> tuple[Path, Path]:
