@@ -40,6 +40,13 @@ def pytest_configure(config: pytest.Config) -> None:
     tier_guard.install()
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Files with a test marked `long` first, otherwise the order stays: `make test` runs one file per
+    worker at a time, and a long file collected last would be what the whole run waits for."""
+    long_files = {item.path for item in items if item.get_closest_marker("long") is not None}
+    items.sort(key=lambda item: item.path not in long_files)
+
+
 @pytest.fixture(autouse=True)
 def _fast_tier_guard() -> Iterator[None]:
     """In the fast tier, a test fails when it (or a process it started) asked for what the tier refuses."""

@@ -12,7 +12,7 @@ from edgekit.boards import list_boards, load_board
 from edgekit.project.build import build_project
 from edgekit.project.generate import generate_project
 
-pytestmark = [pytest.mark.tf, pytest.mark.toolchain]
+pytestmark = [pytest.mark.tf, pytest.mark.toolchain, pytest.mark.long]
 EXAMPLES = ["sine", "gesture", "anomaly", "digits"]
 STM32_BOARDS = [b.id for b in list_boards() if b.family == "stm32"]
 ESP32_BOARDS = [b.id for b in list_boards() if b.family == "esp32"]

@@ -18,6 +18,8 @@ from edgekit.model.quantize import verify_int8
 from edgekit.model.tflite_graph import load_graph
 from tests.conftest import REPO, assert_clean_error, run_cli
 
+pytestmark = pytest.mark.long   # minutes: scheduled first (tests/conftest.py)
+
 PUBLISHED = REPO / "tests" / "fixtures" / "models" / "published"
 PERSON = PUBLISHED / "person_detect.tflite"
 TOYCAR = PUBLISHED / "model_ToyCar_quant_fullint.tflite"

@@ -142,6 +142,7 @@ class KerasIO:
     output_names: list[str]
     output_shapes: list[tuple[int, ...]]
     output_dtypes: list[str]   # "float32"; "int32" for class ids (keras.ops.argmax)
+    input_dtypes: list[str]    # as the Input layers declare them: "int32" for token ids
 
     @property
     def single(self) -> bool:
@@ -165,7 +166,8 @@ def keras_io(model: Any, where: str) -> KerasIO:
     in_names = [getattr(t, "name", None) or f"input_{k}" for k, t in enumerate(model.inputs)]
     out_names = list(getattr(model, "output_names", None) or [f"output_{k}" for k in range(len(outs))])
     out_dtypes = [str(getattr(t, "dtype", "float32")) for t in model.outputs]
-    return KerasIO(in_names, ins, out_names, outs, out_dtypes)
+    in_dtypes = [str(getattr(t, "dtype", "float32")) for t in model.inputs]
+    return KerasIO(in_names, ins, out_names, outs, out_dtypes, in_dtypes)
 
 
 def static_input_shape(model: Any, where: str) -> tuple[int, ...]:

@@ -31,8 +31,8 @@ from edgekit import errors
 from edgekit.console import quiet_native_stderr
 from edgekit.errors import DataError, ModelError
 from edgekit.model.float_islands import integer_islands
-from edgekit.model.keras_argmax import plain_argminmax
 from edgekit.model.keras_io import KerasIO, import_tensorflow, keras_io
+from edgekit.model.keras_plain import plain_ops
 from edgekit.model.tflite_graph import Graph, parse_graph
 
 DEFAULT_CALIBRATION_SAMPLES = 200
@@ -65,10 +65,11 @@ ACTIVATIONS = ("int8", "int16")  # int16: TF's 16x8 mode (int16 activations, int
 def convert_int8(model: Any, calibration: np.ndarray | list[np.ndarray], *, where: str = "model",
                  input_dtype: str = "float32", activations: str = "int8") -> bytes:
     """Convert a Keras model to full-integer TFLite bytes: int8 (int16 for
-    `activations="int16"`) inputs and outputs, or an int32 input left as it is for
-    `input_dtype="int32"` (token ids feeding an Embedding). `calibration` holds one array per
-    model input for a model with several; their graph inputs and outputs then carry the Keras
-    names and come in the Keras model's order (the converter sorts them by name)."""
+    `activations="int16"`) inputs and outputs, or an int32 input left as it is for an input the
+    model declares int32/int64 or `input_dtype="int32"` (token ids feeding an Embedding).
+    `calibration` holds one array per model input for a model with several; their graph inputs
+    and outputs then carry the Keras names and come in the Keras model's order (the converter
+    sorts them by name)."""
     tf = import_tensorflow()
     io = keras_io(model, where)
     calib = list(calibration) if isinstance(calibration, (list, tuple)) else [calibration]
@@ -80,8 +81,11 @@ def convert_int8(model: Any, calibration: np.ndarray | list[np.ndarray], *, wher
                             f"the model takes {shape}")
         if len(arr) == 0:
             raise DataError("calibration data is empty")
-    dtype = "int32" if input_dtype == "int32" else "float32"  # the converter leaves an int32 input alone
-    calib = [a.astype(dtype) for a in calib]
+    # The converter leaves an int32 input alone: token ids (an input the model declares integer,
+    # or one the recurrent twin found feeding an Embedding); any other input is float.
+    dtypes = ["int32" if input_dtype == "int32" or declared in ("int32", "int64") else "float32"
+              for declared in io.input_dtypes]
+    calib = [a.astype(dtype) for a, dtype in zip(calib, dtypes)]
     single = io.single
 
     def representative_dataset():
@@ -94,9 +98,9 @@ def convert_int8(model: Any, calibration: np.ndarray | list[np.ndarray], *, wher
     with tempfile.TemporaryDirectory(prefix="edgekit-savedmodel-") as tmp:
         saved = Path(tmp) / "saved_model"
         specs = [tf.TensorSpec((1, *shape), tf.as_dtype(dtype), name=None if single else name)
-                 for shape, name in zip(io.input_shapes, io.input_names)]
+                 for shape, name, dtype in zip(io.input_shapes, io.input_names, dtypes)]
         try:
-            with plain_argminmax():  # keras.ops.argmax as one ARG_MAX (keras_argmax.py)
+            with plain_ops():  # keras.ops.argmax as one ARG_MAX, take as one GATHER (keras_plain.py)
                 if single:
                     model.export(str(saved), format="tf_saved_model", verbose=False, input_signature=specs)
                 else:

@@ -187,7 +187,7 @@ SPECS += [
      lambda L, x: _lambda(L, lambda t: _tf().math.argmax(t, axis=-1, output_type="int32"))(L.Dense(10)(x)), False),
     ("argmin_axis1", (4, 6),
      lambda L, x: _lambda(L, lambda t: _tf().math.argmin(t, axis=1, output_type="int32"))(L.Dense(5)(x)), False),
-    # keras.ops.argmax converts through quantize's plain_argminmax (edgekit/model/keras_argmax.py)
+    # keras.ops.argmax converts through quantize's plain_argminmax (edgekit/model/keras_plain.py)
     ("keras_ops_argmax", (6, 4), lambda L, x: _ops().argmax(_conv1d(L, 5)(x), axis=-1), False),
     ("keras_ops_argmin_keepdims", (12,), lambda L, x: _ops().argmin(L.Dense(7)(x), axis=-1, keepdims=True), False),
     # SPLIT / SPLIT_V

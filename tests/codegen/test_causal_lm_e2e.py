@@ -1,9 +1,11 @@
-"""A Keras 3 causal language model (token and learned position embeddings, a pre-LN block with
-causal MultiHeadAttention and a Dense(gelu) feed-forward, a final LayerNormalization, logits over
-the vocabulary at every position), trained on a synthetic token rule with a next-token label at
-every position: `quantize` scores it per position (top-1/top-3 over every position), and
-`hil --require-exact` (the task inferred from the labels) runs it on edgekit-rt on the emulated Cortex-M4F, every logit equal to the
-host reference, the device's accuracy per position equal to the host's."""
+"""A Keras 3 causal language model (token and position embeddings in a layer of the user's, as
+Keras' examples write it, a pre-LN block with causal MultiHeadAttention and a Dense(gelu)
+feed-forward, a final LayerNormalization, logits over the vocabulary at every position), trained
+on a synthetic token rule with a next-token label at every position: `quantize` scores it per
+position (top-1/top-3 over every position), and
+`hil --require-exact` (the task inferred from the labels) runs it on edgekit-rt on the emulated
+Cortex-M4F, every logit equal to the host reference, the device's accuracy per position equal to
+the host's."""
 
 from __future__ import annotations
 
@@ -21,25 +23,29 @@ pytestmark = [pytest.mark.tf, pytest.mark.toolchain, pytest.mark.qemu]
 
 T, VOCAB, DIM = 12, 24, 16
 
-# The position embedding a user writes: a learned (T, DIM) table added to the token embeddings.
+# Token and position embeddings as Keras' own transformer examples write them: two Embeddings
+# inside a layer of the user's, positions from keras.ops.arange (keras_plain.plain_take: the token
+# lookup converts to one GATHER, not Keras' negative-index wrap that no int8 runtime runs).
 LAYERS_PY = '''
 import keras
+from keras import layers, ops
 
 
 @keras.saving.register_keras_serializable("causal_lm_test")
-class PositionEmbedding(keras.layers.Layer):
-    def __init__(self, length, dim, **kwargs):
+class TokenAndPositionEmbedding(layers.Layer):
+    def __init__(self, maxlen, vocab_size, embed_dim, **kwargs):
         super().__init__(**kwargs)
-        self.length, self.dim = length, dim
-
-    def build(self, shape):
-        self.table = self.add_weight(shape=(self.length, self.dim), initializer="glorot_uniform", name="table")
+        self.maxlen, self.vocab_size, self.embed_dim = maxlen, vocab_size, embed_dim
+        self.token_emb = layers.Embedding(input_dim=vocab_size, output_dim=embed_dim)
+        self.pos_emb = layers.Embedding(input_dim=maxlen, output_dim=embed_dim)
 
     def call(self, x):
-        return x + self.table
+        positions = self.pos_emb(ops.arange(0, ops.shape(x)[-1], 1))
+        return self.token_emb(x) + positions
 
     def get_config(self):
-        return {**super().get_config(), "length": self.length, "dim": self.dim}
+        return {**super().get_config(), "maxlen": self.maxlen, "vocab_size": self.vocab_size,
+                "embed_dim": self.embed_dim}
 '''
 
 
@@ -64,7 +70,7 @@ def test_causal_lm_is_scored_per_position_and_exact_on_the_virtual_board(tmp_pat
     rng = np.random.default_rng(5)
     (x_train, y_train), (x_test, y_test) = _sequences(rng, 1500), _sequences(rng, 100)
     inp = keras.Input((T,), dtype="int32", name="tokens")
-    h = namespace["PositionEmbedding"](T, DIM)(L.Embedding(VOCAB, DIM)(inp))
+    h = namespace["TokenAndPositionEmbedding"](T, VOCAB, DIM)(inp)
     a = L.LayerNormalization()(h)
     h = L.Add()([h, L.MultiHeadAttention(2, DIM // 2)(a, a, use_causal_mask=True)])
     f = L.LayerNormalization()(h)

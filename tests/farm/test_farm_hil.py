@@ -19,7 +19,7 @@ from tests.conftest import assert_clean_error, run_cli
 from tests.farm.conftest import BOARD, BOARDS, LONG, VirtualFarm
 
 pytest_plugins = ["pytester"]
-pytestmark = [pytest.mark.qemu, pytest.mark.toolchain, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.qemu, pytest.mark.toolchain, pytest.mark.timeout(300), pytest.mark.long]
 
 
 def _report(path: Path) -> dict:

@@ -23,6 +23,8 @@ from edgekit.runtimes.tflm.library import STAMP, cache_root, library_sources
 from edgekit.runtimes.tflm.tree import find_tree
 from tests.conftest import assert_clean_error, run_cli
 
+pytestmark = pytest.mark.long   # minutes: scheduled first (tests/conftest.py)
+
 BOARD = "qemu-netduinoplus2"
 CORTEX_M4 = CrossBuild("cmake/arm-none-eabi.cmake", ("-mcpu=cortex-m4",), "arm-none-eabi-g++", "ARM_GCC_ROOT")
 _TFLM_OBJECT = re.compile(
