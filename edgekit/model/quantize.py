@@ -81,9 +81,12 @@ def convert_int8(model: Any, calibration: np.ndarray | list[np.ndarray], *, wher
                             f"the model takes {shape}")
         if len(arr) == 0:
             raise DataError("calibration data is empty")
-    # The converter leaves an int32 input alone: token ids (an input the model declares integer,
-    # or one the recurrent twin found feeding an Embedding); any other input is float.
-    dtypes = ["int32" if input_dtype == "int32" or declared in ("int32", "int64") else "float32"
+    # The converter leaves an int32 input alone: token ids (an input the recurrent twin found
+    # feeding an Embedding, or one declared integer in a model with an Embedding, perhaps inside
+    # a layer of the user's); any other input is float (an integer sensor reading feeding a Dense
+    # would otherwise start the graph with a float CAST).
+    embeds = any(type(layer).__name__ == "Embedding" for layer in model._flatten_layers(include_self=False))
+    dtypes = ["int32" if input_dtype == "int32" or (embeds and declared in ("int32", "int64")) else "float32"
               for declared in io.input_dtypes]
     calib = [a.astype(dtype) for a, dtype in zip(calib, dtypes)]
     single = io.single
