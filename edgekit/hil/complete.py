@@ -1,9 +1,12 @@
 """`edgekit complete`: finish a sentence on the board with a text model, word by word.
 
 The prompt is tokenized with the vocabulary the project's origin names (edgekit/model/vocab.py);
-each step sends the last WINDOW token ids (int32, left-padded with 0) in one INFER, takes the
-most likely word (never the pad or unknown id), appends it, and stops at the end-of-sentence
-id or after the words asked for. Every INFER is an independent sequence (the firmware resets
+each step sends the last WINDOW token ids (int32) in one INFER, takes the most likely word (never
+the pad or unknown id), appends it, and stops at the end-of-sentence id or after the words asked
+for. A next-word model (one score per word) reads its window left-padded with 0; a causal
+language model (a transformer's scores for every position: output (WINDOW, words)) reads it
+right-padded, and the word is the one its scores at the last id given predict (a causal model's
+earlier positions never see the padding after them). Every INFER is an independent sequence (the firmware resets
 a recurrent model's state before it), so a step depends only on its window. The latency of
 each step is the device's own count around the invoke: cycles on a real board, instructions
 on the virtual board.
@@ -61,9 +64,25 @@ class Completion:
         return "instructions" if self.virtual else "cycles"
 
 
-def text_model_window(project: Project) -> tuple[Vocabulary, int]:
-    """The project's vocabulary and the model's window width; UsageError (exit 2) for a project
-    whose model is not a token-id text model."""
+@dataclass(frozen=True)
+class TextModel:
+    """What `complete` needs to know of a project's model."""
+
+    vocab: Vocabulary
+    width: int          # token ids per input
+    causal: bool        # scores for every position (a causal LM), else for the next word only
+
+    def window(self, ids: list[int]) -> tuple[np.ndarray, int]:
+        """The model input for the ids so far, and the output row that predicts the next word."""
+        if not self.causal:
+            return self.vocab.window(ids, self.width), 0
+        tail = ids[-self.width:]
+        return np.array(tail + [PAD] * (self.width - len(tail)), dtype=np.int32), max(0, len(tail) - 1)
+
+
+def text_model_window(project: Project) -> TextModel:
+    """The project's vocabulary and the model's window; UsageError (exit 2) for a project whose
+    model is not a token-id text model."""
     origin, tin = project.origin, project.graph.input_tensors[0]
     if not origin.vocabulary:
         raise UsageError(f"{project.root} has no vocabulary: `edgekit complete` needs a text model "
@@ -72,12 +91,15 @@ def text_model_window(project: Project) -> tuple[Vocabulary, int]:
     if tin.dtype != "int32" or len(tin.shape) != 2:
         raise UsageError(f"{project.root}: the model takes {tin.dtype} input of shape {tin.shape}, "
                          "not a window of int32 token ids")
-    vocab = Vocabulary.load(Path(origin.vocabulary))
-    out_size = project.graph.output_tensors[0].size
-    if out_size != len(vocab):
+    vocab, width = Vocabulary.load(Path(origin.vocabulary)), int(tin.shape[1])
+    out = project.graph.output_tensors[0]
+    causal = tuple(out.shape[-2:]) == (width, len(vocab)) and out.size == width * len(vocab)
+    if out.size != len(vocab) and not causal:
         raise UsageError(f"the vocabulary {origin.vocabulary} has {len(vocab)} words but the model "
-                         f"outputs {out_size} scores", hint="generate the project again from the trained model")
-    return vocab, int(tin.shape[1])
+                         f"outputs scores of shape {tuple(out.shape)} (expected {len(vocab)}, or "
+                         f"({width}, {len(vocab)}) for a causal language model)",
+                         hint="generate the project again from the trained model")
+    return TextModel(vocab, width, causal)
 
 
 def complete(project: Project, prompt: str, *, words: int = DEFAULT_WORDS, port: str | None = None,
@@ -86,7 +108,8 @@ def complete(project: Project, prompt: str, *, words: int = DEFAULT_WORDS, port:
     board is virtual), one INFER per word; see the module docstring."""
     if words < 1:
         raise UsageError(f"--words must be at least 1, got {words}")
-    vocab, width = text_model_window(project)
+    model = text_model_window(project)
+    vocab = model.vocab
     project.check_build()
     encoded = vocab.encode(tokenize(prompt))
     result = Completion(prompt, encoded.ids, encoded.unknown, board=project.board.id,
@@ -102,8 +125,9 @@ def complete(project: Project, prompt: str, *, words: int = DEFAULT_WORDS, port:
                               hint="flash this project's firmware (edgekit build + edgekit flash)")
         result.cycles_hz = info.cycles_hz
         for _ in range(words):
-            out, cycles = session.infer(vocab.window(ids, width))
-            scores = np.asarray(out, dtype=np.int64).reshape(-1)  # argmax of the raw output:
+            window, row = model.window(ids)
+            out, cycles = session.infer(window)
+            scores = np.asarray(out, dtype=np.int64).reshape(-1, len(vocab))[row]  # argmax of the raw output:
             scores[[PAD, UNK]] = np.iinfo(np.int64).min           # the scale is positive
             token = int(np.argmax(scores))
             if token == EOS:
@@ -117,4 +141,4 @@ def complete(project: Project, prompt: str, *, words: int = DEFAULT_WORDS, port:
     return result
 
 
-__all__ = ["CompletedWord", "Completion", "DEFAULT_WORDS", "complete", "text_model_window"]
+__all__ = ["CompletedWord", "Completion", "DEFAULT_WORDS", "TextModel", "complete", "text_model_window"]
