@@ -32,6 +32,7 @@ from edgekit.sim.qemu import VirtualBoard
 IDLE_PAUSE_S = 2.0   # a board nobody talked to for this long is paused (SIGSTOP) until spoken to
 NAP_S = 0.02         # a board that just sent a frame is paused this long, unless a client speaks first
 _BITS_PER_BYTE = 10  # start + 8 data + stop
+_HOLD_MARGIN_S = 0.0005   # QEMU's output is read this long before its wire is free again
 # Frames a streaming board sends on its own: no nap after them.
 _STREAMING = (Msg.SAMPLE, Msg.STREAM_START | Msg.REPLY)
 
@@ -208,6 +209,7 @@ class Relay(threading.Thread):
         self.stopping = threading.Event()
         self.to_board = [Wire(baud) for _ in slots]
         self.to_client = [Wire(baud) for _ in slots]
+        self.held_until = [0.0] * len(slots)   # QEMU's output is not read before (see run)
 
     def run(self) -> None:
         """Poll every pty; a QEMU that died just stops answering (its client sees a dead board)."""
@@ -218,8 +220,11 @@ class Relay(threading.Thread):
         for i, slot in enumerate(self.slots):
             sel.register(slot.master, selectors.EVENT_READ, (i, True))
         while not self.stopping.is_set():
-            for i, slot in enumerate(self.slots):   # a flash replaced (or a death closed) a QEMU's pty
-                now_watching = (slot.qemu_fd, slot.generation)
+            now = time.monotonic()
+            for i, slot in enumerate(self.slots):   # a flash replaced (or a death closed) a QEMU's console
+                # While its wire is busy, QEMU's output is left to gather (QEMU writes a byte at a
+                # time): read at the end, it crosses the wire at the same moment, for one wakeup.
+                now_watching = (slot.qemu_fd if now >= self.held_until[i] else -1, slot.generation)
                 if watched.get(i, (-1, 0)) != now_watching:
                     with contextlib.suppress(KeyError, ValueError, OSError):
                         sel.unregister(watched.pop(i)[0])
@@ -230,6 +235,8 @@ class Relay(threading.Thread):
             for key, _ in sel.select(self._timeout()):
                 i, from_client = key.data
                 self._read(i, from_client, key.fd)
+                if not from_client:
+                    self.held_until[i] = self.to_client[i].free_at - _HOLD_MARGIN_S
             now = time.monotonic()
             for i, slot in enumerate(self.slots):
                 if slot.lock.acquire(blocking=False):   # else a flash is replacing its QEMU
@@ -243,7 +250,8 @@ class Relay(threading.Thread):
     def _timeout(self) -> float:
         now = time.monotonic()
         soon = [t for t in (*(w.next_at for w in self.to_board), *(w.next_at for w in self.to_client),
-                            *(s.paused_until for s in self.slots)) if t is not None and t != float("inf")]
+                            *(s.paused_until for s in self.slots), *(h for h in self.held_until if h > now))
+                if t is not None and t != float("inf")]
         return max(0.0, min([0.05, *(t - now for t in soon)]))
 
     def _read(self, i: int, from_client: bool, src: int) -> None:
