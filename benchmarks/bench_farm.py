@@ -2,12 +2,18 @@
 and on 4, wall time and speed-up.
 
 - link-bound: the sine model (about 2,000 instructions per inference), 2,000 test inputs: the run
-  is round trips through RFC2217, ser2net and the pty, which N boards overlap;
+  is stop-and-wait round trips over the boards' serial lines (the virtual consoles carry bytes
+  at 115200 baud, as a UART does), which N boards overlap;
 - compute-bound: ds_cnn_kws (about 43 M instructions per inference under QEMU), a few inputs:
   each board is a QEMU process, so on this 2-core machine 4 boards can at best run 2 at a time.
-Times are of the whole run (reserve, flash, connect, infer, release: labgrid's exporter starts and
-stops each place's ser2net one at a time, which a longer run amortizes) and of its inference phase,
-best of --repeat.
+Times are of the whole run (reserve, flash, connect, infer, release, report) and of its inference
+phase (report.link.seconds: from the first test input to the last output, as on one board; the
+later boards' reservation, flash and connect fall inside it), best of --repeat. A run has fixed
+costs that N boards do not divide, about 2.3 s here: labgrid's exporter starts each place's
+ser2net when it is acquired and waits 0.5 s to see it run, one place at a time (the coordinator
+holds its lock), so the fourth board starts 1.5 s after the first; pyserial's RFC2217 client
+sleeps 0.5 s opening a port and 0.3 s closing it; the report and its plots take 0.4 s. They
+bound the speed-up of a short run: `--samples 10000` shows the scaling of a long one.
 Wall time on a shared machine is noisy: compare figures from one run.
 
     python benchmarks/bench_farm.py [--boards 4] [--samples 2000] [--kws-samples 40] [--repeat 1] [--baud B]

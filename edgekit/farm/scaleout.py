@@ -100,6 +100,7 @@ class _Shared:
         self.bench: list[int] = []
         self.bytes = [0, 0]
         self.resends = 0
+        self.span: list[float] = []   # when the first test input went out and the last output came back
 
     def event(self, text: str) -> None:
         with self.lock:
@@ -130,10 +131,12 @@ def _board(place: Place, board: BoardRun, shared: _Shared, farm: FarmRun, execut
                 shared.run.report.cycles_hz = info.cycles_hz
         while chunk := shared.pool.take(farm.boards, shared.stop):
             while chunk and not shared.stop.is_set():
+                sent = time.monotonic()
                 outs, n = run.infer(session, chunk[0])
                 with shared.lock:
                     shared.outputs[chunk[0]] = (outs, n)
                     board.samples.append(chunk.pop(0))
+                    shared.span[:] = [min(shared.span[:1] or [sent]), time.monotonic()]
                 shared.pool.done()
             if chunk:   # stopped: not measured, not lost
                 shared.pool.give_back(chunk)
@@ -274,7 +277,9 @@ def run_hil_farm(project: Project, farm: FarmRun, *, options: HilOptions | None 
         raise
     finally:
         fleet.close()
-    elapsed = time.monotonic() - (fleet.started or time.monotonic())
+    # as on one board: from the first test input to the last output (every board's flash and
+    # connect after the first one's inside it)
+    elapsed = shared.span[1] - shared.span[0] if shared.span else 0.0
     if not record.boards and fleet.errors:
         raise fleet.errors[0]   # no place at all (timeout, coordinator gone): nothing was measured
     run.report.port = ", ".join(b.port for b in record.boards)
