@@ -27,6 +27,20 @@ static inline int32_t ekrt_sxtb16_lo(uint32_t v)
 {
     return (int32_t)__sxtb16(v);
 }
+/* a's low halfword, b's low halfword above it (PKHBT, LSL #16). */
+static inline uint32_t ekrt_pkhbt16(uint32_t a, uint32_t b)
+{
+    uint32_t r;
+    __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
+/* a's high halfword, b's high halfword below it (PKHTB, ASR #16). */
+static inline uint32_t ekrt_pkhtb16(uint32_t a, uint32_t b)
+{
+    uint32_t r;
+    __asm__("pkhtb %0, %1, %2, asr #16" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
 
 #ifndef EKRT_SINGLE_ROUNDING
 /* ekrt_rq_vec_fast's rq_fold (and ekrt_rq_vec_fast_s's) in five instructions (SMMLAR, the

@@ -58,6 +58,11 @@ SPECS: list[tuple[str, tuple[int, ...], Builder, bool]] = [
     ("dw5x5_valid_relu6", (12, 10, 5), lambda L, x: L.ReLU(6.0)(_dw(L, 5, pad="valid")(x)), False),
     ("dw3x3_dil2", (12, 12, 4), lambda L, x: _dw(L, 3, d=2)(x), False),
     ("dw3x3_per_tensor", (8, 8, 6), lambda L, x: _dw(L, 3)(_conv(L, 6, 1)(x)), True),
+    # ekrt_dwconv_p (paired taps, out_c % 4 == 0): more channels than one accumulator chunk,
+    # stride 2 with padding, an even tap count, per-tensor (packed requantization off)
+    ("dwp3x3_s2_c36", (11, 9, 36), lambda L, x: _dw(L, 3, 2, act="relu")(x), False),
+    ("dwp2x2_inplace_c8", (7, 7, 8), lambda L, x: _dw(L, 2)(_conv(L, 8, 1)(x)), False),
+    ("dwp3x3_per_tensor_c12", (6, 5, 12), lambda L, x: _dw(L, 3)(_conv(L, 12, 1)(x)), True),
     # pools
     ("avgpool2_s2_valid", (8, 10, 3), lambda L, x: L.AveragePooling2D(2)(x), False),
     ("avgpool3_s1_same", (7, 7, 4), lambda L, x: L.AveragePooling2D(3, 1, "same")(x), False),
