@@ -83,6 +83,9 @@ SPECS: list[tuple[str, tuple[int, ...], Builder, bool]] = [
     # elementwise
     ("add_residual_relu", (8, 8, 6),
      lambda L, x: L.ReLU()(L.Add()([x, _conv(L, 6, 3)(x)])), False),
+    # 1024 elements or more: ekrt_add_lut
+    ("add_residual_lut", (16, 12, 8),
+     lambda L, x: L.ReLU()(L.Add()([_conv(L, 8, 1)(x), _conv(L, 8, 3)(x)])), False),
     ("add_broadcast", (6, 6, 4),
      lambda L, x: L.Add()([_conv(L, 4, 1)(x), L.Reshape((1, 1, 4))(L.Dense(4)(L.Flatten()(x)))]),
      False),
