@@ -153,32 +153,6 @@ static void widen2(const int8_t *x0, const int8_t *x1, int32_t k4, int32_t *xw)
 }
 #endif
 
-#ifdef EKRT_DSP
-/* s[0..3] += rows 0, 1 of the weight block at w (stride 16 per 4 bytes of depth) dotted with
- * widened inputs 0 (s[0], s[1]) and 1 (s[2], s[3]): 2 loads, 4 SXTB16, 8 SMLAD per 16 MACs. */
-static inline void dot2x2(const int32_t *xp, const int32_t *xe, const int8_t *w, int32_t *s)
-{
-    int32_t s00 = s[0], s01 = s[1], s10 = s[2], s11 = s[3];
-    /* (Unrolling this by two made GCC spill: slower.) */
-    for (; xp != xe; xp += 4, w += 16) {
-        uint32_t v = ekrt_ld32(w);
-        int32_t wa = ekrt_sxtb16_lo(v), wb = ekrt_sxtb16_hi(v);
-        s00 = __smlad(wa, xp[0], s00);
-        s00 = __smlad(wb, xp[1], s00);
-        s10 = __smlad(wa, xp[2], s10);
-        s10 = __smlad(wb, xp[3], s10);
-        v = ekrt_ld32(w + 4);
-        wa = ekrt_sxtb16_lo(v);
-        wb = ekrt_sxtb16_hi(v);
-        s01 = __smlad(wa, xp[0], s01);
-        s01 = __smlad(wb, xp[1], s01);
-        s11 = __smlad(wa, xp[2], s11);
-        s11 = __smlad(wb, xp[3], s11);
-    }
-    s[0] = s00, s[1] = s01, s[2] = s10, s[3] = s11;
-}
-#endif
-
 /* Two input vectors at once (two output pixels or batch rows): each weight word feeds
  * both, 2 inputs x 2 rows per pass over the depth. With DSP the inputs come widened (xw,
  * widen2): per 4 bytes of depth, 2 weight loads, 4 SXTB16 and 8 SMLAD for 16 MACs. */
@@ -197,7 +171,7 @@ static void mac2(const int8_t *x0, const int8_t *x1, const int32_t *xw, const in
             int32_t s[4];
             (void)k;
             s[0] = s00, s[1] = s01, s[2] = s10, s[3] = s11;
-            dot2x2(xw, xw + k4, wp, s);
+            ekrt_dot2x2(xw, xw + k4, wp, s);
             s00 = s[0], s01 = s[1], s10 = s[2], s11 = s[3];
 #else
             (void)xw;
@@ -253,7 +227,7 @@ mac2_rq(const int8_t *x0, const int8_t *x1, const int32_t *xw, const int8_t *w,
             ekrt_rq_ch_t q;
             s[0] = s[2] = bias[c + h];
             s[1] = s[3] = bias[c + h + 1];
-            dot2x2(xw, xw + k4, w + 4 * h, s);
+            ekrt_dot2x2(xw, xw + k4, w + 4 * h, s);
             for (j = 0; j < tl; j++) {
                 int32_t p = x0[k4 + j], q = x1[k4 + j];
                 s[0] += p * wt[j];
