@@ -197,10 +197,10 @@ ADD_LUT_MIN_ELEMENTS = 1024
 
 def add_tables(a: Tensor, b: Tensor, y: Tensor) -> np.ndarray | None:
     """ekrt_add_lut's tables: for each input, its term of TFLM's ADD (the zero point removed,
-    shifted left, rescaled) for the int8 values -128..127; None when a term reaches 2^29 (the
-    kernel's bound for its output multiply)."""
+    shifted left, rescaled) for the int8 values in the order of their bytes read unsigned (0..127,
+    -128..-1); None when a term reaches 2^29 (the kernel's bound for its output multiply)."""
     p = Q.add_params(a.scale, b.scale, y.scale)
-    v = np.arange(-128, 128)
+    v = np.arange(256).astype(np.uint8).view(np.int8)
     t = [[Q.multiply_by_quantized_multiplier((int(x) - t.zero_point) << p["left_shift"], p[m], p[sh])
           for x in v] for t, m, sh in ((a, "m1", "sh1"), (b, "m2", "sh2"))]
     out = np.array(t, dtype=np.int64).reshape(-1)

@@ -126,21 +126,24 @@ void ekrt_add(const ekrt_binary_t *p, const int8_t *in1, const int8_t *in2, int8
 }
 
 /* tab: each input's rescaled term (add1's ekrt_mul_q of (x - zp) << left_shift) for the 256 int8
- * values, input 1's then input 2's, computed at generation time in the default (double)
- * rounding: two loads replace two multiplies. The generator checks every term is below 2^29, so
- * the output multiply is ekrt_mulq_small_r's when its shift is not a left one. */
+ * values, indexed by the byte read unsigned (0..127, then -128..-1), input 1's then input 2's,
+ * computed at generation time in the default (double) rounding: two loads replace two
+ * multiplies. The generator checks every term is below 2^29, so the output multiply is
+ * ekrt_mulq_small_r's when it shifts right (always, for TFLM's ADD parameters). */
 void ekrt_add_lut(const ekrt_binary_t *p, const int32_t *tab, const int8_t *in1, const int8_t *in2,
                   int8_t *out)
 {
 #ifndef EKRT_SINGLE_ROUNDING
-    const int32_t *t1 = tab + 128, *t2 = tab + 384;
+    const uint8_t *a = (const uint8_t *)in1, *b = (const uint8_t *)in2, *e = a + p->size;
+    const int32_t *t2 = tab + 256;
     const int32_t zp = p->out_zp, mo = p->mo, ro = -p->sho, lo = p->act_min, hi = p->act_max;
-    const int32_t ko = ro > 0 ? 1 << (ro - 1) : 0, sm = -(ro > 0);
-    int32_t i, n = p->size;
-    if (!p->broadcast && ro >= 0 && mo >= 0) {
-        for (i = 0; i < n; i++) {
-            int32_t v = ekrt_mulq_small_r(t1[in1[i]] + t2[in2[i]], mo, ko, sm, ro) + zp;
-            out[i] = (int8_t)(v < lo ? lo : (v > hi ? hi : v));
+    if (!p->broadcast && ro > 0 && mo >= 0) {
+        const int32_t ko = 1 << (ro - 1);
+        __asm__("" : "+r"(t2)); /* else GCC rebuilds t2's index from tab's in the loop */
+        for (; a != e; a++, b++, out++) {
+            int32_t v = ekrt_mulq_small_r(tab[*a] + t2[*b], mo, ko, -1, ro) + zp;
+            v = v < lo ? lo : v;
+            *out = (int8_t)(v > hi ? hi : v);
         }
         return;
     }
