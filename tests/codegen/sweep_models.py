@@ -42,6 +42,9 @@ SPECS: list[tuple[str, tuple[int, ...], Builder, bool]] = [
     ("conv3x3_inplace_odd", (9, 7, 6),
      lambda L, x: _conv(L, 3, 1)(_conv(L, 5, 3, act="relu")(_conv(L, 6, 1)(x))), False),
     ("conv5x5_inplace_pad2", (8, 9, 4), lambda L, x: _conv(L, 3, 1)(_conv(L, 4, 5)(_conv(L, 4, 1)(x))), False),
+    # in_c % 4 == 0 and out_c % 4 == 0: the DSP path's im2col straight into the widened columns
+    ("conv3x3_s2_widened", (9, 7, 8), lambda L, x: _conv(L, 12, 3, 2, act="relu")(x), False),
+    ("conv3x3_dil2_widened", (10, 9, 4), lambda L, x: _conv(L, 8, 3, d=2)(_conv(L, 4, 1)(x)), False),
     ("conv1x1_grow", (6, 6, 8), lambda L, x: _conv(L, 24, 1)(_conv(L, 8, 1, act="relu")(x)), False),
     ("conv3x3_per_tensor", (10, 10, 3), lambda L, x: _conv(L, 8, 3, act="relu")(x), True),
     ("conv1x1_per_tensor", (7, 7, 8), lambda L, x: _conv(L, 8, 1)(_conv(L, 8, 1)(x)), True),
