@@ -290,11 +290,16 @@ void ekrt_relu_requant(const ekrt_unary_t *p, const int8_t *in, int8_t *out)
 void ekrt_copy(const int8_t *in, int8_t *out, int32_t n)
 {
     int32_t i = 0;
+#if defined(__GNUC__) && defined(EKRT_DSP)
+    const int words = 1; /* Armv7E-M loads and stores words at any address (im2col's rows) */
+#elif defined(__GNUC__)
+    const int words = (((uintptr_t)in | (uintptr_t)out) & 3u) == 0;
+#endif
     if (in == out) {
         return;
     }
 #if defined(__GNUC__)
-    if ((((uintptr_t)in | (uintptr_t)out) & 3u) == 0) {
+    if (words) {
         for (; i + 4 <= n; i += 4) { /* word copies (memcpy of 4 bytes is one ldr/str) */
             uint32_t v;
             __builtin_memcpy(&v, in + i, 4);
