@@ -218,8 +218,13 @@ static void gemv2(const int8_t *x0, const int8_t *x1, const int8_t *w, const int
 #ifndef EKRT_SINGLE_ROUNDING
     if (fused) {
         c0 = n_out & ~3;
-        if (rq->shift) {
+        /* depth & ~3: GCC drops the tail loop and its pointers (4-13 instructions a 2x2 tile) */
+        if (rq->shift && (depth & 3) == 0) {
+            mac2_rq(x0, x1, xw, w, bias, depth & ~3, c0, c_base, rq, out0, out1, 0);
+        } else if (rq->shift) {
             mac2_rq(x0, x1, xw, w, bias, depth, c0, c_base, rq, out0, out1, 0);
+        } else if ((depth & 3) == 0) {
+            mac2_rq(x0, x1, xw, w, bias, depth & ~3, c0, c_base, rq, out0, out1, 1);
         } else {
             mac2_rq(x0, x1, xw, w, bias, depth, c0, c_base, rq, out0, out1, 1);
         }
@@ -348,12 +353,12 @@ static void conv_pixels(const ekrt_conv_t *p, const int8_t *in, int32_t pix0, in
             int32_t p1 = pix + 1 < pix1 ? pix + 1 : pix;
             im2col_widened(p, in, pix, p1, scratch, xw);
             /* mac2_rq inlined here rather than through gemv2: 1.3 KB more code, 1% fewer
-             * instructions on ResNet-8 */
+             * instructions on ResNet-8; depth & ~3 (== depth) lets GCC drop the tail loop */
             if (p->rq.shift) {
-                mac2_rq(0, 0, xw, p->w, p->bias, depth, oc_g, 0, &p->rq, o,
+                mac2_rq(0, 0, xw, p->w, p->bias, depth & ~3, oc_g, 0, &p->rq, o,
                         o + (size_t)(p1 - pix) * p->out_c, 0);
             } else {
-                mac2_rq(0, 0, xw, p->w, p->bias, depth, oc_g, 0, &p->rq, o,
+                mac2_rq(0, 0, xw, p->w, p->bias, depth & ~3, oc_g, 0, &p->rq, o,
                         o + (size_t)(p1 - pix) * p->out_c, 1);
             }
         }
