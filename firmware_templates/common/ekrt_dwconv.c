@@ -74,7 +74,8 @@ dwp_px(const ekrt_conv_t *p, const int8_t *const *taps, int32_t n_pairs, int8_t 
 
 /* One output row. taps: k_h * k_w input pixel pointers (scratch), one more when paired (the
  * zero-weight partner of an odd last tap); zpix: one input pixel of zero points, read for
- * padded taps. paired: the weights are ekrt_dwconv_p's. */
+ * padded taps. paired: the weights are ekrt_dwconv_p's (dw_mode: 2 when the requantization
+ * is fused as well). */
 static void dw_row(const ekrt_conv_t *p, const int8_t *in, int32_t oy, const int8_t **taps,
                    const int8_t *zpix, int8_t *dst, int paired)
 {
@@ -85,9 +86,6 @@ static void dw_row(const ekrt_conv_t *p, const int8_t *in, int32_t oy, const int
     int32_t y0 = oy * p->stride_h - p->pad_h;
     int32_t acc[EKRT_CHUNK];
     const int32_t *bias = p->bias;
-#if defined(EKRT_DSP) && !defined(EKRT_SINGLE_ROUNDING)
-    int fused = paired && ekrt_rq_fusable(&p->rq, oc);
-#endif
     /* Every tap of the row inside vertically; then a pixel whose taps are all inside and
      * follows one that was has each tap stride_w pixels on: no bounds checks. */
     int32_t rows_in = y0 >= 0 && y0 + (p->k_h - 1) * p->dil_h < p->in_h, prev_in = 0;
@@ -117,7 +115,7 @@ static void dw_row(const ekrt_conv_t *p, const int8_t *in, int32_t oy, const int
         prev_in = all_in;
         if (paired) {
 #if defined(EKRT_DSP) && !defined(EKRT_SINGLE_ROUNDING)
-            if (fused) {
+            if (paired == 2) {
                 if (p->rq.shift) {
                     dwp_px(p, taps, n_pairs, dst, 1, 0);
                 } else {
@@ -185,6 +183,17 @@ static int8_t *dw_setup(const ekrt_conv_t *p, int32_t *scratch)
     return zpix;
 }
 
+/* dw_row's paired argument: ekrt_rq_fusable loops over the channels, so once a call. */
+static int dw_mode(const ekrt_conv_t *p, int paired)
+{
+#if defined(EKRT_DSP) && !defined(EKRT_SINGLE_ROUNDING)
+    return paired ? 1 + ekrt_rq_fusable(&p->rq, p->out_c) : 0;
+#else
+    (void)p;
+    return paired;
+#endif
+}
+
 static void dw(const ekrt_conv_t *p, const int8_t *in, int8_t *out, int32_t *scratch, int paired)
 {
     const int8_t *zpix = dw_setup(p, scratch);
@@ -228,10 +237,10 @@ void ekrt_dwconv_inplace(const ekrt_conv_t *p, int8_t *inout, int32_t *scratch)
 
 void ekrt_dwconv_p(const ekrt_conv_t *p, const int8_t *in, int8_t *out, int32_t *scratch)
 {
-    dw(p, in, out, scratch, 1);
+    dw(p, in, out, scratch, dw_mode(p, 1));
 }
 
 void ekrt_dwconv_p_inplace(const ekrt_conv_t *p, int8_t *inout, int32_t *scratch)
 {
-    dw_inplace(p, inout, scratch, 1);
+    dw_inplace(p, inout, scratch, dw_mode(p, 1));
 }
