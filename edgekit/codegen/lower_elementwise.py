@@ -180,7 +180,31 @@ def binary(lw: Lowerer, op: Operator) -> Step:
         return {"m1": 0, "sh1": 0, "m2": 0, "sh2": 0, "mo": mo, "sho": sho, "left_shift": 0}, lo, hi
 
     fn = {"ADD": "ekrt_add", "SUB": "ekrt_sub", "MUL": "ekrt_mul"}[op.op]
+    a, b, y = (lw.tensor(i) for i in (*op.inputs[:2], op.outputs[0]))
+    if op.op == "ADD" and a.size == b.size == y.size >= ADD_LUT_MIN_ELEMENTS and not (a.is_constant or b.is_constant):
+        step = broadcast_binary(lw, op, "ekrt_add_lut", params, lead=f"op{op.index}_t, ")   # operands checked
+        tables = add_tables(a, b, y)
+        if tables is not None:
+            step.consts.append(ConstArray(f"op{op.index}_t", "int32_t", tables))
+            return step
     return broadcast_binary(lw, op, fn, params)
+
+
+# From this many elements an ADD of two activations spends 2 KB of flash on ekrt_add_lut's tables
+# (about 30 instructions an element less on Cortex-M4).
+ADD_LUT_MIN_ELEMENTS = 1024
+
+
+def add_tables(a: Tensor, b: Tensor, y: Tensor) -> np.ndarray | None:
+    """ekrt_add_lut's tables: for each input, its term of TFLM's ADD (the zero point removed,
+    shifted left, rescaled) for the int8 values in the order of their bytes read unsigned (0..127,
+    -128..-1); None when a term reaches 2^29 (the kernel's bound for its output multiply)."""
+    p = Q.add_params(a.scale, b.scale, y.scale)
+    v = np.arange(256).astype(np.uint8).view(np.int8)
+    t = [[Q.multiply_by_quantized_multiplier((int(x) - t.zero_point) << p["left_shift"], p[m], p[sh])
+          for x in v] for t, m, sh in ((a, "m1", "sh1"), (b, "m2", "sh2"))]
+    out = np.array(t, dtype=np.int64).reshape(-1)
+    return out if np.all(np.abs(out) < (1 << 29)) else None
 
 
 # An ekrt_binary_t's multipliers (m1, sh1, m2, sh2, mo, sho, left_shift) and output range.
@@ -211,10 +235,11 @@ def two_operands(lw: Lowerer, op: Operator) -> tuple[list[Tensor], list[str], li
 
 
 def broadcast_binary(lw: Lowerer, op: Operator, fn: str,
-                     params: Callable[[Tensor, Tensor, Tensor], BinaryParams]) -> Step:
+                     params: Callable[[Tensor, Tensor, Tensor], BinaryParams], lead: str = "") -> Step:
     """The Step of an ekrt_binary_t kernel `fn` on the op's two operands (a constant one
     becomes a C array), broadcast over up to 5 dimensions; `params(a, b, y)`, called once the
-    operands are checked, gives the multipliers and the output range."""
+    operands are checked, gives the multipliers and the output range; `lead`: the call's
+    arguments between the parameters and the operands."""
     y = lw.out(op)
     (a, b), operands, act_inputs, consts = two_operands(lw, op)
     shape = tuple(y.shape)
@@ -239,11 +264,11 @@ def broadcast_binary(lw: Lowerer, op: Operator, fn: str,
             f"{p['sho']}, {p['left_shift']}, {lo}, {hi}}}")
     o1, o2 = operands
     step = Step(op, act_inputs, y.index, "ekrt_binary_t", init, consts,
-                f"{fn}(&{{params}}, {o1}, {o2}, {{out}});")
+                f"{fn}(&{{params}}, {lead}{o1}, {o2}, {{out}});")
     # Elementwise: output element i depends only on element i of a full-size input (its
     # broadcast index advances with the output's), so such an input may be overwritten.
     full = tuple(k for k, t in enumerate(act_inputs) if lw.tensor(t).size == y.size)
     if full and len(set(act_inputs)) == len(act_inputs):
-        step.inplace_call = f"{fn}(&{{params}}, {o1}, {o2}, {{inp}});"
+        step.inplace_call = f"{fn}(&{{params}}, {lead}{o1}, {o2}, {{inp}});"
         step.inplace_inputs = full
     return step

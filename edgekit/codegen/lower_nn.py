@@ -149,7 +149,8 @@ def _pruned_1x1(lw: Lowerer, op: Operator, x: Tensor, w: Tensor, y: Tensor, w2d:
 
 @lowers("DEPTHWISE_CONV_2D")
 def depthwise_conv_2d(lw: Lowerer, op: Operator) -> Step:
-    """DEPTHWISE_CONV_2D: ekrt_dwconv (ekrt_dwconv_inplace at stride 1); input zp folded into the bias."""
+    """DEPTHWISE_CONV_2D: ekrt_dwconv_p on paired weights (depth multiplier 1, out_c % 4 == 0), else
+    ekrt_dwconv (their _inplace forms at stride 1); input zp folded into the bias."""
     x = lw.act(op, op.inputs[0])
     w = lw.const(op, op.inputs[1], "int8")
     y = lw.out(op)
@@ -165,20 +166,35 @@ def depthwise_conv_2d(lw: Lowerer, op: Operator) -> Step:
     ph, pw = lw.window_padding(op, x, y, kh, kw, sh, sw, dh, dw)
     name = f"op{op.index}"
     wdata = values(w).reshape(kh * kw, oc)
-    consts = [ConstArray(f"{name}_w", "int8_t", wdata.reshape(-1))]
+    paired = mult == 1 and oc % 4 == 0
+    fn = "ekrt_dwconv_p" if paired else "ekrt_dwconv"
+    consts = [ConstArray(f"{name}_w", "int32_t", paired_dw_weights(wdata)) if paired
+              else ConstArray(f"{name}_w", "int8_t", wdata.reshape(-1))]
     bias_idx = op.inputs[2] if len(op.inputs) > 2 else -1
     acc_bound = lw.folded_bias(op, name, wdata.T, bias_idx, x, consts)
     rq = lw.requant_init(name, op, x, w, y, oc, consts, acc_bound)
+    wref = f"(const int8_t *){name}_w" if paired else f"{name}_w"
     init = (f"{{{ih}, {iw}, {ic}, {oh}, {ow}, {oc}, {kh}, {kw}, {sh}, {sw}, {dh}, {dw}, "
-            f"{ph}, {pw}, {mult}, {x.zero_point}, {name}_w, {name}_b, {rq}}}")
-    dw_scratch = 8 * kh * kw + (ic + 7) // 8 * 8
+            f"{ph}, {pw}, {mult}, {x.zero_point}, {wref}, {name}_b, {rq}}}")
+    dw_scratch = 8 * (kh * kw + 1) + (ic + 7) // 8 * 8   # EKRT_DW_SCRATCH
     step = Step(op, [x.index], y.index, "ekrt_conv_t", init, consts,
-                "ekrt_dwconv(&{params}, {in0}, {out}, (int32_t *){scratch});",
+                fn + "(&{params}, {in0}, {out}, (int32_t *){scratch});",
                 scratch=dw_scratch, macs=oh * ow * oc * kh * kw)
     if sh == 1 and mult == 1 and (oh, ow) == (ih, iw):
-        step.inplace_call = "ekrt_dwconv_inplace(&{params}, {in0}, (int32_t *){scratch});"
+        step.inplace_call = fn + "_inplace(&{params}, {in0}, (int32_t *){scratch});"
         step.inplace_scratch = dw_scratch + min(ph + 1, oh) * ow * oc
     return step
+
+
+def paired_dw_weights(wdata: np.ndarray) -> np.ndarray:
+    """[taps][oc] depthwise weights (oc % 4 == 0) in ekrt_dwconv_p's order: per group of 4
+    channels, per pair of taps (t, u), one int32 per channel, w_t in the low halfword and w_u
+    in the high one (an odd last tap gets a zero partner), so that SMLAD takes them as they are."""
+    taps, oc = wdata.shape
+    w = np.concatenate([wdata, np.zeros((taps % 2, oc), dtype=wdata.dtype)]).astype(np.int64)
+    words = (w[0::2] & 0xFFFF) | (w[1::2] << 16)              # [pair][oc]
+    words = ((words + (1 << 31)) % (1 << 32)) - (1 << 31)     # as int32
+    return words.reshape(-1, oc // 4, 4).transpose(1, 0, 2).reshape(-1)
 
 
 @lowers("AVERAGE_POOL_2D", "MAX_POOL_2D")

@@ -27,6 +27,59 @@ static inline int32_t ekrt_sxtb16_lo(uint32_t v)
 {
     return (int32_t)__sxtb16(v);
 }
+/* a's low halfword, b's low halfword above it (PKHBT, LSL #16). */
+static inline uint32_t ekrt_pkhbt16(uint32_t a, uint32_t b)
+{
+    uint32_t r;
+    __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
+/* a's high halfword, b's high halfword below it (PKHTB, ASR #16). */
+static inline uint32_t ekrt_pkhtb16(uint32_t a, uint32_t b)
+{
+    uint32_t r;
+    __asm__("pkhtb %0, %1, %2, asr #16" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
+
+/* s[0..3] += rows 0, 1 of the weight block at w (stride 16 per 4 bytes of depth) dotted with
+ * widened inputs 0 (s[0], s[1]) and 1 (s[2], s[3]) (ekrt_nn.c's widen2): 2 weight loads, 4
+ * SXTB16, 8 SMLAD per 16 MACs. */
+static inline void ekrt_dot2x2(const int32_t *xp, const int32_t *xe, const int8_t *w, int32_t *s)
+{
+    int32_t s00 = s[0], s01 = s[1], s10 = s[2], s11 = s[3];
+    uint32_t a, b, c, d, v, t;
+    if (xp == xe) {
+        return;
+    }
+    /* In assembly for the post-indexed LDRDs and loads (GCC adds the pointers apart): 18
+     * instructions, 13 registers. Row 1's word is loaded first so that row 0's load steps w. */
+    __asm__("1:\n\t"
+            "ldrd %[a], %[b], [%[xp]], #8\n\t"
+            "ldrd %[c], %[d], [%[xp]], #8\n\t"
+            "ldr %[v], [%[w], #4]\n\t"
+            "sxtb16 %[t], %[v], ror #8\n\t"
+            "sxtb16 %[v], %[v]\n\t"
+            "smlad %[s01], %[v], %[a], %[s01]\n\t"
+            "smlad %[s01], %[t], %[b], %[s01]\n\t"
+            "smlad %[s11], %[v], %[c], %[s11]\n\t"
+            "smlad %[s11], %[t], %[d], %[s11]\n\t"
+            "ldr %[v], [%[w]], #16\n\t"
+            "sxtb16 %[t], %[v], ror #8\n\t"
+            "sxtb16 %[v], %[v]\n\t"
+            "smlad %[s00], %[v], %[a], %[s00]\n\t"
+            "smlad %[s00], %[t], %[b], %[s00]\n\t"
+            "smlad %[s10], %[v], %[c], %[s10]\n\t"
+            "smlad %[s10], %[t], %[d], %[s10]\n\t"
+            "cmp %[xp], %[xe]\n\t"
+            "bne 1b"
+            : [s00] "+r"(s00), [s01] "+r"(s01), [s10] "+r"(s10), [s11] "+r"(s11), [xp] "+r"(xp),
+              [w] "+r"(w), [a] "=&r"(a), [b] "=&r"(b), [c] "=&r"(c), [d] "=&r"(d), [v] "=&r"(v),
+              [t] "=&r"(t)
+            : [xe] "r"(xe)
+            : "cc", "memory");
+    s[0] = s00, s[1] = s01, s[2] = s10, s[3] = s11;
+}
 
 #ifndef EKRT_SINGLE_ROUNDING
 /* ekrt_rq_vec_fast's rq_fold (and ekrt_rq_vec_fast_s's) in five instructions (SMMLAR, the

@@ -5,52 +5,87 @@
 
 /* ------------------------------------------------------------------ DEPTHWISE_CONV_2D */
 
-#if defined(EKRT_DSP) && !defined(EKRT_SINGLE_ROUNDING)
-/* One output pixel of a 3x3 depthwise conv (depth multiplier 1, out_c % 4 == 0), requantized
- * as it is summed when ekrt_rq_fusable: 4 channels per pass (SMLABB/SMLATT on the SXTB16
- * halves), no int32 round trip. (Unrolling the 9 taps made GCC spill: slower.) */
+/* Paired weights (ekrt_dwconv_p, depth multiplier 1, out_c % 4 == 0): per group of 4 channels,
+ * per pair of taps (t, u) (an odd last tap is paired with zero weights), 4 words, one per
+ * channel: w_t (low halfword) | w_u << 16, laid out at generation time. With DSP, PKHBT/PKHTB
+ * put both taps' bytes of two channels in one word, so each SMLAD does 2 MACs: per pair of
+ * taps and 4 channels 2 input loads, 2 PKH, 4 SXTB16, 4 weight loads and 4 SMLAD. */
 static inline __attribute__((always_inline)) void
-dw3x3_px_rq(const int8_t *const *taps, const int8_t *w, const int32_t *bias, int32_t oc,
-            const ekrt_requant_t *rq, int8_t *dst, int packed)
+dwp_group(const int8_t *const *taps, const int32_t *w, int32_t cc, int32_t n_pairs, int32_t *s)
 {
-    const ekrt_rq_local_t l = ekrt_rq_load(rq);
-    int32_t zp = rq->out_zp;
-    int32_t cc;
-    for (cc = 0; cc < oc; cc += 4) {
-        int32_t s0 = bias[cc], s1 = bias[cc + 1], s2 = bias[cc + 2], s3 = bias[cc + 3];
-        const int8_t *wp = w + cc;
-        int32_t t;
-        for (t = 0; t < 9; t++, wp += oc) {
-            uint32_t xv = ekrt_ld32(taps[t] + cc), wv = ekrt_ld32(wp);
-            int32_t xa = ekrt_sxtb16_lo(xv), xb = ekrt_sxtb16_hi(xv);
-            int32_t wa = ekrt_sxtb16_lo(wv), wb = ekrt_sxtb16_hi(wv);
-            s0 = __smlabb(xa, wa, s0);
-            s1 = __smlabb(xb, wb, s1);
-            s2 = __smlatt(xa, wa, s2);
-            s3 = __smlatt(xb, wb, s3);
+    int32_t s0 = s[0], s1 = s[1], s2 = s[2], s3 = s[3];
+    const int8_t *const *tp = taps, *const *te = taps + 2 * n_pairs;
+    for (; tp != te; tp += 2, w += 4) {
+#ifdef EKRT_DSP
+        uint32_t xt = ekrt_ld32(tp[0] + cc), xu = ekrt_ld32(tp[1] + cc);
+        uint32_t lo = ekrt_pkhbt16(xt, xu), hi = ekrt_pkhtb16(xu, xt);
+        s0 = __smlad(ekrt_sxtb16_lo(lo), w[0], s0);
+        s1 = __smlad(ekrt_sxtb16_hi(lo), w[1], s1);
+        s2 = __smlad(ekrt_sxtb16_lo(hi), w[2], s2);
+        s3 = __smlad(ekrt_sxtb16_hi(hi), w[3], s3);
+#else
+        const int8_t *xt = tp[0] + cc, *xu = tp[1] + cc;
+        s0 += xt[0] * (int32_t)(int16_t)w[0] + xu[0] * (w[0] >> 16);
+        s1 += xt[1] * (int32_t)(int16_t)w[1] + xu[1] * (w[1] >> 16);
+        s2 += xt[2] * (int32_t)(int16_t)w[2] + xu[2] * (w[2] >> 16);
+        s3 += xt[3] * (int32_t)(int16_t)w[3] + xu[3] * (w[3] >> 16);
+#endif
+    }
+    s[0] = s0, s[1] = s1, s[2] = s2, s[3] = s3;
+}
+
+/* One output pixel of ekrt_dwconv_p: every channel, requantized by rq->vec per chunk, or as
+ * it is summed when ekrt_rq_fusable (fused; packed: the specialisation of ekrt_rq_ch). */
+static inline __attribute__((always_inline)) void
+dwp_px(const ekrt_conv_t *p, const int8_t *const *taps, int32_t n_pairs, int8_t *dst, int fused,
+       int packed)
+{
+    const int32_t *w = (const int32_t *)(const void *)p->w;
+    int32_t oc = p->out_c, c0, c;
+    int32_t acc[EKRT_CHUNK];
+#if defined(EKRT_DSP) && !defined(EKRT_SINGLE_ROUNDING)
+    if (fused) {
+        const ekrt_rq_local_t l = ekrt_rq_load(&p->rq);
+        int32_t zp = p->rq.out_zp;
+        for (c = 0; c < oc; c += 4, w += 4 * n_pairs) {
+            int32_t s[4];
+            s[0] = p->bias[c], s[1] = p->bias[c + 1], s[2] = p->bias[c + 2];
+            s[3] = p->bias[c + 3];
+            dwp_group(taps, w, c, n_pairs, s);
+            dst[c] = ekrt_rq_fused(s[0], ekrt_rq_ch(&l, c, packed), zp);
+            dst[c + 1] = ekrt_rq_fused(s[1], ekrt_rq_ch(&l, c + 1, packed), zp);
+            dst[c + 2] = ekrt_rq_fused(s[2], ekrt_rq_ch(&l, c + 2, packed), zp);
+            dst[c + 3] = ekrt_rq_fused(s[3], ekrt_rq_ch(&l, c + 3, packed), zp);
         }
-        dst[cc] = ekrt_rq_fused(s0, ekrt_rq_ch(&l, cc, packed), zp);
-        dst[cc + 1] = ekrt_rq_fused(s1, ekrt_rq_ch(&l, cc + 1, packed), zp);
-        dst[cc + 2] = ekrt_rq_fused(s2, ekrt_rq_ch(&l, cc + 2, packed), zp);
-        dst[cc + 3] = ekrt_rq_fused(s3, ekrt_rq_ch(&l, cc + 3, packed), zp);
+        return;
+    }
+#endif
+    (void)fused, (void)packed;
+    for (c0 = 0; c0 < oc; c0 += EKRT_CHUNK) {
+        int32_t n = oc - c0 < EKRT_CHUNK ? oc - c0 : EKRT_CHUNK;
+        for (c = 0; c < n; c += 4, w += 4 * n_pairs) {
+            acc[c] = p->bias[c0 + c], acc[c + 1] = p->bias[c0 + c + 1];
+            acc[c + 2] = p->bias[c0 + c + 2], acc[c + 3] = p->bias[c0 + c + 3];
+            dwp_group(taps, w, c0 + c, n_pairs, acc + c);
+        }
+        p->rq.vec(&p->rq, c0, acc, dst + c0, n);
     }
 }
-#endif
 
-/* One output row. taps: k_h * k_w input pixel pointers (scratch); zpix: one input pixel of
- * zero points, read for padded taps. */
+/* One output row. taps: k_h * k_w input pixel pointers (scratch), one more when paired (the
+ * zero-weight partner of an odd last tap); zpix: one input pixel of zero points, read for
+ * padded taps. paired: the weights are ekrt_dwconv_p's (dw_mode: 2 when the requantization
+ * is fused as well). */
 static void dw_row(const ekrt_conv_t *p, const int8_t *in, int32_t oy, const int8_t **taps,
-                   const int8_t *zpix, int8_t *dst)
+                   const int8_t *zpix, int8_t *dst, int paired)
 {
     int32_t oc = p->out_c, ic = p->in_c, mult = p->groups;
-    int32_t n_taps = p->k_h * p->k_w;
+    int32_t n_taps = p->k_h * p->k_w, n_pairs = (n_taps + 1) / 2;
+    int32_t n_tp = paired ? 2 * n_pairs : n_taps;
     int32_t ox, ky, kx, c, c0, t;
     int32_t y0 = oy * p->stride_h - p->pad_h;
     int32_t acc[EKRT_CHUNK];
     const int32_t *bias = p->bias;
-#if defined(EKRT_DSP) && !defined(EKRT_SINGLE_ROUNDING)
-    int fused = mult == 1 && n_taps == 9 && (oc & 3) == 0 && ekrt_rq_fusable(&p->rq, oc);
-#endif
     /* Every tap of the row inside vertically; then a pixel whose taps are all inside and
      * follows one that was has each tap stride_w pixels on: no bounds checks. */
     int32_t rows_in = y0 >= 0 && y0 + (p->k_h - 1) * p->dil_h < p->in_h, prev_in = 0;
@@ -60,7 +95,7 @@ static void dw_row(const ekrt_conv_t *p, const int8_t *in, int32_t oy, const int
         int32_t all_in = rows_in && x0 >= 0 && x0 + (p->k_w - 1) * p->dil_w < p->in_w;
         const int8_t **tp = taps;
         if (all_in && prev_in) {
-            for (t = 0; t < n_taps; t++) {
+            for (t = 0; t < n_tp; t++) {
                 taps[t] += step;
             }
         } else {
@@ -73,18 +108,25 @@ static void dw_row(const ekrt_conv_t *p, const int8_t *in, int32_t oy, const int
                                 : in + ((size_t)iy * p->in_w + ix) * ic;
                 }
             }
+            if (n_tp > n_taps) {
+                *tp = tp[-1]; /* a real pixel, so that it moves along with the others */
+            }
         }
         prev_in = all_in;
+        if (paired) {
 #if defined(EKRT_DSP) && !defined(EKRT_SINGLE_ROUNDING)
-        if (fused) {
-            if (p->rq.shift) {
-                dw3x3_px_rq(taps, p->w, bias, oc, &p->rq, dst, 0);
-            } else {
-                dw3x3_px_rq(taps, p->w, bias, oc, &p->rq, dst, 1);
+            if (paired == 2) {
+                if (p->rq.shift) {
+                    dwp_px(p, taps, n_pairs, dst, 1, 0);
+                } else {
+                    dwp_px(p, taps, n_pairs, dst, 1, 1);
+                }
+                continue;
             }
+#endif
+            dwp_px(p, taps, n_pairs, dst, 0, 0);
             continue;
         }
-#endif
         for (c0 = 0; c0 < oc; c0 += EKRT_CHUNK) {
             int32_t n = oc - c0 < EKRT_CHUNK ? oc - c0 : EKRT_CHUNK;
             c = 0;
@@ -133,7 +175,7 @@ static void dw_row(const ekrt_conv_t *p, const int8_t *in, int32_t oy, const int
 
 static int8_t *dw_setup(const ekrt_conv_t *p, int32_t *scratch)
 {
-    int8_t *zpix = (int8_t *)scratch + 8 * p->k_h * p->k_w;
+    int8_t *zpix = (int8_t *)scratch + 8 * (p->k_h * p->k_w + 1);
     int32_t i;
     for (i = 0; i < p->in_c; i++) {
         zpix[i] = (int8_t)p->in_zp;
@@ -141,17 +183,28 @@ static int8_t *dw_setup(const ekrt_conv_t *p, int32_t *scratch)
     return zpix;
 }
 
-void ekrt_dwconv(const ekrt_conv_t *p, const int8_t *in, int8_t *out, int32_t *scratch)
+/* dw_row's paired argument: ekrt_rq_fusable loops over the channels, so once a call. */
+static int dw_mode(const ekrt_conv_t *p, int paired)
+{
+#if defined(EKRT_DSP) && !defined(EKRT_SINGLE_ROUNDING)
+    return paired ? 1 + ekrt_rq_fusable(&p->rq, p->out_c) : 0;
+#else
+    (void)p;
+    return paired;
+#endif
+}
+
+static void dw(const ekrt_conv_t *p, const int8_t *in, int8_t *out, int32_t *scratch, int paired)
 {
     const int8_t *zpix = dw_setup(p, scratch);
     int32_t oy;
     for (oy = 0; oy < p->out_h; oy++) {
         dw_row(p, in, oy, (const int8_t **)(void *)scratch, zpix,
-               out + (size_t)oy * p->out_w * p->out_c);
+               out + (size_t)oy * p->out_w * p->out_c, paired);
     }
 }
 
-void ekrt_dwconv_inplace(const ekrt_conv_t *p, int8_t *inout, int32_t *scratch)
+static void dw_inplace(const ekrt_conv_t *p, int8_t *inout, int32_t *scratch, int paired)
 {
     int32_t row_bytes = (int32_t)p->out_w * p->out_c;
     int32_t ring = p->pad_h + 1 < p->out_h ? p->pad_h + 1 : p->out_h;
@@ -161,7 +214,7 @@ void ekrt_dwconv_inplace(const ekrt_conv_t *p, int8_t *inout, int32_t *scratch)
     for (y = 0; y < p->out_h + p->pad_h; y++) {
         if (y < p->out_h) {
             dw_row(p, inout, y, (const int8_t **)(void *)scratch, zpix,
-                   rows + (size_t)(y % ring) * row_bytes);
+                   rows + (size_t)(y % ring) * row_bytes, paired);
         }
         /* Input row y - pad_h is read by no later output row: overwrite it. */
         r = y - p->pad_h;
@@ -170,4 +223,24 @@ void ekrt_dwconv_inplace(const ekrt_conv_t *p, int8_t *inout, int32_t *scratch)
                       row_bytes);
         }
     }
+}
+
+void ekrt_dwconv(const ekrt_conv_t *p, const int8_t *in, int8_t *out, int32_t *scratch)
+{
+    dw(p, in, out, scratch, 0);
+}
+
+void ekrt_dwconv_inplace(const ekrt_conv_t *p, int8_t *inout, int32_t *scratch)
+{
+    dw_inplace(p, inout, scratch, 0);
+}
+
+void ekrt_dwconv_p(const ekrt_conv_t *p, const int8_t *in, int8_t *out, int32_t *scratch)
+{
+    dw(p, in, out, scratch, dw_mode(p, 1));
+}
+
+void ekrt_dwconv_p_inplace(const ekrt_conv_t *p, int8_t *inout, int32_t *scratch)
+{
+    dw_inplace(p, inout, scratch, dw_mode(p, 1));
 }

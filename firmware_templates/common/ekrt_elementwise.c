@@ -125,6 +125,33 @@ void ekrt_add(const ekrt_binary_t *p, const int8_t *in1, const int8_t *in2, int8
     EKRT_BINARY_LOOP(add1);
 }
 
+/* tab: each input's rescaled term (add1's ekrt_mul_q of (x - zp) << left_shift) for the 256 int8
+ * values, indexed by the byte read unsigned (0..127, then -128..-1), input 1's then input 2's,
+ * computed at generation time in the default (double) rounding: two loads replace two
+ * multiplies. The generator checks every term is below 2^29, so the output multiply is
+ * ekrt_mulq_small_r's when it shifts right (always, for TFLM's ADD parameters). */
+void ekrt_add_lut(const ekrt_binary_t *p, const int32_t *tab, const int8_t *in1, const int8_t *in2,
+                  int8_t *out)
+{
+#ifndef EKRT_SINGLE_ROUNDING
+    const uint8_t *a = (const uint8_t *)in1, *b = (const uint8_t *)in2, *e = a + p->size;
+    const int32_t *t2 = tab + 256;
+    const int32_t zp = p->out_zp, mo = p->mo, ro = -p->sho, lo = p->act_min, hi = p->act_max;
+    if (!p->broadcast && ro > 0 && mo >= 0) {
+        const int32_t ko = 1 << (ro - 1);
+        __asm__("" : "+r"(t2)); /* else GCC rebuilds t2's index from tab's in the loop */
+        for (; a != e; a++, b++, out++) {
+            int32_t v = ekrt_mulq_small_r(tab[*a] + t2[*b], mo, ko, -1, ro) + zp;
+            v = v < lo ? lo : v;
+            *out = (int8_t)(v > hi ? hi : v);
+        }
+        return;
+    }
+#endif
+    (void)tab;
+    ekrt_add(p, in1, in2, out);
+}
+
 void ekrt_sub(const ekrt_binary_t *p, const int8_t *in1, const int8_t *in2, int8_t *out)
 {
     EKRT_BINARY_LOOP(sub1);
@@ -263,11 +290,16 @@ void ekrt_relu_requant(const ekrt_unary_t *p, const int8_t *in, int8_t *out)
 void ekrt_copy(const int8_t *in, int8_t *out, int32_t n)
 {
     int32_t i = 0;
+#if defined(__GNUC__) && defined(EKRT_DSP)
+    const int words = 1; /* Armv7E-M loads and stores words at any address (im2col's rows) */
+#elif defined(__GNUC__)
+    const int words = (((uintptr_t)in | (uintptr_t)out) & 3u) == 0;
+#endif
     if (in == out) {
         return;
     }
 #if defined(__GNUC__)
-    if ((((uintptr_t)in | (uintptr_t)out) & 3u) == 0) {
+    if (words) {
         for (; i + 4 <= n; i += 4) { /* word copies (memcpy of 4 bytes is one ldr/str) */
             uint32_t v;
             __builtin_memcpy(&v, in + i, 4);

@@ -6,6 +6,15 @@
 #include "ekrt_dsp.h"
 
 #if defined(EKRT_DSP) && !defined(EKRT_SINGLE_ROUNDING)
+/* One weight row of fc_rq's loop: its word (LOAD) split by SXTB16, dotted with the input pair
+ * into accumulator S. */
+#define FC_ROW(S, LOAD)                                                                       \
+    LOAD "\n\t"                                                                                \
+         "sxtb16 %[t], %[v], ror #8\n\t"                                                       \
+         "sxtb16 %[v], %[v]\n\t"                                                               \
+         "smlad %[" S "], %[v], %[a], %[" S "]\n\t"                                              \
+         "smlad %[" S "], %[t], %[b], %[" S "]\n\t"
+
 static inline __attribute__((always_inline)) void
 fc_rq(const ekrt_fc_t *p, const int8_t *x, const int32_t *xw, int8_t *out, int packed)
 {
@@ -17,22 +26,23 @@ fc_rq(const ekrt_fc_t *p, const int8_t *x, const int32_t *xw, int8_t *out, int p
     int32_t c, j, k;
     for (c = 0; c + 4 <= n; c += 4) {
         int32_t s0 = p->bias[c], s1 = p->bias[c + 1], s2 = p->bias[c + 2], s3 = p->bias[c + 3];
-        const int32_t *xp;
-        /* per 4 bytes of depth: 1 input pair, 4 weight loads, 8 SXTB16, 8 SMLAD for 16 MACs */
-        for (xp = xw; xp != xe; xp += 2, w += 16) {
-            int32_t a = xp[0], b = xp[1];
-            uint32_t v = ekrt_ld32(w);
-            s0 = __smlad(ekrt_sxtb16_lo(v), a, s0);
-            s0 = __smlad(ekrt_sxtb16_hi(v), b, s0);
-            v = ekrt_ld32(w + 4);
-            s1 = __smlad(ekrt_sxtb16_lo(v), a, s1);
-            s1 = __smlad(ekrt_sxtb16_hi(v), b, s1);
-            v = ekrt_ld32(w + 8);
-            s2 = __smlad(ekrt_sxtb16_lo(v), a, s2);
-            s2 = __smlad(ekrt_sxtb16_hi(v), b, s2);
-            v = ekrt_ld32(w + 12);
-            s3 = __smlad(ekrt_sxtb16_lo(v), a, s3);
-            s3 = __smlad(ekrt_sxtb16_hi(v), b, s3);
+        const int32_t *xp = xw;
+        uint32_t a, b, v, t;
+        /* per 4 bytes of depth: 1 input pair, 4 weight loads, 8 SXTB16, 8 SMLAD for 16 MACs;
+         * in assembly for the post-indexed loads (GCC steps the pointers apart): 23 instructions */
+        if (xp != xe) {
+            __asm__("1:\n\t"
+                    "ldrd %[a], %[b], [%[xp]], #8\n\t"
+                    FC_ROW("s1", "ldr %[v], [%[w], #4]")
+                    FC_ROW("s2", "ldr %[v], [%[w], #8]")
+                    FC_ROW("s3", "ldr %[v], [%[w], #12]")
+                    FC_ROW("s0", "ldr %[v], [%[w]], #16")
+                    "cmp %[xp], %[xe]\n\t"
+                    "bne 1b"
+                    : [s0] "+r"(s0), [s1] "+r"(s1), [s2] "+r"(s2), [s3] "+r"(s3), [xp] "+r"(xp),
+                      [w] "+r"(w), [a] "=&r"(a), [b] "=&r"(b), [v] "=&r"(v), [t] "=&r"(t)
+                    : [xe] "r"(xe)
+                    : "cc", "memory");
         }
         for (j = 0; j < tl; j++) {
             int32_t xv = x[k4 + j];

@@ -348,6 +348,10 @@ void ekrt_logistic(const ekrt_unary_t *p, const int8_t *in, int8_t *out);
 void ekrt_tanh(const ekrt_unary_t *p, const int8_t *in, int8_t *out);
 
 void ekrt_add(const ekrt_binary_t *p, const int8_t *in1, const int8_t *in2, int8_t *out);
+/* ADD of two full-size inputs with each input's rescaled term tabulated (tab: 2 x 256 int32,
+ * lower_elementwise.add_tables; ignored, as ekrt_add, under EKRT_SINGLE_ROUNDING). */
+void ekrt_add_lut(const ekrt_binary_t *p, const int32_t *tab, const int8_t *in1, const int8_t *in2,
+                  int8_t *out);
 void ekrt_mul(const ekrt_binary_t *p, const int8_t *in1, const int8_t *in2, int8_t *out);
 void ekrt_sub(const ekrt_binary_t *p, const int8_t *in1, const int8_t *in2, int8_t *out);
 

@@ -1,9 +1,71 @@
-/* edgekit-rt: SOFTMAX, LOGISTIC and TANH (int8), with the gemmlowp-style fixed-point
+/* edgekit-rt: the requantization routines of the weighted kernels (ekrt_requant_t.vec); SOFTMAX,
+ * LOGISTIC and TANH (int8), with the gemmlowp-style fixed-point
  * exp and reciprocal that TFLM's reference kernels use, so results match bit for bit.
  * Fixed-point values are plain int32 "raw" numbers; the comment on each helper says
  * how many integer bits its arguments and result carry.
  */
 #include "ekrt_kernels.h"
+
+/* ------------------------------------------------------------------ requantization */
+
+/* Requantization runs as a separate tight loop after the MACs, so every parameter stays
+ * in a register; the generator picks the routine per layer (unused ones are not linked). */
+void ekrt_rq_vec_generic(const ekrt_requant_t *rq, int32_t c0, const int32_t *acc, int8_t *out,
+                         int32_t n)
+{
+    const ekrt_rq_local_t l = ekrt_rq_load(rq);
+    int32_t i;
+    for (i = 0; i < n; i++) {
+        out[i] = ekrt_rq_apply(l, c0 + i, acc[i]);
+    }
+}
+
+/* Every channel shifts right by r >= 2 and |acc| is small: ekrt_mul_q_small with both
+ * rounding terms folded into the 64-bit accumulator preset of one multiply-accumulate:
+ * (x*m + (x < 0 ? -2^30 : 2^30) + 2^(30+r)) >> (31 + r); sh = r - 2. */
+static inline int8_t rq_fold(int32_t a, int32_t m, int32_t sh, int32_t zp, int32_t lo,
+                             int32_t hi)
+{
+#ifdef EKRT_SINGLE_ROUNDING
+    int32_t v = ekrt_mul_q(a, m, -(sh + 2)) + zp;
+#else
+    int32_t t = a >> 31;
+    int64_t preset = (int64_t)(((uint64_t)(uint32_t)(((int32_t)1 << sh) + t) << 32) |
+                               (0x40000000u | ((uint32_t)t << 31)));
+    int32_t v = ((int32_t)(((int64_t)a * m + preset) >> 32) >> (sh + 1)) + zp;
+#endif
+    v = v < lo ? lo : v;
+    v = v > hi ? hi : v;
+    return (int8_t)v;
+}
+
+void ekrt_rq_vec_fast(const ekrt_requant_t *rq, int32_t c0, const int32_t *acc, int8_t *out,
+                      int32_t n)
+{
+    const int32_t zp = rq->out_zp, lo = rq->act_min, hi = rq->act_max;
+    const int32_t *mp = rq->mult + c0;
+    const int32_t k0 = -rq->base_shift - 2;
+    int32_t i;
+    for (i = 0; i < n; i++) {
+        uint32_t pm = (uint32_t)mp[i];
+        out[i] = rq_fold(acc[i], (int32_t)((pm & 0x3FFFFFFFu) | 0x40000000u),
+                         k0 - (int32_t)(pm >> 30), zp, lo, hi);
+    }
+}
+
+void ekrt_rq_vec_fast_s(const ekrt_requant_t *rq, int32_t c0, const int32_t *acc, int8_t *out,
+                        int32_t n)
+{
+    const int32_t zp = rq->out_zp, lo = rq->act_min, hi = rq->act_max;
+    const int32_t mask = -(int32_t)rq->per_channel;
+    const int32_t *mp = rq->mult;
+    const int8_t *sp = rq->shift;
+    int32_t i;
+    for (i = 0; i < n; i++) {
+        int32_t k = (c0 + i) & mask;
+        out[i] = rq_fold(acc[i], mp[k], -sp[k] - 2, zp, lo, hi);
+    }
+}
 
 /* Q0.31 * Q0.31 (or any Qa * Qb -> Q(a+b)). */
 #define FX_MUL(a, b) ekrt_srdhm((a), (b))

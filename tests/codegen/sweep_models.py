@@ -42,6 +42,9 @@ SPECS: list[tuple[str, tuple[int, ...], Builder, bool]] = [
     ("conv3x3_inplace_odd", (9, 7, 6),
      lambda L, x: _conv(L, 3, 1)(_conv(L, 5, 3, act="relu")(_conv(L, 6, 1)(x))), False),
     ("conv5x5_inplace_pad2", (8, 9, 4), lambda L, x: _conv(L, 3, 1)(_conv(L, 4, 5)(_conv(L, 4, 1)(x))), False),
+    # in_c % 4 == 0 and out_c % 4 == 0: the DSP path's im2col straight into the widened columns
+    ("conv3x3_s2_widened", (9, 7, 8), lambda L, x: _conv(L, 12, 3, 2, act="relu")(x), False),
+    ("conv3x3_dil2_widened", (10, 9, 4), lambda L, x: _conv(L, 8, 3, d=2)(_conv(L, 4, 1)(x)), False),
     ("conv1x1_grow", (6, 6, 8), lambda L, x: _conv(L, 24, 1)(_conv(L, 8, 1, act="relu")(x)), False),
     ("conv3x3_per_tensor", (10, 10, 3), lambda L, x: _conv(L, 8, 3, act="relu")(x), True),
     ("conv1x1_per_tensor", (7, 7, 8), lambda L, x: _conv(L, 8, 1)(_conv(L, 8, 1)(x)), True),
@@ -58,6 +61,11 @@ SPECS: list[tuple[str, tuple[int, ...], Builder, bool]] = [
     ("dw5x5_valid_relu6", (12, 10, 5), lambda L, x: L.ReLU(6.0)(_dw(L, 5, pad="valid")(x)), False),
     ("dw3x3_dil2", (12, 12, 4), lambda L, x: _dw(L, 3, d=2)(x), False),
     ("dw3x3_per_tensor", (8, 8, 6), lambda L, x: _dw(L, 3)(_conv(L, 6, 1)(x)), True),
+    # ekrt_dwconv_p (paired taps, out_c % 4 == 0): more channels than one accumulator chunk,
+    # stride 2 with padding, an even tap count, per-tensor (packed requantization off)
+    ("dwp3x3_s2_c36", (11, 9, 36), lambda L, x: _dw(L, 3, 2, act="relu")(x), False),
+    ("dwp2x2_inplace_c8", (7, 7, 8), lambda L, x: _dw(L, 2)(_conv(L, 8, 1)(x)), False),
+    ("dwp3x3_per_tensor_c12", (6, 5, 12), lambda L, x: _dw(L, 3)(_conv(L, 12, 1)(x)), True),
     # pools
     ("avgpool2_s2_valid", (8, 10, 3), lambda L, x: L.AveragePooling2D(2)(x), False),
     ("avgpool3_s1_same", (7, 7, 4), lambda L, x: L.AveragePooling2D(3, 1, "same")(x), False),
@@ -78,6 +86,9 @@ SPECS: list[tuple[str, tuple[int, ...], Builder, bool]] = [
     # elementwise
     ("add_residual_relu", (8, 8, 6),
      lambda L, x: L.ReLU()(L.Add()([x, _conv(L, 6, 3)(x)])), False),
+    # 1024 elements or more: ekrt_add_lut
+    ("add_residual_lut", (16, 12, 8),
+     lambda L, x: L.ReLU()(L.Add()([_conv(L, 8, 1)(x), _conv(L, 8, 3)(x)])), False),
     ("add_broadcast", (6, 6, 4),
      lambda L, x: L.Add()([_conv(L, 4, 1)(x), L.Reshape((1, 1, 4))(L.Dense(4)(L.Flatten()(x)))]),
      False),
