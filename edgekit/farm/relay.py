@@ -82,7 +82,7 @@ class BoardSlot:
     paused_until: float | None = None   # None: running; else QEMU is stopped until then (inf: idle)
     in_frame: bool = False              # QEMU's output is inside a frame's body
     head: bytes = b""                   # that frame's first COBS bytes (code, version, type)
-    generation: int = 0                 # counts QEMU ptys opened or closed (see Relay.run)
+    generation: int = 0                 # counts QEMU consoles opened or closed (see Relay.run)
 
     # An edgekit firmware waiting for a request polls its UART flat out: a core per virtual board, which
     # a real board spends on its own silicon. So QEMU is stopped (SIGSTOP; under -icount its virtual time
@@ -113,7 +113,7 @@ class BoardSlot:
             os.kill(proc.pid, sig)
 
     def resume(self) -> None:
-        """Let QEMU run (it reads what waited in its pty)."""
+        """Let QEMU run (it reads what waited on its console)."""
         if self.paused_until is not None:
             self.paused_until = None
             self._signal(signal.SIGCONT)
@@ -200,8 +200,8 @@ def _connect(path: str, timeout: float = 5.0) -> int:
 
 
 class Relay(threading.Thread):
-    """Carries bytes between each board's exported pty and its QEMU's pty (one thread for all boards),
-    each direction through a Wire at the board's baud rate."""
+    """Carries bytes between each board's exported pty and its QEMU's console socket (one thread for
+    all boards), each direction through a Wire at the board's baud rate."""
 
     def __init__(self, slots: list[BoardSlot], baud: int) -> None:
         super().__init__(name="farm-relay", daemon=True)
@@ -212,9 +212,9 @@ class Relay(threading.Thread):
         self.held_until = [0.0] * len(slots)   # QEMU's output is not read before (see run)
 
     def run(self) -> None:
-        """Poll every pty; a QEMU that died just stops answering (its client sees a dead board)."""
+        """Poll every console; a QEMU that died just stops answering (its client sees a dead board)."""
         sel = selectors.DefaultSelector()
-        # slot index -> (fd, generation) registered; a new QEMU's pty often gets the old one's fd number,
+        # slot index -> (fd, generation) registered; a new QEMU's socket often gets the old one's fd number,
         # which epoll dropped when the old one closed, so the generation tells them apart.
         watched: dict[int, tuple[int, int]] = {}
         for i, slot in enumerate(self.slots):
@@ -260,7 +260,7 @@ class Relay(threading.Thread):
             data = os.read(src, 4096)
         except BlockingIOError:
             return
-        except OSError:   # QEMU gone: its pty hangs up; forget it until the next flash
+        except OSError:   # QEMU gone: its socket hangs up; forget it until the next flash
             data = b""
         if not slot.lock.acquire(blocking=False):
             return   # a flash is replacing this QEMU: what was read belonged to the old one
