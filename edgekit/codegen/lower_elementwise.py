@@ -182,9 +182,10 @@ def binary(lw: Lowerer, op: Operator) -> Step:
     fn = {"ADD": "ekrt_add", "SUB": "ekrt_sub", "MUL": "ekrt_mul"}[op.op]
     a, b, y = (lw.tensor(i) for i in (*op.inputs[:2], op.outputs[0]))
     if op.op == "ADD" and a.size == b.size == y.size >= ADD_LUT_MIN_ELEMENTS and not (a.is_constant or b.is_constant):
-        step = broadcast_binary(lw, op, "ekrt_add_lut", params, lead=f"op{op.index}_t, ")   # operands checked
-        tables = add_tables(a, b, y)
+        # (checked as broadcast_binary checks them, before their scales are read)
+        tables = add_tables(lw.act(op, op.inputs[0]), lw.act(op, op.inputs[1]), lw.out(op))
         if tables is not None:
+            step = broadcast_binary(lw, op, "ekrt_add_lut", params, lead=f"op{op.index}_t, ")
             step.consts.append(ConstArray(f"op{op.index}_t", "int32_t", tables))
             return step
     return broadcast_binary(lw, op, fn, params)

@@ -302,8 +302,8 @@ static void im2col(const ekrt_conv_t *p, const int8_t *in, int32_t oy, int32_t o
 
 #if defined(EKRT_DSP) && !defined(EKRT_SINGLE_ROUNDING)
 /* im2col of output pixels pa and pb straight into widen2's layout (xw), for groups == 1 and
- * in_c % 4 == 0 (so the depth needs no padding): one pass over the bytes instead of a copy,
- * then widen2. Padded taps read zpix, in_c bytes of the zero point. */
+ * in_c % 4 == 0 (so the depth needs no padding): each tap's two pixels widened where they lie
+ * instead of copied into columns first. Padded taps read zpix, in_c bytes of the zero point. */
 static void im2col_widened(const ekrt_conv_t *p, const int8_t *in, int32_t pa, int32_t pb,
                            const int8_t *zpix, int32_t *xw)
 {
@@ -311,22 +311,16 @@ static void im2col_widened(const ekrt_conv_t *p, const int8_t *in, int32_t pa, i
     int32_t xa = pa % p->out_w * p->stride_w - p->pad_w;
     int32_t yb = pb / p->out_w * p->stride_h - p->pad_h;
     int32_t xb = pb % p->out_w * p->stride_w - p->pad_w;
-    int32_t ky, kx, k, ic = p->in_c;
+    int32_t ky, kx, ic = p->in_c;
     for (ky = 0; ky < p->k_h; ky++) {
         int32_t iya = ya + ky * p->dil_h, iyb = yb + ky * p->dil_h;
-        for (kx = 0; kx < p->k_w; kx++) {
+        for (kx = 0; kx < p->k_w; kx++, xw += ic) {   /* widen2: ic words for ic bytes of each */
             int32_t ixa = xa + kx * p->dil_w, ixb = xb + kx * p->dil_w;
             const int8_t *a = iya < 0 || iya >= p->in_h || ixa < 0 || ixa >= p->in_w
                                   ? zpix : in + ((size_t)iya * p->in_w + ixa) * ic;
             const int8_t *b = iyb < 0 || iyb >= p->in_h || ixb < 0 || ixb >= p->in_w
                                   ? zpix : in + ((size_t)iyb * p->in_w + ixb) * ic;
-            for (k = 0; k < ic; k += 4, xw += 4) {
-                uint32_t v0 = ekrt_ld32(a + k), v1 = ekrt_ld32(b + k);
-                xw[0] = ekrt_sxtb16_lo(v0);
-                xw[1] = ekrt_sxtb16_hi(v0);
-                xw[2] = ekrt_sxtb16_lo(v1);
-                xw[3] = ekrt_sxtb16_hi(v1);
-            }
+            widen2(a, b, ic, xw);
         }
     }
 }
