@@ -38,6 +38,7 @@ def test_tokenizer_and_vocabulary(tmp_path: Path) -> None:
     enc = vocab.encode(["turn", "on", "the", "toaster"])
     assert enc.ids == (vocab.index["turn"], UNK, vocab.index["the"], UNK) and enc.unknown == ("on", "toaster")
     assert vocab.window([5, 6], 4).tolist() == [PAD, PAD, 5, 6] and vocab.window(range(9), 3).tolist() == [6, 7, 8]
+    assert vocab.window([5, 6], 4, pad_right=True).tolist() == [5, 6, PAD, PAD]
     vocab.save(tmp_path / VOCAB_FILE)
     assert Vocabulary.load(tmp_path / VOCAB_FILE) == vocab
     (tmp_path / "bad.json").write_text('{"words": ["a", "b", "c"]}')

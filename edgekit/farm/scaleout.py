@@ -100,7 +100,8 @@ class _Shared:
         self.bench: list[int] = []
         self.bytes = [0, 0]
         self.resends = 0
-        self.span: list[float] = []   # when the first test input went out and the last output came back
+        self.first_sent: float | None = None   # when the first test input went out
+        self.last_back = 0.0                     # and the last output came back
 
     def event(self, text: str) -> None:
         with self.lock:
@@ -136,7 +137,8 @@ def _board(place: Place, board: BoardRun, shared: _Shared, farm: FarmRun, execut
                 with shared.lock:
                     shared.outputs[chunk[0]] = (outs, n)
                     board.samples.append(chunk.pop(0))
-                    shared.span[:] = [min(shared.span[:1] or [sent]), time.monotonic()]
+                    shared.first_sent = min(shared.first_sent or sent, sent)
+                    shared.last_back = time.monotonic()
                 shared.pool.done()
             if chunk:   # stopped: not measured, not lost
                 shared.pool.give_back(chunk)
@@ -279,7 +281,7 @@ def run_hil_farm(project: Project, farm: FarmRun, *, options: HilOptions | None 
         fleet.close()
     # as on one board: from the first test input to the last output (every board's flash and
     # connect after the first one's inside it)
-    elapsed = shared.span[1] - shared.span[0] if shared.span else 0.0
+    elapsed = shared.last_back - shared.first_sent if shared.first_sent is not None else 0.0
     if not record.boards and fleet.errors:
         raise fleet.errors[0]   # no place at all (timeout, coordinator gone): nothing was measured
     run.report.port = ", ".join(b.port for b in record.boards)

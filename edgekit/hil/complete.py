@@ -74,10 +74,8 @@ class TextModel:
 
     def window(self, ids: list[int]) -> tuple[np.ndarray, int]:
         """The model input for the ids so far, and the output row that predicts the next word."""
-        if not self.causal:
-            return self.vocab.window(ids, self.width), 0
-        tail = ids[-self.width:]
-        return np.array(tail + [PAD] * (self.width - len(tail)), dtype=np.int32), max(0, len(tail) - 1)
+        row = min(len(ids), self.width) - 1 if self.causal and ids else 0
+        return self.vocab.window(ids, self.width, pad_right=self.causal), row
 
 
 def text_model_window(project: Project) -> TextModel:

@@ -168,13 +168,19 @@ def anomaly_scores(x: np.ndarray, reconstruction: np.ndarray) -> np.ndarray:
     return np.mean(diff * diff, axis=1)
 
 
+def predicted_classes(outputs: np.ndarray) -> np.ndarray:
+    """The class each sample's scores pick; one per position for a sequence model's outputs
+    (more than 2 axes: the last one is the classes)."""
+    if outputs.ndim > 2:
+        return np.argmax(outputs, axis=-1)
+    return np.argmax(outputs.reshape(len(outputs), -1), axis=1)
+
+
 def predictions(task: str, x: np.ndarray, outputs: np.ndarray) -> np.ndarray:
     """What the model predicts per sample: class (word) index (one per position for outputs of a
     sequence model, whose last axis is the classes), value(s), or anomaly score."""
     if task in CLASS_TASKS:
-        if outputs.ndim > 2:
-            return np.argmax(outputs, axis=-1)
-        return np.argmax(outputs.reshape(len(outputs), -1), axis=1)
+        return predicted_classes(outputs)
     if task == "anomaly":
         return anomaly_scores(x, outputs)
     return outputs
@@ -225,7 +231,7 @@ def float_int8_agreement(task: str, float_out: np.ndarray, int8_out: np.ndarray,
     output quantized to the int8 output's grid."""
     n = len(float_out)
     if task in CLASS_TASKS:
-        same = predictions(task, float_out, float_out) == predictions(task, int8_out, int8_out)
+        same = predicted_classes(float_out) == predicted_classes(int8_out)
         return Agreement(float(np.mean(same)), "same predicted class" + (" at each position" if same.ndim > 1 else ""))
     from edgekit.model.reference import quantize
 

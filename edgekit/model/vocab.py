@@ -72,10 +72,12 @@ class Vocabulary:
         """The word of an id ("<unk>" for an id out of range)."""
         return self.words[token_id] if 0 <= token_id < len(self.words) else RESERVED[UNK]
 
-    def window(self, ids: Sequence[int], width: int) -> np.ndarray:
-        """The last `width` ids, left-padded with PAD: one model input (int32, shape (width,))."""
+    def window(self, ids: Sequence[int], width: int, *, pad_right: bool = False) -> np.ndarray:
+        """The last `width` ids, padded with PAD on the left (or, `pad_right`, on the right: a
+        causal model's input): one model input (int32, shape (width,))."""
         tail = list(ids)[-width:] if width else []
-        return np.array([PAD] * (width - len(tail)) + tail, dtype=np.int32)
+        pad = [PAD] * (width - len(tail))
+        return np.array(tail + pad if pad_right else pad + tail, dtype=np.int32)
 
     def save(self, path: Path) -> None:
         """Write the vocabulary as JSON (atomically)."""
