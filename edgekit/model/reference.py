@@ -120,6 +120,10 @@ class Int8Interpreter:
     input_shapes: list[tuple[int, ...]]          # each input tensor's shape (batch 1)
     output_sample_shapes: list[tuple[int, ...]]  # each output's, one sample (Tensor.sample_shape)
     why: str = ""  # why LiteRT judges where TFLM would (TFLM has no kernel for an op)
+    # A model with state ports (a decode step): each run_sample is one step of a sequence that
+    # reset_state starts; run_all is then one sequence. Otherwise every sample is independent.
+    reset_state: Callable[[], None] = lambda: None
+    stepped: bool = False
 
     @property
     def label(self) -> str:
@@ -140,9 +144,32 @@ class Int8Interpreter:
 
 
 def _interpreter(backend: str, run_sample: Callable[[list[np.ndarray]], list[np.ndarray]],
-                 graph: Graph) -> Int8Interpreter:
+                 graph: Graph, reset_state: Callable[[], None]) -> Int8Interpreter:
     return Int8Interpreter(backend, run_sample, [t.shape for t in graph.input_tensors],
-                           [t.sample_shape for t in graph.output_tensors])
+                           [t.sample_shape for t in graph.output_tensors], reset_state=reset_state,
+                           stepped=bool(graph.state))
+
+
+class CarriedState:
+    """The values of a model's state ports between invokes (tflite_graph.StatePort), from each
+    one's zero point (real 0.0) at reset, as edgekit_model_reset() leaves them on the device."""
+
+    def __init__(self, graph: Graph) -> None:
+        self.graph = graph
+        self.values: dict[int, np.ndarray] = {}
+        self.reset()
+
+    def reset(self) -> None:
+        """Every state port back to real 0.0."""
+        for sp in self.graph.state:
+            t = self.graph.tensors[sp.input]
+            zp = t.zero_point if t.quant is not None else 0
+            self.values[sp.input] = np.full(t.shape, zp, dtype=t.dtype)
+
+    def carry(self, output: Callable[[int], np.ndarray]) -> None:
+        """After an invoke: each state output (read by `output(tensor index)`) becomes its input."""
+        for sp in self.graph.state:
+            self.values[sp.input] = output(sp.output).reshape(self.graph.tensors[sp.input].shape)
 
 
 def _host_arena(graph: Graph) -> int:
@@ -157,7 +184,7 @@ def _tflm(model: bytes, graph: Graph) -> Int8Interpreter:
 
     arena = _host_arena(graph)
     where = str(graph.path) if graph.path else "this model"
-    _tflm_preflight(model, arena, where, invoke_inputs=len(graph.inputs), graph_ops=tuple(graph.op_names()))
+    _tflm_preflight(model, arena, where, invoke_inputs=len(graph.subgraph_inputs), graph_ops=tuple(graph.op_names()))
     with quiet_native_stderr():
         try:
             it = runtime.Interpreter.from_bytes(model, arena_size=arena)
@@ -165,16 +192,29 @@ def _tflm(model: bytes, graph: Graph) -> Int8Interpreter:
             raise ModelError(f"TFLM cannot prepare {where}: {_one_line(exc)}",
                              hint="the model uses an op, shape or quantization TFLM does not support") from None
 
-    def run_sample(xs: list[np.ndarray]) -> list[np.ndarray]:
-        # Each sample is an independent sequence: variable tensors (LSTM state) back to their
-        # initial values, as the firmware's edgekit_model_reset() before every INFER.
-        it.reset()
-        for k, x in enumerate(xs):
-            it.set_input(x, k)  # TFLM reuses input memory: set it before every invoke
-        it.invoke()
-        return [np.array(it.get_output(j), copy=True) for j in range(len(graph.outputs))]
+    state = CarriedState(graph)
+    pos_in = {idx: k for k, idx in enumerate(graph.subgraph_inputs)}
+    pos_out = {idx: k for k, idx in enumerate(graph.subgraph_outputs)}
 
-    return _interpreter("tflm", run_sample, graph)
+    def run_sample(xs: list[np.ndarray]) -> list[np.ndarray]:
+        # Without state ports each sample is an independent sequence: variable tensors (LSTM
+        # state) back to their initial values, as the firmware's edgekit_model_reset() before
+        # every INFER. With them, a sample is one step and reset_state starts a sequence.
+        if not graph.state:
+            it.reset()
+        for idx, x in zip(graph.inputs, xs):
+            it.set_input(x, pos_in[idx])  # TFLM reuses input memory: set it before every invoke
+        for sp in graph.state:
+            it.set_input(state.values[sp.input], pos_in[sp.input])
+        it.invoke()
+        state.carry(lambda idx: np.array(it.get_output(pos_out[idx]), copy=True))
+        return [np.array(it.get_output(pos_out[idx]), copy=True) for idx in graph.outputs]
+
+    def reset_state() -> None:
+        it.reset()
+        state.reset()
+
+    return _interpreter("tflm", run_sample, graph, reset_state)
 
 
 def _one_line(exc: Exception) -> str:
@@ -299,13 +339,18 @@ def _litert(model: bytes, graph: Graph) -> Int8Interpreter:
         except (RuntimeError, ValueError) as exc2:
             raise ModelError(f"LiteRT cannot load this model: {_one_line(exc2)}") from None
     # The graph's input/output tensor indices, in graph order (get_*_details may list them otherwise).
+    state = CarriedState(graph)
+
     def run_sample(xs: list[np.ndarray]) -> list[np.ndarray]:
         for idx, x in zip(graph.inputs, xs):
             it.set_tensor(idx, x)
+        for sp in graph.state:
+            it.set_tensor(sp.input, state.values[sp.input])
         it.invoke()
+        state.carry(lambda idx: np.array(it.get_tensor(idx), copy=True))
         return [np.array(it.get_tensor(idx), copy=True) for idx in graph.outputs]
 
-    return _interpreter("litert", run_sample, graph)
+    return _interpreter("litert", run_sample, graph, state.reset)
 
 
 def int8_interpreter(model: bytes, graph: Graph, backend: str = "auto") -> Int8Interpreter:
