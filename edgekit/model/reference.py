@@ -20,6 +20,7 @@ import numpy as np
 from edgekit.console import quiet_native_stderr
 from edgekit.errors import DataError, MissingToolError, ModelError, UsageError
 from edgekit.model.iotypes import io_type
+from edgekit.model.state import CarriedState
 from edgekit.model.table_twin import TABLE_OPS, table_twin
 from edgekit.model.tflite_graph import Graph, Tensor, parse_graph
 
@@ -148,28 +149,6 @@ def _interpreter(backend: str, run_sample: Callable[[list[np.ndarray]], list[np.
     return Int8Interpreter(backend, run_sample, [t.shape for t in graph.input_tensors],
                            [t.sample_shape for t in graph.output_tensors], reset_state=reset_state,
                            stepped=bool(graph.state))
-
-
-class CarriedState:
-    """The values of a model's state ports between invokes (tflite_graph.StatePort), from each
-    one's zero point (real 0.0) at reset, as edgekit_model_reset() leaves them on the device."""
-
-    def __init__(self, graph: Graph) -> None:
-        self.graph = graph
-        self.values: dict[int, np.ndarray] = {}
-        self.reset()
-
-    def reset(self) -> None:
-        """Every state port back to real 0.0."""
-        for sp in self.graph.state:
-            t = self.graph.tensors[sp.input]
-            zp = t.zero_point if t.quant is not None else 0
-            self.values[sp.input] = np.full(t.shape, zp, dtype=t.dtype)
-
-    def carry(self, output: Callable[[int], np.ndarray]) -> None:
-        """After an invoke: each state output (read by `output(tensor index)`) becomes its input."""
-        for sp in self.graph.state:
-            self.values[sp.input] = output(sp.output).reshape(self.graph.tensors[sp.input].shape)
 
 
 def _host_arena(graph: Graph) -> int:

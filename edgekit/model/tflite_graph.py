@@ -18,6 +18,7 @@ import numpy as np
 import tflite
 
 from edgekit.errors import EdgekitError, InputFileError, ModelError
+from edgekit.model.state import StatePort, state_ports
 
 # TensorType enum value -> numpy dtype name (only the types an MCU model can carry).
 _TENSOR_TYPES: dict[int, str] = {
@@ -121,22 +122,6 @@ class Operator:
     outputs: tuple[int, ...]
     options: dict[str, Any] = field(default_factory=dict)
     version: int = 1
-
-
-# An output named after an input plus this carries that input's value for the next invoke.
-STATE_SUFFIX = "_next"
-
-
-@dataclass(frozen=True)
-class StatePort:
-    """A value a model carries from one invoke to the next through its own inputs and outputs
-    (a transformer's KV cache): graph input `input` reads it, graph output `output`, named
-    `name` + STATE_SUFFIX, gives its next value. Not part of the I/O the device exchanges:
-    it lives on the device, from its zero point (real 0.0) at reset."""
-
-    name: str
-    input: int
-    output: int
 
 
 @dataclass
@@ -389,38 +374,11 @@ def _read_graph(buf: bytes, path: Path | None, where: str) -> Graph:
     graph = Graph(path, hashlib.sha256(buf).hexdigest(), tensors, operators, inputs, outputs,
                   subgraphs, description, bytes(buf), names,
                   subgraph_inputs=inputs, subgraph_outputs=outputs)
-    graph.state = _state_ports(graph, where)
+    graph.state = state_ports(graph, where)
     carried = {i for sp in graph.state for i in (sp.input, sp.output)}
     graph.inputs = tuple(i for i in inputs if i not in carried)
     graph.outputs = tuple(i for i in outputs if i not in carried)
     return graph
-
-
-def _state_ports(graph: Graph, where: str) -> tuple[StatePort, ...]:
-    """Pairs of graph input `X` and output `X_next` (StatePort); ModelError when such an output
-    is not the same tensor type as its input, which it replaces at the next invoke."""
-    ins = {graph.io_name(i): i for i in graph.inputs if 0 <= i < len(graph.tensors)}
-    ports = []
-    for o in graph.outputs:
-        if not 0 <= o < len(graph.tensors):
-            continue
-        name = graph.io_name(o).removesuffix(STATE_SUFFIX)
-        if name == graph.io_name(o) or name not in ins:
-            continue
-        a, b = graph.tensors[ins[name]], graph.tensors[o]
-        qa = a.quant and (a.quant.scale.tolist(), a.quant.zero_point.tolist())
-        qb = b.quant and (b.quant.scale.tolist(), b.quant.zero_point.tolist())
-        if (a.shape, a.dtype, qa) != (b.shape, b.dtype, qb):
-            raise ModelError(f"{where}: output '{graph.io_name(o)}' carries input '{name}' to the next "
-                             f"invoke but is {b.dtype} {b.shape} (quantization {qb}) where the input is "
-                             f"{a.dtype} {a.shape} (quantization {qa})",
-                             hint=f"give a state output exactly its input's type, or rename it "
-                                  f"(outputs named <input>{STATE_SUFFIX} carry state)")
-        ports.append(StatePort(name, ins[name], o))
-    if ports and len(ports) == len(graph.inputs):
-        raise ModelError(f"{where}: every input is state carried by an output; the model needs "
-                         "an input a caller feeds")
-    return tuple(ports)
 
 
 def _signature_names(model: Any, n_tensors: int) -> dict[int, str]:
