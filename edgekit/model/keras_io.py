@@ -53,6 +53,8 @@ def load_keras_model(path: Path | str) -> Any:
     import_tensorflow()
     import keras
 
+    import edgekit.model.decode_layers  # noqa: F401  (edgekit's own layers, registered by importing)
+
     try:
         # Given custom objects, the user vouches for the model's code: Lambda layers load too.
         return keras.saving.load_model(path, compile=False, custom_objects=custom or None,

@@ -254,9 +254,11 @@ def verify_int8(graph: Graph, where: str) -> None:
 
 
 def convert_in_child(model: Any, calibration: np.ndarray | list[np.ndarray], *, where: str = "model",
-                     timeout: float = CONVERT_TIMEOUT_S, activations: str = "int8") -> bytes:
+                     timeout: float = CONVERT_TIMEOUT_S, activations: str = "int8",
+                     decode: bool = False) -> bytes:
     """convert_int8 in a child process: `model` is a .keras/.h5 path or a live Keras model
-    (saved to a temporary .keras first). A crash (signal), an unexpected exception or a
+    (saved to a temporary .keras first); with `decode`, a causal LM whose decode step converts
+    (calibration: its token sequences). A crash (signal), an unexpected exception or a
     timeout in the child raises ModelError; nothing temporary is left behind."""
     with tempfile.TemporaryDirectory(prefix="edgekit-quantize-") as tmp_dir:
         tmp = Path(tmp_dir)
@@ -272,7 +274,7 @@ def convert_in_child(model: Any, calibration: np.ndarray | list[np.ndarray], *, 
         arrays = calibration if isinstance(calibration, list) else [calibration]
         np.savez(calib_path, *(np.asarray(a, dtype=np.float32) for a in arrays))  # arr_0, arr_1... in order
         argv = [sys.executable, "-m", "edgekit.model.convert_worker", str(model_path), str(calib_path),
-                str(out_path), str(result_path), where, activations]
+                str(out_path), str(result_path), where, activations] + (["decode"] if decode else [])
         env = {**os.environ, "TMPDIR": tmp_dir}  # the SavedModel and TF's scratch files land in tmp
         with open(tmp / "stderr.txt", "wb") as log:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env)
@@ -314,14 +316,15 @@ def _child_error(result_path: Path, returncode: int, where: str) -> errors.Edgek
 
 def quantize_model(model: Any, calibration: np.ndarray | list[np.ndarray], *,
                    samples: int = DEFAULT_CALIBRATION_SAMPLES, where: str = "model",
-                   activations: str = "int8") -> tuple[bytes, Graph]:
+                   activations: str = "int8", decode: bool = False) -> tuple[bytes, Graph]:
     """Quantize (in a child process, see convert_in_child) and verify; `model` is a live Keras
-    model or the path of one, `calibration` one array or one per model input. Returns the
-    .tflite bytes and its parsed graph."""
+    model or the path of one, `calibration` one array or one per model input (with `decode`,
+    a causal LM's token sequences: its decode step converts). Returns the .tflite bytes and
+    its parsed graph."""
     if activations not in ACTIVATIONS:
         raise DataError(f"activations must be one of {', '.join(ACTIVATIONS)}, got {activations!r}")
     tflite_bytes = convert_in_child(model, calibration_subset(calibration, samples), where=where,
-                                    activations=activations)
+                                    activations=activations, decode=decode)
     graph = parse_graph(tflite_bytes)
     if not graph.operators:
         raise ModelError(f"{where} converts to a model without operators: its output is its input "

@@ -1,0 +1,58 @@
+"""A causal LM's decode step on the emulated Cortex-M4F (edgekit-rt): the KV caches stay on the
+device between INFERs (state ports in static RAM, counted in the board fit), a soft RESET starts
+a sequence, and every step's logits equal the host reference's stepping the same tokens."""
+
+from __future__ import annotations
+
+import json
+from contextlib import ExitStack
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgekit.boards import load_board
+from edgekit.hil.board_link import open_session
+from edgekit.model.modelio import ModelIO
+from edgekit.model.reference import int8_interpreter
+from edgekit.project.manifest import open_project
+from tests.conftest import import_keras, run_cli
+from tests.model.decode_models import DIM, T, trained_lm
+
+pytest.importorskip("tflite_micro")
+
+pytestmark = [pytest.mark.tf, pytest.mark.toolchain, pytest.mark.qemu]
+
+BOARD = "qemu-netduinoplus2"
+
+
+def test_decode_step_runs_exact_on_the_virtual_board_with_its_cache_on_the_device(tmp_path: Path) -> None:
+    from edgekit.model.quantize import quantize_model
+
+    model, (x_train, _), (x_test, _) = trained_lm(import_keras(), epochs=2)
+    model.save(tmp_path / "lm.keras")
+    tflite, graph = quantize_model(tmp_path / "lm.keras", x_train[:200], decode=True)
+    (tmp_path / "lm_step.tflite").write_bytes(tflite)
+
+    r = run_cli("generate", tmp_path / "lm_step.tflite", "--board", BOARD, "-o", tmp_path / "fw", "--json")
+    assert r.returncode == 0, r.stderr
+    fit = json.loads(r.stdout)
+    assert fit["ram_estimate"] >= fit["arena_bytes"] + 4 * T * DIM  # k and v of two layers, int8
+    assert run_cli("build", tmp_path / "fw").returncode == 0
+
+    project = open_project(tmp_path / "fw")
+    io = ModelIO.of(project.graph)
+    assert io.input_bytes == 8 and io.output_bytes == project.graph.output_tensors[0].nbytes
+    host = int8_interpreter(tflite, graph)
+    with ExitStack() as stack:
+        session, _ = open_session(stack, load_board(BOARD), port=None, project=project)
+        session.connect()
+        for seq in x_test[:3]:
+            session.reset()          # a new sequence: the caches back to zero on the device
+            host.reset_state()       # and on the host
+            for t, token in enumerate(seq):
+                xs = [np.array([[token]], np.int32), np.array([[t]], np.int32)]
+                out, cycles = session.infer_block(io.pack(xs)[0].tobytes())
+                want = host.run_sample(xs)[0]
+                assert cycles > 0
+                assert np.array_equal(io.unpack(out)[0].reshape(-1), want.reshape(-1)), (t, seq)
