@@ -147,7 +147,7 @@ def _step_op(op: Any, ctx: DecodeContext) -> Callable[..., Any]:
         if kind in _NORM_AXIS_OK and any(a not in (-1,) and a < 2 for a in axes):
             raise ModelError(f"layer '{op.name}' ({kind}) normalizes over axis {axis}, across "
                              "positions: its decode step would need every position")
-        return op  # type: ignore[no-any-return]
+        return op
     raise ModelError(f"layer '{getattr(op, 'name', kind)}' ({kind}) mixes positions in a way edgekit "
                      "cannot run one token at a time",
                      hint="build the model from Dense, LayerNormalization, Embedding, causal "
