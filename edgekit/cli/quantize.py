@@ -29,18 +29,24 @@ if TYPE_CHECKING:  # pragma: no cover
               help="Task for the metric [default: inferred from labels and output shape].")
 @click.option("--activations", type=click.Choice(["int8", "int16"]), default="int8", show_default=True,
               help="int16: a 16x8 model (int16 activations, int8 weights; more exact, twice the activation RAM).")
+@click.option("--decode", is_flag=True,
+              help="Convert the decode step of a causal LM: one token in, its logits out, each attention "
+                   "layer's keys and values kept on the device (KV cache) [default output: MODEL_step.tflite].")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @custom_objects_option
 def quantize(model: Path, calib: Path, samples: int, out_path: Path | None, test_path: Path | None,
-             task: str | None, activations: str, as_json: bool) -> None:
+             task: str | None, activations: str, decode: bool, as_json: bool) -> None:
     """Full-integer quantization of a Keras model (int8, or 16x8), verified, with a float vs
     integer report (one row per output for a model with several)."""
     from edgekit.model.quant_report import quantize_file, report_path_for
 
     mode = "16x8 (int16 activations)" if activations == "int16" else "int8"
+    if decode:
+        mode += " decode step"
+        out_path = out_path or model.with_name(model.stem + "_step.tflite")
     with step(f"quantizing {model} to {mode}"):
         report = quantize_file(model, calib, out_path, samples=samples, task=task, test_path=test_path,
-                               activations=activations)
+                               activations=activations, decode=decode)
     if as_json:
         print_json(report.to_dict())
         return

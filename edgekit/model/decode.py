@@ -22,12 +22,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from edgekit.errors import ModelError
+from edgekit.errors import DataError, ModelError
 from edgekit.model.state import STATE_SUFFIX
+
+if TYPE_CHECKING:
+    from edgekit.model.reference import Int8Interpreter
+    from edgekit.model.tflite_graph import Graph
 
 TOKEN, POSITION, LOGITS = "token", "position", "logits"
 
@@ -231,4 +235,32 @@ def step_calibration(step_model: Any, sequences: np.ndarray, samples: int, seed:
     return [np.concatenate([p[k] for p in parts]) for k in range(len(parts[0]))]
 
 
-__all__ = ["DecodeContext", "Stepper", "decode_step_model", "keras_stepper", "step_calibration"]
+def is_decode_step(graph: Graph) -> bool:
+    """Whether `graph` is a decode step: state ports, and inputs token and position."""
+    return bool(graph.state) and [graph.io_name(i) for i in graph.inputs] == [TOKEN, POSITION]
+
+
+def run_sequences(interp: Int8Interpreter, graph: Graph, tokens: np.ndarray) -> list[np.ndarray]:
+    """A decode step (an int8 reference) over whole sequences of token ids (N, T): its state
+    reset at each sequence's start, one step per position; each output at every position
+    (N, T, ...), as the window model gives them."""
+    if not is_decode_step(graph):
+        raise ModelError("the model has state ports but is not a decode step (inputs token and "
+                         f"position): it has inputs {', '.join(graph.io_name(i) for i in graph.inputs)}")
+    tokens = np.asarray(tokens)
+    if tokens.ndim != 2:
+        raise DataError(f"a decode step runs on sequences of token ids (samples, positions); the data "
+                        f"has shape {tokens.shape}")
+    shapes = [t.sample_shape[1:] if len(t.sample_shape) > 1 and t.sample_shape[0] == 1 else t.sample_shape
+              for t in graph.output_tensors]
+    per_seq = []
+    for seq in tokens:
+        interp.reset_state()
+        steps = [interp.run_sample([np.full(interp.input_shapes[0], tok, np.int32),
+                                    np.full(interp.input_shapes[1], t, np.int32)]) for t, tok in enumerate(seq)]
+        per_seq.append([np.stack([st[j].reshape(shape) for st in steps]) for j, shape in enumerate(shapes)])
+    return [np.stack([p[j] for p in per_seq]) for j in range(len(shapes))]
+
+
+__all__ = ["DecodeContext", "Stepper", "decode_step_model", "is_decode_step", "keras_stepper",
+           "run_sequences", "step_calibration"]

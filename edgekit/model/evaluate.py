@@ -11,6 +11,7 @@ import numpy as np
 from edgekit.data import Dataset, fit_to_input, load_dataset
 from edgekit.errors import InputFileError
 from edgekit.model import metrics
+from edgekit.model.decode import run_sequences
 from edgekit.model.keras_io import keras_io, load_keras_model
 from edgekit.model.reference import dequantize, int8_interpreter, model_input
 from edgekit.model.tflite_graph import Graph, load_graph
@@ -47,9 +48,13 @@ def run_tflite(model_bytes: bytes, graph: Graph, x: np.ndarray, backend: str = "
 
 
 def run_tflite_all(model_bytes: bytes, graph: Graph, xs: list[np.ndarray], backend: str = "auto") -> list[Outputs]:
-    """An integer model on one array per input (graph order): each output, dequantized."""
+    """An integer model on one array per input (graph order): each output, dequantized. A
+    decode step takes its window model's input, sequences of token ids (edgekit.model.decode)."""
     interp = int8_interpreter(model_bytes, graph, backend)
-    yqs = interp.run_all([model_input(x, t) for x, t in zip(xs, graph.input_tensors)])
+    if graph.state:  # a decode step: on whole token sequences, as its window model
+        yqs = run_sequences(interp, graph, xs[0])
+    else:
+        yqs = interp.run_all([model_input(x, t) for x, t in zip(xs, graph.input_tensors)])
     outs = []
     for yq, tout in zip(yqs, graph.output_tensors):
         y = dequantize(yq, tout.scale, tout.zero_point) if tout.quant is not None else yq.astype(np.float32)

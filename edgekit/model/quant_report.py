@@ -101,10 +101,12 @@ def compare_float_int8(model: Any, tflite_bytes: bytes, graph: Graph, xs: list[n
 
 def quantize_file(model_path: Path, calib_path: Path, out_path: Path | None = None, *,
                   samples: int = DEFAULT_CALIBRATION_SAMPLES, task: str | None = None,
-                  test_path: Path | None = None, activations: str = "int8") -> QuantizationReport:
+                  test_path: Path | None = None, activations: str = "int8",
+                  decode: bool = False) -> QuantizationReport:
     """Quantize a .keras model with calibration data; write OUT.tflite and OUT.quant.json.
     `task` is the first output's (the others' are inferred from their labels); `activations`
-    "int16" makes a 16x8 model.
+    "int16" makes a 16x8 model; `decode` converts a causal LM's decode step (edgekit.model.decode),
+    reported against the model on the same sequences.
 
     Nothing is written unless conversion, verification and evaluation all succeed.
     """
@@ -125,7 +127,8 @@ def quantize_file(model_path: Path, calib_path: Path, out_path: Path | None = No
                  for j, ((where, y), shape, dtype) in enumerate(zip(labels, io.output_shapes, io.output_dtypes))]
         test = (xs, [y for _, y in labels], tasks)
     tflite_bytes, graph = quantize_model(model_path, calib_xs if len(calib_xs) > 1 else calib_xs[0],
-                                         samples=samples, where=str(model_path), activations=activations)
+                                         samples=samples, where=str(model_path), activations=activations,
+                                         decode=decode)
     out_path = out_path or model_path.with_suffix(".tflite")
 
     report = QuantizationReport(

@@ -5,19 +5,21 @@ accuracy; models it cannot step are refused in one line."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
 from edgekit.errors import ModelError
 from edgekit.model.reference import dequantize, int8_interpreter
-from tests.conftest import import_keras
+from edgekit.model.tflite_graph import parse_graph
+from tests.conftest import import_keras, run_cli
 from tests.model.decode_models import DIM, T, causal_lm, trained_lm
 
 pytestmark = pytest.mark.tf
 
 def test_decode_step_matches_the_window_and_quantizes_with_its_caches_as_state(tmp_path) -> None:
     from edgekit.model.decode import decode_step_model, keras_stepper
-    from edgekit.model.quantize import quantize_model
 
     model, (x_train, _), (x_test, y_test) = trained_lm(import_keras())
 
@@ -31,7 +33,17 @@ def test_decode_step_matches_the_window_and_quantizes_with_its_caches_as_state(t
     assert float_acc > 0.7  # it learnt the rule (chance 1/20)
 
     model.save(tmp_path / "lm.keras")
-    tflite, graph = quantize_model(tmp_path / "lm.keras", x_train[:200], decode=True)
+    np.savez(tmp_path / "data.npz", x_train=x_train[:200], x_test=x_test, y_test=y_test)
+    r = run_cli("quantize", tmp_path / "lm.keras", "--calib", tmp_path / "data.npz", "--decode", "--json")
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    # scored on the test sequences, stepped, against the window model: per position
+    assert report["tflite_model"] == str(tmp_path / "lm_step.tflite")
+    assert report["agreement"]["definition"] == "same predicted class at each position"
+    assert report["float_value"] == pytest.approx(float_acc)
+    assert report["int8_value"] > float_acc - 0.05, report
+    tflite = (tmp_path / "lm_step.tflite").read_bytes()
+    graph = parse_graph(tflite)
     assert [graph.io_name(i) for i in graph.inputs] == ["token", "position"]
     assert [graph.io_name(i) for i in graph.outputs] == ["logits"]
     assert sorted(sp.name for sp in graph.state) == ["k0", "k1", "v0", "v1"]
@@ -48,7 +60,7 @@ def test_decode_step_matches_the_window_and_quantizes_with_its_caches_as_state(t
         for t in range(T):
             q = ref.run_sample([np.array([[seq[t]]], np.int32), np.array([[t]], np.int32)])[0]
             hits.append(int(np.argmax(dequantize(q.reshape(-1), out.scale, out.zero_point)) == labels[t]))
-    assert np.mean(hits) > float_acc - 0.05, (np.mean(hits), float_acc)
+    assert np.mean(hits) == pytest.approx(report["int8_value"])
     # state carries: without a reset the same sequence continues from its caches, not from empty
     again = ref.run_sample([np.array([[x_test[-1][0]]], np.int32), np.array([[0]], np.int32)])[0]
     ref.reset_state()
