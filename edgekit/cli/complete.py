@@ -27,6 +27,7 @@ def complete(project_dir: Path, prompt: str, words: int, board_id: str | None, p
              place: str | None, farm: str | None, tags: tuple[str, ...], farm_timeout: float, no_flash: bool,
              boards_dirs: tuple[Path, ...], as_json: bool) -> None:
     """Complete a sentence on the board with a text model, one on-device inference per word."""
+    from edgekit.hil.complete import CompletedWord
     from edgekit.hil.complete import complete as run_complete
     from edgekit.project.manifest import open_project
 
@@ -37,18 +38,24 @@ def complete(project_dir: Path, prompt: str, words: int, board_id: str | None, p
             from edgekit.farm.flash import place_port
 
             port = stack.enter_context(place_port(target, project, flash=not no_flash, on_wait=waiting))
+        unit = "instructions" if project.board.virtual else "cycles"
+
+        def on_word(w: CompletedWord) -> None:  # each word as the board sends it
+            out.print(f"  {w.word:<16} {w.cycles:>12,} {unit}  ({w.microseconds:,.1f} µs)")
+
         with step(f"completing on {project.board.id}"):
-            result = run_complete(project, prompt, words=words, port=port)
+            result = run_complete(project, prompt, words=words, port=port,
+                                  on_word=None if as_json else on_word)
     if as_json:
-        print_json(asdict(result) | {"text": result.text, "count_unit": result.count_unit})
+        print_json(asdict(result) | {"text": result.text, "count_unit": result.count_unit,
+                                     "words_per_second": result.words_per_second})
         return
     if result.unknown:
         err.print(f"note: not in the vocabulary, sent as <unk>: {', '.join(result.unknown)}")
     out.print(f"[bold]{result.text}[/]")
-    unit = result.count_unit
-    for w in result.words:
-        out.print(f"  {w.word:<16} {w.cycles:>12,} {unit}  ({w.microseconds:,.1f} µs)")
-    n = len(result.words)
+    n, rate = len(result.words), result.words_per_second
+    speed = "" if rate is None else (f", {rate:,.1f} words/s" + (" if each instruction took a cycle"
+                                                                 if result.virtual else ""))
     out.print(f"stopped: {result.stopped}; {n} word{'' if n == 1 else 's'}, one INFER each on {result.board} "
-              f"({result.runtime})" + (" (virtual board: counts are instructions, not real-board time)"
-                                       if result.virtual else ""))
+              f"({result.runtime}{speed})" + (" (virtual board: counts are instructions, not real-board time)"
+                                              if result.virtual else ""))

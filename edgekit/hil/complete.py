@@ -7,13 +7,20 @@ for. A next-word model (one score per word) reads its window left-padded with 0;
 language model (a transformer's scores for every position: output (WINDOW, words)) reads it
 right-padded, and the word is the one its scores at the last id given predict (a causal model's
 earlier positions never see the padding after them). Every INFER is an independent sequence (the firmware resets
-a recurrent model's state before it), so a step depends only on its window. The latency of
-each step is the device's own count around the invoke: cycles on a real board, instructions
-on the virtual board.
+a recurrent model's state before it), so a step depends only on its window.
+
+A decode step (edgekit.model.decode: one token and its position in, its scores out, the keys
+and values of the tokens before kept on the device) goes token by token instead: a soft RESET
+empties the cache, each prompt id is one INFER, and each word chosen is the next; a word costs
+one token's work, not a window's, until the cache's context is full.
+
+The latency of each step is the device's own count around the invoke: cycles on a real board,
+instructions on the virtual board.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +29,9 @@ import numpy as np
 
 from edgekit.errors import DeviceError, UsageError
 from edgekit.hil.board_link import open_session
+from edgekit.hil.session import Session
+from edgekit.model.decode import is_decode_step
+from edgekit.model.modelio import ModelIO
 from edgekit.model.vocab import EOS, PAD, UNK, Vocabulary, tokenize
 from edgekit.project.manifest import Project
 
@@ -46,7 +56,8 @@ class Completion:
     prompt_ids: tuple[int, ...]
     unknown: tuple[str, ...]          # prompt words not in the vocabulary (sent as the unknown id)
     words: list[CompletedWord] = field(default_factory=list)
-    stopped: str = ""                 # "end of sentence" | "word limit"
+    stopped: str = ""                 # "end of sentence" | "word limit" | "context full"
+    prompt_cycles: int = 0            # a decode step's INFERs reading the prompt before the first word
     board: str = ""
     virtual: bool = False
     port: str = ""
@@ -59,6 +70,12 @@ class Completion:
         return " ".join(tokenize(self.prompt) + [w.word for w in self.words])
 
     @property
+    def words_per_second(self) -> float | None:
+        """Words the board makes per second of its own counts (None without a counter rate)."""
+        seconds = sum(w.microseconds for w in self.words) / 1e6
+        return len(self.words) / seconds if seconds > 0 else None
+
+    @property
     def count_unit(self) -> str:
         """What `cycles` counts on this board."""
         return "instructions" if self.virtual else "cycles"
@@ -69,8 +86,9 @@ class TextModel:
     """What `complete` needs to know of a project's model."""
 
     vocab: Vocabulary
-    width: int          # token ids per input
+    width: int          # token ids per input; a decode step's context (positions its cache holds)
     causal: bool        # scores for every position (a causal LM), else for the next word only
+    stepped: bool = False  # a decode step: one token per INFER, its cache on the device
 
     def window(self, ids: list[int]) -> tuple[np.ndarray, int]:
         """The model input for the ids so far, and the output row that predicts the next word."""
@@ -81,11 +99,18 @@ class TextModel:
 def text_model_window(project: Project) -> TextModel:
     """The project's vocabulary and the model's window; UsageError (exit 2) for a project whose
     model is not a token-id text model."""
-    origin, tin = project.origin, project.graph.input_tensors[0]
+    origin, graph, tin = project.origin, project.graph, project.graph.input_tensors[0]
     if not origin.vocabulary:
         raise UsageError(f"{project.root} has no vocabulary: `edgekit complete` needs a text model "
                          f"(its origin records the vocab.json it was trained with)",
                          hint="generate the project from a model trained with `edgekit train text`")
+    if is_decode_step(graph):
+        vocab, out = Vocabulary.load(Path(origin.vocabulary)), graph.output_tensors[0]
+        if out.size != len(vocab):
+            raise UsageError(f"the vocabulary {origin.vocabulary} has {len(vocab)} words but the decode "
+                             f"step outputs {out.size} scores",
+                             hint="generate the project again from the trained model")
+        return TextModel(vocab, int(graph.tensors[graph.state[0].input].shape[1]), True, stepped=True)
     if tin.dtype != "int32" or len(tin.shape) != 2:
         raise UsageError(f"{project.root}: the model takes {tin.dtype} input of shape {tin.shape}, "
                          "not a window of int32 token ids")
@@ -100,16 +125,37 @@ def text_model_window(project: Project) -> TextModel:
     return TextModel(vocab, width, causal)
 
 
+def _step(session: Session, project: Project, token: int, position: int) -> tuple[np.ndarray, int]:
+    """One INFER of a decode step: the scores after `token` at `position`, and its count."""
+    io = ModelIO.of(project.graph)
+    block = io.pack([np.array([[token]], np.int32), np.array([[position]], np.int32)])[0]
+    out, cycles = session.infer_block(block.tobytes())
+    return io.unpack(out)[0].reshape(-1), int(cycles)
+
+
+def _stepper(session: Session, project: Project, ids: list[int], result: Completion) -> tuple[np.ndarray, int]:
+    """A decode step reads the prompt from an empty cache: the scores after its last id."""
+    if not ids:
+        raise UsageError("the prompt has no words")
+    session.reset()  # a soft reset re-initializes the model: its cache back to empty
+    steps = [_step(session, project, token, pos) for pos, token in enumerate(ids)]
+    result.prompt_cycles = sum(c for _, c in steps[:-1])
+    return steps[-1]
+
+
 def complete(project: Project, prompt: str, *, words: int = DEFAULT_WORDS, port: str | None = None,
-             baud: int | None = None) -> Completion:
+             baud: int | None = None, on_word: Callable[[CompletedWord], None] | None = None) -> Completion:
     """Complete `prompt` on the project's board (the virtual board when no port is given and the
-    board is virtual), one INFER per word; see the module docstring."""
+    board is virtual), one INFER per word (`on_word` called as each arrives); see the module
+    docstring."""
     if words < 1:
         raise UsageError(f"--words must be at least 1, got {words}")
     model = text_model_window(project)
     vocab = model.vocab
     project.check_build()
     encoded = vocab.encode(tokenize(prompt))
+    if model.stepped and len(encoded.ids) >= model.width:
+        raise UsageError(f"the prompt has {len(encoded.ids)} words; the model's context holds {model.width}")
     result = Completion(prompt, encoded.ids, encoded.unknown, board=project.board.id,
                         virtual=project.board.virtual, runtime=project.runtime)
     ids = list(encoded.ids)
@@ -122,18 +168,31 @@ def complete(project: Project, prompt: str, *, words: int = DEFAULT_WORDS, port:
                               f"this project's model is sha256:{project.graph.sha256[:16]}…",
                               hint="flash this project's firmware (edgekit build + edgekit flash)")
         result.cycles_hz = info.cycles_hz
+        next_scores = _stepper(session, project, ids, result) if model.stepped else None
         for _ in range(words):
-            window, row = model.window(ids)
-            out, cycles = session.infer(window)
-            scores = np.asarray(out, dtype=np.int64).reshape(-1, len(vocab))[row]  # argmax of the raw output:
-            scores[[PAD, UNK]] = np.iinfo(np.int64).min           # the scale is positive
+            if next_scores is not None:
+                scores, cycles = next_scores
+            else:
+                window, row = model.window(ids)
+                out, cycles = session.infer(window)
+                scores = np.asarray(out, dtype=np.int64).reshape(-1, len(vocab))[row]
+            scores = scores.astype(np.int64)   # argmax of the raw output: the scale is positive
+            scores[[PAD, UNK]] = np.iinfo(np.int64).min
             token = int(np.argmax(scores))
             if token == EOS:
                 result.stopped = "end of sentence"
                 break
             ids.append(token)
-            result.words.append(CompletedWord(vocab.word(token), token, int(cycles),
-                                              cycles * 1e6 / info.cycles_hz if info.cycles_hz else 0.0))
+            word = CompletedWord(vocab.word(token), token, int(cycles),
+                                 cycles * 1e6 / info.cycles_hz if info.cycles_hz else 0.0)
+            result.words.append(word)
+            if on_word is not None:
+                on_word(word)
+            if model.stepped:
+                if len(ids) >= model.width:
+                    result.stopped = "context full"
+                    break
+                next_scores = _step(session, project, token, len(ids) - 1)
         else:
             result.stopped = "word limit"
     return result

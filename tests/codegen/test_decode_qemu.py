@@ -15,9 +15,10 @@ from edgekit.boards import load_board
 from edgekit.hil.board_link import open_session
 from edgekit.model.modelio import ModelIO
 from edgekit.model.reference import int8_interpreter
+from edgekit.model.vocab import PAD, RESERVED, UNK, VOCAB_FILE, Vocabulary
 from edgekit.project.manifest import open_project
 from tests.conftest import import_keras, run_cli
-from tests.model.decode_models import DIM, T, trained_lm
+from tests.model.decode_models import DIM, T, VOCAB, trained_lm
 
 pytest.importorskip("tflite_micro")
 
@@ -33,6 +34,7 @@ def test_decode_step_runs_exact_on_the_virtual_board_with_its_cache_on_the_devic
     model.save(tmp_path / "lm.keras")
     tflite, graph = quantize_model(tmp_path / "lm.keras", x_train[:200], decode=True)
     (tmp_path / "lm_step.tflite").write_bytes(tflite)
+    Vocabulary(RESERVED + tuple(f"w{i}" for i in range(3, VOCAB))).save(tmp_path / VOCAB_FILE)
 
     r = run_cli("generate", tmp_path / "lm_step.tflite", "--board", BOARD, "-o", tmp_path / "fw", "--json")
     assert r.returncode == 0, r.stderr
@@ -56,3 +58,21 @@ def test_decode_step_runs_exact_on_the_virtual_board_with_its_cache_on_the_devic
                 want = host.run_sample(xs)[0]
                 assert cycles > 0
                 assert np.array_equal(io.unpack(out)[0].reshape(-1), want.reshape(-1)), (t, seq)
+
+    # `complete` goes token by token: the prompt read into the cache, then one INFER per word,
+    # each word the host reference's choice after the same steps.
+    r = run_cli("complete", tmp_path / "fw", "--prompt", "w5 w6", "--words", "6", "--json")
+    assert r.returncode == 0, r.stderr
+    done = json.loads(r.stdout)
+    assert done["prompt_cycles"] > 0 and done["words_per_second"] > 0
+    host.reset_state()
+    ids = [5, 6]
+    scores = [host.run_sample([np.array([[tok]], np.int32), np.array([[t]], np.int32)])[0]
+              for t, tok in enumerate(ids)][-1]
+    for w in done["words"]:
+        s = scores.reshape(-1).astype(np.int64)
+        s[[PAD, UNK]] = np.iinfo(np.int64).min
+        assert w["token_id"] == int(np.argmax(s)), (ids, w)
+        ids.append(w["token_id"])
+        scores = host.run_sample([np.array([[ids[-1]]], np.int32), np.array([[len(ids) - 1]], np.int32)])[0]
+    assert len(done["words"]) == 6 and done["stopped"] == "word limit"

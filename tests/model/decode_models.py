@@ -9,10 +9,13 @@ T, VOCAB, DIM = 12, 20, 16
 
 
 def counting(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Sequences that count on by one (wrapping), 10 % noise: (tokens, next tokens)."""
-    s = (rng.integers(0, VOCAB, (n, 1)) + np.arange(T + 1)) % VOCAB
+    """Over the words 3..VOCAB-1 (ids 0-2 are pad, unknown and end of sentence), sequences that
+    count on by one (wrapping), 10 % noise: (tokens, next tokens)."""
+    words = VOCAB - 3
+    s = (rng.integers(0, words, (n, 1)) + np.arange(T + 1)) % words
     noise = rng.random(s.shape) < 0.1
-    s[noise] = rng.integers(0, VOCAB, int(noise.sum()))
+    s[noise] = rng.integers(0, words, int(noise.sum()))
+    s += 3
     return s[:, :-1].astype(np.int32), s[:, 1:].astype(np.int64)
 
 
