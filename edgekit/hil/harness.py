@@ -27,6 +27,7 @@ from edgekit.hil.profile import profile_on_device, require_profiler
 from edgekit.hil.protocol import DeviceInfo
 from edgekit.hil.report import DeviceRecord, HilReport, Status, write_report
 from edgekit.hil.session import Session
+from edgekit.model.decode import TOKEN, is_decode_step, run_sequences
 from edgekit.model.metrics import check_labels, class_id_scores, class_id_shape, infer_task, label_classes
 from edgekit.model.modelio import ModelIO
 from edgekit.model.reference import dequantize, int8_interpreter, model_input
@@ -74,7 +75,33 @@ class HilResult:
         return not self.failed_gates and not self.report.error
 
 
-def _test_data(project: Project, io: ModelIO, data: Path | None, max_samples: int | None,
+@dataclass(frozen=True)
+class DataShapes:
+    """What one test input is as the data holds it: each input's and output's sample shape.
+    A decode step's sample is a whole sequence: its window model's shapes."""
+
+    input_names: list[str]
+    inputs: list[tuple[int, ...]]
+    outputs: list[tuple[int, ...]]
+    steps: int = 0       # a decode step's positions per sample (INFERs per test input)
+
+    @classmethod
+    def of(cls, project: Project, io: ModelIO) -> DataShapes:
+        """The shapes of `project`'s model's test inputs."""
+        graph = project.graph
+        if not graph.state:
+            return cls(io.input_names, [p.tensor.sample_shape for p in io.inputs],
+                       [p.tensor.sample_shape for p in io.outputs])
+        if not is_decode_step(graph):
+            raise UsageError(f"{project.model_path} carries state between invokes but is not a decode step "
+                             "(inputs token and position): hil cannot tell what a test input is")
+        t = int(graph.tensors[graph.state[0].input].shape[1])
+        per_position = [p.tensor.sample_shape[1:] if p.tensor.sample_shape[:1] == (1,) else p.tensor.sample_shape
+                        for p in io.outputs]
+        return cls([TOKEN], [(t,)], [(t, *s) for s in per_position], steps=t)
+
+
+def _test_data(project: Project, shapes: DataShapes, data: Path | None, max_samples: int | None,
                task: str | None) -> tuple[list[np.ndarray], list[np.ndarray | None], list[str | None], str]:
     """The test inputs (one array per model input), each output's labels (None without) and
     task, and the data's name for the report."""
@@ -83,8 +110,9 @@ def _test_data(project: Project, io: ModelIO, data: Path | None, max_samples: in
     if path is None:
         raise UsageError("no test data: the project does not know its model's data", hint="pass --data TEST.npz")
     dataset = load_dataset(path)
-    prefix, xs, keys = dataset.model_inputs("evaluation", io.input_names)
-    xs = [fit_to_input(x, p.tensor.sample_shape, what=f"{path}:{key}") for x, p, key in zip(xs, io.inputs, keys)]
+    io = ModelIO.of(project.graph)
+    prefix, xs, keys = dataset.model_inputs("evaluation", shapes.input_names)
+    xs = [fit_to_input(x, shape, what=f"{path}:{key}") for x, shape, key in zip(xs, shapes.inputs, keys)]
     if len({len(x) for x in xs}) > 1:
         raise DataError(f"{path}: the inputs' arrays {', '.join(keys)} hold different numbers of samples "
                         f"({', '.join(str(len(x)) for x in xs)})")
@@ -93,9 +121,9 @@ def _test_data(project: Project, io: ModelIO, data: Path | None, max_samples: in
     # task given (or the project's) is the first output's; the others' come from their labels.
     ys: list[np.ndarray | None] = []
     tasks: list[str | None] = []
-    for j, (port, (where, y)) in enumerate(zip(io.outputs, dataset.model_labels(prefix, io.output_names))):
-        tout = port.tensor
-        out_shape = class_id_shape(y, (1, *tout.sample_shape), tout.dtype)
+    labels = dataset.model_labels(prefix, io.output_names)
+    for j, (port, shape, (where, y)) in enumerate(zip(io.outputs, shapes.outputs, labels)):
+        out_shape = class_id_shape(y, (1, *shape), port.tensor.dtype)
         tasks.append(check_labels(xs[0], y, out_shape, (task or project.origin.task) if j == 0 else None,
                                   where=where))
         ys.append(y)
@@ -123,7 +151,7 @@ class HilRun:
     y: list[np.ndarray | None]                        # each output's labels
     tasks: list[str | None]                           # each output's task
     host_q: list[np.ndarray]                          # each output of the host reference
-    blocks: np.ndarray                                # (samples, input bytes): INFER's input blocks
+    blocks: np.ndarray                                # (samples[, steps], input bytes): INFER's input blocks
     device_q: list[list[np.ndarray]] = field(default_factory=list)  # per sample, each output
     cycles: list[int] = field(default_factory=list)   # per INFER reply
     bench: list[int] = field(default_factory=list)    # per timed BENCH run
@@ -131,9 +159,22 @@ class HilRun:
     run_dir: Path | None = None      # this run's own report directory (history.py), made at the first write
 
     def infer(self, session: Session, i: int) -> tuple[list[np.ndarray], int]:
-        """Test input `i` on the board: each output as the host reference holds it, and the count."""
-        out, n = session.infer_block(self.blocks[i].tobytes())
-        return self.io.unpack(out), int(n)
+        """Test input `i` on the board: each output as the host reference holds it, and the count
+        (of a decode step: a soft RESET empties its cache, then one INFER per position; the count
+        is per token)."""
+        if self.blocks.ndim == 2:
+            out, n = session.infer_block(self.blocks[i].tobytes())
+            return self.io.unpack(out), int(n)
+        session.reset()
+        steps = [session.infer_block(block.tobytes()) for block in self.blocks[i]]
+        outs = [self.io.unpack(out) for out, _ in steps]
+        per_position = [np.stack([o[j].reshape(h.shape[2:]) for o in outs]) for j, h in enumerate(self.host_q)]
+        return per_position, round(sum(n for _, n in steps) / len(steps))
+
+    @property
+    def staged_block(self) -> bytes:
+        """The first test input's (last) INFER block: what a profile runs."""
+        return bytes(self.blocks[0].reshape(-1, self.blocks.shape[-1])[-1].tobytes())
 
     @property
     def report_dir(self) -> Path:
@@ -210,13 +251,20 @@ def prepare_run(project: Project, opts: HilOptions) -> HilRun:
     project.check_build()   # a stale image would run the old code and blame the data
     board, graph = project.board, project.graph
     io = ModelIO.of(graph)
-    xs, ys, tasks, data_name = _test_data(project, io, opts.data, opts.max_samples, opts.task)
+    shapes = DataShapes.of(project, io)
+    xs, ys, tasks, data_name = _test_data(project, shapes, opts.data, opts.max_samples, opts.task)
     xq = [model_input(x, p.tensor, where=data_name) for x, p in zip(xs, io.inputs)]  # quantized, or token ids
     host = int8_interpreter(project.model_path.read_bytes(), graph)
     report = HilReport(edgekit_version=__version__, board=board.id, virtual=board.virtual,
                        project=str(project.root), model_sha256=graph.sha256, data=data_name,
-                       samples_planned=len(xs[0]), host_reference=host.label)
-    run = HilRun(project, opts, report, io, xs, ys, tasks, host.run_all(xq), io.pack(xq))
+                       samples_planned=len(xs[0]), host_reference=host.label, decode_steps=shapes.steps or None)
+    if shapes.steps:  # a decode step: each sequence stepped position by position
+        tokens = xq[0]
+        blocks = np.stack([io.pack([tokens[:, t:t + 1], np.full((len(tokens), 1), t, np.int32)])
+                           for t in range(shapes.steps)], axis=1)
+        run = HilRun(project, opts, report, io, xs, ys, tasks, run_sequences(host, graph, tokens), blocks)
+    else:
+        run = HilRun(project, opts, report, io, xs, ys, tasks, host.run_all(xq), io.pack(xq))
     require_writable(run.report_dir)   # a report that cannot be written fails now, not after the run
     return run
 
@@ -275,7 +323,7 @@ def run_hil(project: Project, *, options: HilOptions | None = None,
             if opts.bench_runs > 0:
                 run.bench = session.bench(opts.warmup, opts.bench_runs)
             if opts.profile:  # after BENCH, which times the last input staged by the accuracy pass
-                report.profile = profile_on_device(session, graph, blocks[0].tobytes(), unit=report.counter_unit)
+                report.profile = profile_on_device(session, graph, run.staged_block, unit=report.counter_unit)
         except (DeviceError, KeyboardInterrupt) as exc:
             message = "interrupted" if isinstance(exc, KeyboardInterrupt) else exc.message
             where = f"after {len(run.device_q)} of {len(blocks)} samples: {message}"

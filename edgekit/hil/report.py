@@ -84,6 +84,9 @@ class HilReport:
     # A model with several outputs: each one's agreement and task metric (`agreement` then holds
     # all outputs together, `task` the first output's); None for one output.
     outputs: list[OutputFigures] | None = None
+    # A decode step (its KV cache on the device): INFERs per test input, one per position; the
+    # latencies are then per token.
+    decode_steps: int | None = None
 
     @property
     def counter_unit(self) -> str:
@@ -107,6 +110,8 @@ class HilReport:
         if self.cycles_hz is not None:
             out["cycles_hz"] = self.cycles_hz
         out["samples_measured"] = self.samples_measured
+        if self.decode_steps is not None:
+            out["decode_steps"] = self.decode_steps
         parts: dict[str, Agreement | TaskComparison | Latency | LinkStats | LayerProfile | None] = {
             "agreement": self.agreement, "task": self.task, "infer_cycles": self.infer_cycles,
             "latency": self.latency, "link": self.link, "profile": self.profile}
@@ -165,7 +170,8 @@ def console_tables(report: HilReport) -> list[Table]:
         tables.append(t)
     if lat is not None and lat.runs and lat.counts and lat.us:
         time_unit = "virtual µs" if report.virtual else "µs"
-        t = Table(title=f"latency after {lat.warmup} warm-up runs ({lat.runs} runs)")
+        per = ", per token: one decode step" if report.decode_steps else ""
+        t = Table(title=f"latency after {lat.warmup} warm-up runs ({lat.runs} runs{per})")
         t.add_column("")
         for col in _PERCENTILES:
             t.add_column(col, justify="right")
@@ -225,6 +231,8 @@ def markdown(report: HilReport) -> str:
         f"counter at {report.cycles_hz or 0:,} Hz",
         f"- port: `{report.port or '?'}`",
         f"- status: **{report.status}**" + (f" ({report.error})" if report.error else ""),
+        *([f"- decode step: {report.decode_steps} INFERs per test input, its KV cache on the device; "
+           "latencies are per token"] if report.decode_steps else []),
         "",
     ]
     task, a, lat = report.task, report.agreement, report.latency

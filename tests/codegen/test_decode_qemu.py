@@ -1,6 +1,7 @@
 """A causal LM's decode step on the emulated Cortex-M4F (edgekit-rt): the KV caches stay on the
 device between INFERs (state ports in static RAM, counted in the board fit), a soft RESET starts
-a sequence, and every step's logits equal the host reference's stepping the same tokens."""
+a sequence, and every step's logits equal the host reference's stepping the same tokens; then
+`complete` token by token and `hil` on whole sequences."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ BOARD = "qemu-netduinoplus2"
 def test_decode_step_runs_exact_on_the_virtual_board_with_its_cache_on_the_device(tmp_path: Path) -> None:
     from edgekit.model.quantize import quantize_model
 
-    model, (x_train, _), (x_test, _) = trained_lm(import_keras(), epochs=2)
+    model, (x_train, _), (x_test, y_test) = trained_lm(import_keras(), epochs=2)
     model.save(tmp_path / "lm.keras")
     tflite, graph = quantize_model(tmp_path / "lm.keras", x_train[:200], decode=True)
     (tmp_path / "lm_step.tflite").write_bytes(tflite)
@@ -76,3 +77,13 @@ def test_decode_step_runs_exact_on_the_virtual_board_with_its_cache_on_the_devic
         ids.append(w["token_id"])
         scores = host.run_sample([np.array([[ids[-1]]], np.int32), np.array([[len(ids) - 1]], np.int32)])[0]
     assert len(done["words"]) == 6 and done["stopped"] == "word limit"
+
+    # `hil` on whole test sequences: each one a soft RESET and one INFER per position, every
+    # logit the host reference's, scored per position, latency per token.
+    np.savez(tmp_path / "test.npz", x_test=x_test[:4], y_test=y_test[:4])
+    r = run_cli("hil", tmp_path / "fw", "--data", tmp_path / "test.npz", "--runs", "3", "--require-exact", "--json")
+    assert r.returncode == 0, r.stdout + r.stderr
+    hil = json.loads(r.stdout)
+    assert hil["decode_steps"] == T and hil["samples_measured"] == 4
+    assert hil["agreement"]["exact_share"] == 1.0
+    assert hil["task"]["metric"] == "accuracy" and hil["task"]["device"] == hil["task"]["host_int8"]
