@@ -1,0 +1,128 @@
+#!/usr/bin/env python3
+"""A transformer language model of stories260K's shape as a decode step on edgekit-rt: QEMU
+instructions per token beside re-running the whole window per token, and its fit on a
+NUCLEO-F446RE (512 KB flash, 128 KB RAM) with the full-context KV cache.
+
+    python benchmarks/bench_decode.py [-o DIR] [--layers N] [--dim N] [--context N] [--sequences N]
+
+The model: edgekit's TokenAndPositionEmbedding, LAYERS pre-LN blocks (causal MultiHeadAttention
+with 8 heads, a GELU feed-forward of 172), a final LayerNormalization and logits over a
+512-token vocabulary; about 0.27 M parameters at the defaults (stories260K has 0.26 M). Its
+weights are trained for one epoch on a synthetic token rule so the int8 ranges are a trained
+model's, not random ones. Both forms go through the CLI as a user's would (`quantize --decode`,
+`generate`, `build`, `hil --require-exact`) on the virtual board; the instruction counts are
+QEMU's (-icount shift=0): instructions, not cycles.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from rich.table import Table
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from edgekit.console import out, step  # noqa: E402
+
+BOARD, FIT_BOARD = "qemu-netduinoplus2", "nucleo-f446re"
+VOCAB, HEADS, FFN = 512, 8, 172
+
+
+def build_model(layers: int, dim: int, context: int):
+    """The causal LM (untrained)."""
+    from edgekit.model.decode_layers import TokenAndPositionEmbedding
+    from edgekit.model.keras_io import import_tensorflow
+
+    import_tensorflow()
+    import keras
+
+    L = keras.layers
+    inp = keras.Input((context,), dtype="int32", name="tokens")
+    x = TokenAndPositionEmbedding(context, VOCAB, dim)(inp)
+    for _ in range(layers):
+        h = L.LayerNormalization(epsilon=1e-5)(x)
+        x = L.Add()([x, L.MultiHeadAttention(HEADS, dim // HEADS)(h, h, use_causal_mask=True)])
+        h = L.LayerNormalization(epsilon=1e-5)(x)
+        x = L.Add()([x, L.Dense(dim)(L.Dense(FFN, activation="gelu")(h))])
+    return keras.Model(inp, L.Dense(VOCAB, name="logits")(L.LayerNormalization(epsilon=1e-5)(x)))
+
+
+def sequences(n: int, context: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Token sequences where each token is the one before plus a per-sequence stride (wrapping
+    over ids 3..VOCAB-1): (tokens, next tokens)."""
+    rng = np.random.default_rng(seed)
+    words = VOCAB - 3
+    start, stride = rng.integers(0, words, (n, 1)), rng.integers(1, 6, (n, 1))
+    s = 3 + (start + stride * np.arange(context + 1)) % words
+    return s[:, :-1].astype(np.int32), s[:, 1:].astype(np.int64)
+
+
+def cli(*args: object) -> str:
+    """Run an edgekit command; its stdout (CalledProcessError with its stderr on failure)."""
+    r = subprocess.run([sys.executable, "-m", "edgekit.cli", *map(str, args)], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise SystemExit(f"edgekit {' '.join(map(str, args))} failed:\n{r.stderr}{r.stdout}")
+    return r.stdout
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    ap.add_argument("-o", "--out", type=Path, help="output directory [default: a temporary one]")
+    ap.add_argument("--layers", type=int, default=5)
+    ap.add_argument("--dim", type=int, default=64)
+    ap.add_argument("--context", type=int, default=128)
+    ap.add_argument("--sequences", type=int, default=2, help="test sequences run on the board")
+    args = ap.parse_args()
+    work = args.out or Path(tempfile.mkdtemp(prefix="bench-decode-"))
+    work.mkdir(parents=True, exist_ok=True)
+
+    with step("training the model for one epoch"):
+        import keras
+
+        model = build_model(args.layers, args.dim, args.context)
+        x, y = sequences(1024, args.context)
+        model.compile(optimizer=keras.optimizers.Adam(0.003),
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        model.fit(x, y, epochs=1, batch_size=32, verbose=0)
+        model.save(work / "lm.keras")
+        xt, yt = sequences(args.sequences, args.context, seed=1)
+        np.savez(work / "data.npz", x_train=x[:200], x_test=xt, y_test=yt)
+    params = model.count_params()
+
+    rows = []
+    for form, extra in (("decode step", ["--decode"]), ("window", [])):
+        name = "lm_step" if extra else "lm"
+        with step(f"{form}: quantize, generate, build, hil"):
+            cli("quantize", work / "lm.keras", "--calib", work / "data.npz", "-o", work / f"{name}.tflite", *extra)
+            fit = json.loads(cli("generate", work / f"{name}.tflite", "--board", FIT_BOARD, "-o",
+                                 work / f"{name}-fit", "--json", "--force"))
+            cli("generate", work / f"{name}.tflite", "--board", BOARD, "-o", work / f"{name}-fw", "--force")
+            cli("build", work / f"{name}-fw")
+            hil = json.loads(cli("hil", work / f"{name}-fw", "--data", work / "data.npz", "--runs", "3",
+                                 "--require-exact", "--json"))
+        # one INFER: a token of the decode step; the whole window, which a window model re-runs per token
+        per_token = hil["infer_cycles"]["counts"]["p50"]
+        rows.append((form, per_token, hil["agreement"]["exact_share"], fit["flash_estimate"], fit["ram_estimate"],
+                     fit["arena_bytes"]))
+
+    t = Table(title=f"{params:,}-parameter causal LM (dim {args.dim}, {args.layers} layers, {HEADS} heads, "
+                    f"vocabulary {VOCAB}, context {args.context}) on edgekit-rt, QEMU instructions")
+    for col in ("form", "instructions per token", "exact", f"flash est. ({FIT_BOARD})", "RAM est.", "arena"):
+        t.add_column(col, justify="left" if col == "form" else "right", no_wrap=True)
+    for form, per_token, exact, flash, ram, arena in rows:
+        t.add_row(form, f"{per_token:,.0f}", f"{exact:.0%}", f"{flash:,} B", f"{ram:,} B", f"{arena:,} B")
+    out.print(t)
+    out.print(f"window / decode step: {rows[1][1] / rows[0][1]:.1f}x instructions per token; "
+              f"{FIT_BOARD}: 524,288 B flash, 131,072 B RAM; files in {work}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
