@@ -27,7 +27,7 @@ from edgekit.hil.profile import profile_on_device, require_profiler
 from edgekit.hil.protocol import DeviceInfo
 from edgekit.hil.report import DeviceRecord, HilReport, Status, write_report
 from edgekit.hil.session import Session
-from edgekit.model.decode import TOKEN, is_decode_step, run_sequences
+from edgekit.model.decode import SampleShapes, run_sequences
 from edgekit.model.metrics import check_labels, class_id_scores, class_id_shape, infer_task, label_classes
 from edgekit.model.modelio import ModelIO
 from edgekit.model.reference import dequantize, int8_interpreter, model_input
@@ -75,33 +75,7 @@ class HilResult:
         return not self.failed_gates and not self.report.error
 
 
-@dataclass(frozen=True)
-class DataShapes:
-    """What one test input is as the data holds it: each input's and output's sample shape.
-    A decode step's sample is a whole sequence: its window model's shapes."""
-
-    input_names: list[str]
-    inputs: list[tuple[int, ...]]
-    outputs: list[tuple[int, ...]]
-    steps: int = 0       # a decode step's positions per sample (INFERs per test input)
-
-    @classmethod
-    def of(cls, project: Project, io: ModelIO) -> DataShapes:
-        """The shapes of `project`'s model's test inputs."""
-        graph = project.graph
-        if not graph.state:
-            return cls(io.input_names, [p.tensor.sample_shape for p in io.inputs],
-                       [p.tensor.sample_shape for p in io.outputs])
-        if not is_decode_step(graph):
-            raise UsageError(f"{project.model_path} carries state between invokes but is not a decode step "
-                             "(inputs token and position): hil cannot tell what a test input is")
-        t = int(graph.tensors[graph.state[0].input].shape[1])
-        per_position = [p.tensor.sample_shape[1:] if p.tensor.sample_shape[:1] == (1,) else p.tensor.sample_shape
-                        for p in io.outputs]
-        return cls([TOKEN], [(t,)], [(t, *s) for s in per_position], steps=t)
-
-
-def _test_data(project: Project, shapes: DataShapes, data: Path | None, max_samples: int | None,
+def _test_data(project: Project, shapes: SampleShapes, data: Path | None, max_samples: int | None,
                task: str | None) -> tuple[list[np.ndarray], list[np.ndarray | None], list[str | None], str]:
     """The test inputs (one array per model input), each output's labels (None without) and
     task, and the data's name for the report."""
@@ -251,7 +225,7 @@ def prepare_run(project: Project, opts: HilOptions) -> HilRun:
     project.check_build()   # a stale image would run the old code and blame the data
     board, graph = project.board, project.graph
     io = ModelIO.of(graph)
-    shapes = DataShapes.of(project, io)
+    shapes = SampleShapes.of(graph, str(project.model_path))
     xs, ys, tasks, data_name = _test_data(project, shapes, opts.data, opts.max_samples, opts.task)
     xq = [model_input(x, p.tensor, where=data_name) for x, p in zip(xs, io.inputs)]  # quantized, or token ids
     host = int8_interpreter(project.model_path.read_bytes(), graph)

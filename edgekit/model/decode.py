@@ -240,6 +240,37 @@ def is_decode_step(graph: Graph) -> bool:
     return bool(graph.state) and [graph.io_name(i) for i in graph.inputs] == [TOKEN, POSITION]
 
 
+@dataclass(frozen=True)
+class SampleShapes:
+    """One test sample as data files hold it for a model: each input's and output's shape
+    without the sample axis. A decode step's sample is a whole sequence: its window model's
+    shapes, token ids (T,) in and (T, ...) out, `steps` = T INFERs."""
+
+    input_names: list[str]
+    inputs: list[tuple[int, ...]]
+    outputs: list[tuple[int, ...]]
+    steps: int = 0
+
+    @classmethod
+    def of(cls, graph: Graph, where: str) -> SampleShapes:
+        """The sample shapes of `graph`'s data (ModelError for state that is not a decode step's)."""
+        names = [graph.io_name(i) for i in graph.inputs]
+        if not graph.state:
+            return cls(names, [t.sample_shape for t in graph.input_tensors],
+                       [t.sample_shape for t in graph.output_tensors])
+        if not is_decode_step(graph):
+            raise ModelError(f"{where} carries state between invokes but is not a decode step (inputs "
+                             f"token and position; it has {', '.join(names)}): edgekit cannot tell what "
+                             "a test sample is")
+        t = int(graph.tensors[graph.state[0].input].shape[1])
+        return cls([TOKEN], [(t,)], [(t, *_per_position(o.sample_shape)) for o in graph.output_tensors], steps=t)
+
+
+def _per_position(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """A decode step's output shape at one position (without its length-1 position axis)."""
+    return shape[1:] if len(shape) > 1 and shape[0] == 1 else shape
+
+
 def run_sequences(interp: Int8Interpreter, graph: Graph, tokens: np.ndarray) -> list[np.ndarray]:
     """A decode step (an int8 reference) over whole sequences of token ids (N, T): its state
     reset at each sequence's start, one step per position; each output at every position
@@ -251,8 +282,7 @@ def run_sequences(interp: Int8Interpreter, graph: Graph, tokens: np.ndarray) -> 
     if tokens.ndim != 2:
         raise DataError(f"a decode step runs on sequences of token ids (samples, positions); the data "
                         f"has shape {tokens.shape}")
-    shapes = [t.sample_shape[1:] if len(t.sample_shape) > 1 and t.sample_shape[0] == 1 else t.sample_shape
-              for t in graph.output_tensors]
+    shapes = [_per_position(t.sample_shape) for t in graph.output_tensors]
     per_seq = []
     for seq in tokens:
         interp.reset_state()
@@ -262,5 +292,5 @@ def run_sequences(interp: Int8Interpreter, graph: Graph, tokens: np.ndarray) -> 
     return [np.stack([p[j] for p in per_seq]) for j in range(len(shapes))]
 
 
-__all__ = ["DecodeContext", "Stepper", "decode_step_model", "is_decode_step", "keras_stepper",
+__all__ = ["DecodeContext", "SampleShapes", "Stepper", "decode_step_model", "is_decode_step", "keras_stepper",
            "run_sequences", "step_calibration"]

@@ -11,7 +11,7 @@ import numpy as np
 from edgekit.data import Dataset, fit_to_input, load_dataset
 from edgekit.errors import InputFileError
 from edgekit.model import metrics
-from edgekit.model.decode import run_sequences
+from edgekit.model.decode import SampleShapes, run_sequences
 from edgekit.model.keras_io import keras_io, load_keras_model
 from edgekit.model.reference import dequantize, int8_interpreter, model_input
 from edgekit.model.tflite_graph import Graph, load_graph
@@ -113,13 +113,23 @@ def check_data_labels(data_path: Path, model_path: Path, task: str | None = None
     on the model; returns the (first output's) task."""
     graph = load_graph(model_path)
     dataset = load_dataset(data_path)
-    prefix, xs, keys = dataset.model_inputs("evaluation", [graph.io_name(i) for i in graph.inputs])
-    xs = [fit_to_input(x, t.sample_shape, what=f"{dataset.path}:{key}")
-          for x, t, key in zip(xs, graph.input_tensors, keys)]
+    in_names, in_shapes, out_shapes = _data_shapes(graph, str(model_path))
+    prefix, xs, keys = dataset.model_inputs("evaluation", in_names)
+    xs = [fit_to_input(x, shape, what=f"{dataset.path}:{key}") for x, shape, key in zip(xs, in_shapes, keys)]
     labels = dataset.model_labels(prefix, [graph.io_name(i) for i in graph.outputs])
-    tasks = [resolve_task(task if j == 0 else None, xs[0], y, t.shape, where)
-             for j, ((where, y), t) in enumerate(zip(labels, graph.output_tensors))]
+    tasks = [resolve_task(task if j == 0 else None, xs[0], y, shape, where)
+             for j, ((where, y), shape) in enumerate(zip(labels, out_shapes))]
     return tasks[0]
+
+
+def _data_shapes(graph: Graph, where: str) -> tuple[list[str], list[tuple[int, ...]], list[tuple[int, ...]]]:
+    """The names and sample shapes of the data's inputs, and the output shapes labels are checked
+    against (a decode step's: its window model's, edgekit.model.decode.SampleShapes)."""
+    if graph.state:
+        shapes = SampleShapes.of(graph, where)
+        return shapes.input_names, shapes.inputs, [(1, *s) for s in shapes.outputs]
+    return ([graph.io_name(i) for i in graph.inputs], [t.sample_shape for t in graph.input_tensors],
+            [t.shape for t in graph.output_tensors])
 
 
 def evaluate_model(model_path: Path, dataset: Dataset, task: str | None = None) -> EvaluationReport:
@@ -135,11 +145,9 @@ def evaluate_model(model_path: Path, dataset: Dataset, task: str | None = None) 
         kind = "keras float"
     elif suffix == ".tflite":
         graph = load_graph(model_path)
-        in_names = [graph.io_name(i) for i in graph.inputs]
+        in_names, in_shapes, out_shapes = _data_shapes(graph, str(model_path))
         out_names = [graph.io_name(i) for i in graph.outputs]
-        in_shapes = [t.sample_shape for t in graph.input_tensors]
-        out_shapes = [t.shape for t in graph.output_tensors]
-        kind = f"tflite {graph.input_tensors[0].dtype}"
+        kind = f"tflite {graph.input_tensors[0].dtype}" + (" decode step" if graph.state else "")
     else:
         raise InputFileError(f"{model_path}: unknown model type '{suffix}'", hint="pass a .keras or .tflite file")
     prefix, xs, keys = dataset.model_inputs("evaluation", in_names)

@@ -42,6 +42,9 @@ def test_decode_step_matches_the_window_and_quantizes_with_its_caches_as_state(t
     assert report["agreement"]["definition"] == "same predicted class at each position"
     assert report["float_value"] == pytest.approx(float_acc)
     assert report["int8_value"] > float_acc - 0.05, report
+    r = run_cli("evaluate", tmp_path / "lm_step.tflite", tmp_path / "data.npz", "--json")
+    assert r.returncode == 0, r.stderr  # on the window's data: whole sequences, stepped
+    assert json.loads(r.stdout)["value"] == pytest.approx(report["int8_value"])
     tflite = (tmp_path / "lm_step.tflite").read_bytes()
     graph = parse_graph(tflite)
     assert [graph.io_name(i) for i in graph.inputs] == ["token", "position"]
