@@ -19,6 +19,7 @@ import numpy as np
 
 from edgekit.console import quiet_native_stderr
 from edgekit.errors import DataError, MissingToolError, ModelError, UsageError
+from edgekit.model.decode import SampleShapes
 from edgekit.model.iotypes import io_type
 from edgekit.model.state import CarriedState
 from edgekit.model.table_twin import TABLE_OPS, table_twin
@@ -60,6 +61,10 @@ def random_inputs(graph: Graph, samples: int, seed: int = 0) -> tuple[dict[str, 
     token ids below their table's size, others over +-2^15. UsageError when an input has no
     quantization to draw over."""
     rng = np.random.default_rng(seed)
+    if graph.state:  # a decode step's sample is a sequence of token ids, as its window model's
+        shapes = SampleShapes.of(graph, str(graph.path or "the model"))
+        tokens = _int32_input(graph, graph.inputs[0], (samples, *shapes.inputs[0]), rng)
+        return {"x": tokens}, f"{samples} random sequences of {shapes.steps} token ids"
     arrays: dict[str, np.ndarray] = {}
     what = ""
     for idx in graph.inputs:
