@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -30,8 +30,17 @@ from edgekit.errors import DataError, ModelError
 from edgekit.model.state import STATE_SUFFIX
 
 if TYPE_CHECKING:
-    from edgekit.model.reference import Int8Interpreter
     from edgekit.model.tflite_graph import Graph
+
+
+class SteppedInterpreter(Protocol):
+    """What run_sequences needs of an int8 reference (edgekit.model.reference.Int8Interpreter)."""
+
+    input_shapes: list[tuple[int, ...]]
+
+    def reset_state(self) -> None: ...
+
+    def run_sample(self, xs: list[np.ndarray]) -> list[np.ndarray]: ...
 
 TOKEN, POSITION, LOGITS = "token", "position", "logits"
 
@@ -271,7 +280,7 @@ def _per_position(shape: tuple[int, ...]) -> tuple[int, ...]:
     return shape[1:] if len(shape) > 1 and shape[0] == 1 else shape
 
 
-def run_sequences(interp: Int8Interpreter, graph: Graph, tokens: np.ndarray) -> list[np.ndarray]:
+def run_sequences(interp: SteppedInterpreter, graph: Graph, tokens: np.ndarray) -> list[np.ndarray]:
     """A decode step (an int8 reference) over whole sequences of token ids (N, T): its state
     reset at each sequence's start, one step per position; each output at every position
     (N, T, ...), as the window model gives them."""

@@ -6,14 +6,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import numpy as np
 
 from edgekit.errors import ModelError
 
-if TYPE_CHECKING:
-    from edgekit.model.tflite_graph import Graph
+
+class Graph(Protocol):
+    """What this module reads of a graph (edgekit.model.tflite_graph.Graph, which imports it)."""
+
+    tensors: list[Any]
+    inputs: tuple[int, ...]
+    outputs: tuple[int, ...]
+    state: tuple[StatePort, ...]
+
+    def io_name(self, idx: int) -> str: ...
 
 # An output named after an input plus this carries that input's value for the next invoke.
 STATE_SUFFIX = "_next"
