@@ -47,7 +47,7 @@ def complete(project_dir: Path, prompt: str, words: int, board_id: str | None, p
             result = run_complete(project, prompt, words=words, port=port,
                                   on_word=None if as_json else on_word)
     if as_json:
-        print_json(asdict(result) | {"text": result.text, "count_unit": result.count_unit,
+        print_json(asdict(result) | {"count_unit": result.count_unit,
                                      "words_per_second": result.words_per_second})
         return
     if result.unknown:

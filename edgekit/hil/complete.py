@@ -58,16 +58,12 @@ class Completion:
     words: list[CompletedWord] = field(default_factory=list)
     stopped: str = ""                 # "end of sentence" | "word limit" | "context full"
     prompt_cycles: int = 0            # a decode step's INFERs reading the prompt before the first word
+    text: str = ""                    # the prompt and the completion, as one line
     board: str = ""
     virtual: bool = False
     port: str = ""
     cycles_hz: int = 0
     runtime: str = ""
-
-    @property
-    def text(self) -> str:
-        """The prompt's words and the completion, as one line."""
-        return " ".join(tokenize(self.prompt) + [w.word for w in self.words])
 
     @property
     def words_per_second(self) -> float | None:
@@ -153,9 +149,9 @@ def complete(project: Project, prompt: str, *, words: int = DEFAULT_WORDS, port:
     model = text_model_window(project)
     vocab = model.vocab
     project.check_build()
-    encoded = vocab.encode(tokenize(prompt))
+    encoded = vocab.encode_text(prompt)
     if model.stepped and len(encoded.ids) >= model.width:
-        raise UsageError(f"the prompt has {len(encoded.ids)} words; the model's context holds {model.width}")
+        raise UsageError(f"the prompt has {len(encoded.ids)} tokens; the model's context holds {model.width}")
     result = Completion(prompt, encoded.ids, encoded.unknown, board=project.board.id,
                         virtual=project.board.virtual, runtime=project.runtime)
     ids = list(encoded.ids)
@@ -195,6 +191,9 @@ def complete(project: Project, prompt: str, *, words: int = DEFAULT_WORDS, port:
                 next_scores = _step(session, project, token, len(ids) - 1)
         else:
             result.stopped = "word limit"
+    # a word vocabulary's text is its words; a subword one's, its pieces joined as they were
+    result.text = (vocab.decode(ids) if vocab.tokenizer
+                   else " ".join(tokenize(prompt) + [w.word for w in result.words]))
     return result
 
 

@@ -1,9 +1,13 @@
-"""Word tokenizer and vocabulary of text models (the `text` example, `edgekit complete`).
+"""Word and subword vocabularies of text models (the `text` and `story` examples, `edgekit complete`).
 
 A vocabulary is a list of words whose index is the token id. Ids 0-2 are reserved: 0 pads a
 window that is not full yet (the start of a sentence), 1 stands for any word not in the
 vocabulary, 2 ends a sentence. It is saved as JSON beside the model (VOCAB_FILE) and recorded
 in the project's origin, so a project can turn words into ids and back.
+
+A subword vocabulary (`Vocabulary.train_subword`: byte-pair encoding learned on the training
+text with the `tokenizers` library) keeps its tokenizer in the same file; its tokens are pieces
+of words ("▁" marks a word's start), and text is encoded and decoded through it.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -42,9 +47,42 @@ class Encoded:
 
 @dataclass(frozen=True)
 class Vocabulary:
-    """Words by token id (ids 0-2 reserved: pad, unknown, end of sentence)."""
+    """Words (or subword pieces) by token id (ids 0-2 reserved: pad, unknown, end of sentence)."""
 
     words: tuple[str, ...]
+    tokenizer: str = ""   # a subword vocabulary's tokenizer (the `tokenizers` library's JSON)
+
+    @classmethod
+    def train_subword(cls, texts: Iterable[str], size: int = 512) -> Vocabulary:
+        """A byte-pair-encoding vocabulary of `size` tokens learned on `texts` (the reserved ids
+        first); characters it never saw become the unknown id."""
+        from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+        tok = Tokenizer(models.BPE(unk_token=RESERVED[UNK]))
+        tok.pre_tokenizer = pre_tokenizers.Metaspace()
+        tok.decoder = decoders.Metaspace()
+        tok.train_from_iterator(texts, trainers.BpeTrainer(vocab_size=size, special_tokens=list(RESERVED),
+                                                           show_progress=False))
+        words = tuple(str(tok.id_to_token(i)) for i in range(tok.get_vocab_size()))
+        return cls(words, json.dumps(json.loads(tok.to_str())))  # as `load` will write it
+
+    def _tok(self) -> Any:
+        from tokenizers import Tokenizer
+
+        return Tokenizer.from_str(self.tokenizer)
+
+    def encode_text(self, text: str) -> Encoded:
+        """Token ids of `text`: subword pieces, or the words `tokenize` finds."""
+        if not self.tokenizer:
+            return self.encode(tokenize(text))
+        enc = self._tok().encode(text, add_special_tokens=False)
+        return Encoded(tuple(enc.ids), tuple(text[a:b] for (a, b), i in zip(enc.offsets, enc.ids) if i == UNK))
+
+    def decode(self, ids: Sequence[int]) -> str:
+        """The text of token ids (words joined by spaces; subword pieces joined as they were)."""
+        if not self.tokenizer:
+            return " ".join(self.word(i) for i in ids)
+        return str(self._tok().decode(list(ids), skip_special_tokens=True))
 
     @classmethod
     def build(cls, sentences: Iterable[Sequence[str]], *, min_count: int = 2) -> Vocabulary:
@@ -81,8 +119,10 @@ class Vocabulary:
 
     def save(self, path: Path) -> None:
         """Write the vocabulary as JSON (atomically)."""
-        atomic_write_text(path, json.dumps({"words": list(self.words), "pad": PAD, "unknown": UNK,
-                                            "end": EOS}, indent=0) + "\n")
+        data = {"words": list(self.words), "pad": PAD, "unknown": UNK, "end": EOS}
+        if self.tokenizer:
+            data["tokenizer"] = json.loads(self.tokenizer)
+        atomic_write_text(path, json.dumps(data, indent=0) + "\n")
 
     @classmethod
     def load(cls, path: Path) -> Vocabulary:
@@ -90,12 +130,13 @@ class Vocabulary:
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
             words = tuple(str(w) for w in data["words"])
+            tokenizer = json.dumps(data["tokenizer"]) if "tokenizer" in data else ""
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise InputFileError(f"cannot read the vocabulary {path}: {exc}",
                                  hint="train the model again (`edgekit train text`)") from None
         if words[:len(RESERVED)] != RESERVED:
             raise InputFileError(f"{path} is not an edgekit vocabulary (ids 0-2 must be {', '.join(RESERVED)})")
-        return cls(words)
+        return cls(words, tokenizer)
 
 
 __all__ = ["EOS", "Encoded", "PAD", "RESERVED", "UNK", "VOCAB_FILE", "Vocabulary", "tokenize"]
