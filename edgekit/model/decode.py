@@ -33,6 +33,9 @@ if TYPE_CHECKING:
     from edgekit.model.tflite_graph import Graph
 
 
+TOKEN, POSITION, LOGITS = "token", "position", "logits"
+
+
 class SteppedInterpreter(Protocol):
     """What run_sequences needs of an int8 reference (edgekit.model.reference.Int8Interpreter)."""
 
@@ -42,7 +45,6 @@ class SteppedInterpreter(Protocol):
 
     def run_sample(self, xs: list[np.ndarray]) -> list[np.ndarray]: ...
 
-TOKEN, POSITION, LOGITS = "token", "position", "logits"
 
 # Keras layers and operations that compute each position from that position alone.
 _PER_POSITION = {
@@ -198,7 +200,8 @@ def decode_step_model(model: Any) -> Any:
 
 @dataclass(frozen=True)
 class Stepper:
-    """Runs a decode-step model (float Keras, or an int8 reference) over whole sequences."""
+    """Runs a float decode-step model over whole sequences, all of them at once (the caches
+    passed in and out, as Keras runs the step)."""
 
     step: Callable[[np.ndarray, np.ndarray, list[np.ndarray]], tuple[np.ndarray, list[np.ndarray]]]
     cache_shapes: list[tuple[int, ...]]
