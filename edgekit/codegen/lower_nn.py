@@ -176,7 +176,7 @@ def depthwise_conv_2d(lw: Lowerer, op: Operator) -> Step:
     wref = f"(const int8_t *){name}_w" if paired else f"{name}_w"
     init = (f"{{{ih}, {iw}, {ic}, {oh}, {ow}, {oc}, {kh}, {kw}, {sh}, {sw}, {dh}, {dw}, "
             f"{ph}, {pw}, {mult}, {x.zero_point}, {wref}, {name}_b, {rq}}}")
-    dw_scratch = 8 * (kh * kw + 1) + (ic + 7) // 8 * 8   # EKRT_DW_SCRATCH
+    dw_scratch = 8 * (kh * kw + 1) + (ic + 7) // 8 * 8 + 12 * ic   # EKRT_DW_SCRATCH
     step = Step(op, [x.index], y.index, "ekrt_conv_t", init, consts,
                 fn + "(&{params}, {in0}, {out}, (int32_t *){scratch});",
                 scratch=dw_scratch, macs=oh * ow * oc * kh * kw)

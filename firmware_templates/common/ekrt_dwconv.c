@@ -34,39 +34,89 @@ dwp_group(const int8_t *const *taps, const int32_t *w, int32_t cc, int32_t n_pai
     s[0] = s0, s[1] = s1, s[2] = s2, s[3] = s3;
 }
 
-/* One output pixel of ekrt_dwconv_p: every channel, requantized by rq->vec per chunk, or as
- * it is summed when ekrt_rq_fusable (fused; packed: the specialisation of ekrt_rq_ch). */
-static inline __attribute__((always_inline)) void
-dwp_px(const ekrt_conv_t *p, const int8_t *const *taps, int32_t n_pairs, int8_t *dst, int fused,
-       int packed)
+#if defined(EKRT_DSP) && !defined(EKRT_SINGLE_ROUNDING)
+/* dw_row's table of the fused requantization, in scratch after zpix: per channel m,
+ * k' = 2^(r-1) + (zp << r) and r, so that a channel's output is ekrt_rq_fused's without its
+ * zero point addition and its decoding (zp << r is a multiple of 2^r, so adding it before the
+ * shift is exact; with |k'| < 2^30 - 1 and the accumulator's product term under 2^30, SMMLAR
+ * and the sign term stay inside int32). 0 when some channel's k' is larger. */
+static int dw_rq_table(const ekrt_conv_t *p, int32_t *t)
+{
+    const ekrt_rq_local_t l = ekrt_rq_load(&p->rq);
+    int32_t c;
+    for (c = 0; c < p->out_c; c++, t += 3) {
+        ekrt_rq_ch_t q = ekrt_rq_ch(&l, c, !p->rq.shift);
+        int64_t k = q.r <= 30 ? (int64_t)(2 * p->rq.out_zp + 1) * ((int64_t)1 << (q.r - 1)) : -1;
+        if (k >= (1 << 30) - 1 || k <= -(1 << 30) + 1) {
+            return 0;
+        }
+        t[0] = q.m, t[1] = (int32_t)k, t[2] = q.r;
+    }
+    return 1;
+}
+
+static inline __attribute__((always_inline)) int8_t dw_rq(int32_t a, const int32_t *t)
+{
+    int32_t g;
+    __asm__("smmlar %0, %1, %2, %3" : "=r"(g) : "r"(a + a), "r"(t[0]), "r"(t[1]));
+    return (int8_t)__ssat((g + (a >> 31)) >> t[2], 8);
+}
+
+/* One output pixel of ekrt_dwconv_p with the table's requantization; the inputs are at
+ * taps[i] + off. Per pair of taps and 4 channels, in assembly for the post-indexed loads:
+ * 17 instructions, 13 registers. */
+static void dwp_px_rq(const ekrt_conv_t *p, const int8_t *const *taps, int32_t off,
+                      const int8_t *const *te, const int32_t *t, int8_t *dst)
+{
+    const int32_t *w = (const int32_t *)(const void *)p->w, *b = p->bias;
+    int8_t *end = dst + p->out_c;
+    for (; dst != end; dst += 4, b += 4, t += 12, off += 4) {
+        int32_t s0 = b[0], s1 = b[1], s2 = b[2], s3 = b[3];
+        const int8_t *const *tp = taps;
+        uint32_t x, y, z, u, v;
+        __asm__("1:\n\t"
+                "ldrd %[x], %[z], [%[tp]], #8\n\t"
+                "ldr %[x], [%[x], %[off]]\n\t"
+                "ldr %[y], [%[z], %[off]]\n\t"
+                "pkhbt %[z], %[x], %[y], lsl #16\n\t"
+                "pkhtb %[x], %[y], %[x], asr #16\n\t"
+                "ldrd %[u], %[v], [%[w]], #8\n\t"
+                "sxtb16 %[y], %[z]\n\t"
+                "smlad %[s0], %[y], %[u], %[s0]\n\t"
+                "sxtb16 %[y], %[z], ror #8\n\t"
+                "smlad %[s1], %[y], %[v], %[s1]\n\t"
+                "ldrd %[u], %[v], [%[w]], #8\n\t"
+                "sxtb16 %[y], %[x]\n\t"
+                "smlad %[s2], %[y], %[u], %[s2]\n\t"
+                "sxtb16 %[y], %[x], ror #8\n\t"
+                "smlad %[s3], %[y], %[v], %[s3]\n\t"
+                "cmp %[tp], %[te]\n\t"
+                "bne 1b"
+                : [s0] "+r"(s0), [s1] "+r"(s1), [s2] "+r"(s2), [s3] "+r"(s3), [tp] "+r"(tp),
+                  [w] "+r"(w), [x] "=&r"(x), [y] "=&r"(y), [z] "=&r"(z), [u] "=&r"(u),
+                  [v] "=&r"(v)
+                : [te] "r"(te), [off] "r"(off)
+                : "cc", "memory");
+        dst[0] = dw_rq(s0, t), dst[1] = dw_rq(s1, t + 3);
+        dst[2] = dw_rq(s2, t + 6), dst[3] = dw_rq(s3, t + 9);
+    }
+}
+#endif
+
+/* One output pixel of ekrt_dwconv_p: every channel, requantized by rq->vec per chunk; the
+ * inputs are at taps[i] + off. */
+static void dwp_px(const ekrt_conv_t *p, const int8_t *const *taps, int32_t off, int32_t n_pairs,
+                   int8_t *dst)
 {
     const int32_t *w = (const int32_t *)(const void *)p->w;
     int32_t oc = p->out_c, c0, c;
     int32_t acc[EKRT_CHUNK];
-#if defined(EKRT_DSP) && !defined(EKRT_SINGLE_ROUNDING)
-    if (fused) {
-        const ekrt_rq_local_t l = ekrt_rq_load(&p->rq);
-        int32_t zp = p->rq.out_zp;
-        for (c = 0; c < oc; c += 4, w += 4 * n_pairs) {
-            int32_t s[4];
-            s[0] = p->bias[c], s[1] = p->bias[c + 1], s[2] = p->bias[c + 2];
-            s[3] = p->bias[c + 3];
-            dwp_group(taps, w, c, n_pairs, s);
-            dst[c] = ekrt_rq_fused(s[0], ekrt_rq_ch(&l, c, packed), zp);
-            dst[c + 1] = ekrt_rq_fused(s[1], ekrt_rq_ch(&l, c + 1, packed), zp);
-            dst[c + 2] = ekrt_rq_fused(s[2], ekrt_rq_ch(&l, c + 2, packed), zp);
-            dst[c + 3] = ekrt_rq_fused(s[3], ekrt_rq_ch(&l, c + 3, packed), zp);
-        }
-        return;
-    }
-#endif
-    (void)fused, (void)packed;
     for (c0 = 0; c0 < oc; c0 += EKRT_CHUNK) {
         int32_t n = oc - c0 < EKRT_CHUNK ? oc - c0 : EKRT_CHUNK;
         for (c = 0; c < n; c += 4, w += 4 * n_pairs) {
             acc[c] = p->bias[c0 + c], acc[c + 1] = p->bias[c0 + c + 1];
             acc[c + 2] = p->bias[c0 + c + 2], acc[c + 3] = p->bias[c0 + c + 3];
-            dwp_group(taps, w, c0 + c, n_pairs, acc + c);
+            dwp_group(taps, w, off + c0 + c, n_pairs, acc + c);
         }
         p->rq.vec(&p->rq, c0, acc, dst + c0, n);
     }
@@ -74,20 +124,20 @@ dwp_px(const ekrt_conv_t *p, const int8_t *const *taps, int32_t n_pairs, int8_t 
 
 /* One output row. taps: k_h * k_w input pixel pointers (scratch), one more when paired (the
  * zero-weight partner of an odd last tap); zpix: one input pixel of zero points, read for
- * padded taps. paired: the weights are ekrt_dwconv_p's (dw_mode: 2 when the requantization
- * is fused as well). */
+ * padded taps. paired: the weights are ekrt_dwconv_p's; rqt: dw_rq_table's table when the
+ * requantization is fused as well, else null. */
 static void dw_row(const ekrt_conv_t *p, const int8_t *in, int32_t oy, const int8_t **taps,
-                   const int8_t *zpix, int8_t *dst, int paired)
+                   const int8_t *zpix, int8_t *dst, int paired, const int32_t *rqt)
 {
     int32_t oc = p->out_c, ic = p->in_c, mult = p->groups;
     int32_t n_taps = p->k_h * p->k_w, n_pairs = (n_taps + 1) / 2;
     int32_t n_tp = paired ? 2 * n_pairs : n_taps;
-    int32_t ox, ky, kx, c, c0, t;
+    int32_t ox, ky, kx, c, c0, t, off = 0;
     int32_t y0 = oy * p->stride_h - p->pad_h;
     int32_t acc[EKRT_CHUNK];
     const int32_t *bias = p->bias;
     /* Every tap of the row inside vertically; then a pixel whose taps are all inside and
-     * follows one that was has each tap stride_w pixels on: no bounds checks. */
+     * follows one that was has each tap stride_w pixels on (off): no bounds checks. */
     int32_t rows_in = y0 >= 0 && y0 + (p->k_h - 1) * p->dil_h < p->in_h, prev_in = 0;
     int32_t step = p->stride_w * ic;
     for (ox = 0; ox < p->out_w; ox++, dst += oc) {
@@ -95,10 +145,9 @@ static void dw_row(const ekrt_conv_t *p, const int8_t *in, int32_t oy, const int
         int32_t all_in = rows_in && x0 >= 0 && x0 + (p->k_w - 1) * p->dil_w < p->in_w;
         const int8_t **tp = taps;
         if (all_in && prev_in) {
-            for (t = 0; t < n_tp; t++) {
-                taps[t] += step;
-            }
+            off += step;
         } else {
+            off = 0;
             for (ky = 0; ky < p->k_h; ky++) {
                 int32_t iy = y0 + ky * p->dil_h;
                 for (kx = 0; kx < p->k_w; kx++) {
@@ -113,18 +162,16 @@ static void dw_row(const ekrt_conv_t *p, const int8_t *in, int32_t oy, const int
             }
         }
         prev_in = all_in;
-        if (paired) {
 #if defined(EKRT_DSP) && !defined(EKRT_SINGLE_ROUNDING)
-            if (paired == 2) {
-                if (p->rq.shift) {
-                    dwp_px(p, taps, n_pairs, dst, 1, 0);
-                } else {
-                    dwp_px(p, taps, n_pairs, dst, 1, 1);
-                }
-                continue;
-            }
+        if (rqt) {
+            dwp_px_rq(p, taps, off, taps + n_tp, rqt, dst);
+            continue;
+        }
+#else
+        (void)rqt;
 #endif
-            dwp_px(p, taps, n_pairs, dst, 0, 0);
+        if (paired) {
+            dwp_px(p, taps, off, n_pairs, dst);
             continue;
         }
         for (c0 = 0; c0 < oc; c0 += EKRT_CHUNK) {
@@ -137,7 +184,7 @@ static void dw_row(const ekrt_conv_t *p, const int8_t *in, int32_t oy, const int
                     int32_t s3 = bias[cc + 3];
                     const int8_t *w = p->w + cc;
                     for (t = 0; t < n_taps; t++, w += oc) {
-                        const int8_t *x = taps[t] + cc;
+                        const int8_t *x = taps[t] + off + cc;
 #ifdef EKRT_DSP
                         uint32_t xv = ekrt_ld32(x), wv = ekrt_ld32(w);
                         int32_t xa = ekrt_sxtb16_lo(xv), xb = ekrt_sxtb16_hi(xv);
@@ -164,7 +211,7 @@ static void dw_row(const ekrt_conv_t *p, const int8_t *in, int32_t oy, const int
                 int32_t s = bias[cc], ci = cc / mult;
                 const int8_t *w = p->w + cc;
                 for (t = 0; t < n_taps; t++, w += oc) {
-                    s += (int32_t)taps[t][ci] * *w;
+                    s += (int32_t)taps[t][off + ci] * *w;
                 }
                 acc[c] = s;
             }
@@ -183,24 +230,28 @@ static int8_t *dw_setup(const ekrt_conv_t *p, int32_t *scratch)
     return zpix;
 }
 
-/* dw_row's paired argument: ekrt_rq_fusable loops over the channels, so once a call. */
-static int dw_mode(const ekrt_conv_t *p, int paired)
+/* dw_row's rqt: dw_rq_table's, after zpix, when the paired kernel's requantization is fusable
+ * (decided once a call: ekrt_rq_fusable loops over the channels), else null. */
+static const int32_t *dw_rqt(const ekrt_conv_t *p, int paired, const int8_t *zpix)
 {
 #if defined(EKRT_DSP) && !defined(EKRT_SINGLE_ROUNDING)
-    return paired ? 1 + ekrt_rq_fusable(&p->rq, p->out_c) : 0;
-#else
-    (void)p;
-    return paired;
+    int32_t *t = (int32_t *)(void *)(zpix + ((p->in_c + 7) & ~7));
+    if (paired && ekrt_rq_fusable(&p->rq, p->out_c) && dw_rq_table(p, t)) {
+        return t;
+    }
 #endif
+    (void)p, (void)paired, (void)zpix;
+    return 0;
 }
 
 static void dw(const ekrt_conv_t *p, const int8_t *in, int8_t *out, int32_t *scratch, int paired)
 {
     const int8_t *zpix = dw_setup(p, scratch);
+    const int32_t *rqt = dw_rqt(p, paired, zpix);
     int32_t oy;
     for (oy = 0; oy < p->out_h; oy++) {
         dw_row(p, in, oy, (const int8_t **)(void *)scratch, zpix,
-               out + (size_t)oy * p->out_w * p->out_c, paired);
+               out + (size_t)oy * p->out_w * p->out_c, paired, rqt);
     }
 }
 
@@ -209,12 +260,13 @@ static void dw_inplace(const ekrt_conv_t *p, int8_t *inout, int32_t *scratch, in
     int32_t row_bytes = (int32_t)p->out_w * p->out_c;
     int32_t ring = p->pad_h + 1 < p->out_h ? p->pad_h + 1 : p->out_h;
     const int8_t *zpix = dw_setup(p, scratch);
+    const int32_t *rqt = dw_rqt(p, paired, zpix);
     int8_t *rows = (int8_t *)scratch + EKRT_DW_SCRATCH(p->k_h, p->k_w, p->in_c);
     int32_t y, r;
     for (y = 0; y < p->out_h + p->pad_h; y++) {
         if (y < p->out_h) {
             dw_row(p, inout, y, (const int8_t **)(void *)scratch, zpix,
-                   rows + (size_t)(y % ring) * row_bytes, paired);
+                   rows + (size_t)(y % ring) * row_bytes, paired, rqt);
         }
         /* Input row y - pad_h is read by no later output row: overwrite it. */
         r = y - p->pad_h;
@@ -237,10 +289,10 @@ void ekrt_dwconv_inplace(const ekrt_conv_t *p, int8_t *inout, int32_t *scratch)
 
 void ekrt_dwconv_p(const ekrt_conv_t *p, const int8_t *in, int8_t *out, int32_t *scratch)
 {
-    dw(p, in, out, scratch, dw_mode(p, 1));
+    dw(p, in, out, scratch, 1);
 }
 
 void ekrt_dwconv_p_inplace(const ekrt_conv_t *p, int8_t *inout, int32_t *scratch)
 {
-    dw_inplace(p, inout, scratch, dw_mode(p, 1));
+    dw_inplace(p, inout, scratch, 1);
 }

@@ -43,8 +43,10 @@ void ekrt_conv2d_1x1_pruned(const ekrt_conv_pruned_t *p, const int8_t *in, int8_
                             int8_t *scratch);
 
 /* DEPTHWISE_CONV_2D; scratch: EKRT_DW_SCRATCH bytes, 8-byte aligned (a tap pointer table of
- * k_h * k_w + 1 entries, sized for 64-bit hosts too, and one input pixel of zero points). */
-#define EKRT_DW_SCRATCH(k_h, k_w, in_c) (8 * ((k_h) * (k_w) + 1) + (((in_c) + 7) & ~7))
+ * k_h * k_w + 1 entries, sized for 64-bit hosts too, one input pixel of zero points and the
+ * paired kernel's requantization table, 12 bytes a channel). */
+#define EKRT_DW_SCRATCH(k_h, k_w, in_c)                                                        \
+    (8 * ((k_h) * (k_w) + 1) + (((in_c) + 7) & ~7) + 12 * (in_c))
 void ekrt_dwconv(const ekrt_conv_t *p, const int8_t *in, int8_t *out, int32_t *scratch);
 /* In place (out == in) for stride 1, depth multiplier 1, same-size output: output rows
  * are buffered in scratch (EKRT_DW_SCRATCH bytes, then min(pad_h + 1, out_h) rows of
