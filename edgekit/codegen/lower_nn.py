@@ -177,12 +177,16 @@ def depthwise_conv_2d(lw: Lowerer, op: Operator) -> Step:
     init = (f"{{{ih}, {iw}, {ic}, {oh}, {ow}, {oc}, {kh}, {kw}, {sh}, {sw}, {dh}, {dw}, "
             f"{ph}, {pw}, {mult}, {x.zero_point}, {wref}, {name}_b, {rq}}}")
     dw_scratch = 8 * (kh * kw + 1) + (ic + 7) // 8 * 8 + 12 * ic   # EKRT_DW_SCRATCH
+    # ekrt_dwconv_p's 3x3 stride-1 path on DSP cores (EKRT_DW3_USED): EKRT_DW3_SCRATCH
+    n, lines = max(oh, ow), min(oh, ow)
+    dw3 = 12 * oc + 4 * (n + 2) + 2 * (lines + 2) * ((n + 4) & ~1) \
+        if paired and kh == kw == 3 and sh == sw == dh == dw == 1 and n >= 4 else 0
     step = Step(op, [x.index], y.index, "ekrt_conv_t", init, consts,
                 fn + "(&{params}, {in0}, {out}, (int32_t *){scratch});",
-                scratch=dw_scratch, macs=oh * ow * oc * kh * kw)
+                scratch=max(dw_scratch, dw3), macs=oh * ow * oc * kh * kw)
     if sh == 1 and mult == 1 and (oh, ow) == (ih, iw):
         step.inplace_call = fn + "_inplace(&{params}, {in0}, (int32_t *){scratch});"
-        step.inplace_scratch = dw_scratch + min(ph + 1, oh) * ow * oc
+        step.inplace_scratch = max(dw_scratch + min(ph + 1, oh) * ow * oc, dw3)
     return step
 
 

@@ -55,11 +55,13 @@ static int dw_rq_table(const ekrt_conv_t *p, int32_t *t)
     return 1;
 }
 
-static inline __attribute__((always_inline)) int8_t dw_rq(int32_t a, const int32_t *t)
+/* The output of a channel whose table entry is m, k, r, from twice its accumulator (a2). */
+static inline __attribute__((always_inline)) int8_t dw_rq(int32_t a2, int32_t m, int32_t k,
+                                                          int32_t r)
 {
     int32_t g;
-    __asm__("smmlar %0, %1, %2, %3" : "=r"(g) : "r"(a + a), "r"(t[0]), "r"(t[1]));
-    return (int8_t)__ssat((g + (a >> 31)) >> t[2], 8);
+    __asm__("smmlar %0, %1, %2, %3" : "=r"(g) : "r"(a2), "r"(m), "r"(k));
+    return (int8_t)__ssat((g + (a2 >> 31)) >> r, 8);
 }
 
 /* One output pixel of ekrt_dwconv_p with the table's requantization; the inputs are at
@@ -97,8 +99,123 @@ static void dwp_px_rq(const ekrt_conv_t *p, const int8_t *const *taps, int32_t o
                   [v] "=&r"(v)
                 : [te] "r"(te), [off] "r"(off)
                 : "cc", "memory");
-        dst[0] = dw_rq(s0, t), dst[1] = dw_rq(s1, t + 3);
-        dst[2] = dw_rq(s2, t + 6), dst[3] = dw_rq(s3, t + 9);
+        dst[0] = dw_rq(s0 + s0, t[0], t[1], t[2]), dst[1] = dw_rq(s1 + s1, t[3], t[4], t[5]);
+        dst[2] = dw_rq(s2 + s2, t[6], t[7], t[8]), dst[3] = dw_rq(s3 + s3, t[9], t[10], t[11]);
+    }
+}
+#endif
+
+#if defined(EKRT_DSP) && !defined(EKRT_SINGLE_ROUNDING)
+/* 3x3, stride 1, dilation 1 (ekrt_dwconv_p with DSP and the table's requantization), one
+ * channel at a time: the channel's input sign-extended into a plane of int16 with its padding
+ * (the zero point; EKRT_DW3_SCRATCH), so that two horizontally adjacent taps are one word
+ * and the channel's 9 weights stay in registers. Per two output pixels and kernel row: one
+ * LDRD, one (unaligned) LDR, two SMLAD, two SMLAxy. In place (out == in) as well: channel c
+ * is read whole into the plane before any of it is written. */
+/* One output line of one channel into acc (an odd line's extra pixel lands in acc[n]).
+ * noinline: inlined, GCC cannot find the asm's 14 registers. */
+static __attribute__((noinline)) void
+dw3_row(const int16_t *p0, int32_t pw, const int32_t *wk, int32_t *acc, int32_t n)
+{
+    const int16_t *p1 = p0 + pw, *p2 = p1 + pw;
+    int32_t *end = acc + 2 * ((n + 1) >> 1);
+    int32_t w0 = wk[0], w1 = wk[1], w2 = wk[2], s01 = wk[3], s2 = wk[4];
+    int32_t a0, a1;
+    uint32_t x, y;
+    /* 21 instructions per two output pixels (18 MACs), 14 registers */
+    __asm__ volatile("1:\n\t" /* volatile: its only result is in memory */
+            "ldrd %[x], %[y], [%[p0]], #4\n\t"
+            "smuad %[a0], %[x], %[w0]\n\t"
+            "smlabb %[a0], %[y], %[s01], %[a0]\n\t"
+            "ldr %[x], [%[p0], #-2]\n\t"
+            "smuad %[a1], %[x], %[w0]\n\t"
+            "smlatb %[a1], %[y], %[s01], %[a1]\n\t"
+            "ldrd %[x], %[y], [%[p1]], #4\n\t"
+            "smlad %[a0], %[x], %[w1], %[a0]\n\t"
+            "smlabt %[a0], %[y], %[s01], %[a0]\n\t"
+            "ldr %[x], [%[p1], #-2]\n\t"
+            "smlad %[a1], %[x], %[w1], %[a1]\n\t"
+            "smlatt %[a1], %[y], %[s01], %[a1]\n\t"
+            "ldrd %[x], %[y], [%[p2]], #4\n\t"
+            "smlad %[a0], %[x], %[w2], %[a0]\n\t"
+            "smlabb %[a0], %[y], %[s2], %[a0]\n\t"
+            "ldr %[x], [%[p2], #-2]\n\t"
+            "smlad %[a1], %[x], %[w2], %[a1]\n\t"
+            "smlatb %[a1], %[y], %[s2], %[a1]\n\t"
+            "strd %[a0], %[a1], [%[acc]], #8\n\t"
+            "cmp %[acc], %[end]\n\t"
+            "bne 1b"
+            : [p0] "+r"(p0), [p1] "+r"(p1), [p2] "+r"(p2), [acc] "+r"(acc), [a0] "=&r"(a0),
+              [a1] "=&r"(a1), [x] "=&r"(x), [y] "=&r"(y)
+            : [end] "r"(end), [w0] "r"(w0), [w1] "r"(w1), [w2] "r"(w2), [s01] "r"(s01),
+              [s2] "r"(s2)
+            : "memory");
+}
+
+/* dw3's weights of channel c from the paired ones (t0 t1, t2 t3, t4 t5, t6 t7, t8 0): per
+ * kernel line, its first two taps as a pair (wk[0..2]), its third taps in wk[3] (lines 0 and
+ * 1) and wk[4] (line 2). Lines are rows, or columns when tr (the plane is transposed). */
+static void dw3_weights(const int32_t *w, int32_t c, int tr, int32_t *wk)
+{
+    const uint32_t *pr = (const uint32_t *)w + (c >> 2) * 20 + (c & 3);
+    uint32_t p0 = pr[0], p1 = pr[4], p2 = pr[8];
+    if (tr) {
+        wk[0] = (int32_t)((p0 & 0xFFFFu) | (p1 & 0xFFFF0000u));
+        wk[1] = (int32_t)((p0 >> 16) | (p2 << 16));
+        wk[2] = (int32_t)((p1 & 0xFFFFu) | (p2 & 0xFFFF0000u));
+        wk[3] = (int32_t)pr[12];
+    } else {
+        wk[0] = (int32_t)p0;
+        wk[1] = (int32_t)((p1 >> 16) | (p2 << 16));
+        wk[2] = (int32_t)pr[12];
+        wk[3] = (int32_t)((p1 & 0xFFFFu) | (p2 & 0xFFFF0000u));
+    }
+    wk[4] = (int32_t)pr[16];
+}
+
+/* The plane runs along the longer side of the output (tr: its columns, the image transposed,
+ * when it is taller than wide): fewer, longer lines. */
+static void dw3(const ekrt_conv_t *p, const int8_t *in, int8_t *out, int32_t *scratch,
+                const int32_t *rqt)
+{
+    int32_t oc = p->out_c, tr = p->out_h > p->out_w;
+    int32_t n = tr ? p->out_h : p->out_w, lines = tr ? p->out_w : p->out_h;
+    int32_t in_n = tr ? p->in_h : p->in_w, in_lines = tr ? p->in_w : p->in_h;
+    int32_t along = tr ? p->pad_h : p->pad_w, across = tr ? p->pad_w : p->pad_h;
+    int32_t row = p->in_w * oc, step = tr ? row : oc, in_line = tr ? oc : row;
+    int32_t o_step = tr ? p->out_w * oc : oc, o_line = tr ? oc : p->out_w * oc;
+    int32_t pw = EKRT_DW3_PLANE_W(n), c, y, i;
+    int32_t *acc = scratch + 3 * oc; /* after the table */
+    int16_t *plane = (int16_t *)(void *)(acc + ((n + 2) & ~1));
+    for (i = 0; i < (lines + 2) * pw; i++) {
+        plane[i] = (int16_t)p->in_zp;
+    }
+    for (c = 0; c < oc; c++) {
+        int32_t wk[5], b2 = 2 * p->bias[c], m = rqt[3 * c], k = rqt[3 * c + 1];
+        int32_t r = rqt[3 * c + 2];
+        dw3_weights((const int32_t *)(const void *)p->w, c, tr, wk);
+        __asm__("" : "+r"(b2)); /* keeps 2 * acc + b2 one ADD (GCC would factor the 2 out) */
+        for (y = 0; y < in_lines; y++) {
+            const int8_t *src = in + (size_t)y * in_line + c;
+            int16_t *dst = plane + (y + across) * pw + along, *de = dst + (in_n & ~1);
+            for (; dst != de; dst += 2, src += 2 * step) {
+                dst[0] = src[0], dst[1] = src[step];
+            }
+            if (in_n & 1) {
+                *dst = *src;
+            }
+        }
+        for (y = 0; y < lines; y++) {
+            int8_t *o = out + (size_t)y * o_line + c;
+            const int32_t *a = acc, *ae = acc + (n & ~1);
+            dw3_row(plane + y * pw, pw, wk, acc, n);
+            for (; a != ae; a += 2, o += 2 * o_step) {
+                o[0] = dw_rq(2 * a[0] + b2, m, k, r), o[o_step] = dw_rq(2 * a[1] + b2, m, k, r);
+            }
+            if (n & 1) {
+                *o = dw_rq(2 * a[0] + b2, m, k, r);
+            }
+        }
     }
 }
 #endif
@@ -287,12 +404,32 @@ void ekrt_dwconv_inplace(const ekrt_conv_t *p, int8_t *inout, int32_t *scratch)
     dw_inplace(p, inout, scratch, 0);
 }
 
+/* dw3 when it applies (EKRT_DW3_USED: the lowering sizes the scratch for it then) and the
+ * requantization is fused. */
+static int dw3_used(const ekrt_conv_t *p, const int8_t *in, int8_t *out, int32_t *scratch)
+{
+#if defined(EKRT_DSP) && !defined(EKRT_SINGLE_ROUNDING)
+    if (EKRT_DW3_USED(p->k_h, p->k_w, p->stride_h, p->stride_w, p->dil_h, p->dil_w, p->out_h,
+                      p->out_w) &&
+        ekrt_rq_fusable(&p->rq, p->out_c) && dw_rq_table(p, scratch)) {
+        dw3(p, in, out, scratch, scratch);
+        return 1;
+    }
+#endif
+    (void)p, (void)in, (void)out, (void)scratch;
+    return 0;
+}
+
 void ekrt_dwconv_p(const ekrt_conv_t *p, const int8_t *in, int8_t *out, int32_t *scratch)
 {
-    dw(p, in, out, scratch, 1);
+    if (!dw3_used(p, in, out, scratch)) {
+        dw(p, in, out, scratch, 1);
+    }
 }
 
 void ekrt_dwconv_p_inplace(const ekrt_conv_t *p, int8_t *inout, int32_t *scratch)
 {
-    dw_inplace(p, inout, scratch, 1);
+    if (!dw3_used(p, inout, inout, scratch)) {
+        dw_inplace(p, inout, scratch, 1);
+    }
 }
