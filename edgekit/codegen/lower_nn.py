@@ -17,6 +17,11 @@ def xw_bytes(depth: int) -> int:
     return 4 * (depth & ~3)
 
 
+def rqt_bytes(channels: int) -> int:
+    """EKRT_RQT_BYTES (ekrt_nn.h): the fused requantization's table, in scratch."""
+    return 12 * channels
+
+
 # Below this many weights a one-row FULLY_CONNECTED keeps the plain kernel: ekrt_fc.c's 1.6 KB of
 # code and its scratch (2 bytes an input) are not worth the few instructions saved.
 FC_WIDEN_MIN_MACS = 4096
@@ -51,7 +56,7 @@ def fully_connected(lw: Lowerer, op: Operator) -> Step:
                     "ekrt_fully_connected_w(&{params}, {in0}, {out}, {scratch});", scratch=xw_bytes(in_dim) // 2,
                     macs=batches * in_dim * out_dim)
     return Step(op, [x.index], y.index, "ekrt_fc_t", init, consts, fn + "(&{params}, {in0}, {out}, {scratch});",
-                scratch=xw_bytes(in_dim), macs=batches * in_dim * out_dim)
+                scratch=xw_bytes(in_dim) + rqt_bytes(out_dim), macs=batches * in_dim * out_dim)
 
 
 @lowers("CONV_2D")
@@ -89,13 +94,14 @@ def conv_2d(lw: Lowerer, op: Operator) -> Step:
     macs = oh * ow * oc * kh * kw * icg
     if pointwise:
         step = Step(op, [x.index], y.index, "ekrt_conv_t", init, consts,
-                    "ekrt_conv2d_1x1(&{params}, {in0}, {out}, {scratch}, 0);", scratch=xw_bytes(ic), macs=macs)
+                    "ekrt_conv2d_1x1(&{params}, {in0}, {out}, {scratch}, 0);", scratch=xw_bytes(ic) + rqt_bytes(oc),
+                    macs=macs)
         if oc <= ic:
             step.inplace_call = "ekrt_conv2d_1x1(&{params}, {in0}, {in0}, {scratch}, 1);"
-            step.inplace_scratch = xw_bytes(ic) + 2 * oc
+            step.inplace_scratch = xw_bytes(ic) + rqt_bytes(oc) + 2 * oc
         return step
     depth4 = (kh * kw * icg + 3) // 4 * 4
-    scratch = 2 * depth4 + xw_bytes(depth4)   # EKRT_CONV_SCRATCH
+    scratch = 2 * depth4 + xw_bytes(depth4) + rqt_bytes(oc)   # EKRT_CONV_SCRATCH
     step = Step(op, [x.index], y.index, "ekrt_conv_t", init, consts,
                 "ekrt_conv2d(&{params}, {in0}, {out}, {scratch});", scratch=scratch, macs=macs)
     if sh == 1 and (oh, ow) == (ih, iw) and oc <= ic:
@@ -137,7 +143,7 @@ def _pruned_1x1(lw: Lowerer, op: Operator, x: Tensor, w: Tensor, y: Tensor, w2d:
     init = (f"{{{{{h}, {wd}, {ic}, {h}, {wd}, {oc}, 1, 1, 1, 1, 1, 1, 0, 0, 1, {x.zero_point}, {name}_w, "
             f"{name}_b, {rq}}}, {len(live)}, {len(dead)}, {name}_live, {name}_dead, {name}_dacc, {name}_dm, "
             f"{name}_ds}}")
-    scratch = xw_bytes(ic) + (oc + 3) // 4 * 4 + 2 * ((len(live) + 3) // 4 * 4)
+    scratch = xw_bytes(ic) + (oc + 3) // 4 * 4 + 2 * ((len(live) + 3) // 4 * 4) + rqt_bytes(len(live))
     step = Step(op, [x.index], y.index, "ekrt_conv_pruned_t", init, consts,
                 "ekrt_conv2d_1x1_pruned(&{params}, {in0}, {out}, {scratch});", scratch=scratch,
                 macs=h * wd * oc * ic)
@@ -176,10 +182,10 @@ def depthwise_conv_2d(lw: Lowerer, op: Operator) -> Step:
     wref = f"(const int8_t *){name}_w" if paired else f"{name}_w"
     init = (f"{{{ih}, {iw}, {ic}, {oh}, {ow}, {oc}, {kh}, {kw}, {sh}, {sw}, {dh}, {dw}, "
             f"{ph}, {pw}, {mult}, {x.zero_point}, {wref}, {name}_b, {rq}}}")
-    dw_scratch = 8 * (kh * kw + 1) + (ic + 7) // 8 * 8 + 12 * ic   # EKRT_DW_SCRATCH
+    dw_scratch = 8 * (kh * kw + 1) + (ic + 7) // 8 * 8 + rqt_bytes(ic)   # EKRT_DW_SCRATCH
     # ekrt_dwconv_p's 3x3 stride-1 path on DSP cores (EKRT_DW3_USED): EKRT_DW3_SCRATCH
     n, lines = max(oh, ow), min(oh, ow)
-    dw3 = 12 * oc + 4 * (n + 2) + 2 * (lines + 2) * ((n + 4) & ~1) \
+    dw3 = rqt_bytes(oc) + 4 * (n + 2) + 2 * (lines + 2) * ((n + 4) & ~1) \
         if paired and kh == kw == 3 and sh == sw == dh == dw == 1 and n >= 4 else 0
     step = Step(op, [x.index], y.index, "ekrt_conv_t", init, consts,
                 fn + "(&{params}, {in0}, {out}, (int32_t *){scratch});",

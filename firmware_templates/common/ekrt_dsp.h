@@ -142,6 +142,40 @@ static inline int ekrt_rq_fusable(const ekrt_requant_t *rq, int32_t n)
     }
     return 1;
 }
+
+/* The fused requantization as a table, built once a kernel call (EKRT_RQT_BYTES of scratch):
+ * per channel m, k' = 2^(r-1) + (zp << r) and r, so that each output is ekrt_rq_fused's
+ * without decoding the channel or adding the zero point (zp << r is a multiple of 2^r, so
+ * adding it before the shift is exact; with |k'| < 2^30 - 1 and the product term under 2^30,
+ * SMMLAR and the sign term stay inside int32). t, or null when ekrt_rq_fusable is not true or
+ * some channel's k' is larger (the kernels then requantize through rq->vec). */
+static inline const int32_t *ekrt_rq_table(const ekrt_requant_t *rq, int32_t n, int32_t *t)
+{
+    ekrt_rq_local_t l;
+    int32_t c;
+    if (!ekrt_rq_fusable(rq, n)) {
+        return 0;
+    }
+    l = ekrt_rq_load(rq);
+    for (c = 0; c < n; c++) {
+        ekrt_rq_ch_t q = ekrt_rq_ch(&l, c, !rq->shift);
+        int64_t k = q.r <= 30 ? (int64_t)(2 * rq->out_zp + 1) * ((int64_t)1 << (q.r - 1)) : -1;
+        if (k >= (1 << 30) - 1 || k <= -(1 << 30) + 1) {
+            return 0;
+        }
+        t[3 * c] = q.m, t[3 * c + 1] = (int32_t)k, t[3 * c + 2] = q.r;
+    }
+    return t;
+}
+
+/* The output of a channel whose table entry is m, k, r, from twice its accumulator (a2). */
+static inline __attribute__((always_inline)) int8_t ekrt_rq_t(int32_t a2, int32_t m, int32_t k,
+                                                              int32_t r)
+{
+    int32_t g;
+    __asm__("smmlar %0, %1, %2, %3" : "=r"(g) : "r"(a2), "r"(m), "r"(k));
+    return (int8_t)__ssat((g + (a2 >> 31)) >> r, 8);
+}
 #endif
 #endif
 

@@ -35,35 +35,6 @@ dwp_group(const int8_t *const *taps, const int32_t *w, int32_t cc, int32_t n_pai
 }
 
 #if defined(EKRT_DSP) && !defined(EKRT_SINGLE_ROUNDING)
-/* dw_row's table of the fused requantization, in scratch after zpix: per channel m,
- * k' = 2^(r-1) + (zp << r) and r, so that a channel's output is ekrt_rq_fused's without its
- * zero point addition and its decoding (zp << r is a multiple of 2^r, so adding it before the
- * shift is exact; with |k'| < 2^30 - 1 and the accumulator's product term under 2^30, SMMLAR
- * and the sign term stay inside int32). 0 when some channel's k' is larger. */
-static int dw_rq_table(const ekrt_conv_t *p, int32_t *t)
-{
-    const ekrt_rq_local_t l = ekrt_rq_load(&p->rq);
-    int32_t c;
-    for (c = 0; c < p->out_c; c++, t += 3) {
-        ekrt_rq_ch_t q = ekrt_rq_ch(&l, c, !p->rq.shift);
-        int64_t k = q.r <= 30 ? (int64_t)(2 * p->rq.out_zp + 1) * ((int64_t)1 << (q.r - 1)) : -1;
-        if (k >= (1 << 30) - 1 || k <= -(1 << 30) + 1) {
-            return 0;
-        }
-        t[0] = q.m, t[1] = (int32_t)k, t[2] = q.r;
-    }
-    return 1;
-}
-
-/* The output of a channel whose table entry is m, k, r, from twice its accumulator (a2). */
-static inline __attribute__((always_inline)) int8_t dw_rq(int32_t a2, int32_t m, int32_t k,
-                                                          int32_t r)
-{
-    int32_t g;
-    __asm__("smmlar %0, %1, %2, %3" : "=r"(g) : "r"(a2), "r"(m), "r"(k));
-    return (int8_t)__ssat((g + (a2 >> 31)) >> r, 8);
-}
-
 /* One output pixel of ekrt_dwconv_p with the table's requantization; the inputs are at
  * taps[i] + off. Per pair of taps and 4 channels, in assembly for the post-indexed loads:
  * 17 instructions, 13 registers. */
@@ -99,8 +70,10 @@ static void dwp_px_rq(const ekrt_conv_t *p, const int8_t *const *taps, int32_t o
                   [v] "=&r"(v)
                 : [te] "r"(te), [off] "r"(off)
                 : "cc", "memory");
-        dst[0] = dw_rq(s0 + s0, t[0], t[1], t[2]), dst[1] = dw_rq(s1 + s1, t[3], t[4], t[5]);
-        dst[2] = dw_rq(s2 + s2, t[6], t[7], t[8]), dst[3] = dw_rq(s3 + s3, t[9], t[10], t[11]);
+        dst[0] = ekrt_rq_t(s0 + s0, t[0], t[1], t[2]);
+        dst[1] = ekrt_rq_t(s1 + s1, t[3], t[4], t[5]);
+        dst[2] = ekrt_rq_t(s2 + s2, t[6], t[7], t[8]);
+        dst[3] = ekrt_rq_t(s3 + s3, t[9], t[10], t[11]);
     }
 }
 #endif
@@ -210,10 +183,11 @@ static void dw3(const ekrt_conv_t *p, const int8_t *in, int8_t *out, int32_t *sc
             const int32_t *a = acc, *ae = acc + (n & ~1);
             dw3_row(plane + y * pw, pw, wk, acc, n);
             for (; a != ae; a += 2, o += 2 * o_step) {
-                o[0] = dw_rq(2 * a[0] + b2, m, k, r), o[o_step] = dw_rq(2 * a[1] + b2, m, k, r);
+                o[0] = ekrt_rq_t(2 * a[0] + b2, m, k, r);
+                o[o_step] = ekrt_rq_t(2 * a[1] + b2, m, k, r);
             }
             if (n & 1) {
-                *o = dw_rq(2 * a[0] + b2, m, k, r);
+                *o = ekrt_rq_t(2 * a[0] + b2, m, k, r);
             }
         }
     }
@@ -241,7 +215,7 @@ static void dwp_px(const ekrt_conv_t *p, const int8_t *const *taps, int32_t off,
 
 /* One output row. taps: k_h * k_w input pixel pointers (scratch), one more when paired (the
  * zero-weight partner of an odd last tap); zpix: one input pixel of zero points, read for
- * padded taps. paired: the weights are ekrt_dwconv_p's; rqt: dw_rq_table's table when the
+ * padded taps. paired: the weights are ekrt_dwconv_p's; rqt: ekrt_rq_table's table when the
  * requantization is fused as well, else null. */
 static void dw_row(const ekrt_conv_t *p, const int8_t *in, int32_t oy, const int8_t **taps,
                    const int8_t *zpix, int8_t *dst, int paired, const int32_t *rqt)
@@ -347,14 +321,14 @@ static int8_t *dw_setup(const ekrt_conv_t *p, int32_t *scratch)
     return zpix;
 }
 
-/* dw_row's rqt: dw_rq_table's, after zpix, when the paired kernel's requantization is fusable
+/* dw_row's rqt: ekrt_rq_table's, after zpix, when the paired kernel's requantization is fusable
  * (decided once a call: ekrt_rq_fusable loops over the channels), else null. */
 static const int32_t *dw_rqt(const ekrt_conv_t *p, int paired, const int8_t *zpix)
 {
 #if defined(EKRT_DSP) && !defined(EKRT_SINGLE_ROUNDING)
     int32_t *t = (int32_t *)(void *)(zpix + ((p->in_c + 7) & ~7));
-    if (paired && ekrt_rq_fusable(&p->rq, p->out_c) && dw_rq_table(p, t)) {
-        return t;
+    if (paired) {
+        return ekrt_rq_table(&p->rq, p->out_c, t);
     }
 #endif
     (void)p, (void)paired, (void)zpix;
@@ -411,7 +385,7 @@ static int dw3_used(const ekrt_conv_t *p, const int8_t *in, int8_t *out, int32_t
 #if defined(EKRT_DSP) && !defined(EKRT_SINGLE_ROUNDING)
     if (EKRT_DW3_USED(p->k_h, p->k_w, p->stride_h, p->stride_w, p->dil_h, p->dil_w, p->out_h,
                       p->out_w) &&
-        ekrt_rq_fusable(&p->rq, p->out_c) && dw_rq_table(p, scratch)) {
+        ekrt_rq_table(&p->rq, p->out_c, scratch)) {
         dw3(p, in, out, scratch, scratch);
         return 1;
     }

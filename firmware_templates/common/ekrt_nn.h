@@ -10,20 +10,26 @@
 void ekrt_fully_connected(const ekrt_fc_t *p, const int8_t *in, int8_t *out);
 /* Same result, faster on cores with DSP (ekrt_fc.c); scratch: 2 * (in_dim & ~3) bytes. */
 void ekrt_fully_connected_w(const ekrt_fc_t *p, const int8_t *in, int8_t *out, int8_t *scratch);
+/* The fused requantization's table (DSP cores): 12 bytes a channel, word-aligned. */
+#define EKRT_RQT_BYTES(n) (12 * (n))
+
 /* Same result, two batch rows per pass (also used when the model's convolutions link the
- * two-row kernel anyway: one kernel less in flash); scratch: EKRT_XW_BYTES(in_dim). */
+ * two-row kernel anyway: one kernel less in flash); scratch: EKRT_XW_BYTES(in_dim), then
+ * EKRT_RQT_BYTES(out_dim). */
 void ekrt_fully_connected_x2(const ekrt_fc_t *p, const int8_t *in, int8_t *out, int8_t *scratch);
 
 /* CONV_2D. Generic NHWC convolution (groups > 1 allowed); weight rows zero-padded to a
  * multiple of 4 bytes; scratch holds two im2col columns of k_h * k_w * (in_c / groups)
- * bytes, each rounded up to a multiple of 4, then EKRT_XW_BYTES of that rounded depth. */
+ * bytes, each rounded up to a multiple of 4, EKRT_XW_BYTES of that rounded depth, then
+ * EKRT_RQT_BYTES(out_c): EKRT_CONV_SCRATCH(depth, out_c). */
 void ekrt_conv2d(const ekrt_conv_t *p, const int8_t *in, int8_t *out, int8_t *scratch);
-#define EKRT_CONV_SCRATCH(depth) (6 * (((depth) + 3) & ~3))
+#define EKRT_CONV_SCRATCH(depth, out_c) (6 * (((depth) + 3) & ~3) + EKRT_RQT_BYTES(out_c))
 /* In place (out == in) at stride 1, dilation 1, a same-size output, out_c <= in_c: scratch
  * is EKRT_CONV_SCRATCH, then min(pad_h + 1, out_h) rows of out_w * out_c bytes. */
 void ekrt_conv2d_inplace(const ekrt_conv_t *p, int8_t *inout, int8_t *scratch);
-/* 1x1 stride-1 unpadded convolution; scratch: EKRT_XW_BYTES(in_c). In place (inplace != 0,
- * out == in, out_c <= in_c) the scratch holds 2 * out_c more bytes after those. */
+/* 1x1 stride-1 unpadded convolution; scratch: EKRT_XW_BYTES(in_c), EKRT_RQT_BYTES(out_c). In
+ * place (inplace != 0, out == in, out_c <= in_c) the scratch holds 2 * out_c more bytes after
+ * those. */
 void ekrt_conv2d_1x1(const ekrt_conv_t *p, const int8_t *in, int8_t *out, int8_t *scratch,
                      int32_t inplace);
 
@@ -37,8 +43,8 @@ typedef struct {
     const int32_t *dead_acc, *dead_mult; /* the dead channel's folded bias and multiplier */
     const int8_t *dead_shift;
 } ekrt_conv_pruned_t;
-/* scratch: EKRT_XW_BYTES(in_c), out_c and 2 * n_live bytes (each rounded up to 4); in place
- * capable (out == in) when out_c <= in_c. */
+/* scratch: EKRT_XW_BYTES(in_c), out_c and 2 * n_live bytes (each rounded up to 4), then
+ * EKRT_RQT_BYTES(n_live); in place capable (out == in) when out_c <= in_c. */
 void ekrt_conv2d_1x1_pruned(const ekrt_conv_pruned_t *p, const int8_t *in, int8_t *out,
                             int8_t *scratch);
 
