@@ -155,8 +155,8 @@ def _pruned_1x1(lw: Lowerer, op: Operator, x: Tensor, w: Tensor, y: Tensor, w2d:
 
 @lowers("DEPTHWISE_CONV_2D")
 def depthwise_conv_2d(lw: Lowerer, op: Operator) -> Step:
-    """DEPTHWISE_CONV_2D: ekrt_dwconv_p on paired weights (depth multiplier 1, out_c % 4 == 0), else
-    ekrt_dwconv (their _inplace forms at stride 1); input zp folded into the bias."""
+    """DEPTHWISE_CONV_2D: ekrt_dwconv_p (depth multiplier 1, out_c % 4 == 0: its taps paired in
+    scratch), else ekrt_dwconv (their _inplace forms at stride 1); input zp folded into the bias."""
     x = lw.act(op, op.inputs[0])
     w = lw.const(op, op.inputs[1], "int8")
     y = lw.out(op)
@@ -174,15 +174,14 @@ def depthwise_conv_2d(lw: Lowerer, op: Operator) -> Step:
     wdata = values(w).reshape(kh * kw, oc)
     paired = mult == 1 and oc % 4 == 0
     fn = "ekrt_dwconv_p" if paired else "ekrt_dwconv"
-    consts = [ConstArray(f"{name}_w", "int32_t", paired_dw_weights(wdata)) if paired
-              else ConstArray(f"{name}_w", "int8_t", wdata.reshape(-1))]
+    consts = [ConstArray(f"{name}_w", "int8_t", wdata.reshape(-1))]
     bias_idx = op.inputs[2] if len(op.inputs) > 2 else -1
     acc_bound = lw.folded_bias(op, name, wdata.T, bias_idx, x, consts)
     rq = lw.requant_init(name, op, x, w, y, oc, consts, acc_bound)
-    wref = f"(const int8_t *){name}_w" if paired else f"{name}_w"
     init = (f"{{{ih}, {iw}, {ic}, {oh}, {ow}, {oc}, {kh}, {kw}, {sh}, {sw}, {dh}, {dw}, "
-            f"{ph}, {pw}, {mult}, {x.zero_point}, {wref}, {name}_b, {rq}}}")
-    dw_scratch = 8 * (kh * kw + 1) + (ic + 7) // 8 * 8 + rqt_bytes(ic)   # EKRT_DW_SCRATCH
+            f"{ph}, {pw}, {mult}, {x.zero_point}, {name}_w, {name}_b, {rq}}}")
+    # EKRT_DW_SCRATCH: ekrt_dwconv_p pairs the weights in scratch
+    dw_scratch = 8 * (kh * kw + 1) + (ic + 7) // 8 * 8 + rqt_bytes(ic) + 4 * ((kh * kw + 1) // 2) * ic
     # ekrt_dwconv_p's 3x3 stride-1 path on DSP cores (EKRT_DW3_USED): EKRT_DW3_SCRATCH
     n, lines = max(oh, ow), min(oh, ow)
     dw3 = rqt_bytes(oc) + 4 * (n + 2) + 2 * (lines + 2) * ((n + 4) & ~1) \
@@ -194,17 +193,6 @@ def depthwise_conv_2d(lw: Lowerer, op: Operator) -> Step:
         step.inplace_call = fn + "_inplace(&{params}, {in0}, (int32_t *){scratch});"
         step.inplace_scratch = max(dw_scratch + min(ph + 1, oh) * ow * oc, dw3)
     return step
-
-
-def paired_dw_weights(wdata: np.ndarray) -> np.ndarray:
-    """[taps][oc] depthwise weights (oc % 4 == 0) in ekrt_dwconv_p's order: per group of 4
-    channels, per pair of taps (t, u), one int32 per channel, w_t in the low halfword and w_u
-    in the high one (an odd last tap gets a zero partner), so that SMLAD takes them as they are."""
-    taps, oc = wdata.shape
-    w = np.concatenate([wdata, np.zeros((taps % 2, oc), dtype=wdata.dtype)]).astype(np.int64)
-    words = (w[0::2] & 0xFFFF) | (w[1::2] << 16)              # [pair][oc]
-    words = ((words + (1 << 31)) % (1 << 32)) - (1 << 31)     # as int32
-    return words.reshape(-1, oc // 4, 4).transpose(1, 0, 2).reshape(-1)
 
 
 @lowers("AVERAGE_POOL_2D", "MAX_POOL_2D")

@@ -7,7 +7,8 @@
 
 /* Paired weights (ekrt_dwconv_p, depth multiplier 1, out_c % 4 == 0): per group of 4 channels,
  * per pair of taps (t, u) (an odd last tap is paired with zero weights), 4 words, one per
- * channel: w_t (low halfword) | w_u << 16, laid out at generation time. With DSP, PKHBT/PKHTB
+ * channel: w_t (low halfword) | w_u << 16, laid out in scratch once a call (dw_pair) from the
+ * int8 [tap][oc] weights. With DSP, PKHBT/PKHTB
  * put both taps' bytes of two channels in one word, so each SMLAD does 2 MACs: per pair of
  * taps and 4 channels 2 input loads, 2 PKH, 4 SXTB16, 4 weight loads and 4 SMLAD. */
 static inline __attribute__((always_inline)) void
@@ -125,25 +126,26 @@ dw3_row(const int16_t *p0, int32_t pw, const int32_t *wk, int32_t *acc, int32_t 
             : "memory");
 }
 
-/* dw3's weights of channel c from the paired ones (t0 t1, t2 t3, t4 t5, t6 t7, t8 0): per
- * kernel line, its first two taps as a pair (wk[0..2]), its third taps in wk[3] (lines 0 and
- * 1) and wk[4] (line 2). Lines are rows, or columns when tr (the plane is transposed). */
-static void dw3_weights(const int32_t *w, int32_t c, int tr, int32_t *wk)
+/* dw3's weights of channel c from the int8 [tap][oc] ones: per kernel line, its first two
+ * taps as a pair (wk[0..2]), its third taps in wk[3] (lines 0 and 1) and wk[4] (line 2). Lines
+ * are rows, or columns when tr (the plane is transposed). */
+static void dw3_weights(const int8_t *w, int32_t oc, int32_t c, int tr, int32_t *wk)
 {
-    const uint32_t *pr = (const uint32_t *)w + (c >> 2) * 20 + (c & 3);
-    uint32_t p0 = pr[0], p1 = pr[4], p2 = pr[8];
+    const int8_t *r0 = w + c, *r1 = r0 + 3 * oc, *r2 = r1 + 3 * oc; /* kernel rows 0, 1, 2 */
+    int32_t t[9]; /* t[line * 3 + j] */
+    int32_t i;
     if (tr) {
-        wk[0] = (int32_t)((p0 & 0xFFFFu) | (p1 & 0xFFFF0000u));
-        wk[1] = (int32_t)((p0 >> 16) | (p2 << 16));
-        wk[2] = (int32_t)((p1 & 0xFFFFu) | (p2 & 0xFFFF0000u));
-        wk[3] = (int32_t)pr[12];
+        t[0] = r0[0], t[1] = r1[0], t[2] = r2[0], t[3] = r0[oc], t[4] = r1[oc], t[5] = r2[oc];
+        t[6] = r0[2 * oc], t[7] = r1[2 * oc], t[8] = r2[2 * oc];
     } else {
-        wk[0] = (int32_t)p0;
-        wk[1] = (int32_t)((p1 >> 16) | (p2 << 16));
-        wk[2] = (int32_t)pr[12];
-        wk[3] = (int32_t)((p1 & 0xFFFFu) | (p2 & 0xFFFF0000u));
+        t[0] = r0[0], t[1] = r0[oc], t[2] = r0[2 * oc], t[3] = r1[0], t[4] = r1[oc];
+        t[5] = r1[2 * oc], t[6] = r2[0], t[7] = r2[oc], t[8] = r2[2 * oc];
     }
-    wk[4] = (int32_t)pr[16];
+    for (i = 0; i < 3; i++) {
+        wk[i] = (int32_t)(((uint32_t)t[3 * i] & 0xFFFFu) | ((uint32_t)t[3 * i + 1] << 16));
+    }
+    wk[3] = (int32_t)(((uint32_t)t[2] & 0xFFFFu) | ((uint32_t)t[5] << 16));
+    wk[4] = t[8];
 }
 
 /* The plane runs along the longer side of the output (tr: its columns, the image transposed,
@@ -166,7 +168,7 @@ static void dw3(const ekrt_conv_t *p, const int8_t *in, int8_t *out, int32_t *sc
     for (c = 0; c < oc; c++) {
         int32_t wk[5], b2 = 2 * p->bias[c], m = rqt[3 * c], k = rqt[3 * c + 1];
         int32_t r = rqt[3 * c + 2];
-        dw3_weights((const int32_t *)(const void *)p->w, c, tr, wk);
+        dw3_weights(p->w, oc, c, tr, wk);
         __asm__("" : "+r"(b2)); /* keeps 2 * acc + b2 one ADD (GCC would factor the 2 out) */
         for (y = 0; y < in_lines; y++) {
             const int8_t *src = in + (size_t)y * in_line + c;
@@ -394,16 +396,48 @@ static int dw3_used(const ekrt_conv_t *p, const int8_t *in, int8_t *out, int32_t
     return 0;
 }
 
+/* ekrt_dwconv_p's paired weights, in scratch after the tap table, zpix and rq table. */
+static const int8_t *dw_pair(const ekrt_conv_t *p, int32_t *scratch)
+{
+    int32_t oc = p->out_c, n_taps = p->k_h * p->k_w, stride = 4 * ((n_taps + 1) / 2), j, i;
+    int32_t *d0 = (int32_t *)(void *)((int8_t *)scratch + 8 * (n_taps + 1) +
+                                      ((p->in_c + 7) & ~7) + EKRT_RQT_BYTES(p->in_c));
+    for (j = 0; j < n_taps; j += 2) { /* pair j / 2 of every channel */
+        const int8_t *a = p->w + j * oc, *b = a + oc;
+        int32_t *d = d0 + 2 * j;
+        for (i = 0; i < oc; i += 4, a += 4, b += 4, d += stride) {
+#ifdef EKRT_DSP
+            uint32_t va = ekrt_ld32(a), vb = j + 1 < n_taps ? ekrt_ld32(b) : 0;
+            uint32_t al = (uint32_t)ekrt_sxtb16_lo(va), ah = (uint32_t)ekrt_sxtb16_hi(va);
+            uint32_t bl = (uint32_t)ekrt_sxtb16_lo(vb), bh = (uint32_t)ekrt_sxtb16_hi(vb);
+            d[0] = (int32_t)ekrt_pkhbt16(al, bl), d[1] = (int32_t)ekrt_pkhbt16(ah, bh);
+            d[2] = (int32_t)ekrt_pkhtb16(bl, al), d[3] = (int32_t)ekrt_pkhtb16(bh, ah);
+#else
+            int32_t k;
+            for (k = 0; k < 4; k++) { /* an odd last tap's partner is zero */
+                uint32_t hi = j + 1 < n_taps ? (uint32_t)b[k] << 16 : 0;
+                d[k] = (int32_t)(((uint32_t)a[k] & 0xFFFFu) | hi);
+            }
+#endif
+        }
+    }
+    return (const int8_t *)d0;
+}
+
 void ekrt_dwconv_p(const ekrt_conv_t *p, const int8_t *in, int8_t *out, int32_t *scratch)
 {
     if (!dw3_used(p, in, out, scratch)) {
-        dw(p, in, out, scratch, 1);
+        ekrt_conv_t q = *p;
+        q.w = dw_pair(p, scratch);
+        dw(&q, in, out, scratch, 1);
     }
 }
 
 void ekrt_dwconv_p_inplace(const ekrt_conv_t *p, int8_t *inout, int32_t *scratch)
 {
     if (!dw3_used(p, inout, inout, scratch)) {
-        dw_inplace(p, inout, scratch, 1);
+        ekrt_conv_t q = *p;
+        q.w = dw_pair(p, scratch);
+        dw_inplace(&q, inout, scratch, 1);
     }
 }
