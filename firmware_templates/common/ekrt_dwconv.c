@@ -39,10 +39,10 @@ dwp_group(const int8_t *const *taps, const int32_t *w, int32_t cc, int32_t n_pai
 /* One output pixel of ekrt_dwconv_p with the table's requantization; the inputs are at
  * taps[i] + off. Per pair of taps and 4 channels, in assembly for the post-indexed loads:
  * 17 instructions, 13 registers. */
-static void dwp_px_rq(const ekrt_conv_t *p, const int8_t *const *taps, int32_t off,
-                      const int8_t *const *te, const int32_t *t, int8_t *dst)
+static void dwp_px_rq(const ekrt_conv_t *p, const int32_t *w, const int8_t *const *taps,
+                      int32_t off, const int8_t *const *te, const int32_t *t, int8_t *dst)
 {
-    const int32_t *w = (const int32_t *)(const void *)p->w, *b = p->bias;
+    const int32_t *b = p->bias;
     int8_t *end = dst + p->out_c;
     for (; dst != end; dst += 4, b += 4, t += 12, off += 4) {
         int32_t s0 = b[0], s1 = b[1], s2 = b[2], s3 = b[3];
@@ -198,10 +198,9 @@ static void dw3(const ekrt_conv_t *p, const int8_t *in, int8_t *out, int32_t *sc
 
 /* One output pixel of ekrt_dwconv_p: every channel, requantized by rq->vec per chunk; the
  * inputs are at taps[i] + off. */
-static void dwp_px(const ekrt_conv_t *p, const int8_t *const *taps, int32_t off, int32_t n_pairs,
-                   int8_t *dst)
+static void dwp_px(const ekrt_conv_t *p, const int32_t *w, const int8_t *const *taps, int32_t off,
+                   int32_t n_pairs, int8_t *dst)
 {
-    const int32_t *w = (const int32_t *)(const void *)p->w;
     int32_t oc = p->out_c, c0, c;
     int32_t acc[EKRT_CHUNK];
     for (c0 = 0; c0 < oc; c0 += EKRT_CHUNK) {
@@ -217,14 +216,14 @@ static void dwp_px(const ekrt_conv_t *p, const int8_t *const *taps, int32_t off,
 
 /* One output row. taps: k_h * k_w input pixel pointers (scratch), one more when paired (the
  * zero-weight partner of an odd last tap); zpix: one input pixel of zero points, read for
- * padded taps. paired: the weights are ekrt_dwconv_p's; rqt: ekrt_rq_table's table when the
- * requantization is fused as well, else null. */
+ * padded taps. pw: ekrt_dwconv_p's paired weights (dw_pair), else null; rqt: ekrt_rq_table's
+ * when the requantization is fused as well, else null. */
 static void dw_row(const ekrt_conv_t *p, const int8_t *in, int32_t oy, const int8_t **taps,
-                   const int8_t *zpix, int8_t *dst, int paired, const int32_t *rqt)
+                   const int8_t *zpix, int8_t *dst, const int32_t *pw, const int32_t *rqt)
 {
     int32_t oc = p->out_c, ic = p->in_c, mult = p->groups;
     int32_t n_taps = p->k_h * p->k_w, n_pairs = (n_taps + 1) / 2;
-    int32_t n_tp = paired ? 2 * n_pairs : n_taps;
+    int32_t n_tp = pw ? 2 * n_pairs : n_taps;
     int32_t ox, ky, kx, c, c0, t, off = 0;
     int32_t y0 = oy * p->stride_h - p->pad_h;
     int32_t acc[EKRT_CHUNK];
@@ -257,14 +256,14 @@ static void dw_row(const ekrt_conv_t *p, const int8_t *in, int32_t oy, const int
         prev_in = all_in;
 #if defined(EKRT_DSP) && !defined(EKRT_SINGLE_ROUNDING)
         if (rqt) {
-            dwp_px_rq(p, taps, off, taps + n_tp, rqt, dst);
+            dwp_px_rq(p, pw, taps, off, taps + n_tp, rqt, dst);
             continue;
         }
 #else
         (void)rqt;
 #endif
-        if (paired) {
-            dwp_px(p, taps, off, n_pairs, dst);
+        if (pw) {
+            dwp_px(p, pw, taps, off, n_pairs, dst);
             continue;
         }
         for (c0 = 0; c0 < oc; c0 += EKRT_CHUNK) {
@@ -325,41 +324,42 @@ static int8_t *dw_setup(const ekrt_conv_t *p, int32_t *scratch)
 
 /* dw_row's rqt: ekrt_rq_table's, after zpix, when the paired kernel's requantization is fusable
  * (decided once a call: ekrt_rq_fusable loops over the channels), else null. */
-static const int32_t *dw_rqt(const ekrt_conv_t *p, int paired, const int8_t *zpix)
+static const int32_t *dw_rqt(const ekrt_conv_t *p, const int32_t *pw, const int8_t *zpix)
 {
 #if defined(EKRT_DSP) && !defined(EKRT_SINGLE_ROUNDING)
     int32_t *t = (int32_t *)(void *)(zpix + ((p->in_c + 7) & ~7));
-    if (paired) {
+    if (pw) {
         return ekrt_rq_table(&p->rq, p->out_c, t);
     }
 #endif
-    (void)p, (void)paired, (void)zpix;
+    (void)p, (void)pw, (void)zpix;
     return 0;
 }
 
-static void dw(const ekrt_conv_t *p, const int8_t *in, int8_t *out, int32_t *scratch, int paired)
+static void dw(const ekrt_conv_t *p, const int8_t *in, int8_t *out, int32_t *scratch,
+               const int32_t *pw)
 {
     const int8_t *zpix = dw_setup(p, scratch);
-    const int32_t *rqt = dw_rqt(p, paired, zpix);
+    const int32_t *rqt = dw_rqt(p, pw, zpix);
     int32_t oy;
     for (oy = 0; oy < p->out_h; oy++) {
         dw_row(p, in, oy, (const int8_t **)(void *)scratch, zpix,
-               out + (size_t)oy * p->out_w * p->out_c, paired, rqt);
+               out + (size_t)oy * p->out_w * p->out_c, pw, rqt);
     }
 }
 
-static void dw_inplace(const ekrt_conv_t *p, int8_t *inout, int32_t *scratch, int paired)
+static void dw_inplace(const ekrt_conv_t *p, int8_t *inout, int32_t *scratch, const int32_t *pw)
 {
     int32_t row_bytes = (int32_t)p->out_w * p->out_c;
     int32_t ring = p->pad_h + 1 < p->out_h ? p->pad_h + 1 : p->out_h;
     const int8_t *zpix = dw_setup(p, scratch);
-    const int32_t *rqt = dw_rqt(p, paired, zpix);
+    const int32_t *rqt = dw_rqt(p, pw, zpix);
     int8_t *rows = (int8_t *)scratch + EKRT_DW_SCRATCH(p->k_h, p->k_w, p->in_c);
     int32_t y, r;
     for (y = 0; y < p->out_h + p->pad_h; y++) {
         if (y < p->out_h) {
             dw_row(p, inout, y, (const int8_t **)(void *)scratch, zpix,
-                   rows + (size_t)(y % ring) * row_bytes, paired, rqt);
+                   rows + (size_t)(y % ring) * row_bytes, pw, rqt);
         }
         /* Input row y - pad_h is read by no later output row: overwrite it. */
         r = y - p->pad_h;
@@ -397,7 +397,7 @@ static int dw3_used(const ekrt_conv_t *p, const int8_t *in, int8_t *out, int32_t
 }
 
 /* ekrt_dwconv_p's paired weights, in scratch after the tap table, zpix and rq table. */
-static const int8_t *dw_pair(const ekrt_conv_t *p, int32_t *scratch)
+static const int32_t *dw_pair(const ekrt_conv_t *p, int32_t *scratch)
 {
     int32_t oc = p->out_c, n_taps = p->k_h * p->k_w, stride = 4 * ((n_taps + 1) / 2), j, i;
     int32_t *d0 = (int32_t *)(void *)((int8_t *)scratch + 8 * (n_taps + 1) +
@@ -421,23 +421,19 @@ static const int8_t *dw_pair(const ekrt_conv_t *p, int32_t *scratch)
 #endif
         }
     }
-    return (const int8_t *)d0;
+    return d0;
 }
 
 void ekrt_dwconv_p(const ekrt_conv_t *p, const int8_t *in, int8_t *out, int32_t *scratch)
 {
     if (!dw3_used(p, in, out, scratch)) {
-        ekrt_conv_t q = *p;
-        q.w = dw_pair(p, scratch);
-        dw(&q, in, out, scratch, 1);
+        dw(p, in, out, scratch, dw_pair(p, scratch));
     }
 }
 
 void ekrt_dwconv_p_inplace(const ekrt_conv_t *p, int8_t *inout, int32_t *scratch)
 {
     if (!dw3_used(p, inout, inout, scratch)) {
-        ekrt_conv_t q = *p;
-        q.w = dw_pair(p, scratch);
-        dw_inplace(&q, inout, scratch, 1);
+        dw_inplace(p, inout, scratch, dw_pair(p, scratch));
     }
 }
