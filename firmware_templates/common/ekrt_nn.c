@@ -265,6 +265,35 @@ void ekrt_fully_connected_x2(const ekrt_fc_t *p, const int8_t *in, int8_t *out, 
 
 /* ------------------------------------------------------------------ CONV_2D */
 
+/* im2col's window at (y0, x0) when it is wholly inside and groups == 1, dilation_w == 1 on DSP
+ * cores: k_h runs of k_w * in_c bytes copied by words here (a call of ekrt_copy a run, and the
+ * reloads of p after it, cost more than the copy). 0 when it does not apply. */
+static int im2col_inside(const ekrt_conv_t *p, const int8_t *in, int32_t y0, int32_t x0,
+                         int8_t *col)
+{
+#ifdef EKRT_DSP
+    int32_t ic = p->in_c, n = p->k_w * ic, step = p->dil_h * p->in_w * ic, kh = p->k_h, ky, i;
+    const int8_t *src = in + ((size_t)y0 * p->in_w + x0) * ic;
+    if (p->groups != 1 || p->dil_w != 1 || y0 < 0 || y0 + (kh - 1) * p->dil_h >= p->in_h ||
+        x0 < 0 || x0 + p->k_w > p->in_w) {
+        return 0;
+    }
+    for (ky = 0; ky < kh; ky++, src += step) {
+        for (i = 0; i + 4 <= n; i += 4, col += 4) {
+            uint32_t v = ekrt_ld32(src + i);
+            __builtin_memcpy(col, &v, 4);
+        }
+        for (; i < n; i++) {
+            *col++ = src[i];
+        }
+    }
+    return 1;
+#else
+    (void)p, (void)in, (void)y0, (void)x0, (void)col;
+    return 0;
+#endif
+}
+
 /* im2col of the receptive field of output pixel (oy, ox), group g; padded taps read as
  * the zero point. */
 static void im2col(const ekrt_conv_t *p, const int8_t *in, int32_t oy, int32_t ox, int32_t g,
@@ -274,7 +303,7 @@ static void im2col(const ekrt_conv_t *p, const int8_t *in, int32_t oy, int32_t o
     int32_t y0 = oy * p->stride_h - p->pad_h, x0 = ox * p->stride_w - p->pad_w;
     int8_t *base = col;
     int32_t ky, kx, i;
-    for (ky = 0; ky < p->k_h; ky++) {
+    for (ky = im2col_inside(p, in, y0, x0, col) ? p->k_h : 0; ky < p->k_h; ky++) {
         int32_t iy = y0 + ky * p->dil_h;
         if (gc == p->in_c && p->dil_w == 1 && iy >= 0 && iy < p->in_h && x0 >= 0 &&
             x0 + p->k_w <= p->in_w) {
