@@ -8,9 +8,9 @@
 /* Paired weights (ekrt_dwconv_p, depth multiplier 1, out_c % 4 == 0): per group of 4 channels,
  * per pair of taps (t, u) (an odd last tap is paired with zero weights), 4 words, one per
  * channel: w_t (low halfword) | w_u << 16, laid out in scratch once a call (dw_pair) from the
- * int8 [tap][oc] weights. With DSP, PKHBT/PKHTB
- * put both taps' bytes of two channels in one word, so each SMLAD does 2 MACs: per pair of
- * taps and 4 channels 2 input loads, 2 PKH, 4 SXTB16, 4 weight loads and 4 SMLAD. */
+ * int8 [tap][oc] weights. With DSP, PKHBT/PKHTB put both taps' bytes of two channels in one
+ * word, so each SMLAD does 2 MACs: per pair of taps and 4 channels 2 input loads, 2 PKH,
+ * 4 SXTB16, 4 weight loads and 4 SMLAD. */
 static inline __attribute__((always_inline)) void
 dwp_group(const int8_t *const *taps, const int32_t *w, int32_t cc, int32_t n_pairs, int32_t *s)
 {
