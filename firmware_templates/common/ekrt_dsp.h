@@ -149,6 +149,14 @@ static inline int ekrt_rq_fusable(const ekrt_requant_t *rq, int32_t n)
  * adding it before the shift is exact; with |k'| < 2^30 - 1 and the product term under 2^30,
  * SMMLAR and the sign term stay inside int32). t, or null when ekrt_rq_fusable is not true or
  * some channel's k' is larger (the kernels then requantize through rq->vec). */
+/* k' = 2^(r-1) + (zp << r) into *k for r >= 1; 0 when |k'| is not below 2^30 - 1. */
+static inline int ekrt_rq_kz(int32_t zp, int32_t r, int32_t *k)
+{
+    int64_t v = r <= 30 ? (int64_t)(2 * zp + 1) * ((int64_t)1 << (r - 1)) : -1;
+    *k = (int32_t)v;
+    return r <= 30 && v < (1 << 30) - 1 && v > -(1 << 30) + 1;
+}
+
 static inline const int32_t *ekrt_rq_table(const ekrt_requant_t *rq, int32_t n, int32_t *t)
 {
     ekrt_rq_local_t l;
@@ -159,11 +167,10 @@ static inline const int32_t *ekrt_rq_table(const ekrt_requant_t *rq, int32_t n, 
     l = ekrt_rq_load(rq);
     for (c = 0; c < n; c++) {
         ekrt_rq_ch_t q = ekrt_rq_ch(&l, c, !rq->shift);
-        int64_t k = q.r <= 30 ? (int64_t)(2 * rq->out_zp + 1) * ((int64_t)1 << (q.r - 1)) : -1;
-        if (k >= (1 << 30) - 1 || k <= -(1 << 30) + 1) {
+        if (!ekrt_rq_kz(rq->out_zp, q.r, &t[3 * c + 1])) {
             return 0;
         }
-        t[3 * c] = q.m, t[3 * c + 1] = (int32_t)k, t[3 * c + 2] = q.r;
+        t[3 * c] = q.m, t[3 * c + 2] = q.r;
     }
     return t;
 }

@@ -167,9 +167,8 @@ void ekrt_add_lut(const ekrt_binary_t *p, const int32_t *tab, const int8_t *in1,
 #ifdef EKRT_DSP
         /* The whole int8 range: ekrt_rq_t, the zero point folded into the rounding term as in
          * ekrt_rq_table (exact while |k'| < 2^30 - 1; the sum of two terms is under 2^30). */
-        int64_t kz = ro <= 30 ? (int64_t)(2 * zp + 1) * ((int64_t)1 << (ro - 1)) : -1;
-        if (lo == -128 && hi == 127 && kz < (1 << 30) - 1 && kz > -(1 << 30) + 1) {
-            const int32_t k = (int32_t)kz;
+        int32_t k;
+        if (lo == -128 && hi == 127 && ekrt_rq_kz(zp, ro, &k)) {
             __asm__("" : "+r"(t2));
             for (; a != e; a++, b++, out++) {
                 *out = ekrt_rq_t(2 * (tab[*a] + t2[*b]), mo, k, ro);
