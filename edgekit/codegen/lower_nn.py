@@ -17,6 +17,11 @@ def xw_bytes(depth: int) -> int:
     return 4 * (depth & ~3)
 
 
+def rqt_bytes(channels: int) -> int:
+    """EKRT_RQT_BYTES (ekrt_nn.h): the fused requantization's table, in scratch."""
+    return 12 * channels
+
+
 # Below this many weights a one-row FULLY_CONNECTED keeps the plain kernel: ekrt_fc.c's 1.6 KB of
 # code and its scratch (2 bytes an input) are not worth the few instructions saved.
 FC_WIDEN_MIN_MACS = 4096
@@ -51,7 +56,7 @@ def fully_connected(lw: Lowerer, op: Operator) -> Step:
                     "ekrt_fully_connected_w(&{params}, {in0}, {out}, {scratch});", scratch=xw_bytes(in_dim) // 2,
                     macs=batches * in_dim * out_dim)
     return Step(op, [x.index], y.index, "ekrt_fc_t", init, consts, fn + "(&{params}, {in0}, {out}, {scratch});",
-                scratch=xw_bytes(in_dim), macs=batches * in_dim * out_dim)
+                scratch=xw_bytes(in_dim) + rqt_bytes(out_dim), macs=batches * in_dim * out_dim)
 
 
 @lowers("CONV_2D")
@@ -89,13 +94,14 @@ def conv_2d(lw: Lowerer, op: Operator) -> Step:
     macs = oh * ow * oc * kh * kw * icg
     if pointwise:
         step = Step(op, [x.index], y.index, "ekrt_conv_t", init, consts,
-                    "ekrt_conv2d_1x1(&{params}, {in0}, {out}, {scratch}, 0);", scratch=xw_bytes(ic), macs=macs)
+                    "ekrt_conv2d_1x1(&{params}, {in0}, {out}, {scratch}, 0);", scratch=xw_bytes(ic) + rqt_bytes(oc),
+                    macs=macs)
         if oc <= ic:
             step.inplace_call = "ekrt_conv2d_1x1(&{params}, {in0}, {in0}, {scratch}, 1);"
-            step.inplace_scratch = xw_bytes(ic) + 2 * oc
+            step.inplace_scratch = xw_bytes(ic) + rqt_bytes(oc) + 2 * oc
         return step
     depth4 = (kh * kw * icg + 3) // 4 * 4
-    scratch = 2 * depth4 + xw_bytes(depth4)   # EKRT_CONV_SCRATCH
+    scratch = 2 * depth4 + xw_bytes(depth4) + rqt_bytes(oc)   # EKRT_CONV_SCRATCH
     step = Step(op, [x.index], y.index, "ekrt_conv_t", init, consts,
                 "ekrt_conv2d(&{params}, {in0}, {out}, {scratch});", scratch=scratch, macs=macs)
     if sh == 1 and (oh, ow) == (ih, iw) and oc <= ic:
@@ -137,7 +143,7 @@ def _pruned_1x1(lw: Lowerer, op: Operator, x: Tensor, w: Tensor, y: Tensor, w2d:
     init = (f"{{{{{h}, {wd}, {ic}, {h}, {wd}, {oc}, 1, 1, 1, 1, 1, 1, 0, 0, 1, {x.zero_point}, {name}_w, "
             f"{name}_b, {rq}}}, {len(live)}, {len(dead)}, {name}_live, {name}_dead, {name}_dacc, {name}_dm, "
             f"{name}_ds}}")
-    scratch = xw_bytes(ic) + (oc + 3) // 4 * 4 + 2 * ((len(live) + 3) // 4 * 4)
+    scratch = xw_bytes(ic) + (oc + 3) // 4 * 4 + 2 * ((len(live) + 3) // 4 * 4) + rqt_bytes(len(live))
     step = Step(op, [x.index], y.index, "ekrt_conv_pruned_t", init, consts,
                 "ekrt_conv2d_1x1_pruned(&{params}, {in0}, {out}, {scratch});", scratch=scratch,
                 macs=h * wd * oc * ic)
@@ -149,8 +155,8 @@ def _pruned_1x1(lw: Lowerer, op: Operator, x: Tensor, w: Tensor, y: Tensor, w2d:
 
 @lowers("DEPTHWISE_CONV_2D")
 def depthwise_conv_2d(lw: Lowerer, op: Operator) -> Step:
-    """DEPTHWISE_CONV_2D: ekrt_dwconv_p on paired weights (depth multiplier 1, out_c % 4 == 0), else
-    ekrt_dwconv (their _inplace forms at stride 1); input zp folded into the bias."""
+    """DEPTHWISE_CONV_2D: ekrt_dwconv_p (depth multiplier 1, out_c % 4 == 0: its taps paired in
+    scratch), else ekrt_dwconv (their _inplace forms at stride 1); input zp folded into the bias."""
     x = lw.act(op, op.inputs[0])
     w = lw.const(op, op.inputs[1], "int8")
     y = lw.out(op)
@@ -168,33 +174,25 @@ def depthwise_conv_2d(lw: Lowerer, op: Operator) -> Step:
     wdata = values(w).reshape(kh * kw, oc)
     paired = mult == 1 and oc % 4 == 0
     fn = "ekrt_dwconv_p" if paired else "ekrt_dwconv"
-    consts = [ConstArray(f"{name}_w", "int32_t", paired_dw_weights(wdata)) if paired
-              else ConstArray(f"{name}_w", "int8_t", wdata.reshape(-1))]
+    consts = [ConstArray(f"{name}_w", "int8_t", wdata.reshape(-1))]
     bias_idx = op.inputs[2] if len(op.inputs) > 2 else -1
     acc_bound = lw.folded_bias(op, name, wdata.T, bias_idx, x, consts)
     rq = lw.requant_init(name, op, x, w, y, oc, consts, acc_bound)
-    wref = f"(const int8_t *){name}_w" if paired else f"{name}_w"
     init = (f"{{{ih}, {iw}, {ic}, {oh}, {ow}, {oc}, {kh}, {kw}, {sh}, {sw}, {dh}, {dw}, "
-            f"{ph}, {pw}, {mult}, {x.zero_point}, {wref}, {name}_b, {rq}}}")
-    dw_scratch = 8 * (kh * kw + 1) + (ic + 7) // 8 * 8   # EKRT_DW_SCRATCH
+            f"{ph}, {pw}, {mult}, {x.zero_point}, {name}_w, {name}_b, {rq}}}")
+    # EKRT_DW_SCRATCH: ekrt_dwconv_p pairs the weights in scratch
+    dw_scratch = 8 * (kh * kw + 1) + (ic + 7) // 8 * 8 + rqt_bytes(ic) + 4 * ((kh * kw + 1) // 2) * ic
+    # ekrt_dwconv_p's 3x3 stride-1 path on DSP cores (EKRT_DW3_USED): EKRT_DW3_SCRATCH
+    n, lines = max(oh, ow), min(oh, ow)
+    dw3 = rqt_bytes(oc) + 4 * (n + 2) + 2 * (lines + 2) * ((n + 4) & ~1) \
+        if paired and kh == kw == 3 and sh == sw == dh == dw == 1 and n >= 4 else 0
     step = Step(op, [x.index], y.index, "ekrt_conv_t", init, consts,
                 fn + "(&{params}, {in0}, {out}, (int32_t *){scratch});",
-                scratch=dw_scratch, macs=oh * ow * oc * kh * kw)
+                scratch=max(dw_scratch, dw3), macs=oh * ow * oc * kh * kw)
     if sh == 1 and mult == 1 and (oh, ow) == (ih, iw):
         step.inplace_call = fn + "_inplace(&{params}, {in0}, (int32_t *){scratch});"
-        step.inplace_scratch = dw_scratch + min(ph + 1, oh) * ow * oc
+        step.inplace_scratch = max(dw_scratch + min(ph + 1, oh) * ow * oc, dw3)
     return step
-
-
-def paired_dw_weights(wdata: np.ndarray) -> np.ndarray:
-    """[taps][oc] depthwise weights (oc % 4 == 0) in ekrt_dwconv_p's order: per group of 4
-    channels, per pair of taps (t, u), one int32 per channel, w_t in the low halfword and w_u
-    in the high one (an odd last tap gets a zero partner), so that SMLAD takes them as they are."""
-    taps, oc = wdata.shape
-    w = np.concatenate([wdata, np.zeros((taps % 2, oc), dtype=wdata.dtype)]).astype(np.int64)
-    words = (w[0::2] & 0xFFFF) | (w[1::2] << 16)              # [pair][oc]
-    words = ((words + (1 << 31)) % (1 << 32)) - (1 << 31)     # as int32
-    return words.reshape(-1, oc // 4, 4).transpose(1, 0, 2).reshape(-1)
 
 
 @lowers("AVERAGE_POOL_2D", "MAX_POOL_2D")

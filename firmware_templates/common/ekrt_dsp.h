@@ -42,9 +42,31 @@ static inline uint32_t ekrt_pkhtb16(uint32_t a, uint32_t b)
     return r;
 }
 
+/* One 4-byte step of ekrt_dot2x2's loop, in assembly for the post-indexed LDRDs and loads (GCC
+ * adds the pointers apart): 16 instructions. Row 1's word is loaded first so that row 0's load
+ * steps w. */
+#define EKRT_DOT2X2_STEP                                                                       \
+    "ldrd %[a], %[b], [%[xp]], #8\n\t"                                                          \
+    "ldrd %[c], %[d], [%[xp]], #8\n\t"                                                          \
+    "ldr %[v], [%[w], #4]\n\t"                                                                 \
+    "sxtb16 %[t], %[v], ror #8\n\t"                                                            \
+    "sxtb16 %[v], %[v]\n\t"                                                                    \
+    "smlad %[s01], %[v], %[a], %[s01]\n\t"                                                     \
+    "smlad %[s01], %[t], %[b], %[s01]\n\t"                                                     \
+    "smlad %[s11], %[v], %[c], %[s11]\n\t"                                                     \
+    "smlad %[s11], %[t], %[d], %[s11]\n\t"                                                     \
+    "ldr %[v], [%[w]], #16\n\t"                                                                \
+    "sxtb16 %[t], %[v], ror #8\n\t"                                                            \
+    "sxtb16 %[v], %[v]\n\t"                                                                    \
+    "smlad %[s00], %[v], %[a], %[s00]\n\t"                                                     \
+    "smlad %[s00], %[t], %[b], %[s00]\n\t"                                                     \
+    "smlad %[s10], %[v], %[c], %[s10]\n\t"                                                     \
+    "smlad %[s10], %[t], %[d], %[s10]\n\t"
+
 /* s[0..3] += rows 0, 1 of the weight block at w (stride 16 per 4 bytes of depth) dotted with
  * widened inputs 0 (s[0], s[1]) and 1 (s[2], s[3]) (ekrt_nn.c's widen2): 2 weight loads, 4
- * SXTB16, 8 SMLAD per 16 MACs. */
+ * SXTB16, 8 SMLAD per 16 MACs. Two steps a pass (an odd count enters at the second): 17
+ * instructions per 16 MACs, 13 registers. */
 static inline void ekrt_dot2x2(const int32_t *xp, const int32_t *xe, const int8_t *w, int32_t *s)
 {
     int32_t s00 = s[0], s01 = s[1], s10 = s[2], s11 = s[3];
@@ -52,25 +74,10 @@ static inline void ekrt_dot2x2(const int32_t *xp, const int32_t *xe, const int8_
     if (xp == xe) {
         return;
     }
-    /* In assembly for the post-indexed LDRDs and loads (GCC adds the pointers apart): 18
-     * instructions, 13 registers. Row 1's word is loaded first so that row 0's load steps w. */
-    __asm__("1:\n\t"
-            "ldrd %[a], %[b], [%[xp]], #8\n\t"
-            "ldrd %[c], %[d], [%[xp]], #8\n\t"
-            "ldr %[v], [%[w], #4]\n\t"
-            "sxtb16 %[t], %[v], ror #8\n\t"
-            "sxtb16 %[v], %[v]\n\t"
-            "smlad %[s01], %[v], %[a], %[s01]\n\t"
-            "smlad %[s01], %[t], %[b], %[s01]\n\t"
-            "smlad %[s11], %[v], %[c], %[s11]\n\t"
-            "smlad %[s11], %[t], %[d], %[s11]\n\t"
-            "ldr %[v], [%[w]], #16\n\t"
-            "sxtb16 %[t], %[v], ror #8\n\t"
-            "sxtb16 %[v], %[v]\n\t"
-            "smlad %[s00], %[v], %[a], %[s00]\n\t"
-            "smlad %[s00], %[t], %[b], %[s00]\n\t"
-            "smlad %[s10], %[v], %[c], %[s10]\n\t"
-            "smlad %[s10], %[t], %[d], %[s10]\n\t"
+    __asm__("sub %[t], %[xe], %[xp]\n\t"
+            "tst %[t], #16\n\t"
+            "bne 2f\n\t"
+            "1:\n\t" EKRT_DOT2X2_STEP "2:\n\t" EKRT_DOT2X2_STEP
             "cmp %[xp], %[xe]\n\t"
             "bne 1b"
             : [s00] "+r"(s00), [s01] "+r"(s01), [s10] "+r"(s10), [s11] "+r"(s11), [xp] "+r"(xp),
@@ -134,6 +141,47 @@ static inline int ekrt_rq_fusable(const ekrt_requant_t *rq, int32_t n)
         }
     }
     return 1;
+}
+
+/* The fused requantization as a table, built once a kernel call (EKRT_RQT_BYTES of scratch):
+ * per channel m, k' = 2^(r-1) + (zp << r) and r, so that each output is ekrt_rq_fused's
+ * without decoding the channel or adding the zero point (zp << r is a multiple of 2^r, so
+ * adding it before the shift is exact; with |k'| < 2^30 - 1 and the product term under 2^30,
+ * SMMLAR and the sign term stay inside int32). t, or null when ekrt_rq_fusable is not true or
+ * some channel's k' is larger (the kernels then requantize through rq->vec). */
+/* k' = 2^(r-1) + (zp << r) into *k for r >= 1; 0 when |k'| is not below 2^30 - 1. */
+static inline int ekrt_rq_kz(int32_t zp, int32_t r, int32_t *k)
+{
+    int64_t v = r <= 30 ? (int64_t)(2 * zp + 1) * ((int64_t)1 << (r - 1)) : -1;
+    *k = (int32_t)v;
+    return r <= 30 && v < (1 << 30) - 1 && v > -(1 << 30) + 1;
+}
+
+static inline const int32_t *ekrt_rq_table(const ekrt_requant_t *rq, int32_t n, int32_t *t)
+{
+    ekrt_rq_local_t l;
+    int32_t c;
+    if (!ekrt_rq_fusable(rq, n)) {
+        return 0;
+    }
+    l = ekrt_rq_load(rq);
+    for (c = 0; c < n; c++) {
+        ekrt_rq_ch_t q = ekrt_rq_ch(&l, c, !rq->shift);
+        if (!ekrt_rq_kz(rq->out_zp, q.r, &t[3 * c + 1])) {
+            return 0;
+        }
+        t[3 * c] = q.m, t[3 * c + 2] = q.r;
+    }
+    return t;
+}
+
+/* The output of a channel whose table entry is m, k, r, from twice its accumulator (a2). */
+static inline __attribute__((always_inline)) int8_t ekrt_rq_t(int32_t a2, int32_t m, int32_t k,
+                                                              int32_t r)
+{
+    int32_t g;
+    __asm__("smmlar %0, %1, %2, %3" : "=r"(g) : "r"(a2), "r"(m), "r"(k));
+    return (int8_t)__ssat((g + (a2 >> 31)) >> r, 8);
 }
 #endif
 #endif

@@ -15,6 +15,14 @@
          "smlad %[" S "], %[v], %[a], %[" S "]\n\t"                                              \
          "smlad %[" S "], %[t], %[b], %[" S "]\n\t"
 
+/* One 4-byte step of fc_rq's loop: the input pair, then the 4 rows. */
+#define FC_STEP                                                                                \
+    "ldrd %[a], %[b], [%[xp]], #8\n\t"                                                          \
+    FC_ROW("s1", "ldr %[v], [%[w], #4]")                                                       \
+    FC_ROW("s2", "ldr %[v], [%[w], #8]")                                                       \
+    FC_ROW("s3", "ldr %[v], [%[w], #12]")                                                      \
+    FC_ROW("s0", "ldr %[v], [%[w]], #16")
+
 static inline __attribute__((always_inline)) void
 fc_rq(const ekrt_fc_t *p, const int8_t *x, const int32_t *xw, int8_t *out, int packed)
 {
@@ -29,14 +37,13 @@ fc_rq(const ekrt_fc_t *p, const int8_t *x, const int32_t *xw, int8_t *out, int p
         const int32_t *xp = xw;
         uint32_t a, b, v, t;
         /* per 4 bytes of depth: 1 input pair, 4 weight loads, 8 SXTB16, 8 SMLAD for 16 MACs;
-         * in assembly for the post-indexed loads (GCC steps the pointers apart): 23 instructions */
+         * in assembly for the post-indexed loads (GCC steps the pointers apart), two steps a
+         * pass (an odd count enters at the second): 22 instructions a step */
         if (xp != xe) {
-            __asm__("1:\n\t"
-                    "ldrd %[a], %[b], [%[xp]], #8\n\t"
-                    FC_ROW("s1", "ldr %[v], [%[w], #4]")
-                    FC_ROW("s2", "ldr %[v], [%[w], #8]")
-                    FC_ROW("s3", "ldr %[v], [%[w], #12]")
-                    FC_ROW("s0", "ldr %[v], [%[w]], #16")
+            __asm__("sub %[t], %[xe], %[xp]\n\t"
+                    "tst %[t], #8\n\t"
+                    "bne 2f\n\t"
+                    "1:\n\t" FC_STEP "2:\n\t" FC_STEP
                     "cmp %[xp], %[xe]\n\t"
                     "bne 1b"
                     : [s0] "+r"(s0), [s1] "+r"(s1), [s2] "+r"(s2), [s3] "+r"(s3), [xp] "+r"(xp),

@@ -150,20 +150,19 @@ static void mac2(const int8_t *x0, const int8_t *x1, const int32_t *xw, const in
 }
 
 #if defined(EKRT_DSP) && !defined(EKRT_SINGLE_ROUNDING)
+/* mac2 requantized as it goes (the fused form, ekrt_rq_table's t, from the first of these
+ * n4 channels on; n4 % 4 == 0). */
 static inline __attribute__((always_inline)) void
 mac2_rq(const int8_t *x0, const int8_t *x1, const int32_t *xw, const int8_t *w,
-        const int32_t *bias, int32_t depth, int32_t n4, int32_t c_base, const ekrt_requant_t *rq,
-        int8_t *out0, int8_t *out1, int packed)
+        const int32_t *bias, int32_t depth, int32_t n4, const int32_t *t, int8_t *out0,
+        int8_t *out1)
 {
     int32_t k4 = depth & ~3, tl = depth - k4;
-    const ekrt_rq_local_t l = ekrt_rq_load(rq);
-    int32_t zp = rq->out_zp;
     int32_t c, j, h;
     for (c = 0; c < n4; c += 4, w += 4 * depth) {
-        for (h = 0; h < 4; h += 2) {
+        for (h = 0; h < 4; h += 2, t += 6) {
             const int8_t *wt = w + 4 * k4 + h * tl;
             int32_t s[4];
-            ekrt_rq_ch_t q;
             s[0] = s[2] = bias[c + h];
             s[1] = s[3] = bias[c + h + 1];
             ekrt_dot2x2(xw, xw + k4, w + 4 * h, s);
@@ -174,12 +173,10 @@ mac2_rq(const int8_t *x0, const int8_t *x1, const int32_t *xw, const int8_t *w,
                 s[2] += q * wt[j];
                 s[3] += q * wt[tl + j];
             }
-            q = ekrt_rq_ch(&l, c_base + c + h, packed);
-            out0[c + h] = ekrt_rq_fused(s[0], q, zp);
-            out1[c + h] = ekrt_rq_fused(s[2], q, zp);
-            q = ekrt_rq_ch(&l, c_base + c + h + 1, packed);
-            out0[c + h + 1] = ekrt_rq_fused(s[1], q, zp);
-            out1[c + h + 1] = ekrt_rq_fused(s[3], q, zp);
+            out0[c + h] = ekrt_rq_t(2 * s[0], t[0], t[1], t[2]);
+            out1[c + h] = ekrt_rq_t(2 * s[2], t[0], t[1], t[2]);
+            out0[c + h + 1] = ekrt_rq_t(2 * s[1], t[3], t[4], t[5]);
+            out1[c + h + 1] = ekrt_rq_t(2 * s[3], t[3], t[4], t[5]);
         }
     }
 }
@@ -199,39 +196,41 @@ static void gemv(const int8_t *x, const int8_t *w, const int32_t *bias, int32_t 
     }
 }
 
+/* The fused requantization's table of n channels in t (EKRT_RQT_BYTES(n) of scratch), built
+ * once a kernel call, or null: requantized through rq->vec then. */
+static const int32_t *rq_table(const ekrt_requant_t *rq, int32_t n, int8_t *t)
+{
 #if defined(EKRT_DSP) && !defined(EKRT_SINGLE_ROUNDING)
-#define FUSABLE(rq, n) ekrt_rq_fusable(rq, n)
+    return ekrt_rq_table(rq, n, (int32_t *)(void *)t);
 #else
-#define FUSABLE(rq, n) 0
+    (void)rq, (void)n, (void)t;
+    return 0;
 #endif
+}
 
 /* xw: EKRT_XW_BYTES(depth) of word-aligned scratch for the widened inputs (DSP only);
- * fused: FUSABLE(rq, channels), decided once a kernel call. */
+ * t: rq_table's, from channel c_base on. */
 static void gemv2(const int8_t *x0, const int8_t *x1, const int8_t *w, const int32_t *bias,
                   int32_t depth, int32_t n_out, int32_t c_base, const ekrt_requant_t *rq,
-                  int8_t *out0, int8_t *out1, int32_t *xw, int fused)
+                  int8_t *out0, int8_t *out1, int32_t *xw, const int32_t *t)
 {
     int32_t acc0[EKRT_CHUNK], acc1[EKRT_CHUNK];
     int32_t c0 = 0;
 #ifdef EKRT_DSP
     widen2(x0, x1, depth & ~3, xw);
 #ifndef EKRT_SINGLE_ROUNDING
-    if (fused) {
+    if (t) {
         c0 = n_out & ~3;
         /* depth & ~3: GCC drops the tail loop and its pointers (4-13 instructions a 2x2 tile) */
-        if (rq->shift && (depth & 3) == 0) {
-            mac2_rq(x0, x1, xw, w, bias, depth & ~3, c0, c_base, rq, out0, out1, 0);
-        } else if (rq->shift) {
-            mac2_rq(x0, x1, xw, w, bias, depth, c0, c_base, rq, out0, out1, 0);
-        } else if ((depth & 3) == 0) {
-            mac2_rq(x0, x1, xw, w, bias, depth & ~3, c0, c_base, rq, out0, out1, 1);
+        if ((depth & 3) == 0) {
+            mac2_rq(x0, x1, xw, w, bias, depth & ~3, c0, t, out0, out1);
         } else {
-            mac2_rq(x0, x1, xw, w, bias, depth, c0, c_base, rq, out0, out1, 1);
+            mac2_rq(x0, x1, xw, w, bias, depth, c0, t, out0, out1);
         }
     }
 #endif
 #endif
-    (void)fused;
+    (void)t;
     for (; c0 < n_out; c0 += EKRT_CHUNK) {
         int32_t n = n_out - c0 < EKRT_CHUNK ? n_out - c0 : EKRT_CHUNK;
         mac2(x0, x1, xw, w + (size_t)c0 * depth, bias + c0, depth, n, acc0, acc1);
@@ -253,18 +252,47 @@ void ekrt_fully_connected(const ekrt_fc_t *p, const int8_t *in, int8_t *out)
 
 void ekrt_fully_connected_x2(const ekrt_fc_t *p, const int8_t *in, int8_t *out, int8_t *scratch)
 {
-    int fused = FUSABLE(&p->rq, p->out_dim);
+    const int32_t *t = rq_table(&p->rq, p->out_dim, scratch + EKRT_XW_BYTES(p->in_dim));
     int32_t b;
     for (b = 0; b < p->batches; b += 2) {
         /* an odd last row is computed twice into the same output */
         int32_t b1 = b + 1 < p->batches ? b + 1 : b;
         gemv2(in + (size_t)b * p->in_dim, in + (size_t)b1 * p->in_dim, p->w, p->bias, p->in_dim,
               p->out_dim, 0, &p->rq, out + (size_t)b * p->out_dim, out + (size_t)b1 * p->out_dim,
-              (int32_t *)(void *)scratch, fused);
+              (int32_t *)(void *)scratch, t);
     }
 }
 
 /* ------------------------------------------------------------------ CONV_2D */
+
+/* im2col's window at (y0, x0) when it is wholly inside and groups == 1, dilation_w == 1 on DSP
+ * cores: k_h runs of k_w * in_c bytes copied by words here (a call of ekrt_copy a run, and the
+ * reloads of p after it, cost more than the copy). 0 when it does not apply. */
+static int im2col_inside(const ekrt_conv_t *p, const int8_t *in, int32_t y0, int32_t x0,
+                         int8_t *col)
+{
+#ifdef EKRT_DSP
+    int32_t ic = p->in_c, n = p->k_w * ic, step = p->dil_h * p->in_w * ic, kh = p->k_h, ky, i;
+    const int8_t *src = in + ((size_t)y0 * p->in_w + x0) * ic;
+    if (p->groups != 1 || p->dil_w != 1 || y0 < 0 || y0 + (kh - 1) * p->dil_h >= p->in_h ||
+        x0 < 0 || x0 + p->k_w > p->in_w) {
+        return 0;
+    }
+    for (ky = 0; ky < kh; ky++, src += step) {
+        for (i = 0; i + 4 <= n; i += 4, col += 4) {
+            uint32_t v = ekrt_ld32(src + i);
+            __builtin_memcpy(col, &v, 4);
+        }
+        for (; i < n; i++) {
+            *col++ = src[i];
+        }
+    }
+    return 1;
+#else
+    (void)p, (void)in, (void)y0, (void)x0, (void)col;
+    return 0;
+#endif
+}
 
 /* im2col of the receptive field of output pixel (oy, ox), group g; padded taps read as
  * the zero point. */
@@ -275,7 +303,7 @@ static void im2col(const ekrt_conv_t *p, const int8_t *in, int32_t oy, int32_t o
     int32_t y0 = oy * p->stride_h - p->pad_h, x0 = ox * p->stride_w - p->pad_w;
     int8_t *base = col;
     int32_t ky, kx, i;
-    for (ky = 0; ky < p->k_h; ky++) {
+    for (ky = im2col_inside(p, in, y0, x0, col) ? p->k_h : 0; ky < p->k_h; ky++) {
         int32_t iy = y0 + ky * p->dil_h;
         if (gc == p->in_c && p->dil_w == 1 && iy >= 0 && iy < p->in_h && x0 >= 0 &&
             x0 + p->k_w <= p->in_w) {
@@ -326,19 +354,19 @@ static void im2col_widened(const ekrt_conv_t *p, const int8_t *in, int32_t pa, i
 }
 #endif
 
-/* Output pixels [pix0, pix1) (row-major) into out, which holds pixel pix0 on. */
+/* Output pixels [pix0, pix1) (row-major) into out, which holds pixel pix0 on; t: rq_table's
+ * (after the columns and xw in scratch: EKRT_CONV_SCRATCH). */
 static void conv_pixels(const ekrt_conv_t *p, const int8_t *in, int32_t pix0, int32_t pix1,
-                        int8_t *out, int8_t *scratch)
+                        int8_t *out, int8_t *scratch, const int32_t *t)
 {
     /* rows of the weights (and the columns) padded with zeros to a multiple of 4 bytes */
     int32_t depth = (p->k_h * p->k_w * (p->in_c / p->groups) + 3) & ~3;
     int32_t oc_g = p->out_c / p->groups;
     int8_t *col1 = scratch + depth;
     int32_t *xw = (int32_t *)(void *)(col1 + depth);
-    int fused = FUSABLE(&p->rq, p->out_c);
     int32_t pix, g;
 #if defined(EKRT_DSP) && !defined(EKRT_SINGLE_ROUNDING)
-    if (fused && p->groups == 1 && (p->in_c & 3) == 0 && (p->out_c & 3) == 0) {
+    if (t && p->groups == 1 && (p->in_c & 3) == 0 && (p->out_c & 3) == 0) {
         for (g = 0; g < p->in_c; g++) {
             scratch[g] = (int8_t)p->in_zp; /* zpix, where the int8 columns would go */
         }
@@ -346,15 +374,10 @@ static void conv_pixels(const ekrt_conv_t *p, const int8_t *in, int32_t pix0, in
             int8_t *o = out + (size_t)(pix - pix0) * p->out_c;
             int32_t p1 = pix + 1 < pix1 ? pix + 1 : pix;
             im2col_widened(p, in, pix, p1, scratch, xw);
-            /* mac2_rq inlined here rather than through gemv2: 1.3 KB more code, 1% fewer
-             * instructions on ResNet-8; depth & ~3 (== depth) lets GCC drop the tail loop */
-            if (p->rq.shift) {
-                mac2_rq(0, 0, xw, p->w, p->bias, depth & ~3, oc_g, 0, &p->rq, o,
-                        o + (size_t)(p1 - pix) * p->out_c, 0);
-            } else {
-                mac2_rq(0, 0, xw, p->w, p->bias, depth & ~3, oc_g, 0, &p->rq, o,
-                        o + (size_t)(p1 - pix) * p->out_c, 1);
-            }
+            /* mac2_rq inlined here rather than through gemv2: 1% fewer instructions on
+             * ResNet-8; depth & ~3 (== depth) lets GCC drop the tail loop */
+            mac2_rq(0, 0, xw, p->w, p->bias, depth & ~3, oc_g, t, o,
+                    o + (size_t)(p1 - pix) * p->out_c);
         }
         return;
     }
@@ -368,14 +391,22 @@ static void conv_pixels(const ekrt_conv_t *p, const int8_t *in, int32_t pix0, in
             im2col(p, in, pix / p->out_w, pix % p->out_w, g, scratch);
             im2col(p, in, p1 / p->out_w, p1 % p->out_w, g, col1);
             gemv2(scratch, col1, wg, p->bias + g * oc_g, depth, oc_g, g * oc_g, &p->rq,
-                  o + g * oc_g, o + (size_t)(p1 - pix) * p->out_c + g * oc_g, xw, fused);
+                  o + g * oc_g, o + (size_t)(p1 - pix) * p->out_c + g * oc_g, xw,
+                  t ? t + 3 * g * oc_g : 0);
         }
     }
 }
 
+/* conv_pixels' table, once a kernel call */
+static const int32_t *conv_table(const ekrt_conv_t *p, int8_t *scratch)
+{
+    return rq_table(&p->rq, p->out_c,
+                    scratch + EKRT_CONV_SCRATCH(p->k_h * p->k_w * (p->in_c / p->groups), 0));
+}
+
 void ekrt_conv2d(const ekrt_conv_t *p, const int8_t *in, int8_t *out, int8_t *scratch)
 {
-    conv_pixels(p, in, 0, (int32_t)p->out_h * p->out_w, out, scratch);
+    conv_pixels(p, in, 0, (int32_t)p->out_h * p->out_w, out, scratch, conv_table(p, scratch));
 }
 
 /* As ekrt_dwconv_inplace: output row y is computed into a ring of pad_h + 1 rows (after the
@@ -385,12 +416,14 @@ void ekrt_conv2d_inplace(const ekrt_conv_t *p, int8_t *inout, int8_t *scratch)
 {
     int32_t row_bytes = (int32_t)p->out_w * p->out_c;
     int32_t ring = p->pad_h + 1 < p->out_h ? p->pad_h + 1 : p->out_h;
-    int8_t *rows = scratch + EKRT_CONV_SCRATCH(p->k_h * p->k_w * (p->in_c / p->groups));
+    int32_t depth = p->k_h * p->k_w * (p->in_c / p->groups);
+    int8_t *rows = scratch + EKRT_CONV_SCRATCH(depth, p->out_c);
+    const int32_t *t = conv_table(p, scratch);
     int32_t y, r;
     for (y = 0; y < p->out_h + p->pad_h; y++) {
         if (y < p->out_h) {
             conv_pixels(p, inout, y * p->out_w, (y + 1) * p->out_w,
-                        rows + (size_t)(y % ring) * row_bytes, scratch);
+                        rows + (size_t)(y % ring) * row_bytes, scratch, t);
         }
         r = y - p->pad_h;
         if (r >= 0) {
@@ -406,8 +439,8 @@ void ekrt_conv2d_1x1(const ekrt_conv_t *p, const int8_t *in, int8_t *out, int8_t
     int32_t n_pix = (int32_t)p->out_h * p->out_w;
     int32_t ic = p->in_c, oc = p->out_c;
     int32_t *xw = (int32_t *)(void *)scratch;
-    int8_t *stage = inplace ? scratch + EKRT_XW_BYTES(ic) : 0;
-    int fused = FUSABLE(&p->rq, oc);
+    const int32_t *t = rq_table(&p->rq, oc, scratch + EKRT_XW_BYTES(ic));
+    int8_t *stage = inplace ? scratch + EKRT_XW_BYTES(ic) + EKRT_RQT_BYTES(oc) : 0;
     int32_t pix;
     for (pix = 0; pix < n_pix; pix += 2) {
         const int8_t *x = in + (size_t)pix * ic;
@@ -417,7 +450,7 @@ void ekrt_conv2d_1x1(const ekrt_conv_t *p, const int8_t *in, int8_t *out, int8_t
          * dead once both are computed into scratch. An odd last pixel is computed twice. */
         int8_t *dst = stage ? stage : o;
         gemv2(x, x + (n - 1) * ic, p->w, p->bias, ic, oc, 0, &p->rq, dst, dst + (n - 1) * oc,
-              xw, fused);
+              xw, t);
         if (stage) {
             ekrt_copy(stage, o, n * oc);
         }
@@ -433,7 +466,7 @@ void ekrt_conv2d_1x1_pruned(const ekrt_conv_pruned_t *pp, const int8_t *in, int8
     int32_t *xw = (int32_t *)(void *)scratch;
     int8_t *fill = scratch + EKRT_XW_BYTES(ic);
     int8_t *st0 = fill + ((oc + 3) & ~3), *st1 = st0 + ((n + 3) & ~3);
-    int fused = FUSABLE(&p->rq, n);
+    const int32_t *t = rq_table(&p->rq, n, st1 + ((n + 3) & ~3));
     int32_t i, pix, q;
     /* One pixel of the dead channels' constants; the live ones are written over it. */
     for (i = 0; i < n; i++) {
@@ -448,7 +481,7 @@ void ekrt_conv2d_1x1_pruned(const ekrt_conv_pruned_t *pp, const int8_t *in, int8
         const int8_t *x = in + (size_t)pix * ic;
         int32_t n2 = pix + 1 < n_pix ? 2 : 1;
         /* In place, as ekrt_conv2d_1x1: inputs pix, pix+1 are consumed before any write. */
-        gemv2(x, x + (n2 - 1) * ic, p->w, p->bias, ic, n, 0, &p->rq, st0, st1, xw, fused);
+        gemv2(x, x + (n2 - 1) * ic, p->w, p->bias, ic, n, 0, &p->rq, st0, st1, xw, t);
         for (q = 0; q < n2; q++) {
             int8_t *o = out + (size_t)(pix + q) * oc;
             const int8_t *st = q ? st1 : st0;

@@ -66,6 +66,9 @@ SPECS: list[tuple[str, tuple[int, ...], Builder, bool]] = [
     ("dwp3x3_s2_c36", (11, 9, 36), lambda L, x: _dw(L, 3, 2, act="relu")(x), False),
     ("dwp2x2_inplace_c8", (7, 7, 8), lambda L, x: _dw(L, 2)(_conv(L, 8, 1)(x)), False),
     ("dwp3x3_per_tensor_c12", (6, 5, 12), lambda L, x: _dw(L, 3)(_conv(L, 12, 1)(x)), True),
+    # its 3x3 stride-1 plane path (DSP) along rows: odd width, valid padding; in place
+    ("dwp3x3_wide_valid_c8", (5, 11, 8), lambda L, x: _dw(L, 3, pad="valid")(_conv(L, 8, 1)(x)), False),
+    ("dwp3x3_wide_inplace_c8", (4, 9, 8), lambda L, x: _conv(L, 8, 1)(_dw(L, 3)(_conv(L, 8, 1)(x))), False),
     # pools
     ("avgpool2_s2_valid", (8, 10, 3), lambda L, x: L.AveragePooling2D(2)(x), False),
     ("avgpool3_s1_same", (7, 7, 4), lambda L, x: L.AveragePooling2D(3, 1, "same")(x), False),

@@ -44,13 +44,15 @@ def test_keras_layer_ops_cortex_m4_bit_exact(name: str, dsp: bool, sweep_cache: 
 
 @pytest.mark.tf
 @pytest.mark.parametrize("name", ["dw3x3_inplace_relu", "dw5x5_inplace", "dw3x3_dil2", "dwp3x3_s2_c36",
-                                  "dwp2x2_inplace_c8", "dwp3x3_per_tensor_c12", "dw3x3_s2_mult2",
+                                  "dwp2x2_inplace_c8", "dwp3x3_per_tensor_c12", "dwp3x3_wide_valid_c8",
+                                  "dwp3x3_wide_inplace_c8", "dw3x3_s2_mult2",
                                   "add_residual_lut", "conv3x3_s1_same_relu", "conv3x3_inplace_odd",
                                   "conv5x5_inplace_pad2", "conv3x3_s2_widened", "conv3x3_dil2_widened",
-                                  "conv1x1_grow", "grouped_conv", "dense_relu", "dense_batched_rows"])
+                                  "conv1x1_grow", "grouped_conv", "dense_relu", "dense_batched_rows",
+                                  "avgpool3_s1_same"])
 def test_sweep_dsp_bit_exact(name: str, sweep_cache: Path, tmp_path: Path) -> None:
     """The sweeps of kernels with a DSP path of their own (depthwise, the ADD tables, the
-    assembly dot products of CONV_2D and FULLY_CONNECTED), on it (the host sweep runs the
+    assembly dot products of CONV_2D and FULLY_CONNECTED, average pooling), on it (the host sweep runs the
     portable one)."""
     _sweep_bit_exact(name, True, sweep_cache, tmp_path)
 
