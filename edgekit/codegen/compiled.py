@@ -88,7 +88,8 @@ class CompiledModel:
             inplace_ops=tuple(self.steps[i].op.index for i in self.plan.inplace_steps),
             ops=tuple(self.graph.op_names()),
             macs=sum(st.macs for st in self.steps),
-            state_bytes=sum(a.nbytes for st in self.steps for a in st.state),
+            state_bytes=sum(a.nbytes for st in self.steps for a in st.state)
+            + sum(a.nbytes for a in self.plan.state),
         )
 
     def sources(self, prefix: str = DEFAULT_PREFIX) -> dict[str, str]:
@@ -114,6 +115,8 @@ class CompiledModel:
             parts.extend(f"static {a.ctype} {a.name}[{a.size}];\n" for a in st.state)
             if st.params_type:
                 parts.append(f"static const {st.params_type} op{st.op.index} = {st.params_init};\n\n")
+        # State ports (a KV cache): their own memory too, read and written in place.
+        parts.extend(f"static {a.ctype} {a.name}[{a.size}];\n" for a in plan.state)
         words = max(1, (plan.arena_bytes + 7) // 8)
         parts.append(f"static int64_t ekrt_arena_words[{words}]; /* 8-byte aligned */\n"
                      "#define ekrt_arena ((int8_t *)ekrt_arena_words)\n\n")
@@ -124,6 +127,7 @@ class CompiledModel:
                      f"    do {{ if ({prefix}_op_hook != 0) {prefix}_op_hook(op_index); }} while (0)\n"
                      "#endif\n\n")
         resets = "".join(f"    {st.reset_call}\n" for st in self.steps if st.reset_call)
+        resets += "".join(f"    {a.reset}\n" for a in plan.state)
         parts.append(f"void {prefix}_reset(void)\n{{\n{resets}}}\n\n")
         parts.append(f"int {prefix}_init(void)\n{{\n    {prefix}_reset();\n    return 0;\n}}\n\n")
         parts.append(f"int {prefix}_invoke(const int8_t *input, int8_t *output)\n{{\n"
@@ -134,7 +138,8 @@ class CompiledModel:
         """The kernel calls of {prefix}_invoke, each followed by its EKRT_OP_HOOK."""
         graph, plan = self.graph, self.plan
         body = []
-        uses_input = any(src.startswith(("input", "(input")) for _, src, _ in plan.io_copies)
+        sources = [src for _, src, _ in plan.io_copies] + [src for src, _, _ in plan.state_copies]
+        uses_input = any(src.startswith(("input", "(input")) for src in sources)
         for i, st in enumerate(self.steps):
             if st.alias_of is not None:
                 continue
@@ -151,6 +156,8 @@ class CompiledModel:
             body.append("    " + call.format(**fmt) + "\n")
             body.append(f"    EKRT_OP_HOOK({st.op.index});\n")
         for dst, src, nbytes in plan.io_copies:
+            body.append(f"    ekrt_copy({src}, {dst}, {nbytes});\n")
+        for src, dst, nbytes in plan.state_copies:   # the state's next value into its array
             body.append(f"    ekrt_copy({src}, {dst}, {nbytes});\n")
         pre = ""
         if not uses_input:

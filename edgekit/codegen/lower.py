@@ -11,6 +11,7 @@ from __future__ import annotations
 
 # Imported for their @lowers registrations (pointwise, resample, select: Keras 3 layers' ops).
 from edgekit.codegen import (  # noqa: F401
+    lower_compare,
     lower_elementwise,
     lower_int16,
     lower_nn,

@@ -40,17 +40,19 @@ class ConstArray:
 
 @dataclass
 class StateArray:
-    """Persistent memory of a variable tensor (an LSTM's hidden or cell state): a static C
-    array of its own, outside the arena, kept across invokes until {prefix}_reset()."""
+    """Persistent memory of a variable tensor (an LSTM's hidden or cell state) or of a state
+    port (a KV cache): a static C array of its own, outside the arena, kept across invokes
+    until {prefix}_reset() (which runs `reset`, when set, for a state port)."""
 
     name: str
-    ctype: str  # "int8_t", "int16_t"
+    ctype: str  # "int8_t", "int16_t"; state ports: "int32_t" words (aligned)
     size: int
+    reset: str = ""
 
     @property
     def nbytes(self) -> int:
         """Bytes of RAM the state takes."""
-        return self.size * (1 if self.ctype == "int8_t" else 2)
+        return self.size * {"int8_t": 1, "int16_t": 2}.get(self.ctype, 4)
 
 
 @dataclass

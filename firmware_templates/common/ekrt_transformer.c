@@ -1,6 +1,7 @@
 /* edgekit-rt: the ops a Keras 3 transformer block converts to beyond the CNN set
  * (int8, bit-exact with TFLM's reference kernels). GELU and RSQRT need no kernel of their
- * own: they are 256-entry tables (ekrt_lut) computed at generation time. */
+ * own: they are 256-entry tables (ekrt_lut) computed at generation time. The comparisons
+ * and SELECT_V2 on a runtime condition serve a decode step's masks and KV cache update. */
 #include "ekrt_kernels.h"
 
 void ekrt_batch_matmul(const ekrt_bmm_t *p, const int8_t *lhs, const int8_t *rhs, int8_t *out)
@@ -57,6 +58,44 @@ void ekrt_select(const ekrt_select_t *p, const int8_t *cond, const int8_t *x, co
                                       i3 * p->sy[3];
                     for (i4 = 0; i4 < p->dims[4]; i4++) {
                         *out++ = c[i4 * p->sc[4]] ? a[i4 * p->sx[4]] : b[i4 * p->sy[4]];
+                    }
+                }
+            }
+        }
+    }
+}
+
+void ekrt_select_slice(const ekrt_select_slice_t *p, const int32_t *keys, const int32_t *key,
+                       const int8_t *x, int8_t *out)
+{
+    static const int8_t take_x = 1;
+    int32_t k;
+    for (k = 0; k < p->n; k++) {
+        if (keys[k] == *key) {
+            const int8_t *xs = x + k * p->x_step;
+            ekrt_select(&p->row, &take_x, xs, xs, out + k * p->out_step);
+        }
+    }
+}
+
+static int32_t load(const void *v, int32_t i, const int32_t *table)
+{
+    return table ? table[(uint8_t)((const int8_t *)v)[i]] : ((const int32_t *)v)[i];
+}
+
+void ekrt_compare(const ekrt_compare_t *p, const void *a, const void *b, int8_t *out)
+{
+    int32_t i0, i1, i2, i3, i4;
+    for (i0 = 0; i0 < p->dims[0]; i0++) {
+        for (i1 = 0; i1 < p->dims[1]; i1++) {
+            for (i2 = 0; i2 < p->dims[2]; i2++) {
+                for (i3 = 0; i3 < p->dims[3]; i3++) {
+                    int32_t ia = i0 * p->sa[0] + i1 * p->sa[1] + i2 * p->sa[2] + i3 * p->sa[3];
+                    int32_t ib = i0 * p->sb[0] + i1 * p->sb[1] + i2 * p->sb[2] + i3 * p->sb[3];
+                    for (i4 = 0; i4 < p->dims[4]; i4++) {
+                        int32_t va = load(a, ia + i4 * p->sa[4], p->ta);
+                        int32_t vb = load(b, ib + i4 * p->sb[4], p->tb);
+                        *out++ = (int8_t)((p->mask >> ((va > vb) - (va < vb) + 1)) & 1);
                     }
                 }
             }
