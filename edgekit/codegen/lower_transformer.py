@@ -165,13 +165,13 @@ def slice_update(lw: Lowerer, step: Step, dims: list[int]) -> Step | None:
     name = f"op{op.index}"
     step.params_type = "ekrt_select_slice_t"
     step.params_init = (f"{{{step.params_init}, {{{{{c_list(row)}}}, {{0, 0, 0, 0, 0}}, {{{c_list(sx)}}}, "
-                        f"{{{c_list(sx)}}}}}, {dims[axis]}, {math.prod(dims[axis + 1:])}, {sx[axis]}}}")
+                        f"{{{c_list(sx)}}}}}, {name}_keys, {dims[axis]}, {math.prod(dims[axis + 1:])}, {sx[axis]}}}")
     step.consts.append(ConstArray(f"{name}_keys", "int32_t", values(keys).reshape(-1).astype(np.int64)))
     step.call = step.call.replace("&{params}", "&{params}.all")
     k_x, k_y = step.inputs.index(x), step.inputs.index(y)
     step.inputs.append(key.index)
     step.inplace_inputs = (k_y,)
-    step.inplace_call = (f"ekrt_select_slice(&{{params}}, {name}_keys, (const int32_t *)(const void *)"
+    step.inplace_call = (f"ekrt_select_slice(&{{params}}, (const int32_t *)(const void *)"
                          f"{{in{len(step.inputs) - 1}}}, {{in{k_x}}}, {{out}});")
     return step
 

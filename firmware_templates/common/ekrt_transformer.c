@@ -65,13 +65,13 @@ void ekrt_select(const ekrt_select_t *p, const int8_t *cond, const int8_t *x, co
     }
 }
 
-void ekrt_select_slice(const ekrt_select_slice_t *p, const int32_t *keys, const int32_t *key,
-                       const int8_t *x, int8_t *out)
+void ekrt_select_slice(const ekrt_select_slice_t *p, const int32_t *key, const int8_t *x,
+                       int8_t *out)
 {
     static const int8_t take_x = 1;
     int32_t k;
     for (k = 0; k < p->n; k++) {
-        if (keys[k] == *key) {
+        if (p->keys[k] == *key) {
             const int8_t *xs = x + k * p->x_step;
             ekrt_select(&p->row, &take_x, xs, xs, out + k * p->out_step);
         }

@@ -39,11 +39,12 @@ void ekrt_select(const ekrt_select_t *p, const int8_t *cond, const int8_t *x, co
  * others are already y. O(one slice) instead of O(out); `all` is the plain SELECT's. */
 typedef struct {
     ekrt_select_t all, row;
+    const int32_t *keys;
     int32_t n, out_step, x_step;
 } ekrt_select_slice_t;
 
-void ekrt_select_slice(const ekrt_select_slice_t *p, const int32_t *keys, const int32_t *key,
-                       const int8_t *x, int8_t *out);
+void ekrt_select_slice(const ekrt_select_slice_t *p, const int32_t *key, const int8_t *x,
+                       int8_t *out);
 /* EQUAL, NOT_EQUAL, LESS, LESS_EQUAL, GREATER, GREATER_EQUAL, broadcast as ekrt_select:
  * out[i] = bool (0 or 1) = bit (sign(a - b) + 1) of `mask` (lt 1, eq 2, gt 4). An operand
  * with a table is int8, compared as table[(uint8_t)v] (TFLM's rescaled value); without, int32. */
