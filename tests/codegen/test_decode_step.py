@@ -126,3 +126,22 @@ def test_decode_step_cortex_m4_exact(dsp: bool, sweep_cache: Path, tmp_path: Pat
     want = _reference(tflite, graph, values)
     assert len(steps) == STEPS and outs == [r.tobytes() for r in want]
     print(f"instructions per step ({'dsp' if dsp else 'portable'}): {steps}")
+
+
+@pytest.mark.tflm
+def test_tflm_glue_carries_the_state_ports(tflm_tree, sweep_cache: Path, request: pytest.FixtureRequest) -> None:
+    """The tflm runtime's generated C++ (state copies into the input tensors before Invoke and out
+    of the output tensors after, reset to the zero point; TFLM's input and output numbers among
+    the subgraph's) built for this PC against the reference tree, exact over the sequence."""
+    from tflm_host import build_tflm_host
+
+    from edgekit.runtimes.tflm.code import state_bytes, tflm_sources
+
+    tflite = M.step_model(sweep_cache, T=T, D=D, V=V)
+    graph = parse_graph(tflite)
+    files = tflm_sources(graph, tflite, 64 * 1024)
+    assert "#define EDGEKIT_MODEL_STEPPED 1" in files["edgekit_model.h"]
+    assert files["edgekit_model_tflm.cc"].count("memcpy(state") == 2 and state_bytes(graph) == 2 * T * D
+    exe = build_tflm_host(tflite, tflm_tree("ref"), Path(request.config.cache.mkdir("tflm_host")))
+    rows, values = _sequence(graph, STEPS, V)
+    assert np.array_equal(run_host(exe, rows, keep_state=True), _reference(tflite, graph, values))
