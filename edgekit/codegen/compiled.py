@@ -4,6 +4,7 @@ and written out as C ({prefix}.h, {prefix}.c) from that one result."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -83,7 +84,8 @@ class CompiledModel:
             arena_bytes=self.plan.arena_bytes,
             lower_bound_bytes=self.plan.lower_bound,
             plan_lower_bound_bytes=self.plan.plan_lower_bound,
-            const_bytes=sum(c.nbytes for st in self.steps for c in st.consts),
+            const_bytes=sum(c.nbytes for i, st in enumerate(self.steps) if i not in self.dead_steps
+                            for c in st.consts),
             model_weight_bytes=weights,
             inplace_ops=tuple(self.steps[i].op.index for i in self.plan.inplace_steps),
             ops=tuple(self.graph.op_names()),
@@ -109,7 +111,10 @@ class CompiledModel:
                  f"/* Model ops: {', '.join(graph.op_names())}.\n"
                  f" * Arena: {plan.arena_bytes} bytes (lower bound for any plan without in-place "
                  f"ops: {plan.lower_bound} bytes including input/output). */\n\n"]
-        for st in self.steps:
+        dead = self.dead_steps
+        for i, st in enumerate(self.steps):
+            if i in dead:
+                continue
             parts.extend(_c_array(c) for c in st.consts)
             # Variable tensors (recurrent state): their own memory, kept across invokes.
             parts.extend(f"static {a.ctype} {a.name}[{a.size}];\n" for a in st.state)
@@ -134,6 +139,34 @@ class CompiledModel:
                      + self._invoke_body() + "    return 0;\n}\n")
         return {f"{prefix}.h": h, f"{prefix}.c": "".join(parts)}
 
+    @cached_property
+    def dead_steps(self) -> frozenset[int]:
+        """Steps whose output nothing reads: a KV cache update written in place as one slice
+        does not read its condition (lower_transformer.slice_update), so the EQUAL making it
+        may be left out. Their op hook still runs (the profiler counts every op)."""
+        graph, steps = self.graph, self.steps
+        group = {st.output: st.alias_of for st in steps if st.alias_of is not None}
+
+        def rep(t: int) -> int:
+            while t in group:
+                t = group[t]
+            return t
+
+        used = {rep(t) for t in (*graph.outputs, *(sp.output for sp in graph.state))}
+        dead = set()
+        for i in range(len(steps) - 1, -1, -1):
+            st = steps[i]
+            if st.alias_of is not None:
+                continue
+            if not st.state and not any(rep(t) in used for t in (st.output, *st.extra_outputs)):
+                dead.add(i)
+                continue
+            call = _chosen_call(st)
+            # In place, the output's memory is the chosen input's: read through {out}.
+            used.update(rep(t) for k, t in enumerate(st.inputs)
+                        if f"{{in{k}}}" in call or (st.inplace and k == st.inplace_input))
+        return frozenset(dead)
+
     def _invoke_body(self) -> str:
         """The kernel calls of {prefix}_invoke, each followed by its EKRT_OP_HOOK."""
         graph, plan = self.graph, self.plan
@@ -143,7 +176,11 @@ class CompiledModel:
         for i, st in enumerate(self.steps):
             if st.alias_of is not None:
                 continue
-            call = st.inplace_call if st.inplace and st.inplace_call is not None else st.call
+            if i in self.dead_steps:
+                body.append(f"    /* {st.op.index}: {st.op.op}: not needed (its readers run without it) */\n"
+                            f"    EKRT_OP_HOOK({st.op.index});\n")
+                continue
+            call = _chosen_call(st)
             fmt = {f"in{k}": plan.tensor_expr[t] for k, t in enumerate(st.inputs)}
             fmt["out"] = plan.tensor_expr[st.output]
             fmt.update({f"out{k}": plan.tensor_expr[t] for k, t in enumerate(st.extra_outputs, 1)})
@@ -172,6 +209,10 @@ def compile_model(graph: Graph) -> CompiledModel:
     edgekit-rt cannot run it."""
     steps = lower_graph(graph)
     return CompiledModel(graph, tuple(steps), plan_memory(graph, steps))
+
+
+def _chosen_call(st: Step) -> str:
+    return st.inplace_call if st.inplace and st.inplace_call is not None else st.call
 
 
 def _comment_safe(name: str) -> str:

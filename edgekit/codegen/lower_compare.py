@@ -49,9 +49,8 @@ def compare(lw: Lowerer, op: Operator) -> Step:
         if table is not None:
             consts.append(ConstArray(f"{name}_t{k}", "int32_t", table))
         tables.append("0" if table is None else f"{name}_t{k}")
-    dims = broadcast_dims(lw, op, y, [a, b])
-    init = (f"{{{{{c_list(dims)}}}, {{{c_list(broadcast_strides(a))}}}, "
-            f"{{{c_list(broadcast_strides(b))}}}, {_MASKS[op.op]}, {', '.join(tables)}}}")
+    dims, sa, sb = collapse(broadcast_dims(lw, op, y, [a, b]), broadcast_strides(a), broadcast_strides(b))
+    init = f"{{{{{c_list(dims)}}}, {{{c_list(sa)}}}, {{{c_list(sb)}}}, {_MASKS[op.op]}, {', '.join(tables)}}}"
     return Step(op, act_inputs, y.index, "ekrt_compare_t", init, consts,
                 f"ekrt_compare(&{{params}}, {', '.join(operands)}, {{out}});")
 
@@ -64,3 +63,19 @@ def rescaled(t: Tensor) -> list[int]:
     for x in range(-128, 128):
         table[x & 0xFF] = Q.multiply_by_quantized_multiplier((x - t.zero_point) * 256, m, s)
     return table
+
+
+def collapse(dims: list[int], sa: list[int], sb: list[int]) -> tuple[list[int], list[int], list[int]]:
+    """The same 5-D walk with the fewest dimensions: size-1 axes dropped, and an axis merged into
+    the next one where both operands step through them as one (so the innermost row is long)."""
+    if 0 in dims:
+        return dims, sa, sb
+    axes = [[d, x, y] for d, x, y in zip(dims, sa, sb) if d > 1]
+    merged: list[list[int]] = []
+    for d, x, y in axes:
+        if merged and merged[-1][1] == x * d and merged[-1][2] == y * d:
+            merged[-1] = [merged[-1][0] * d, x, y]
+        else:
+            merged.append([d, x, y])
+    merged = [[1, 0, 0]] * (5 - len(merged)) + merged
+    return [m[0] for m in merged], [m[1] for m in merged], [m[2] for m in merged]

@@ -115,13 +115,23 @@ int main(void)
     /* A decode step: the inputs are one sequence's steps (init reset the state), each timed. */
     for (i = 0; i < BENCH_N_INPUTS; i++) {
         uint32_t t0 = TIM2_CNT, t1;
+#ifdef BENCH_PROFILE
+        bench_n = 0;
+        bench_marks[bench_n++] = t0;
+#endif
         edgekit_model_invoke(bench_inputs[i], out_buf);
         t1 = TIM2_CNT;
         if (t1 - t0 < best) { best = t1 - t0; }
         puts_("step "); putu(t1 - t0); puts_("\n");
         puts_("out "); puthex(out_buf, EDGEKIT_MODEL_OUTPUT_BYTES); puts_("\n");
     }
-    puts_("instr "); putu(best); puts_("\ndone\n");
+    puts_("instr "); putu(best); puts_("\n");
+#ifdef BENCH_PROFILE
+    for (i = 1; i < (int)bench_n; i++) { /* the last step's ops */
+        puts_("op "); putu(bench_marks[i] - bench_marks[i - 1]); puts_("\n");
+    }
+#endif
+    puts_("done\n");
     semihost_exit();
     return 0;
 #endif
