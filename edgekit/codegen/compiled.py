@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 import edgekit
-from edgekit.codegen.lower import lower_graph
+from edgekit.codegen.lower import lower_graph, unread_steps
 from edgekit.codegen.lower_base import ConstArray, Step
 from edgekit.codegen.model_header import model_header
 from edgekit.codegen.planner import Plan, plan_memory
@@ -141,31 +141,17 @@ class CompiledModel:
 
     @cached_property
     def dead_steps(self) -> frozenset[int]:
-        """Steps whose output nothing reads: a KV cache update written in place as one slice
-        does not read its condition (lower_transformer.slice_update), so the EQUAL making it
-        may be left out. Their op hook still runs (the profiler counts every op)."""
-        graph, steps = self.graph, self.steps
-        group = {st.output: st.alias_of for st in steps if st.alias_of is not None}
-
-        def rep(t: int) -> int:
-            while t in group:
-                t = group[t]
-            return t
-
-        used = {rep(t) for t in (*graph.outputs, *(sp.output for sp in graph.state))}
-        dead = set()
-        for i in range(len(steps) - 1, -1, -1):
-            st = steps[i]
-            if st.alias_of is not None:
-                continue
-            if not st.state and not any(rep(t) in used for t in (st.output, *st.extra_outputs)):
-                dead.add(i)
-                continue
-            call = _chosen_call(st)
+        """Steps not run: those whose output nothing reads (Step.unread), and those only read by
+        steps whose chosen call does not read it (a KV cache update written in place as one
+        slice does not read its condition: lower_transformer.slice_update). Their op hook
+        still runs (the profiler counts every op)."""
+        def call_reads(st: Step) -> list[int]:
             # In place, the output's memory is the chosen input's: read through {out}.
-            used.update(rep(t) for k, t in enumerate(st.inputs)
-                        if f"{{in{k}}}" in call or (st.inplace and k == st.inplace_input))
-        return frozenset(dead)
+            call = _chosen_call(st)
+            return [t for k, t in enumerate(st.inputs)
+                    if f"{{in{k}}}" in call or (st.inplace and k == st.inplace_input)]
+
+        return unread_steps(self.graph, self.steps, call_reads)
 
     def _invoke_body(self) -> str:
         """The kernel calls of {prefix}_invoke, each followed by its EKRT_OP_HOOK."""

@@ -79,6 +79,7 @@ class Step:
     extra_outputs: list[int] = field(default_factory=list)  # UNPACK: outputs 1.., {out1}...
     state: list[StateArray] = field(default_factory=list)  # variable tensors it owns
     reset_call: str = ""         # C statement putting `state` back to its initial values
+    unread: bool = False         # no step reads its output: not run, not planned (drop_unread)
 
 
 class Lowerer:

@@ -42,21 +42,49 @@ def batch_matmul(lw: Lowerer, op: Operator) -> Step:
     if y.size != math.prod(batch) * rows * cols:
         raise lw.fail(op, f"has an output of shape {y.shape}, not {batch + [rows, cols]}")
 
-    def batch_strides(s5: list[int]) -> list[int]:
-        # TFLM's batch_matmul::extent: a dimension of 1 does not advance (broadcast).
-        return [0 if s5[i] == 1 else math.prod(s5[i + 1:]) for i in range(3)]
+    # Each operand's element strides over its 5 axes: contiguous, or those of the tensor a
+    # TRANSPOSE read only here permutes (read in place of the copy, which is then not run).
+    ls, rs = (_through_transpose(lw, op, t, act_inputs) for t in (lhs, rhs))
 
-    lhs_row, lhs_depth = (1, rows) if adj_x else (depth, 1)
-    rhs_depth, rhs_col = (1, depth) if adj_y else (cols, 1)
+    def batch_strides(s5: list[int], st: list[int]) -> list[int]:
+        # TFLM's batch_matmul::extent: a dimension of 1 does not advance (broadcast).
+        return [0 if s5[i] == 1 else st[i] for i in range(3)]
+
+    lhs_row, lhs_depth = (ls[4], ls[3]) if adj_x else (ls[3], ls[4])
+    rhs_depth, rhs_col = (rs[4], rs[3]) if adj_y else (rs[3], rs[4])
     m, s = Q.quantize_multiplier(lhs.scale * rhs.scale / y.scale)
-    init = (f"{{{{{c_list(batch)}}}, {{{c_list(batch_strides(l5))}}}, "
-            f"{{{c_list(batch_strides(r5))}}}, {rows}, {cols}, {depth}, {lhs_row}, {lhs_depth}, "
+    init = (f"{{{{{c_list(batch)}}}, {{{c_list(batch_strides(l5, ls))}}}, "
+            f"{{{c_list(batch_strides(r5, rs))}}}, {rows}, {cols}, {depth}, {lhs_row}, {lhs_depth}, "
             f"{rhs_depth}, {rhs_col}, {-lhs.zero_point}, {-rhs.zero_point}, {y.zero_point}, "
             f"{m}, {s}, {Q.INT8_MIN}, {Q.INT8_MAX}}}")
     o1, o2 = operands
     return Step(op, act_inputs, y.index, "ekrt_bmm_t", init, consts,
                 f"ekrt_batch_matmul(&{{params}}, {o1}, {o2}, {{out}});",
                 macs=math.prod(batch) * rows * cols * depth)
+
+
+def _through_transpose(lw: Lowerer, op: Operator, t: Tensor, act_inputs: list[int]) -> list[int]:
+    """The element strides of operand `t` over 5 axes. When `t` is a TRANSPOSE's output that only
+    `op` reads (a decode step's cache, [T, heads, depth] -> [heads, depth, T]), its axes are read
+    from the TRANSPOSE's input with that tensor's strides permuted, and `act_inputs` names the
+    input instead: the copy of the whole cache is left out (lower.drop_unread)."""
+    graph = lw.graph
+    rank = len(t.shape)
+    own = [math.prod(t.shape[d + 1:]) for d in range(rank)]
+    src = next((o for o in graph.operators if t.index in o.outputs), None)
+    readers = [o for o in graph.operators if t.index in o.inputs]
+    if (t.is_constant or src is None or src.op != "TRANSPOSE" or readers != [op]
+            or t.index in graph.subgraph_outputs or not lw.tensor(src.inputs[1]).is_constant):
+        return [0] * (5 - rank) + own
+    x = lw.tensor(src.inputs[0])
+    perm = [int(p) % len(x.shape) for p in values(lw.tensor(src.inputs[1])).reshape(-1)]
+    if x.is_constant or x.dtype != "int8" or len(perm) != rank or sorted(perm) != list(range(rank)):
+        return [0] * (5 - rank) + own
+    xs = [math.prod(x.shape[d + 1:]) for d in range(rank)]
+    for k, i in enumerate(act_inputs):
+        if i == t.index:
+            act_inputs[k] = x.index
+    return [0] * (5 - rank) + [xs[p] for p in perm]
 
 
 @lowers("NEG", "SQUARE")

@@ -173,7 +173,7 @@ def plan_memory(graph: Graph, steps: list[Step]) -> Plan:
     def last_use(root: int) -> int:
         last = -1
         for i, st in enumerate(steps):
-            if st.alias_of is None and any(uf.find(t) == root for t in st.inputs):
+            if st.alias_of is None and not st.unread and any(uf.find(t) == root for t in st.inputs):
                 last = i
         return last
 
@@ -185,7 +185,7 @@ def plan_memory(graph: Graph, steps: list[Step]) -> Plan:
 
     inplace_steps = []
     for i, st in enumerate(steps):
-        if st.inplace_call is None or st.alias_of is not None:
+        if st.inplace_call is None or st.alias_of is not None or st.unread:
             continue
         for k in st.inplace_inputs:
             cand = st.inputs[k]
@@ -208,7 +208,7 @@ def plan_memory(graph: Graph, steps: list[Step]) -> Plan:
     last: dict[int, int] = {}
     size: dict[int, int] = {}
     for i, st in enumerate(steps):
-        if st.alias_of is not None:
+        if st.alias_of is not None or st.unread:
             continue
         for t in st.inputs + [st.output] + st.extra_outputs:
             r = uf.find(t)
@@ -224,7 +224,7 @@ def plan_memory(graph: Graph, steps: list[Step]) -> Plan:
     buffers = [Buffer(f"t{r}", _align(size[r]), first[r], last[r]) for r in size]
     for i, st in enumerate(steps):
         need = st.inplace_scratch if st.inplace else st.scratch
-        if need:
+        if need and not st.unread:
             buffers.append(Buffer(f"s{i}", _align(need, SCRATCH_ALIGN), i, i,
                                   align=SCRATCH_ALIGN))
     arena = _greedy(buffers, max(len(steps), 1))
