@@ -1,7 +1,7 @@
 """edgekit-rt lowerings of the comparisons (EQUAL, NOT_EQUAL, LESS, LESS_EQUAL, GREATER,
 GREATER_EQUAL) a decode step computes its masks with: a constant position range against the
-run-time position (int32), or int8 operands. Their bool output (one byte per element, 0 or 1)
-feeds SELECT_V2 (lower_transformer.select)."""
+run-time position (int32), or int8 operands; and of LOGICAL_AND/OR, which combine masks.
+Their bool output (one byte per element, 0 or 1) feeds SELECT_V2 (lower_transformer.select)."""
 
 from __future__ import annotations
 
@@ -50,7 +50,42 @@ def compare(lw: Lowerer, op: Operator) -> Step:
             consts.append(ConstArray(f"{name}_t{k}", "int32_t", table))
         tables.append("0" if table is None else f"{name}_t{k}")
     dims, sa, sb = collapse(broadcast_dims(lw, op, y, [a, b]), broadcast_strides(a), broadcast_strides(b))
-    init = f"{{{{{c_list(dims)}}}, {{{c_list(sa)}}}, {{{c_list(sb)}}}, {_MASKS[op.op]}, {', '.join(tables)}}}"
+    return _compare_step(op, y, act_inputs, consts, operands, dims, sa, sb, _MASKS[op.op], 0, tables)
+
+
+# LOGICAL_*: which (a, b) of bits 2 * a + b make them true. (The converter folds a LOGICAL_NOT
+# into the comparison or SELECT it feeds, so there is none to check against TFLM.)
+_LOGICAL = {"LOGICAL_AND": 8, "LOGICAL_OR": 14}
+
+
+@lowers(*_LOGICAL)
+def logical(lw: Lowerer, op: Operator) -> Step:
+    """LOGICAL_AND, LOGICAL_OR of bool (masks combined): ekrt_compare's logical walk."""
+    y = lw.tensor(op.outputs[0])
+    a, b = (lw.tensor(i) for i in op.inputs[:2])
+    if y.dtype != "bool" or a.dtype != "bool" or b.dtype != "bool":
+        raise lw.fail(op, f"has {a.dtype} and {b.dtype} operands ({EDGEKIT_RT} takes bool)")
+    if a.is_constant and b.is_constant:
+        raise lw.fail(op, "has only constant operands (fold it before conversion)")
+    name = f"op{op.index}"
+    consts: list[ConstArray] = []
+    operands: list[str] = []
+    act_inputs: list[int] = []
+    for k, t in enumerate((a, b)):
+        if t.is_constant:
+            consts.append(ConstArray(f"{name}_c{k}", "int8_t", values(t).reshape(-1).astype(np.int64)))
+            operands.append(f"{name}_c{k}")
+        else:
+            operands.append(f"{{in{len(act_inputs)}}}")
+            act_inputs.append(t.index)
+    dims, sa, sb = collapse(broadcast_dims(lw, op, y, [a, b]), broadcast_strides(a), broadcast_strides(b))
+    return _compare_step(op, y, act_inputs, consts, operands, dims, sa, sb, _LOGICAL[op.op], 1, ["0", "0"])
+
+
+def _compare_step(op: Operator, y: Tensor, act_inputs: list[int], consts: list[ConstArray], operands: list[str],
+                  dims: list[int], sa: list[int], sb: list[int], mask: int, logical: int, tables: list[str]) -> Step:
+    init = (f"{{{{{c_list(dims)}}}, {{{c_list(sa)}}}, {{{c_list(sb)}}}, {mask}, {logical}, "
+            f"{', '.join(tables)}}}")
     return Step(op, act_inputs, y.index, "ekrt_compare_t", init, consts,
                 f"ekrt_compare(&{{params}}, {', '.join(operands)}, {{out}});")
 

@@ -83,6 +83,13 @@ static void compare_row(const ekrt_compare_t *p, const void *a, const void *b, i
                         int32_t ib, int32_t n, int8_t *out)
 {
     int32_t i, sa = p->sa[4], sb = p->sb[4], mask = p->mask;
+    if (p->logical) {
+        const int8_t *x = (const int8_t *)a + ia, *y = (const int8_t *)b + ib;
+        for (i = 0; i < n; i++) {
+            out[i] = (int8_t)((mask >> (((x[i * sa] != 0) << 1) | (y[i * sb] != 0))) & 1);
+        }
+        return;
+    }
     if (p->ta == 0 && p->tb == 0) { /* int32 (a position against its range): no tables */
         const int32_t *x = (const int32_t *)a + ia, *y = (const int32_t *)b + ib;
         for (i = 0; i < n; i++) {

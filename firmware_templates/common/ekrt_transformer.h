@@ -47,11 +47,13 @@ void ekrt_select_slice(const ekrt_select_slice_t *p, const int32_t *key, const i
                        int8_t *out);
 /* EQUAL, NOT_EQUAL, LESS, LESS_EQUAL, GREATER, GREATER_EQUAL, broadcast as ekrt_select:
  * out[i] = bool (0 or 1) = bit (sign(a - b) + 1) of `mask` (lt 1, eq 2, gt 4). An operand
- * with a table is int8, compared as table[(uint8_t)v] (TFLM's rescaled value); without, int32. */
+ * with a table is int8, compared as table[(uint8_t)v] (TFLM's rescaled value); without, int32.
+ * logical: LOGICAL_AND / LOGICAL_OR of bool operands, out = bit
+ * (2 * a + b) of `mask`. */
 typedef struct {
     int32_t dims[5];
     int32_t sa[5], sb[5];
-    int32_t mask;
+    int32_t mask, logical;
     const int32_t *ta, *tb;
 } ekrt_compare_t;
 

@@ -135,6 +135,16 @@ def _iota(op: str, pos_first: bool = False) -> CompareFn:
     return fn
 
 
+def _logical(op: str) -> CompareFn:
+    """Two masks of the position combined (a window around it, or its outside)."""
+    def fn(tf: Any, x: Any, pos: Any) -> Any:
+        iota = tf.range(T_CMP)[:, None]
+        lo, hi = tf.math.less_equal(iota, pos), tf.math.greater(iota * 2, pos)
+        c = getattr(tf.math, op)(lo, hi)
+        return tf.where(c, x, x * 0.5 + 0.25) + 0.125
+    return fn
+
+
 def _int8_split(op: str, broadcast: bool = False) -> CompareFn:
     """int8 operands of one quantization (two halves of the input; broadcast: b's first row)."""
     def fn(tf: Any, x: Any, pos: Any) -> Any:
@@ -157,6 +167,7 @@ COMPARE_SPECS: list[tuple[str, CompareFn]] = [
                                             "greater_equal")],
     ("iota_equal_pos_first", _iota("equal", pos_first=True)),
     ("iota_less_pos_first", _iota("less", pos_first=True)),
+    *[(f"iota_{op}", _logical(op)) for op in ("logical_and", "logical_or")],
     ("int8_greater_equal", _int8_split("greater_equal")),
     ("int8_greater_broadcast", _int8_split("greater", broadcast=True)),
     ("int8_less_rescaled", _int8_rescaled),

@@ -45,6 +45,8 @@ def test_comparison_and_select_bit_exact_with_tflm(spec: tuple, sweep_cache: Pat
     graph = parse_graph(tflite)
     ops = {op.op for op in graph.operators}
     assert "SELECT_V2" in ops and ops & {"EQUAL", "NOT_EQUAL", "LESS", "LESS_EQUAL", "GREATER", "GREATER_EQUAL"}
+    if "logical" in spec[0]:
+        assert f"LOGICAL_{spec[0].split('_')[-1].upper()}" in ops, ops
     rows = _compare_rows(graph, 24)
     got = run_host(build_host(tflite, ekrt_build_dir), rows)
     want = run_tflm(tflite, rows)
