@@ -147,4 +147,6 @@ def test_tflm_glue_carries_the_state_ports(tflm_tree, sweep_cache: Path, request
     assert files["edgekit_model_tflm.cc"].count("memcpy(state") == 2 and state_bytes(graph) == 2 * T * D
     exe = build_tflm_host(tflite, tflm_tree("ref"), Path(request.config.cache.mkdir("tflm_host")))
     rows, values = _sequence(graph, STEPS, V)
-    assert np.array_equal(run_host(exe, rows, keep_state=True), _reference(tflite, graph, values))
+    want = _reference(tflite, graph, values)
+    assert np.array_equal(run_host(exe, rows, keep_state=True), want)
+    assert np.array_equal(run_host(exe, rows[:1].repeat(2, axis=0)), np.repeat(want[:1], 2, axis=0))  # reset
