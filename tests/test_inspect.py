@@ -134,4 +134,4 @@ def test_the_fit_counts_edgekit_rt_recurrent_state_outside_the_arena(cli) -> Non
     fit = next(f for f in rep["fits"] if f["runtime"] == "edgekit-rt")
     assert fit["ram_needed"] == rt["arena_bytes"] + rt["state_bytes"] + STACK_BYTES + FIRMWARE_RAM_BYTES + io
     r = cli("inspect", path)
-    assert "recurrent state (static, outside the arena)" in r.stdout
+    assert "state: recurrent, KV cache (static, outside the arena)" in r.stdout

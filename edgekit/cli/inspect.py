@@ -87,7 +87,7 @@ def inspect_tables(r: InspectReport, width: int | None = None) -> list[Table]:
     if rt is not None:
         mem.add_row(f"{EDGEKIT_RT} arena (static plan)", f"{rt.arena_bytes:,}")
         if rt.state_bytes:
-            mem.add_row(f"{EDGEKIT_RT} recurrent state (static, outside the arena)", f"{rt.state_bytes:,}")
+            mem.add_row(f"{EDGEKIT_RT} state: recurrent, KV cache (static, outside the arena)", f"{rt.state_bytes:,}")
         mem.add_row(f"{EDGEKIT_RT} lower bound without in-place ops", f"{rt.lower_bound_bytes:,}")
         mem.add_row(f"{EDGEKIT_RT} constant data (weights, requantization)", f"{rt.const_bytes:,}")
     else:

@@ -4,12 +4,13 @@ and written out as C ({prefix}.h, {prefix}.c) from that one result."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 
 import edgekit
-from edgekit.codegen.lower import lower_graph
+from edgekit.codegen.lower import lower_graph, unread_steps
 from edgekit.codegen.lower_base import ConstArray, Step
 from edgekit.codegen.model_header import model_header
 from edgekit.codegen.planner import Plan, plan_memory
@@ -83,12 +84,14 @@ class CompiledModel:
             arena_bytes=self.plan.arena_bytes,
             lower_bound_bytes=self.plan.lower_bound,
             plan_lower_bound_bytes=self.plan.plan_lower_bound,
-            const_bytes=sum(c.nbytes for st in self.steps for c in st.consts),
+            const_bytes=sum(c.nbytes for i, st in enumerate(self.steps) if i not in self.dead_steps
+                            for c in st.consts),
             model_weight_bytes=weights,
             inplace_ops=tuple(self.steps[i].op.index for i in self.plan.inplace_steps),
             ops=tuple(self.graph.op_names()),
             macs=sum(st.macs for st in self.steps),
-            state_bytes=sum(a.nbytes for st in self.steps for a in st.state),
+            state_bytes=sum(a.nbytes for st in self.steps for a in st.state)
+            + sum(a.nbytes for a in self.plan.state),
         )
 
     def sources(self, prefix: str = DEFAULT_PREFIX) -> dict[str, str]:
@@ -108,12 +111,17 @@ class CompiledModel:
                  f"/* Model ops: {', '.join(graph.op_names())}.\n"
                  f" * Arena: {plan.arena_bytes} bytes (lower bound for any plan without in-place "
                  f"ops: {plan.lower_bound} bytes including input/output). */\n\n"]
-        for st in self.steps:
+        dead = self.dead_steps
+        for i, st in enumerate(self.steps):
+            if i in dead:
+                continue
             parts.extend(_c_array(c) for c in st.consts)
             # Variable tensors (recurrent state): their own memory, kept across invokes.
             parts.extend(f"static {a.ctype} {a.name}[{a.size}];\n" for a in st.state)
             if st.params_type:
                 parts.append(f"static const {st.params_type} op{st.op.index} = {st.params_init};\n\n")
+        # State ports (a KV cache): their own memory too, read and written in place.
+        parts.extend(f"static {a.ctype} {a.name}[{a.size}];\n" for a in plan.state)
         words = max(1, (plan.arena_bytes + 7) // 8)
         parts.append(f"static int64_t ekrt_arena_words[{words}]; /* 8-byte aligned */\n"
                      "#define ekrt_arena ((int8_t *)ekrt_arena_words)\n\n")
@@ -124,21 +132,41 @@ class CompiledModel:
                      f"    do {{ if ({prefix}_op_hook != 0) {prefix}_op_hook(op_index); }} while (0)\n"
                      "#endif\n\n")
         resets = "".join(f"    {st.reset_call}\n" for st in self.steps if st.reset_call)
+        resets += "".join(f"    {a.reset}\n" for a in plan.state)
         parts.append(f"void {prefix}_reset(void)\n{{\n{resets}}}\n\n")
         parts.append(f"int {prefix}_init(void)\n{{\n    {prefix}_reset();\n    return 0;\n}}\n\n")
         parts.append(f"int {prefix}_invoke(const int8_t *input, int8_t *output)\n{{\n"
                      + self._invoke_body() + "    return 0;\n}\n")
         return {f"{prefix}.h": h, f"{prefix}.c": "".join(parts)}
 
+    @cached_property
+    def dead_steps(self) -> frozenset[int]:
+        """Steps not run: those whose output nothing reads (Step.unread), and those only read by
+        steps whose chosen call does not read it (a KV cache update written in place as one
+        slice does not read its condition: lower_transformer.slice_update). Their op hook
+        still runs (the profiler counts every op)."""
+        def call_reads(st: Step) -> list[int]:
+            # In place, the output's memory is the chosen input's: read through {out}.
+            call = _chosen_call(st)
+            return [t for k, t in enumerate(st.inputs)
+                    if f"{{in{k}}}" in call or (st.inplace and k == st.inplace_input)]
+
+        return unread_steps(self.graph, self.steps, call_reads)
+
     def _invoke_body(self) -> str:
         """The kernel calls of {prefix}_invoke, each followed by its EKRT_OP_HOOK."""
         graph, plan = self.graph, self.plan
         body = []
-        uses_input = any(src.startswith(("input", "(input")) for _, src, _ in plan.io_copies)
+        sources = [src for _, src, _ in plan.io_copies] + [src for src, _, _ in plan.state_copies]
+        uses_input = any(src.startswith(("input", "(input")) for src in sources)
         for i, st in enumerate(self.steps):
             if st.alias_of is not None:
                 continue
-            call = st.inplace_call if st.inplace and st.inplace_call is not None else st.call
+            if i in self.dead_steps:
+                body.append(f"    /* {st.op.index}: {st.op.op}: not needed (its readers run without it) */\n"
+                            f"    EKRT_OP_HOOK({st.op.index});\n")
+                continue
+            call = _chosen_call(st)
             fmt = {f"in{k}": plan.tensor_expr[t] for k, t in enumerate(st.inputs)}
             fmt["out"] = plan.tensor_expr[st.output]
             fmt.update({f"out{k}": plan.tensor_expr[t] for k, t in enumerate(st.extra_outputs, 1)})
@@ -151,6 +179,8 @@ class CompiledModel:
             body.append("    " + call.format(**fmt) + "\n")
             body.append(f"    EKRT_OP_HOOK({st.op.index});\n")
         for dst, src, nbytes in plan.io_copies:
+            body.append(f"    ekrt_copy({src}, {dst}, {nbytes});\n")
+        for src, dst, nbytes in plan.state_copies:   # the state's next value into its array
             body.append(f"    ekrt_copy({src}, {dst}, {nbytes});\n")
         pre = ""
         if not uses_input:
@@ -165,6 +195,10 @@ def compile_model(graph: Graph) -> CompiledModel:
     edgekit-rt cannot run it."""
     steps = lower_graph(graph)
     return CompiledModel(graph, tuple(steps), plan_memory(graph, steps))
+
+
+def _chosen_call(st: Step) -> str:
+    return st.inplace_call if st.inplace and st.inplace_call is not None else st.call
 
 
 def _comment_safe(name: str) -> str:

@@ -9,8 +9,11 @@ anything else is a ModelError naming the operator, its index and its output tens
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 # Imported for their @lowers registrations (pointwise, resample, select: Keras 3 layers' ops).
 from edgekit.codegen import (  # noqa: F401
+    lower_compare,
     lower_elementwise,
     lower_int16,
     lower_nn,
@@ -49,7 +52,39 @@ def lower_graph(graph: Graph) -> list[Step]:
             raise lw.fail(op, f"is not supported by {EDGEKIT_RT} (supported: "
                           + ", ".join(SUPPORTED_OPS) + ")")
         steps.append(lowering(lw, op))
+    drop_unread(graph, steps)
     return steps
+
+
+def drop_unread(graph: Graph, steps: list[Step]) -> None:
+    """Marks `unread` the steps whose output no step reads (a TRANSPOSE a BATCH_MATMUL reads
+    through: lower_transformer._through_transpose): the planner and the C leave them out."""
+    for i in unread_steps(graph, steps, lambda st: st.inputs):
+        steps[i].unread = True
+
+
+def unread_steps(graph: Graph, steps: Sequence[Step], reads: Callable[[Step], list[int]]) -> frozenset[int]:
+    """The steps (indices) whose outputs neither a later step reads (`reads(step)`: the tensors
+    it reads) nor the caller takes (graph and state outputs), last first, so that what only
+    they read goes too. Steps owning state (LSTM) always run."""
+    group = {st.output: st.alias_of for st in steps if st.alias_of is not None}
+
+    def rep(t: int) -> int:
+        while t in group:
+            t = group[t]
+        return t
+
+    read = {rep(t) for t in (*graph.outputs, *(sp.output for sp in graph.state))}
+    out = set()
+    for i in range(len(steps) - 1, -1, -1):
+        st = steps[i]
+        if st.alias_of is not None:
+            continue
+        if st.unread or (not st.state and not any(rep(t) in read for t in (st.output, *st.extra_outputs))):
+            out.add(i)
+        else:
+            read.update(rep(t) for t in reads(st))
+    return frozenset(out)
 
 
 # What a graph input/output may be. int32 inputs are token ids, taken by the ops that index

@@ -40,17 +40,19 @@ class ConstArray:
 
 @dataclass
 class StateArray:
-    """Persistent memory of a variable tensor (an LSTM's hidden or cell state): a static C
-    array of its own, outside the arena, kept across invokes until {prefix}_reset()."""
+    """Persistent memory of a variable tensor (an LSTM's hidden or cell state) or of a state
+    port (a KV cache): a static C array of its own, outside the arena, kept across invokes
+    until {prefix}_reset() (which runs `reset`, when set, for a state port)."""
 
     name: str
-    ctype: str  # "int8_t", "int16_t"
+    ctype: str  # "int8_t", "int16_t"; state ports: "int32_t" words (aligned)
     size: int
+    reset: str = ""
 
     @property
     def nbytes(self) -> int:
         """Bytes of RAM the state takes."""
-        return self.size * (1 if self.ctype == "int8_t" else 2)
+        return self.size * {"int8_t": 1, "int16_t": 2}.get(self.ctype, 4)
 
 
 @dataclass
@@ -77,6 +79,7 @@ class Step:
     extra_outputs: list[int] = field(default_factory=list)  # UNPACK: outputs 1.., {out1}...
     state: list[StateArray] = field(default_factory=list)  # variable tensors it owns
     reset_call: str = ""         # C statement putting `state` back to its initial values
+    unread: bool = False         # no step reads its output: not run, not planned (drop_unread)
 
 
 class Lowerer:

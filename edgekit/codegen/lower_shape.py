@@ -12,9 +12,9 @@ from edgekit.model.tflite_graph import Operator
 @lowers("RESHAPE", "SQUEEZE", "EXPAND_DIMS")
 def alias(lw: Lowerer, op: Operator) -> Step:
     """The output is the input's memory under another shape: the planner merges them. int32
-    too: ARG_MAX's class ids reshaped (keepdims)."""
+    and bool too: ARG_MAX's class ids reshaped (keepdims), a comparison's mask."""
     t = lw.tensor(op.inputs[0])
-    int32 = t.dtype == "int32" and not t.is_constant
+    int32 = t.dtype in ("int32", "bool") and not t.is_constant
     x = t if int32 else lw.act(op, op.inputs[0])
     y = lw.tensor(op.outputs[0]) if int32 else lw.out(op)
     if y.dtype != x.dtype:

@@ -1,6 +1,7 @@
 """edgekit-rt lowerings of the ops a Keras 3 transformer block converts to beyond the CNN set:
 BATCH_MATMUL (MultiHeadAttention, keras.ops.matmul, Dot, Attention), GELU (Dense(activation=
-"gelu")), RSQRT (LayerNormalization, RMS normalization), SELECT/SELECT_V2 (causal masks) and
+"gelu")), RSQRT (LayerNormalization, RMS normalization), SELECT/SELECT_V2 (causal masks, a
+decode step's KV cache update) and
 the float NEG and SQUARE the normalizations leave between DEQUANTIZE and QUANTIZE. GELU and
 RSQRT are 256-entry int8 tables computed here exactly as their reference's Prepare would
 (ekrt_lut at run time)."""
@@ -41,21 +42,49 @@ def batch_matmul(lw: Lowerer, op: Operator) -> Step:
     if y.size != math.prod(batch) * rows * cols:
         raise lw.fail(op, f"has an output of shape {y.shape}, not {batch + [rows, cols]}")
 
-    def batch_strides(s5: list[int]) -> list[int]:
-        # TFLM's batch_matmul::extent: a dimension of 1 does not advance (broadcast).
-        return [0 if s5[i] == 1 else math.prod(s5[i + 1:]) for i in range(3)]
+    # Each operand's element strides over its 5 axes: contiguous, or those of the tensor a
+    # TRANSPOSE read only here permutes (read in place of the copy, which is then not run).
+    ls, rs = (_through_transpose(lw, op, t, act_inputs) for t in (lhs, rhs))
 
-    lhs_row, lhs_depth = (1, rows) if adj_x else (depth, 1)
-    rhs_depth, rhs_col = (1, depth) if adj_y else (cols, 1)
+    def batch_strides(s5: list[int], st: list[int]) -> list[int]:
+        # TFLM's batch_matmul::extent: a dimension of 1 does not advance (broadcast).
+        return [0 if s5[i] == 1 else st[i] for i in range(3)]
+
+    lhs_row, lhs_depth = (ls[4], ls[3]) if adj_x else (ls[3], ls[4])
+    rhs_depth, rhs_col = (rs[4], rs[3]) if adj_y else (rs[3], rs[4])
     m, s = Q.quantize_multiplier(lhs.scale * rhs.scale / y.scale)
-    init = (f"{{{{{c_list(batch)}}}, {{{c_list(batch_strides(l5))}}}, "
-            f"{{{c_list(batch_strides(r5))}}}, {rows}, {cols}, {depth}, {lhs_row}, {lhs_depth}, "
+    init = (f"{{{{{c_list(batch)}}}, {{{c_list(batch_strides(l5, ls))}}}, "
+            f"{{{c_list(batch_strides(r5, rs))}}}, {rows}, {cols}, {depth}, {lhs_row}, {lhs_depth}, "
             f"{rhs_depth}, {rhs_col}, {-lhs.zero_point}, {-rhs.zero_point}, {y.zero_point}, "
             f"{m}, {s}, {Q.INT8_MIN}, {Q.INT8_MAX}}}")
     o1, o2 = operands
     return Step(op, act_inputs, y.index, "ekrt_bmm_t", init, consts,
                 f"ekrt_batch_matmul(&{{params}}, {o1}, {o2}, {{out}});",
                 macs=math.prod(batch) * rows * cols * depth)
+
+
+def _through_transpose(lw: Lowerer, op: Operator, t: Tensor, act_inputs: list[int]) -> list[int]:
+    """The element strides of operand `t` over 5 axes. When `t` is a TRANSPOSE's output that only
+    `op` reads (a decode step's cache, [T, heads, depth] -> [heads, depth, T]), its axes are read
+    from the TRANSPOSE's input with that tensor's strides permuted, and `act_inputs` names the
+    input instead: the copy of the whole cache is left out (lower.drop_unread)."""
+    graph = lw.graph
+    rank = len(t.shape)
+    own = [math.prod(t.shape[d + 1:]) for d in range(rank)]
+    src = next((o for o in graph.operators if t.index in o.outputs), None)
+    readers = [o for o in graph.operators if t.index in o.inputs]
+    if (t.is_constant or src is None or src.op != "TRANSPOSE" or readers != [op]
+            or t.index in graph.subgraph_outputs or not lw.tensor(src.inputs[1]).is_constant):
+        return [0] * (5 - rank) + own
+    x = lw.tensor(src.inputs[0])
+    perm = [int(p) % len(x.shape) for p in values(lw.tensor(src.inputs[1])).reshape(-1)]
+    if x.is_constant or x.dtype != "int8" or len(perm) != rank or sorted(perm) != list(range(rank)):
+        return [0] * (5 - rank) + own
+    xs = [math.prod(x.shape[d + 1:]) for d in range(rank)]
+    for k, i in enumerate(act_inputs):
+        if i == t.index:
+            act_inputs[k] = x.index
+    return [0] * (5 - rank) + [xs[p] for p in perm]
 
 
 @lowers("NEG", "SQUARE")
@@ -73,20 +102,52 @@ def float_unary(lw: Lowerer, op: Operator) -> Step:
                 inplace_call=f"{fn}({cast_in}{{in0}}, {cast_out}{{in0}}, {x.size});")
 
 
+def broadcast_dims(lw: Lowerer, op: Operator, y: Tensor, operands: list[Tensor]) -> list[int]:
+    """The output's shape padded to 5 dimensions; ModelError unless every operand broadcasts
+    to it (rank <= 5, each dimension 1 or the output's)."""
+    rank = len(y.shape)
+    if rank > 5 or any(len(t.shape) > rank for t in operands):
+        raise lw.fail(op, "has rank > 5 or an operand of higher rank than its output")
+    dims = [1] * (5 - rank) + list(y.shape)
+    for t in operands:
+        if any(a not in (1, d) for a, d in zip(_pad5(t), dims)):
+            raise lw.fail(op, f"cannot broadcast shape {t.shape} to {y.shape}")
+    return dims
+
+
+def broadcast_strides(t: Tensor) -> list[int]:
+    """Element strides of `t` over the 5 output dimensions, 0 where it is broadcast."""
+    s = _pad5(t)
+    out, acc = [0] * 5, 1
+    for i in range(4, -1, -1):
+        out[i] = 0 if s[i] == 1 else acc
+        acc *= s[i]
+    return out
+
+
+def _pad5(t: Tensor) -> list[int]:
+    return [1] * (5 - len(t.shape)) + list(t.shape)
+
+
 @lowers("SELECT", "SELECT_V2")
 def select(lw: Lowerer, op: Operator) -> Step:
-    """SELECT/SELECT_V2 with a constant condition (the causal mask of MultiHeadAttention and
-    Attention): ekrt_select copies the raw int8 of x or y as TFLM does (no requantization),
-    broadcast over up to 5 dimensions."""
+    """SELECT/SELECT_V2 on a bool condition, constant (the causal mask of MultiHeadAttention and
+    Attention) or computed (a decode step's mask and cache update): ekrt_select copies the raw
+    int8 of x or y as TFLM does (no requantization), broadcast over up to 5 dimensions; in place
+    on an operand of the output's shape, which is read where it is written. A cache update
+    (slice_update) in place writes only the selected slice."""
     y = lw.out(op)
     cond = lw.tensor(op.inputs[0])
-    if not cond.is_constant or cond.dtype != "bool":
-        raise lw.fail(op, f"has a {cond.dtype} condition computed at run time ({EDGEKIT_RT} takes "
-                          "a constant bool condition)")
+    if cond.dtype != "bool":
+        raise lw.fail(op, f"has a {cond.dtype} condition ({EDGEKIT_RT} takes a bool condition)")
     name = f"op{op.index}"
-    consts = [ConstArray(f"{name}_cond", "int8_t", values(cond).reshape(-1).astype(np.int64))]
-    operands = [f"{name}_cond"]
-    act_inputs: list[int] = []
+    consts, operands, act_inputs = [], [], []
+    if cond.is_constant:
+        consts.append(ConstArray(f"{name}_cond", "int8_t", values(cond).reshape(-1).astype(np.int64)))
+        operands.append(f"{name}_cond")
+    else:
+        operands.append("{in0}")
+        act_inputs.append(cond.index)
     for k, idx in enumerate(op.inputs[1:3], start=1):
         t = lw.tensor(idx)
         if t.is_constant:
@@ -97,26 +158,50 @@ def select(lw: Lowerer, op: Operator) -> Step:
             lw.act(op, idx)
             operands.append(f"{{in{len(act_inputs)}}}")
             act_inputs.append(idx)
-    rank = len(y.shape)
-    if rank > 5 or any(len(lw.tensor(i).shape) > rank for i in op.inputs[:3]):
-        raise lw.fail(op, "has rank > 5 or an operand of higher rank than its output")
-    dims = [1] * (5 - rank) + list(y.shape)
-
-    def strides(t: Tensor) -> list[int]:
-        s = [1] * (5 - len(t.shape)) + list(t.shape)
-        if any(a not in (1, d) for a, d in zip(s, dims)):
-            raise lw.fail(op, f"cannot broadcast shape {t.shape} to {y.shape}")
-        out, acc = [0] * 5, 1
-        for i in range(4, -1, -1):
-            out[i] = 0 if s[i] == 1 else acc
-            acc *= s[i]
-        return out
-
     c, a, b = (lw.tensor(i) for i in op.inputs[:3])
-    init = (f"{{{{{c_list(dims)}}}, {{{c_list(strides(c))}}}, {{{c_list(strides(a))}}}, "
-            f"{{{c_list(strides(b))}}}}}")
-    return Step(op, act_inputs, y.index, "ekrt_select_t", init, consts,
-                f"ekrt_select(&{{params}}, {', '.join(operands)}, {{out}});")
+    dims = broadcast_dims(lw, op, y, [c, a, b])
+    init = (f"{{{{{c_list(dims)}}}, {{{c_list(broadcast_strides(c))}}}, "
+            f"{{{c_list(broadcast_strides(a))}}}, {{{c_list(broadcast_strides(b))}}}}}")
+    call = f"ekrt_select(&{{params}}, {', '.join(operands)}, {{out}});"
+    whole = tuple(k for k, i in enumerate(act_inputs) if i != cond.index and lw.tensor(i).shape == y.shape)
+    step = Step(op, act_inputs, y.index, "ekrt_select_t", init, consts, call,
+                inplace_call=call if whole else None, inplace_inputs=whole)
+    return slice_update(lw, step, dims) or step
+
+
+def slice_update(lw: Lowerer, step: Step, dims: list[int]) -> Step | None:
+    """SELECT_V2(EQUAL(keys, key), x, y) with y an activation of the output's shape, `keys` a
+    constant int32 along one axis of the output (all axes before it of size 1, so a slice is
+    contiguous) and `key` a run-time int32 scalar: a KV cache update. In place on y it writes
+    only the slices whose key matches (ekrt_select_slice), otherwise the plain select."""
+    op, graph = step.op, lw.graph
+    cond, x, y = op.inputs[:3]
+    src = next((o for o in graph.operators if cond in o.outputs), None)
+    if src is None or src.op != "EQUAL" or lw.tensor(y).is_constant or lw.tensor(x).is_constant:
+        return None
+    keys, key = sorted((lw.tensor(i) for i in src.inputs), key=lambda t: not t.is_constant)
+    c5 = _pad5(lw.tensor(cond))
+    axes = [i for i, n in enumerate(c5) if n > 1]
+    if (not keys.is_constant or key.is_constant or keys.dtype != "int32" or key.dtype != "int32"
+            or key.size != 1 or len(axes) != 1 or keys.size != dims[axes[0]]
+            or math.prod(dims[:axes[0]]) != 1 or lw.tensor(y).shape != lw.tensor(op.outputs[0]).shape):
+        return None
+    axis = axes[0]
+    row = list(dims)
+    row[axis] = 1
+    sx = broadcast_strides(lw.tensor(x))
+    name = f"op{op.index}"
+    step.params_type = "ekrt_select_slice_t"
+    step.params_init = (f"{{{step.params_init}, {{{{{c_list(row)}}}, {{0, 0, 0, 0, 0}}, {{{c_list(sx)}}}, "
+                        f"{{{c_list(sx)}}}}}, {name}_keys, {dims[axis]}, {math.prod(dims[axis + 1:])}, {sx[axis]}}}")
+    step.consts.append(ConstArray(f"{name}_keys", "int32_t", values(keys).reshape(-1).astype(np.int64)))
+    step.call = step.call.replace("&{params}", "&{params}.all")
+    k_x, k_y = step.inputs.index(x), step.inputs.index(y)
+    step.inputs.append(key.index)
+    step.inplace_inputs = (k_y,)
+    step.inplace_call = (f"ekrt_select_slice(&{{params}}, (const int32_t *)(const void *)"
+                         f"{{in{len(step.inputs) - 1}}}, {{in{k_x}}}, {{out}});")
+    return step
 
 
 def _table_step(lw: Lowerer, op: Operator, table: list[int]) -> Step:

@@ -90,13 +90,16 @@ extern "C" {{
 #define {P}_RUNTIME "{runtime}"
 /* Operators of the model's main subgraph (op indices 0 .. {P}_OPS - 1). */
 #define {P}_OPS {len(graph.operators)}
+/* 1: a decode step carrying state from one invoke to the next (its KV cache, kept on the
+ * device, outside the I/O blocks): {prefix}_reset() starts a sequence, invokes continue it. */
+#define {P}_STEPPED {int(bool(graph.state))}
 
 /* 0 = ok. Puts the model's state (recurrent models) to its initial values. */
 int {prefix}_init(void);
 
-/* Puts the state of a recurrent model (LSTM hidden and cell state) back to its initial
- * values; stateless models: nothing to do. Invokes keep the state in between: call it before
- * each independent sequence. */
+/* Puts the state of a recurrent model (LSTM hidden and cell state) or a stepped model (its
+ * state ports, to their zero point) back to its initial values; stateless models: nothing to
+ * do. Invokes keep the state in between: call it before each independent sequence. */
 void {prefix}_reset(void);
 
 /* Run one inference. input: the {P}_INPUT_BYTES bytes of {P}_INPUT_COUNT {xt.ctype} values;

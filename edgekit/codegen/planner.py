@@ -10,13 +10,18 @@
 - Variable tensors (an LSTM's hidden and cell state) are not planned: they persist across
   invokes, so each lowering that owns one declares it as a static array of its own
   (`Step.state`), outside the arena, reset by {prefix}_reset().
+- A state port (Graph.state: a KV cache) is a static array too: its input reads it, and its
+  output is computed in it in place (the input's last reader writing the output over it) or
+  placed in the arena and copied into it after the ops.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from edgekit.codegen.lower_base import Step
+from edgekit.codegen.lower_base import StateArray, Step
+from edgekit.errors import ModelError
+from edgekit.model.iotypes import io_type
 from edgekit.model.tflite_graph import Graph
 
 ALIGN = 4          # activations: word-aligned for the DSP kernels' word loads
@@ -70,6 +75,10 @@ class Plan:
     # (destination, source, bytes) copied after the ops: a graph output that is (an alias of) a
     # graph input or of an earlier output
     io_copies: list[tuple[str, str, int]] = field(default_factory=list)
+    # The state ports' static arrays, and (source, array, bytes) copied into them after the
+    # ops (and io_copies) for an output not computed in its array
+    state: list[StateArray] = field(default_factory=list)
+    state_copies: list[tuple[str, str, int]] = field(default_factory=list)
 
 
 def _intervals_peak(buffers: list[Buffer], n_steps: int) -> int:
@@ -164,19 +173,25 @@ def plan_memory(graph: Graph, steps: list[Step]) -> Plan:
     def last_use(root: int) -> int:
         last = -1
         for i, st in enumerate(steps):
-            if st.alias_of is None and any(uf.find(t) == root for t in st.inputs):
+            if st.alias_of is None and not st.unread and any(uf.find(t) == root for t in st.inputs):
                 last = i
         return last
 
+    def state_blocks(r_in: int, r_out: int) -> bool:
+        # A state's memory is overwritten only by its own next value: the array by the
+        # output, and an output waiting in the arena to be copied not at all.
+        ports = [(uf.find(sp.input), uf.find(sp.output)) for sp in graph.state]
+        return any(r_in in pair for pair in ports) and (r_in, r_out) not in ports
+
     inplace_steps = []
     for i, st in enumerate(steps):
-        if st.inplace_call is None or st.alias_of is not None:
+        if st.inplace_call is None or st.alias_of is not None or st.unread:
             continue
         for k in st.inplace_inputs:
             cand = st.inputs[k]
             r_in, r_out = uf.find(cand), uf.find(st.output)
             others = [uf.find(t) for j, t in enumerate(st.inputs) if j != k]
-            if r_in in io_roots() or r_out in io_roots() or r_in in others:
+            if r_in in io_roots() or r_out in io_roots() or r_in in others or state_blocks(r_in, r_out):
                 continue
             if last_use(r_in) != i:
                 continue
@@ -185,14 +200,15 @@ def plan_memory(graph: Graph, steps: list[Step]) -> Plan:
             st.inplace_input = k
             inplace_steps.append(i)
             break
-    external = io_roots()
+    state_roots = [uf.find(sp.input) for sp in graph.state]
+    external = io_roots() | set(state_roots)
 
     # Lifetimes of arena groups.
     first: dict[int, int] = {}
     last: dict[int, int] = {}
     size: dict[int, int] = {}
     for i, st in enumerate(steps):
-        if st.alias_of is not None:
+        if st.alias_of is not None or st.unread:
             continue
         for t in st.inputs + [st.output] + st.extra_outputs:
             r = uf.find(t)
@@ -201,10 +217,14 @@ def plan_memory(graph: Graph, steps: list[Step]) -> Plan:
             size[r] = max(size.get(r, 0), graph.tensors[t].nbytes)
             first.setdefault(r, i)
             last[r] = max(last.get(r, i), i)
+    for sp in graph.state:   # copied into its array after the last op
+        r = uf.find(sp.output)
+        if r in last:
+            last[r] = max(len(steps) - 1, 0)
     buffers = [Buffer(f"t{r}", _align(size[r]), first[r], last[r]) for r in size]
     for i, st in enumerate(steps):
         need = st.inplace_scratch if st.inplace else st.scratch
-        if need:
+        if need and not st.unread:
             buffers.append(Buffer(f"s{i}", _align(need, SCRATCH_ALIGN), i, i,
                                   align=SCRATCH_ALIGN))
     arena = _greedy(buffers, max(len(steps), 1))
@@ -213,6 +233,9 @@ def plan_memory(graph: Graph, steps: list[Step]) -> Plan:
     # Each graph input and output at its offset in the caller's block; an output that is an
     # input (or an earlier output) again is copied there after the ops.
     root_expr: dict[int, str] = {}
+    state = state_arrays(graph)
+    for r, arr in zip(state_roots, state):
+        root_expr[r] = f"((int8_t *){arr.name})"
     for t, off in zip(graph.inputs, graph.io_block("input")[0]):
         root_expr.setdefault(uf.find(t), "input" if off == 0 else f"(input + {off})")
     io_copies = []
@@ -234,6 +257,14 @@ def plan_memory(graph: Graph, steps: list[Step]) -> Plan:
             tensor_expr[t] = f"(ekrt_arena + {by_key[f't{r}'].offset})"
     scratch_expr = {int(b.key[1:]): f"(ekrt_arena + {b.offset})" for b in buffers
                     if b.key.startswith("s")}
+    state_copies = []
+    for sp, r in zip(graph.state, state_roots):
+        if uf.find(sp.output) == r:
+            continue
+        if sp.output not in tensor_expr:
+            raise ModelError(f"state output '{graph.io_name(sp.output)}' is a constant, not a value "
+                             "the model computes", hint="carry state only in computed outputs")
+        state_copies.append((tensor_expr[sp.output], root_expr[r], graph.tensors[sp.output].nbytes))
     return Plan(
         arena_bytes=arena,
         lower_bound=tflm_lower_bound(graph, steps),
@@ -243,4 +274,25 @@ def plan_memory(graph: Graph, steps: list[Step]) -> Plan:
         scratch_expr=scratch_expr,
         inplace_steps=inplace_steps,
         io_copies=io_copies,
+        state=state,
+        state_copies=state_copies,
     )
+
+
+def state_arrays(graph: Graph) -> list[StateArray]:
+    """One word-aligned static array per state port, reset to the tensor's zero point (real 0.0,
+    as the host references start a sequence)."""
+    out = []
+    for k, sp in enumerate(graph.state):
+        t = graph.tensors[sp.input]
+        ctype = io_type(t.dtype, what=f"state '{sp.name}'").ctype
+        zp = 0 if t.quant is None else t.zero_point
+        name = f"ekrt_state{k}"
+        fill = (f"{{ int32_t i; for (i = 0; i < {t.size}; i++) {{ (({ctype} *)(void *){name})[i] = "
+                f"({ctype}){zp}; }} }} /* {_comment(sp.name)} */")
+        out.append(StateArray(name, "int32_t", (t.nbytes + 3) // 4, fill))
+    return out
+
+
+def _comment(name: str) -> str:
+    return "".join(ch if " " <= ch <= "~" else "?" for ch in name).replace("*/", "* /")[:48]

@@ -101,12 +101,13 @@ static uint8_t model_ready(void)
 
 /* Runs the model on g.input; returns the cycles spent inside edgekit_model_invoke. Each
  * inference is an independent sequence (recurrent state reset) unless keep_state (a stream
- * that asked to carry it). */
+ * that asked to carry it) or the model is a decode step, whose KV cache carries from one
+ * token to the next until a RESET (which re-initializes the model) starts a new sequence. */
 static int run_model(int keep_state, uint32_t *cycles)
 {
     uint32_t c0, c1;
     int rc;
-    if (!keep_state) {
+    if (!keep_state && !EDGEKIT_MODEL_STEPPED) {
         edgekit_model_reset();
     }
     c0 = ek_port_cycles();

@@ -111,6 +111,30 @@ int main(void)
     USART1_CR1 = 0x200C;
     TIM2_PSC = 0; TIM2_ARR = 0xFFFFFFFFu; TIM2_EGR = 1; TIM2_CR1 = 1;
     edgekit_model_init();
+#if EDGEKIT_MODEL_STEPPED
+    /* A decode step: the inputs are one sequence's steps (init reset the state), each timed. */
+    for (i = 0; i < BENCH_N_INPUTS; i++) {
+        uint32_t t0 = TIM2_CNT, t1;
+#ifdef BENCH_PROFILE
+        bench_n = 0;
+        bench_marks[bench_n++] = t0;
+#endif
+        edgekit_model_invoke(bench_inputs[i], out_buf);
+        t1 = TIM2_CNT;
+        if (t1 - t0 < best) { best = t1 - t0; }
+        puts_("step "); putu(t1 - t0); puts_("\n");
+        puts_("out "); puthex(out_buf, EDGEKIT_MODEL_OUTPUT_BYTES); puts_("\n");
+    }
+    puts_("instr "); putu(best); puts_("\n");
+#ifdef BENCH_PROFILE
+    for (i = 1; i < (int)bench_n; i++) { /* the last step's ops */
+        puts_("op "); putu(bench_marks[i] - bench_marks[i - 1]); puts_("\n");
+    }
+#endif
+    puts_("done\n");
+    semihost_exit();
+    return 0;
+#endif
     edgekit_model_invoke(bench_inputs[0], out_buf); /* warm-up */
     for (i = 0; i < 3; i++) {
         uint32_t t0 = TIM2_CNT, t1;
@@ -207,6 +231,13 @@ def build_firmware(tflite: Path, work: Path, inputs: np.ndarray, dsp: bool,
 
 
 def run_qemu(elf: Path, timeout: float = 600) -> tuple[int, list[bytes]]:
+    """(best instruction count of an invoke, the outputs of every input)."""
+    instr, _, outs = run_qemu_steps(elf, timeout)
+    return instr, outs
+
+
+def run_qemu_steps(elf: Path, timeout: float = 600) -> tuple[int, list[int], list[bytes]]:
+    """run_qemu with, for a stepped model (EDGEKIT_MODEL_STEPPED), each step's instructions."""
     cmd = ["qemu-system-arm", "-M", "netduinoplus2", "-icount", "shift=0", "-nographic",
            "-monitor", "none", "-serial", "stdio", "-semihosting-config",
            "enable=on,target=native", "-kernel", str(elf)]
@@ -216,7 +247,8 @@ def run_qemu(elf: Path, timeout: float = 600) -> tuple[int, list[bytes]]:
         raise RuntimeError(f"firmware did not finish: rc={res.returncode}\n{res.stdout[-2000:]}"
                            f"\n{res.stderr[-2000:]}")
     outs = [bytes.fromhex(h) for h in re.findall(r"^out ([0-9a-f]+)", res.stdout, re.M)]
-    return int(m.group(1)), outs
+    steps = [int(n) for n in re.findall(r"^step (\d+)", res.stdout, re.M)]
+    return int(m.group(1)), steps, outs
 
 
 def tflm_outputs(tflite: Path, inputs: np.ndarray) -> list[bytes]:

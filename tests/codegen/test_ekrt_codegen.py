@@ -235,10 +235,14 @@ def test_the_fit_takes_each_runtime_s_code_size_from_its_footprint() -> None:
 
 # ---------------------------------------------------------------- cross compilation
 
+# decode_step: comparisons, SELECT_V2 on a run-time condition, state ports (static arrays).
+CROSS_MODELS = ("sine", "ds_cnn_kws", "decode_step")
+
+
 @pytest.fixture(scope="module")
 def model_sources(tmp_path_factory: pytest.TempPathFactory) -> Path:
     d = tmp_path_factory.mktemp("ekrt_cross")
-    for name in ("sine", "ds_cnn_kws"):
+    for name in CROSS_MODELS:
         sub = d / name
         sub.mkdir()
         for fname, text in compile_model(_graph(name)).sources().items():
@@ -254,7 +258,7 @@ def test_cross_compile_clean(target: str, model_sources: Path, tmp_path: Path) -
         pytest.skip(f"{cmd[0]} not installed")
     inc = ["-I", str(kernel_include_dir())]
     units = [p for p in kernel_sources() if p.suffix == ".c"]
-    units += [model_sources / m / "edgekit_model.c" for m in ("sine", "ds_cnn_kws")]
+    units += [model_sources / m / "edgekit_model.c" for m in CROSS_MODELS]
     for i, src in enumerate(units):
         res = subprocess.run([*cmd, *WARN, *inc, "-I", str(src.parent), str(src), "-o",
                               str(tmp_path / f"{i}.o")], capture_output=True, text=True)

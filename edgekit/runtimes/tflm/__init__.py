@@ -27,7 +27,7 @@ from edgekit.runtimes.base import (
     RuntimeOptions,
     Variant,
 )
-from edgekit.runtimes.tflm.code import resolver_method, tflm_sources
+from edgekit.runtimes.tflm.code import resolver_method, state_bytes, tflm_sources
 from edgekit.runtimes.tflm.library import ensure_library
 from edgekit.runtimes.tflm.tree import TFLM_TREE_HOWTO, check_tree_ops, find_tree, given_dirs, recorded_dir
 
@@ -140,7 +140,8 @@ class Tflm(Runtime):
             raise ModelError(f"{where}: cannot size the TFLM arena (tflite_micro is missing or the model "
                              "does not allocate)",
                              hint=f"install tflite-micro (Linux x86_64), or use --runtime {EDGEKIT_RT}")
-        return ModelFootprint(len(model_bytes), device_arena_bytes(host_arena), 0, code_flash_bytes(graph))
+        return ModelFootprint(len(model_bytes), device_arena_bytes(host_arena), state_bytes(graph),
+                              code_flash_bytes(graph))
 
     def model_code(self, graph: Graph, model_bytes: bytes, where: str, board: Board,
                    options: RuntimeOptions) -> ModelCode:
