@@ -19,7 +19,7 @@ from edgekit.model.reference import int8_interpreter
 from edgekit.model.vocab import PAD, RESERVED, UNK, VOCAB_FILE, Vocabulary
 from edgekit.project.manifest import open_project
 from tests.conftest import import_keras, run_cli
-from tests.model.decode_models import DIM, VOCAB, T, trained_lm
+from tests.model.causal_lms import DIM, VOCAB, T, trained_lm
 
 pytest.importorskip("tflite_micro")
 

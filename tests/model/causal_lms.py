@@ -1,5 +1,5 @@
 """A small Keras causal LM of edgekit's layers and the counting task it learns, for the decode-step
-tests (tests/model/test_decode_step.py, tests/codegen/test_decode_qemu.py)."""
+tests (tests/model/test_decode_quantize.py, tests/codegen/test_decode_qemu.py)."""
 
 from __future__ import annotations
 

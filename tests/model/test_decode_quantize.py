@@ -14,7 +14,7 @@ from edgekit.errors import ModelError
 from edgekit.model.reference import dequantize, int8_interpreter
 from edgekit.model.tflite_graph import parse_graph
 from tests.conftest import import_keras, run_cli
-from tests.model.decode_models import DIM, T, causal_lm, trained_lm
+from tests.model.causal_lms import DIM, T, causal_lm, trained_lm
 
 pytestmark = pytest.mark.tf
 
