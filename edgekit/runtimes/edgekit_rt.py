@@ -11,6 +11,7 @@ from edgekit.errors import ModelError
 from edgekit.model.tflite_graph import Graph
 from edgekit.runtimes import EDGEKIT_RT
 from edgekit.runtimes.base import ModelCode, ModelFootprint, Runtime, RuntimeOptions
+from edgekit.runtimes.fit import board_fit
 
 # Code flash of edgekit-rt for a model: its fixed part (init, reset, the profiler hook), each op
 # type's kernels once (the linker drops the others), and each op's call with its hook and its
@@ -35,7 +36,12 @@ KERNEL_BYTES = {
 KERNEL_BYTES.update({"BATCH_MATMUL": 450, "SELECT": 260, "SELECT_V2": 260, "GELU": 32, "RSQRT": 32,
                      "NEG": 32, "SQUARE": 32})
 KERNEL_DEFAULT_BYTES = 600
+# Cores whose kernels take the DSP paths (__ARM_FEATURE_DSP): where --optimize speed pays.
+DSP_CORES = ("cortex-m4", "cortex-m4f", "cortex-m7f", "cortex-m7fd", "cortex-m33f")
+# The default --optimize is speed when the firmware with int16 weights needs at most this share of flash.
+SPEED_FLASH_SHARE = 0.75
 EXTRA_BYTES = {"ekrt_conv2d_1x1_pruned": 650, "ekrt_fully_connected_w": 1_850,   # by the call's kernel
+               "ekrt_fully_connected_h": 1_000,
                "ekrt_add_lut": 450}
 # 16x8 models' int16 kernels (ekrt_nn16.c, ekrt_elementwise16.c: plain C, no DSP variants), their
 # symbol sizes with the same compiler and flags, rounded up; an op not listed: KERNEL_BYTES.
@@ -102,9 +108,32 @@ class EdgekitRt(Runtime):
 
     def model_code(self, graph: Graph, model_bytes: bytes, where: str, board: Board,
                    options: RuntimeOptions) -> ModelCode:
-        """edgekit_model.h and edgekit_model.c."""
-        compiled = compile_model(graph)
-        return ModelCode(compiled.sources(), self._footprint(compiled))
+        """edgekit_model.h and edgekit_model.c, optimized for speed or size (options.optimize, else
+        chosen against the board: choose_optimize)."""
+        compiled, optimize, why = self.choose_optimize(graph, board, options.optimize)
+        return ModelCode(compiled.sources(), self._footprint(compiled), optimize, why)
+
+    def choose_optimize(self, graph: Graph, board: Board, asked: str | None) -> tuple[CompiledModel, str, str]:
+        """The compiled model for --optimize `asked` ("speed", "size"; None: speed on a DSP core when the
+        firmware with int16 weights still fits SPEED_FLASH_SHARE of the board's flash, else size), the
+        choice and why in one line."""
+        size = compile_model(graph)
+        if asked == "size":
+            return size, "size", "size: asked (--optimize size)"
+        speed = compile_model(graph, speed=True)
+        if not any("_fully_connected_h(" in st.call for st in speed.steps):
+            return size, asked or "size", f"{asked or 'size'}: no layer has a faster form (the same code)"
+        flash = board_fit(self, self._footprint(speed), graph, board).flash_needed
+        if asked == "speed":
+            return speed, "speed", f"speed: asked (--optimize speed; int16 weights, flash ~{flash:,} B)"
+        if board.core not in DSP_CORES:
+            return size, "size", f"size: {board.core or 'the core'} has no DSP extension to gain from int16 weights"
+        limit = int(SPEED_FLASH_SHARE * board.flash.size)
+        if flash > limit:
+            return size, "size", (f"size: int16 weights would take flash to ~{flash:,} B, over "
+                                  f"{SPEED_FLASH_SHARE:.0%} of {board.id}'s {board.flash.size:,} B")
+        return speed, "speed", (f"speed: int16 weights (flash ~{flash:,} B) fit {SPEED_FLASH_SHARE:.0%} of "
+                                f"{board.id}'s {board.flash.size:,} B")
 
     def code_flash(self, compiled: CompiledModel) -> int:
         """The code this runtime links for a compiled model, estimated (code_flash_bytes)."""
