@@ -222,6 +222,6 @@ def test_generate_optimize(cli, benchmark_model, tmp_path: Path) -> None:
     r = cli("generate", ad, "--board", "nucleo-f446re", "-o", tmp_path / "f446", "--json")
     assert json.loads(r.stdout)["optimize"] == "size" and "over 75% of nucleo-f446re" in r.stdout
     r = cli("generate", ad, "--board", "qemu-riscv32", "-o", tmp_path / "rv", "--json")
-    assert "has no DSP extension" in json.loads(r.stdout)["optimize_reason"]
+    assert "(no Arm DSP extension)" in json.loads(r.stdout)["optimize_reason"]
     assert_clean_error(cli("generate", ad, "--board", BOARD, "-o", tmp_path / "bad", "--optimize", "fast"), 2,
                        "--optimize", "'fast' is not one of")
