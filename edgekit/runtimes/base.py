@@ -153,7 +153,7 @@ class Runtime(ABC):
 
     def variants(self, board: Board, options: RuntimeOptions) -> tuple[list[Variant], list[str]]:
         """The `edgekit compare` rows of this runtime on `board`, and notes on what was left out."""
-        return [Variant(self.name, self.name, self.name)], []
+        return [Variant(self.name, self.name, self.name, RuntimeOptions(optimize=options.optimize))], []
 
     def fine_tune_flash_margin(self, graph: Graph) -> int:
         """Flash bytes fine-tuning may add to a candidate sized before it (edgekit compress)."""
