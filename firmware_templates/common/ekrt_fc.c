@@ -128,7 +128,9 @@ static inline int32_t fch_h(const int32_t *w, int32_t h)
 
 /* s[0..3] += the 4 rows of the block at w (its first k4 inputs) dotted with x (xw: x's first
  * k4 bytes widened, DSP cores). */
-static void fch_dot4(const int8_t *x, const int32_t *xw, int32_t k4, const int32_t *w, int32_t *s)
+static inline __attribute__((always_inline)) void fch_dot4(const int8_t *x, const int32_t *xw,
+                                                            int32_t k4, const int32_t *w,
+                                                            int32_t *s)
 {
 #ifdef EKRT_DSP
     int32_t s0 = s[0], s1 = s[1], s2 = s[2], s3 = s[3];
@@ -162,60 +164,88 @@ static void fch_dot4(const int8_t *x, const int32_t *xw, int32_t k4, const int32
 #endif
 }
 
-/* The n outputs from channel c of accumulators s: fused on DSP cores when it applies. */
-static void fch_out(const ekrt_fch_t *p, int32_t c, const int32_t *s, int8_t *out, int32_t n,
-                    int fused)
+/* Rows c..c+3's accumulators from the bias, and the block's depth % 4 tail (tl weights a row). */
+static inline __attribute__((always_inline)) void fch_block(const ekrt_fch_t *p, const int8_t *x,
+                                                            const int32_t *xw, const int32_t *w,
+                                                            int32_t c, int32_t k4, int32_t tl,
+                                                            int32_t *s)
 {
-#if defined(EKRT_DSP) && !defined(EKRT_SINGLE_ROUNDING)
-    if (fused) {
-        const ekrt_rq_local_t l = ekrt_rq_load(&p->rq);
-        int32_t i;
-        for (i = 0; i < n; i++) {
-            out[i] = ekrt_rq_fused(s[i], ekrt_rq_ch(&l, c + i, !p->rq.shift), p->rq.out_zp);
-        }
-        return;
+    int32_t r, j;
+    for (r = 0; r < 4; r++) {
+        s[r] = p->bias[c + r];
     }
-#endif
-    (void)fused;
-    p->rq.vec(&p->rq, c, s, out, n);
+    fch_dot4(x, xw, k4, w, s);
+    for (j = 0; j < tl; j++) {
+        int32_t xv = x[k4 + j];
+        for (r = 0; r < 4; r++) {
+            s[r] += xv * fch_h(w + 2 * k4, r * tl + j);
+        }
+    }
 }
+
+/* Row c (of the out_dim % 4 last, from w on) dotted with x, from its bias. */
+static int32_t fch_row(const ekrt_fch_t *p, const int8_t *x, const int32_t *w, int32_t c, int32_t i)
+{
+    int32_t s = p->bias[c], k;
+    for (k = 0; k < p->in_dim; k++) {
+        s += x[k] * fch_h(w, i * p->in_dim + k);
+    }
+    return s;
+}
+
+#if defined(EKRT_DSP) && !defined(EKRT_SINGLE_ROUNDING)
+/* One input row with the fused requantization (ekrt_rq_fusable), specialised on packed. */
+static inline __attribute__((always_inline)) void
+fch_rq(const ekrt_fch_t *p, const int8_t *x, const int32_t *xw, int8_t *out, int packed)
+{
+    const ekrt_rq_local_t l = ekrt_rq_load(&p->rq);
+    int32_t depth = p->in_dim, n = p->out_dim, zp = p->rq.out_zp;
+    int32_t k4 = depth & ~3, tl = depth - k4, n4 = n & ~3, c, r, s[4];
+    const int32_t *w = p->w;
+    for (c = 0; c < n4; c += 4, w += 2 * depth) {
+        fch_block(p, x, xw, w, c, k4, tl, s);
+        for (r = 0; r < 4; r++) {
+            out[c + r] = ekrt_rq_fused(s[r], ekrt_rq_ch(&l, c + r, packed), zp);
+        }
+    }
+    for (; c < n; c++) {
+        out[c] = ekrt_rq_fused(fch_row(p, x, w, c, c - n4), ekrt_rq_ch(&l, c, packed), zp);
+    }
+}
+#endif
 
 void ekrt_fully_connected_h(const ekrt_fch_t *p, const int8_t *in, int8_t *out, int8_t *scratch)
 {
     int32_t depth = p->in_dim, n = p->out_dim, k4 = depth & ~3, tl = depth - k4;
-    int32_t n4 = n & ~3, b, c, j, k, r, s[4];
+    int32_t n4 = n & ~3, b, c, s[4];
     int32_t *xw = (int32_t *)(void *)scratch;
-    int fused = 0;
-#if defined(EKRT_DSP) && !defined(EKRT_SINGLE_ROUNDING)
-    fused = ekrt_rq_fusable(&p->rq, n);
-#endif
     for (b = 0; b < p->batches; b++, in += depth, out += n) {
         const int32_t *w = p->w;
 #ifdef EKRT_DSP
+        int32_t k;
         for (k = 0; k < k4; k += 4) {
             uint32_t v = ekrt_ld32(in + k);
             xw[k / 2] = ekrt_sxtb16_lo(v);
             xw[k / 2 + 1] = ekrt_sxtb16_hi(v);
         }
+#ifndef EKRT_SINGLE_ROUNDING
+        if (ekrt_rq_fusable(&p->rq, n)) {
+            if (p->rq.shift) {
+                fch_rq(p, in, xw, out, 0);
+            } else {
+                fch_rq(p, in, xw, out, 1);
+            }
+            continue;
+        }
 #endif
-        for (c = 0; c < n4; c += 4, w += 2 * (k4 + tl)) {
-            for (r = 0; r < 4; r++) {
-                s[r] = p->bias[c + r];
-            }
-            fch_dot4(in, xw, k4, w, s);
-            for (r = 0; r < 4; r++) {
-                for (j = 0; j < tl; j++) {
-                    s[r] += in[k4 + j] * fch_h(w + 2 * k4, r * tl + j);
-                }
-            }
-            fch_out(p, c, s, out + c, 4, fused);
+#endif
+        for (c = 0; c < n4; c += 4, w += 2 * depth) {
+            fch_block(p, in, xw, w, c, k4, tl, s);
+            p->rq.vec(&p->rq, c, s, out + c, 4);
         }
         for (; c < n; c++) {
-            s[0] = p->bias[c];
-            for (k = 0; k < depth; k++) {
-                s[0] += in[k] * fch_h(w, (c - n4) * depth + k);
-            }
-            fch_out(p, c, s, out + c, 1, fused);
+            s[0] = fch_row(p, in, w, c, c - n4);
+            p->rq.vec(&p->rq, c, s, out + c, 1);
         }
     }
 }
