@@ -7,6 +7,7 @@ from __future__ import annotations
 from edgekit.boards import Board
 from edgekit.codegen import CompiledModel, PlanSummary, compile_model
 from edgekit.codegen.lower import SUPPORTED_OPS
+from edgekit.codegen.lower_nn import FC_WIDEN_MIN_MACS
 from edgekit.errors import ModelError
 from edgekit.model.tflite_graph import Graph
 from edgekit.runtimes import EDGEKIT_RT
@@ -65,6 +66,13 @@ def code_flash_bytes(compiled: CompiledModel) -> int:
     return FIXED_CODE_BYTES + kernels + steps
 
 
+def _has_wide_fc(graph: Graph) -> bool:
+    """Whether some FULLY_CONNECTED layer is big enough for --optimize speed's int16 weights."""
+    return any(op.op == "FULLY_CONNECTED" and len(op.inputs) > 1 and op.inputs[1] >= 0
+               and graph.tensors[op.inputs[1]].is_constant and graph.tensors[op.inputs[1]].size >= FC_WIDEN_MIN_MACS
+               for op in graph.operators)
+
+
 def _fields(initializer: str) -> int:
     """Scalar fields of a C initializer ("{1, {2, 3}, x}" has 4)."""
     return initializer.count(",") + 1 if initializer.strip() else 0
@@ -117,22 +125,22 @@ class EdgekitRt(Runtime):
         """The compiled model for --optimize `asked` ("speed", "size"; None: speed on a DSP core when the
         firmware with int16 weights still fits SPEED_FLASH_SHARE of the board's flash, else size), the
         choice and why in one line."""
-        size = compile_model(graph)
         if asked == "size":
-            return size, "size", "size: asked (--optimize size)"
-        speed = compile_model(graph, speed=True)
+            return compile_model(graph), "size", "size: asked (--optimize size)"
+        wide = _has_wide_fc(graph)
+        if wide and asked is None and board.core not in DSP_CORES:
+            return compile_model(graph), "size", (f"size: {board.core or 'the core'} runs the portable kernels "
+                                                  "(no Arm DSP extension): int16 weights gain nothing")
+        # Lowered once where speed changes nothing or is taken (speed only adds the _h calls).
+        speed = compile_model(graph, speed=wide)
         if not any("_fully_connected_h(" in st.call for st in speed.steps):
-            return size, asked or "size", f"{asked or 'size'}: no layer has a faster form (the same code)"
+            return speed, asked or "size", f"{asked or 'size'}: no layer has a faster form (the same code)"
         flash = board_fit(self, self._footprint(speed), graph, board).flash_needed
         if asked == "speed":
             return speed, "speed", f"speed: asked (--optimize speed; int16 weights, flash ~{flash:,} B)"
-        if board.core not in DSP_CORES:
-            return size, "size", (f"size: {board.core or 'the core'} runs the portable kernels (no Arm DSP "
-                                  "extension): int16 weights gain nothing")
-        limit = int(SPEED_FLASH_SHARE * board.flash.size)
-        if flash > limit:
-            return size, "size", (f"size: int16 weights would take flash to ~{flash:,} B, over "
-                                  f"{SPEED_FLASH_SHARE:.0%} of {board.id}'s {board.flash.size:,} B")
+        if flash > int(SPEED_FLASH_SHARE * board.flash.size):
+            return compile_model(graph), "size", (f"size: int16 weights would take flash to ~{flash:,} B, over "
+                                                  f"{SPEED_FLASH_SHARE:.0%} of {board.id}'s {board.flash.size:,} B")
         return speed, "speed", (f"speed: int16 weights (flash ~{flash:,} B) fit {SPEED_FLASH_SHARE:.0%} of "
                                 f"{board.id}'s {board.flash.size:,} B")
 
