@@ -223,5 +223,7 @@ def test_generate_optimize(cli, benchmark_model, tmp_path: Path) -> None:
     assert json.loads(r.stdout)["optimize"] == "size" and "over 75% of nucleo-f446re" in r.stdout
     r = cli("generate", ad, "--board", "qemu-riscv32", "-o", tmp_path / "rv", "--json")
     assert "(no Arm DSP extension)" in json.loads(r.stdout)["optimize_reason"]
+    r = cli("generate", ad, "--board", "qemu-riscv32", "-o", tmp_path / "rv2", "--json", "--optimize", "speed")
+    assert json.loads(r.stdout)["optimize"] == "size" and "the int8 code is the fastest" in r.stdout
     assert_clean_error(cli("generate", ad, "--board", BOARD, "-o", tmp_path / "bad", "--optimize", "fast"), 2,
                        "--optimize", "'fast' is not one of")

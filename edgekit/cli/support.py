@@ -86,9 +86,9 @@ def optimize_option(f: Callable[..., Any]) -> Callable[..., Any]:
     from edgekit.runtimes.base import OPTIMIZE
 
     return click.option("--optimize", type=click.Choice(OPTIMIZE), default=None,
-                        help="speed: faster kernels on more flash (edgekit-rt: int16 dense weights, 2x their "
-                             "flash); size: the smallest code [default: speed on a DSP core when it fits the "
-                             "board's flash with a margin, else size].")(f)
+                        help="speed: faster kernels on more flash (edgekit-rt on Arm DSP cores: int16 dense weights, "
+                             "2x their flash); size: the smallest code [default: speed on a DSP core when it "
+                             "fits 75% of the board's flash, else size].")(f)
 
 
 def tflm_dir_option(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

@@ -124,13 +124,16 @@ class EdgekitRt(Runtime):
     def choose_optimize(self, graph: Graph, board: Board, asked: str | None) -> tuple[CompiledModel, str, str]:
         """The compiled model for --optimize `asked` ("speed", "size"; None: speed on a DSP core when the
         firmware with int16 weights still fits SPEED_FLASH_SHARE of the board's flash, else size), the
-        choice and why in one line."""
+        choice and why in one line. Speed on a core without the DSP extension is the int8 code (size):
+        the portable kernels load an int16 weight as they load an int8 one."""
         if asked == "size":
             return compile_model(graph), "size", "size: asked (--optimize size)"
         wide = _has_wide_fc(graph)
-        if wide and asked is None and board.core not in DSP_CORES:
+        if wide and board.core not in DSP_CORES:   # int16 weights there: as many loads, twice the bytes
             return compile_model(graph), "size", (f"size: {board.core or 'the core'} runs the portable kernels "
-                                                  "(no Arm DSP extension): int16 weights gain nothing")
+                                                  "(no Arm DSP extension): int16 weights gain nothing"
+                                                  + (" (--optimize speed asked: the int8 code is the fastest)"
+                                                     if asked else ""))
         # Lowered once where speed changes nothing or is taken (speed only adds the _h calls).
         speed = compile_model(graph, speed=wide)
         if not any("_fully_connected_h(" in st.call for st in speed.steps):
