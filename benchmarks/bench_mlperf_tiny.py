@@ -2,7 +2,7 @@
 """edgekit-rt vs TFLM with CMSIS-NN on the MLPerf Tiny reference models, beside the published figures.
 
     python benchmarks/bench_mlperf_tiny.py [MODEL.tflite ...] [--tflm-dir DIR] [-o DIR]
-                                           [--samples N] [--runs N] [--json FILE]
+                                           [--samples N] [--runs N] [--json FILE] [--optimize speed|size]
 
 Each model (default: the four int8 reference models of mlcommons/tiny committed in
 tests/fixtures/models/published/mlperf_tiny) goes through one :func:`edgekit.compare.compare_runtimes`
@@ -194,6 +194,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, help="write the figures here")
     ap.add_argument("--flash-wait-states", type=int, default=0,
                     help="wait states each pipeline refill adds in the cycle estimate [default: 0, ART cache hits]")
+    ap.add_argument("--optimize", choices=("speed", "size"),
+                    help="edgekit-rt's generate --optimize [default: chosen against the board's flash]")
     ap.add_argument("--no-estimate", action="store_true",
                     help="skip the cycle estimate (one traced invoke per firmware)")
     args = ap.parse_args(argv)
@@ -205,7 +207,8 @@ def main(argv: list[str] | None = None) -> int:
     for model in models:
         out.print(f"\n== {model.stem}")
         comparisons.append(compare_runtimes(model, board, root / model.stem, tflm_dirs=args.tflm_dirs or default_tree(),
-                                            samples=args.samples, runs=args.runs, step=step, cycles=timing))
+                                            samples=args.samples, runs=args.runs, step=step, cycles=timing,
+                                            optimize=args.optimize))
     rows = [row_of(c) for c in comparisons]
     out.print()
     out.print(op_table(rows))

@@ -123,6 +123,9 @@ def test_without_a_tree_only_edgekit_rt_is_planned_with_a_note(monkeypatch: pyte
     variants, notes = plan_variants(load_board(BOARD))
     assert [v.label for v in variants] == ["edgekit-rt"]
     assert notes == ["tflm left out: no TFLM tree (pass --tflm-dir DIR, repeatable, or set TFLM_DIR)"]
+    assert variants[0].options.optimize is None   # chosen against the board by generate
+    variants, _ = plan_variants(load_board(BOARD), optimize="size")   # compare --optimize
+    assert variants[0].options.optimize == "size"
 
 
 @pytest.mark.tflm

@@ -201,3 +201,29 @@ def test_silent_port_fails_within_seconds(cli, built_sine: Path, sine_inputs: Pa
     finally:
         os.close(master)
         os.close(slave)
+
+
+def test_generate_optimize(cli, benchmark_model, tmp_path: Path) -> None:
+    """--optimize: chosen against the board's flash by default (speed where the autoencoder's int16
+    weights fit, size where they do not), said in the JSON and recorded in the manifest; size is the
+    int8 code; a bad value is refused in one line."""
+    ad = benchmark_model("ad_autoencoder")
+    r = cli("generate", ad, "--board", BOARD, "-o", tmp_path / "auto", "--json")
+    assert r.returncode == 0, r.stderr
+    got = json.loads(r.stdout)
+    assert got["optimize"] == "speed" and got["optimize_reason"].startswith("speed: int16 weights")
+    assert json.loads((tmp_path / "auto" / "edgekit.json").read_text())["model"]["optimize"] == "speed"
+    assert "ekrt_fully_connected_h(" in (tmp_path / "auto" / "src" / "edgekit_model.c").read_text()
+    r = cli("generate", ad, "--board", BOARD, "-o", tmp_path / "size", "--json", "--optimize", "size")
+    small = json.loads(r.stdout)
+    assert small["optimize"] == "size" and small["optimize_reason"] == "size: asked (--optimize size)"
+    assert small["flash_estimate"] < got["flash_estimate"] - 250_000   # the weights' second byte
+    assert "ekrt_fully_connected_h(" not in (tmp_path / "size" / "src" / "edgekit_model.c").read_text()
+    r = cli("generate", ad, "--board", "nucleo-f446re", "-o", tmp_path / "f446", "--json")
+    assert json.loads(r.stdout)["optimize"] == "size" and "over 75% of nucleo-f446re" in r.stdout
+    r = cli("generate", ad, "--board", "qemu-riscv32", "-o", tmp_path / "rv", "--json")
+    assert "(no Arm DSP extension)" in json.loads(r.stdout)["optimize_reason"]
+    r = cli("generate", ad, "--board", "qemu-riscv32", "-o", tmp_path / "rv2", "--json", "--optimize", "speed")
+    assert json.loads(r.stdout)["optimize"] == "size" and "the int8 code is the fastest" in r.stdout
+    assert_clean_error(cli("generate", ad, "--board", BOARD, "-o", tmp_path / "bad", "--optimize", "fast"), 2,
+                       "--optimize", "'fast' is not one of")

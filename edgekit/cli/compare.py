@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from edgekit.cli.support import boards_dirs_option, json_option, print_json
+from edgekit.cli.support import boards_dirs_option, json_option, optimize_option, print_json
 from edgekit.console import out, step
 
 DEFAULT_RUNTIMES = "edgekit-rt,tflm"
@@ -36,11 +36,12 @@ DEFAULT_RUNTIMES = "edgekit-rt,tflm"
               help="With --cycles: wait states each pipeline refill adds (0: the flash cache hits).")
 @click.option("--port", help="Serial port of a physical board [default: found by USB id].")
 @click.option("--runner", help="Flash runner for a physical board [default: the board's first installed one].")
+@optimize_option
 @boards_dirs_option
 @json_option
 def compare(model: Path, board_id: str, runtimes: str, tflm_dirs: tuple[Path, ...], out_dir: Path | None,
             data_path: Path | None, samples: int, runs: int, profile: bool, cycles: bool, flash_wait_states: int,
-            port: str | None, runner: str | None,
+            port: str | None, runner: str | None, optimize: str | None,
             boards_dirs: tuple[Path, ...], as_json: bool) -> None:
     """Generate, build and run MODEL (int8 .tflite) with each runtime on a board, side by side.
 
@@ -60,7 +61,8 @@ def compare(model: Path, board_id: str, runtimes: str, tflm_dirs: tuple[Path, ..
     result = compare_runtimes(model, board, out_dir or Path("out") / f"compare-{Path(model).stem}",
                               runtimes=names, tflm_dirs=tflm_dirs, data=data_path, samples=samples, runs=runs,
                               profile=profile, port=port, runner=runner, step=step,
-                              cycles=Timing(flash_wait_states=flash_wait_states) if cycles else None)
+                              cycles=Timing(flash_wait_states=flash_wait_states) if cycles else None,
+                              optimize=optimize)
     if as_json:
         print_json(comparison_dict(result))
     else:

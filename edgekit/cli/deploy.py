@@ -15,6 +15,7 @@ from edgekit.cli.support import (
     boards_dirs_option,
     custom_objects_option,
     json_option,
+    optimize_option,
     print_json,
     runtime_option,
 )
@@ -31,6 +32,7 @@ if TYPE_CHECKING:  # pragma: no cover
 @click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Working directory [default: out/TARGET].")
 @runtime_option
+@optimize_option
 @click.option("--data", "data_path", type=click.Path(path_type=Path),
               help="Calibration/test .npz for a .keras or .tflite target.")
 @click.option("--port", help="Serial port of a physical board [default: found by USB id].")
@@ -47,7 +49,7 @@ if TYPE_CHECKING:  # pragma: no cover
 @json_option
 @custom_objects_option
 def deploy(target: str, board_id: str, out_dir: Path | None, runtime: str, tflm_dir: Path | None,
-           data_path: Path | None,
+           optimize: str | None, data_path: Path | None,
            port: str | None, runner: str | None, min_accuracy: float | None, max_latency_ms: float | None,
            require_exact: bool, epochs: int | None, compress: bool, activations: str, boards_dirs: tuple[Path, ...],
            as_json: bool) -> None:
@@ -68,9 +70,9 @@ def deploy(target: str, board_id: str, out_dir: Path | None, runtime: str, tflm_
     opts = HilOptions(port=port, gates=Gates(min_accuracy, max_latency_ms, require_exact))
     with progress_bar(INFERRING) as on_progress:
         result = run_deploy(target, board, out_dir, runtime=runtime,
-                            options=RuntimeOptions((tflm_dir,) if tflm_dir else ()), data=data_path, runner=runner,
-                            hil_options=opts, step=step, on_progress=on_progress, epochs=epochs, compress=compress,
-                            activations=activations)
+                            options=RuntimeOptions((tflm_dir,) if tflm_dir else (), optimize), data=data_path,
+                            runner=runner, hil_options=opts, step=step, on_progress=on_progress, epochs=epochs,
+                            compress=compress, activations=activations)
     if as_json:
         print_json(deploy_dict(result))
         if not result.hil.gates_passed:

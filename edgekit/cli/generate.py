@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from edgekit.cli.support import boards_dirs_option, json_option, print_json, runtime_option
+from edgekit.cli.support import boards_dirs_option, json_option, optimize_option, print_json, runtime_option
 from edgekit.console import err, out, step
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # pragma: no cover
 @click.option("-o", "--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Project directory to write.")
 @runtime_option
+@optimize_option
 @click.option("--data", "data_path", type=click.Path(path_type=Path),
               help="Test data the harness uses by default [default: data.npz next to the model].")
 @click.option("--float-model", type=click.Path(dir_okay=False, path_type=Path),
@@ -28,7 +29,8 @@ if TYPE_CHECKING:  # pragma: no cover
 @click.option("--force", is_flag=True, help="Overwrite a directory edgekit did not generate, or edited files.")
 @boards_dirs_option
 @json_option
-def generate(model: Path, board_id: str, out_dir: Path, runtime: str, tflm_dir: Path | None, data_path: Path | None,
+def generate(model: Path, board_id: str, out_dir: Path, runtime: str, tflm_dir: Path | None, optimize: str | None,
+             data_path: Path | None,
              float_model: Path | None, force: bool, boards_dirs: tuple[Path, ...], as_json: bool) -> None:
     """Write a firmware project for MODEL (int8 .tflite) on a board.
 
@@ -43,7 +45,7 @@ def generate(model: Path, board_id: str, out_dir: Path, runtime: str, tflm_dir: 
     origin = origin_of_model(model, data_path=data_path, float_model=float_model)
     with step(f"generating {board.family} project for {board.id}"):
         r = generate_project(model, board, out_dir, runtime=runtime, origin=origin, force=force,
-                             options=RuntimeOptions((tflm_dir,) if tflm_dir else ()))
+                             options=RuntimeOptions((tflm_dir,) if tflm_dir else (), optimize))
     if r.runtime_reason:   # on stderr with --json, so stdout stays one JSON document
         (err if as_json else out).print(r.runtime_reason)
     if as_json:
@@ -51,7 +53,8 @@ def generate(model: Path, board_id: str, out_dir: Path, runtime: str, tflm_dir: 
         return
     out.print(f"project: {r.project_dir}  (runtime {r.project.runtime}, model sha256:{r.project.model_sha256[:16]}…, "
               f"ops: {', '.join(r.ops)})\n"
-              f"estimate before building: flash ~{r.flash_estimate:,} B, RAM ~{r.ram_estimate:,} B "
+              + (f"optimized for {r.optimize_reason}\n" if r.optimize_reason else "")
+              + f"estimate before building: flash ~{r.flash_estimate:,} B, RAM ~{r.ram_estimate:,} B "
               f"(arena {r.arena_bytes:,} B); next: edgekit build {r.project_dir}")
 
 
@@ -60,4 +63,5 @@ def generate_dict(r: GenerateResult) -> dict[str, Any]:
     return {"project_dir": str(r.project_dir), "board": r.project.board.id, "runtime": r.project.runtime,
             "model_sha256": r.project.model_sha256, "ops": list(r.ops), "arena_bytes": r.arena_bytes,
             "model_flash_bytes": r.model_flash_bytes, "flash_estimate": r.flash_estimate,
-            "ram_estimate": r.ram_estimate, "runtime_reason": r.runtime_reason or None}
+            "ram_estimate": r.ram_estimate, "runtime_reason": r.runtime_reason or None,
+            "optimize": r.optimize or None, "optimize_reason": r.optimize_reason or None}

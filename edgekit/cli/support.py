@@ -81,6 +81,16 @@ def runtime_option(f: Callable[..., Any]) -> Callable[..., Any]:
                         + "; ".join(f"{r.name}: {r.summary}" for r in RUNTIMES.values()) + ".")(f)
 
 
+def optimize_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    """`--optimize` (parameter `optimize`): None when not given (chosen against the board's flash)."""
+    from edgekit.runtimes.base import OPTIMIZE
+
+    return click.option("--optimize", type=click.Choice(OPTIMIZE), default=None,
+                        help="speed: faster kernels on more flash (edgekit-rt on Arm DSP cores: int16 dense weights, "
+                             "2x their flash); size: the smallest code [default: speed on a DSP core when it "
+                             "fits 75% of the board's flash, else size].")(f)
+
+
 def tflm_dir_option(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """`--tflm-dir` (parameter `tflm_dir`); $TFLM_DIR is read where trees are resolved, not here."""
     return click.option("--tflm-dir", type=click.Path(file_okay=False, path_type=Path),

@@ -190,10 +190,10 @@ class CompiledModel:
         return pre + "".join(body)
 
 
-def compile_model(graph: Graph) -> CompiledModel:
+def compile_model(graph: Graph, speed: bool = False) -> CompiledModel:
     """Lower and plan `graph` once; ModelError (naming the op, pointing to tflm) if
-    edgekit-rt cannot run it."""
-    steps = lower_graph(graph)
+    edgekit-rt cannot run it. `speed`: generate --optimize speed."""
+    steps = lower_graph(graph, speed)
     return CompiledModel(graph, tuple(steps), plan_memory(graph, steps))
 
 

@@ -32,13 +32,14 @@ from edgekit.runtimes import EDGEKIT_RT
 SUPPORTED_OPS: tuple[str, ...] = tuple(sorted(LOWERINGS))
 
 
-def lower_graph(graph: Graph) -> list[Step]:
-    """One Step per operator, in graph order; ModelError for a model edgekit-rt cannot run."""
+def lower_graph(graph: Graph, speed: bool = False) -> list[Step]:
+    """One Step per operator, in graph order; ModelError for a model edgekit-rt cannot run.
+    `speed`: generate --optimize speed (faster kernels on more weight flash)."""
     for idx in graph.inputs:
         _check_edge(graph, idx, "input")
     for idx in graph.outputs:
         _check_edge(graph, idx, "output")
-    lw = Lowerer(graph)
+    lw = Lowerer(graph, speed)
     steps = []
     for op in graph.operators:
         lowering = LOWERINGS.get(op.op)

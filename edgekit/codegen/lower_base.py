@@ -85,8 +85,9 @@ class Step:
 class Lowerer:
     """The graph being lowered, with the checks every lowering runs on its operator."""
 
-    def __init__(self, graph: Graph) -> None:
+    def __init__(self, graph: Graph, speed: bool = False) -> None:
         self.graph = graph
+        self.speed = speed   # generate --optimize speed: int16 pre-widened FULLY_CONNECTED weights
 
     def fail(self, op: Operator, why: str) -> ModelError:
         """The error for an operator edgekit-rt cannot run: op, index and output tensor named."""

@@ -27,6 +27,25 @@ def rqt_bytes(channels: int) -> int:
 FC_WIDEN_MIN_MACS = 4096
 
 
+def widened_weights(w2d: np.ndarray) -> np.ndarray:
+    """[n_out][depth] int8 weights as ekrt_fully_connected_h's int16 pairs (ekrt_fc.c), one int32
+    word each: per block of 4 rows, per 4 inputs each row's (w0, w2), (w1, w3); then the block's
+    depth % 4 last columns row after row; the n_out % 4 last rows plainly; zero-padded to a word."""
+    n_out, depth = w2d.shape
+    k4, n4 = depth - depth % 4, n_out - n_out % 4
+    parts = []
+    for c in range(0, n4, 4):
+        blk = w2d[c:c + 4].astype(np.int64)
+        steps = blk[:, :k4].reshape(4, k4 // 4, 4)[:, :, [0, 2, 1, 3]]
+        parts.append(steps.transpose(1, 0, 2).reshape(-1))
+        parts.append(blk[:, k4:].reshape(-1))
+    parts.append(w2d[n4:].reshape(-1).astype(np.int64))
+    h = np.concatenate(parts)
+    h = np.pad(h, (0, len(h) % 2)) & 0xFFFF
+    words = h[0::2] | (h[1::2] << 16)
+    return np.where(words >= 1 << 31, words - (1 << 32), words)
+
+
 @lowers("FULLY_CONNECTED")
 def fully_connected(lw: Lowerer, op: Operator) -> Step:
     """FULLY_CONNECTED: ekrt_fully_connected(_x2) on blocked weights, input zp folded into the bias, requantized."""
@@ -45,6 +64,11 @@ def fully_connected(lw: Lowerer, op: Operator) -> Step:
     acc_bound = lw.folded_bias(op, name, values(w).reshape(out_dim, in_dim), bias_idx, x, consts)
     rq = lw.requant_init(name, op, x, w, y, out_dim, consts, acc_bound)
     init = f"{{{batches}, {in_dim}, {out_dim}, {name}_w, {name}_b, {rq}}}"
+    if lw.speed and in_dim * out_dim >= FC_WIDEN_MIN_MACS:   # generate --optimize speed: int16 weights
+        consts[0] = ConstArray(f"{name}_w", "int32_t", widened_weights(values(w).reshape(out_dim, in_dim)))
+        return Step(op, [x.index], y.index, "ekrt_fch_t", init, consts,
+                    "ekrt_fully_connected_h(&{params}, {in0}, {out}, {scratch});", scratch=xw_bytes(in_dim) // 2,
+                    macs=batches * in_dim * out_dim)
     # The two-row kernel when there are row pairs, or when convolutions link it anyway.
     fn = "ekrt_fully_connected_x2" if batches > 1 or "CONV_2D" in lw.graph.op_names() \
         else "ekrt_fully_connected"

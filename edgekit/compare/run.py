@@ -56,14 +56,14 @@ def _no_step(message: str) -> AbstractContextManager[object]:
 
 
 def plan_variants(board: Board, runtimes: Sequence[str] = (EDGEKIT_RT, TFLM),
-                  tflm_dirs: Sequence[Path] = ()) -> tuple[list[Variant], list[str]]:
+                  tflm_dirs: Sequence[Path] = (), optimize: str | None = None) -> tuple[list[Variant], list[str]]:
     """The variants to run, in order (each runtime's own), and notes on what was left out.
 
     tflm runs once per tree in `tflm_dirs` (else $TFLM_DIR); with no tree it is left out with
     a note. UsageError for an unknown runtime, MissingToolError (exit 4) for a path that is not
     a TFLM tree or when nothing is left to run.
     """
-    options = RuntimeOptions(tuple(Path(d) for d in tflm_dirs))
+    options = RuntimeOptions(tuple(Path(d) for d in tflm_dirs), optimize)
     variants: list[Variant] = []
     notes: list[str] = []
     for name in dict.fromkeys(runtimes):
@@ -147,7 +147,7 @@ def compare_runtimes(model: Path, board: Board, out_dir: Path, *, runtimes: Sequ
                      tflm_dirs: Sequence[Path] = (), data: Path | None = None, samples: int = 20,
                      runs: int = 10, warmup: int = 2, profile: bool = True, port: str | None = None,
                      runner: str | None = None, jobs: int = 2, step: StepFn = _no_step,
-                     cycles: Timing | None = None) -> Comparison:
+                     cycles: Timing | None = None, optimize: str | None = None) -> Comparison:
     """Run `model` on `board` with each runtime variant and measure them side by side; see the
     module docstring. Writes every project, the inputs when they are random, and the
     comparison's JSON, Markdown and PNG under `out_dir` (`Comparison.files`).
@@ -155,7 +155,8 @@ def compare_runtimes(model: Path, board: Board, out_dir: Path, *, runtimes: Sequ
     `samples` test inputs are sent to each variant (agreement), then `runs` timed runs after
     `warmup` give the latency; `profile` asks each for a per-op profile of one invoke
     (cheap: one more invoke; the profiler is in every firmware); `cycles` (a virtual board
-    only) adds each one's estimated Cortex-M4 cycles (:mod:`edgekit.hil.cycles`). `step(message)`
+    only) adds each one's estimated Cortex-M4 cycles (:mod:`edgekit.hil.cycles`); `optimize` is
+    generate's --optimize (None: chosen against the board's flash). `step(message)`
     returns a context manager shown while a stage runs. Raises before anything runs for a bad
     model, data, runtime name or TFLM tree, or a missing build tool; a variant's own failure
     is recorded in its result.
@@ -166,7 +167,7 @@ def compare_runtimes(model: Path, board: Board, out_dir: Path, *, runtimes: Sequ
         require_estimable(board)
     graph = load_graph(model)
     verify_int8(graph, str(model))
-    variants, notes = plan_variants(board, runtimes, tflm_dirs)
+    variants, notes = plan_variants(board, runtimes, tflm_dirs, optimize)
     _require_tools(board)
     out_dir = Path(out_dir)
     data_path, data_text = _inputs(model, data, out_dir, samples)

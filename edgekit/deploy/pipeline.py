@@ -88,7 +88,8 @@ def deploy(target: str, board: Board, out_dir: Path, *, runtime: str = DEFAULT_C
     with step(f"generating the {board.family} project ({runtime})"):
         origin = origin_of_model(path, data_path=data, example=example, task=task, float_model=float_model)
         gen = generate_project(path, board, project_dir, runtime=runtime, origin=origin, options=options)
-    steps.append(("generate", f"{gen.project_dir} (arena {gen.arena_bytes:,} B)"))
+    steps.append(("generate", f"{gen.project_dir} (arena {gen.arena_bytes:,} B"
+                  + (f"; optimized for {gen.optimize_reason})" if gen.optimize_reason else ")")))
     with step(f"building for {board.id}") as note:
         built = build_project(gen.project, options=options,
                               on_progress=lambda what, done, total: note(f"{what} {done}/{total}"))

@@ -35,6 +35,8 @@ class GenerateResult:
     ram_estimate: int
     ops: tuple[str, ...]
     runtime_reason: str = ""   # why "auto" picked tflm; empty otherwise
+    optimize: str = ""          # "speed" or "size" (edgekit-rt), "" for a runtime without the trade
+    optimize_reason: str = ""   # why, in one line
 
     @property
     def project_dir(self) -> Path:
@@ -81,7 +83,8 @@ def generate_project(model_path: Path, board: Board, out_dir: Path, *, runtime: 
 
     `runtime` is a runtime name or "auto" (the first registered runtime that runs every op and
     builds for the board: edgekit-rt, else tflm); `options` carry what runtimes need (the TFLM
-    tree a tflm project builds with, else $TFLM_DIR, recorded in the project). `origin` is
+    tree a tflm project builds with, else $TFLM_DIR, recorded in the project; --optimize speed|size, else
+    chosen against the board's flash, recorded in the manifest). `origin` is
     recorded in the manifest as given (None: a model of unknown origin). Raises ModelError for a
     float or unsupported model (and for auto needing tflm without a tree),
     MissingToolError for a broken tree or a runtime the board cannot have, FitError when it
@@ -101,8 +104,8 @@ def generate_project(model_path: Path, board: Board, out_dir: Path, *, runtime: 
         context={"model_sha256": graph.sha256, "runtime": rt.name, "stack_bytes": STACK_BYTES,
                  **rt.template_context(board, options)},
         project_files={MODEL_FILE: model_bytes},
-        model=ModelRecord(file=MODEL_FILE, arena_bytes=code.footprint.arena_bytes, ops=ops),
+        model=ModelRecord(file=MODEL_FILE, arena_bytes=code.footprint.arena_bytes, ops=ops, optimize=code.optimize),
         origin=origin or Origin(model_source=str(Path(model_path).resolve())),
     )
     return GenerateResult(project, code.footprint.arena_bytes, code.footprint.model_flash_bytes, need.flash_needed,
-                          need.ram_needed, ops, choice.reason)
+                          need.ram_needed, ops, choice.reason, code.optimize, code.optimize_reason)

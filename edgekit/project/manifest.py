@@ -83,12 +83,13 @@ class ModelRecord:
     file: str = MODEL_FILE
     arena_bytes: int = 0
     ops: tuple[str, ...] = ()
+    optimize: str = ""   # generate --optimize's outcome ("speed", "size"), "" when the runtime has no such trade
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ModelRecord:
         """The model record in a manifest's "model" dict; missing keys take the defaults."""
         return cls(file=str(data.get("file", MODEL_FILE)), arena_bytes=int(data.get("arena_bytes", 0)),
-                   ops=tuple(data.get("ops", ())))
+                   ops=tuple(data.get("ops", ())), optimize=str(data.get("optimize", "")))
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,8 @@ class Manifest:
         if self.model is not None:
             data["model"] = {"file": self.model.file, "arena_bytes": self.model.arena_bytes,
                              "ops": list(self.model.ops)}
+            if self.model.optimize:
+                data["model"]["optimize"] = self.model.optimize
         return (json.dumps(data, indent=2, sort_keys=True) + "\n").encode()
 
     @classmethod

@@ -26,12 +26,17 @@ if TYPE_CHECKING:  # pragma: no cover
 RunCommand = Callable[[Sequence[str], Path, Path], subprocess.CompletedProcess]
 
 
+# generate --optimize: faster kernels on more weight flash, or today's smallest code.
+OPTIMIZE = ("speed", "size")
+
+
 @dataclass(frozen=True)
 class RuntimeOptions:
     """What the command line tells the runtimes: the TFLM source trees of --tflm-dir (generate and
     build use the first; compare runs tflm once per tree)."""
 
     tflm_dirs: tuple[Path, ...] = ()
+    optimize: str | None = None   # --optimize: "speed", "size", None: chosen against the board's flash
 
     @property
     def tflm_dir(self) -> Path | None:
@@ -56,6 +61,8 @@ class ModelCode:
 
     sources: dict[str, str]
     footprint: ModelFootprint
+    optimize: str = ""          # "speed" or "size" when the runtime has the trade (edgekit-rt), else ""
+    optimize_reason: str = ""   # why, in one line
 
 
 @dataclass(frozen=True)
@@ -146,12 +153,12 @@ class Runtime(ABC):
 
     def variants(self, board: Board, options: RuntimeOptions) -> tuple[list[Variant], list[str]]:
         """The `edgekit compare` rows of this runtime on `board`, and notes on what was left out."""
-        return [Variant(self.name, self.name, self.name)], []
+        return [Variant(self.name, self.name, self.name, RuntimeOptions(optimize=options.optimize))], []
 
     def fine_tune_flash_margin(self, graph: Graph) -> int:
         """Flash bytes fine-tuning may add to a candidate sized before it (edgekit compress)."""
         return 0
 
 
-__all__ = ["BuildSetup", "CachedLibrary", "Lack", "ModelCode", "ModelFootprint", "RunCommand", "Runtime",
+__all__ = ["OPTIMIZE", "BuildSetup", "CachedLibrary", "Lack", "ModelCode", "ModelFootprint", "RunCommand", "Runtime",
            "RuntimeOptions", "Variant"]

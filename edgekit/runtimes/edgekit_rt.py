@@ -7,10 +7,12 @@ from __future__ import annotations
 from edgekit.boards import Board
 from edgekit.codegen import CompiledModel, PlanSummary, compile_model
 from edgekit.codegen.lower import SUPPORTED_OPS
+from edgekit.codegen.lower_nn import FC_WIDEN_MIN_MACS
 from edgekit.errors import ModelError
 from edgekit.model.tflite_graph import Graph
 from edgekit.runtimes import EDGEKIT_RT
 from edgekit.runtimes.base import ModelCode, ModelFootprint, Runtime, RuntimeOptions
+from edgekit.runtimes.fit import board_fit
 
 # Code flash of edgekit-rt for a model: its fixed part (init, reset, the profiler hook), each op
 # type's kernels once (the linker drops the others), and each op's call with its hook and its
@@ -35,7 +37,12 @@ KERNEL_BYTES = {
 KERNEL_BYTES.update({"BATCH_MATMUL": 450, "SELECT": 260, "SELECT_V2": 260, "GELU": 32, "RSQRT": 32,
                      "NEG": 32, "SQUARE": 32})
 KERNEL_DEFAULT_BYTES = 600
+# Cores whose kernels take the DSP paths (__ARM_FEATURE_DSP): where --optimize speed pays.
+DSP_CORES = ("cortex-m4", "cortex-m4f", "cortex-m7f", "cortex-m7fd", "cortex-m33f")
+# The default --optimize is speed when the firmware with int16 weights needs at most this share of flash.
+SPEED_FLASH_SHARE = 0.75
 EXTRA_BYTES = {"ekrt_conv2d_1x1_pruned": 650, "ekrt_fully_connected_w": 1_850,   # by the call's kernel
+               "ekrt_fully_connected_h": 2_100,   # arm-none-eabi-gcc -O2 text: 1,998 + its row helper 74
                "ekrt_add_lut": 450}
 # 16x8 models' int16 kernels (ekrt_nn16.c, ekrt_elementwise16.c: plain C, no DSP variants), their
 # symbol sizes with the same compiler and flags, rounded up; an op not listed: KERNEL_BYTES.
@@ -57,6 +64,13 @@ def code_flash_bytes(compiled: CompiledModel) -> int:
     kernels += sum(n for fn, n in EXTRA_BYTES.items() if fn in calls)
     steps = sum(CALL_BYTES + 4 * _fields(st.params_init) for st in compiled.steps if st.alias_of is None)
     return FIXED_CODE_BYTES + kernels + steps
+
+
+def _has_wide_fc(graph: Graph) -> bool:
+    """Whether some FULLY_CONNECTED layer is big enough for --optimize speed's int16 weights."""
+    return any(op.op == "FULLY_CONNECTED" and len(op.inputs) > 1 and op.inputs[1] >= 0
+               and graph.tensors[op.inputs[1]].is_constant and graph.tensors[op.inputs[1]].size >= FC_WIDEN_MIN_MACS
+               for op in graph.operators)
 
 
 def _fields(initializer: str) -> int:
@@ -102,9 +116,36 @@ class EdgekitRt(Runtime):
 
     def model_code(self, graph: Graph, model_bytes: bytes, where: str, board: Board,
                    options: RuntimeOptions) -> ModelCode:
-        """edgekit_model.h and edgekit_model.c."""
-        compiled = compile_model(graph)
-        return ModelCode(compiled.sources(), self._footprint(compiled))
+        """edgekit_model.h and edgekit_model.c, optimized for speed or size (options.optimize, else
+        chosen against the board: choose_optimize)."""
+        compiled, optimize, why = self.choose_optimize(graph, board, options.optimize)
+        return ModelCode(compiled.sources(), self._footprint(compiled), optimize, why)
+
+    def choose_optimize(self, graph: Graph, board: Board, asked: str | None) -> tuple[CompiledModel, str, str]:
+        """The compiled model for --optimize `asked` ("speed", "size"; None: speed on a DSP core when the
+        firmware with int16 weights still fits SPEED_FLASH_SHARE of the board's flash, else size), the
+        choice and why in one line. Speed on a core without the DSP extension is the int8 code (size):
+        the portable kernels load an int16 weight as they load an int8 one."""
+        if asked == "size":
+            return compile_model(graph), "size", "size: asked (--optimize size)"
+        wide = _has_wide_fc(graph)
+        if wide and board.core not in DSP_CORES:   # int16 weights there: as many loads, twice the bytes
+            return compile_model(graph), "size", (f"size: {board.core or 'the core'} runs the portable kernels "
+                                                  "(no Arm DSP extension): int16 weights gain nothing"
+                                                  + (" (--optimize speed asked: the int8 code is the fastest)"
+                                                     if asked else ""))
+        # Lowered once where speed changes nothing or is taken (speed only adds the _h calls).
+        speed = compile_model(graph, speed=wide)
+        if not any("_fully_connected_h(" in st.call for st in speed.steps):
+            return speed, asked or "size", f"{asked or 'size'}: no layer has a faster form (the same code)"
+        flash = board_fit(self, self._footprint(speed), graph, board).flash_needed
+        if asked == "speed":
+            return speed, "speed", f"speed: asked (--optimize speed; int16 weights, flash ~{flash:,} B)"
+        if flash > int(SPEED_FLASH_SHARE * board.flash.size):
+            return compile_model(graph), "size", (f"size: int16 weights would take flash to ~{flash:,} B, over "
+                                                  f"{SPEED_FLASH_SHARE:.0%} of {board.id}'s {board.flash.size:,} B")
+        return speed, "speed", (f"speed: int16 weights (flash ~{flash:,} B) fit {SPEED_FLASH_SHARE:.0%} of "
+                                f"{board.id}'s {board.flash.size:,} B")
 
     def code_flash(self, compiled: CompiledModel) -> int:
         """The code this runtime links for a compiled model, estimated (code_flash_bytes)."""

@@ -10,6 +10,15 @@
 void ekrt_fully_connected(const ekrt_fc_t *p, const int8_t *in, int8_t *out);
 /* Same result, faster on cores with DSP (ekrt_fc.c); scratch: 2 * (in_dim & ~3) bytes. */
 void ekrt_fully_connected_w(const ekrt_fc_t *p, const int8_t *in, int8_t *out, int8_t *scratch);
+/* FULLY_CONNECTED with its weights widened to int16 at generation (generate --optimize speed):
+ * ekrt_fully_connected's result, twice its weight flash (ekrt_fc.c); scratch as _w's. */
+typedef struct {
+    int32_t batches, in_dim, out_dim;
+    const int32_t *w;      /* int16 pairs, one word each, in ekrt_fc.c's order */
+    const int32_t *bias;   /* folded as ekrt_fc_t's */
+    ekrt_requant_t rq;
+} ekrt_fch_t;
+void ekrt_fully_connected_h(const ekrt_fch_t *p, const int8_t *in, int8_t *out, int8_t *scratch);
 /* The fused requantization's table (DSP cores): 12 bytes a channel, word-aligned. */
 #define EKRT_RQT_BYTES(n) (12 * (n))
 

@@ -198,10 +198,10 @@ def _size(elf: Path) -> tuple[int, int, int]:
 
 
 def build_firmware(tflite: Path, work: Path, inputs: np.ndarray, dsp: bool,
-                   stub: bool = False, profile: bool = False) -> Path:
+                   stub: bool = False, profile: bool = False, speed: bool = False) -> Path:
     graph = load_graph(tflite)
     work.mkdir(parents=True, exist_ok=True)
-    for name, text in compile_model(graph).sources().items():
+    for name, text in compile_model(graph, speed).sources().items():
         (work / name).write_text(text)
     (work / "link.ld").write_text(LINKER_SCRIPT)
     (work / "startup.c").write_text(STARTUP)

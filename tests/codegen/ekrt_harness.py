@@ -73,10 +73,11 @@ def _kernel_objects(workdir: Path, extra_flags: list[str]) -> list[Path]:
     return objs
 
 
-def build_host(tflite: bytes, workdir: Path, extra_flags: list[str] | None = None) -> Path:
-    """Generate, compile and link the model with the stdin/stdout driver; returns the exe."""
+def build_host(tflite: bytes, workdir: Path, extra_flags: list[str] | None = None, speed: bool = False) -> Path:
+    """Generate (speed: generate --optimize speed), compile and link the model with the
+    stdin/stdout driver; returns the exe."""
     graph = parse_graph(tflite)
-    files = compile_model(graph).sources()
+    files = compile_model(graph, speed).sources()
     flags = list(extra_flags or [])
     objs = _kernel_objects(workdir, flags)
     h = hashlib.sha256(repr(flags).encode() + objs[0].parent.name.encode())
@@ -171,7 +172,7 @@ def float_test_inputs(graph: Graph, n_random: int, seed: int = 0) -> np.ndarray:
 
 
 def compare(tflite: bytes, workdir: Path, n_random: int = 60, seed: int = 0,
-            extra_flags: list[str] | None = None) -> tuple[int, int]:
+            extra_flags: list[str] | None = None, speed: bool = False) -> tuple[int, int]:
     """Returns (inputs compared, mismatching output bytes)."""
     graph = parse_graph(tflite)
     n_in = graph.input_tensors[0].size if len(graph.inputs) == 1 else graph.io_block("input")[1]
@@ -180,7 +181,7 @@ def compare(tflite: bytes, workdir: Path, n_random: int = 60, seed: int = 0,
     else:   # int8 elements, or the input block's bytes of several int8 inputs
         assert len(graph.inputs) == 1 or {t.dtype for t in graph.input_tensors} == {"int8"}
         xs = test_inputs(n_in, n_random, seed)
-    exe = build_host(tflite, workdir, extra_flags)
+    exe = build_host(tflite, workdir, extra_flags, speed)
     got = run_host(exe, xs)
     want = run_tflm(tflite, xs)
     bad = int(np.count_nonzero(got != want))

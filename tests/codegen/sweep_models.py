@@ -276,6 +276,17 @@ UNSUPPORTED: list[tuple[str, tuple[int, ...], Builder, bool]] = [
 
 # Integer models with float32 input and output, as TF's converter makes them by default (no
 # inference_input_type): QUANTIZE in, DEQUANTIZE out. Built with build(spec, ..., float_io=True).
+# FULLY_CONNECTED layers of 4,096 weights or more: what generate --optimize speed gives int16 weights
+# (ekrt_fully_connected_h): odd depths and row counts (the kernel's tails), per-tensor, no bias,
+# batched rows, a chain.
+FC_SPEED: list[tuple[str, tuple[int, ...], Builder, bool]] = [
+    ("fc_speed_odd_relu", (67,), lambda L, x: L.Dense(71, activation="relu")(x), False),
+    ("fc_speed_per_tensor", (66,), lambda L, x: L.Dense(65)(x), True),
+    ("fc_speed_no_bias", (64,), lambda L, x: L.Dense(66, use_bias=False)(x), False),
+    ("fc_speed_rows", (3, 65), lambda L, x: L.Dense(70, activation="relu")(x), False),
+    ("fc_speed_chain", (90,), lambda L, x: L.Dense(49)(L.Dense(101, activation="relu")(x)), False),
+]
+
 FLOAT_IO: list[tuple[str, tuple[int, ...], Builder, bool]] = [
     ("float_io_dense_softmax", (20,),
      lambda L, x: L.Dense(6, activation="softmax")(L.Dense(12, activation="relu")(x)), False),

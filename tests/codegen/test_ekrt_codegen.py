@@ -212,7 +212,7 @@ def test_runtime_lowers_the_graph_once(monkeypatch: pytest.MonkeyPatch) -> None:
 
     calls = []
     real = compiled.lower_graph
-    monkeypatch.setattr(compiled, "lower_graph", lambda g: calls.append(g) or real(g))
+    monkeypatch.setattr(compiled, "lower_graph", lambda g, *a: calls.append(g) or real(g, *a))
     g = _graph("sine")
     code = get_runtime(EDGEKIT_RT).model_code(g, b"", "sine.tflite", load_board("qemu-netduinoplus2"),
                                               RuntimeOptions())

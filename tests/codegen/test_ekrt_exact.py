@@ -23,6 +23,27 @@ def test_shared_model_bit_exact(name: str, n_random: int, ekrt_build_dir: Path) 
     assert bad == 0 and n == n_random + 5
 
 
+@pytest.mark.parametrize("name", ["ad_autoencoder", "ds_cnn_kws"])
+def test_shared_model_speed_bit_exact(name: str, ekrt_build_dir: Path) -> None:
+    """generate --optimize speed (int16 FULLY_CONNECTED weights), portable C path."""
+    n, bad = compare(shared_model(name), ekrt_build_dir, n_random=150, seed=4, speed=True)
+    assert bad == 0 and n == 155
+
+
+@pytest.mark.tf
+@pytest.mark.parametrize("spec", sweep_models.FC_SPEED, ids=[s[0] for s in sweep_models.FC_SPEED])
+def test_fc_speed_sweep_bit_exact(spec, sweep_cache: Path, ekrt_build_dir: Path) -> None:
+    """The int16-weight FULLY_CONNECTED of --optimize speed (ekrt_fully_connected_h) on the portable
+    path: odd shapes, per-tensor, no bias, batched rows."""
+    from edgekit.codegen import compile_model
+    from edgekit.model.tflite_graph import parse_graph
+
+    tflite = sweep_models.build(spec, sweep_cache)
+    assert "ekrt_fully_connected_h(" in compile_model(parse_graph(tflite), speed=True).sources()["edgekit_model.c"]
+    n, bad = compare(tflite, ekrt_build_dir, n_random=120, seed=5, speed=True)
+    assert bad == 0
+
+
 @pytest.mark.tf
 @pytest.mark.parametrize("spec", sweep_models.SPECS, ids=[s[0] for s in sweep_models.SPECS])
 def test_op_sweep_bit_exact(spec, sweep_cache: Path, ekrt_build_dir: Path) -> None:

@@ -57,16 +57,38 @@ def test_sweep_dsp_bit_exact(name: str, sweep_cache: Path, tmp_path: Path) -> No
     _sweep_bit_exact(name, True, sweep_cache, tmp_path)
 
 
-def _sweep_bit_exact(name: str, dsp: bool, sweep_cache: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("dsp", [True, False], ids=["dsp", "portable"])
+def test_ad_autoencoder_speed_cortex_m4_bit_exact(dsp: bool, tmp_path: Path) -> None:
+    """generate --optimize speed (int16 FULLY_CONNECTED weights, ekrt_fully_connected_h) on the
+    emulated Cortex-M4F, both paths, byte for byte against tflite_micro."""
+    from edgekit.model.tflite_graph import load_graph
+
+    path = SHARED_MODELS / "ad_autoencoder.tflite"
+    inputs = bench.bench_inputs(load_graph(path).input_tensors[0].size, 6)
+    elf = bench.build_firmware(path, tmp_path, inputs, dsp, speed=True)
+    instr, outs = bench.run_qemu(elf, timeout=120)
+    assert instr > 0
+    assert outs == bench.tflm_outputs(path, inputs)
+
+
+@pytest.mark.tf
+@pytest.mark.parametrize("name", ["fc_speed_odd_relu", "fc_speed_per_tensor", "fc_speed_no_bias", "fc_speed_rows",
+                                  "fc_speed_chain"])
+def test_fc_speed_sweep_dsp_bit_exact(name: str, sweep_cache: Path, tmp_path: Path) -> None:
+    """The int16-weight FULLY_CONNECTED's assembly (LDRD + SMLAD, 4 rows a pass) on the DSP path."""
+    _sweep_bit_exact(name, True, sweep_cache, tmp_path, speed=True)
+
+
+def _sweep_bit_exact(name: str, dsp: bool, sweep_cache: Path, tmp_path: Path, speed: bool = False) -> None:
     import sweep_models
 
     from edgekit.model.tflite_graph import load_graph
 
-    spec = next(s for s in sweep_models.SPECS if s[0] == name)
+    spec = next(s for s in sweep_models.SPECS + sweep_models.FC_SPEED if s[0] == name)
     path = tmp_path / f"{name}.tflite"
     path.write_bytes(sweep_models.build(spec, sweep_cache))
     inputs = bench.bench_inputs(load_graph(path).input_tensors[0].size, 6)
-    elf = bench.build_firmware(path, tmp_path, inputs, dsp)
+    elf = bench.build_firmware(path, tmp_path, inputs, dsp, speed=speed)
     instr, outs = bench.run_qemu(elf, timeout=120)
     assert instr > 0
     assert outs == bench.tflm_outputs(path, inputs)

@@ -52,3 +52,29 @@ def test_mlperf_tiny_cortex_m4_bit_exact(name: str, dsp: bool, tmp_path: Path) -
     instr, outs = bench.run_qemu(bench.build_firmware(path, tmp_path, inputs, dsp), timeout=300)
     assert instr > 0
     assert outs == bench.tflm_outputs(path, inputs)
+
+
+def test_mlperf_tiny_ad_speed_bit_exact_on_host(ekrt_build_dir: Path) -> None:
+    """generate --optimize speed (int16 FULLY_CONNECTED weights): 8 of the AD autoencoder's 10 dense
+    layers (not the two 1,024-weight bottleneck ones), portable C."""
+    n, bad = compare((MODELS / "ad01_int8.tflite").read_bytes(), ekrt_build_dir, n_random=6, seed=3, speed=True)
+    assert bad == 0 and n > 6
+
+
+@pytest.mark.toolchain
+@pytest.mark.qemu
+def test_mlperf_tiny_ad_speed_cortex_m4_bit_exact(tmp_path: Path) -> None:
+    """The AD autoencoder with --optimize speed on the emulated Cortex-M4F (its DSP path)."""
+    if shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") is None:
+        pytest.skip("qemu-system-arm / arm-none-eabi-gcc not installed")
+    import ekrt_bare_metal as bench
+
+    from edgekit.codegen import compile_model
+    from edgekit.model.tflite_graph import load_graph
+
+    path = MODELS / "ad01_int8.tflite"
+    assert sum("_fully_connected_h(" in st.call for st in compile_model(load_graph(path), speed=True).steps) == 8
+    inputs = bench.bench_inputs(load_graph(path).input_tensors[0].size, 3)
+    instr, outs = bench.run_qemu(bench.build_firmware(path, tmp_path, inputs, True, speed=True), timeout=300)
+    assert instr > 0
+    assert outs == bench.tflm_outputs(path, inputs)
