@@ -30,7 +30,7 @@ import numpy as np
 from edgekit.errors import DeviceError, UsageError
 from edgekit.hil.board_link import open_session
 from edgekit.hil.session import Session
-from edgekit.model.decode import is_decode_step
+from edgekit.model.decode import decode_context, is_decode_step
 from edgekit.model.modelio import ModelIO
 from edgekit.model.vocab import EOS, PAD, UNK, Vocabulary, tokenize
 from edgekit.project.manifest import Project
@@ -106,7 +106,7 @@ def text_model_window(project: Project) -> TextModel:
             raise UsageError(f"the vocabulary {origin.vocabulary} has {len(vocab)} words but the decode "
                              f"step outputs {out.size} scores",
                              hint="generate the project again from the trained model")
-        return TextModel(vocab, int(graph.tensors[graph.state[0].input].shape[1]), True, stepped=True)
+        return TextModel(vocab, decode_context(graph), True, stepped=True)
     if tin.dtype != "int32" or len(tin.shape) != 2:
         raise UsageError(f"{project.root}: the model takes {tin.dtype} input of shape {tin.shape}, "
                          "not a window of int32 token ids")

@@ -274,8 +274,14 @@ class SampleShapes:
             raise ModelError(f"{where} carries state between invokes but is not a decode step (inputs "
                              f"token and position; it has {', '.join(names)}): edgekit cannot tell what "
                              "a test sample is")
-        t = int(graph.tensors[graph.state[0].input].shape[1])
+        t = decode_context(graph)
         return cls([TOKEN], [(t,)], [(t, *_per_position(o.sample_shape)) for o in graph.output_tensors], steps=t)
+
+
+def decode_context(graph: Graph) -> int:
+    """The positions a decode step's cache holds: its state's rows (after a batch axis of 1)."""
+    shape = graph.tensors[graph.state[0].input].shape
+    return int(shape[1] if len(shape) > 2 and shape[0] == 1 else shape[0])
 
 
 def _per_position(shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -304,5 +310,5 @@ def run_sequences(interp: SteppedInterpreter, graph: Graph, tokens: np.ndarray) 
     return [np.stack([p[j] for p in per_seq]) for j in range(len(shapes))]
 
 
-__all__ = ["DecodeContext", "SampleShapes", "Stepper", "decode_step_model", "is_decode_step", "keras_stepper",
-           "run_sequences", "step_calibration"]
+__all__ = ["DecodeContext", "SampleShapes", "Stepper", "decode_context", "decode_step_model", "is_decode_step",
+           "keras_stepper", "run_sequences", "step_calibration"]

@@ -93,11 +93,16 @@ def random_inputs(graph: Graph, samples: int, seed: int = 0) -> tuple[dict[str, 
 
 
 def _int32_input(graph: Graph, idx: int, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
-    """Values for an int32 graph input, sent as they are: what the ops reading it accept."""
+    """Values for an int32 graph input, sent as they are: what the ops reading it accept (through
+    RESHAPEs: a decode step's token reshaped before its lookup)."""
+    reshaped = {idx}
+    for op in graph.operators:
+        if op.op == "RESHAPE" and op.inputs[:1] and op.inputs[0] in reshaped:
+            reshaped.add(op.outputs[0])
     for op in graph.operators:
         if op.op == "TRANSPOSE_CONV" and op.inputs[:1] == (idx,):   # the output shape: exactly it
             return np.broadcast_to(np.asarray(graph.tensors[op.outputs[0]].shape, dtype=np.int64), shape).copy()
-        if op.op == "GATHER" and op.inputs[1:2] == (idx,):          # token ids: below the table's rows
+        if op.op == "GATHER" and op.inputs[1:2] and op.inputs[1] in reshaped:  # token ids: below the table's rows
             axis = int(op.options.get("axis", 0)) % max(1, len(graph.tensors[op.inputs[0]].shape))
             return rng.integers(0, graph.tensors[op.inputs[0]].shape[axis], size=shape)
     return rng.integers(-(1 << 15), 1 << 15, size=shape)

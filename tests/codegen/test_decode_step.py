@@ -131,13 +131,10 @@ def test_decode_step_cortex_m4_exact(dsp: bool, sweep_cache: Path, tmp_path: Pat
     print(f"instructions per step ({'dsp' if dsp else 'portable'}): {steps}")
 
 
-@pytest.mark.tflm
-def test_tflm_glue_carries_the_state_ports(tflm_tree, sweep_cache: Path, request: pytest.FixtureRequest) -> None:
-    """The tflm runtime's generated C++ (state copies into the input tensors before Invoke and out
-    of the output tensors after, reset to the zero point; TFLM's input and output numbers among
-    the subgraph's) built for this PC against the reference tree, exact over the sequence."""
-    from tflm_host import build_tflm_host
-
+def test_tflm_glue_keeps_the_state_ports(sweep_cache: Path) -> None:
+    """The tflm runtime's generated C++ copies each state port into its input tensor before
+    Invoke and out of its output tensor after, and counts it as state (run on the virtual board:
+    tests/tflm/test_tflm_runtime.py)."""
     from edgekit.runtimes.tflm.code import state_bytes, tflm_sources
 
     tflite = M.step_model(sweep_cache, T=T, D=D, V=V)
@@ -145,8 +142,3 @@ def test_tflm_glue_carries_the_state_ports(tflm_tree, sweep_cache: Path, request
     files = tflm_sources(graph, tflite, 64 * 1024)
     assert "#define EDGEKIT_MODEL_STEPPED 1" in files["edgekit_model.h"]
     assert files["edgekit_model_tflm.cc"].count("memcpy(state") == 2 and state_bytes(graph) == 2 * T * D
-    exe = build_tflm_host(tflite, tflm_tree("ref"), Path(request.config.cache.mkdir("tflm_host")))
-    rows, values = _sequence(graph, STEPS, V)
-    want = _reference(tflite, graph, values)
-    assert np.array_equal(run_host(exe, rows, keep_state=True), want)
-    assert np.array_equal(run_host(exe, rows[:1].repeat(2, axis=0)), np.repeat(want[:1], 2, axis=0))  # reset

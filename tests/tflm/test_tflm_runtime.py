@@ -307,3 +307,28 @@ def test_pruning_removes_the_least_recently_used_entries(tmp_path: Path, monkeyp
         removed = tflm_lib.prune_cache(2, keep="ref-0")
     assert removed == ["ref-2"]
     assert sorted(d.name for d in root.iterdir() if d.is_dir()) == ["ref-0", "ref-1", "ref-3", "ref-4"]
+
+
+@pytest.mark.toolchain
+@pytest.mark.qemu
+@pytest.mark.tflm
+def test_tflm_project_carries_a_decode_step_s_cache(tflm_project, tflm_tree, tmp_path: Path) -> None:
+    """The tflm glue keeps a decode step's state ports between INFERs (copied into the input
+    tensors before Invoke, out of the output tensors after, back to the zero point at RESET):
+    `hil` steps whole sequences on the virtual board, every step exact. Linked against the
+    library the tests above cached, it compiles only the step's own kernels."""
+    from edgekit.model.reference import random_inputs
+    from edgekit.model.tflite_graph import load_graph
+    from tests.conftest import REPO
+
+    tflm_project("ref", "sine")   # the framework in the cache first
+    model = REPO / "tests" / "fixtures" / "models" / "decode_step.tflite"
+    project = tmp_path / "fw"
+    _generate_and_build(model, project, "--runtime", "tflm", "--tflm-dir", tflm_tree("ref"))
+    arrays, _ = random_inputs(load_graph(model), 3)
+    np.savez(tmp_path / "seqs.npz", **arrays)
+    r = run_cli("hil", project, "--require-exact", "--runs", "2", "--data", tmp_path / "seqs.npz", "--json")
+    assert r.returncode == 0, r.stdout + r.stderr
+    report = json.loads(r.stdout)
+    assert report["device"]["runtime"].startswith("tflm") and report["decode_steps"] == 8
+    assert report["agreement"]["exact_share"] == 1.0 and report["samples_measured"] == 3
