@@ -121,20 +121,19 @@ def text_model_window(project: Project) -> TextModel:
     return TextModel(vocab, width, causal)
 
 
-def _step(session: Session, project: Project, token: int, position: int) -> tuple[np.ndarray, int]:
+def _step(session: Session, io: ModelIO, token: int, position: int) -> tuple[np.ndarray, int]:
     """One INFER of a decode step: the scores after `token` at `position`, and its count."""
-    io = ModelIO.of(project.graph)
     block = io.pack([np.array([[token]], np.int32), np.array([[position]], np.int32)])[0]
     out, cycles = session.infer_block(block.tobytes())
     return io.unpack(out)[0].reshape(-1), int(cycles)
 
 
-def _stepper(session: Session, project: Project, ids: list[int], result: Completion) -> tuple[np.ndarray, int]:
+def _stepper(session: Session, io: ModelIO, ids: list[int], result: Completion) -> tuple[np.ndarray, int]:
     """A decode step reads the prompt from an empty cache: the scores after its last id."""
     if not ids:
         raise UsageError("the prompt has no words")
     session.reset()  # a soft reset re-initializes the model: its cache back to empty
-    steps = [_step(session, project, token, pos) for pos, token in enumerate(ids)]
+    steps = [_step(session, io, token, pos) for pos, token in enumerate(ids)]
     result.prompt_cycles = sum(c for _, c in steps[:-1])
     return steps[-1]
 
@@ -164,7 +163,8 @@ def complete(project: Project, prompt: str, *, words: int = DEFAULT_WORDS, port:
                               f"this project's model is sha256:{project.graph.sha256[:16]}…",
                               hint="flash this project's firmware (edgekit build + edgekit flash)")
         result.cycles_hz = info.cycles_hz
-        next_scores = _stepper(session, project, ids, result) if model.stepped else None
+        io = ModelIO.of(project.graph)   # a decode step's I/O block, for every INFER
+        next_scores = _stepper(session, io, ids, result) if model.stepped else None
         for _ in range(words):
             if next_scores is not None:
                 scores, cycles = next_scores
@@ -188,7 +188,7 @@ def complete(project: Project, prompt: str, *, words: int = DEFAULT_WORDS, port:
                 if len(ids) >= model.width:
                     result.stopped = "context full"
                     break
-                next_scores = _step(session, project, token, len(ids) - 1)
+                next_scores = _step(session, io, token, len(ids) - 1)
         else:
             result.stopped = "word limit"
     # a word vocabulary's text is its words; a subword one's, its pieces joined as they were
