@@ -255,6 +255,14 @@ def test_deploy_epochs_refused_for_a_model_file(benchmark_model, tmp_path: Path)
     assert not (tmp_path / "d").exists()
 
 
+@pytest.mark.parametrize("extra, said", [((), "--decode converts a Keras causal LM"),
+                                         (("--compress",), "--compress does not take a decode step")])
+def test_deploy_decode_refusals(benchmark_model, tmp_path: Path, extra: tuple[str, ...], said: str) -> None:
+    r = run_cli("deploy", benchmark_model("sine"), "--decode", *extra, "-o", tmp_path / "d")
+    assert r.returncode == 2 and r.stderr.startswith("error: ") and said in r.stderr, r.stderr
+    assert not (tmp_path / "d").exists()
+
+
 # 5. One error line is one line: nothing before it, not even an empty line.
 
 @pytest.mark.toolchain

@@ -45,13 +45,17 @@ if TYPE_CHECKING:  # pragma: no cover
 @click.option("--compress", is_flag=True, help="Compress a model that does not fit the board (edgekit compress).")
 @click.option("--activations", type=click.Choice(["int8", "int16"]), default="int8", show_default=True,
               help="Quantize a Keras model to int8, or to 16x8 (int16 activations, int8 weights).")
+@click.option("--decode", is_flag=True,
+              help="Deploy a causal LM's decode step: one token per invoke, its attention caches kept on the "
+                   "board (an example that is a causal LM always is).")
 @boards_dirs_option
 @json_option
 @custom_objects_option
 def deploy(target: str, board_id: str, out_dir: Path | None, runtime: str, tflm_dir: Path | None,
            optimize: str | None, data_path: Path | None,
            port: str | None, runner: str | None, min_accuracy: float | None, max_latency_ms: float | None,
-           require_exact: bool, epochs: int | None, compress: bool, activations: str, boards_dirs: tuple[Path, ...],
+           require_exact: bool, epochs: int | None, compress: bool, activations: str, decode: bool,
+           boards_dirs: tuple[Path, ...],
            as_json: bool) -> None:
     """The whole pipeline: TARGET is an example name, a .keras model or an int8 .tflite.
 
@@ -72,7 +76,7 @@ def deploy(target: str, board_id: str, out_dir: Path | None, runtime: str, tflm_
         result = run_deploy(target, board, out_dir, runtime=runtime,
                             options=RuntimeOptions((tflm_dir,) if tflm_dir else (), optimize), data=data_path,
                             runner=runner, hil_options=opts, step=step, on_progress=on_progress, epochs=epochs,
-                            compress=compress, activations=activations)
+                            compress=compress, activations=activations, decode=decode)
     if as_json:
         print_json(deploy_dict(result))
         if not result.hil.gates_passed:

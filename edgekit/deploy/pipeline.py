@@ -33,7 +33,8 @@ def deploy(target: str, board: Board, out_dir: Path, *, runtime: str = DEFAULT_C
            data: Path | None = None, runner: str | None = None, hil_options: HilOptions | None = None,
            step: Callable[[str], Any], on_progress: Callable[[int, int], None] | None = None,
            epochs: int | None = None, compress: bool = False,
-           compress_methods: tuple[str, ...] | None = None, activations: str = "int8") -> DeployResult:
+           compress_methods: tuple[str, ...] | None = None, activations: str = "int8",
+           decode: bool = False) -> DeployResult:
     """Run every stage for `target`: an example name, a .keras model (with `data`), or an int8 .tflite.
 
     `step(message)` returns a context manager that shows progress for one stage (it yields
@@ -43,7 +44,8 @@ def deploy(target: str, board: Board, out_dir: Path, *, runtime: str = DEFAULT_C
     epochs (UsageError when `target` is no example);
     `compress` inserts `edgekit compress` after quantizing a Keras model whose int8 model does not
     fit `board` (with `compress_methods`, default all of them); `activations` "int16" quantizes a
-    Keras model to 16x8.
+    Keras model to 16x8; `decode` quantizes a causal LM's decode step (one token per invoke, its
+    attention caches kept on the board), as an example whose Example.decode is set always is.
     """
     from edgekit.model.evaluate import check_data_labels
     from edgekit.model.quant_report import quantize_file
@@ -61,18 +63,23 @@ def deploy(target: str, board: Board, out_dir: Path, *, runtime: str = DEFAULT_C
     task: str | None = None
     if target in EXAMPLES:
         example = target
+        decode = decode or EXAMPLES[target].decode
         with step(f"training example '{target}'"):
             trained = train_example(target, out_dir, epochs=epochs)
         steps.append(("train", f"{trained.metric} {trained.float_test:.4f} (float) -> {trained.model}"))
         path, data = Path(trained.model), out_dir / DATA_FILE
     elif not path.exists():
         raise UsageError(f"'{target}' is neither an example ({', '.join(EXAMPLES)}) nor an existing model file")
+    if decode and compress:
+        raise UsageError("--compress does not take a decode step yet", hint="leave out --compress")
     if path.suffix in (".keras", ".h5"):
         if data is None:
             raise UsageError(f"deploying {path} needs data for calibration and testing", hint="pass --data DATA.npz")
-        with step("quantizing to " + ("16x8 (int16 activations)" if activations == "int16" else "int8")):
-            q = quantize_file(path, data, out_dir / "model.tflite", task=EXAMPLES[example].task if example else None,
-                              activations=activations)
+        what = "16x8 (int16 activations)" if activations == "int16" else "int8"
+        with step(f"quantizing to {what}" + (" (decode step)" if decode else "")):
+            q = quantize_file(path, data, out_dir / "model.tflite",
+                              task=EXAMPLES[example].task if example else None,
+                              activations=activations, decode=decode)
         summary = f"{q.metric} {q.int8_value:.4f} (int8, {q.int8_backend})" if q.metric else "verified int8"
         steps.append(("quantize", f"{summary} -> {q.tflite_model}"))
         path, float_model, task = Path(q.tflite_model), path, q.task
@@ -80,6 +87,9 @@ def deploy(target: str, board: Board, out_dir: Path, *, runtime: str = DEFAULT_C
                       if compress else None)
         if compressed is not None:   # int8 already, with the ranges compression chose
             path, float_model, task = compressed
+    elif decode:
+        raise UsageError(f"{path}: --decode converts a Keras causal LM; an int8 .tflite is deployed as it is",
+                         hint="pass the .keras model, or leave out --decode")
     elif path.suffix != ".tflite":
         raise UsageError(f"{path}: expected an example name, a .keras model or an int8 .tflite")
     elif data is not None:  # the labels against the model before generate, build and flash

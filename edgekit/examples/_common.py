@@ -25,6 +25,7 @@ class Example:
     make_data: Callable[[int], dict[str, np.ndarray]]
     train_model: Callable[[dict[str, np.ndarray], int, int], keras.Model]
     input_units: str | None = None  # physical unit of the inputs ("g"), when they have one
+    decode: bool = False  # a causal LM, deployed as its decode step (quantize --decode)
 
 
 def rng(seed: int, stream: int = 0) -> np.random.Generator:

@@ -30,7 +30,7 @@ from edgekit.hil.session import Session
 from edgekit.model.decode import SampleShapes, run_sequences
 from edgekit.model.metrics import check_labels, class_id_scores, class_id_shape, infer_task, label_classes
 from edgekit.model.modelio import ModelIO
-from edgekit.model.reference import dequantize, int8_interpreter, model_input
+from edgekit.model.reference import dequantize, int8_interpreter, model_inputs
 from edgekit.project.manifest import Project
 
 PARTIAL_EVERY = 25  # samples between partial report writes
@@ -227,7 +227,7 @@ def prepare_run(project: Project, opts: HilOptions) -> HilRun:
     io = ModelIO.of(graph)
     shapes = SampleShapes.of(graph, str(project.model_path))
     xs, ys, tasks, data_name = _test_data(project, shapes, opts.data, opts.max_samples, opts.task)
-    xq = [model_input(x, p.tensor, where=data_name) for x, p in zip(xs, io.inputs)]  # quantized, or token ids
+    xq = model_inputs(graph, xs, where=data_name)  # quantized, or token ids
     host = int8_interpreter(project.model_path.read_bytes(), graph)
     report = HilReport(edgekit_version=__version__, board=board.id, virtual=board.virtual,
                        project=str(project.root), model_sha256=graph.sha256, data=data_name,

@@ -13,7 +13,7 @@ from edgekit.errors import InputFileError
 from edgekit.model import metrics
 from edgekit.model.decode import SampleShapes, run_sequences
 from edgekit.model.keras_io import keras_io, load_keras_model
-from edgekit.model.reference import dequantize, int8_interpreter, model_input
+from edgekit.model.reference import dequantize, int8_interpreter, model_inputs
 from edgekit.model.tflite_graph import Graph, load_graph
 
 
@@ -47,14 +47,15 @@ def run_tflite(model_bytes: bytes, graph: Graph, x: np.ndarray, backend: str = "
     return run_tflite_all(model_bytes, graph, [x], backend)[0]
 
 
-def run_tflite_all(model_bytes: bytes, graph: Graph, xs: list[np.ndarray], backend: str = "auto") -> list[Outputs]:
+def run_tflite_all(model_bytes: bytes, graph: Graph, xs: list[np.ndarray], backend: str = "auto", *,
+                   where: str = "the data") -> list[Outputs]:
     """An integer model on one array per input (graph order): each output, dequantized. A
     decode step takes its window model's input, sequences of token ids (edgekit.model.decode)."""
     interp = int8_interpreter(model_bytes, graph, backend)
     if graph.state:  # a decode step: on whole token sequences, as its window model
-        yqs = run_sequences(interp, graph, xs[0])
+        yqs = run_sequences(interp, graph, model_inputs(graph, xs[:1], where=where)[0])
     else:
-        yqs = interp.run_all([model_input(x, t) for x, t in zip(xs, graph.input_tensors)])
+        yqs = interp.run_all(model_inputs(graph, xs, where=where))
     outs = []
     for yq, tout in zip(yqs, graph.output_tensors):
         y = dequantize(yq, tout.scale, tout.zero_point) if tout.quant is not None else yq.astype(np.float32)
@@ -160,7 +161,7 @@ def evaluate_model(model_path: Path, dataset: Dataset, task: str | None = None) 
     elif len(xs) == 1 and graph.input_tensors[0].dtype not in ("int8", "uint8", "int16", "int32"):
         outs = [_run_float_tflite(model_path.read_bytes(), xs[0])]
     else:
-        outs = run_tflite_all(model_path.read_bytes(), graph, xs)
+        outs = run_tflite_all(model_path.read_bytes(), graph, xs, where=str(dataset.path))
     values = [metrics.task_metric(t, xs[0], y, o.values) if t and y is not None else None
               for t, (_, y), o in zip(tasks, labels, outs)]
     report = EvaluationReport(str(model_path), kind, outs[0].backend, str(dataset.path), len(xs[0]), tasks[0],

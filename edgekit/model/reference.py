@@ -53,6 +53,22 @@ def model_input(x: np.ndarray, tensor: Tensor, *, where: str = "the data") -> np
     return arr.astype(np.dtype(t.name))
 
 
+def model_inputs(graph: Graph, xs: list[np.ndarray], *, where: str = "the data") -> list[np.ndarray]:
+    """Each of `xs` as its graph input takes it (model_input). Token ids must also index the table
+    their GATHER reads (DataError otherwise): the reference refuses such a lookup mid-run and a
+    device would read past the table."""
+    out = []
+    for x, idx in zip(xs, graph.inputs):
+        arr = model_input(x, graph.tensors[idx], where=where)
+        rows = token_rows(graph, idx)
+        if rows is not None and arr.size and (arr.min() < 0 or arr.max() >= rows):
+            raise DataError(f"{where}: token ids {int(arr.min())}..{int(arr.max())} for input "
+                            f"'{graph.io_name(idx)}', whose table has ids 0..{rows - 1}",
+                            hint="encode the text with the model's own vocabulary (vocab.json)")
+        out.append(arr)
+    return out
+
+
 def random_inputs(graph: Graph, samples: int, seed: int = 0) -> tuple[dict[str, np.ndarray], str]:
     """`samples` random real inputs over the whole range of each quantized model input (for a
     float32 input, the range of the QUANTIZE it goes through), as the arrays of a data file (x,
@@ -92,19 +108,28 @@ def random_inputs(graph: Graph, samples: int, seed: int = 0) -> tuple[dict[str, 
     return arrays, what
 
 
-def _int32_input(graph: Graph, idx: int, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
-    """Values for an int32 graph input, sent as they are: what the ops reading it accept (through
-    RESHAPEs: a decode step's token reshaped before its lookup)."""
+def token_rows(graph: Graph, idx: int) -> int | None:
+    """The rows of the table an int32 graph input indexes (a GATHER reading it, through RESHAPEs: a
+    decode step's token is reshaped before its lookup); None when no GATHER reads it."""
     reshaped = {idx}
     for op in graph.operators:
         if op.op == "RESHAPE" and op.inputs[:1] and op.inputs[0] in reshaped:
             reshaped.add(op.outputs[0])
     for op in graph.operators:
+        if op.op == "GATHER" and op.inputs[1:2] and op.inputs[1] in reshaped:
+            axis = int(op.options.get("axis", 0)) % max(1, len(graph.tensors[op.inputs[0]].shape))
+            return graph.tensors[op.inputs[0]].shape[axis]
+    return None
+
+
+def _int32_input(graph: Graph, idx: int, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+    """Values for an int32 graph input, sent as they are: what the ops reading it accept."""
+    for op in graph.operators:
         if op.op == "TRANSPOSE_CONV" and op.inputs[:1] == (idx,):   # the output shape: exactly it
             return np.broadcast_to(np.asarray(graph.tensors[op.outputs[0]].shape, dtype=np.int64), shape).copy()
-        if op.op == "GATHER" and op.inputs[1:2] and op.inputs[1] in reshaped:  # token ids: below the table's rows
-            axis = int(op.options.get("axis", 0)) % max(1, len(graph.tensors[op.inputs[0]].shape))
-            return rng.integers(0, graph.tensors[op.inputs[0]].shape[axis], size=shape)
+    rows = token_rows(graph, idx)
+    if rows is not None:   # token ids: below the table's rows
+        return rng.integers(0, rows, size=shape)
     return rng.integers(-(1 << 15), 1 << 15, size=shape)
 
 

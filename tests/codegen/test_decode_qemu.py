@@ -28,22 +28,36 @@ pytestmark = [pytest.mark.tf, pytest.mark.toolchain, pytest.mark.qemu]
 BOARD = "qemu-netduinoplus2"
 
 
-def test_decode_step_runs_exact_on_the_virtual_board_with_its_cache_on_the_device(tmp_path: Path) -> None:
-    from edgekit.model.quantize import quantize_model
+def test_decode_step_deploys_and_runs_exact_on_the_virtual_board_with_its_cache_on_the_device(tmp_path: Path) -> None:
+    from edgekit.model.tflite_graph import load_graph
 
     model, (x_train, _), (x_test, y_test) = trained_lm(import_keras(), epochs=2)
     model.save(tmp_path / "lm.keras")
-    tflite, graph = quantize_model(tmp_path / "lm.keras", x_train[:200], decode=True)
-    (tmp_path / "lm_step.tflite").write_bytes(tflite)
-    Vocabulary(RESERVED + tuple(f"w{i}" for i in range(3, VOCAB))).save(tmp_path / VOCAB_FILE)
+    np.savez(tmp_path / "data.npz", x_train=x_train[:200], x_test=x_test[:4], y_test=y_test[:4])
+    dep = tmp_path / "dep"
+    dep.mkdir()
+    Vocabulary(RESERVED + tuple(f"w{i}" for i in range(3, VOCAB))).save(dep / VOCAB_FILE)
 
-    r = run_cli("generate", tmp_path / "lm_step.tflite", "--board", BOARD, "-o", tmp_path / "fw", "--json")
+    # `deploy --decode`: the decode step quantized, generated, built and validated with `hil` on
+    # whole test sequences (a soft RESET and one INFER per position, every logit the host
+    # reference's, scored per position, latency per token).
+    r = run_cli("deploy", tmp_path / "lm.keras", "--data", tmp_path / "data.npz", "--decode", "-o", dep,
+                "--require-exact", "--json")
+    assert r.returncode == 0, r.stdout + r.stderr
+    hil = json.loads(r.stdout)["hil"]
+    assert hil["decode_steps"] == T and hil["samples_measured"] == 4
+    assert hil["agreement"]["exact_share"] == 1.0
+    assert hil["task"]["metric"] == "accuracy" and hil["task"]["device"] == hil["task"]["host_int8"]
+    tflite = (dep / "model.tflite").read_bytes()
+    graph = load_graph(dep / "model.tflite")
+    assert len(graph.state) == 4    # k and v of two layers
+
+    r = run_cli("generate", dep / "model.tflite", "--board", BOARD, "-o", tmp_path / "fit", "--json")
     assert r.returncode == 0, r.stderr
     fit = json.loads(r.stdout)
-    assert fit["ram_estimate"] >= fit["arena_bytes"] + 4 * T * DIM  # k and v of two layers, int8
-    assert run_cli("build", tmp_path / "fw").returncode == 0
+    assert fit["ram_estimate"] >= fit["arena_bytes"] + 4 * T * DIM  # the caches, int8
 
-    project = open_project(tmp_path / "fw")
+    project = open_project(dep / "firmware-qemu-netduinoplus2")
     io = ModelIO.of(project.graph)
     assert io.input_bytes == 8 and io.output_bytes == project.graph.output_tensors[0].nbytes
     host = int8_interpreter(tflite, graph)
@@ -62,7 +76,7 @@ def test_decode_step_runs_exact_on_the_virtual_board_with_its_cache_on_the_devic
 
     # `complete` goes token by token: the prompt read into the cache, then one INFER per word,
     # each word the host reference's choice after the same steps.
-    r = run_cli("complete", tmp_path / "fw", "--prompt", "w5 w6", "--words", "6", "--json")
+    r = run_cli("complete", dep / "firmware-qemu-netduinoplus2", "--prompt", "w5 w6", "--words", "6", "--json")
     assert r.returncode == 0, r.stderr
     done = json.loads(r.stdout)
     assert done["prompt_cycles"] > 0 and done["words_per_second"] > 0
@@ -77,13 +91,3 @@ def test_decode_step_runs_exact_on_the_virtual_board_with_its_cache_on_the_devic
         ids.append(w["token_id"])
         scores = host.run_sample([np.array([[ids[-1]]], np.int32), np.array([[len(ids) - 1]], np.int32)])[0]
     assert len(done["words"]) == 6 and done["stopped"] == "word limit"
-
-    # `hil` on whole test sequences: each one a soft RESET and one INFER per position, every
-    # logit the host reference's, scored per position, latency per token.
-    np.savez(tmp_path / "test.npz", x_test=x_test[:4], y_test=y_test[:4])
-    r = run_cli("hil", tmp_path / "fw", "--data", tmp_path / "test.npz", "--runs", "3", "--require-exact", "--json")
-    assert r.returncode == 0, r.stdout + r.stderr
-    hil = json.loads(r.stdout)
-    assert hil["decode_steps"] == T and hil["samples_measured"] == 4
-    assert hil["agreement"]["exact_share"] == 1.0
-    assert hil["task"]["metric"] == "accuracy" and hil["task"]["device"] == hil["task"]["host_int8"]

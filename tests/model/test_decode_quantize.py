@@ -14,7 +14,7 @@ from edgekit.errors import ModelError
 from edgekit.model.reference import dequantize, int8_interpreter
 from edgekit.model.tflite_graph import parse_graph
 from tests.conftest import import_keras, run_cli
-from tests.model.causal_lms import DIM, T, causal_lm, trained_lm
+from tests.model.causal_lms import DIM, VOCAB, T, causal_lm, trained_lm
 
 pytestmark = pytest.mark.tf
 
@@ -45,6 +45,11 @@ def test_decode_step_matches_the_window_and_quantizes_with_its_caches_as_state(t
     r = run_cli("evaluate", tmp_path / "lm_step.tflite", tmp_path / "data.npz", "--json")
     assert r.returncode == 0, r.stderr  # on the window's data: whole sequences, stepped
     assert json.loads(r.stdout)["value"] == pytest.approx(report["int8_value"])
+    bad = x_test.copy()
+    bad[0, 3] = VOCAB   # one past the table: refused up front, with the table's range
+    np.savez(tmp_path / "bad.npz", x_test=bad, y_test=y_test)
+    r = run_cli("evaluate", tmp_path / "lm_step.tflite", tmp_path / "bad.npz")
+    assert r.returncode == 2 and f"whose table has ids 0..{VOCAB - 1}" in r.stderr, r.stderr
     tflite = (tmp_path / "lm_step.tflite").read_bytes()
     graph = parse_graph(tflite)
     assert [graph.io_name(i) for i in graph.inputs] == ["token", "position"]
