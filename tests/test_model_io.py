@@ -86,3 +86,16 @@ def test_random_int32_inputs_are_what_their_ops_accept() -> None:
     assert (arrays[shape_input] == np.asarray(g.tensors[tconv.outputs[0]].shape)).all()
     ids, _ = random_inputs(load_graph(MODELS / "published" / "seanet_quantize0.tflite"), 3)
     assert ids["x"].dtype.kind == "i" and np.abs(ids["x"]).max() <= 1 << 15   # integers, sent as they are
+
+
+def test_the_cycle_estimates_input_fills_every_input_of_the_block() -> None:
+    """A decode step's block holds its token (an id of its table) and its position (the middle of
+    the context); a first-input-only block was refused by the device as too short."""
+    from edgekit.hil.cycles import random_input
+
+    graph = load_graph(REPO / "tests" / "fixtures" / "models" / "decode_step.tflite")
+    io = ModelIO.of(graph)
+    block = random_input(graph)
+    assert len(block) == io.input_bytes == 8
+    token, position = np.frombuffer(block, dtype="<i4")
+    assert 0 <= token < 24 and position == 8 // 2

@@ -30,6 +30,9 @@ from edgekit.boards import Board
 from edgekit.errors import DeviceError, UsageError
 from edgekit.hil.profile import LayerProfile, layer_profile, read_profile
 from edgekit.hil.session import Session
+from edgekit.model.decode import POSITION, decode_context, is_decode_step
+from edgekit.model.modelio import ModelIO
+from edgekit.model.reference import int32_input
 from edgekit.model.tflite_graph import Graph
 from edgekit.project.families import family_of
 from edgekit.sim.cycles import Segment, Timing, TraceCounter
@@ -147,15 +150,27 @@ def _ops(counter: TraceCounter, counts: list[int]) -> tuple[list[Segment], Segme
 
 
 def random_input(graph: Graph, seed: int = 0) -> bytes:
-    """Random bytes of the model's first input as the device takes it (its own element type): the
-    estimate depends on the data only where a kernel branches on it."""
-    t = graph.tensors[graph.inputs[0]]
-    dtype = np.dtype(t.dtype)
+    """A random input block of the model as the device takes it: every input in its own element
+    type, int32 inputs as their ops accept them (token ids within their table). The estimate
+    depends on the data only where a kernel branches on it. A decode step's position is the middle
+    of its context: a step's cost may grow with its position, and the middle is the average."""
     rng = np.random.default_rng(seed)
-    if dtype.kind == "f":
-        return rng.standard_normal(t.size).astype(dtype).tobytes()
-    info = np.iinfo(dtype)
-    return rng.integers(info.min, info.max, t.size, dtype=dtype, endpoint=True).tobytes()
+    io = ModelIO.of(graph)
+    arrays = []
+    for port, idx in zip(io.inputs, graph.inputs):
+        t = port.tensor
+        dtype = np.dtype(t.dtype)
+        if port.name == POSITION and is_decode_step(graph):
+            a = np.full(t.size, decode_context(graph) // 2)
+        elif dtype.kind == "f":
+            a = rng.standard_normal(t.size)
+        elif dtype == np.int32:
+            a = int32_input(graph, idx, (t.size,), rng)
+        else:
+            info = np.iinfo(dtype)
+            a = rng.integers(info.min, info.max, t.size, endpoint=True)
+        arrays.append(a.astype(dtype).reshape(1, -1))
+    return io.pack(arrays)[0].tobytes()
 
 
 def require_estimable(board: Board) -> None:

@@ -79,7 +79,7 @@ def random_inputs(graph: Graph, samples: int, seed: int = 0) -> tuple[dict[str, 
     rng = np.random.default_rng(seed)
     if graph.state:  # a decode step's sample is a sequence of token ids, as its window model's
         shapes = SampleShapes.of(graph, str(graph.path or "the model"))
-        tokens = _int32_input(graph, graph.inputs[0], (samples, *shapes.inputs[0]), rng)
+        tokens = int32_input(graph, graph.inputs[0], (samples, *shapes.inputs[0]), rng)
         return {"x": tokens}, f"{samples} random sequences of {shapes.steps} token ids"
     arrays: dict[str, np.ndarray] = {}
     what = ""
@@ -88,7 +88,7 @@ def random_inputs(graph: Graph, samples: int, seed: int = 0) -> tuple[dict[str, 
         key = "x" if len(graph.inputs) == 1 else f"x_{graph.io_name(idx)}"
         shape = (samples, *tin.sample_shape)
         if tin.dtype == "int32":
-            arrays[key] = _int32_input(graph, idx, shape, rng)
+            arrays[key] = int32_input(graph, idx, shape, rng)
             what = f"{samples} random inputs"
             continue
         if q_in is None and tin.dtype in ("int8", "uint8", "int16"):   # raw samples: their whole range
@@ -122,7 +122,7 @@ def token_rows(graph: Graph, idx: int) -> int | None:
     return None
 
 
-def _int32_input(graph: Graph, idx: int, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+def int32_input(graph: Graph, idx: int, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
     """Values for an int32 graph input, sent as they are: what the ops reading it accept."""
     for op in graph.operators:
         if op.op == "TRANSPOSE_CONV" and op.inputs[:1] == (idx,):   # the output shape: exactly it
