@@ -16,18 +16,26 @@ from edgekit.console import err, out, step
 @click.command()
 @click.argument("project_dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--prompt", required=True, help='The start of a sentence, e.g. "turn on the".')
-@click.option("--words", type=click.IntRange(min=1, max=64), default=8, show_default=True,
-              help="Stop after this many words (or at the end of the sentence).")
+@click.option("--words", type=click.IntRange(min=1, max=1024), default=8, show_default=True,
+              help="Stop after this many words, tokens for a subword vocabulary (or at the end of the "
+                   "sentence, or when a decode step's context is full).")
+@click.option("--temperature", type=click.FloatRange(min=0.0), default=0.0, show_default=True,
+              help="0: the most likely word each time; above 0: drawn from the softmax of the scores / this.")
+@click.option("--top-k", type=click.IntRange(min=0), default=0, show_default=True,
+              help="With --temperature: draw among the k most likely only (0: all).")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="With --temperature: the draw's seed (the same seed, the same words).")
 @click.option("--board", "board_id", help="Board id [default: the project's].")
 @click.option("--port", help="Serial port or URL [default: virtual board started here, else found by USB id].")
 @farm_options
 @boards_dirs_option
 @json_option
-def complete(project_dir: Path, prompt: str, words: int, board_id: str | None, port: str | None,
+def complete(project_dir: Path, prompt: str, words: int, temperature: float, top_k: int, seed: int,
+             board_id: str | None, port: str | None,
              place: str | None, farm: str | None, tags: tuple[str, ...], farm_timeout: float, no_flash: bool,
              boards_dirs: tuple[Path, ...], as_json: bool) -> None:
     """Complete a sentence on the board with a text model, one on-device inference per word."""
-    from edgekit.hil.complete import CompletedWord
+    from edgekit.hil.complete import CompletedWord, Sampling
     from edgekit.hil.complete import complete as run_complete
     from edgekit.project.manifest import open_project
 
@@ -45,7 +53,8 @@ def complete(project_dir: Path, prompt: str, words: int, board_id: str | None, p
 
         with step(f"completing on {project.board.id}"):
             result = run_complete(project, prompt, words=words, port=port,
-                                  on_word=None if as_json else on_word)
+                                  on_word=None if as_json else on_word,
+                                  sampling=Sampling(temperature, top_k, seed))
     if as_json:
         print_json(asdict(result) | {"count_unit": result.count_unit,
                                      "words_per_second": result.words_per_second})
@@ -53,9 +62,9 @@ def complete(project_dir: Path, prompt: str, words: int, board_id: str | None, p
     if result.unknown:
         err.print(f"note: not in the vocabulary, sent as <unk>: {', '.join(result.unknown)}")
     out.print(f"[bold]{result.text}[/]")
-    n, rate = len(result.words), result.words_per_second
-    speed = "" if rate is None else (f", {rate:,.1f} words/s" + (" if each instruction took a cycle"
-                                                                 if result.virtual else ""))
-    out.print(f"stopped: {result.stopped}; {n} word{'' if n == 1 else 's'}, one INFER each on {result.board} "
+    n, rate, piece = len(result.words), result.words_per_second, result.piece
+    speed = "" if rate is None else (f", {rate:,.1f} {piece}s/s" + (" if each instruction took a cycle"
+                                                                    if result.virtual else ""))
+    out.print(f"stopped: {result.stopped}; {n} {piece}{'' if n == 1 else 's'}, one INFER each on {result.board} "
               f"({result.runtime}{speed})" + (" (virtual board: counts are instructions, not real-board time)"
                                               if result.virtual else ""))

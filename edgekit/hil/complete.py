@@ -2,12 +2,14 @@
 
 The prompt is tokenized with the vocabulary the project's origin names (edgekit/model/vocab.py);
 each step sends the last WINDOW token ids (int32) in one INFER, takes the most likely word (never
-the pad or unknown id), appends it, and stops at the end-of-sentence id or after the words asked
-for. A next-word model (one score per word) reads its window left-padded with 0; a causal
-language model (a transformer's scores for every position: output (WINDOW, words)) reads it
-right-padded, and the word is the one its scores at the last id given predict (a causal model's
-earlier positions never see the padding after them). Every INFER is an independent sequence (the firmware resets
-a recurrent model's state before it), so a step depends only on its window.
+the pad or unknown id; or, with a temperature, one drawn from the softmax of the dequantized
+scores over the top k, seeded: the same seed, the same words), appends it, and stops at the
+end-of-sentence id or after the words asked for. A next-word model (one score per word) reads
+its window left-padded with 0; a causal language model (a transformer's scores for every
+position: output (WINDOW, words)) reads it right-padded, and the word is the one its scores at
+the last id given predict (a causal model's earlier positions never see the padding after
+them). Every INFER is an independent sequence (the firmware resets a recurrent model's state
+before it), so a step depends only on its window.
 
 A decode step (edgekit.model.decode: one token and its position in, its scores out, the keys
 and values of the tokens before kept on the device) goes token by token instead: a soft RESET
@@ -64,6 +66,7 @@ class Completion:
     port: str = ""
     cycles_hz: int = 0
     runtime: str = ""
+    piece: str = "word"               # what one INFER appends: "word", or "token" (a subword vocabulary's)
 
     @property
     def words_per_second(self) -> float | None:
@@ -75,6 +78,32 @@ class Completion:
     def count_unit(self) -> str:
         """What `cycles` counts on this board."""
         return "instructions" if self.virtual else "cycles"
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How the next token is chosen from the scores: greedy (temperature 0), or drawn from the
+    softmax of scores / temperature over the `top_k` best (0: all), seeded."""
+
+    temperature: float = 0.0
+    top_k: int = 0
+    seed: int = 0
+
+    def chooser(self, scale: float) -> Callable[[np.ndarray], int]:
+        """A function of one step's raw int scores (pad and unknown already excluded) to the token
+        chosen; `scale` is the output's, so the temperature applies to real logits."""
+        if self.temperature <= 0:
+            return lambda q: int(np.argmax(q))   # the scale is positive: the raw argmax
+        rng = np.random.default_rng(self.seed)
+
+        def draw(q: np.ndarray) -> int:
+            allowed = q > np.iinfo(np.int64).min
+            z = np.where(allowed, q.astype(np.float64), -np.inf) * (scale / self.temperature)
+            if 0 < self.top_k < int(allowed.sum()):
+                z[z < np.sort(z)[-self.top_k]] = -np.inf
+            p = np.exp(z - z.max())
+            return int(rng.choice(len(p), p=p / p.sum()))
+        return draw
 
 
 @dataclass(frozen=True)
@@ -139,10 +168,11 @@ def _stepper(session: Session, io: ModelIO, ids: list[int], result: Completion) 
 
 
 def complete(project: Project, prompt: str, *, words: int = DEFAULT_WORDS, port: str | None = None,
-             baud: int | None = None, on_word: Callable[[CompletedWord], None] | None = None) -> Completion:
+             baud: int | None = None, on_word: Callable[[CompletedWord], None] | None = None,
+             sampling: Sampling = Sampling()) -> Completion:
     """Complete `prompt` on the project's board (the virtual board when no port is given and the
-    board is virtual), one INFER per word (`on_word` called as each arrives); see the module
-    docstring."""
+    board is virtual), one INFER per word (`on_word` called as each arrives), each chosen as
+    `sampling` says; see the module docstring."""
     if words < 1:
         raise UsageError(f"--words must be at least 1, got {words}")
     model = text_model_window(project)
@@ -152,7 +182,8 @@ def complete(project: Project, prompt: str, *, words: int = DEFAULT_WORDS, port:
     if model.stepped and len(encoded.ids) >= model.width:
         raise UsageError(f"the prompt has {len(encoded.ids)} tokens; the model's context holds {model.width}")
     result = Completion(prompt, encoded.ids, encoded.unknown, board=project.board.id,
-                        virtual=project.board.virtual, runtime=project.runtime)
+                        virtual=project.board.virtual, runtime=project.runtime,
+                        piece="token" if vocab.tokenizer else "word")
     ids = list(encoded.ids)
     with ExitStack() as stack:
         session, _ = open_session(stack, project.board, port=port, project=project, baud=baud)
@@ -164,6 +195,7 @@ def complete(project: Project, prompt: str, *, words: int = DEFAULT_WORDS, port:
                               hint="flash this project's firmware (edgekit build + edgekit flash)")
         result.cycles_hz = info.cycles_hz
         io = ModelIO.of(project.graph)   # a decode step's I/O block, for every INFER
+        choose = sampling.chooser(project.graph.output_tensors[0].scale)
         next_scores = _stepper(session, io, ids, result) if model.stepped else None
         for _ in range(words):
             if next_scores is not None:
@@ -172,9 +204,9 @@ def complete(project: Project, prompt: str, *, words: int = DEFAULT_WORDS, port:
                 window, row = model.window(ids)
                 out, cycles = session.infer(window)
                 scores = np.asarray(out, dtype=np.int64).reshape(-1, len(vocab))[row]
-            scores = scores.astype(np.int64)   # argmax of the raw output: the scale is positive
+            scores = scores.astype(np.int64)
             scores[[PAD, UNK]] = np.iinfo(np.int64).min
-            token = int(np.argmax(scores))
+            token = choose(scores)
             if token == EOS:
                 result.stopped = "end of sentence"
                 break
@@ -197,4 +229,4 @@ def complete(project: Project, prompt: str, *, words: int = DEFAULT_WORDS, port:
     return result
 
 
-__all__ = ["CompletedWord", "Completion", "DEFAULT_WORDS", "TextModel", "complete", "text_model_window"]
+__all__ = ["CompletedWord", "Completion", "DEFAULT_WORDS", "Sampling", "TextModel", "complete", "text_model_window"]

@@ -14,6 +14,7 @@ import pytest
 
 from edgekit.boards import load_board
 from edgekit.hil.board_link import open_session
+from edgekit.hil.complete import Sampling
 from edgekit.model.modelio import ModelIO
 from edgekit.model.reference import int8_interpreter
 from edgekit.model.vocab import PAD, RESERVED, UNK, VOCAB_FILE, Vocabulary
@@ -75,19 +76,25 @@ def test_decode_step_deploys_and_runs_exact_on_the_virtual_board_with_its_cache_
                 assert np.array_equal(io.unpack(out)[0].reshape(-1), want.reshape(-1)), (t, seq)
 
     # `complete` goes token by token: the prompt read into the cache, then one INFER per word,
-    # each word the host reference's choice after the same steps.
-    r = run_cli("complete", dep / "firmware-qemu-netduinoplus2", "--prompt", "w5 w6", "--words", "6", "--json")
-    assert r.returncode == 0, r.stderr
-    done = json.loads(r.stdout)
-    assert done["prompt_cycles"] > 0 and done["words_per_second"] > 0
-    host.reset_state()
-    ids = [5, 6]
-    scores = [host.run_sample([np.array([[tok]], np.int32), np.array([[t]], np.int32)])[0]
-              for t, tok in enumerate(ids)][-1]
-    for w in done["words"]:
-        s = scores.reshape(-1).astype(np.int64)
-        s[[PAD, UNK]] = np.iinfo(np.int64).min
-        assert w["token_id"] == int(np.argmax(s)), (ids, w)
-        ids.append(w["token_id"])
-        scores = host.run_sample([np.array([[ids[-1]]], np.int32), np.array([[len(ids) - 1]], np.int32)])[0]
-    assert len(done["words"]) == 6 and done["stopped"] == "word limit"
+    # each word the host reference's choice after the same steps: greedy, then drawn (seeded)
+    # with the same draw on the host's scores.
+    out = graph.output_tensors[0]
+    for sampling in (Sampling(), Sampling(temperature=1.5, top_k=4, seed=11)):
+        r = run_cli("complete", dep / "firmware-qemu-netduinoplus2", "--prompt", "w5 w6", "--words", "6",
+                    "--temperature", sampling.temperature, "--top-k", sampling.top_k, "--seed", sampling.seed,
+                    "--json")
+        assert r.returncode == 0, r.stderr
+        done = json.loads(r.stdout)
+        assert done["prompt_cycles"] > 0 and done["words_per_second"] > 0
+        host.reset_state()
+        choose = sampling.chooser(out.scale)
+        ids = [5, 6]
+        scores = [host.run_sample([np.array([[tok]], np.int32), np.array([[t]], np.int32)])[0]
+                  for t, tok in enumerate(ids)][-1]
+        for w in done["words"]:
+            s = scores.reshape(-1).astype(np.int64)
+            s[[PAD, UNK]] = np.iinfo(np.int64).min
+            assert w["token_id"] == choose(s), (sampling, ids, w)
+            ids.append(w["token_id"])
+            scores = host.run_sample([np.array([[ids[-1]]], np.int32), np.array([[len(ids) - 1]], np.int32)])[0]
+        assert len(done["words"]) == 6 and done["stopped"] == "word limit"
