@@ -15,9 +15,13 @@ setup:
 	@VENV=$(VENV) scripts/setup.sh
 
 # train -> quantize -> generate -> build -> flash -> hil; BOARD=nucleo-f446re for a real board.
+# A text example (one with a vocabulary) then completes its prompt on the board.
 demo: setup
 	$(EDGEKIT) deploy $(EXAMPLE) --board $(BOARD) -o $(OUT)/$(EXAMPLE) --require-exact
 	$(EDGEKIT) inspect $(OUT)/$(EXAMPLE)/model.tflite --board $(BOARD)
+	@if [ -f $(OUT)/$(EXAMPLE)/vocab.json ]; then \
+		echo "$(EDGEKIT) complete $(OUT)/$(EXAMPLE)/firmware-$(BOARD) --words 24"; \
+		$(EDGEKIT) complete $(OUT)/$(EXAMPLE)/firmware-$(BOARD) --words 24; fi
 
 # Lint (ruff: pyflakes, pycodestyle, isort, bugbear, pyupgrade) and types (mypy over edgekit/),
 # configured in pyproject.toml.

@@ -115,6 +115,9 @@ def test_complete_on_the_virtual_board(trained_text: Path, tmp_path: Path) -> No
     for w in res["words"]:
         assert w["cycles"] > 0 and vocab.word(w["token_id"]) == w["word"] and w["token_id"] > EOS
     assert res["text"].startswith("please turn on the ")
+    r = run_cli("complete", project, "--words", "1", "--json")   # the example's own prompt
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["prompt"] == "turn on the"
     r = run_cli("complete", project, "--prompt", "turn on the frobnicator", "--words", "1")
     assert r.returncode == 0, r.stderr
     assert "not in the vocabulary, sent as <unk>: frobnicator" in r.stderr and "instructions" in r.stdout
@@ -130,3 +133,4 @@ def test_complete_refuses_a_project_without_vocabulary(tmp_path: Path) -> None:
     project = sine_project(tmp_path / "fw", BOARD, build=False)
     assert_clean_error(run_cli("complete", project, "--prompt", "turn on"), 2,
                        "has no vocabulary", "edgekit train text")
+    assert_clean_error(run_cli("complete", project), 2, "which prompt?", "--prompt")

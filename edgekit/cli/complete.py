@@ -13,9 +13,21 @@ from edgekit.cli.support import boards_dirs_option, json_option, print_json
 from edgekit.console import err, out, step
 
 
+def example_prompt(example: str | None) -> str:
+    """The prompt of the example a project was made from (UsageError when there is none)."""
+    from edgekit.errors import UsageError
+    from edgekit.examples import EXAMPLES
+
+    found = EXAMPLES[example].prompt if example in EXAMPLES else None
+    if found is None:
+        raise UsageError("which prompt? the project was not made from a text example", hint='pass --prompt "..."')
+    return found
+
+
 @click.command()
 @click.argument("project_dir", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--prompt", required=True, help='The start of a sentence, e.g. "turn on the".')
+@click.option("--prompt", help='The start of a sentence, e.g. "turn on the" [default: the example\'s, for a project '
+                               'made from one].')
 @click.option("--words", type=click.IntRange(min=1, max=1024), default=8, show_default=True,
               help="Stop after this many words, tokens for a subword vocabulary (or at the end of the "
                    "sentence, or when a decode step's context is full).")
@@ -30,7 +42,7 @@ from edgekit.console import err, out, step
 @farm_options
 @boards_dirs_option
 @json_option
-def complete(project_dir: Path, prompt: str, words: int, temperature: float, top_k: int, seed: int,
+def complete(project_dir: Path, prompt: str | None, words: int, temperature: float, top_k: int, seed: int,
              board_id: str | None, port: str | None,
              place: str | None, farm: str | None, tags: tuple[str, ...], farm_timeout: float, no_flash: bool,
              boards_dirs: tuple[Path, ...], as_json: bool) -> None:
@@ -40,6 +52,7 @@ def complete(project_dir: Path, prompt: str, words: int, temperature: float, top
     from edgekit.project.manifest import open_project
 
     project = open_project(project_dir, boards_dirs=boards_dirs, board_id=board_id)
+    prompt = prompt or example_prompt(project.origin.example)
     target = farm_target(place, farm, tags, farm_timeout, port)
     with ExitStack() as stack:
         if target is not None:

@@ -26,6 +26,7 @@ class Example:
     train_model: Callable[[dict[str, np.ndarray], int, int], keras.Model]
     input_units: str | None = None  # physical unit of the inputs ("g"), when they have one
     decode: bool = False  # a causal LM, deployed as its decode step (quantize --decode)
+    prompt: str | None = None  # a text example's: what `edgekit complete` starts from unless told
 
 
 def rng(seed: int, stream: int = 0) -> np.random.Generator:

@@ -156,4 +156,5 @@ EXAMPLE = Example(
     epochs=6,
     make_data=make_data,
     train_model=train_model,
+    prompt="turn on the",
 )
