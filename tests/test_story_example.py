@@ -91,7 +91,8 @@ def test_a_small_story_model_distils_and_quantizes_its_decode_step(tmp_path: Pat
     assert vocab.tokenizer and len(vocab) == 200
     assert vocab.encode_text("Once upon a time").unknown == ()
 
-    r = run_cli("quantize", tmp_path / "model.keras", "--calib", tmp_path / "data.npz", "--decode", "--json")
+    r = run_cli("quantize", tmp_path / "model.keras", "--calib", tmp_path / "data.npz", "--decode", "--task",
+                "next-word", "--json")
     assert r.returncode == 0, r.stderr
     q = json.loads(r.stdout)
     assert q["metric"] == "top1_accuracy" and q["float_value"] == pytest.approx(result.float_test, abs=1e-6)

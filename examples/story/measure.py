@@ -47,7 +47,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     ap.add_argument("--epochs", type=int, default=story.EPOCHS)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("-o", "--out", type=Path, help="where the student and data go [default: a temporary directory]")
+    ap.add_argument("-o", "--out", type=Path,
+                    help="where the models and data go [default: a temporary directory]")
     ap.add_argument("--expected", type=Path, help="write the figures to this expected.json")
     args = ap.parse_args()
     work = args.out or Path(tempfile.mkdtemp(prefix="story-measure-"))
@@ -79,9 +80,11 @@ def main() -> int:
     with step("quantizing the student's decode step (int8)"):
         from edgekit.model.quant_report import quantize_file
 
-        student.save(work / "model.keras")
+        for name, model in (("teacher", teacher), ("alone", alone), ("model", student)):
+            model.save(work / f"{name}.keras")
         save_dataset(work / "data.npz", data)
-        q = quantize_file(work / "model.keras", work / "data.npz", work / "model.tflite", decode=True)
+        q = quantize_file(work / "model.keras", work / "data.npz", work / "model.tflite", task="next-word",
+                          decode=True)
     figures["int8"] = (float(q.int8_value or 0.0), q.extra["perplexity"]["int8"])
 
     params = {"teacher": teacher.count_params(), "student": student.count_params()}
