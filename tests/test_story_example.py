@@ -99,3 +99,10 @@ def test_a_small_story_model_distils_and_quantizes_its_decode_step(tmp_path: Pat
     ppl = q["extra"]["perplexity"]
     assert 1 < ppl["float"] < 200 and 1 < ppl["int8"] < 200    # better than a uniform guess over 200
     assert abs(ppl["int8"] - ppl["float"]) < 0.5 * ppl["float"]
+    # `edgekit evaluate` reports the same figures beside the metric (the int8 decode step's logits)
+    r = run_cli("evaluate", q["tflite_model"], tmp_path / "data.npz", "--task", "next-word", "--json")
+    assert r.returncode == 0, r.stderr
+    ev = json.loads(r.stdout)
+    assert ev["value"] == pytest.approx(q["int8_value"])
+    assert ev["extra"]["perplexity"] == pytest.approx(ppl["int8"])
+    assert ev["extra"]["top3_accuracy"] == pytest.approx(q["extra"]["top3_accuracy"]["int8"])

@@ -83,7 +83,7 @@ def main() -> int:
         for name, model in (("teacher", teacher), ("alone", alone), ("model", student)):
             model.save(work / f"{name}.keras")
         save_dataset(work / "data.npz", data)
-        q = quantize_file(work / "model.keras", work / "data.npz", work / "model.tflite", task="next-word",
+        q = quantize_file(work / "model.keras", work / "data.npz", work / "model_step.tflite", task="next-word",
                           decode=True)
     figures["int8"] = (float(q.int8_value or 0.0), q.extra["perplexity"]["int8"])
 
