@@ -5,8 +5,8 @@ distilled student (host reference), as the README's table.
 
     python examples/story/measure.py [--epochs N] [--seed N] [-o DIR] [--expected FILE]
 
-Trains the teacher, distils the student and trains the student alone (about 8 minutes at the
-default epochs on two cores), then quantizes the distilled student's decode step as
+Trains the teacher, distils the student and trains the student alone (about 7 minutes at the
+default epoch on two cores), then quantizes the distilled student's decode step as
 `edgekit quantize --decode` does. `--expected` writes the figures as expected.json.
 """
 
