@@ -27,7 +27,8 @@ from edgekit.project.generate import generate_project
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("examples", nargs="*", default=list(EXAMPLES))
+    # the quick examples (Example.quick): story's teacher and distillation take minutes
+    parser.add_argument("examples", nargs="*", default=[n for n, ex in EXAMPLES.items() if ex.quick])
     args = parser.parse_args()
     boards = [b for b in list_boards() if b.family == "stm32"]
     table = Table(title="edgekit-rt firmware: flash / RAM bytes (RAM includes the 8 KiB stack)")

@@ -25,7 +25,8 @@ from edgekit.model.train import train_example
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("examples", nargs="*", default=list(EXAMPLES))
+    # the quick examples (Example.quick): story's teacher and distillation take minutes
+    parser.add_argument("examples", nargs="*", default=[n for n, ex in EXAMPLES.items() if ex.quick])
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     table = Table(title=f"edgekit quantize, {args.repeat} runs each (wall seconds)")

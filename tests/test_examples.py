@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from edgekit.examples import EXAMPLES
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.tf
@@ -18,6 +19,15 @@ TARGETS = {
     "anomaly": ("anomaly", "roc_auc", 0.90),
     "digits": ("classification", "accuracy", 0.90),
 }
+# Examples with tests of their own: text's next words (tests/test_text_example.py) and the story
+# LM, which is not quick (a teacher and a distillation: minutes), so its test trains a reduced one
+# (tests/test_story_example.py) and nothing here trains it.
+OWN_TESTS = {"text", "story"}
+
+
+def test_every_quick_example_is_in_the_matrix() -> None:
+    assert set(TARGETS) == {name for name, ex in EXAMPLES.items() if ex.quick} - OWN_TESTS
+    assert all(EXAMPLES[name].quick for name in TARGETS) and not EXAMPLES["story"].quick
 
 
 @pytest.mark.parametrize("name", sorted(TARGETS))

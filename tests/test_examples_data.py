@@ -15,7 +15,8 @@ from edgekit.examples import EXAMPLES, Example, get_example
 NAMES = ("sine", "gesture", "anomaly", "digits")
 KEYS = {"x_train", "y_train", "x_test", "y_test", "x_calib"}
 TASKS = {"sine": "regression", "gesture": "classification", "anomaly": "anomaly",
-         "digits": "classification", "text": "next-word"}  # text's token data: tests/test_text_example.py
+         "digits": "classification", "text": "next-word",
+         "story": "next-word"}  # token data: tests/test_text_example.py, tests/test_story_example.py
 
 
 @cache

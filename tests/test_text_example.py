@@ -63,7 +63,9 @@ def test_top_k_accuracy() -> None:
     out = np.array([[0.1, 0.5, 0.4], [0.6, 0.3, 0.1], [0.2, 0.2, 0.6]])
     y = np.array([2, 0, 1])
     assert metrics.task_metric("next-word", np.zeros((3, 1)), y, out) == pytest.approx(1 / 3)
-    assert metrics.extra_metrics("next-word", y, out) == {"top3_accuracy": 1.0}
+    extra = metrics.extra_metrics("next-word", y, out)
+    assert list(extra) == ["top3_accuracy", "perplexity"] and extra["top3_accuracy"] == 1.0
+    assert extra["perplexity"] == pytest.approx((0.4 * 0.6 * 0.2) ** (-1 / 3))
     assert metrics.top_k_accuracy(y, out, 2) == pytest.approx(2 / 3)
 
 
@@ -88,6 +90,9 @@ def test_trains_and_int8_is_within_two_points(trained_text: Path) -> None:
     assert abs(quant["int8_value"] - quant["float_value"]) <= 0.02
     top3 = quant["extra"]["top3_accuracy"]   # reported beside the metric
     assert top3["float"] > quant["float_value"] and top3["int8"] > quant["int8_value"]
+    # the int8 softmax's probabilities are scored as probabilities (as the float model's are), not softmaxed again
+    ppl = quant["extra"]["perplexity"]
+    assert 1 < ppl["float"] < 10 and abs(ppl["int8"] - ppl["float"]) < 0.1 * ppl["float"]
     assert Vocabulary.load(trained_text / VOCAB_FILE).words == tuple(np.load(trained_text / "data.npz")["vocab"])
 
 

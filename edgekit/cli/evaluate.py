@@ -44,8 +44,10 @@ def evaluate_table(r: EvaluationReport) -> Table:
     heads = r.outputs or [{"name": None, "task": r.task, "metric": r.metric, "value": r.value}]
     for col in ("model", "interpreter", "samples", *(("output",) if r.outputs else ()), "task", "metric"):
         t.add_column(col)
-    for head in heads:
+    for j, head in enumerate(heads):
         metric = f"{head['metric']} {head['value']:.4f}" if head["metric"] else "- (no labels)"
+        if j == 0 and r.extra:   # beside the first output's metric, e.g. next-word's top-3 and perplexity
+            metric += " (" + ", ".join(f"{name} {v:.4f}" for name, v in r.extra.items()) + ")"
         t.add_row(r.kind, r.backend, str(r.samples), *((head["name"],) if r.outputs else ()), head["task"] or "-",
                   metric)
     return t

@@ -1,7 +1,7 @@
 """The bundled examples: deterministic data, a small Keras model, its training.
 
-Each example lives in its own module (``sine``, ``gesture``, ``anomaly``, ``digits``, ``text``) and
-defines ``EXAMPLE``. Importing this package is cheap: TensorFlow/Keras are imported only
+Each example lives in its own module (``sine``, ``gesture``, ``anomaly``, ``digits``, ``text``,
+``story``) and defines ``EXAMPLE``. Importing this package is cheap: TensorFlow/Keras are imported only
 inside ``train_model``.
 
 Data conventions (what ``make_data(seed)`` returns):
@@ -15,7 +15,10 @@ Data conventions (what ``make_data(seed)`` returns):
   * next-word (token data): ``x_*`` int32 token ids, shape ``(N, window)``, the previous words
     left-padded with 0; ``y_*`` int64 id of the next word; the model outputs softmax
     probabilities over the vocabulary; ``vocab`` holds the words by id (ids 0-2 reserved, see
-    edgekit/model/vocab.py), and ``edgekit train`` also writes it as vocab.json beside the model.
+    edgekit/model/vocab.py), and ``edgekit train`` also writes it as vocab.json beside the model;
+  * a causal LM (``story``): ``y_*`` int64 (N, window), the next token at every position; the
+    model outputs logits (N, window, vocabulary); a subword vocabulary also has ``tokenizer``
+    (its JSON as a 0-d string array), which vocab.json keeps too.
 """
 
 from __future__ import annotations
@@ -25,9 +28,9 @@ from edgekit.examples._common import Example
 
 
 def _load() -> dict[str, Example]:
-    from edgekit.examples import anomaly, digits, gesture, sine, text
+    from edgekit.examples import anomaly, digits, gesture, sine, story, text
 
-    return {m.EXAMPLE.name: m.EXAMPLE for m in (sine, gesture, anomaly, digits, text)}
+    return {m.EXAMPLE.name: m.EXAMPLE for m in (sine, gesture, anomaly, digits, text, story)}
 
 
 EXAMPLES: dict[str, Example] = _load()

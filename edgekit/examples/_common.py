@@ -16,17 +16,20 @@ if TYPE_CHECKING:  # pragma: no cover
 class Example:
     """One bundled example: how to make its data and train its model."""
 
-    name: str  # "sine" | "gesture" | "anomaly" | "digits" | "text"
+    name: str  # "sine" | "gesture" | "anomaly" | "digits" | "text" | "story"
     task: str  # "regression" | "classification" | "anomaly" | "next-word"
     description: str  # one line
     input_shape: tuple[int, ...]  # without batch, e.g. (128, 3)
     class_names: tuple[str, ...] | None  # classification only
-    epochs: int  # CI default epochs (the <1 minute setting)
+    epochs: int  # default epochs (the <1 minute CI setting of a quick example)
     make_data: Callable[[int], dict[str, np.ndarray]]
     train_model: Callable[[dict[str, np.ndarray], int, int], keras.Model]
     input_units: str | None = None  # physical unit of the inputs ("g"), when they have one
     decode: bool = False  # a causal LM, deployed as its decode step (quantize --decode)
     prompt: str | None = None  # a text example's: what `edgekit complete` starts from unless told
+    # Trains at its default epochs in under a minute: the test matrix and the benchmarks that train
+    # every example take the quick ones (tests/test_examples.py, benchmarks/bench_quantize.py).
+    quick: bool = True
 
 
 def rng(seed: int, stream: int = 0) -> np.random.Generator:

@@ -89,7 +89,7 @@ class EvaluationReport:
     task: str | None
     metric: str | None
     value: float | None
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)   # metrics.EXTRA_METRICS of the (first) output
     # A model of several outputs: each one's name, task, metric and value (the fields above
     # hold the first output's); empty for one output.
     outputs: list[dict[str, Any]] = field(default_factory=list)
@@ -166,6 +166,9 @@ def evaluate_model(model_path: Path, dataset: Dataset, task: str | None = None) 
               for t, (_, y), o in zip(tasks, labels, outs)]
     report = EvaluationReport(str(model_path), kind, outs[0].backend, str(dataset.path), len(xs[0]), tasks[0],
                               metrics.METRIC_OF_TASK.get(tasks[0]) if tasks[0] else None, values[0])
+    y0 = labels[0][1]
+    if tasks[0] and y0 is not None:   # the figures beside the (first output's) metric, e.g. next-word's
+        report.extra = metrics.extra_metrics(tasks[0], y0, outs[0].values)
     if len(outs) > 1:
         report.outputs = [{"name": n, "task": t, "metric": metrics.METRIC_OF_TASK.get(t) if t else None, "value": v}
                           for n, t, v in zip(out_names, tasks, values)]

@@ -1,5 +1,6 @@
 """Task metrics: accuracy (classification), MAE (regression), ROC AUC (anomaly), top-1
-accuracy with top-3 beside it (next-word: a classifier over a vocabulary, labels are word ids)."""
+accuracy with top-3 and perplexity beside it (next-word: a classifier over a vocabulary, labels
+are word ids)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,13 @@ from edgekit.errors import DataError
 TASKS = ("classification", "regression", "anomaly", "next-word")
 METRIC_OF_TASK = {"classification": "accuracy", "regression": "mae", "anomaly": "roc_auc",
                   "next-word": "top1_accuracy"}
-HIGHER_IS_BETTER = {"accuracy": True, "mae": False, "roc_auc": True, "top1_accuracy": True}
-#: Figures reported beside a task's metric (never gated): name -> k of a top-k accuracy.
-EXTRA_METRICS: dict[str, dict[str, int]] = {"next-word": {"top3_accuracy": 3}}
+HIGHER_IS_BETTER = {"accuracy": True, "mae": False, "roc_auc": True, "top1_accuracy": True,
+                    "top3_accuracy": True, "perplexity": False}
+#: Figures reported beside a task's metric (never gated), in the order they are reported.
+EXTRA_METRICS: dict[str, tuple[str, ...]] = {"next-word": ("top3_accuracy", "perplexity")}
+#: The probability a label is given at least when scoring probabilities (Keras's epsilon): an int8
+#: softmax rounds a small probability to 0, whose log-likelihood would be infinite.
+MIN_PROBABILITY = 1e-7
 #: Tasks whose outputs are class scores and whose labels are class indices.
 CLASS_TASKS = ("classification", "next-word")
 
@@ -212,9 +217,36 @@ def top_k_accuracy(y: np.ndarray, outputs: np.ndarray, k: int) -> float:
     return float(np.mean(np.any(top == labels.reshape(-1, 1), axis=1)))
 
 
-def extra_metrics(task: str, y: np.ndarray, outputs: np.ndarray) -> dict[str, float]:
-    """The figures reported beside the task's metric (EXTRA_METRICS), e.g. next-word top-3."""
-    return {name: top_k_accuracy(y, outputs, k) for name, k in EXTRA_METRICS.get(task, {}).items()}
+def scores_are_logits(outputs: np.ndarray) -> bool:
+    """Whether class scores (last axis the classes) are logits rather than probabilities: some are
+    negative, or the rows do not sum to 1 on average (a float softmax's do to rounding; an int8
+    softmax's within a few hundredths, its small probabilities rounded to 0)."""
+    scores = np.asarray(outputs, dtype=np.float64)
+    scores = scores.reshape(-1, scores.shape[-1])
+    return bool(np.any(scores < 0) or abs(float(np.mean(scores.sum(axis=1))) - 1.0) > 0.1)
+
+
+def perplexity(y: np.ndarray, outputs: np.ndarray, *, logits: bool | None = None) -> float:
+    """exp of the mean negative log-likelihood of the labels (at each position of a sequence
+    model). `logits`: whether the outputs are logits (softmaxed here) or probabilities
+    (renormalised per row, at least MIN_PROBABILITY); None decides by scores_are_logits."""
+    labels, scores = class_view(y, outputs)
+    scores = scores.astype(np.float64)
+    if scores_are_logits(scores) if logits is None else logits:
+        shifted = scores - scores.max(axis=1, keepdims=True)
+        log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    else:
+        log_p = np.log(np.maximum(scores / np.maximum(scores.sum(axis=1, keepdims=True), MIN_PROBABILITY),
+                                  MIN_PROBABILITY))
+    return float(np.exp(-np.mean(log_p[np.arange(len(labels)), labels])))
+
+
+def extra_metrics(task: str, y: np.ndarray, outputs: np.ndarray, *, logits: bool | None = None) -> dict[str, float]:
+    """The figures reported beside the task's metric (EXTRA_METRICS): next-word top-3 and
+    perplexity (`logits` as for `perplexity`: pass the float model's when scoring its int8 form)."""
+    figures = {"top3_accuracy": lambda: top_k_accuracy(y, outputs, 3),
+               "perplexity": lambda: perplexity(y, outputs, logits=logits)}
+    return {name: figures[name]() for name in EXTRA_METRICS.get(task, ())}
 
 
 @dataclass

@@ -84,5 +84,6 @@ def train_example(name: str, out_dir: Path, *, epochs: int | None = None, seed: 
         model.save(model_tmp)
         write_text(metrics_tmp, json.dumps(result.to_dict(), indent=2) + "\n")
     if "vocab" in data:  # token data: its vocabulary beside the model, for `edgekit complete`
-        Vocabulary(tuple(str(w) for w in data["vocab"])).save(out_dir / VOCAB_FILE)
+        tokenizer = str(data["tokenizer"]) if "tokenizer" in data else ""   # a subword vocabulary's
+        Vocabulary(tuple(str(w) for w in data["vocab"]), tokenizer).save(out_dir / VOCAB_FILE)
     return result

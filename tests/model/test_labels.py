@@ -146,3 +146,29 @@ def test_deploy_refuses_bad_labels_before_generating(benchmark_model, tmp_path: 
         deploy(str(model), load_board("qemu-netduinoplus2"), out, data=data,
                step=lambda message: contextlib.nullcontext())
     assert not (out / "firmware-qemu-netduinoplus2").exists()
+
+
+def test_perplexity_of_logits_and_of_probabilities() -> None:
+    """exp of the mean negative log-likelihood of the labels: logits are softmaxed, probabilities
+    taken as they are (an int8 softmax's rows, which do not sum to 1 exactly, renormalised)."""
+    from edgekit.model import metrics
+
+    y = np.array([[0, 1], [2, 2]])
+    probs = np.array([[[0.5, 0.25, 0.25], [0.2, 0.6, 0.2]], [[0.1, 0.1, 0.8], [0.25, 0.25, 0.5]]])
+    expected = float(np.exp(-np.mean(np.log([0.5, 0.6, 0.8, 0.5]))))
+    assert not metrics.scores_are_logits(probs)
+    assert metrics.perplexity(y, probs) == pytest.approx(expected)
+    logits = np.log(probs) + 3.0   # any shift: the same softmax
+    assert metrics.scores_are_logits(logits)
+    assert metrics.perplexity(y, logits) == pytest.approx(expected)
+    assert metrics.perplexity(y, probs, logits=True) != pytest.approx(expected)   # softmaxed twice: flatter
+    # int8 softmax rows: small probabilities rounded away, the rest on a grid of 1/256
+    rounded = np.round(probs * 256 * 0.9) / 256
+    assert not metrics.scores_are_logits(rounded)
+    assert metrics.perplexity(y, rounded) == pytest.approx(expected, rel=0.02)
+    # a label the model gives no probability at all costs -log(MIN_PROBABILITY), not infinity
+    sure = np.eye(3)[[1, 1]][:, None, :].repeat(2, axis=1)
+    assert metrics.perplexity(y, sure) == pytest.approx(1 / metrics.MIN_PROBABILITY ** (3 / 4))
+    # a uniform model's perplexity is the number of classes
+    assert metrics.perplexity(y, np.zeros((2, 2, 3))) == pytest.approx(3.0)
+    assert metrics.extra_metrics("classification", y, probs) == {}
