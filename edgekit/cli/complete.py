@@ -76,8 +76,8 @@ def complete(project_dir: Path, prompt: str | None, words: int, temperature: flo
         err.print(f"note: not in the vocabulary, sent as <unk>: {', '.join(result.unknown)}")
     out.print(f"[bold]{result.text}[/]")
     n, rate, piece = len(result.words), result.words_per_second, result.piece
-    speed = "" if rate is None else (f", {rate:,.1f} {piece}s/s" + (" if each instruction took a cycle"
-                                                                    if result.virtual else ""))
+    speed = "" if rate is None else (f", {rate:,.1f} {piece}s/s" + (
+        f" if each instruction took a cycle at {result.cycles_hz / 1e6:,.0f} MHz" if result.virtual else ""))
     out.print(f"stopped: {result.stopped}; {n} {piece}{'' if n == 1 else 's'}, one INFER each on {result.board} "
               f"({result.runtime}{speed})" + (" (virtual board: counts are instructions, not real-board time)"
                                               if result.virtual else ""))

@@ -167,5 +167,5 @@ EXAMPLE = Example(
     train_model=train_model,
     decode=True,
     quick=False,   # the teacher and the distillation take minutes, not the quick examples' <1 minute
-    prompt="Once upon a time",
+    prompt="Once upon a time,",
 )

@@ -150,6 +150,11 @@ def text_model_window(project: Project) -> TextModel:
     return TextModel(vocab, width, causal)
 
 
+def piece_text(vocab: Vocabulary, token: int) -> str:
+    """A token as it reads: a word, or a subword piece with its word-start marker as a space."""
+    return vocab.word(token).replace("\u2581", " ") if vocab.tokenizer else vocab.word(token)
+
+
 def _step(session: Session, io: ModelIO, token: int, position: int) -> tuple[np.ndarray, int]:
     """One INFER of a decode step: the scores after `token` at `position`, and its count."""
     block = io.pack([np.array([[token]], np.int32), np.array([[position]], np.int32)])[0]
@@ -211,7 +216,7 @@ def complete(project: Project, prompt: str, *, words: int = DEFAULT_WORDS, port:
                 result.stopped = "end of sentence"
                 break
             ids.append(token)
-            word = CompletedWord(vocab.word(token), token, int(cycles),
+            word = CompletedWord(piece_text(vocab, token), token, int(cycles),
                                  cycles * 1e6 / info.cycles_hz if info.cycles_hz else 0.0)
             result.words.append(word)
             if on_word is not None:
