@@ -75,13 +75,16 @@ def cli(*args: object, check: bool = True) -> subprocess.CompletedProcess[str]:
     return r
 
 
-def fit(model: Path, out_dir: Path) -> str:
-    """Whether the model fits FIT_BOARD: its flash and RAM estimates, or what does not fit."""
+def fit(model: Path, out_dir: Path) -> tuple[str, str]:
+    """Whether the model fits FIT_BOARD (its flash and RAM estimates, or what does not fit), and the
+    --optimize generate chose for it: the virtual board's firmware is built the same way, so the
+    instructions measured are those of the firmware that fits."""
     r = cli("generate", model, "--board", FIT_BOARD, "-o", out_dir, "--json", "--force", check=False)
     if r.returncode != 0:
-        return "no: " + r.stderr.strip().splitlines()[-1].removeprefix("error: ").split(" (use ")[0]
+        return "no: " + r.stderr.strip().splitlines()[-1].removeprefix("error: ").split(" (use ")[0], "size"
     f = json.loads(r.stdout)
-    return f"yes: flash {f['flash_estimate']:,} B, RAM {f['ram_estimate']:,} B (arena {f['arena_bytes']:,} B)"
+    return (f"yes: flash {f['flash_estimate']:,} B, RAM {f['ram_estimate']:,} B (arena {f['arena_bytes']:,} B; "
+            f"--optimize {f['optimize']})", f["optimize"])
 
 
 def per_position(fw: Path, sequence: np.ndarray) -> np.ndarray:
@@ -147,9 +150,10 @@ def main() -> int:
         name = "lm_step" if extra else "lm"
         with step(f"{form}: quantize, generate, build, hil"):
             cli("quantize", work / "lm.keras", "--calib", work / "data.npz", "-o", work / f"{name}.tflite", *extra)
-            fits = fit(work / f"{name}.tflite", work / f"{name}-fit")
+            fits, optimize = fit(work / f"{name}.tflite", work / f"{name}-fit")
             fw = work / f"{name}-fw"
-            r = cli("generate", work / f"{name}.tflite", "--board", BOARD, "-o", fw, "--force", check=False)
+            r = cli("generate", work / f"{name}.tflite", "--board", BOARD, "-o", fw, "--force", "--optimize",
+                    optimize, check=False)
             if r.returncode != 0:   # the virtual board's 192 KB of RAM
                 rows.append((form, "-", "-", "-", fits))
                 continue
