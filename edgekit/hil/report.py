@@ -290,6 +290,10 @@ def junit_xml(report: HilReport) -> str:
             f'failures="{failures}">\n' + "\n".join(body) + "\n</testsuite>\n")
 
 
+#: Classes up to which the confusion plot names its rows and columns, and prints each count.
+CONFUSION_NAMED, CONFUSION_COUNTED = 40, 16
+
+
 def _plot_png(path: Path, draw: Callable[[Any], None]) -> None:
     import matplotlib
 
@@ -351,12 +355,16 @@ def write_plots(report: HilReport, cycles: list[int], out_dir: Path) -> list[Pat
 
         def draw_conf(ax: Any) -> None:
             ax.imshow(m, cmap="Blues")
-            ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
-            ax.set_yticks(range(len(names)), names)
+            # Names and counts only where they can be read: a language model's 512 classes
+            # would be 262,144 text labels (minutes of drawing, an unreadable picture).
+            if len(names) <= CONFUSION_NAMED:
+                ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
+                ax.set_yticks(range(len(names)), names)
             ax.set_xlabel("predicted on device")
             ax.set_ylabel("true")
-            for (i, j), v in np.ndenumerate(m):
-                ax.text(j, i, str(v), ha="center", va="center", color="white" if v > m.max() / 2 else "black")
+            if len(names) <= CONFUSION_COUNTED:
+                for (i, j), v in np.ndenumerate(m):
+                    ax.text(j, i, str(v), ha="center", va="center", color="white" if v > m.max() / 2 else "black")
             ax.set_title("confusion matrix (device)")
 
         written.append(out_dir / "confusion.png")
