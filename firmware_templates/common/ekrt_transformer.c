@@ -258,10 +258,32 @@ void ekrt_neg_f32(const float *in, float *out, int32_t n)
     }
 }
 
+/* An operand's step over the output's elements: 1 if it has all of them (contiguous), 0 if it
+ * is one element (advances along no axis), -1 otherwise. */
+static int32_t select_step(const int32_t *dims, const int32_t *s)
+{
+    int32_t d, any = 0, all = 1;
+    for (d = 0; d < 5; d++) {
+        if (dims[d] > 1) {
+            any |= s[d] != 0, all &= s[d] != 0;
+        }
+    }
+    return all ? any : (any ? -1 : 0);
+}
+
 void ekrt_select(const ekrt_select_t *p, const int8_t *cond, const int8_t *x, const int8_t *y,
                  int8_t *out)
 {
     int32_t i0, i1, i2, i3, i4;
+    const int32_t kc = select_step(p->dims, p->sc), kx = select_step(p->dims, p->sx);
+    const int32_t ky = select_step(p->dims, p->sy);
+    if (kc >= 0 && kx >= 0 && ky >= 0) { /* each operand whole or a scalar: one flat loop */
+        const int32_t n = p->dims[0] * p->dims[1] * p->dims[2] * p->dims[3] * p->dims[4];
+        for (i0 = 0; i0 < n; i0++) {
+            out[i0] = cond[i0 * kc] ? x[i0 * kx] : y[i0 * ky];
+        }
+        return;
+    }
     for (i0 = 0; i0 < p->dims[0]; i0++) {
         for (i1 = 0; i1 < p->dims[1]; i1++) {
             for (i2 = 0; i2 < p->dims[2]; i2++) {
