@@ -282,6 +282,7 @@ def softmax(lw: Lowerer, op: Operator) -> Step:
     name = f"op{op.index}_exp"
     exps = Q.softmax_exp_table(m, s, dmin)
     terms = [Q._rdbpot(e, 12) for e in exps]   # each exp's Q12.19 term of the row's sum
-    consts = [ConstArray(name, "int32_t", np.array(exps + terms, dtype=np.int64))]
+    # by 255 - distance: an element x reads entry 255 - max + x
+    consts = [ConstArray(name, "int32_t", np.array(exps[::-1] + terms[::-1], dtype=np.int64))]
     return Step(op, [x.index], y.index, "ekrt_softmax_t", init, consts,
                 f"ekrt_softmax_table(&{{params}}, {name}, {{in0}}, {{out}});")

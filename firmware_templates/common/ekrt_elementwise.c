@@ -463,6 +463,18 @@ void ekrt_mean(const ekrt_mean_t *p, const int8_t *in, int8_t *out, int32_t *scr
 {
     int32_t o, r, i;
     int32_t zp_sum = p->in_zp * p->reduce;
+    if (p->inner == 1) { /* the sum in a register (a normalization's mean over the last axis) */
+        const int32_t n = p->reduce;
+        (void)scratch;
+        for (o = 0; o < p->outer; o++, in += n) {
+            int32_t acc = 0;
+            for (r = 0; r < n; r++) {
+                acc += in[r];
+            }
+            *out++ = ekrt_clamp8(ekrt_mul_q(acc - zp_sum, p->mult, p->shift) + p->out_zp, -128, 127);
+        }
+        return;
+    }
     for (o = 0; o < p->outer; o++) {
         for (i = 0; i < p->inner; i++) {
             scratch[i] = 0;

@@ -279,8 +279,15 @@ void ekrt_select(const ekrt_select_t *p, const int8_t *cond, const int8_t *x, co
     const int32_t ky = select_step(p->dims, p->sy);
     if (kc >= 0 && kx >= 0 && ky >= 0) { /* each operand whole or a scalar: one flat loop */
         const int32_t n = p->dims[0] * p->dims[1] * p->dims[2] * p->dims[3] * p->dims[4];
-        for (i0 = 0; i0 < n; i0++) {
-            out[i0] = cond[i0 * kc] ? x[i0 * kx] : y[i0 * ky];
+        if (kc && kx && !ky) { /* a mask: the scores, or one fill value */
+            const int8_t fill = y[0];
+            for (i0 = 0; i0 < n; i0++) {
+                out[i0] = cond[i0] ? x[i0] : fill;
+            }
+        } else {
+            for (i0 = 0; i0 < n; i0++) {
+                out[i0] = cond[i0 * kc] ? x[i0 * kx] : y[i0 * ky];
+            }
         }
         return;
     }
