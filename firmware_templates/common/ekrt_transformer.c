@@ -134,8 +134,21 @@ static inline __attribute__((always_inline)) void bmm_axpy(const int8_t *l, cons
 {
     int16_t w[EKRT_BMM_AXPY_MAX] __attribute__((aligned(4)));
     const int16_t *we = w + depth;
-    int32_t j = 0, k, base = 0;
-    for (k = 0; k < depth; k++) {
+    int32_t j = 0, k = 0, base = 0;
+#ifdef EKRT_DSP
+    const int32_t lo2 = (int32_t)((uint32_t)(uint16_t)lo * 0x10001u);
+    for (; k + 4 <= depth; k += 4) { /* 4 bytes widened and offset in halfword pairs */
+        uint32_t v = ekrt_ld32(l + k), w01, w23;
+        int32_t e = __sadd16(ekrt_sxtb16_lo(v), lo2), o = __sadd16(ekrt_sxtb16_hi(v), lo2);
+        base = __smlad(e, 0x10001, base);
+        base = __smlad(o, 0x10001, base);
+        w01 = ekrt_pkhbt16((uint32_t)e, (uint32_t)o);
+        w23 = ekrt_pkhtb16((uint32_t)o, (uint32_t)e);
+        __builtin_memcpy(w + k, &w01, 4);
+        __builtin_memcpy(w + k + 2, &w23, 4);
+    }
+#endif
+    for (; k < depth; k++) {
         w[k] = (int16_t)(l[k] + lo);
         base += w[k];
     }
