@@ -294,7 +294,21 @@ void ekrt_select(const ekrt_select_t *p, const int8_t *cond, const int8_t *x, co
         const int32_t n = p->dims[0] * p->dims[1] * p->dims[2] * p->dims[3] * p->dims[4];
         if (kc && kx && !ky) { /* a mask: the scores, or one fill value */
             const int8_t fill = y[0];
-            for (i0 = 0; i0 < n; i0++) {
+            i0 = 0;
+#ifdef EKRT_DSP
+            { /* 4 at a time: USUB8 sets GE where the condition byte is >= 1, SEL takes x there */
+                const uint32_t f4 = (uint32_t)(uint8_t)fill * 0x01010101u, ones = 0x01010101u;
+                for (; i0 + 4 <= n; i0 += 4) {
+                    uint32_t c = ekrt_ld32(cond + i0), v = ekrt_ld32(x + i0), r;
+                    __asm__("usub8 %0, %1, %2\n\tsel %0, %3, %4"
+                            : "=&r"(r)
+                            : "r"(c), "r"(ones), "r"(v), "r"(f4)
+                            : "cc");
+                    __builtin_memcpy(out + i0, &r, 4);
+                }
+            }
+#endif
+            for (; i0 < n; i0++) {
                 out[i0] = cond[i0] ? x[i0] : fill;
             }
         } else {

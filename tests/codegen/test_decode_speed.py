@@ -113,3 +113,48 @@ def test_decode_step_shapes_cortex_m4_exact(shape: tuple[int, int, int], dsp: bo
     elf = bench.build_firmware(path, tmp_path, rows, dsp)
     _, steps, outs = bench.run_qemu_steps(elf, timeout=120)
     assert outs == [r.tobytes() for r in _reference(tflite, graph, values)]
+
+
+def _mask_fill(tf: Any, x: Any, pos: Any) -> Any:
+    """A mask of the input's whole shape computed at run time, a scalar fill: SELECT_V2's flat
+    mask loop (USUB8/SEL four at a time on the DSP path); an odd element count for its tail."""
+    iota = np.arange(M.T_CMP * M.D_CMP - 3, dtype=np.int32).reshape(1, -1) % 7
+    c = tf.math.less_equal(iota, pos)
+    return tf.where(c, tf.reshape(x, (1, -1))[:, 3:], -3.0) + 0.125
+
+
+MASK_SPEC = ("iota_mask_fill", _mask_fill)
+
+
+def _mask_rows(graph: Graph) -> np.ndarray:
+    rng = np.random.default_rng(6)
+    values = [{"x": rng.integers(-128, 128, (M.T_CMP, M.D_CMP)), "pos": np.array([k % 9 - 1])} for k in range(12)]
+    return np.stack([M.input_block(graph, [v[graph.io_name(i)] for i in graph.inputs]) for v in values])
+
+
+def test_mask_select_bit_exact_with_tflm(sweep_cache: Path, ekrt_build_dir: Path) -> None:
+    tflite = M.compare_model(sweep_cache, MASK_SPEC)
+    graph = parse_graph(tflite)
+    sel = [op for op in graph.operators if op.op == "SELECT_V2"]
+    assert len(sel) == 1 and graph.tensors[sel[0].inputs[2]].size == 1
+    assert graph.tensors[sel[0].inputs[0]].size == graph.tensors[sel[0].outputs[0]].size
+    rows = _mask_rows(graph)
+    want = run_tflm(tflite, rows)
+    assert np.array_equal(run_host(build_host(tflite, ekrt_build_dir), rows), want)
+
+
+@pytest.mark.toolchain
+@pytest.mark.qemu
+@pytest.mark.parametrize("dsp", [True, False], ids=["dsp", "portable"])
+def test_mask_select_cortex_m4_bit_exact(dsp: bool, sweep_cache: Path, tmp_path: Path) -> None:
+    if shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") is None:
+        pytest.skip("qemu-system-arm / arm-none-eabi-gcc not installed")
+    import ekrt_bare_metal as bench
+
+    tflite = M.compare_model(sweep_cache, MASK_SPEC)
+    graph = parse_graph(tflite)
+    rows = _mask_rows(graph)
+    path = tmp_path / "mask.tflite"
+    path.write_bytes(tflite)
+    _, outs = bench.run_qemu(bench.build_firmware(path, tmp_path, rows, dsp), timeout=120)
+    assert outs == [r.tobytes() for r in run_tflm(tflite, rows)]
