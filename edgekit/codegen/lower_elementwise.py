@@ -181,6 +181,21 @@ def binary(lw: Lowerer, op: Operator) -> Step:
 
     fn = {"ADD": "ekrt_add", "SUB": "ekrt_sub", "MUL": "ekrt_mul"}[op.op]
     a, b, y = (lw.tensor(i) for i in (*op.inputs[:2], op.outputs[0]))
+    if (a.is_constant != b.is_constant and (b if b.is_constant else a).size == 1
+            and (a if b.is_constant else b).size == y.size):
+        # One operand a constant scalar: each output a function of one int8 input (ekrt_lut).
+        k = 0 if b.is_constant else 1
+        x = lw.act(op, op.inputs[k])
+        c = lw.tensor(op.inputs[1 - k])
+        lw.const_operand(op, op.inputs[1 - k])
+        y = lw.out(op)
+        p, lo, hi = params(a, b, y)
+        table = scalar_table(op.op, p, lo, hi, x.zero_point, int(values(c).reshape(-1)[0]) - c.zero_point,
+                             y.zero_point, constant_first=k == 1)
+        name = f"op{op.index}_lut"
+        return Step(op, [x.index], y.index, "", "", [ConstArray(name, "int8_t", table)],
+                    f"ekrt_lut({name}, {{in0}}, {{out}}, {x.size});",
+                    inplace_call=f"ekrt_lut({name}, {{in0}}, {{in0}}, {x.size});")
     if op.op == "ADD" and a.size == b.size == y.size >= ADD_LUT_MIN_ELEMENTS and not (a.is_constant or b.is_constant):
         # (checked as broadcast_binary checks them, before their scales are read)
         tables = add_tables(lw.act(op, op.inputs[0]), lw.act(op, op.inputs[1]), lw.out(op))
@@ -189,6 +204,25 @@ def binary(lw: Lowerer, op: Operator) -> Step:
             step.consts.append(ConstArray(f"op{op.index}_t", "int32_t", tables))
             return step
     return broadcast_binary(lw, op, fn, params)
+
+
+def scalar_table(kind: str, p: dict[str, int], lo: int, hi: int, x_zp: int, c: int, y_zp: int,
+                 constant_first: bool) -> np.ndarray:
+    """ADD/SUB/MUL of an int8 activation x and a constant scalar (c: its value less its zero
+    point) for the 256 values of x, by TFLM's integer arithmetic (ekrt_elementwise.c's add1,
+    sub1, mul1): out[(uint8)x]; constant_first: the constant is the first operand."""
+    mq = Q.multiply_by_quantized_multiplier
+    table = np.zeros(256, dtype=np.int64)
+    for v in range(-128, 128):
+        xs = [v - x_zp, c][::-1] if constant_first else [v - x_zp, c]
+        if kind == "MUL":
+            acc = mq(xs[0] * xs[1], p["mo"], p["sho"])
+        else:
+            t1 = mq(xs[0] << p["left_shift"], p["m1"], p["sh1"])
+            t2 = mq(xs[1] << p["left_shift"], p["m2"], p["sh2"])
+            acc = mq(Q._i32(t1 + t2 if kind == "ADD" else t1 - t2), p["mo"], p["sho"])
+        table[v & 0xFF] = max(lo, min(hi, acc + y_zp))
+    return table
 
 
 # From this many elements an ADD of two activations spends 2 KB of flash on ekrt_add_lut's tables

@@ -277,8 +277,12 @@ def softmax(lw: Lowerer, op: Operator) -> Step:
         return Step(op, [x.index], y.index, "ekrt_softmax_t", init, [],
                     "ekrt_softmax(&{params}, {in0}, {out});")
     # The exp of each element depends only on its distance to the row's maximum (0..255): a
-    # 1 KB table of TFLM's own fixed-point values replaces two exp evaluations per element.
+    # 2 KB table of TFLM's own fixed-point values (and their terms of the sum) replaces two exp
+    # evaluations per element.
     name = f"op{op.index}_exp"
-    consts = [ConstArray(name, "int32_t", np.array(Q.softmax_exp_table(m, s, dmin), dtype=np.int64))]
+    exps = Q.softmax_exp_table(m, s, dmin)
+    terms = [Q._rdbpot(e, 12) for e in exps]   # each exp's Q12.19 term of the row's sum
+    # by 255 - distance: an element x reads entry 255 - max + x
+    consts = [ConstArray(name, "int32_t", np.array(exps[::-1] + terms[::-1], dtype=np.int64))]
     return Step(op, [x.index], y.index, "ekrt_softmax_t", init, consts,
                 f"ekrt_softmax_table(&{{params}}, {name}, {{in0}}, {{out}});")

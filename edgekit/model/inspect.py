@@ -58,6 +58,10 @@ def op_macs(graph: Graph, op: Operator) -> int:
         return out.size * op.options.get("filter_height", 1) * op.options.get("filter_width", 1)
     if op.op in ("ADD", "MUL", "SUB"):
         return out.size
+    if op.op == "BATCH_MATMUL":
+        lhs = graph.tensors[op.inputs[0]].shape
+        depth = lhs[-2] if op.options.get("adj_x") else lhs[-1]
+        return out.size * depth
     if op.op == "UNIDIRECTIONAL_SEQUENCE_LSTM":
         # Per step and unit, each gate present (CIFG drops one) multiplies the input (weights
         # 1-4, [units, features]) and the previous hidden state (weights 5-8, [units, units]).

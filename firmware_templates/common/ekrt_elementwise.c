@@ -113,29 +113,83 @@ static inline int8_t mul1(const ekrt_binary_t *p, int32_t x, int32_t y)
 /* EKRT_BINARY_LOOP: ekrt_kernels.h (the kernels of ekrt_select.c use it too). */
 
 #ifndef EKRT_SINGLE_ROUNDING
-/* add1 without broadcast, when every ekrt_mul_q in it is ekrt_mulq_small_r's (TFLM's int8 ADD:
- * left shift 20, so |input| < 2^28 and |sum| < 2^29; shifts <= 0): each multiply from loop
- * invariants, about a fifth of add1's instructions. */
-static int add_fast(const ekrt_binary_t *p, const int8_t *in1, const int8_t *in2, int8_t *out)
+/* add1, sub1 and mul1 (kind 0, 1, 2) without broadcast or with one operand a single element
+ * (a run-time scalar: a normalization's mean or inverse deviation), when every ekrt_mul_q in
+ * them is ekrt_mulq_small_r's (TFLM's int8 ADD/SUB: left shift 20, so |input| < 2^28 and |sum|
+ * < 2^29; MUL: |product| <= 255 * 255; shifts <= 0): each multiply from loop invariants, the
+ * scalar's term once. 0 when it does not apply. */
+typedef struct {
+    int32_t o, ls, m, k, sm, r;
+} bin_term_t;
+
+static inline __attribute__((always_inline)) int32_t bin_term(bin_term_t t, int32_t v, int kind)
 {
-    const int32_t o1 = p->in1_off, o2 = p->in2_off, ls = p->left_shift, zp = p->out_zp;
-    const int32_t m1 = p->m1, m2 = p->m2, mo = p->mo, lo = p->act_min, hi = p->act_max;
-    const int32_t r1 = -p->sh1, r2 = -p->sh2, ro = -p->sho;
-    int32_t k1, k2, ko, i;
-    if (p->broadcast || ls > 20 || r1 < 0 || r2 < 0 || ro < 0 || m1 < 0 || m2 < 0 || mo < 0) {
+    if (kind == 2) {
+        return v + t.o;
+    }
+    return ekrt_mulq_small_r((int32_t)((uint32_t)(v + t.o) << t.ls), t.m, t.k, t.sm, t.r);
+}
+
+static inline bin_term_t bin_q(int32_t o, int32_t ls, int32_t m, int32_t sh)
+{
+    bin_term_t t;
+    t.o = o, t.ls = ls, t.m = m, t.r = -sh;
+    t.k = t.r > 0 ? 1 << (t.r - 1) : 0;
+    t.sm = -(t.r > 0);
+    return t;
+}
+
+static inline __attribute__((always_inline)) int binary_fast(const ekrt_binary_t *p,
+                                                             const int8_t *in1,
+                                                             const int8_t *in2, int8_t *out,
+                                                             int kind)
+{
+    const int32_t n = p->size, zp = p->out_zp, lo = p->act_min, hi = p->act_max;
+    int32_t st1 = 1, st2 = 1, i, d;
+    bin_term_t t1, t2, to;
+    if (p->broadcast) { /* one operand a scalar (advancing along no axis), the other full */
+        int full1 = 1, full2 = 1;
+        st1 = st2 = 0;
+        for (d = 0; d < 5; d++) {
+            if (p->dims[d] > 1) {
+                st1 |= p->s1[d] != 0, st2 |= p->s2[d] != 0;
+                full1 &= p->s1[d] != 0, full2 &= p->s2[d] != 0;
+            }
+        }
+        if (st1 == st2 || !(st1 ? full1 : full2)) {
+            return 0;
+        }
+    }
+    if (p->sho > 0 || p->sho < -31 || p->mo < 0 ||
+        (kind != 2 && (p->left_shift > 20 || p->sh1 > 0 || p->sh2 > 0 || p->sh1 < -31 ||
+                       p->sh2 < -31 || p->m1 < 0 || p->m2 < 0))) {
         return 0;
     }
-    k1 = r1 ? 1 << (r1 - 1) : 0;
-    k2 = r2 ? 1 << (r2 - 1) : 0;
-    ko = ro ? 1 << (ro - 1) : 0;
-    for (i = 0; i < p->size; i++) {
-        int32_t a = (int32_t)((uint32_t)(in1[i] + o1) << ls);
-        int32_t b = (int32_t)((uint32_t)(in2[i] + o2) << ls);
-        int32_t s = ekrt_mulq_small_r(a, m1, k1, -(r1 > 0), r1) +
-                    ekrt_mulq_small_r(b, m2, k2, -(r2 > 0), r2);
-        int32_t v = ekrt_mulq_small_r(s, mo, ko, -(ro > 0), ro) + zp;
-        out[i] = (int8_t)(v < lo ? lo : (v > hi ? hi : v));
+    t1 = bin_q(p->in1_off, p->left_shift, p->m1, p->sh1);
+    t2 = bin_q(p->in2_off, p->left_shift, p->m2, p->sh2);
+    to = bin_q(0, 0, p->mo, p->sho);
+#define EKRT_BIN_OUT(A, B)                                                                    \
+    do {                                                                                      \
+        int32_t s_ = kind == 0 ? (A) + (B) : (kind == 1 ? (A) - (B) : (A) * (B));             \
+        int32_t v_ = ekrt_mulq_small_r(s_, to.m, to.k, to.sm, to.r) + zp;                     \
+        out[i] = (int8_t)(v_ < lo ? lo : (v_ > hi ? hi : v_));                                \
+    } while (0)
+    if (st1 && st2) {
+        for (i = 0; i < n; i++) {
+            EKRT_BIN_OUT(bin_term(t1, in1[i], kind), bin_term(t2, in2[i], kind));
+        }
+    } else if (st1) {
+        const int32_t b = bin_term(t2, in2[0], kind);
+        for (i = 0; i < n; i++) {
+            EKRT_BIN_OUT(bin_term(t1, in1[i], kind), b);
+        }
+    } else {
+        const int32_t a = bin_term(t1, in1[0], kind);
+        for (i = 0; i < n; i++) {
+            EKRT_BIN_OUT(a, bin_term(t2, in2[i], kind));
+        }
     }
+#undef EKRT_BIN_OUT
     return 1;
 }
 #endif
@@ -143,7 +197,7 @@ static int add_fast(const ekrt_binary_t *p, const int8_t *in1, const int8_t *in2
 void ekrt_add(const ekrt_binary_t *p, const int8_t *in1, const int8_t *in2, int8_t *out)
 {
 #ifndef EKRT_SINGLE_ROUNDING
-    if (add_fast(p, in1, in2, out)) {
+    if (binary_fast(p, in1, in2, out, 0)) {
         return;
     }
 #endif
@@ -191,11 +245,21 @@ void ekrt_add_lut(const ekrt_binary_t *p, const int32_t *tab, const int8_t *in1,
 
 void ekrt_sub(const ekrt_binary_t *p, const int8_t *in1, const int8_t *in2, int8_t *out)
 {
+#ifndef EKRT_SINGLE_ROUNDING
+    if (binary_fast(p, in1, in2, out, 1)) {
+        return;
+    }
+#endif
     EKRT_BINARY_LOOP(sub1);
 }
 
 void ekrt_mul(const ekrt_binary_t *p, const int8_t *in1, const int8_t *in2, int8_t *out)
 {
+#ifndef EKRT_SINGLE_ROUNDING
+    if (binary_fast(p, in1, in2, out, 2)) {
+        return;
+    }
+#endif
     EKRT_BINARY_LOOP(mul1);
 }
 
@@ -399,6 +463,18 @@ void ekrt_mean(const ekrt_mean_t *p, const int8_t *in, int8_t *out, int32_t *scr
 {
     int32_t o, r, i;
     int32_t zp_sum = p->in_zp * p->reduce;
+    if (p->inner == 1) { /* the sum in a register (a normalization's mean over the last axis) */
+        const int32_t n = p->reduce;
+        (void)scratch;
+        for (o = 0; o < p->outer; o++, in += n) {
+            int32_t acc = 0;
+            for (r = 0; r < n; r++) {
+                acc += in[r];
+            }
+            *out++ = ekrt_clamp8(ekrt_mul_q(acc - zp_sum, p->mult, p->shift) + p->out_zp, -128, 127);
+        }
+        return;
+    }
     for (o = 0; o < p->outer; o++) {
         for (i = 0; i < p->inner; i++) {
             scratch[i] = 0;

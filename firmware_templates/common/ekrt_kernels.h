@@ -342,7 +342,8 @@ void ekrt_avgpool(const ekrt_pool_t *p, const int8_t *in, int8_t *out);
 void ekrt_maxpool(const ekrt_pool_t *p, const int8_t *in, int8_t *out);
 
 void ekrt_softmax(const ekrt_softmax_t *p, const int8_t *in, int8_t *out);
-/* The same with exp_table[max - x] (edgekit/codegen/quant.py softmax_exp_table) for the exps. */
+/* The same with exp_table[255 - max + x] (edgekit/codegen/quant.py softmax_exp_table, reversed)
+ * for the exps and exp_table[511 - max + x] for their Q12.19 terms of the sum (512 entries). */
 void ekrt_softmax_table(const ekrt_softmax_t *p, const int32_t *exp_table, const int8_t *in, int8_t *out);
 void ekrt_logistic(const ekrt_unary_t *p, const int8_t *in, int8_t *out);
 void ekrt_tanh(const ekrt_unary_t *p, const int8_t *in, int8_t *out);

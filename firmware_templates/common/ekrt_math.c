@@ -193,22 +193,43 @@ void ekrt_softmax(const ekrt_softmax_t *p, const int8_t *in, int8_t *out)
     }
 }
 
+/* exp_table: the exps by distance d to the row's maximum, entry 255 - d (so that an element x
+ * reads entry 255 - max + x), then each one's Q12.19 term of the sum (ekrt_rdbpot(e, 12)) in the
+ * same order. The output, rdbpot(srdhm(scale, e), n) - 128 with n = bits_over_unit + 23, both
+ * roundings merged into one 64-bit product (scale, e >= 0: nested floors of power-of-two
+ * divisions): floor((scale * e + 2^30 + 2^(30 + n)) / 2^(31 + n)) = (hi32(scale * e + 2^30) +
+ * 2^(n - 2)) >> (n - 1), exact while n <= 31 (a row's sum under 2^28; else the two steps). */
 void ekrt_softmax_table(const ekrt_softmax_t *p, const int32_t *exp_table, const int8_t *in, int8_t *out)
 {
+    const int32_t depth = p->depth;
     int32_t r, c;
     for (r = 0; r < p->rows; r++) {
-        const int8_t *x = in + (size_t)r * p->depth;
-        int8_t *y = out + (size_t)r * p->depth;
-        int32_t max_v = row_max(x, p->depth), sum = 0, scale;
+        const int8_t *x = in + (size_t)r * depth;
+        int8_t *y = out + (size_t)r * depth;
+        const int32_t *e = exp_table + 255 - row_max(x, depth), *t = e + 256;
+        int32_t sum = 0, sum2 = 0, scale, n;
         int bits_over_unit;
         /* Elements below diff_min have a 0 entry: they add nothing and come out at -128. */
-        for (c = 0; c < p->depth; c++) {
-            sum += ekrt_rdbpot(exp_table[max_v - x[c]], 12);
+        for (c = 0; c + 2 <= depth; c += 2) {
+            sum += t[x[c]];
+            sum2 += t[x[c + 1]];
         }
+        sum += c < depth ? t[x[c]] : 0;
+        sum = (int32_t)((uint32_t)sum + (uint32_t)sum2);
         scale = softmax_scale(sum, &bits_over_unit);
-        for (c = 0; c < p->depth; c++) {
-            int32_t v = ekrt_rdbpot(FX_MUL(scale, exp_table[max_v - x[c]]), bits_over_unit + 31 - 8) - 128;
-            y[c] = ekrt_clamp8(v, -128, 127);
+        n = bits_over_unit + 31 - 8;
+        if (n <= 31) {
+            const uint64_t k = ((uint64_t)1 << 30) | ((uint64_t)1 << (30 + n));
+            const uint32_t s = (uint32_t)scale;
+            for (c = 0; c < depth; c++) {
+                uint32_t v = (uint32_t)(((uint64_t)s * (uint32_t)e[x[c]] + k) >> 32) >> (n - 1);
+                y[c] = (int8_t)((int32_t)(v > 255u ? 255u : v) - 128);
+            }
+        } else {
+            for (c = 0; c < depth; c++) {
+                int32_t v = ekrt_rdbpot(FX_MUL(scale, e[x[c]]), n) - 128;
+                y[c] = ekrt_clamp8(v, -128, 127);
+            }
         }
     }
 }

@@ -126,5 +126,23 @@ void ekrt_prelu(const ekrt_binary_t *p, const int8_t *in1, const int8_t *in2, in
 void ekrt_squared_difference(const ekrt_binary_t *p, const int8_t *in1, const int8_t *in2,
                              int8_t *out)
 {
+    int32_t d, i, scalar2 = p->broadcast, full1 = 1;
+    for (d = 0; d < 5; d++) {
+        if (p->dims[d] > 1) {
+            scalar2 &= p->s2[d] == 0, full1 &= p->s1[d] != 0;
+        }
+    }
+    if (scalar2 && full1) {
+        /* x less a run-time scalar (a normalization's mean): the scalar's term once */
+        const int32_t b = ekrt_mul_q((in2[0] + p->in2_off) * (1 << p->left_shift), p->m2, p->sh2);
+        const int32_t o1 = p->in1_off, ls = p->left_shift, m1 = p->m1, sh1 = p->sh1;
+        const int32_t mo = p->mo, sho = p->sho, zp = p->out_zp, lo = p->act_min, hi = p->act_max;
+        for (i = 0; i < p->size; i++) {
+            int32_t a = ekrt_mul_q((in1[i] + o1) * (1 << ls), m1, sh1) - b;
+            int32_t v = ekrt_mul_q(a * a, mo, sho) + zp;
+            out[i] = (int8_t)(v < lo ? lo : (v > hi ? hi : v));
+        }
+        return;
+    }
     EKRT_BINARY_LOOP(sqdiff1);
 }
