@@ -32,7 +32,7 @@ sys.path.insert(0, str(REPO))
 from edgekit.hil.board_link import open_session  # noqa: E402
 from edgekit.hil.profile import profile_on_device  # noqa: E402
 from edgekit.model import zoo  # noqa: E402
-from edgekit.model.reference import quantize  # noqa: E402
+from edgekit.model.tensor_data import quantize  # noqa: E402
 from edgekit.project.manifest import open_project  # noqa: E402
 
 BOARD = "qemu-netduinoplus2"

@@ -37,7 +37,7 @@ from edgekit.data import save_dataset  # noqa: E402
 from edgekit.errors import EdgekitError  # noqa: E402
 from edgekit.hil.evaluate import Gates  # noqa: E402
 from edgekit.hil.harness import HilOptions, run_hil  # noqa: E402
-from edgekit.model.reference import random_inputs  # noqa: E402
+from edgekit.model.tensor_data import random_inputs  # noqa: E402
 from edgekit.model.tflite_graph import load_graph  # noqa: E402
 from edgekit.project.build import build_project  # noqa: E402
 from edgekit.project.generate import generate_project  # noqa: E402

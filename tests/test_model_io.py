@@ -9,7 +9,7 @@ from edgekit.data import Dataset
 from edgekit.errors import DataError
 from edgekit.hil.evaluate import agreement, agreement_of
 from edgekit.model.modelio import ModelIO
-from edgekit.model.reference import random_inputs
+from edgekit.model.tensor_data import random_inputs
 from edgekit.model.tflite_graph import load_graph
 from tests.conftest import REPO
 

@@ -34,7 +34,7 @@ from edgekit.errors import EdgekitError, MissingToolError, UsageError
 from edgekit.hil.cycles import estimate_invoke, random_input, require_estimable
 from edgekit.hil.harness import HilOptions, run_hil
 from edgekit.model.quantize import verify_int8
-from edgekit.model.reference import random_inputs
+from edgekit.model.tensor_data import random_inputs
 from edgekit.model.tflite_graph import load_graph
 from edgekit.project.build import build_project
 from edgekit.project.families import family_of

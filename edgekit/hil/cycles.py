@@ -32,7 +32,7 @@ from edgekit.hil.profile import LayerProfile, layer_profile, read_profile
 from edgekit.hil.session import Session
 from edgekit.model.decode import POSITION, decode_context, is_decode_step
 from edgekit.model.modelio import ModelIO
-from edgekit.model.reference import int32_input
+from edgekit.model.tensor_data import int32_input
 from edgekit.model.tflite_graph import Graph
 from edgekit.project.families import family_of
 from edgekit.sim.cycles import Segment, Timing, TraceCounter

@@ -30,7 +30,8 @@ from edgekit.hil.session import Session
 from edgekit.model.decode import SampleShapes, run_sequences
 from edgekit.model.metrics import check_labels, class_id_scores, class_id_shape, infer_task, label_classes
 from edgekit.model.modelio import ModelIO
-from edgekit.model.reference import dequantize, int8_interpreter, model_inputs
+from edgekit.model.reference import int8_interpreter
+from edgekit.model.tensor_data import dequantize, model_inputs
 from edgekit.project.manifest import Project
 
 PARTIAL_EVERY = 25  # samples between partial report writes

@@ -13,7 +13,8 @@ from edgekit.errors import InputFileError
 from edgekit.model import metrics
 from edgekit.model.decode import SampleShapes, run_sequences
 from edgekit.model.keras_io import keras_io, load_keras_model
-from edgekit.model.reference import dequantize, int8_interpreter, model_inputs
+from edgekit.model.reference import int8_interpreter
+from edgekit.model.tensor_data import dequantize, model_inputs
 from edgekit.model.tflite_graph import Graph, load_graph
 
 

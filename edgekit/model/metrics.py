@@ -265,7 +265,7 @@ def float_int8_agreement(task: str, float_out: np.ndarray, int8_out: np.ndarray,
     if task in CLASS_TASKS:
         same = predicted_classes(float_out) == predicted_classes(int8_out)
         return Agreement(float(np.mean(same)), "same predicted class" + (" at each position" if same.ndim > 1 else ""))
-    from edgekit.model.reference import quantize
+    from edgekit.model.tensor_data import quantize
 
     fq = quantize(float_out, out_scale, out_zp).astype(np.int16).reshape(n, -1)
     close = np.all(np.abs(fq - int8_q.astype(np.int16).reshape(n, -1)) <= 1, axis=1)

@@ -21,7 +21,7 @@ import sweep_models_int16 as s16
 from ekrt_harness import run_tflm
 from test_ekrt_int16 import ARENA, PUBLISHED, block_inputs
 
-from edgekit.model.reference import random_inputs
+from edgekit.model.tensor_data import random_inputs
 from edgekit.model.tflite_graph import load_graph
 from tests.conftest import run_cli
 

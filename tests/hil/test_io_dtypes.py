@@ -20,7 +20,8 @@ from edgekit.boards import load_board
 from edgekit.errors import DeviceError
 from edgekit.hil import protocol as P
 from edgekit.hil.board_link import open_session
-from edgekit.model.reference import int8_interpreter, model_input
+from edgekit.model.reference import int8_interpreter
+from edgekit.model.tensor_data import model_input
 from edgekit.project.manifest import open_project
 from tests.conftest import assert_clean_error
 

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from edgekit.errors import ModelError
-from edgekit.model.reference import dequantize, int8_interpreter
+from edgekit.model.reference import int8_interpreter
+from edgekit.model.tensor_data import dequantize
 from edgekit.model.tflite_graph import parse_graph
 from tests.conftest import import_keras, run_cli
 from tests.model.causal_lms import DIM, VOCAB, T, causal_lm, trained_lm

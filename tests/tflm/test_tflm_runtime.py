@@ -317,7 +317,7 @@ def test_tflm_project_carries_a_decode_step_s_cache(tflm_project, tflm_tree, tmp
     tensors before Invoke, out of the output tensors after, back to the zero point at RESET):
     `hil` steps whole sequences on the virtual board, every step exact. Linked against the
     library the tests above cached, it compiles only the step's own kernels."""
-    from edgekit.model.reference import random_inputs
+    from edgekit.model.tensor_data import random_inputs
     from edgekit.model.tflite_graph import load_graph
     from tests.conftest import REPO
 
