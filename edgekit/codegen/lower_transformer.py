@@ -191,10 +191,14 @@ def slice_update(lw: Lowerer, step: Step, dims: list[int]) -> Step | None:
     row[axis] = 1
     sx = broadcast_strides(lw.tensor(x))
     name = f"op{op.index}"
+    key_values = values(keys).reshape(-1).astype(np.int64)
+    iota = bool(np.array_equal(key_values, np.arange(len(key_values))))   # slice k has key k: no search
     step.params_type = "ekrt_select_slice_t"
     step.params_init = (f"{{{step.params_init}, {{{{{c_list(row)}}}, {{0, 0, 0, 0, 0}}, {{{c_list(sx)}}}, "
-                        f"{{{c_list(sx)}}}}}, {name}_keys, {dims[axis]}, {math.prod(dims[axis + 1:])}, {sx[axis]}}}")
-    step.consts.append(ConstArray(f"{name}_keys", "int32_t", values(keys).reshape(-1).astype(np.int64)))
+                        f"{{{c_list(sx)}}}}}, {'0' if iota else f'{name}_keys'}, {dims[axis]}, "
+                        f"{math.prod(dims[axis + 1:])}, {sx[axis]}}}")
+    if not iota:
+        step.consts.append(ConstArray(f"{name}_keys", "int32_t", key_values))
     step.call = step.call.replace("&{params}", "&{params}.all")
     k_x, k_y = step.inputs.index(x), step.inputs.index(y)
     step.inputs.append(key.index)

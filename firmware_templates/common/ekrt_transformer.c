@@ -342,6 +342,13 @@ void ekrt_select_slice(const ekrt_select_slice_t *p, const int32_t *key, const i
 {
     static const int8_t take_x = 1;
     int32_t k;
+    if (p->keys == 0) {
+        k = *key;
+        if (k >= 0 && k < p->n) {
+            ekrt_select(&p->row, &take_x, x + k * p->x_step, x + k * p->x_step, out + k * p->out_step);
+        }
+        return;
+    }
     for (k = 0; k < p->n; k++) {
         if (p->keys[k] == *key) {
             const int8_t *xs = x + k * p->x_step;
@@ -357,6 +364,19 @@ static void compare_row(const ekrt_compare_t *p, const void *a, const void *b, i
     int32_t i, sa = p->sa[4], sb = p->sb[4], mask = p->mask;
     if (p->logical) {
         const int8_t *x = (const int8_t *)a + ia, *y = (const int8_t *)b + ib;
+        if (sa == 1 && sb == 1 && (mask == 8 || mask == 14)) { /* AND, OR of two rows, branch-free: */
+            const uint8_t *u = (const uint8_t *)x, *v = (const uint8_t *)y; /* bit 8 of byte + 255 */
+            if (mask == 8) {                                                /* is "nonzero" */
+                for (i = 0; i < n; i++) {
+                    out[i] = (int8_t)((((uint32_t)u[i] + 255u) & ((uint32_t)v[i] + 255u)) >> 8);
+                }
+            } else {
+                for (i = 0; i < n; i++) {
+                    out[i] = (int8_t)((((uint32_t)u[i] + 255u) | ((uint32_t)v[i] + 255u)) >> 8);
+                }
+            }
+            return;
+        }
         for (i = 0; i < n; i++) {
             out[i] = (int8_t)((mask >> (((x[i * sa] != 0) << 1) | (y[i * sb] != 0))) & 1);
         }

@@ -36,7 +36,8 @@ void ekrt_select(const ekrt_select_t *p, const int8_t *cond, const int8_t *x, co
 /* SELECT_V2 on a state (a KV cache update) computed in place in y = out, its condition
  * EQUAL(keys, *key) true only along one axis: the slices k of out with keys[k] == *key get x
  * (`row` broadcasts x over one slice; out slice k at k * out_step, x at k * x_step), the
- * others are already y. O(one slice) instead of O(out); `all` is the plain SELECT's. */
+ * others are already y. O(one slice) instead of O(out); `all` is the plain SELECT's. keys NULL:
+ * they are 0..n-1, so the slice is the key itself (no search). */
 typedef struct {
     ekrt_select_t all, row;
     const int32_t *keys;
