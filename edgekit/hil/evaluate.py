@@ -179,11 +179,8 @@ def task_comparison(task: str | None, x: np.ndarray, y: np.ndarray | None, devic
     if float_out is not None:
         runs["float"] = float_out[: len(device_out)]
     extra: dict[str, dict[str, float]] = {}
-    # Logits or probabilities: as the float outputs say when there are some (an int8 softmax's
-    # rows sum to 1 less exactly)
-    logits = metrics.scores_are_logits(runs.get("float", host_out)) if task in metrics.CLASS_TASKS else None
     for where, out in runs.items():
-        for name, value in metrics.extra_metrics(task, y, out, logits=logits).items():
+        for name, value in metrics.extra_metrics(task, y, out, kind_of=runs.get("float", host_out)).items():
             extra.setdefault(name, {})[where] = value
     cmp.extra = extra or None
     if task == "classification":

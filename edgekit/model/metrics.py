@@ -241,11 +241,15 @@ def perplexity(y: np.ndarray, outputs: np.ndarray, *, logits: bool | None = None
     return float(np.exp(-np.mean(log_p[np.arange(len(labels)), labels])))
 
 
-def extra_metrics(task: str, y: np.ndarray, outputs: np.ndarray, *, logits: bool | None = None) -> dict[str, float]:
+def extra_metrics(task: str, y: np.ndarray, outputs: np.ndarray, *,
+                  kind_of: np.ndarray | None = None) -> dict[str, float]:
     """The figures reported beside the task's metric (EXTRA_METRICS): next-word top-3 and
-    perplexity (`logits` as for `perplexity`: pass the float model's when scoring its int8 form)."""
+    perplexity. `kind_of`: scores of the same kind as `outputs` (logits or probabilities) that
+    tell it better, the float model's when scoring its int8 form (an int8 softmax's rows sum to 1
+    less exactly); by default the outputs themselves."""
     figures = {"top3_accuracy": lambda: top_k_accuracy(y, outputs, 3),
-               "perplexity": lambda: perplexity(y, outputs, logits=logits)}
+               "perplexity": lambda: perplexity(y, outputs, logits=scores_are_logits(
+                   outputs if kind_of is None else kind_of))}
     return {name: figures[name]() for name in EXTRA_METRICS.get(task, ())}
 
 

@@ -93,9 +93,7 @@ def compare_float_int8(model: Any, tflite_bytes: bytes, graph: Graph, xs: list[n
             result["metric"] = metrics.METRIC_OF_TASK[task]
             result["float_value"] = metrics.task_metric(task, x0, y, fv)
             result["int8_value"] = metrics.task_metric(task, x0, y, qv)
-            # Logits or probabilities: as the float outputs say (an int8 softmax's rows sum to 1 less exactly)
-            logits = metrics.scores_are_logits(fv) if task in metrics.CLASS_TASKS else None
-            extra_f, extra_q = (metrics.extra_metrics(task, y, o, logits=logits) for o in (fv, qv))
+            extra_f, extra_q = (metrics.extra_metrics(task, y, o, kind_of=fv) for o in (fv, qv))
             result["extra"] = {name: {"float": extra_f[name], "int8": extra_q[name]} for name in extra_f}
         results.append(result)
     return results
