@@ -94,19 +94,17 @@ def per_position(fw: Path, sequence: np.ndarray) -> np.ndarray:
 
     from edgekit.boards import load_board
     from edgekit.hil.board_link import open_session
+    from edgekit.hil.complete import infer_step
     from edgekit.model.modelio import ModelIO
     from edgekit.project.manifest import open_project
 
     project = open_project(fw)
     io = ModelIO.of(project.graph)
-    counts = []
     with ExitStack() as stack:
         session, _ = open_session(stack, load_board(BOARD), port=None, project=project)
         session.connect()
         session.reset()
-        for t, token in enumerate(sequence):
-            _, n = session.infer_block(io.pack([np.array([[token]], np.int32), np.array([[t]], np.int32)])[0].tobytes())
-            counts.append(n)
+        counts = [infer_step(session, io, int(token), t)[1] for t, token in enumerate(sequence)]
     return np.asarray(counts, dtype=np.int64)
 
 

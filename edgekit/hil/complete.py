@@ -155,7 +155,7 @@ def piece_text(vocab: Vocabulary, token: int) -> str:
     return vocab.word(token).replace("\u2581", " ") if vocab.tokenizer else vocab.word(token)
 
 
-def _step(session: Session, io: ModelIO, token: int, position: int) -> tuple[np.ndarray, int]:
+def infer_step(session: Session, io: ModelIO, token: int, position: int) -> tuple[np.ndarray, int]:
     """One INFER of a decode step: the scores after `token` at `position`, and its count."""
     block = io.pack([np.array([[token]], np.int32), np.array([[position]], np.int32)])[0]
     out, cycles = session.infer_block(block.tobytes())
@@ -167,7 +167,7 @@ def _stepper(session: Session, io: ModelIO, ids: list[int], result: Completion) 
     if not ids:
         raise UsageError("the prompt has no words")
     session.reset()  # a soft reset re-initializes the model: its cache back to empty
-    steps = [_step(session, io, token, pos) for pos, token in enumerate(ids)]
+    steps = [infer_step(session, io, token, pos) for pos, token in enumerate(ids)]
     result.prompt_cycles = sum(c for _, c in steps[:-1])
     return steps[-1]
 
@@ -225,7 +225,7 @@ def complete(project: Project, prompt: str, *, words: int = DEFAULT_WORDS, port:
                 if len(ids) >= model.width:
                     result.stopped = "context full"
                     break
-                next_scores = _step(session, io, token, len(ids) - 1)
+                next_scores = infer_step(session, io, token, len(ids) - 1)
         else:
             result.stopped = "word limit"
     # a word vocabulary's text is its words; a subword one's, its pieces joined as they were
@@ -234,4 +234,5 @@ def complete(project: Project, prompt: str, *, words: int = DEFAULT_WORDS, port:
     return result
 
 
-__all__ = ["CompletedWord", "Completion", "DEFAULT_WORDS", "Sampling", "TextModel", "complete", "text_model_window"]
+__all__ = ["CompletedWord", "Completion", "DEFAULT_WORDS", "Sampling", "TextModel", "complete", "infer_step",
+           "text_model_window"]
