@@ -52,7 +52,7 @@ def complete(project_dir: Path, prompt: str | None, words: int, temperature: flo
     from edgekit.project.manifest import open_project
 
     project = open_project(project_dir, boards_dirs=boards_dirs, board_id=board_id)
-    prompt = prompt or example_prompt(project.origin.example)
+    prompt = prompt if prompt is not None else example_prompt(project.origin.example)
     target = farm_target(place, farm, tags, farm_timeout, port)
     with ExitStack() as stack:
         if target is not None:

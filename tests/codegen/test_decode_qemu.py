@@ -98,3 +98,6 @@ def test_decode_step_deploys_and_runs_exact_on_the_virtual_board_with_its_cache_
             ids.append(w["token_id"])
             scores = host.run_sample([np.array([[ids[-1]]], np.int32), np.array([[len(ids) - 1]], np.int32)])[0]
         assert len(done["words"]) == 6 and done["stopped"] == "word limit"
+    # an empty prompt given is refused, not replaced by the example's own
+    r = run_cli("complete", dep / "firmware-qemu-netduinoplus2", "--prompt", "")
+    assert r.returncode == 2 and "the prompt has no words" in r.stderr, r.stderr
