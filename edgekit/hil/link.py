@@ -25,8 +25,10 @@ except ImportError:  # Windows
     _PORT_ERRORS = (serial.SerialException, OSError)
 
 DEFAULT_BAUD = 115200
-# Short pyserial read timeout: the deadline loop, not pyserial, decides when to give up.
-_READ_SLICE_S = 0.05
+# pyserial's read timeout, set once at open: the deadline loop, not pyserial, decides when to give
+# up, at most one slice late. It is never assigned again: that reconfigures the port (a tcsetattr on
+# a tty; on an RFC2217 port a renegotiation of every setting with a 50 ms sleep, per read).
+_READ_SLICE_S = 0.02
 
 
 class Link:
@@ -64,18 +66,13 @@ class Link:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return None
-            data = self._read_some(min(remaining, _READ_SLICE_S))
+            data = self._read_some()
             if data:
                 self._frames.extend(self.splitter.feed(data))
         return self._frames.pop(0)
 
-    def _read_some(self, timeout: float) -> bytes:
+    def _read_some(self) -> bytes:
         try:
-            # Setting pyserial's timeout reconfigures the port: a tcsetattr on a tty, and on an
-            # RFC2217 port a renegotiation of every setting that sleeps 50 ms. Only shorten it
-            # near the deadline.
-            if timeout < _READ_SLICE_S or self.port.timeout != _READ_SLICE_S:
-                self.port.timeout = timeout
             waiting = self.port.in_waiting
             data = self.port.read(max(1, waiting))
         except _PORT_ERRORS as e:

@@ -74,6 +74,27 @@ def test_infer_matches_the_model_computed_in_python(device: Device) -> None:
         assert s.resends == 0
 
 
+def test_reading_replies_never_reconfigures_the_port(device: Device, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Assigning pyserial's timeout reconfigures the port: on an RFC2217 port (a farm's) that is a
+    # renegotiation with a 50 ms sleep, which once made every request of a farm run cost 150 ms.
+    import serial
+
+    calls: list[float | None] = []
+    reconfigure = serial.Serial._reconfigure_port
+
+    def counted(port, *args, **kwargs):
+        calls.append(port.timeout)
+        return reconfigure(port, *args, **kwargs)
+
+    monkeypatch.setattr(serial.Serial, "_reconfigure_port", counted)
+    with Session(device.path, **FAST) as s:
+        opened = len(calls)
+        for x in _inputs(20):
+            s.infer(x.reshape(1, 16))
+        s.bench(1, 3)
+    assert opened >= 1 and len(calls) == opened, calls
+
+
 def test_infer_chunked_input_and_output(device_factory) -> None:
     # 1000-byte input and 300-byte output exceed the 256-byte max payload both ways.
     dev = device_factory(defines=("FAKE_MODEL_INPUT_LEN=1000", "FAKE_MODEL_OUTPUT_LEN=300"))
