@@ -1,5 +1,5 @@
 """Benchmark `edgekit hil --boards N` on the virtual labgrid farm: the same validation on 1 place
-and on 4, wall time and speed-up.
+and on 4, wall time and speed-up, for each way a farm serves its boards' consoles.
 
 - link-bound: the sine model (about 2,000 instructions per inference), 2,000 test inputs: the run
   is stop-and-wait round trips over the boards' serial lines (the virtual consoles carry bytes
@@ -8,22 +8,24 @@ and on 4, wall time and speed-up.
   each board is a QEMU process, so on this 2-core machine 4 boards can at best run 2 at a time.
 Times are of the whole run (reserve, flash, connect, infer, release, report) and of its inference
 phase (report.link.seconds: from the first test input to the last output, as on one board; the
-later boards' reservation, flash and connect fall inside it), best of --repeat. A run has fixed
-costs that N boards do not divide, about 2.3 s here: labgrid's exporter starts each place's
-ser2net when it is acquired and waits 0.5 s to see it run, one place at a time (the coordinator
-holds its lock), so the fourth board starts 1.5 s after the first; pyserial's RFC2217 client
-sleeps 0.5 s opening a port and 0.3 s closing it; the report and its plots take 0.4 s. They
-bound the speed-up of a short run: `--samples 10000` shows the scaling of a long one.
-Wall time on a shared machine is noisy: compare figures from one run.
+later boards' reservation, flash and connect fall inside it), best of --repeat.
+
+Consoles (`farm up --serial`): `console-server`, the farm's own ser2net serving every console all
+along (a lab's terminal server), so reserving a place is a lock; `exporter`, labgrid's exporter
+starting a place's ser2net when it is acquired, as it does for a board's USB serial port: it waits
+0.5 s for each ser2net inside the coordinator's lock, so places come 0.5 s apart and the fourth
+board starts 1.5 s after the first. Both pay fixed costs that N boards do not divide: pyserial's
+RFC2217 client sleeps about 0.5 s opening a port (0.3 s closing it overlaps the report), and the
+report takes about 0.3 s. Wall time on a shared machine is noisy: compare figures from one run.
 
     python benchmarks/bench_farm.py [--boards 4] [--samples 2000] [--kws-samples 40] [--repeat 1] [--baud B]
+                                    [--serial console-server|exporter]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -37,7 +39,7 @@ sys.path.insert(0, str(REPO))
 
 from edgekit.farm.place import FarmTarget  # noqa: E402
 from edgekit.farm.scaleout import FarmRun, run_hil_farm  # noqa: E402
-from edgekit.farm.virtual import FarmConfig, start_farm, stop_farm  # noqa: E402
+from edgekit.farm.virtual import SERIAL_MODES, FarmConfig, free_port, start_farm, stop_farm  # noqa: E402
 from edgekit.hil.harness import HilOptions  # noqa: E402
 from edgekit.project.manifest import open_project  # noqa: E402
 
@@ -53,12 +55,6 @@ def _project(model: str, out: Path) -> Path:
     _cli("generate", MODELS / f"{model}.tflite", "--board", BOARD, "-o", out)
     _cli("build", out)
     return out
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _timed(project: Path, data: Path, target: FarmTarget, boards: int, repeat: int) -> tuple[float, float]:
@@ -86,6 +82,8 @@ def main() -> None:
     ap.add_argument("--kws-samples", type=int, default=40)
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--baud", type=int, help="the virtual consoles' rate [default: the board's, 115200]")
+    ap.add_argument("--serial", choices=SERIAL_MODES, action="append",
+                    help="how the farm serves the consoles [default: each way in turn]")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-farm-") as tmp:
         root = Path(tmp)
@@ -97,21 +95,24 @@ def main() -> None:
         if args.kws_samples:
             workloads.append(("compute-bound: ds_cnn_kws", _project("ds_cnn_kws", root / "kws"), root / "kws.npz",
                               args.kws_samples))
-        state_dir = root / "farm"
-        try:
-            state = start_farm(FarmConfig(args.boards, BOARD, _free_port(), baud=args.baud), state_dir)
-            print(f"{args.boards} virtual boards, consoles at {args.baud or 'the board file'}'s baud; "
-                  f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-            target = FarmTarget(state.coordinator, tags={"board": BOARD})
-            print(f"{'workload':<28} {'samples':>8} {'part':<10} {'1 board s':>10} {f'{args.boards} boards s':>11} "
-                  f"{'speed-up':>9}")
-            for name, project, data, n in workloads:
-                one = _timed(project, data, target, 1, args.repeat)
-                many = _timed(project, data, target, args.boards, args.repeat)
-                for part, a, b in (("whole run", one[0], many[0]), ("inference", one[1], many[1])):
-                    print(f"{name:<28} {n:>8,} {part:<10} {a:>10.2f} {b:>11.2f} {a / b:>8.2f}x", flush=True)
-        finally:
-            stop_farm(state_dir)
+        print(f"{args.boards} virtual boards, consoles at {args.baud or 'the board file'}'s baud; "
+              f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+        print(f"{'consoles':<15} {'workload':<26} {'samples':>8} {'part':<10} {'1 board s':>10} "
+              f"{f'{args.boards} boards s':>11} {'speed-up':>9}")
+        for serial in args.serial or SERIAL_MODES:
+            state_dir = root / f"farm-{serial}"
+            try:
+                config = FarmConfig(args.boards, BOARD, free_port(), baud=args.baud, serial=serial)
+                state = start_farm(config, state_dir)
+                target = FarmTarget(state.coordinator, tags={"board": BOARD})
+                for name, project, data, n in workloads:
+                    one = _timed(project, data, target, 1, args.repeat)
+                    many = _timed(project, data, target, args.boards, args.repeat)
+                    for part, a, b in (("whole run", one[0], many[0]), ("inference", one[1], many[1])):
+                        print(f"{serial:<15} {name:<26} {n:>8,} {part:<10} {a:>10.2f} {b:>11.2f} {a / b:>8.2f}x",
+                              flush=True)
+            finally:
+                stop_farm(state_dir)
 
 
 if __name__ == "__main__":

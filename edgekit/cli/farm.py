@@ -13,6 +13,7 @@ import click
 
 from edgekit.cli.support import boards_dirs_option, json_option, print_json
 from edgekit.console import err, out
+from edgekit.farm.virtual import SERIAL_MODES
 
 if TYPE_CHECKING:  # pragma: no cover
     from edgekit.farm.place import FarmTarget
@@ -82,11 +83,14 @@ _dir_option = click.option("--dir", "state_dir", type=click.Path(file_okay=False
               help="The coordinator's port (on 127.0.0.1).")
 @click.option("--baud", type=click.IntRange(min=0),
               help="Carry each console at this rate, as a UART would [default: the board file's; 0: unpaced].")
+@click.option("--serial", type=click.Choice(SERIAL_MODES), default=SERIAL_MODES[0], show_default=True,
+              help="Who serves the consoles: the farm's own ser2net, always on (a lab's console server), or "
+                   "labgrid's exporter, starting one when a place is acquired (as for a USB serial port).")
 @_dir_option
 @boards_dirs_option
 @json_option
 def farm_up(count: int, board_id: str, project_dir: Path | None, coordinator_port: int, baud: int | None,
-            state_dir: Path | None, boards_dirs: tuple[Path, ...], as_json: bool) -> None:
+            serial: str, state_dir: Path | None, boards_dirs: tuple[Path, ...], as_json: bool) -> None:
     """Start COUNT virtual boards as labgrid places (coordinator, exporter, ser2net: all on 127.0.0.1)."""
     from edgekit.boards import load_board
     from edgekit.errors import UsageError
@@ -101,7 +105,7 @@ def farm_up(count: int, board_id: str, project_dir: Path | None, coordinator_por
         project = open_project(project_dir, board=board)
         project.check_build()
         elf = str(project.built_elf().resolve())
-    state = start_farm(FarmConfig(count, board.id, coordinator_port, elf, baud=baud), state_dir)
+    state = start_farm(FarmConfig(count, board.id, coordinator_port, elf, baud=baud, serial=serial), state_dir)
     if as_json:
         print_json(state.to_dict())
         return

@@ -2,9 +2,9 @@
 edgekit.farm.virtual): a labgrid coordinator, N virtual boards, one labgrid exporter publishing
 each board's console and flasher as a place, all on 127.0.0.1, stopped together on SIGTERM.
 
-Each board's console is a pty this process owns for the farm's life (its path is what the exporter
-hands to ser2net, and labgrid's RawSerialPort wants a fixed /dev path), relayed to the console pty of
-the board's current QEMU: flashing restarts QEMU, whose pty changes, while the exported one stays.
+Each board's console is a pty this process owns for the farm's life (its fixed path is what ser2net
+serves, in either serial mode), relayed to the console of the board's current QEMU: flashing restarts
+QEMU, whose console changes, while the exported one stays.
 Flashing is a PUT of the ELF to this process's loopback HTTP server (published as the place's
 EdgekitVirtualBoard resource), so a client flashes a virtual place as it flashes a real one: through
 the place.
@@ -12,6 +12,7 @@ the place.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -22,7 +23,8 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -31,17 +33,24 @@ from edgekit.errors import EdgekitError
 from edgekit.farm.client import LabgridClient, labgrid_program
 from edgekit.farm.flash import VIRTUAL_CLASS
 from edgekit.farm.relay import BoardSlot, Relay
-from edgekit.farm.virtual import EXPORTER_NAME, FarmConfig, FarmState, PlaceRecord, find_ser2net
+from edgekit.farm.virtual import EXPORTER_NAME, FarmConfig, FarmState, PlaceRecord, find_ser2net, free_port
 from edgekit.sim.qemu import _die_with_parent
 
 LOOPBACK = "127.0.0.1"
-# labgrid's exporter starts ser2net with `accepter: ...,tcp,PORT`, which binds every interface; this
-# shim, first on the exporter's PATH, binds it to loopback. It also turns off ser2net's chardelay (it
-# holds what the board sends for 2 characters' time, at least 1 ms, after each character, to batch
-# network packets) and sets TCP_NODELAY (else the reply's first byte leaves alone and the rest waits
-# for a delayed ACK): together they were most of a stop-and-wait round trip on a virtual board.
-# ser2net takes about a second to leave on SIGTERM, and the exporter waits for it on every release:
-# the shim ends it at once instead.
+# Every console's ser2net (either serial mode, edgekit.farm.virtual.SERIAL_MODES) binds loopback only,
+# sets TCP_NODELAY (else a reply's first byte leaves alone and the rest waits for a delayed ACK) and
+# turns off chardelay (which holds what the board sends for 2 characters' time, at least 1 ms, after
+# each character, to batch network packets): together they were most of a stop-and-wait round trip.
+SER2NET_CONNECTION = """connection: &{name}
+  accepter: telnet(rfc2217,mode=server),tcp(nodelay),127.0.0.1,{port}
+  connector: serialdev(nouucplock=true),{path},{baud}n81,local
+  options:
+    max-connections: 10
+    chardelay: false
+"""
+# In exporter mode, labgrid's exporter starts ser2net with `accepter: ...,tcp,PORT` (every interface)
+# and chardelay on: this shim, first on the exporter's PATH, makes it the above. ser2net takes about a
+# second to leave on SIGTERM, and the exporter waits for it on every release: the shim ends it at once.
 SER2NET_SHIM = """#!/bin/bash
 args=(); for a in "$@"; do args+=("${a/,tcp,/,tcp(nodelay),127.0.0.1,}"); done
 case " $* " in *" -Y "*) args+=(-Y "    chardelay: false");; esac
@@ -52,7 +61,7 @@ wait $child
 """
 
 
-def _handler(slots: dict[str, BoardSlot]) -> type[BaseHTTPRequestHandler]:
+def _handler(slots: dict[str, BoardSlot], flashers: dict[str, ThreadPoolExecutor]) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def _reply(self, code: int, body: Any) -> None:
             data = json.dumps(body).encode()
@@ -72,7 +81,7 @@ def _handler(slots: dict[str, BoardSlot]) -> type[BaseHTTPRequestHandler]:
                 return
             image = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             try:
-                self._reply(200, slot.flash(image))
+                self._reply(200, flashers[slot.name].submit(slot.flash, image).result())
             except EdgekitError as exc:
                 self._reply(500, str(exc))
 
@@ -96,9 +105,11 @@ class Farm:
         self.procs: list[subprocess.Popen[bytes]] = []
         self.serving = False
         self.relay = Relay(self.slots, config.baud if config.baud is not None else board.baud)
-        # One long-lived thread serves every request: QEMU is started with PR_SET_PDEATHSIG, which
-        # fires when the *thread* that started it ends, so no thread per request.
-        self.http = HTTPServer((LOOPBACK, 0), _handler({s.name: s for s in self.slots}))
+        # Boards are flashed in parallel, each by a thread of its own that lives as long as the farm:
+        # QEMU is started with PR_SET_PDEATHSIG, which fires when the *thread* that started it ends,
+        # so not by the HTTP server's thread per request.
+        self.flashers = {s.name: ThreadPoolExecutor(1, thread_name_prefix=f"flash-{s.name}") for s in self.slots}
+        self.http = ThreadingHTTPServer((LOOPBACK, 0), _handler({s.name: s for s in self.slots}, self.flashers))
 
     def _spawn(self, argv: list[str], log: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         # Own process group: stopping it also ends what it started (the exporter's ser2net).
@@ -124,8 +135,10 @@ class Farm:
         self.serving = True
         threading.Thread(target=self.http.serve_forever, name="farm-http", daemon=True).start()
         url = f"http://{LOOPBACK}:{self.http.server_address[1]}/boards"
-        exports = {s.name: {"RawSerialPort": {"port": s.exported, "speed": s.board.baud},
-                            VIRTUAL_CLASS: {"url": f"{url}/{s.name}", "board": s.board.id}} for s in self.slots}
+        serial = (self._console_server() if self.config.serial == "console-server"
+                  else {s.name: {"RawSerialPort": {"port": s.exported, "speed": s.board.baud}} for s in self.slots})
+        exports = {s.name: {**serial[s.name], VIRTUAL_CLASS: {"url": f"{url}/{s.name}", "board": s.board.id}}
+                   for s in self.slots}
         (self.dir / "exporter.yaml").write_text(json.dumps(exports, indent=2))   # JSON is YAML
         self._start_exporter(address)
         self._wait_for(client, "resources",
@@ -137,6 +150,18 @@ class Farm:
             client.run("-p", slot.name, "set-tags", f"board={slot.board.id}", "farm=virtual", f"name={slot.name}")
         return FarmState(os.getpid(), address, url, str(self.dir),
                          [PlaceRecord(s.name, s.board.id, s.exported) for s in self.slots])
+
+    def _console_server(self) -> dict[str, dict[str, Any]]:
+        """One ser2net serving every board's console from now on; each as a NetworkSerialPort resource."""
+        ports = {slot.name: free_port() for slot in self.slots}
+        (self.dir / "ser2net.yaml").write_text("".join(
+            SER2NET_CONNECTION.format(name=s.name, port=ports[s.name], path=s.exported, baud=s.board.baud)
+            for s in self.slots))
+        self._spawn([find_ser2net(), "-n", "-d", "-c", str(self.dir / "ser2net.yaml")], "ser2net.log")
+        for name, port in ports.items():
+            _wait_listening(port, f"ser2net to serve {name}'s console on {LOOPBACK}:{port}", self.dir)
+        return {s.name: {"NetworkSerialPort": {"host": LOOPBACK, "port": ports[s.name], "speed": s.board.baud,
+                                               "protocol": "rfc2217"}} for s in self.slots}
 
     def _start_exporter(self, address: str) -> None:
         shim_dir = self.dir / "bin"
@@ -179,7 +204,31 @@ class Farm:
         if self.serving:   # shutdown() waits for serve_forever, forever if it never ran
             self.http.shutdown()
         self.http.server_close()
+        for flasher in self.flashers.values():
+            flasher.shutdown(wait=False, cancel_futures=True)
         shutil.rmtree(self.sockets, ignore_errors=True)
+
+
+def _wait_listening(port: int, what: str, logs: Path, timeout: float = 10.0) -> None:
+    """Until something listens on `port` (a probe connection would open the console: /proc is read)."""
+    deadline = time.monotonic() + timeout
+    while not listening_addresses(port):
+        if time.monotonic() > deadline:
+            raise EdgekitError(f"timed out after {timeout:g} s waiting for {what}", hint=f"see the logs in {logs}")
+        time.sleep(0.05)
+
+
+def listening_addresses(port: int) -> list[str]:
+    """Local addresses (hex, as /proc/net/tcp{,6} write them) of the sockets listening on TCP `port`."""
+    found = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError), open(table) as f:
+            for line in f.readlines()[1:]:
+                local, state = line.split()[1], line.split()[3]
+                address, _, hexport = local.rpartition(":")
+                if state == "0A" and int(hexport, 16) == port:
+                    found.append(address)
+    return found
 
 
 def _kill_group(proc: subprocess.Popen[bytes], grace: float = 3.0) -> None:

@@ -2,7 +2,7 @@
 runs it) and records it in a state directory; `farm status` reads it; `farm down` stops it all.
 
 Everything it starts listens on 127.0.0.1 only: the coordinator (`--listen 127.0.0.1:PORT`; labgrid's
-default would be every interface), the exporter's ser2net ports and the flasher's HTTP server.
+default would be every interface), the consoles' ser2net ports and the flasher's HTTP server.
 """
 
 from __future__ import annotations
@@ -36,6 +36,15 @@ LOG = "farm.log"
 START_TIMEOUT_S = 60.0
 
 
+# How each board's console reaches the network, as a lab does it:
+# - console-server: the farm's own ser2net serves every console from `farm up` on, published as a
+#   NetworkSerialPort (a lab's terminal server, or ser2net run as a service); acquiring a place is a lock;
+# - exporter: labgrid's exporter starts a ser2net for a place's RawSerialPort when the place is acquired
+#   and stops it on release, as it does for a board's USB serial port. The exporter waits 0.5 s for each
+#   ser2net to start, inside the coordinator's lock: places of a run come 0.5 s apart.
+SERIAL_MODES = ("console-server", "exporter")
+
+
 def default_dir() -> Path:
     """Where the farm of this user lives unless told otherwise."""
     return Path(tempfile.gettempdir()) / f"edgekit-farm-{os.getuid()}"
@@ -51,6 +60,7 @@ class FarmConfig:
     elf: str | None = None       # every board starts with this image; None: they wait for a flash
     prefix: str = PLACE_PREFIX
     baud: int | None = None      # console pacing (edgekit.farm.relay); None: the board's, 0: unpaced
+    serial: str = "console-server"   # who serves the consoles: one of SERIAL_MODES
 
     def write(self, directory: Path) -> None:
         """config.json, read by the farm process."""
@@ -68,7 +78,7 @@ class PlaceRecord:
 
     name: str
     board: str
-    pty: str          # the console pty the exporter serves through ser2net
+    pty: str          # the console pty ser2net serves
 
 
 @dataclass(frozen=True)
@@ -100,6 +110,13 @@ class FarmState:
         return asdict(self)
 
 
+def free_port() -> int:
+    """A loopback TCP port nothing listens on (now)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def find_ser2net() -> str:
     """ser2net's path (Debian puts it in /usr/sbin, often not on a user's PATH); MissingToolError if absent."""
     found = shutil.which("ser2net") or next((p for p in ("/usr/sbin/ser2net", "/usr/bin/ser2net")
@@ -120,6 +137,8 @@ def start_farm(config: FarmConfig, directory: Path | None = None, *, timeout: fl
                          hint="edgekit farm down first, or pass another --dir")
     if config.boards < 1:
         raise UsageError("a farm needs at least one board")
+    if config.serial not in SERIAL_MODES:
+        raise UsageError(f"unknown serial mode {config.serial!r}", hint=f"use one of {', '.join(SERIAL_MODES)}")
     with socket.socket() as probe:   # a coordinator already there would take our exporter and places
         try:
             probe.bind(("127.0.0.1", config.port))
@@ -194,5 +213,5 @@ def board_status(state: FarmState, timeout: float = 5.0) -> list[dict[str, Any]]
                           hint=f"restart it: edgekit farm down --dir {state.dir} && edgekit farm up") from None
 
 
-__all__ = ["EXPORTER_NAME", "FarmConfig", "FarmState", "PLACE_PREFIX", "PlaceRecord", "board_status",
-           "default_dir", "find_ser2net", "start_farm", "stop_farm"]
+__all__ = ["EXPORTER_NAME", "FarmConfig", "FarmState", "PLACE_PREFIX", "PlaceRecord", "SERIAL_MODES", "board_status",
+           "default_dir", "find_ser2net", "free_port", "start_farm", "stop_farm"]

@@ -3,7 +3,6 @@ boards on 127.0.0.1 (edgekit.farm.virtual), stopped when the module ends, howeve
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,18 +11,11 @@ import numpy as np
 import pytest
 
 from edgekit.farm.client import LabgridClient
-from edgekit.farm.virtual import FarmConfig, FarmState, start_farm, stop_farm
+from edgekit.farm.virtual import FarmConfig, FarmState, free_port, start_farm, stop_farm
 
 BOARD = "qemu-netduinoplus2"
 BOARDS = 3
-LONG = 1000
-
-
-def free_port() -> int:
-    """A loopback TCP port nothing listens on (now)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+LONG = 2000   # inputs: long enough to kill a board or press Ctrl-C mid-run, at about 8 ms a board
 
 
 def sine_data(path: Path, n: int) -> Path:

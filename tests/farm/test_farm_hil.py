@@ -14,9 +14,11 @@ from pathlib import Path
 import pytest
 
 from edgekit.farm.client import LabgridClient
-from edgekit.farm.virtual import board_status
+from edgekit.farm.place import FarmTarget, acquired
+from edgekit.farm.supervisor import listening_addresses
+from edgekit.farm.virtual import FarmConfig, board_status, free_port, start_farm, stop_farm
 from tests.conftest import assert_clean_error, run_cli
-from tests.farm.conftest import BOARD, BOARDS, LONG, VirtualFarm
+from tests.farm.conftest import BOARD, BOARDS, LONG, VirtualFarm, sine_data
 
 pytest_plugins = ["pytester"]
 pytestmark = [pytest.mark.qemu, pytest.mark.toolchain, pytest.mark.timeout(300), pytest.mark.long]
@@ -26,6 +28,7 @@ def _report(path: Path) -> dict:
     return json.loads((path / "report.json").read_text())
 
 
+LOOPBACK = {"0100007F", "0000000000000000FFFF00000100007F"}   # 127.0.0.1, ::ffff:127.0.0.1 in /proc/net
 # A run writes its partial reports into its own directory (edgekit/hil/history.py).
 RUN1 = Path("runs") / "0001"
 
@@ -202,27 +205,34 @@ def test_pytest_plugin_gives_each_xdist_worker_its_own_place(virtual_farm: Virtu
     _all_free(virtual_farm)
 
 
-def _listeners(port: int) -> list[str]:
-    """Local addresses (hex, as /proc/net/tcp{,6} write them) of the sockets listening on `port`."""
-    found = []
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        for line in Path(table).read_text().splitlines()[1:]:
-            local, state = line.split()[1], line.split()[3]
-            address, _, hexport = local.rpartition(":")
-            if state == "0A" and int(hexport, 16) == port:
-                found.append(address)
-    return found
-
-
 def test_everything_the_farm_starts_listens_on_loopback_only(virtual_farm: VirtualFarm) -> None:
-    from edgekit.farm.place import FarmTarget, acquired
-
-    loopback = {"0100007F", "0000000000000000FFFF00000100007F"}   # 127.0.0.1, ::ffff:127.0.0.1
     with acquired(FarmTarget(virtual_farm.address, place="virtual-2")) as [place]:
         ser2net = int(place.serial_url.rsplit(":", 1)[1].split("?")[0])
         ports = {"coordinator": int(virtual_farm.address.rsplit(":", 1)[1]), "ser2net": ser2net,
                  "flasher": int(virtual_farm.state.flasher.split(":")[2].split("/")[0])}
         for what, port in ports.items():
-            addresses = _listeners(port)
-            assert addresses and set(addresses) <= loopback, (what, port, addresses)
+            addresses = listening_addresses(port)
+            assert addresses and set(addresses) <= LOOPBACK, (what, port, addresses)
     _all_free(virtual_farm)
+
+
+def test_a_farm_whose_exporter_serves_the_consoles(virtual_farm: VirtualFarm, tmp_path: Path) -> None:
+    # As for boards on USB serial ports: labgrid's exporter starts a place's ser2net (RawSerialPort)
+    # when the place is acquired, and stops it on release. (The module's farm serves its consoles itself.)
+    project = virtual_farm.project
+    state = start_farm(FarmConfig(1, BOARD, free_port(), serial="exporter"), tmp_path / "state")
+    try:
+        with acquired(FarmTarget(state.coordinator, place="virtual-0")) as [place]:
+            ser2net = int(place.serial_url.rsplit(":", 1)[1].split("?")[0])
+            assert listening_addresses(ser2net) and set(listening_addresses(ser2net)) <= LOOPBACK
+        _wait_for(lambda: not listening_addresses(ser2net), 10, "the exporter to stop ser2net on release")
+        r = run_cli("hil", project, "--farm", state.coordinator, "--place", "virtual-0", "--data",
+                    sine_data(tmp_path / "d.npz", 50), "--runs", "5", "--report", tmp_path / "r", "--json")
+        assert r.returncode == 0, r.stderr
+        report = json.loads(r.stdout)
+        assert report["samples_measured"] == 50 and report["agreement"]["exact_share"] == 1.0
+        assert [b["place"] for b in report["farm"]["boards"]] == ["virtual-0"]
+        with LabgridClient(state.coordinator) as client:
+            assert [p.acquired for p in client.places()] == [None]
+    finally:
+        stop_farm(tmp_path / "state")
