@@ -16,8 +16,9 @@ import pytest
 
 from tests.conftest import assert_clean_error
 from tests.fuzz.model_fuzz import check_case, make_data, mutants
+from tests.tier_guard import edgekit_tier_guard as tier_guard
 
-CASES = 300           # per seed model
+CASES = 100 if tier_guard.active() else 300   # per seed model; the fast tier's budget is a developer's wait
 DEEP_EVERY = 10       # generate + evaluate on every DEEP_EVERY-th mutant that parses
 CASE_LIMIT_S = 60     # one case (inspect, generate, evaluate) taking longer is a hang
 
