@@ -258,8 +258,7 @@ class _Fleet:
         assert self.shared is not None
         with self.lock:
             waiting = [] if self.shared.pool.finished() else self.acquirers
-            return (any(w.is_alive() and not done.is_set() for w, done in self.workers)
-                    or any(t.is_alive() for t in waiting))
+            return any(not done.is_set() for _, done in self.workers) or any(t.is_alive() for t in waiting)
 
     def join(self, timeout: float) -> None:
         """Wait (bounded) for the boards' threads."""

@@ -60,7 +60,7 @@ class FarmConfig:
     elf: str | None = None       # every board starts with this image; None: they wait for a flash
     prefix: str = PLACE_PREFIX
     baud: int | None = None      # console pacing (edgekit.farm.relay); None: the board's, 0: unpaced
-    serial: str = "console-server"   # who serves the consoles: one of SERIAL_MODES
+    serial: str = SERIAL_MODES[0]   # who serves the consoles: one of SERIAL_MODES
 
     def write(self, directory: Path) -> None:
         """config.json, read by the farm process."""

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from edgekit.farm.client import LabgridClient
-from edgekit.farm.place import FarmTarget, acquired
+from edgekit.farm.place import SERIAL_CLASSES, FarmTarget, acquired
 from edgekit.farm.supervisor import listening_addresses
 from edgekit.farm.virtual import FarmConfig, board_status, free_port, start_farm, stop_farm
 from tests.conftest import assert_clean_error, run_cli
@@ -207,7 +207,7 @@ def test_pytest_plugin_gives_each_xdist_worker_its_own_place(virtual_farm: Virtu
 
 def test_everything_the_farm_starts_listens_on_loopback_only(virtual_farm: VirtualFarm) -> None:
     with acquired(FarmTarget(virtual_farm.address, place="virtual-2")) as [place]:
-        ser2net = int(place.serial_url.rsplit(":", 1)[1].split("?")[0])
+        ser2net = int(place.find(*SERIAL_CLASSES).params["port"])
         ports = {"coordinator": int(virtual_farm.address.rsplit(":", 1)[1]), "ser2net": ser2net,
                  "flasher": int(virtual_farm.state.flasher.split(":")[2].split("/")[0])}
         for what, port in ports.items():
@@ -223,7 +223,7 @@ def test_a_farm_whose_exporter_serves_the_consoles(virtual_farm: VirtualFarm, tm
     state = start_farm(FarmConfig(1, BOARD, free_port(), serial="exporter"), tmp_path / "state")
     try:
         with acquired(FarmTarget(state.coordinator, place="virtual-0")) as [place]:
-            ser2net = int(place.serial_url.rsplit(":", 1)[1].split("?")[0])
+            ser2net = int(place.find(*SERIAL_CLASSES).params["port"])
             assert listening_addresses(ser2net) and set(listening_addresses(ser2net)) <= LOOPBACK
         _wait_for(lambda: not listening_addresses(ser2net), 10, "the exporter to stop ser2net on release")
         r = run_cli("hil", project, "--farm", state.coordinator, "--place", "virtual-0", "--data",
